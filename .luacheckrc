@@ -1,0 +1,7 @@
+-- luacheck configuration: `luacheck .` from the source root.
+std = "lua54"
+max_line_length = 120
+color = false -- plain output, so tools reading the summary line see "0 warnings / 0 errors"
+exclude_files = { "build*/" }
+
+files["spec/"] = { std = "+busted" }

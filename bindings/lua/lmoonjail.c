@@ -1,0 +1,687 @@
+/* lmoonjail.c — the `moonjail` Lua 5.4 module: luaopen_moonjail and the C primitives under it.
+ *
+ * Owns: the table `core` of C functions (run, error, policy_source, policy_names, version, codes,
+ * path_kind) that scripts/moonjail/api.lua turns into the public module, and the Lua shape of
+ * errors (tables with the metatable "moonjail.error").
+ * Must never: set globals, decide policy (Lua does that), or raise while it holds C memory that
+ * only Lua's garbage collector would free — every libmoonjail handle lives in a to-be-closed
+ * userdata box, so an error anywhere releases it at once.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "embedded.h"
+#include "moonjail/moonjail.h"
+
+#define MJL_ERROR_MT "moonjail.error"
+#define MJL_RUNBOX_MT "moonjail.runbox"
+
+/* ---------------------------------------------------------------- errors */
+
+/* Pushes a fresh error table {code, message, retryable, errno, cause} with the error metatable. */
+static void push_error_fields(lua_State *L, const char *code, const char *message, bool retryable,
+                              int errnum)
+{
+    lua_createtable(L, 0, 5);
+    lua_pushstring(L, code);
+    lua_setfield(L, -2, "code");
+    lua_pushstring(L, message);
+    lua_setfield(L, -2, "message");
+    lua_pushboolean(L, retryable);
+    lua_setfield(L, -2, "retryable");
+    if (errnum != 0) {
+        lua_pushinteger(L, errnum);
+        lua_setfield(L, -2, "errno");
+    }
+    luaL_setmetatable(L, MJL_ERROR_MT);
+}
+
+/* Converts a libmoonjail error (borrowed) into a Lua error table, causes included. */
+static void push_mj_error(lua_State *L, const mj_error_t *e)
+{
+    const char *code = mj_error_code_name(mj_error_code(e));
+    const char *message = mj_error_message(e);
+    push_error_fields(L, code ? code : "SANDBOX_INIT_FAILED", message ? message : "unknown error",
+                      mj_error_retryable(e), mj_error_errno(e));
+    const mj_error_t *cause = mj_error_cause(e);
+    if (cause != NULL) {
+        luaL_checkstack(L, 4, "error cause chain too deep");
+        push_mj_error(L, cause);
+        lua_setfield(L, -2, "cause");
+    }
+}
+
+static int error_tostring(lua_State *L)
+{
+    lua_getfield(L, 1, "message");
+    if (!lua_isstring(L, -1)) {
+        lua_pop(L, 1);
+        lua_pushliteral(L, "moonjail error");
+    }
+    return 1;
+}
+
+/* Errno values that make an error worth retrying (as mj_error_new decides it). */
+static bool errno_is_retryable(int errnum)
+{
+    return errnum == EAGAIN || errnum == EBUSY || errnum == EINTR || errnum == ETIMEDOUT;
+}
+
+/* core.error(code, detail|nil, opts|nil) -> error table.
+ * message = "<base text>: <detail>" (or the base text alone), or exactly opts.literal.
+ * opts: literal (string), retryable (bool), errno (integer), cause (error). */
+static int core_error(lua_State *L)
+{
+    const char *name = luaL_checkstring(L, 1);
+    const char *detail = luaL_optstring(L, 2, NULL);
+    mj_error_code_t code = mj_error_code_from_name(name);
+    if (code == MJ_OK)
+        return luaL_argerror(L, 1, lua_pushfstring(L, "unknown error code '%s'", name));
+    if (!lua_isnoneornil(L, 3))
+        luaL_checktype(L, 3, LUA_TTABLE);
+
+    int errnum = 0;
+    const char *literal = NULL;
+    if (lua_istable(L, 3)) {
+        lua_getfield(L, 3, "errno");
+        if (!lua_isnil(L, -1)) {
+            if (!lua_isinteger(L, -1))
+                return luaL_argerror(L, 3, "'errno' must be an integer");
+            errnum = (int)lua_tointeger(L, -1);
+        }
+        lua_pop(L, 1);
+        lua_getfield(L, 3, "literal");
+        if (!lua_isnil(L, -1)) {
+            if (lua_type(L, -1) != LUA_TSTRING)
+                return luaL_argerror(L, 3, "'literal' must be a string");
+            literal = lua_tostring(L, -1); /* stays on the stack, so stays alive */
+        }
+    }
+
+    bool retryable = errno_is_retryable(errnum);
+    if (lua_istable(L, 3)) {
+        lua_getfield(L, 3, "retryable");
+        if (!lua_isnil(L, -1)) {
+            if (!lua_isboolean(L, -1))
+                return luaL_argerror(L, 3, "'retryable' must be a boolean");
+            retryable = lua_toboolean(L, -1);
+        }
+        lua_pop(L, 1);
+    }
+
+    if (literal != NULL) {
+        lua_pushstring(L, literal);
+    } else {
+        const char *base = mj_error_code_text(code);
+        if (detail != NULL && *detail != '\0')
+            lua_pushfstring(L, "%s: %s", base, detail);
+        else
+            lua_pushstring(L, base);
+    }
+    push_error_fields(L, name, lua_tostring(L, -1), retryable, errnum);
+
+    if (lua_istable(L, 3)) {
+        lua_getfield(L, 3, "cause");
+        if (!lua_isnil(L, -1)) {
+            if (!lua_istable(L, -1) && !lua_isuserdata(L, -1))
+                return luaL_argerror(L, 3, "'cause' must be an error");
+            lua_setfield(L, -2, "cause");
+        } else {
+            lua_pop(L, 1);
+        }
+    }
+    return 1;
+}
+
+/* core.codes() -> array of the code names, in mj_error_code_t order. */
+static void push_codes(lua_State *L)
+{
+    lua_createtable(L, MJ_ERR__COUNT - 1, 0);
+    for (int c = MJ_OK + 1; c < MJ_ERR__COUNT; c++) {
+        lua_pushstring(L, mj_error_code_name((mj_error_code_t)c));
+        lua_rawseti(L, -2, c);
+    }
+}
+
+/* ---------------------------------------------------------------- run: the handle box */
+
+typedef struct {
+    mj_config_t *cfg;
+    mj_command_t *cmd;
+    mj_result_t *res;
+    mj_error_t *err;
+} runbox_t;
+
+/* __gc and __close: idempotent. */
+static int runbox_release(lua_State *L)
+{
+    runbox_t *box = luaL_checkudata(L, 1, MJL_RUNBOX_MT);
+    mj_result_free(box->res);
+    mj_error_free(box->err);
+    mj_command_free(box->cmd);
+    mj_config_free(box->cfg);
+    memset(box, 0, sizeof *box);
+    return 0;
+}
+
+/* Raises a type error naming the spec field. */
+static int spec_type_error(lua_State *L, const char *field, const char *expected)
+{
+    return luaL_error(L, "moonjail core.run: spec field '%s' must be %s (got %s)", field, expected,
+                      luaL_typename(L, -1));
+}
+
+/* Pushes spec[field]; raises unless it has one of the types in mask (nil allowed when optional). */
+static int spec_field(lua_State *L, int spec, const char *field, int type, bool optional)
+{
+    int t = lua_getfield(L, spec, field);
+    if (t == LUA_TNIL && optional)
+        return t;
+    if (t != type)
+        spec_type_error(L, field, lua_typename(L, type));
+    return t;
+}
+
+static const char *spec_string(lua_State *L, int spec, const char *field, bool optional)
+{
+    if (spec_field(L, spec, field, LUA_TSTRING, optional) == LUA_TNIL) {
+        lua_pop(L, 1);
+        return NULL;
+    }
+    const char *s = lua_tostring(L, -1);
+    lua_pop(L, 1); /* the spec table keeps the string alive */
+    return s;
+}
+
+static bool spec_bool(lua_State *L, int spec, const char *field, bool dflt)
+{
+    bool v = dflt;
+    if (spec_field(L, spec, field, LUA_TBOOLEAN, true) != LUA_TNIL)
+        v = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    return v;
+}
+
+static lua_Integer spec_integer(lua_State *L, int spec, const char *field, lua_Integer dflt)
+{
+    lua_Integer v = dflt;
+    int t = lua_getfield(L, spec, field);
+    if (t != LUA_TNIL) {
+        if (!lua_isinteger(L, -1))
+            spec_type_error(L, field, "an integer");
+        v = lua_tointeger(L, -1);
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+/* The element i of the array at the top must be a string; returns it (borrowed from the array). */
+static const char *array_string(lua_State *L, const char *field, lua_Integer i)
+{
+    if (lua_geti(L, -1, i) != LUA_TSTRING)
+        luaL_error(L, "moonjail core.run: spec field '%s[%d]' must be a string (got %s)", field,
+                   (int)i, luaL_typename(L, -1));
+    const char *s = lua_tostring(L, -1);
+    lua_pop(L, 1);
+    return s;
+}
+
+/* Adds every string of spec[field] with add(cfg, s, err).  Returns 0 or -1 (box->err set). */
+static int spec_paths(lua_State *L, int spec, const char *field, runbox_t *box,
+                      int (*add)(mj_config_t *, const char *, mj_error_t **))
+{
+    if (spec_field(L, spec, field, LUA_TTABLE, true) == LUA_TNIL) {
+        lua_pop(L, 1);
+        return 0;
+    }
+    lua_Integer n = luaL_len(L, -1);
+    for (lua_Integer i = 1; i <= n; i++) {
+        if (add(box->cfg, array_string(L, field, i), &box->err) < 0) {
+            lua_pop(L, 1);
+            return -1;
+        }
+    }
+    lua_pop(L, 1);
+    return 0;
+}
+
+static int spec_host_paths(lua_State *L, int spec, runbox_t *box)
+{
+    if (spec_field(L, spec, "host_paths", LUA_TTABLE, true) == LUA_TNIL) {
+        lua_pop(L, 1);
+        return 0;
+    }
+    int arr = lua_gettop(L);
+    lua_Integer n = luaL_len(L, arr);
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_geti(L, arr, i);
+        if (!lua_istable(L, -1))
+            luaL_error(L, "moonjail core.run: spec field 'host_paths[%d]' must be a table", (int)i);
+        int entry = lua_gettop(L);
+        const char *path = spec_string(L, entry, "path", false);
+        bool required = spec_bool(L, entry, "required", false);
+        int rc = mj_config_add_host_path(box->cfg, path, required, &box->err);
+        lua_pop(L, 1);
+        if (rc < 0) {
+            lua_pop(L, 1);
+            return -1;
+        }
+    }
+    lua_pop(L, 1);
+    return 0;
+}
+
+static int spec_mounts(lua_State *L, int spec, runbox_t *box)
+{
+    if (spec_field(L, spec, "mounts", LUA_TTABLE, true) == LUA_TNIL) {
+        lua_pop(L, 1);
+        return 0;
+    }
+    int arr = lua_gettop(L);
+    lua_Integer n = luaL_len(L, arr);
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_geti(L, arr, i);
+        if (!lua_istable(L, -1))
+            luaL_error(L, "moonjail core.run: spec field 'mounts[%d]' must be a table", (int)i);
+        int m = lua_gettop(L);
+        const char *kind_name = spec_string(L, m, "kind", false);
+        mj_mount_kind_t kind;
+        if (strcmp(kind_name, "ro") == 0)
+            kind = MJ_MOUNT_RO;
+        else if (strcmp(kind_name, "rw") == 0)
+            kind = MJ_MOUNT_RW;
+        else if (strcmp(kind_name, "tmpfs") == 0)
+            kind = MJ_MOUNT_TMPFS;
+        else
+            return luaL_error(L, "moonjail core.run: spec field 'mounts[%d].kind' must be "
+                                 "\"ro\", \"rw\" or \"tmpfs\"", (int)i);
+        const char *src = spec_string(L, m, "src", kind == MJ_MOUNT_TMPFS);
+        const char *dst = spec_string(L, m, "dst", false);
+        lua_Integer size = spec_integer(L, m, "size", 0);
+        lua_Integer mode = spec_integer(L, m, "mode", 0);
+        if (size < 0 || mode < 0 || mode > 07777)
+            return luaL_error(L, "moonjail core.run: spec field 'mounts[%d]' has a negative size "
+                                 "or a bad mode", (int)i);
+        int rc = mj_config_add_mount(box->cfg, kind, src, dst, (uint64_t)size, (unsigned)mode,
+                                     &box->err);
+        lua_pop(L, 1);
+        if (rc < 0) {
+            lua_pop(L, 1);
+            return -1;
+        }
+    }
+    lua_pop(L, 1);
+    return 0;
+}
+
+static const struct {
+    const char *name;
+    mj_rlimit_t which;
+} rlimit_names[] = {
+    {"nofile", MJ_RLIMIT_NOFILE}, {"nproc", MJ_RLIMIT_NPROC}, {"fsize", MJ_RLIMIT_FSIZE},
+    {"core", MJ_RLIMIT_CORE},     {"cpu", MJ_RLIMIT_CPU},     {"as", MJ_RLIMIT_AS},
+    {"stack", MJ_RLIMIT_STACK},
+};
+
+static int spec_rlimits(lua_State *L, int spec, runbox_t *box)
+{
+    if (spec_field(L, spec, "rlimits", LUA_TTABLE, true) == LUA_TNIL) {
+        lua_pop(L, 1);
+        return 0;
+    }
+    int tbl = lua_gettop(L);
+    lua_pushnil(L);
+    while (lua_next(L, tbl) != 0) {
+        const char *key = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+        size_t k = 0, nk = sizeof rlimit_names / sizeof rlimit_names[0];
+        while (key != NULL && k < nk && strcmp(rlimit_names[k].name, key) != 0)
+            k++;
+        if (key == NULL || k == nk)
+            return luaL_error(L, "moonjail core.run: unknown rlimit '%s' in spec field 'rlimits'",
+                              key ? key : "?");
+        uint64_t value;
+        if (lua_isinteger(L, -1)) {
+            lua_Integer v = lua_tointeger(L, -1);
+            value = v < 0 ? UINT64_MAX : (uint64_t)v;
+        } else if (lua_type(L, -1) == LUA_TNUMBER && isinf(lua_tonumber(L, -1)) &&
+                   lua_tonumber(L, -1) > 0) {
+            value = UINT64_MAX;
+        } else {
+            return luaL_error(L, "moonjail core.run: spec field 'rlimits.%s' must be an integer "
+                                 "(or math.huge / -1 for unlimited)", key);
+        }
+        if (mj_config_set_rlimit(box->cfg, rlimit_names[k].which, value, &box->err) < 0) {
+            lua_pop(L, 3);
+            return -1;
+        }
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    return 0;
+}
+
+static int spec_env(lua_State *L, int spec, runbox_t *box)
+{
+    if (spec_field(L, spec, "env", LUA_TTABLE, true) == LUA_TNIL) {
+        lua_pop(L, 1);
+        return 0;
+    }
+    int tbl = lua_gettop(L);
+    mj_config_clear_env(box->cfg);
+    lua_pushnil(L);
+    while (lua_next(L, tbl) != 0) {
+        if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING)
+            return luaL_error(L, "moonjail core.run: spec field 'env' must map strings to strings");
+        if (mj_config_set_env(box->cfg, lua_tostring(L, -2), lua_tostring(L, -1), &box->err) < 0) {
+            lua_pop(L, 3);
+            return -1;
+        }
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    return 0;
+}
+
+/* Fills box->cfg from the spec.  0, or -1 with box->err set; raises on type errors. */
+static int spec_config(lua_State *L, int spec, runbox_t *box)
+{
+    const char *root = spec_string(L, spec, "root", true);
+    if (root != NULL && mj_config_set_root(box->cfg, root, &box->err) < 0)
+        return -1;
+    if (spec_host_paths(L, spec, box) < 0)
+        return -1;
+    mj_config_set_readonly_root(box->cfg, spec_bool(L, spec, "readonly_root", true));
+    if (spec_mounts(L, spec, box) < 0)
+        return -1;
+    if (spec_paths(L, spec, "masked", box, mj_config_add_masked) < 0)
+        return -1;
+    if (spec_paths(L, spec, "readonly", box, mj_config_add_readonly) < 0)
+        return -1;
+    const char *hostname = spec_string(L, spec, "hostname", true);
+    if (hostname != NULL && mj_config_set_hostname(box->cfg, hostname, &box->err) < 0)
+        return -1;
+
+    lua_Integer uid = spec_integer(L, spec, "uid", -1), gid = spec_integer(L, spec, "gid", -1);
+    if ((uid < 0) != (gid < 0) || uid > UINT32_MAX - 1 || gid > UINT32_MAX - 1)
+        return luaL_error(L, "moonjail core.run: spec fields 'uid' and 'gid' go together and must "
+                             "be valid ids");
+    if (uid >= 0 && mj_config_set_user(box->cfg, (uid_t)uid, (gid_t)gid, &box->err) < 0)
+        return -1;
+
+    const char *network = spec_string(L, spec, "network", true);
+    if (network != NULL) {
+        mj_network_mode_t mode;
+        if (strcmp(network, "none") == 0)
+            mode = MJ_NET_NONE;
+        else if (strcmp(network, "host") == 0)
+            mode = MJ_NET_HOST;
+        else
+            return luaL_error(L, "moonjail core.run: spec field 'network' must be \"none\" or "
+                                 "\"host\"");
+        if (mj_config_set_network(box->cfg, mode, &box->err) < 0)
+            return -1;
+    }
+    if (spec_rlimits(L, spec, box) < 0)
+        return -1;
+    if (spec_paths(L, spec, "capabilities", box, mj_config_add_capability) < 0)
+        return -1;
+    if (spec_env(L, spec, box) < 0)
+        return -1;
+    const char *workdir = spec_string(L, spec, "workdir", true);
+    if (workdir != NULL && mj_config_set_workdir(box->cfg, workdir, &box->err) < 0)
+        return -1;
+    return 0;
+}
+
+/* Fills box->cmd from the spec.  0, or -1 with box->err set; raises on type errors. */
+static int spec_command(lua_State *L, int spec, runbox_t *box)
+{
+    spec_field(L, spec, "argv", LUA_TTABLE, false);
+    lua_Integer argc = luaL_len(L, -1);
+    if (argc < 1)
+        return luaL_error(L, "moonjail core.run: spec field 'argv' must not be empty");
+    /* The pointer array is a userdata, so an error below frees it with everything else. */
+    const char **argv = lua_newuserdatauv(L, (size_t)argc * sizeof *argv, 0);
+    lua_insert(L, -2);
+    for (lua_Integer i = 1; i <= argc; i++)
+        argv[i - 1] = array_string(L, "argv", i);
+    int rc = mj_command_set_argv(box->cmd, (size_t)argc, argv, &box->err);
+    lua_pop(L, 2);
+    if (rc < 0)
+        return -1;
+
+    if (spec_field(L, spec, "stdin", LUA_TSTRING, true) != LUA_TNIL) {
+        size_t len;
+        const char *data = lua_tolstring(L, -1, &len);
+        if (mj_command_set_stdin(box->cmd, data, len, &box->err) < 0) {
+            lua_pop(L, 1);
+            return -1;
+        }
+    }
+    lua_pop(L, 1);
+
+    lua_Integer fd = spec_integer(L, spec, "stdin_fd", -1);
+    if (fd >= 0) {
+        if (fd > INT32_MAX)
+            return luaL_error(L, "moonjail core.run: spec field 'stdin_fd' is not a valid fd");
+        mj_command_set_stdin_fd(box->cmd, (int)fd);
+    }
+
+    if (spec_field(L, spec, "timeout", LUA_TNUMBER, true) != LUA_TNIL) {
+        double t = lua_tonumber(L, -1);
+        if (!(t >= 0) || isinf(t))
+            return luaL_error(L, "moonjail core.run: spec field 'timeout' must be a finite number "
+                                 ">= 0");
+        mj_command_set_timeout(box->cmd, t);
+    }
+    lua_pop(L, 1);
+
+    lua_Integer limit = spec_integer(L, spec, "output_limit", 0);
+    if (limit < 0)
+        return luaL_error(L, "moonjail core.run: spec field 'output_limit' must be >= 0");
+    if (limit > 0)
+        mj_command_set_output_limit(box->cmd, (uint64_t)limit);
+
+    if (spec_bool(L, spec, "tee", false))
+        mj_command_set_tee(box->cmd, 1, 2);
+    mj_command_set_forward_signals(box->cmd, spec_bool(L, spec, "forward_signals", false));
+    return 0;
+}
+
+static void set_lstring(lua_State *L, const char *field, const char *s, size_t len)
+{
+    lua_pushlstring(L, s ? s : "", s ? len : 0);
+    lua_setfield(L, -2, field);
+}
+
+static void set_number(lua_State *L, const char *field, double v)
+{
+    lua_pushnumber(L, v);
+    lua_setfield(L, -2, field);
+}
+
+static void set_integer(lua_State *L, const char *field, lua_Integer v)
+{
+    lua_pushinteger(L, v);
+    lua_setfield(L, -2, field);
+}
+
+static void set_boolean(lua_State *L, const char *field, bool v)
+{
+    lua_pushboolean(L, v);
+    lua_setfield(L, -2, field);
+}
+
+static void push_result(lua_State *L, const mj_result_t *r)
+{
+    size_t len;
+    const char *s;
+    lua_createtable(L, 0, 16);
+    set_integer(L, "exit_code", mj_result_exit_code(r));
+    set_boolean(L, "success", mj_result_success(r));
+    set_integer(L, "signal", mj_result_signal(r));
+    s = mj_result_stdout(r, &len);
+    set_lstring(L, "stdout", s, len);
+    s = mj_result_stderr(r, &len);
+    set_lstring(L, "stderr", s, len);
+    s = mj_result_combined(r, &len);
+    set_lstring(L, "combined", s, len);
+    set_number(L, "start_time", mj_result_start_time(r));
+    set_number(L, "end_time", mj_result_end_time(r));
+    set_number(L, "duration", mj_result_duration(r));
+    const char *ended_by = mj_end_reason_name(mj_result_ended_by(r));
+    lua_pushstring(L, ended_by ? ended_by : "exit");
+    lua_setfield(L, -2, "ended_by");
+    set_integer(L, "process_id", (lua_Integer)mj_result_pid(r));
+    set_boolean(L, "output_truncated", mj_result_output_truncated(r));
+
+    size_t nwarn = mj_result_warning_count(r);
+    lua_createtable(L, (int)nwarn, 0);
+    for (size_t i = 0; i < nwarn; i++) {
+        const char *w = mj_result_warning(r, i);
+        lua_pushstring(L, w ? w : "");
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    lua_setfield(L, -2, "warnings");
+
+    lua_createtable(L, 0, 2);
+    set_number(L, "cpu_time", mj_result_cpu_time(r));
+    uint64_t peak = mj_result_memory_peak(r);
+    set_integer(L, "memory_peak", peak > (uint64_t)LUA_MAXINTEGER ? LUA_MAXINTEGER
+                                                                   : (lua_Integer)peak);
+    lua_setfield(L, -2, "resource_usage");
+}
+
+/* core.run(spec) -> result | nil, err.  See docs/lua-api.md for the spec contract. */
+static int core_run(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_settop(L, 1);
+
+    /* The box exists before any handle does, and is closed on return or on any error. */
+    runbox_t *box = lua_newuserdatauv(L, sizeof *box, 0);
+    memset(box, 0, sizeof *box);
+    luaL_setmetatable(L, MJL_RUNBOX_MT);
+    lua_toclose(L, 2);
+
+    box->cfg = mj_config_new();
+    box->cmd = mj_command_new();
+    if (box->cfg == NULL || box->cmd == NULL)
+        return luaL_error(L, "moonjail core.run: out of memory");
+
+    if (spec_config(L, 1, box) == 0 && spec_command(L, 1, box) == 0)
+        mj_run(box->cfg, box->cmd, &box->res, &box->err);
+
+    if (box->res != NULL) {
+        push_result(L, box->res);
+        return 1;
+    }
+    lua_pushnil(L);
+    if (box->err != NULL)
+        push_mj_error(L, box->err);
+    else
+        push_error_fields(L, "SANDBOX_INIT_FAILED", "Sandbox initialization failed: no result",
+                          false, 0);
+    return 2;
+}
+
+/* ---------------------------------------------------------------- small helpers */
+
+/* core.policy_source(name) -> text | nil */
+static int core_policy_source(lua_State *L)
+{
+    size_t len = 0;
+    const char *src = mjl_policy_source(luaL_checkstring(L, 1), &len);
+    if (src == NULL)
+        lua_pushnil(L);
+    else
+        lua_pushlstring(L, src, len);
+    return 1;
+}
+
+/* core.policy_names() -> array of embedded policy names */
+static int core_policy_names(lua_State *L)
+{
+    const char *const *names = mjl_policy_names();
+    lua_newtable(L);
+    for (lua_Integer i = 0; names != NULL && names[i] != NULL; i++) {
+        lua_pushstring(L, names[i]);
+        lua_rawseti(L, -2, i + 1);
+    }
+    return 1;
+}
+
+static int core_version(lua_State *L)
+{
+    lua_pushstring(L, mj_version());
+    return 1;
+}
+
+/* core.codes() -> array of error code names */
+static int core_codes(lua_State *L)
+{
+    push_codes(L);
+    return 1;
+}
+
+/* core.path_kind(path) -> "file" | "directory" | "other" | nil, strerror  (follows symlinks) */
+static int core_path_kind(lua_State *L)
+{
+    struct stat st;
+    if (stat(luaL_checkstring(L, 1), &st) < 0) {
+        int saved = errno;
+        lua_pushnil(L);
+        lua_pushstring(L, strerror(saved));
+        lua_pushinteger(L, saved);
+        return 3;
+    }
+    lua_pushstring(L, S_ISREG(st.st_mode) ? "file" : S_ISDIR(st.st_mode) ? "directory" : "other");
+    return 1;
+}
+
+static const luaL_Reg core_funcs[] = {
+    {"run", core_run},
+    {"error", core_error},
+    {"codes", core_codes},
+    {"policy_source", core_policy_source},
+    {"policy_names", core_policy_names},
+    {"version", core_version},
+    {"path_kind", core_path_kind},
+    {NULL, NULL},
+};
+
+int luaopen_moonjail(lua_State *L)
+{
+    mjl_install_searcher(L); /* idempotent */
+
+    if (luaL_newmetatable(L, MJL_ERROR_MT)) {
+        lua_pushcfunction(L, error_tostring);
+        lua_setfield(L, -2, "__tostring");
+    }
+    lua_pop(L, 1);
+    if (luaL_newmetatable(L, MJL_RUNBOX_MT)) {
+        lua_pushcfunction(L, runbox_release);
+        lua_setfield(L, -2, "__gc");
+        lua_pushcfunction(L, runbox_release);
+        lua_setfield(L, -2, "__close");
+    }
+    lua_pop(L, 1);
+
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "moonjail.api");
+    lua_call(L, 1, 1);
+    if (!lua_isfunction(L, -1))
+        return luaL_error(L, "moonjail: module 'moonjail.api' must return a function");
+
+    luaL_newlib(L, core_funcs);
+    luaL_getmetatable(L, MJL_ERROR_MT);
+    lua_setfield(L, -2, "error_mt");
+    lua_call(L, 1, 1);
+    return 1;
+}

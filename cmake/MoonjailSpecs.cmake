@@ -1,0 +1,55 @@
+# The busted suite under ctest.
+#
+#   spec:<path>      every spec/**/*_spec.lua, run by the built moonjail itself:
+#                    <build>/moonjail script <src>/spec/run.lua <path>   (cwd: the source root)
+#   rootless:<path>  every spec under spec/integration/ and spec/security/ once more, as the
+#                    unprivileged user mjtest, through spec/rootless.sh
+#
+# Exit status 77 marks a test skipped (helpers.skip_file, or no user namespaces for mjtest).
+# Each test sees MOONJAIL_BIN (the executable), MOONJAIL_BUILD_DIR (where moonjail.so is) and
+# MOONJAIL_SOURCE_DIR; MOONJAIL_SANITIZED=1 in the Asan build (an ASan moonjail.so cannot be
+# loaded into the stock, uninstrumented lua5.4).
+# Labels: "spec" plus the directory under spec/ ("unit", "integration", "security"), and
+# "rootless" for the second lane: `ctest -L unit`, `ctest -LE rootless`.
+
+set(MJ_SPEC_TIMEOUT 300 CACHE STRING "Seconds before ctest kills one spec file")
+
+file(GLOB_RECURSE MJ_SPECS CONFIGURE_DEPENDS RELATIVE "${PROJECT_SOURCE_DIR}"
+     "${PROJECT_SOURCE_DIR}/spec/*_spec.lua")
+list(SORT MJ_SPECS)
+
+set(_mj_spec_env
+  "MOONJAIL_BIN=$<TARGET_FILE:moonjail_cli>"
+  "MOONJAIL_BUILD_DIR=${PROJECT_BINARY_DIR}"
+  "MOONJAIL_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
+if(CMAKE_BUILD_TYPE STREQUAL "Asan")
+  list(APPEND _mj_spec_env "MOONJAIL_SANITIZED=1")
+endif()
+
+foreach(_spec ${MJ_SPECS})
+  string(REGEX REPLACE "^spec/([^/]+)/.*" "\\1" _group "${_spec}")
+  if(_group STREQUAL _spec)
+    set(_group "")
+  endif()
+
+  add_test(NAME "spec:${_spec}"
+           COMMAND moonjail_cli script "${PROJECT_SOURCE_DIR}/spec/run.lua" "${_spec}"
+           WORKING_DIRECTORY "${PROJECT_SOURCE_DIR}")
+  set_tests_properties("spec:${_spec}" PROPERTIES
+    SKIP_RETURN_CODE 77
+    TIMEOUT ${MJ_SPEC_TIMEOUT}
+    ENVIRONMENT "${_mj_spec_env}"
+    LABELS "spec;${_group}")
+
+  if(_group STREQUAL "integration" OR _group STREQUAL "security")
+    add_test(NAME "rootless:${_spec}"
+             COMMAND bash "${PROJECT_SOURCE_DIR}/spec/rootless.sh" $<TARGET_FILE:moonjail_cli> "${_spec}"
+             WORKING_DIRECTORY "${PROJECT_SOURCE_DIR}")
+    set_tests_properties("rootless:${_spec}" PROPERTIES
+      SKIP_RETURN_CODE 77
+      TIMEOUT ${MJ_SPEC_TIMEOUT}
+      ENVIRONMENT "${_mj_spec_env}"
+      LABELS "rootless;${_group}")
+  endif()
+endforeach()
+unset(_mj_spec_env)

@@ -1,0 +1,214 @@
+/* moonjail.h — the public C API of libmoonjail.
+ *
+ * Owns: the opaque handles a host application uses (mj_error_t, mj_config_t, mj_command_t,
+ * mj_result_t) and the functions that build, run and inspect a sandbox.  It knows nothing of Lua.
+ *
+ * Conventions
+ *  - Functions that can fail return int (0 on success, -1 on failure) and take `mj_error_t **err`
+ *    as their last argument.  On failure *err receives a new error the caller owns and frees with
+ *    mj_error_free().  err may be NULL when the caller does not care.
+ *  - Strings passed in are copied; strings returned by accessors are borrowed from the handle and
+ *    live as long as it does.
+ *  - Every handle is freed by its own *_free(); *_free(NULL) is a no-op.
+ */
+#ifndef MOONJAIL_H
+#define MOONJAIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MJ_VERSION_MAJOR 0
+#define MJ_VERSION_MINOR 1
+#define MJ_VERSION_PATCH 0
+#define MJ_VERSION_STRING "0.1.0"
+
+const char *mj_version(void);
+
+/* ---------------------------------------------------------------- errors */
+
+typedef enum {
+    MJ_OK = 0,
+    MJ_ERR_SANDBOX_NOT_FOUND,
+    MJ_ERR_RESOURCE_LIMIT_EXCEEDED,
+    MJ_ERR_COMMAND_EXECUTION_FAILED,
+    MJ_ERR_SANDBOX_INIT_FAILED,
+    MJ_ERR_FILE_OPERATION_FAILED,
+    MJ_ERR_INVALID_CONFIG,
+    MJ_ERR_INVALID_STATE,
+    MJ_ERR_PERMISSION_DENIED,
+    MJ_ERR_UNSUPPORTED,
+    MJ_ERR_TIMEOUT,
+    MJ_ERR_NETWORK,
+    MJ_ERR_IMAGE,
+    MJ_ERR_TEMPORARY_FAILURE,
+    MJ_ERR__COUNT
+} mj_error_code_t;
+
+typedef struct mj_error mj_error_t;
+
+/* "SANDBOX_NOT_FOUND", … ; NULL for an unknown code. */
+const char *mj_error_code_name(mj_error_code_t code);
+/* The reference's base text for a code: "Sandbox not found", "Resource limit exceeded", … */
+const char *mj_error_code_text(mj_error_code_t code);
+/* Parses "SANDBOX_NOT_FOUND" back to its code; MJ_OK when unknown. */
+mj_error_code_t mj_error_code_from_name(const char *name);
+
+/* A new error "<base text>: <detail>" (or just the base text when fmt is NULL).
+ * retryable defaults to what errnum implies (EAGAIN, EBUSY, EINTR, ETIMEDOUT…). */
+mj_error_t *mj_error_new(mj_error_code_t code, int errnum, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* An error whose message is exactly the text given (the reference's literal SandboxError). */
+mj_error_t *mj_error_new_literal(mj_error_code_t code, const char *message, bool retryable);
+/* Wraps *err: the new error keeps *err's code, errno and retryable flag, gets the message
+ * "<fmt…>: <old message>" and holds the old error as its cause.  No-op when err or *err is NULL. */
+void mj_error_wrap(mj_error_t **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Attaches cause (ownership moves to e). */
+void mj_error_set_cause(mj_error_t *e, mj_error_t *cause);
+void mj_error_set_retryable(mj_error_t *e, bool retryable);
+
+mj_error_code_t mj_error_code(const mj_error_t *e);
+const char *mj_error_message(const mj_error_t *e); /* the full text, as the reference's Error() */
+bool mj_error_retryable(const mj_error_t *e);
+int mj_error_errno(const mj_error_t *e);
+const mj_error_t *mj_error_cause(const mj_error_t *e);
+void mj_error_free(mj_error_t *e);
+
+/* ---------------------------------------------------------------- config */
+
+typedef struct mj_config mj_config_t;
+
+typedef enum {
+    MJ_MOUNT_RO = 1,  /* read-only bind of a host path */
+    MJ_MOUNT_RW,      /* read-write bind of a host path (nosuid, nodev) */
+    MJ_MOUNT_TMPFS,   /* a fresh tmpfs (nosuid, nodev); source unused */
+} mj_mount_kind_t;
+
+typedef enum {
+    MJ_NET_NONE = 0,  /* new network namespace, loopback only */
+    MJ_NET_HOST,      /* share the host's network namespace */
+} mj_network_mode_t;
+
+typedef enum {
+    MJ_RLIMIT_NOFILE = 0,
+    MJ_RLIMIT_NPROC,
+    MJ_RLIMIT_FSIZE,
+    MJ_RLIMIT_CORE,
+    MJ_RLIMIT_CPU,
+    MJ_RLIMIT_AS,
+    MJ_RLIMIT_STACK,
+    MJ_RLIMIT__COUNT
+} mj_rlimit_t;
+
+mj_config_t *mj_config_new(void);
+void mj_config_free(mj_config_t *cfg);
+
+/* Root file system: NULL or "host" builds a fresh root from read-only binds of host paths
+ * (mj_config_add_host_path); any other value is a directory used as the root (bound read-only
+ * when readonly_root is set, the default). */
+int mj_config_set_root(mj_config_t *cfg, const char *root, mj_error_t **err);
+/* A host path exposed read-only at the same place in a "host" root.  Symlinks (as /bin on a
+ * merged-/usr system) are recreated as symlinks.  Missing paths are skipped unless required. */
+int mj_config_add_host_path(mj_config_t *cfg, const char *path, bool required, mj_error_t **err);
+void mj_config_set_readonly_root(mj_config_t *cfg, bool readonly);
+/* Adds a mount.  src must be an absolute existing host path for RO/RW (checked when the plan is
+ * built), dst an absolute path inside.  For TMPFS, size_bytes (0 = 64 MiB) and mode (0 = 01777). */
+int mj_config_add_mount(mj_config_t *cfg, mj_mount_kind_t kind, const char *src, const char *dst,
+                        uint64_t size_bytes, unsigned mode, mj_error_t **err);
+/* Paths hidden inside (a file becomes /dev/null, a directory an empty read-only tmpfs). */
+int mj_config_add_masked(mj_config_t *cfg, const char *path, mj_error_t **err);
+/* Paths made read-only inside (e.g. /proc/sys). */
+int mj_config_add_readonly(mj_config_t *cfg, const char *path, mj_error_t **err);
+int mj_config_set_hostname(mj_config_t *cfg, const char *hostname, mj_error_t **err);
+/* The ids the command runs as inside the sandbox.  Never host root: see DESIGN.md. */
+int mj_config_set_user(mj_config_t *cfg, uid_t uid, gid_t gid, mj_error_t **err);
+int mj_config_set_network(mj_config_t *cfg, mj_network_mode_t mode, mj_error_t **err);
+/* value UINT64_MAX means unlimited. */
+int mj_config_set_rlimit(mj_config_t *cfg, mj_rlimit_t which, uint64_t value, mj_error_t **err);
+/* Keeps a capability ("CAP_NET_BIND_SERVICE" or "NET_BIND_SERVICE") for the command. */
+int mj_config_add_capability(mj_config_t *cfg, const char *name, mj_error_t **err);
+/* Environment of every command started in this sandbox ("KEY=VALUE"). */
+int mj_config_set_env(mj_config_t *cfg, const char *key, const char *value, mj_error_t **err);
+void mj_config_clear_env(mj_config_t *cfg);
+int mj_config_set_workdir(mj_config_t *cfg, const char *dir, mj_error_t **err);
+
+/* Parses a capability name; -1 when unknown. */
+int mj_capability_from_name(const char *name);
+
+/* ---------------------------------------------------------------- commands */
+
+typedef struct mj_command mj_command_t;
+
+mj_command_t *mj_command_new(void);
+void mj_command_free(mj_command_t *cmd);
+/* argv[0] is looked up in PATH inside the sandbox when it has no slash. */
+int mj_command_set_argv(mj_command_t *cmd, size_t argc, const char *const *argv, mj_error_t **err);
+int mj_command_set_env(mj_command_t *cmd, const char *key, const char *value, mj_error_t **err);
+int mj_command_set_workdir(mj_command_t *cmd, const char *dir, mj_error_t **err);
+/* Bytes written to the command's stdin, then closed.  Copied. */
+int mj_command_set_stdin(mj_command_t *cmd, const void *data, size_t len, mj_error_t **err);
+/* Relays bytes read from a host fd (borrowed, never passed into the sandbox) to stdin. */
+void mj_command_set_stdin_fd(mj_command_t *cmd, int fd);
+/* Wall-clock limit in seconds (0 = none). */
+void mj_command_set_timeout(mj_command_t *cmd, double seconds);
+/* Cap on stdout+stderr bytes; passing it ends the command with ended_by "output_limit". */
+void mj_command_set_output_limit(mj_command_t *cmd, uint64_t bytes);
+/* Copies output to these host fds as it arrives (borrowed; -1 = do not copy). */
+void mj_command_set_tee(mj_command_t *cmd, int stdout_fd, int stderr_fd);
+/* While the command runs, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 and SIGWINCH sent to
+ * this process are forwarded to the command instead (for CLI hosts). */
+void mj_command_set_forward_signals(mj_command_t *cmd, bool forward);
+
+/* ---------------------------------------------------------------- results */
+
+typedef struct mj_result mj_result_t;
+
+typedef enum {
+    MJ_END_EXIT = 0,
+    MJ_END_SIGNAL,
+    MJ_END_TIMEOUT,
+    MJ_END_CPU_TIME,
+    MJ_END_OOM,
+    MJ_END_PIDS,
+    MJ_END_OUTPUT_LIMIT,
+    MJ_END_DISK,
+} mj_end_reason_t;
+
+const char *mj_end_reason_name(mj_end_reason_t r); /* "exit", "signal", "timeout", … */
+
+int mj_result_exit_code(const mj_result_t *r);  /* 128+N when killed by signal N, 124 timeout */
+int mj_result_signal(const mj_result_t *r);     /* 0 unless killed by a signal */
+bool mj_result_success(const mj_result_t *r);
+mj_end_reason_t mj_result_ended_by(const mj_result_t *r);
+const char *mj_result_stdout(const mj_result_t *r, size_t *len);
+const char *mj_result_stderr(const mj_result_t *r, size_t *len);
+const char *mj_result_combined(const mj_result_t *r, size_t *len);
+bool mj_result_output_truncated(const mj_result_t *r);
+double mj_result_start_time(const mj_result_t *r); /* epoch seconds */
+double mj_result_end_time(const mj_result_t *r);
+double mj_result_duration(const mj_result_t *r);
+double mj_result_cpu_time(const mj_result_t *r);   /* user+system seconds of the command tree */
+uint64_t mj_result_memory_peak(const mj_result_t *r); /* bytes (max RSS of the command tree) */
+pid_t mj_result_pid(const mj_result_t *r);         /* the command's pid inside the sandbox */
+/* Warnings about things the host could not apply (e.g. a default limit): count and text. */
+size_t mj_result_warning_count(const mj_result_t *r);
+const char *mj_result_warning(const mj_result_t *r, size_t i);
+void mj_result_free(mj_result_t *r);
+
+/* ---------------------------------------------------------------- running */
+
+/* One-shot: builds the plan from cfg, starts a fresh sandbox, runs cmd in it, tears it down.
+ * Returns 0 and *out when the command ran (whatever its exit status); -1 and *err when nothing
+ * ran (bad config: INVALID_CONFIG; setup failure: SANDBOX_INIT_FAILED; missing or
+ * non-executable binary: COMMAND_EXECUTION_FAILED with errno ENOENT / EACCES). */
+int mj_run(const mj_config_t *cfg, const mj_command_t *cmd, mj_result_t **out, mj_error_t **err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

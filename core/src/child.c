@@ -1,0 +1,268 @@
+/* child.c — the sandbox's pid 1 for a one-shot run: switches to the mapped ids, builds the root,
+ * starts the command and reaps until it exits, reporting to the host over the status pipe.
+ * Runs after clone in a copy of a possibly multi-threaded host, so it uses raw system calls only:
+ * no malloc, no stdio, no glibc fork() or set*id() wrappers (they take locks or broadcast to
+ * threads that do not exist here).  The persistent supervisor of later issues grows from this. */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <limits.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "internal.h"
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+static const int forwarded_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
+
+static int64_t realtime_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void send_msg(int fd, uint32_t type, int32_t a, int32_t b, int32_t c)
+{
+    mj_msg_t m = {.type = type, .a = a, .b = b, .c = c, .t_ns = realtime_ns()};
+    (void)mj_write_all(fd, &m, sizeof(m));
+}
+
+__attribute__((noreturn)) static void setup_failed(int status_fd, mj_stage_t stage, int op_index)
+{
+    send_msg(status_fd, MJ_MSG_SETUP_FAILED, (int32_t)stage, errno, op_index);
+    _exit(1);
+}
+
+static int raw_setids(uid_t uid, gid_t gid, bool setgroups_allowed)
+{
+    if (setgroups_allowed && syscall(SYS_setgroups, 0, NULL) < 0)
+        return -1;
+    if (syscall(SYS_setresgid, gid, gid, gid) < 0)
+        return -1;
+    if (syscall(SYS_setresuid, uid, uid, uid) < 0)
+        return -1;
+    return 0;
+}
+
+static int loopback_up(void)
+{
+    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s < 0)
+        return -1;
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof(ifr));
+    memcpy(ifr.ifr_name, "lo", 3);
+    int r = ioctl(s, SIOCGIFFLAGS, &ifr);
+    if (r == 0) {
+        ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+        r = ioctl(s, SIOCSIFFLAGS, &ifr);
+    }
+    int e = errno;
+    close(s);
+    errno = e;
+    return r;
+}
+
+/* Overwrites the host process's argv/environment strings so /proc/1/cmdline and
+ * /proc/1/environ of the sandbox's init show nothing of the host. */
+static void wipe_host_strings(const mj_plan_t *plan)
+{
+    if (plan->env_end > plan->env_start)
+        memset((void *)plan->env_start, 0, plan->env_end - plan->env_start);
+    if (plan->arg_end > plan->arg_start) {
+        static const char name[] = "moonjail-init";
+        size_t n = plan->arg_end - plan->arg_start;
+        memset((void *)plan->arg_start, 0, n);
+        memcpy((void *)plan->arg_start, name, n > sizeof(name) ? sizeof(name) : n - 1);
+    }
+    prctl(PR_SET_NAME, "moonjail-init", 0, 0, 0);
+}
+
+enum { EXEC_STAGE_CHDIR = 1, EXEC_STAGE_LIMITS, EXEC_STAGE_CREDS, EXEC_STAGE_EXEC };
+
+__attribute__((noreturn)) static void exec_child(mj_plan_t *plan, int err_fd)
+{
+    int32_t report[2];
+    sigset_t empty;
+    sigemptyset(&empty);
+    for (size_t i = 0; i < MJ_ARRAY_LEN(forwarded_signals); i++)
+        signal(forwarded_signals[i], SIG_DFL);
+    signal(SIGPIPE, SIG_DFL);
+    signal(SIGCHLD, SIG_DFL);
+    sigprocmask(SIG_SETMASK, &empty, NULL);
+    setsid();
+
+    report[0] = EXEC_STAGE_CHDIR;
+    if (chdir(plan->workdir) < 0)
+        goto fail;
+    report[0] = EXEC_STAGE_LIMITS;
+    static const int resources[MJ_RLIMIT__COUNT] = {
+        [MJ_RLIMIT_NOFILE] = RLIMIT_NOFILE, [MJ_RLIMIT_NPROC] = RLIMIT_NPROC, [MJ_RLIMIT_FSIZE] = RLIMIT_FSIZE,
+        [MJ_RLIMIT_CORE] = RLIMIT_CORE,     [MJ_RLIMIT_CPU] = RLIMIT_CPU,     [MJ_RLIMIT_AS] = RLIMIT_AS,
+        [MJ_RLIMIT_STACK] = RLIMIT_STACK,
+    };
+    for (int i = 0; i < MJ_RLIMIT__COUNT; i++)
+        if (plan->rlimit_set[i] && setrlimit(resources[i], &plan->rlimits[i]) < 0)
+            goto fail;
+    report[0] = EXEC_STAGE_CREDS;
+    if (mj_caps_drop_and_setid(plan->caps_keep, plan->last_cap, plan->inner_uid, plan->inner_gid, !plan->rootless) < 0)
+        goto fail;
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+        goto fail;
+
+    report[0] = EXEC_STAGE_EXEC;
+    const char *file = plan->argv.v[0];
+    if (strchr(file, '/')) {
+        execve(file, plan->argv.v, plan->envp.v);
+    } else {
+        bool eacces = false;
+        size_t flen = strlen(file);
+        const char *p = plan->path_env;
+        while (*p) {
+            const char *end = strchrnul(p, ':');
+            size_t dlen = (size_t)(end - p);
+            if (dlen + flen + 2 <= PATH_MAX) {
+                char *buf = plan->exec_buf;
+                memcpy(buf, dlen ? p : ".", dlen ? dlen : 1);
+                size_t off = dlen ? dlen : 1;
+                buf[off++] = '/';
+                memcpy(buf + off, file, flen + 1);
+                execve(buf, plan->argv.v, plan->envp.v);
+                if (errno == EACCES)
+                    eacces = true;
+                else if (errno != ENOENT && errno != ENOTDIR && errno != ENAMETOOLONG)
+                    break;
+            }
+            p = *end ? end + 1 : end;
+        }
+        if (errno == ENOENT || errno == ENOTDIR || errno == ENAMETOOLONG)
+            errno = eacces ? EACCES : ENOENT;
+    }
+fail:
+    report[1] = errno;
+    (void)mj_write_all(err_fd, report, sizeof(report));
+    _exit(127);
+}
+
+__attribute__((noreturn)) void mj_child_main(mj_plan_t *plan, mj_child_fds_t *fds)
+{
+    int status_fd = fds->status_w;
+    char go;
+
+    for (size_t i = 0; i < MJ_ARRAY_LEN(fds->host_ends); i++)
+        if (fds->host_ends[i] >= 0)
+            close(fds->host_ends[i]);
+    /* Die with the host process; the sync read below catches a parent that died before this. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    if (mj_read_all(fds->sync_r, &go, 1) != 1)
+        _exit(1);
+
+    if (raw_setids(plan->init_uid, plan->init_gid, !plan->rootless) < 0)
+        setup_failed(status_fd, MJ_STAGE_SETID, -1);
+    if (sethostname(plan->hostname, strlen(plan->hostname)) < 0)
+        setup_failed(status_fd, MJ_STAGE_HOSTNAME, -1);
+    if (plan->new_netns && loopback_up() < 0)
+        setup_failed(status_fd, MJ_STAGE_LOOPBACK, -1);
+
+    mj_stage_t stage;
+    int op_index;
+    if (mj_rootfs_setup(plan, &stage, &op_index) < 0)
+        setup_failed(status_fd, stage, op_index);
+
+    wipe_host_strings(plan);
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+
+    /* stdio of init and the command: the host's pipes; 3 = status; everything else closed. */
+    if (dup2(fds->stdin_r, 0) < 0 || dup2(fds->stdout_w, 1) < 0 || dup2(fds->stderr_w, 2) < 0 ||
+        dup2(status_fd, 3) < 0)
+        setup_failed(status_fd, MJ_STAGE_FORK, -1);
+    status_fd = 3;
+    if (syscall(SYS_close_range, 4U, ~0U, 0U) < 0) {
+        for (int fd = 4; fd < 1024; fd++)
+            close(fd);
+    }
+
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    for (size_t i = 0; i < MJ_ARRAY_LEN(forwarded_signals); i++)
+        sigaddset(&set, forwarded_signals[i]);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+
+    int errpipe[2];
+    if (pipe2(errpipe, O_CLOEXEC) < 0)
+        setup_failed(status_fd, MJ_STAGE_FORK, -1);
+    int64_t start_ns = realtime_ns();
+    pid_t cmd = (pid_t)syscall(SYS_clone, SIGCHLD, 0, NULL, NULL, 0);
+    if (cmd < 0)
+        setup_failed(status_fd, MJ_STAGE_FORK, -1);
+    if (cmd == 0) {
+        close(errpipe[0]);
+        close(status_fd);
+        exec_child(plan, errpipe[1]);
+    }
+    close(errpipe[1]);
+    /* Init keeps no copy of the command's stdio: the host sees EOF when the tree is gone. */
+    int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (devnull >= 0) {
+        dup2(devnull, 0);
+        dup2(devnull, 1);
+        dup2(devnull, 2);
+        close(devnull);
+    }
+
+    int32_t report[2];
+    ssize_t n = mj_read_all(errpipe[0], report, sizeof(report));
+    close(errpipe[0]);
+    if (n == (ssize_t)sizeof(report)) {
+        int st;
+        while (waitpid(cmd, &st, 0) < 0 && errno == EINTR)
+            ;
+        send_msg(status_fd, MJ_MSG_EXEC_FAILED, report[0], report[1], 0);
+        _exit(0);
+    }
+    mj_msg_t started = {.type = MJ_MSG_STARTED, .a = cmd, .t_ns = start_ns};
+    (void)mj_write_all(status_fd, &started, sizeof(started));
+
+    for (;;) {
+        siginfo_t info;
+        int sig = sigwaitinfo(&set, &info);
+        if (sig < 0)
+            continue;
+        if (sig != SIGCHLD) {
+            kill(cmd, sig);
+            continue;
+        }
+        int st;
+        pid_t pid;
+        while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+            if (pid != cmd)
+                continue;
+            struct rusage ru;
+            memset(&ru, 0, sizeof(ru));
+            getrusage(RUSAGE_CHILDREN, &ru);
+            mj_msg_t m = {
+                .type = MJ_MSG_EXITED,
+                .a = st,
+                .t_ns = realtime_ns(),
+                .u1 = (uint64_t)ru.ru_utime.tv_sec * 1000000 + (uint64_t)ru.ru_utime.tv_usec,
+                .u2 = (uint64_t)ru.ru_stime.tv_sec * 1000000 + (uint64_t)ru.ru_stime.tv_usec,
+                .u3 = (uint64_t)ru.ru_maxrss,
+            };
+            (void)mj_write_all(status_fd, &m, sizeof(m));
+            /* Leaving pid 1 kills whatever the command left behind (setsid, double forks). */
+            _exit(0);
+        }
+    }
+}

@@ -1,0 +1,379 @@
+/* config.c — mj_config_t and mj_command_t: setters that copy and validate what a host asks for.
+ * Validation here is about shape (absolute paths, ranges, names); whether a path exists on this
+ * host is checked when the plan is built.  Nothing here touches the kernel. */
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <limits.h>
+#include <string.h>
+
+#include "internal.h"
+
+mj_config_t *mj_config_new(void)
+{
+    mj_config_t *cfg = mj_xcalloc(1, sizeof(*cfg));
+    cfg->readonly_root = true;
+    cfg->network = MJ_NET_NONE;
+    return cfg;
+}
+
+void mj_config_free(mj_config_t *cfg)
+{
+    if (!cfg)
+        return;
+    free(cfg->root);
+    for (size_t i = 0; i < cfg->n_host_paths; i++)
+        free(cfg->host_paths[i].path);
+    free(cfg->host_paths);
+    for (size_t i = 0; i < cfg->n_mounts; i++) {
+        free(cfg->mounts[i].src);
+        free(cfg->mounts[i].dst);
+    }
+    free(cfg->mounts);
+    mj_strv_free(&cfg->masked);
+    mj_strv_free(&cfg->readonly);
+    free(cfg->hostname);
+    mj_strv_free(&cfg->env);
+    free(cfg->workdir);
+    free(cfg);
+}
+
+static int check_abs(const char *what, const char *path, mj_error_t **err)
+{
+    if (!mj_path_is_clean_absolute(path)) {
+        if (err)
+            *err = mj_error_new(MJ_ERR_INVALID_CONFIG, EINVAL,
+                                "%s: expected an absolute path without '..', got '%s'", what,
+                                path ? path : "(null)");
+        return -1;
+    }
+    if (strlen(path) >= PATH_MAX) {
+        if (err)
+            *err = mj_error_new(MJ_ERR_INVALID_CONFIG, ENAMETOOLONG, "%s: path too long", what);
+        return -1;
+    }
+    return 0;
+}
+
+int mj_config_set_root(mj_config_t *cfg, const char *root, mj_error_t **err)
+{
+    if (root && strcmp(root, "host") != 0 && check_abs("root", root, err) < 0)
+        return -1;
+    free(cfg->root);
+    cfg->root = root && strcmp(root, "host") != 0 ? mj_xstrdup(root) : NULL;
+    return 0;
+}
+
+int mj_config_add_host_path(mj_config_t *cfg, const char *path, bool required, mj_error_t **err)
+{
+    if (check_abs("host_paths", path, err) < 0)
+        return -1;
+    if (strcmp(path, "/") == 0) {
+        if (err)
+            *err = mj_error_new(MJ_ERR_INVALID_CONFIG, EINVAL,
+                                "host_paths: exposing the whole host root is not allowed");
+        return -1;
+    }
+    cfg->host_paths = mj_xrealloc(cfg->host_paths, (cfg->n_host_paths + 1) * sizeof(*cfg->host_paths));
+    cfg->host_paths[cfg->n_host_paths].path = mj_xstrdup(path);
+    cfg->host_paths[cfg->n_host_paths].required = required;
+    cfg->n_host_paths++;
+    return 0;
+}
+
+void mj_config_set_readonly_root(mj_config_t *cfg, bool readonly)
+{
+    cfg->readonly_root = readonly;
+}
+
+int mj_config_add_mount(mj_config_t *cfg, mj_mount_kind_t kind, const char *src, const char *dst,
+                        uint64_t size_bytes, unsigned mode, mj_error_t **err)
+{
+    if (kind != MJ_MOUNT_RO && kind != MJ_MOUNT_RW && kind != MJ_MOUNT_TMPFS) {
+        if (err)
+            *err = mj_error_new(MJ_ERR_INVALID_CONFIG, EINVAL, "mounts: unknown mount kind %d", (int)kind);
+        return -1;
+    }
+    if (kind != MJ_MOUNT_TMPFS && check_abs("mounts: source", src, err) < 0)
+        return -1;
+    if (check_abs("mounts: destination", dst, err) < 0)
+        return -1;
+    if (strcmp(dst, "/") == 0) {
+        if (err)
+            *err = mj_error_new(MJ_ERR_INVALID_CONFIG, EINVAL,
+                                "mounts: destination '/' is not allowed (use filesystem.root)");
+        return -1;
+    }
+    if (mode > 07777) {
+        if (err)
+            *err = mj_error_new(MJ_ERR_INVALID_CONFIG, EINVAL, "mounts: mode %o out of range", mode);
+        return -1;
+    }
+    cfg->mounts = mj_xrealloc(cfg->mounts, (cfg->n_mounts + 1) * sizeof(*cfg->mounts));
+    mj_mount_spec_t *m = &cfg->mounts[cfg->n_mounts++];
+    m->kind = kind;
+    m->src = kind == MJ_MOUNT_TMPFS ? NULL : mj_xstrdup(src);
+    m->dst = mj_xstrdup(dst);
+    m->size = size_bytes;
+    m->mode = mode;
+    return 0;
+}
+
+int mj_config_add_masked(mj_config_t *cfg, const char *path, mj_error_t **err)
+{
+    if (check_abs("masked", path, err) < 0)
+        return -1;
+    mj_strv_push(&cfg->masked, path);
+    return 0;
+}
+
+int mj_config_add_readonly(mj_config_t *cfg, const char *path, mj_error_t **err)
+{
+    if (check_abs("readonly", path, err) < 0)
+        return -1;
+    mj_strv_push(&cfg->readonly, path);
+    return 0;
+}
+
+int mj_config_set_hostname(mj_config_t *cfg, const char *hostname, mj_error_t **err)
+{
+    size_t n = hostname ? strlen(hostname) : 0;
+    bool ok = n > 0 && n <= 64;
+    for (size_t i = 0; ok && i < n; i++) {
+        unsigned char c = (unsigned char)hostname[i];
+        ok = isalnum(c) || c == '-' || c == '.' || c == '_';
+    }
+    if (!ok) {
+        if (err)
+            *err = mj_error_new(MJ_ERR_INVALID_CONFIG, EINVAL,
+                                "hostname: expected 1-64 characters of [A-Za-z0-9._-], got '%s'",
+                                hostname ? hostname : "(null)");
+        return -1;
+    }
+    free(cfg->hostname);
+    cfg->hostname = mj_xstrdup(hostname);
+    return 0;
+}
+
+int mj_config_set_user(mj_config_t *cfg, uid_t uid, gid_t gid, mj_error_t **err)
+{
+    if (uid >= 65536 || gid >= 65536) {
+        if (err)
+            *err = mj_error_new(MJ_ERR_INVALID_CONFIG, EINVAL,
+                                "user: ids inside the sandbox must be below 65536, got %u:%u",
+                                (unsigned)uid, (unsigned)gid);
+        return -1;
+    }
+    cfg->uid = uid;
+    cfg->gid = gid;
+    return 0;
+}
+
+int mj_config_set_network(mj_config_t *cfg, mj_network_mode_t mode, mj_error_t **err)
+{
+    if (mode != MJ_NET_NONE && mode != MJ_NET_HOST) {
+        if (err)
+            *err = mj_error_new(MJ_ERR_INVALID_CONFIG, EINVAL, "network: unknown mode %d", (int)mode);
+        return -1;
+    }
+    cfg->network = mode;
+    return 0;
+}
+
+int mj_config_set_rlimit(mj_config_t *cfg, mj_rlimit_t which, uint64_t value, mj_error_t **err)
+{
+    if ((unsigned)which >= MJ_RLIMIT__COUNT) {
+        if (err)
+            *err = mj_error_new(MJ_ERR_INVALID_CONFIG, EINVAL, "limits: unknown rlimit %d", (int)which);
+        return -1;
+    }
+    if (which == MJ_RLIMIT_NOFILE && value != UINT64_MAX && (value < 3 || value > 1048576)) {
+        if (err)
+            *err = mj_error_new(MJ_ERR_INVALID_CONFIG, EINVAL,
+                                "limits.nofile: expected 3..1048576, got %llu", (unsigned long long)value);
+        return -1;
+    }
+    if (which == MJ_RLIMIT_NPROC && value == 0) {
+        if (err)
+            *err = mj_error_new(MJ_ERR_INVALID_CONFIG, EINVAL, "limits.nproc: must be at least 1");
+        return -1;
+    }
+    cfg->rlimit_set[which] = true;
+    cfg->rlimit[which] = value;
+    return 0;
+}
+
+static const char *const cap_names[] = {
+    "CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID",
+    "SETPCAP", "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW",
+    "IPC_LOCK", "IPC_OWNER", "SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT", "SYS_PTRACE", "SYS_PACCT",
+    "SYS_ADMIN", "SYS_BOOT", "SYS_NICE", "SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD",
+    "LEASE", "AUDIT_WRITE", "AUDIT_CONTROL", "SETFCAP", "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG",
+    "WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ", "PERFMON", "BPF", "CHECKPOINT_RESTORE",
+};
+
+int mj_capability_from_name(const char *name)
+{
+    if (!name)
+        return -1;
+    if (strncasecmp(name, "CAP_", 4) == 0)
+        name += 4;
+    for (size_t i = 0; i < MJ_ARRAY_LEN(cap_names); i++)
+        if (strcasecmp(cap_names[i], name) == 0)
+            return (int)i;
+    return -1;
+}
+
+int mj_config_add_capability(mj_config_t *cfg, const char *name, mj_error_t **err)
+{
+    int cap = mj_capability_from_name(name);
+    if (cap < 0) {
+        if (err)
+            *err = mj_error_new(MJ_ERR_INVALID_CONFIG, EINVAL, "capabilities: unknown capability '%s'",
+                                name ? name : "(null)");
+        return -1;
+    }
+    cfg->caps_keep |= UINT64_C(1) << cap;
+    return 0;
+}
+
+static int check_env(const char *key, const char *value, mj_error_t **err)
+{
+    bool ok = key && *key && !strchr(key, '=') && value;
+    if (!ok) {
+        if (err)
+            *err = mj_error_new(MJ_ERR_INVALID_CONFIG, EINVAL,
+                                "env: invalid variable name '%s' (empty or contains '=')", key ? key : "(null)");
+        return -1;
+    }
+    return 0;
+}
+
+static void strv_set_env(mj_strv_t *env, const char *key, const char *value)
+{
+    size_t klen = strlen(key);
+    char *entry = mj_xasprintf("%s=%s", key, value);
+    for (size_t i = 0; i < env->n; i++) {
+        if (strncmp(env->v[i], key, klen) == 0 && env->v[i][klen] == '=') {
+            free(env->v[i]);
+            env->v[i] = entry;
+            return;
+        }
+    }
+    mj_strv_push_owned(env, entry);
+}
+
+int mj_config_set_env(mj_config_t *cfg, const char *key, const char *value, mj_error_t **err)
+{
+    if (check_env(key, value, err) < 0)
+        return -1;
+    strv_set_env(&cfg->env, key, value);
+    return 0;
+}
+
+void mj_config_clear_env(mj_config_t *cfg)
+{
+    mj_strv_free(&cfg->env);
+}
+
+int mj_config_set_workdir(mj_config_t *cfg, const char *dir, mj_error_t **err)
+{
+    if (check_abs("workdir", dir, err) < 0)
+        return -1;
+    free(cfg->workdir);
+    cfg->workdir = mj_xstrdup(dir);
+    return 0;
+}
+
+/* ------------------------------------------------------------ commands */
+
+mj_command_t *mj_command_new(void)
+{
+    mj_command_t *cmd = mj_xcalloc(1, sizeof(*cmd));
+    cmd->stdin_fd = -1;
+    cmd->tee_out = -1;
+    cmd->tee_err = -1;
+    return cmd;
+}
+
+void mj_command_free(mj_command_t *cmd)
+{
+    if (!cmd)
+        return;
+    mj_strv_free(&cmd->argv);
+    mj_strv_free(&cmd->env);
+    free(cmd->workdir);
+    mj_buf_free(&cmd->stdin_data);
+    free(cmd);
+}
+
+int mj_command_set_argv(mj_command_t *cmd, size_t argc, const char *const *argv, mj_error_t **err)
+{
+    if (argc == 0 || !argv || !argv[0] || !argv[0][0]) {
+        if (err)
+            *err = mj_error_new(MJ_ERR_INVALID_CONFIG, EINVAL, "command: empty command");
+        return -1;
+    }
+    for (size_t i = 0; i < argc; i++) {
+        if (!argv[i]) {
+            if (err)
+                *err = mj_error_new(MJ_ERR_INVALID_CONFIG, EINVAL, "command: argument %zu is missing", i + 1);
+            return -1;
+        }
+    }
+    mj_strv_free(&cmd->argv);
+    for (size_t i = 0; i < argc; i++)
+        mj_strv_push(&cmd->argv, argv[i]);
+    return 0;
+}
+
+int mj_command_set_env(mj_command_t *cmd, const char *key, const char *value, mj_error_t **err)
+{
+    if (check_env(key, value, err) < 0)
+        return -1;
+    strv_set_env(&cmd->env, key, value);
+    return 0;
+}
+
+int mj_command_set_workdir(mj_command_t *cmd, const char *dir, mj_error_t **err)
+{
+    if (check_abs("workdir", dir, err) < 0)
+        return -1;
+    free(cmd->workdir);
+    cmd->workdir = mj_xstrdup(dir);
+    return 0;
+}
+
+int mj_command_set_stdin(mj_command_t *cmd, const void *data, size_t len, mj_error_t **err)
+{
+    (void)err;
+    mj_buf_free(&cmd->stdin_data);
+    mj_buf_append(&cmd->stdin_data, data, len);
+    cmd->has_stdin = true;
+    return 0;
+}
+
+void mj_command_set_stdin_fd(mj_command_t *cmd, int fd)
+{
+    cmd->stdin_fd = fd;
+}
+
+void mj_command_set_timeout(mj_command_t *cmd, double seconds)
+{
+    cmd->timeout = seconds > 0 ? seconds : 0;
+}
+
+void mj_command_set_output_limit(mj_command_t *cmd, uint64_t bytes)
+{
+    cmd->output_limit = bytes;
+}
+
+void mj_command_set_tee(mj_command_t *cmd, int stdout_fd, int stderr_fd)
+{
+    cmd->tee_out = stdout_fd;
+    cmd->tee_err = stderr_fd;
+}
+
+void mj_command_set_forward_signals(mj_command_t *cmd, bool forward)
+{
+    cmd->forward_signals = forward;
+}

@@ -1,0 +1,199 @@
+/* internal.h — the core's private types: the config and command a host fills in, the plan built
+ * from them before clone, the messages the sandbox's init sends back, and the result.
+ * Only core/src includes this; the public API is moonjail.h. */
+#ifndef MJ_INTERNAL_H
+#define MJ_INTERNAL_H
+
+#include <moonjail/moonjail.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+
+#include "util.h"
+
+/* ------------------------------------------------------------ config and command */
+
+typedef struct {
+    mj_mount_kind_t kind;
+    char *src;
+    char *dst;
+    uint64_t size;
+    unsigned mode;
+} mj_mount_spec_t;
+
+typedef struct {
+    char *path;
+    bool required;
+} mj_host_path_t;
+
+struct mj_config {
+    char *root; /* NULL: "host" */
+    mj_host_path_t *host_paths;
+    size_t n_host_paths;
+    bool readonly_root;
+    mj_mount_spec_t *mounts;
+    size_t n_mounts;
+    mj_strv_t masked;
+    mj_strv_t readonly;
+    char *hostname;
+    uid_t uid;
+    gid_t gid;
+    mj_network_mode_t network;
+    bool rlimit_set[MJ_RLIMIT__COUNT];
+    uint64_t rlimit[MJ_RLIMIT__COUNT];
+    uint64_t caps_keep; /* bit n = capability n */
+    mj_strv_t env;      /* "KEY=VALUE" */
+    char *workdir;
+};
+
+struct mj_command {
+    mj_strv_t argv;
+    mj_strv_t env; /* overrides on top of the config's env */
+    char *workdir;
+    mj_buf_t stdin_data;
+    bool has_stdin;
+    int stdin_fd;
+    double timeout;
+    uint64_t output_limit;
+    int tee_out;
+    int tee_err;
+    bool forward_signals;
+};
+
+/* ------------------------------------------------------------ plan */
+
+typedef enum {
+    MJ_OP_BIND,       /* bind src (host) on dst, flags say ro/rw */
+    MJ_OP_SYMLINK,    /* symlink dst -> src */
+    MJ_OP_TMPFS,      /* tmpfs on dst */
+    MJ_OP_PROC,       /* fresh procfs on dst */
+    MJ_OP_DEVPTS,     /* fresh devpts instance on dst */
+    MJ_OP_MASK,       /* hide dst (file: /dev/null, dir: empty ro tmpfs); skipped if missing */
+    MJ_OP_READONLY,   /* remount dst read-only; skipped if missing */
+} mj_op_kind_t;
+
+#define MJ_OPF_RDONLY 0x1u
+#define MJ_OPF_DIR 0x2u      /* the target is a directory (else a file) */
+#define MJ_OPF_OPTIONAL 0x4u /* a missing source is skipped */
+#define MJ_OPF_NOEXEC 0x8u
+#define MJ_OPF_NODEV_KEEP 0x10u /* keep device access (our own /dev binds) */
+
+typedef struct {
+    mj_op_kind_t kind;
+    unsigned flags;
+    char *src;      /* host path for BIND, link target for SYMLINK, fs options otherwise */
+    char *dst;      /* path inside the new root, relative (no leading '/') */
+    uint64_t size;  /* tmpfs size in bytes */
+    unsigned mode;  /* tmpfs mode */
+    int src_fd;     /* filled in the child: detached tree of src */
+} mj_op_t;
+
+/* Stages the child reports on failure (with errno and op index). */
+typedef enum {
+    MJ_STAGE_NONE = 0,
+    MJ_STAGE_SYNC,
+    MJ_STAGE_SETID,
+    MJ_STAGE_HOSTNAME,
+    MJ_STAGE_LOOPBACK,
+    MJ_STAGE_PRIVATE,
+    MJ_STAGE_OPEN_SOURCE,
+    MJ_STAGE_ROOT_TMPFS,
+    MJ_STAGE_MKPATH,
+    MJ_STAGE_MOUNT,
+    MJ_STAGE_READONLY_ROOT,
+    MJ_STAGE_PIVOT,
+    MJ_STAGE_FORK,
+    MJ_STAGE__COUNT
+} mj_stage_t;
+
+const char *mj_stage_name(mj_stage_t stage);
+
+typedef struct {
+    mj_op_t *ops;
+    size_t n_ops;
+    bool host_root;
+    bool readonly_root;
+    char *staging;      /* an existing host dir on which the new root is assembled */
+    char *hostname;
+    bool new_netns;
+    bool rootless;      /* started without CAP_SETUID over the host: single-id maps */
+    uid_t host_uid, host_gid;   /* the caller's ids */
+    uid_t inner_uid;    /* ids the command runs as inside */
+    gid_t inner_gid;
+    uid_t init_uid;     /* ids init runs as inside */
+    gid_t init_gid;
+    char *uid_map;
+    char *gid_map;
+    int id_slot_fd;     /* flock-held slot of the host id range (root), -1 otherwise */
+    unsigned long id_base;
+    bool rlimit_set[MJ_RLIMIT__COUNT];
+    struct rlimit rlimits[MJ_RLIMIT__COUNT];
+    uint64_t caps_keep;
+    int last_cap;
+    mj_strv_t argv;
+    mj_strv_t envp;
+    char *path_env;     /* the PATH the command's argv[0] is searched in */
+    char *exec_buf;     /* PATH_MAX scratch for the PATH search */
+    char *workdir;
+    /* The host process's argv/env string areas, wiped in init so /proc/1/cmdline leaks nothing. */
+    uintptr_t arg_start, arg_end, env_start, env_end;
+    mj_strv_t warnings;
+} mj_plan_t;
+
+int mj_plan_build(const mj_config_t *cfg, const mj_command_t *cmd, mj_plan_t *plan, mj_error_t **err);
+void mj_plan_free(mj_plan_t *plan);
+
+/* ------------------------------------------------------------ init <-> host messages */
+
+enum {
+    MJ_MSG_SETUP_FAILED = 1, /* a = stage, b = errno, c = op index */
+    MJ_MSG_STARTED,          /* a = pid of the command inside, t_ns = realtime */
+    MJ_MSG_EXEC_FAILED,      /* b = errno */
+    MJ_MSG_EXITED,           /* a = wait status, t_ns = realtime, u1/u2 = utime/stime us, u3 = maxrss KiB */
+};
+
+typedef struct {
+    uint32_t type;
+    int32_t a;
+    int32_t b;
+    int32_t c;
+    int64_t t_ns;
+    uint64_t u1, u2, u3;
+} mj_msg_t;
+
+/* ------------------------------------------------------------ child side */
+
+/* File descriptors the child (sandbox init) is handed. */
+typedef struct {
+    int sync_r;    /* host -> child: one byte "go" after the maps are written */
+    int status_w;  /* child -> host: mj_msg_t stream */
+    int stdin_r, stdout_w, stderr_w;
+    int host_ends[5]; /* the host's ends of those pipes, closed first thing in the child */
+} mj_child_fds_t;
+
+/* Runs in the cloned child; never returns. */
+__attribute__((noreturn)) void mj_child_main(mj_plan_t *plan, mj_child_fds_t *fds);
+
+/* rootfs.c: assemble the root in the child and pivot into it.  -1 with *stage, errno, *op_index. */
+int mj_rootfs_setup(mj_plan_t *plan, mj_stage_t *stage, int *op_index);
+
+/* caps.c */
+int mj_caps_last_cap(void);
+/* In the command's child: drop bounding/ambient/inheritable except keep, then switch ids. */
+int mj_caps_drop_and_setid(uint64_t keep, int last_cap, uid_t uid, gid_t gid, bool can_setgroups);
+
+/* ------------------------------------------------------------ result */
+
+struct mj_result {
+    int exit_code;
+    int signal;
+    mj_end_reason_t ended_by;
+    mj_buf_t out, err, combined;
+    bool truncated;
+    double start_time, end_time;
+    double cpu_time;
+    uint64_t memory_peak;
+    pid_t pid;
+    mj_strv_t warnings;
+};
+
+#endif

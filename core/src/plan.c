@@ -1,0 +1,394 @@
+/* plan.c — turns a config and a command into a plain plan: the ordered mount operations, id maps,
+ * limits, argv/envp.  Everything that parses, allocates or can fail for a user's reason happens
+ * here, before clone; the child only executes the plan.  Never touches the sandbox itself. */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include "internal.h"
+
+#define MJ_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define MJ_ID_RANGE 65536UL
+#define MJ_ID_BASE 1000000UL /* host ids of root-started sandboxes: 1000000 + slot * 65536 */
+#define MJ_ID_SLOTS 4096
+
+static const char *const stage_names[MJ_STAGE__COUNT] = {
+    [MJ_STAGE_NONE] = "none",
+    [MJ_STAGE_SYNC] = "waiting for the host",
+    [MJ_STAGE_SETID] = "switching to the mapped ids",
+    [MJ_STAGE_HOSTNAME] = "setting the hostname",
+    [MJ_STAGE_LOOPBACK] = "bringing up loopback",
+    [MJ_STAGE_PRIVATE] = "making mounts private",
+    [MJ_STAGE_OPEN_SOURCE] = "opening a mount source",
+    [MJ_STAGE_ROOT_TMPFS] = "creating the root",
+    [MJ_STAGE_MKPATH] = "creating a mount point",
+    [MJ_STAGE_MOUNT] = "mounting",
+    [MJ_STAGE_READONLY_ROOT] = "making the root read-only",
+    [MJ_STAGE_PIVOT] = "pivoting into the root",
+    [MJ_STAGE_FORK] = "starting the command",
+};
+
+const char *mj_stage_name(mj_stage_t stage)
+{
+    if ((unsigned)stage >= MJ_STAGE__COUNT || !stage_names[stage])
+        return "unknown stage";
+    return stage_names[stage];
+}
+
+static mj_op_t *push_op(mj_plan_t *plan, mj_op_kind_t kind, unsigned flags, const char *src, const char *dst)
+{
+    plan->ops = mj_xrealloc(plan->ops, (plan->n_ops + 1) * sizeof(*plan->ops));
+    mj_op_t *op = &plan->ops[plan->n_ops++];
+    memset(op, 0, sizeof(*op));
+    op->kind = kind;
+    op->flags = flags;
+    op->src = src ? mj_xstrdup(src) : NULL;
+    while (dst && *dst == '/')
+        dst++;
+    op->dst = mj_xstrdup(dst ? dst : "");
+    op->src_fd = -1;
+    return op;
+}
+
+void mj_plan_free(mj_plan_t *plan)
+{
+    for (size_t i = 0; i < plan->n_ops; i++) {
+        free(plan->ops[i].src);
+        free(plan->ops[i].dst);
+        if (plan->ops[i].src_fd >= 0)
+            close(plan->ops[i].src_fd);
+    }
+    free(plan->ops);
+    free(plan->staging);
+    free(plan->hostname);
+    free(plan->uid_map);
+    free(plan->gid_map);
+    if (plan->id_slot_fd >= 0)
+        close(plan->id_slot_fd);
+    mj_strv_free(&plan->argv);
+    mj_strv_free(&plan->envp);
+    free(plan->path_env);
+    free(plan->exec_buf);
+    free(plan->workdir);
+    mj_strv_free(&plan->warnings);
+    memset(plan, 0, sizeof(*plan));
+    plan->id_slot_fd = -1;
+}
+
+static int path_depth(const char *p)
+{
+    int n = 0;
+    for (; *p; p++)
+        if (*p == '/' && p[1] && p[1] != '/')
+            n++;
+    return n;
+}
+
+static int cmp_mount_depth(const void *a, const void *b)
+{
+    const mj_mount_spec_t *const *ma = a, *const *mb = b;
+    int da = path_depth((*ma)->dst), db = path_depth((*mb)->dst);
+    if (da != db)
+        return da - db;
+    return (*ma < *mb) ? -1 : (*ma > *mb);
+}
+
+static int add_host_paths(const mj_config_t *cfg, mj_plan_t *plan, mj_error_t **err)
+{
+    for (size_t i = 0; i < cfg->n_host_paths; i++) {
+        const mj_host_path_t *hp = &cfg->host_paths[i];
+        struct stat st;
+        if (lstat(hp->path, &st) < 0) {
+            if (errno == ENOENT && !hp->required)
+                continue;
+            *err = mj_error_new(MJ_ERR_INVALID_CONFIG, errno, "host_paths: cannot use '%s': %s",
+                                hp->path, strerror(errno));
+            return -1;
+        }
+        if (S_ISLNK(st.st_mode)) {
+            char target[PATH_MAX];
+            ssize_t n = readlink(hp->path, target, sizeof(target) - 1);
+            if (n < 0) {
+                *err = mj_error_new(MJ_ERR_INVALID_CONFIG, errno, "host_paths: cannot read link '%s'", hp->path);
+                return -1;
+            }
+            target[n] = '\0';
+            push_op(plan, MJ_OP_SYMLINK, 0, target, hp->path);
+        } else {
+            push_op(plan, MJ_OP_BIND, MJ_OPF_RDONLY | (S_ISDIR(st.st_mode) ? MJ_OPF_DIR : 0), hp->path,
+                    hp->path);
+        }
+    }
+    return 0;
+}
+
+static int add_dev(mj_plan_t *plan, mj_error_t **err)
+{
+    mj_op_t *op = push_op(plan, MJ_OP_TMPFS, MJ_OPF_DIR | MJ_OPF_NOEXEC | MJ_OPF_NODEV_KEEP, NULL, "/dev");
+    op->mode = 0755;
+    op->size = 1 << 20;
+    static const struct {
+        const char *name;
+        unsigned maj, min;
+    } nodes[] = {{"null", 1, 3}, {"zero", 1, 5}, {"full", 1, 7}, {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0}};
+    for (size_t i = 0; i < MJ_ARRAY_LEN(nodes); i++) {
+        char path[32];
+        snprintf(path, sizeof(path), "/dev/%s", nodes[i].name);
+        struct stat st;
+        /* Only bind the genuine device: a host whose /dev/null is not 1:3 is refused. */
+        if (stat(path, &st) < 0 || !S_ISCHR(st.st_mode) || major(st.st_rdev) != nodes[i].maj ||
+            minor(st.st_rdev) != nodes[i].min) {
+            *err = mj_error_new(MJ_ERR_SANDBOX_INIT_FAILED, ENODEV, "host %s is not the expected device", path);
+            return -1;
+        }
+        push_op(plan, MJ_OP_BIND, MJ_OPF_NODEV_KEEP, path, path);
+    }
+    push_op(plan, MJ_OP_DEVPTS, MJ_OPF_DIR | MJ_OPF_NODEV_KEEP, NULL, "/dev/pts");
+    push_op(plan, MJ_OP_SYMLINK, 0, "pts/ptmx", "/dev/ptmx");
+    op = push_op(plan, MJ_OP_TMPFS, MJ_OPF_DIR | MJ_OPF_NOEXEC, NULL, "/dev/shm");
+    op->mode = 01777;
+    op->size = 64 << 20;
+    push_op(plan, MJ_OP_SYMLINK, 0, "/proc/self/fd", "/dev/fd");
+    push_op(plan, MJ_OP_SYMLINK, 0, "/proc/self/fd/0", "/dev/stdin");
+    push_op(plan, MJ_OP_SYMLINK, 0, "/proc/self/fd/1", "/dev/stdout");
+    push_op(plan, MJ_OP_SYMLINK, 0, "/proc/self/fd/2", "/dev/stderr");
+    return 0;
+}
+
+static int add_user_mounts(const mj_config_t *cfg, mj_plan_t *plan, mj_error_t **err)
+{
+    if (cfg->n_mounts == 0)
+        return 0;
+    const mj_mount_spec_t **sorted = mj_xcalloc(cfg->n_mounts, sizeof(*sorted));
+    for (size_t i = 0; i < cfg->n_mounts; i++)
+        sorted[i] = &cfg->mounts[i];
+    qsort(sorted, cfg->n_mounts, sizeof(*sorted), cmp_mount_depth);
+    int ret = 0;
+    for (size_t i = 0; i < cfg->n_mounts; i++) {
+        const mj_mount_spec_t *m = sorted[i];
+        if (m->kind == MJ_MOUNT_TMPFS) {
+            mj_op_t *op = push_op(plan, MJ_OP_TMPFS, MJ_OPF_DIR, NULL, m->dst);
+            op->size = m->size ? m->size : (uint64_t)64 << 20;
+            op->mode = m->mode ? m->mode : 01777;
+            continue;
+        }
+        struct stat st;
+        if (stat(m->src, &st) < 0) {
+            *err = mj_error_new(MJ_ERR_INVALID_CONFIG, errno, "mounts: source '%s' %s", m->src,
+                                errno == ENOENT ? "does not exist" : strerror(errno));
+            ret = -1;
+            break;
+        }
+        if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode)) {
+            *err = mj_error_new(MJ_ERR_INVALID_CONFIG, EINVAL,
+                                "mounts: source '%s' is neither a directory nor a regular file", m->src);
+            ret = -1;
+            break;
+        }
+        unsigned flags = (m->kind == MJ_MOUNT_RO ? MJ_OPF_RDONLY : 0) | (S_ISDIR(st.st_mode) ? MJ_OPF_DIR : 0);
+        push_op(plan, MJ_OP_BIND, flags, m->src, m->dst);
+    }
+    free(sorted);
+    return ret;
+}
+
+static const char *pick_staging(void)
+{
+    static const char *const candidates[] = {"/tmp", "/mnt", "/run", "/var/tmp"};
+    for (size_t i = 0; i < MJ_ARRAY_LEN(candidates); i++) {
+        struct stat st;
+        if (lstat(candidates[i], &st) == 0 && S_ISDIR(st.st_mode))
+            return candidates[i];
+    }
+    return NULL;
+}
+
+/* Root: hold a flock on one of MJ_ID_SLOTS slot files so concurrent sandboxes get disjoint host id
+ * ranges (RLIMIT_NPROC and file ownership stay per sandbox). */
+static int allocate_id_slot(mj_plan_t *plan, mj_error_t **err)
+{
+    const char *dir = "/run/moonjail/ids";
+    if (mkdir("/run/moonjail", 0700) < 0 && errno != EEXIST)
+        goto fail;
+    if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+        goto fail;
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+    if (dfd < 0)
+        goto fail;
+    unsigned start = (unsigned)getpid() % MJ_ID_SLOTS;
+    for (unsigned k = 0; k < MJ_ID_SLOTS; k++) {
+        unsigned slot = (start + k) % MJ_ID_SLOTS;
+        char name[32];
+        snprintf(name, sizeof(name), "%u", slot);
+        int fd = openat(dfd, name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0)
+            continue;
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+            close(dfd);
+            plan->id_slot_fd = fd;
+            plan->id_base = MJ_ID_BASE + slot * MJ_ID_RANGE;
+            return 0;
+        }
+        close(fd);
+    }
+    close(dfd);
+    errno = EAGAIN;
+fail:
+    *err = mj_error_new(MJ_ERR_SANDBOX_INIT_FAILED, errno, "cannot allocate a host id range under /run/moonjail/ids: %s",
+                        strerror(errno));
+    return -1;
+}
+
+static void read_proc_areas(mj_plan_t *plan)
+{
+    char buf[2048];
+    int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    ssize_t n = mj_read_all(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return;
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')');
+    if (!p)
+        return;
+    /* Fields after "comm" start at field 3; arg_start..env_end are fields 48..51. */
+    int field = 2;
+    unsigned long long v[4] = {0};
+    for (char *tok = strtok(p + 1, " "); tok; tok = strtok(NULL, " ")) {
+        field++;
+        if (field >= 48 && field <= 51)
+            v[field - 48] = strtoull(tok, NULL, 10);
+    }
+    if (v[0] && v[1] > v[0] && v[2] && v[3] > v[2]) {
+        plan->arg_start = (uintptr_t)v[0];
+        plan->arg_end = (uintptr_t)v[1];
+        plan->env_start = (uintptr_t)v[2];
+        plan->env_end = (uintptr_t)v[3];
+    }
+}
+
+static void set_rlimit(mj_plan_t *plan, mj_rlimit_t which, uint64_t value)
+{
+    rlim_t v = value == UINT64_MAX ? RLIM_INFINITY : (rlim_t)value;
+    plan->rlimit_set[which] = true;
+    plan->rlimits[which].rlim_cur = v;
+    plan->rlimits[which].rlim_max = v;
+}
+
+static const char *env_lookup(const mj_strv_t *env, const char *key)
+{
+    size_t klen = strlen(key);
+    for (size_t i = 0; i < env->n; i++)
+        if (strncmp(env->v[i], key, klen) == 0 && env->v[i][klen] == '=')
+            return env->v[i] + klen + 1;
+    return NULL;
+}
+
+int mj_plan_build(const mj_config_t *cfg, const mj_command_t *cmd, mj_plan_t *plan, mj_error_t **err)
+{
+    memset(plan, 0, sizeof(*plan));
+    plan->id_slot_fd = -1;
+
+    if (!cmd || cmd->argv.n == 0) {
+        *err = mj_error_new(MJ_ERR_INVALID_CONFIG, EINVAL, "command: empty command");
+        return -1;
+    }
+
+    const char *staging = pick_staging();
+    if (!staging) {
+        *err = mj_error_new(MJ_ERR_SANDBOX_INIT_FAILED, ENOENT, "no directory to assemble the root on (/tmp)");
+        return -1;
+    }
+    plan->staging = mj_xstrdup(staging);
+    plan->host_root = cfg->root == NULL;
+    plan->readonly_root = cfg->readonly_root;
+    plan->hostname = mj_xstrdup(cfg->hostname ? cfg->hostname : "moonjail");
+    plan->new_netns = cfg->network == MJ_NET_NONE;
+
+    /* ----- ids */
+    plan->host_uid = geteuid();
+    plan->host_gid = getegid();
+    plan->rootless = plan->host_uid != 0;
+    plan->inner_uid = cfg->uid;
+    plan->inner_gid = cfg->gid;
+    if (plan->rootless) {
+        plan->init_uid = cfg->uid;
+        plan->init_gid = cfg->gid;
+        plan->uid_map = mj_xasprintf("%u %u 1\n", (unsigned)cfg->uid, (unsigned)plan->host_uid);
+        plan->gid_map = mj_xasprintf("%u %u 1\n", (unsigned)cfg->gid, (unsigned)plan->host_gid);
+    } else {
+        if (allocate_id_slot(plan, err) < 0)
+            goto fail;
+        plan->init_uid = 0;
+        plan->init_gid = 0;
+        plan->uid_map = mj_xasprintf("0 %lu %lu\n", plan->id_base, MJ_ID_RANGE);
+        plan->gid_map = mj_xasprintf("0 %lu %lu\n", plan->id_base, MJ_ID_RANGE);
+    }
+
+    /* ----- file system */
+    if (plan->host_root) {
+        if (add_host_paths(cfg, plan, err) < 0)
+            goto fail;
+    } else {
+        struct stat st;
+        if (stat(cfg->root, &st) < 0 || !S_ISDIR(st.st_mode)) {
+            *err = mj_error_new(MJ_ERR_INVALID_CONFIG, errno ? errno : ENOTDIR,
+                                "filesystem.root: '%s' is not a directory", cfg->root);
+            goto fail;
+        }
+        /* The root bind itself is op 0 with an empty destination. */
+        push_op(plan, MJ_OP_BIND, MJ_OPF_DIR, cfg->root, "");
+    }
+    mj_op_t *op = push_op(plan, MJ_OP_PROC, MJ_OPF_DIR, NULL, "/proc");
+    (void)op;
+    if (add_dev(plan, err) < 0)
+        goto fail;
+    if (add_user_mounts(cfg, plan, err) < 0)
+        goto fail;
+    for (size_t i = 0; i < cfg->masked.n; i++)
+        push_op(plan, MJ_OP_MASK, 0, NULL, cfg->masked.v[i]);
+    for (size_t i = 0; i < cfg->readonly.n; i++)
+        push_op(plan, MJ_OP_READONLY, 0, NULL, cfg->readonly.v[i]);
+
+    /* ----- limits */
+    set_rlimit(plan, MJ_RLIMIT_CORE, 0);
+    for (int i = 0; i < MJ_RLIMIT__COUNT; i++)
+        if (cfg->rlimit_set[i])
+            set_rlimit(plan, (mj_rlimit_t)i, cfg->rlimit[i]);
+    plan->caps_keep = cfg->caps_keep;
+    plan->last_cap = mj_caps_last_cap();
+
+    /* ----- command */
+    mj_strv_copy(&plan->argv, &cmd->argv);
+    mj_strv_copy(&plan->envp, &cfg->env);
+    for (size_t i = 0; i < cmd->env.n; i++) {
+        const char *eq = strchr(cmd->env.v[i], '=');
+        size_t klen = (size_t)(eq - cmd->env.v[i]);
+        bool replaced = false;
+        for (size_t j = 0; j < plan->envp.n && !replaced; j++) {
+            if (strncmp(plan->envp.v[j], cmd->env.v[i], klen + 1) == 0) {
+                free(plan->envp.v[j]);
+                plan->envp.v[j] = mj_xstrdup(cmd->env.v[i]);
+                replaced = true;
+            }
+        }
+        if (!replaced)
+            mj_strv_push(&plan->envp, cmd->env.v[i]);
+    }
+    const char *path = env_lookup(&plan->envp, "PATH");
+    plan->path_env = mj_xstrdup(path ? path : MJ_DEFAULT_PATH);
+    plan->exec_buf = mj_xmalloc(PATH_MAX);
+    plan->workdir = mj_xstrdup(cmd->workdir ? cmd->workdir : cfg->workdir ? cfg->workdir : "/");
+    read_proc_areas(plan);
+    return 0;
+
+fail:
+    mj_plan_free(plan);
+    return -1;
+}

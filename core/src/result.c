@@ -1,0 +1,57 @@
+/* result.c — accessors of mj_result_t, the record of a command that ran.  Read-only views;
+ * the result owns its buffers and frees them in mj_result_free. */
+#define _GNU_SOURCE
+#include "internal.h"
+
+static const char *const end_names[] = {
+    [MJ_END_EXIT] = "exit",       [MJ_END_SIGNAL] = "signal", [MJ_END_TIMEOUT] = "timeout",
+    [MJ_END_CPU_TIME] = "cpu_time", [MJ_END_OOM] = "oom",       [MJ_END_PIDS] = "pids",
+    [MJ_END_OUTPUT_LIMIT] = "output_limit", [MJ_END_DISK] = "disk",
+};
+
+const char *mj_end_reason_name(mj_end_reason_t r)
+{
+    if ((unsigned)r >= MJ_ARRAY_LEN(end_names))
+        return "unknown";
+    return end_names[r];
+}
+
+int mj_result_exit_code(const mj_result_t *r) { return r->exit_code; }
+int mj_result_signal(const mj_result_t *r) { return r->signal; }
+bool mj_result_success(const mj_result_t *r) { return r->ended_by == MJ_END_EXIT && r->exit_code == 0; }
+mj_end_reason_t mj_result_ended_by(const mj_result_t *r) { return r->ended_by; }
+
+static const char *buf_view(const mj_buf_t *b, size_t *len)
+{
+    if (len)
+        *len = b->len;
+    return b->data ? b->data : "";
+}
+
+const char *mj_result_stdout(const mj_result_t *r, size_t *len) { return buf_view(&r->out, len); }
+const char *mj_result_stderr(const mj_result_t *r, size_t *len) { return buf_view(&r->err, len); }
+const char *mj_result_combined(const mj_result_t *r, size_t *len) { return buf_view(&r->combined, len); }
+bool mj_result_output_truncated(const mj_result_t *r) { return r->truncated; }
+double mj_result_start_time(const mj_result_t *r) { return r->start_time; }
+double mj_result_end_time(const mj_result_t *r) { return r->end_time; }
+double mj_result_duration(const mj_result_t *r) { return r->end_time - r->start_time; }
+double mj_result_cpu_time(const mj_result_t *r) { return r->cpu_time; }
+uint64_t mj_result_memory_peak(const mj_result_t *r) { return r->memory_peak; }
+pid_t mj_result_pid(const mj_result_t *r) { return r->pid; }
+size_t mj_result_warning_count(const mj_result_t *r) { return r->warnings.n; }
+
+const char *mj_result_warning(const mj_result_t *r, size_t i)
+{
+    return i < r->warnings.n ? r->warnings.v[i] : NULL;
+}
+
+void mj_result_free(mj_result_t *r)
+{
+    if (!r)
+        return;
+    mj_buf_free(&r->out);
+    mj_buf_free(&r->err);
+    mj_buf_free(&r->combined);
+    mj_strv_free(&r->warnings);
+    free(r);
+}

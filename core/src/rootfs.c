@@ -1,0 +1,454 @@
+/* rootfs.c — assembles the sandbox's root file system in the cloned child and pivots into it.
+ * Owns: the new root (a tmpfs or a bind of a rootfs dir), every mount the plan lists, masks,
+ * read-only remounts, pivot_root.  Runs after clone: system calls on the prepared plan only —
+ * no allocation, no parsing.  Mount targets are resolved component by component under the new
+ * root without following symlinks, and mounts are attached through fds (open_tree/fsmount +
+ * move_mount), so nothing planted in a bound directory can redirect a mount. */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <stdio.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+
+#include "internal.h"
+
+#ifndef OPEN_TREE_CLONE
+#define OPEN_TREE_CLONE 1
+#endif
+#ifndef OPEN_TREE_CLOEXEC
+#define OPEN_TREE_CLOEXEC O_CLOEXEC
+#endif
+#ifndef MOVE_MOUNT_F_EMPTY_PATH
+#define MOVE_MOUNT_F_EMPTY_PATH 0x00000004
+#define MOVE_MOUNT_T_EMPTY_PATH 0x00000040
+#endif
+#ifndef FSMOUNT_CLOEXEC
+#define FSMOUNT_CLOEXEC 0x00000001
+#endif
+#ifndef MOUNT_ATTR_RDONLY
+#define MOUNT_ATTR_RDONLY 0x00000001
+#define MOUNT_ATTR_NOSUID 0x00000002
+#define MOUNT_ATTR_NODEV 0x00000004
+#define MOUNT_ATTR_NOEXEC 0x00000008
+#endif
+#ifndef AT_RECURSIVE
+#define AT_RECURSIVE 0x8000
+#endif
+
+/* Our own names so we never clash with whatever libc declares. */
+struct mj_mount_attr {
+    uint64_t attr_set;
+    uint64_t attr_clr;
+    uint64_t propagation;
+    uint64_t userns_fd;
+};
+
+enum { MJ_FSCONFIG_SET_FLAG = 0, MJ_FSCONFIG_SET_STRING = 1, MJ_FSCONFIG_CMD_CREATE = 6 };
+
+static int sys_open_tree(int dfd, const char *path, unsigned flags)
+{
+    return (int)syscall(SYS_open_tree, dfd, path, flags);
+}
+
+static int sys_move_mount(int from_dfd, const char *from, int to_dfd, const char *to, unsigned flags)
+{
+    return (int)syscall(SYS_move_mount, from_dfd, from, to_dfd, to, flags);
+}
+
+static int sys_mount_setattr(int dfd, const char *path, unsigned flags, uint64_t set, uint64_t clr)
+{
+    struct mj_mount_attr attr = {.attr_set = set, .attr_clr = clr};
+    return (int)syscall(SYS_mount_setattr, dfd, path, flags, &attr, sizeof(attr));
+}
+
+static int sys_fsopen(const char *fs, unsigned flags)
+{
+    return (int)syscall(SYS_fsopen, fs, flags);
+}
+
+static int sys_fsconfig(int fd, unsigned cmd, const char *key, const void *value, int aux)
+{
+    return (int)syscall(SYS_fsconfig, fd, cmd, key, value, aux);
+}
+
+static int sys_fsmount(int fd, unsigned flags, unsigned attrs)
+{
+    return (int)syscall(SYS_fsmount, fd, flags, attrs);
+}
+
+static int sys_pivot_root(const char *new_root, const char *put_old)
+{
+    return (int)syscall(SYS_pivot_root, new_root, put_old);
+}
+
+/* Formats an unsigned number into buf without stdio (async-signal-safe). */
+static const char *fmt_u64(char *buf, size_t len, uint64_t v)
+{
+    char *p = buf + len - 1;
+    *p = '\0';
+    do {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    } while (v && p > buf);
+    return p;
+}
+
+static const char *fmt_octal(char *buf, size_t len, unsigned v)
+{
+    char *p = buf + len - 1;
+    *p = '\0';
+    do {
+        *--p = (char)('0' + (v & 7));
+        v >>= 3;
+    } while (v && p > buf);
+    *--p = '0';
+    return p;
+}
+
+/* A fresh superblock of fstype, configured by the NULL-terminated key/value list, as a detached
+ * mount fd. */
+static int make_fs(const char *fstype, const char *const *kv, unsigned attrs)
+{
+    int fs = sys_fsopen(fstype, 1 /* FSOPEN_CLOEXEC */);
+    if (fs < 0)
+        return -1;
+    for (size_t i = 0; kv && kv[i]; i += 2) {
+        int r = kv[i + 1] ? sys_fsconfig(fs, MJ_FSCONFIG_SET_STRING, kv[i], kv[i + 1], 0)
+                          : sys_fsconfig(fs, MJ_FSCONFIG_SET_FLAG, kv[i], NULL, 0);
+        if (r < 0) {
+            int e = errno;
+            close(fs);
+            errno = e;
+            return -1;
+        }
+    }
+    if (sys_fsconfig(fs, MJ_FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
+        int e = errno;
+        close(fs);
+        errno = e;
+        return -1;
+    }
+    int mnt = sys_fsmount(fs, FSMOUNT_CLOEXEC, attrs);
+    int e = errno;
+    close(fs);
+    errno = e;
+    return mnt;
+}
+
+static int make_tmpfs(uint64_t size, unsigned mode, unsigned attrs)
+{
+    char sbuf[32], mbuf[16];
+    const char *kv[] = {"size", fmt_u64(sbuf, sizeof(sbuf), size), "mode", fmt_octal(mbuf, sizeof(mbuf), mode), NULL};
+    return make_fs("tmpfs", kv, attrs);
+}
+
+/* Opens (creating when missing) the path rel under root_fd, one component at a time, refusing
+ * symlinks.  The last component is a directory when dir is set, else a regular file.
+ * create=false only opens.  Returns an O_PATH fd. */
+static int open_target(int root_fd, const char *rel, bool dir, bool create)
+{
+    char comp[NAME_MAX + 1];
+    int cur = fcntl(root_fd, F_DUPFD_CLOEXEC, 3);
+    if (cur < 0)
+        return -1;
+    const char *p = rel;
+    while (*p == '/')
+        p++;
+    if (!*p)
+        return cur; /* the root itself */
+    while (*p) {
+        const char *start = p;
+        while (*p && *p != '/')
+            p++;
+        size_t n = (size_t)(p - start);
+        while (*p == '/')
+            p++;
+        bool last = *p == '\0';
+        if (n > NAME_MAX) {
+            close(cur);
+            errno = ENAMETOOLONG;
+            return -1;
+        }
+        memcpy(comp, start, n);
+        comp[n] = '\0';
+        if ((n == 1 && comp[0] == '.') || (n == 2 && comp[0] == '.' && comp[1] == '.')) {
+            close(cur);
+            errno = EINVAL;
+            return -1;
+        }
+        int next;
+        if (!last || dir) {
+            next = openat(cur, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (next < 0 && errno == ENOENT && create) {
+                if (mkdirat(cur, comp, 0755) < 0 && errno != EEXIST) {
+                    close(cur);
+                    return -1;
+                }
+                next = openat(cur, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            }
+        } else {
+            next = openat(cur, comp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+            if (next < 0 && errno == ENOENT && create) {
+                int f = openat(cur, comp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+                if (f < 0 && errno != EEXIST) {
+                    close(cur);
+                    return -1;
+                }
+                if (f >= 0)
+                    close(f);
+                next = openat(cur, comp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+            }
+            if (next >= 0) {
+                struct stat st;
+                if (fstat(next, &st) < 0 || S_ISLNK(st.st_mode) || S_ISDIR(st.st_mode)) {
+                    close(next);
+                    next = -1;
+                    errno = S_ISDIR(st.st_mode) ? EISDIR : ELOOP;
+                }
+            }
+        }
+        int e = errno;
+        close(cur);
+        if (next < 0) {
+            errno = e == ENOTDIR ? ELOOP : e;
+            return -1;
+        }
+        cur = next;
+    }
+    return cur;
+}
+
+static int attach(int mnt_fd, int target_fd)
+{
+    return sys_move_mount(mnt_fd, "", target_fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
+}
+
+static int do_symlink(int root_fd, const mj_op_t *op)
+{
+    /* Split dst into parent and name; create the parent under the root safely. */
+    const char *slash = strrchr(op->dst, '/');
+    char parent[PATH_MAX];
+    const char *name = op->dst;
+    parent[0] = '\0';
+    if (slash) {
+        size_t n = (size_t)(slash - op->dst);
+        if (n >= sizeof(parent)) {
+            errno = ENAMETOOLONG;
+            return -1;
+        }
+        memcpy(parent, op->dst, n);
+        parent[n] = '\0';
+        name = slash + 1;
+    }
+    int dfd = open_target(root_fd, parent, true, true);
+    if (dfd < 0)
+        return -1;
+    int r = symlinkat(op->src, dfd, name);
+    int e = errno;
+    close(dfd);
+    if (r < 0 && e == EEXIST)
+        return 0;
+    errno = e;
+    return r;
+}
+
+static int do_mask(int root_fd, const mj_op_t *op, int devnull_fd)
+{
+    int target = open_target(root_fd, op->dst, false, false);
+    bool is_dir = false;
+    if (target < 0 && errno == EISDIR) {
+        target = open_target(root_fd, op->dst, true, false);
+        is_dir = true;
+    }
+    if (target < 0)
+        return errno == ENOENT ? 0 : -1; /* nothing to hide */
+    int mnt;
+    if (is_dir) {
+        mnt = make_tmpfs(4096, 0555, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+    } else {
+        /* Mask with our own /dev/null, verified through the fd (CVE-2025-31133). */
+        struct stat st;
+        if (devnull_fd < 0 || fstat(devnull_fd, &st) < 0 || !S_ISCHR(st.st_mode) || st.st_rdev != makedev(1, 3)) {
+            close(target);
+            errno = ENODEV;
+            return -1;
+        }
+        mnt = sys_open_tree(devnull_fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+        if (mnt >= 0 && sys_mount_setattr(mnt, "", AT_EMPTY_PATH, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, 0) < 0) {
+            int e = errno;
+            close(mnt);
+            errno = e;
+            mnt = -1;
+        }
+    }
+    int r = mnt < 0 ? -1 : attach(mnt, target);
+    int e = errno;
+    if (mnt >= 0)
+        close(mnt);
+    close(target);
+    errno = e;
+    return r;
+}
+
+static int do_readonly(int root_fd, const mj_op_t *op)
+{
+    int target = open_target(root_fd, op->dst, true, false);
+    if (target < 0 && (errno == ENOTDIR || errno == ELOOP))
+        target = open_target(root_fd, op->dst, false, false);
+    if (target < 0)
+        return errno == ENOENT ? 0 : -1;
+    int mnt = sys_open_tree(target, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH);
+    int r = -1;
+    if (mnt >= 0 && sys_mount_setattr(mnt, "", AT_EMPTY_PATH | AT_RECURSIVE,
+                                      MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, 0) == 0)
+        r = attach(mnt, target);
+    int e = errno;
+    if (mnt >= 0)
+        close(mnt);
+    close(target);
+    errno = e;
+    return r;
+}
+
+static int do_mount_op(int root_fd, mj_op_t *op, int *devnull_fd)
+{
+    unsigned base = MOUNT_ATTR_NOSUID | ((op->flags & MJ_OPF_NODEV_KEEP) ? 0 : MOUNT_ATTR_NODEV) |
+                    ((op->flags & MJ_OPF_NOEXEC) ? MOUNT_ATTR_NOEXEC : 0);
+    int mnt = -1;
+    switch (op->kind) {
+    case MJ_OP_BIND:
+        if (op->src_fd < 0)
+            return 0; /* optional and missing */
+        mnt = mj_steal_fd(&op->src_fd);
+        if (sys_mount_setattr(mnt, "", AT_EMPTY_PATH | AT_RECURSIVE,
+                              base | ((op->flags & MJ_OPF_RDONLY) ? MOUNT_ATTR_RDONLY : 0), 0) < 0)
+            goto fail_mnt;
+        break;
+    case MJ_OP_TMPFS:
+        mnt = make_tmpfs(op->size, op->mode, base);
+        break;
+    case MJ_OP_PROC: {
+        mnt = make_fs("proc", NULL, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+        break;
+    }
+    case MJ_OP_DEVPTS: {
+        const char *kv[] = {"newinstance", NULL, "ptmxmode", "0666", "mode", "0620", NULL};
+        mnt = make_fs("devpts", kv, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
+        break;
+    }
+    case MJ_OP_SYMLINK:
+        return do_symlink(root_fd, op);
+    case MJ_OP_MASK:
+        return do_mask(root_fd, op, *devnull_fd);
+    case MJ_OP_READONLY:
+        return do_readonly(root_fd, op);
+    }
+    if (mnt < 0)
+        return -1;
+    int target = open_target(root_fd, op->dst, (op->flags & MJ_OPF_DIR) != 0, true);
+    if (target < 0)
+        goto fail_mnt;
+    int r = attach(mnt, target);
+    int e = errno;
+    if (r == 0 && op->kind == MJ_OP_BIND && strcmp(op->dst, "dev/null") == 0 && *devnull_fd < 0)
+        *devnull_fd = openat(root_fd, "dev/null", O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    close(target);
+    close(mnt);
+    errno = e;
+    return r;
+fail_mnt : {
+    int e2 = errno;
+    close(mnt);
+    errno = e2;
+    return -1;
+}
+}
+
+int mj_rootfs_setup(mj_plan_t *plan, mj_stage_t *stage, int *op_index)
+{
+    *op_index = -1;
+    *stage = MJ_STAGE_PRIVATE;
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+        return -1;
+
+    /* Take detached copies of every source while the host tree is still in view. */
+    *stage = MJ_STAGE_OPEN_SOURCE;
+    for (size_t i = 0; i < plan->n_ops; i++) {
+        mj_op_t *op = &plan->ops[i];
+        if (op->kind != MJ_OP_BIND)
+            continue;
+        *op_index = (int)i;
+        op->src_fd = sys_open_tree(AT_FDCWD, op->src, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+        if (op->src_fd < 0 && !(errno == ENOENT && (op->flags & MJ_OPF_OPTIONAL)))
+            return -1;
+    }
+    *op_index = -1;
+
+    /* The new root: a tmpfs for "host" roots, the rootfs directory's tree otherwise. */
+    *stage = MJ_STAGE_ROOT_TMPFS;
+    size_t first = 0;
+    int root_mnt;
+    if (plan->host_root) {
+        root_mnt = make_tmpfs(1 << 20, 0755, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+    } else {
+        root_mnt = mj_steal_fd(&plan->ops[0].src_fd);
+        if (root_mnt >= 0 && sys_mount_setattr(root_mnt, "", AT_EMPTY_PATH | AT_RECURSIVE,
+                                               MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, 0) < 0) {
+            close(root_mnt);
+            root_mnt = -1;
+        }
+        first = 1;
+    }
+    if (root_mnt < 0)
+        return -1;
+    int staging = open(plan->staging, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (staging < 0 || attach(root_mnt, staging) < 0) {
+        close(root_mnt);
+        return -1;
+    }
+    close(root_mnt);
+    close(staging);
+    int root_fd = open(plan->staging, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (root_fd < 0)
+        return -1;
+
+    int devnull_fd = -1;
+    for (size_t i = first; i < plan->n_ops; i++) {
+        *op_index = (int)i;
+        *stage = MJ_STAGE_MOUNT;
+        if (do_mount_op(root_fd, &plan->ops[i], &devnull_fd) < 0) {
+            int e = errno;
+            close(root_fd);
+            if (devnull_fd >= 0)
+                close(devnull_fd);
+            errno = e;
+            return -1;
+        }
+    }
+    *op_index = -1;
+    if (devnull_fd >= 0)
+        close(devnull_fd);
+
+    if (plan->readonly_root) {
+        *stage = MJ_STAGE_READONLY_ROOT;
+        /* Only the root mount itself; rw mounts below it stay rw. */
+        if (sys_mount_setattr(root_fd, "", AT_EMPTY_PATH, MOUNT_ATTR_RDONLY, 0) < 0) {
+            close(root_fd);
+            return -1;
+        }
+    }
+
+    *stage = MJ_STAGE_PIVOT;
+    if (fchdir(root_fd) < 0 || sys_pivot_root(".", ".") < 0 || umount2(".", MNT_DETACH) < 0 || chdir("/") < 0) {
+        int e = errno;
+        close(root_fd);
+        errno = e;
+        return -1;
+    }
+    close(root_fd);
+    return 0;
+}

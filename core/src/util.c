@@ -1,0 +1,178 @@
+/* util.c — allocation, buffers, string vectors, I/O loops and clocks used across the core.
+ * Must never depend on sandbox state; everything here is safe to unit-test in isolation. */
+#define _GNU_SOURCE
+#include "util.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <time.h>
+
+static void mj_oom(void)
+{
+    static const char msg[] = "moonjail: out of memory\n";
+    ssize_t ignored = write(STDERR_FILENO, msg, sizeof(msg) - 1);
+    (void)ignored;
+    abort();
+}
+
+void *mj_xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p)
+        mj_oom();
+    return p;
+}
+
+void *mj_xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p)
+        mj_oom();
+    return p;
+}
+
+void *mj_xrealloc(void *p, size_t n)
+{
+    void *q = realloc(p, n ? n : 1);
+    if (!q)
+        mj_oom();
+    return q;
+}
+
+char *mj_xstrdup(const char *s)
+{
+    char *d = strdup(s ? s : "");
+    if (!d)
+        mj_oom();
+    return d;
+}
+
+char *mj_xasprintf(const char *fmt, ...)
+{
+    va_list ap;
+    char *out = NULL;
+    va_start(ap, fmt);
+    int n = vasprintf(&out, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        mj_oom();
+    return out;
+}
+
+void mj_buf_append(mj_buf_t *b, const void *data, size_t len)
+{
+    if (b->len + len + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->len + len + 1)
+            cap *= 2;
+        b->data = mj_xrealloc(b->data, cap);
+        b->cap = cap;
+    }
+    if (len)
+        memcpy(b->data + b->len, data, len);
+    b->len += len;
+    b->data[b->len] = '\0';
+}
+
+void mj_buf_free(mj_buf_t *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+}
+
+void mj_strv_push_owned(mj_strv_t *s, char *str)
+{
+    if (s->n + 2 > s->cap) {
+        s->cap = s->cap ? s->cap * 2 : 8;
+        s->v = mj_xrealloc(s->v, s->cap * sizeof(char *));
+    }
+    s->v[s->n++] = str;
+    s->v[s->n] = NULL;
+}
+
+void mj_strv_push(mj_strv_t *s, const char *str)
+{
+    mj_strv_push_owned(s, mj_xstrdup(str));
+}
+
+void mj_strv_free(mj_strv_t *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        free(s->v[i]);
+    free(s->v);
+    s->v = NULL;
+    s->n = s->cap = 0;
+}
+
+void mj_strv_copy(mj_strv_t *dst, const mj_strv_t *src)
+{
+    for (size_t i = 0; i < src->n; i++)
+        mj_strv_push(dst, src->v[i]);
+}
+
+ssize_t mj_write_all(int fd, const void *buf, size_t len)
+{
+    const char *p = buf;
+    size_t done = 0;
+    while (done < len) {
+        ssize_t n = write(fd, p + done, len - done);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        done += (size_t)n;
+    }
+    return (ssize_t)done;
+}
+
+ssize_t mj_read_all(int fd, void *buf, size_t len)
+{
+    char *p = buf;
+    size_t done = 0;
+    while (done < len) {
+        ssize_t n = read(fd, p + done, len - done);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        if (n == 0)
+            break;
+        done += (size_t)n;
+    }
+    return (ssize_t)done;
+}
+
+double mj_now_realtime(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+double mj_now_monotonic(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+bool mj_path_is_clean_absolute(const char *path)
+{
+    if (!path || path[0] != '/')
+        return false;
+    const char *p = path;
+    while (*p) {
+        while (*p == '/')
+            p++;
+        const char *start = p;
+        while (*p && *p != '/')
+            p++;
+        size_t n = (size_t)(p - start);
+        if ((n == 1 && start[0] == '.') || (n == 2 && start[0] == '.' && start[1] == '.'))
+            return false;
+    }
+    return true;
+}

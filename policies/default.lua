@@ -1,0 +1,72 @@
+-- The default policy: what `moonjail run` and `moonjail.run()` use when no policy is named.
+-- Write your own by starting a file with `extends = "default"` and listing only what changes:
+-- tables with named keys merge into these, arrays (lists) replace them.  See docs/policies.md.
+return {
+  description = "Read-only view of the host's system directories, no network, unprivileged root",
+
+  -- File system.  `root = "host"` builds a fresh, empty root and binds the host paths below into
+  -- it read-only at the same place; anything not listed (your home, /root, /var, /srv, other
+  -- users' files, the host's /tmp) does not exist inside.  Paths missing on this host are skipped.
+  filesystem = {
+    root = "host",
+    readonly_root = true,
+    host_paths = {
+      -- programs and libraries
+      "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32",
+      -- what the dynamic linker, libc and common tools read
+      "/etc/alternatives", "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d",
+      "/etc/passwd", "/etc/group", "/etc/nsswitch.conf", "/etc/hosts", "/etc/resolv.conf",
+      "/etc/localtime", "/etc/ssl", "/etc/ca-certificates", "/etc/os-release",
+      "/etc/debian_version", "/etc/profile", "/etc/shells", "/etc/mime.types", "/etc/protocols",
+      "/etc/services", "/etc/terminfo", "/etc/bash.bashrc", "/etc/inputrc",
+    },
+    -- Extra mounts: { "/host/dir", "/inside", mode = "ro" | "rw" }, "SRC:DST:rw",
+    -- or { type = "tmpfs", dst = "/scratch", size = "256M" }.
+    mounts = {},
+    -- Fresh, empty, writable in-memory directories (nosuid, nodev).
+    tmpfs = { "/tmp" },
+    -- Kernel interfaces hidden from the command, as Docker does.
+    masked = {
+      "/proc/kcore", "/proc/keys", "/proc/timer_list", "/proc/sched_debug", "/proc/sysrq-trigger",
+      "/proc/latency_stats", "/proc/acpi", "/proc/scsi", "/proc/kpageflags", "/proc/kpagecount",
+      "/proc/kpagecgroup",
+    },
+    -- Kernel interfaces visible but read-only.
+    readonly = { "/proc/sys", "/proc/bus", "/proc/fs", "/proc/irq" },
+  },
+
+  -- The command runs as root *inside* a new user namespace; that root maps to an unprivileged
+  -- host id and is never host root.  Numeric "uid:gid" only, for now.
+  user = "0:0",
+
+  -- Host name inside the sandbox (a moonjail extension to the policy keys).
+  hostname = "moonjail",
+
+  -- Working directory of the command.
+  workdir = "/",
+
+  -- "none": a new network namespace with only loopback.  "host": the host's network.
+  network = "none",
+
+  -- Capabilities the command keeps (inside its user namespace).  None by default.
+  capabilities = { add = {} },
+
+  -- Limits.  nofile/nproc are rlimits; output caps captured stdout+stderr; wall_time (unset here:
+  -- no time limit) kills the command after that long.  memory, cpus, pids and disk are accepted
+  -- but not enforced yet (a run that sets them reports so in its warnings).
+  limits = {
+    nofile = 1024,
+    nproc = 4096,
+    output = "16M",
+    -- wall_time = "30m",
+  },
+
+  -- Environment: only the variables named in `pass` are taken from the caller; `set` adds fixed
+  -- values.  HOME is chosen from the user (/root for uid 0, /tmp otherwise) unless set here.
+  env = {
+    pass = { "TERM", "LANG" },
+    set = {
+      PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    },
+  },
+}

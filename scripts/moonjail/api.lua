@@ -1,0 +1,329 @@
+-- moonjail.api — the public Lua module, built over the C primitives of lmoonjail.c.
+--
+-- Returns function(core) -> M.  M.run checks its options (misuse raises), loads the policy,
+-- merges the call's options over it, resolves everything into the plain spec core.run takes
+-- (see docs/lua-api.md, "The core.run contract"), and reports what it could not enforce.
+-- Never: set globals, touch the host beyond stat()ing mount sources, or pretend that a facility
+-- that is not built yet is in force.
+local util = require "moonjail.util"
+
+local OPTION_TYPES = {
+  policy = { "string", "table" },
+  image = { "string" },
+  rootfs = { "string" },
+  mounts = { "table" },
+  repositories = { "table" },
+  env = { "table" },
+  workdir = { "string" },
+  user = { "string", "number" },
+  stdin = { "string" },
+  timeout = { "number", "string" },
+  output_limit = { "number", "string" },
+  limits = { "table" },
+  network = { "string", "table" },
+  hostname = { "string" },
+  labels = { "table" },
+  annotations = { "table" },
+  -- extras for hosts such as the CLI
+  stream = { "boolean" },
+  stdin_fd = { "number" },
+  forward_signals = { "boolean" },
+  capabilities = { "table" },
+}
+
+-- Limits that are accepted and validated but have no enforcement yet.
+local NOT_ENFORCED_LIMITS = { "memory", "memory_request", "cpus", "cpu_request", "pids", "disk" }
+
+return function(core)
+  local M = {}
+  local policy -- moonjail.policy, loaded on first use
+
+  local function policy_module()
+    policy = policy or require "moonjail.policy"
+    return policy
+  end
+
+  local function invalid(msg) return nil, core.error("INVALID_CONFIG", msg) end
+  local function unsupported(msg) return nil, core.error("UNSUPPORTED", msg) end
+
+  M.error = core.error
+  M.codes = core.codes()
+  M.version = core.version()
+  M.parse_size = util.parse_size
+  M.parse_duration = util.parse_duration
+
+  --- True when v is a moonjail error object.
+  function M.is_error(v)
+    return type(v) == "table" and getmetatable(v) == core.error_mt
+  end
+
+  --- Loads a policy (name, path or table) with its `extends` chain; merged table or nil, err.
+  function M.load_policy(ref)
+    if type(ref) ~= "string" and type(ref) ~= "table" then
+      error("bad argument #1 to 'load_policy' (string or table expected, got " .. type(ref) .. ")", 2)
+    end
+    return policy_module().load(core, ref, os.getenv("PWD"))
+  end
+
+  --- Names of the policies built into this moonjail.
+  function M.policies()
+    return core.policy_names()
+  end
+
+  ----------------------------------------------------------------------------------------------
+  -- Argument checks (misuse raises, naming the option).
+
+  local function check_opts(fname, opts, level)
+    if opts == nil then return {} end
+    if type(opts) ~= "table" then
+      error(string.format("bad argument #2 to '%s' (table expected, got %s)", fname, type(opts)), level + 1)
+    end
+    for k, v in pairs(opts) do
+      local types = OPTION_TYPES[k]
+      if not types then
+        local hint = util.suggest(k, OPTION_TYPES)
+        error(string.format("bad option '%s' to %s (unknown key%s)", tostring(k), fname,
+          hint and ("; did you mean '" .. hint .. "'?") or ""), level + 1)
+      end
+      local ok = false
+      for _, t in ipairs(types) do ok = ok or type(v) == t end
+      if not ok then
+        error(string.format("bad option '%s' to %s (%s expected, got %s)", k, fname,
+          table.concat(types, " or "), type(v)), level + 1)
+      end
+    end
+    if type(opts.limits) == "table" then
+      local known = policy_module().SCHEMA.limits
+      for k in pairs(opts.limits) do
+        if not known[k] then
+          local hint = util.suggest(k, known)
+          error(string.format("bad option 'limits.%s' to %s (unknown key%s)", tostring(k), fname,
+            hint and ("; did you mean 'limits." .. hint .. "'?") or ""), level + 1)
+        end
+      end
+    end
+    if opts.stdin_fd ~= nil and (math.type(opts.stdin_fd) ~= "integer" or opts.stdin_fd < 0) then
+      error(string.format("bad option 'stdin_fd' to %s (non-negative integer expected)", fname), level + 1)
+    end
+    return opts
+  end
+
+  local function check_cmd(fname, cmd, level)
+    if type(cmd) == "string" then
+      return { "/bin/sh", "-c", cmd }
+    elseif type(cmd) == "table" then
+      local argv = {}
+      for i = 1, #cmd do
+        if type(cmd[i]) ~= "string" then
+          error(string.format("bad argument #1 to '%s' (element %d of the command is a %s, not a string)",
+            fname, i, type(cmd[i])), level + 1)
+        end
+        argv[i] = cmd[i]
+      end
+      if #argv == 0 then error(string.format("bad argument #1 to '%s' (empty command)", fname), level + 1) end
+      return argv
+    end
+    error(string.format("bad argument #1 to '%s' (string or table expected, got %s)", fname, type(cmd)), level + 1)
+  end
+
+  ----------------------------------------------------------------------------------------------
+  -- Resolution: policy + options -> core.run spec.
+
+  local function exists(path)
+    if core.path_kind then return core.path_kind(path) end
+    local f = io.open(path, "r")
+    if f then f:close(); return "file" end
+    return nil
+  end
+
+  -- Returns the spec, warnings (array) or nil, err.
+  local function resolve(argv, opts)
+    local P = policy_module()
+    local cwd = os.getenv("PWD")
+    if opts.image ~= nil then
+      return unsupported("option 'image': OCI images are not implemented yet (use 'rootfs' with a directory)")
+    end
+    if opts.repositories ~= nil then
+      return unsupported("option 'repositories': repository rules are not implemented yet (use 'mounts')")
+    end
+
+    local pol, err = P.load(core, opts.policy == nil and "default" or opts.policy, cwd)
+    if not pol then return nil, err end
+    local warnings = {}
+
+    -- Options that share a policy key are validated by the policy schema.
+    local overlay = {}
+    for _, k in ipairs({ "limits", "network", "hostname", "labels", "annotations", "user", "workdir" }) do
+      overlay[k] = opts[k]
+    end
+    if opts.rootfs ~= nil then overlay.filesystem = { root = opts.rootfs } end
+    local ok
+    ok, err = P.load(core, overlay, cwd) -- validation only: the overlay has no `extends`
+    if not ok then
+      err.message = err.message:gsub("policy: '", "option '", 1)
+      return nil, err
+    end
+    pol = P.merge(pol, overlay)
+
+    local fs = pol.filesystem or {}
+    local limits = pol.limits or {}
+    local spec = { argv = argv, warnings = warnings }
+
+    -- file system
+    spec.root = fs.root or "host"
+    if spec.root ~= "host" and exists(spec.root) ~= "directory" then
+      return invalid(string.format("%s '%s' is not an existing directory",
+        opts.rootfs and "option 'rootfs':" or "policy 'filesystem.root':", spec.root))
+    end
+    spec.readonly_root = fs.readonly_root ~= false
+    spec.host_paths = {}
+    for _, p in ipairs(fs.host_paths or {}) do
+      spec.host_paths[#spec.host_paths + 1] = { path = p, required = false }
+    end
+    spec.mounts = {}
+    for _, t in ipairs(fs.tmpfs or {}) do
+      local entry = type(t) == "table" and t or { dst = t }
+      spec.mounts[#spec.mounts + 1] = P.normalize_mount({ type = "tmpfs", dst = entry.dst or entry[1],
+        size = entry.size, mode = entry.mode })
+    end
+    local origin = {} -- mount index -> where it came from, for messages
+    for i, m in ipairs(fs.mounts or {}) do
+      spec.mounts[#spec.mounts + 1] = m
+      origin[#spec.mounts] = "policy 'filesystem.mounts' entry " .. i
+    end
+    if opts.mounts ~= nil then
+      local list = opts.mounts
+      if not util.is_array(list) and next(list) ~= nil then
+        return invalid("option 'mounts' must be an array of mounts, e.g. { { \"/src\", \"/src\", mode = \"rw\" } }")
+      end
+      for i, m in ipairs(list) do
+        local n, why = P.normalize_mount(m, cwd)
+        if not n then return invalid(string.format("option 'mounts' entry %d: %s", i, why)) end
+        spec.mounts[#spec.mounts + 1] = n
+        origin[#spec.mounts] = "option 'mounts' entry " .. i
+      end
+    end
+    for i, m in ipairs(spec.mounts) do
+      if m.kind ~= "tmpfs" and not exists(m.src) then
+        return invalid(string.format("%s: source '%s' does not exist", origin[i], m.src))
+      end
+    end
+    spec.masked = fs.masked or {}
+    spec.readonly = fs.readonly or {}
+
+    -- identity, naming, network
+    spec.uid, spec.gid = P.parse_user(pol.user == nil and "0:0" or pol.user)
+    spec.hostname = pol.hostname
+    spec.workdir = pol.workdir or "/"
+    local net = pol.network or "none"
+    if type(net) == "table" then
+      if (net.mode or "filtered") == "filtered" then
+        return unsupported("network mode 'filtered' is not implemented yet (use \"none\" or \"host\")")
+      end
+      net = net.mode
+    end
+    spec.network = net
+
+    -- limits
+    spec.rlimits = {}
+    if limits.nofile ~= nil then spec.rlimits.nofile = limits.nofile end
+    if limits.nproc ~= nil then spec.rlimits.nproc = limits.nproc end
+    if limits.file_size ~= nil then spec.rlimits.fsize = util.parse_size(limits.file_size) end
+    if limits.cpu_time ~= nil then
+      spec.rlimits.cpu = math.max(1, math.ceil(util.parse_duration(limits.cpu_time)))
+      warnings[#warnings + 1] = "limits.cpu_time is enforced per process (RLIMIT_CPU), not across the process tree yet"
+    end
+    for _, k in ipairs(NOT_ENFORCED_LIMITS) do
+      if limits[k] ~= nil then warnings[#warnings + 1] = "limits." .. k .. " is not enforced yet" end
+    end
+
+    local why
+    local timeout = opts.timeout
+    if timeout == nil then timeout = limits.wall_time end
+    if timeout ~= nil then
+      spec.timeout, why = util.parse_duration(timeout)
+      if not spec.timeout then return invalid("option 'timeout': " .. why) end
+    end
+    local output = opts.output_limit
+    if output == nil then output = limits.output end
+    if output ~= nil then
+      spec.output_limit, why = util.parse_size(output)
+      if not spec.output_limit then return invalid("option 'output_limit': " .. why) end
+    end
+
+    -- capabilities
+    spec.capabilities = {}
+    for _, c in ipairs((pol.capabilities or {}).add or {}) do spec.capabilities[#spec.capabilities + 1] = c end
+    for i, c in ipairs(opts.capabilities or {}) do
+      if type(c) ~= "string" then return invalid(string.format("option 'capabilities' entry %d is not a string", i)) end
+      spec.capabilities[#spec.capabilities + 1] = c
+    end
+
+    -- facilities that exist in policies but not in the engine yet
+    if pol.seccomp ~= nil then warnings[#warnings + 1] = "seccomp is not enforced yet" end
+    if pol.landlock then warnings[#warnings + 1] = "landlock is not enforced yet" end
+    if pol.audit ~= nil then warnings[#warnings + 1] = "audit logging is not implemented yet" end
+
+    -- environment: pass, then set, then the call's env
+    local env = {}
+    local penv = pol.env or {}
+    for _, name in ipairs(penv.pass or {}) do env[name] = os.getenv(name) end
+    for k, v in pairs(penv.set or {}) do env[k] = tostring(v) end
+    if opts.env ~= nil then
+      for k, v in pairs(opts.env) do
+        if type(k) ~= "string" or k == "" or k:find("[=%z]") then
+          return invalid("option 'env': invalid variable name '" .. tostring(k) .. "'")
+        end
+        if type(v) ~= "string" and type(v) ~= "number" then
+          return invalid("option 'env': value of '" .. k .. "' must be a string")
+        end
+        env[k] = tostring(v)
+      end
+    end
+    if env.HOME == nil then env.HOME = spec.uid == 0 and "/root" or "/tmp" end
+    spec.env = env
+
+    -- the command
+    spec.stdin = opts.stdin
+    spec.stdin_fd = opts.stdin_fd
+    spec.tee = opts.stream or false
+    spec.forward_signals = opts.forward_signals or false
+    spec.metadata = { labels = pol.labels or {}, annotations = pol.annotations or {},
+      policy = type(opts.policy) == "string" and opts.policy or (opts.policy and "<table>" or "default") }
+    return spec
+  end
+
+  --- Resolves cmd and opts into the core.run spec without running anything (for `--dry-run`
+  -- style tooling and specs).  Returns the spec or nil, err; misuse raises.
+  function M.plan(cmd, opts)
+    local argv = check_cmd("plan", cmd, 2)
+    opts = check_opts("plan", opts, 2)
+    return resolve(argv, opts)
+  end
+
+  --- Runs cmd once in a fresh sandbox.  Returns the result table (whatever the command's exit
+  -- status) or nil, err when nothing ran.
+  function M.run(cmd, opts)
+    local argv = check_cmd("run", cmd, 2)
+    opts = check_opts("run", opts, 2)
+    local spec, err = resolve(argv, opts)
+    if not spec then return nil, err end
+    local warnings, metadata = spec.warnings, spec.metadata
+    spec.warnings, spec.metadata = nil, nil
+    local result
+    result, err = core.run(spec)
+    if not result then return nil, err end
+    result.warnings = result.warnings or {}
+    for _, w in ipairs(warnings) do result.warnings[#result.warnings + 1] = w end
+    result.metadata = metadata
+    return result
+  end
+
+  --- Persistent sandboxes come later; say so instead of failing obscurely.
+  function M.sandbox(opts)
+    check_opts("sandbox", opts, 2)
+    return unsupported("persistent sandboxes (moonjail.sandbox) are not implemented yet; use moonjail.run")
+  end
+
+  return M
+end

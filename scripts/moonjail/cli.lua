@@ -1,0 +1,376 @@
+-- moonjail.cli — the `moonjail` command line.  Returns main(argv) -> exit status.
+--
+-- argv[1..n] are the arguments after the program name.  Exit status (DESIGN.md): the command's
+-- own; 128+N when killed by signal N; 124 on timeout; 125 for moonjail's own errors (one line
+-- "moonjail: CODE: message" on stderr); 126 not executable; 127 not found.
+-- Never: print anything but that one line for an error, or load modules a subcommand does not need.
+
+local EXIT_ERROR, EXIT_NOEXEC, EXIT_NOTFOUND, EXIT_TIMEOUT = 125, 126, 127, 124
+local ENOENT, EACCES, ENOEXEC = 2, 13, 8
+
+local mj -- require "moonjail", on first use
+local function moonjail()
+  mj = mj or require "moonjail"
+  return mj
+end
+
+------------------------------------------------------------------------------------------------
+-- JSON output: lua-cjson escapes strings when it is there; arrays are marked explicitly, so an
+-- empty `warnings` stays `[]` (lua-cjson 2.1.0 would write `{}`).
+
+local ARRAY = {}
+local function array(t) return setmetatable(t or {}, ARRAY) end
+
+local json_string
+do
+  local ok, cjson = pcall(require, "cjson")
+  if ok and type(cjson) == "table" and cjson.encode then
+    json_string = cjson.encode
+  else
+    local escapes = { ['"'] = '\\"', ["\\"] = "\\\\", ["\b"] = "\\b", ["\f"] = "\\f", ["\n"] = "\\n",
+      ["\r"] = "\\r", ["\t"] = "\\t" }
+    json_string = function(s)
+      return '"' .. s:gsub('[%c"\\]', function(c)
+        return escapes[c] or string.format("\\u%04x", c:byte())
+      end) .. '"'
+    end
+  end
+end
+
+local function json_encode(v)
+  local t = type(v)
+  if t == "string" then return json_string(v)
+  elseif t == "boolean" then return tostring(v)
+  elseif t == "number" then
+    if v ~= v or v == math.huge or v == -math.huge then return "null" end
+    if math.type(v) == "integer" then return string.format("%d", v) end
+    return string.format("%.17g", v)
+  elseif t == "table" then
+    local out = {}
+    if getmetatable(v) == ARRAY or (#v > 0 and next(v, #v) == nil) then
+      for i = 1, #v do out[i] = json_encode(v[i]) end
+      return "[" .. table.concat(out, ",") .. "]"
+    end
+    local keys = {}
+    for k in pairs(v) do keys[#keys + 1] = tostring(k) end
+    table.sort(keys)
+    for i, k in ipairs(keys) do out[i] = json_string(k) .. ":" .. json_encode(v[k]) end
+    return "{" .. table.concat(out, ",") .. "}"
+  end
+  return "null"
+end
+
+------------------------------------------------------------------------------------------------
+-- Errors.
+
+local function oneline(s) return (tostring(s):gsub("[\r\n]+", " ")) end
+
+-- Builds an error object; usage errors carry their message literally.
+local function usage_error(msg)
+  return moonjail().error("INVALID_CONFIG", nil, { literal = msg })
+end
+
+-- Prints err as the one line (and as JSON on stdout when json); returns the exit status.
+local function report_error(err, json)
+  local code = type(err) == "table" and err.code or "SANDBOX_INIT_FAILED"
+  local message = type(err) == "table" and err.message or tostring(err)
+  if json then
+    io.stdout:write(json_encode({ error = { code = code, message = message,
+      retryable = type(err) == "table" and err.retryable or false } }), "\n")
+  end
+  io.stderr:write("moonjail: ", code, ": ", oneline(message), "\n")
+  if code == "COMMAND_EXECUTION_FAILED" and type(err) == "table" then
+    if err.errno == ENOENT then return EXIT_NOTFOUND end
+    if err.errno == EACCES or err.errno == ENOEXEC then return EXIT_NOEXEC end
+  end
+  return EXIT_ERROR
+end
+
+------------------------------------------------------------------------------------------------
+-- Help.
+
+local HELP = {
+  main = [[
+Usage: moonjail COMMAND [OPTIONS]
+
+Run commands in isolated Linux sandboxes described by Lua policies.
+
+Commands:
+  run [OPTIONS] [--] CMD [ARG...]   Run a command in a fresh sandbox
+  script FILE [ARGS...]             Run a Lua script with `require "moonjail"` available
+  version [--json]                  Show the version
+  help [COMMAND]                    Show help for moonjail or a command
+
+Not implemented yet: create, exec, cp, ps, info, stats, top, pause, resume, stop, kill, rm,
+recipe, policy, pull, load, images, rmi, prune, doctor.
+
+Run 'moonjail COMMAND --help' for more on a command.
+]],
+  run = [[
+Usage: moonjail run [OPTIONS] [--] CMD [ARG...]
+
+Run CMD in a fresh sandbox built from a policy (default: "default"), stream its output, and
+exit with its status (128+N if killed by signal N, 124 on timeout, 125 moonjail error,
+126 not executable, 127 not found).  Options stop at the first non-option or "--".
+
+Options:
+      --policy P          Policy name, or path to a policy .lua file
+      --ro SRC[:DST]      Bind a host path read-only (DST defaults to SRC)
+      --rw SRC[:DST]      Bind a host path read-write
+      --tmpfs DST         Mount an empty tmpfs at DST
+  -e, --env K[=V]         Set an environment variable (bare K passes the host's value)
+  -w, --workdir DIR       Working directory inside the sandbox
+  -u, --user UID[:GID]    Numeric user (and group) inside the sandbox
+      --hostname H        Host name inside the sandbox
+      --network MODE      none | host
+      --timeout DURATION  Kill the command after this long ("30", "90s", "1m30s", "2h")
+      --output-limit SIZE Cap captured stdout+stderr ("16M")
+  -m, --memory SIZE       Memory limit (accepted, not enforced yet)
+      --cpus N            CPU limit (accepted, not enforced yet)
+      --pids-limit N      Process limit (accepted, not enforced yet)
+      --cap-add CAP       Keep a capability (inside the sandbox's user namespace)
+  -i, --interactive       Relay this terminal's stdin to the command
+      --json              Print the result as JSON instead of streaming output
+  -q, --quiet             Do not print warnings
+  -h, --help              Show this help
+]],
+  script = [[
+Usage: moonjail script FILE [ARGS...]
+
+Run FILE as a Lua 5.4 script.  `require "moonjail"` gives the Lua API (see docs/lua-api.md);
+the global `arg` holds FILE at arg[0] and ARGS at arg[1..].  Exits 0 when the script returns
+normally (or with the integer it returns), 1 with a traceback when it raises.
+]],
+  version = [[
+Usage: moonjail version [--json]
+
+Print moonjail's version.
+]],
+  help = [[
+Usage: moonjail help [COMMAND]
+]],
+}
+
+local NOT_YET = {}
+for name in ([[create exec cp ps info stats top pause resume stop kill rm recipe policy pull load
+  images rmi prune doctor]]):gmatch("%S+") do NOT_YET[name] = true end
+
+local function is_help(a) return a == "-h" or a == "--help" end
+
+------------------------------------------------------------------------------------------------
+-- run
+
+-- Option table: name -> { takes_value, field }.
+local RUN_OPTIONS = {
+  ["--policy"] = { true, "policy" }, ["--image"] = { true, "image" },
+  ["--ro"] = { true, "ro" }, ["--rw"] = { true, "rw" }, ["--tmpfs"] = { true, "tmpfs" },
+  ["-e"] = { true, "env" }, ["--env"] = { true, "env" },
+  ["-w"] = { true, "workdir" }, ["--workdir"] = { true, "workdir" },
+  ["-u"] = { true, "user" }, ["--user"] = { true, "user" },
+  ["--hostname"] = { true, "hostname" }, ["--network"] = { true, "network" },
+  ["--timeout"] = { true, "timeout" }, ["--output-limit"] = { true, "output_limit" },
+  ["-m"] = { true, "memory" }, ["--memory"] = { true, "memory" },
+  ["--cpus"] = { true, "cpus" }, ["--pids-limit"] = { true, "pids" },
+  ["--cap-add"] = { true, "cap_add" },
+  ["-i"] = { false, "interactive" }, ["--interactive"] = { false, "interactive" },
+  ["-t"] = { false, "tty" }, ["--tty"] = { false, "tty" },
+  ["--json"] = { false, "json" }, ["-q"] = { false, "quiet" }, ["--quiet"] = { false, "quiet" },
+  ["-h"] = { false, "help" }, ["--help"] = { false, "help" },
+}
+
+-- Parses run's arguments; returns flags, opts, argv or nil, err, json.
+local function parse_run(argv, first)
+  local flags = {}
+  local opts = { mounts = {}, env = {}, capabilities = {} }
+  local limits = {}
+  local i = first
+  while i <= #argv do
+    local a = argv[i]
+    if a == "--" then i = i + 1; break end
+    if a:sub(1, 1) ~= "-" or a == "-" then break end
+    local name, inline = a:match("^(%-%-[^=]+)=(.*)$")
+    name = name or a
+    local spec = RUN_OPTIONS[name]
+    if not spec then
+      return nil, usage_error("run: unknown option '" .. a .. "' (see 'moonjail run --help')"), flags.json
+    end
+    local value
+    if spec[1] then
+      if inline then
+        value = inline
+      else
+        i = i + 1
+        value = argv[i]
+        if value == nil then
+          return nil, usage_error("run: option '" .. name .. "' needs a value"), flags.json
+        end
+      end
+    elseif inline then
+      return nil, usage_error("run: option '" .. name .. "' takes no value"), flags.json
+    end
+    local field = spec[2]
+    if field == "ro" or field == "rw" then
+      local src, dst = value:match("^([^:]*):(.*)$")
+      src = src or value
+      if src == "" then return nil, usage_error("run: " .. name .. " needs SRC[:DST]"), flags.json end
+      opts.mounts[#opts.mounts + 1] = { src = src, dst = (dst ~= nil and dst ~= "") and dst or nil, mode = field }
+    elseif field == "tmpfs" then
+      opts.mounts[#opts.mounts + 1] = { type = "tmpfs", dst = value }
+    elseif field == "env" then
+      local k, v = value:match("^([^=]*)=(.*)$")
+      if not k then k, v = value, os.getenv(value) end
+      if k == "" then return nil, usage_error("run: " .. name .. " needs K[=V]"), flags.json end
+      if v ~= nil then opts.env[k] = v end
+    elseif field == "cap_add" then
+      opts.capabilities[#opts.capabilities + 1] = value
+    elseif field == "timeout" then
+      local _, why = moonjail().parse_duration(value)
+      if why then return nil, usage_error("run: option '--timeout': " .. why), flags.json end
+      opts.timeout = value
+    elseif field == "output_limit" then
+      local _, why = moonjail().parse_size(value)
+      if why then return nil, usage_error("run: option '--output-limit': " .. why), flags.json end
+      opts.output_limit = value
+    elseif field == "memory" then
+      limits.memory = value
+    elseif field == "cpus" or field == "pids" then
+      local n = tonumber(value)
+      if not n or (field == "pids" and math.type(n) ~= "integer") then
+        return nil, usage_error("run: option '" .. name .. "' needs a number, got '" .. value .. "'"), flags.json
+      end
+      limits[field] = n
+    elseif field == "network" then
+      opts.network = value == "filtered" and { mode = "filtered" } or value
+    elseif spec[1] then
+      opts[field] = value
+    else
+      flags[field] = true
+    end
+    i = i + 1
+  end
+  if next(limits) then opts.limits = limits end
+  local cmd = {}
+  for j = i, #argv do cmd[#cmd + 1] = argv[j] end
+  return flags, opts, cmd
+end
+
+local function status_of(r)
+  if r.ended_by == "timeout" then return EXIT_TIMEOUT end
+  if (r.signal or 0) > 0 then return 128 + r.signal end
+  return r.exit_code or EXIT_ERROR
+end
+
+local function cmd_run(argv, first)
+  local flags, opts, cmd = parse_run(argv, first)
+  if not flags then return report_error(opts, cmd) end
+  if flags.help then io.stdout:write(HELP.run); return 0 end
+  if flags.tty then
+    return report_error(moonjail().error("UNSUPPORTED", "a terminal (-t) is not supported yet"), flags.json)
+  end
+  if #cmd == 0 then
+    return report_error(usage_error("run: missing command (usage: moonjail run [OPTIONS] [--] CMD [ARG...])"),
+      flags.json)
+  end
+  opts.stream = not flags.json
+  opts.forward_signals = true
+  if flags.interactive then opts.stdin_fd = 0 end
+
+  local ok, result, err = pcall(moonjail().run, cmd, opts)
+  if not ok then -- misuse raised: still moonjail's own error
+    return report_error(usage_error(oneline(result)), flags.json)
+  end
+  if not result then return report_error(err, flags.json) end
+
+  if flags.json then
+    local out = {}
+    for k, v in pairs(result) do out[k] = v end
+    out.warnings = array(result.warnings)
+    io.stdout:write(json_encode(out), "\n")
+  else
+    io.stdout:flush()
+    if not flags.quiet then
+      for _, w in ipairs(result.warnings or {}) do io.stderr:write("moonjail: warning: ", oneline(w), "\n") end
+      if result.ended_by == "output_limit" then
+        io.stderr:write("moonjail: warning: output limit reached; the command was stopped\n")
+      end
+    end
+  end
+  return status_of(result)
+end
+
+------------------------------------------------------------------------------------------------
+-- script, version
+
+local function cmd_script(argv, first)
+  local i = first
+  if is_help(argv[i]) then io.stdout:write(HELP.script); return 0 end
+  if argv[i] == "--" then i = i + 1 end
+  local file = argv[i]
+  if file == nil then
+    return report_error(usage_error("script: missing FILE (usage: moonjail script FILE [ARGS...])"))
+  end
+  local args = { [0] = file }
+  for j = i + 1, #argv do args[#args + 1] = argv[j] end
+  local chunk, why = loadfile(file, "t")
+  if not chunk then
+    io.stderr:write("moonjail: ", oneline(why), "\n")
+    return 1
+  end
+  rawset(_G, "arg", args)
+  local function handler(e)
+    if type(e) ~= "string" then e = tostring(e) end
+    -- the frames below the script's own (this CLI, the host) say nothing to its author
+    local tb = debug.traceback(e, 2)
+    return (tb:gsub("\n%s*%[C%]: in function 'xpcall'.*$", ""))
+  end
+  local ok, ret = xpcall(chunk, handler, table.unpack(args, 1, #args))
+  if not ok then
+    io.stderr:write("moonjail: ", tostring(ret), "\n")
+    return 1
+  end
+  if math.type(ret) == "integer" then return ret end
+  return 0
+end
+
+local function cmd_version(argv, first)
+  local json = false
+  for i = first, #argv do
+    if is_help(argv[i]) then io.stdout:write(HELP.version); return 0 end
+    if argv[i] == "--json" then json = true
+    else return report_error(usage_error("version: unknown option '" .. argv[i] .. "'")) end
+  end
+  local v = moonjail().version
+  if json then io.stdout:write(json_encode({ version = v }), "\n")
+  else io.stdout:write("moonjail ", v, "\n") end
+  return 0
+end
+
+local function cmd_help(argv, first)
+  local topic = argv[first]
+  if topic == nil or is_help(topic) then io.stdout:write(HELP.main); return 0 end
+  if HELP[topic] then io.stdout:write(HELP[topic]); return 0 end
+  if NOT_YET[topic] then io.stdout:write("moonjail ", topic, ": not implemented yet\n"); return 0 end
+  return report_error(usage_error("help: unknown command '" .. topic .. "'"))
+end
+
+local COMMANDS = { run = cmd_run, script = cmd_script, version = cmd_version, help = cmd_help }
+
+return function(argv)
+  argv = argv or {}
+  local sub = argv[1]
+  if sub == nil or is_help(sub) then io.stdout:write(HELP.main); return 0 end
+  if sub == "--version" then return cmd_version(argv, 2) end
+  local fn = COMMANDS[sub]
+  if fn then
+    -- `moonjail CMD --help` everywhere, but a run's own command may take --help.
+    if sub ~= "run" and sub ~= "script" and is_help(argv[2]) then return cmd_help({ sub }, 1) end
+    return fn(argv, 2)
+  end
+  if NOT_YET[sub] then
+    if is_help(argv[2]) then return cmd_help({ sub }, 1) end
+    return report_error(moonjail().error("UNSUPPORTED", nil,
+      { literal = "command '" .. sub .. "' is not implemented yet" }))
+  end
+  if sub:sub(1, 1) == "-" then return report_error(usage_error("unknown option '" .. sub .. "'")) end
+  return report_error(usage_error("unknown command '" .. sub .. "'"))
+end

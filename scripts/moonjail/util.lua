@@ -1,0 +1,134 @@
+-- moonjail.util — small pure helpers shared by the API, the policy loader and the CLI:
+-- size and duration parsing, "did you mean" suggestions, table copies.
+-- Owns no state and touches nothing outside its arguments.
+local M = {}
+
+local SIZE_UNITS = { [""] = 1, K = 1024, M = 1024 ^ 2, G = 1024 ^ 3, T = 1024 ^ 4 }
+
+--- Parses a binary size: an integer number of bytes, or "512M", "1.5G", "64KiB", "10B".
+-- Returns bytes (integer) or nil, reason.
+function M.parse_size(v)
+  if math.type(v) == "integer" then
+    if v < 0 then return nil, "a size must not be negative" end
+    return v
+  elseif type(v) == "number" then
+    if v ~= v or v < 0 or v == math.huge then return nil, "a size must be a finite number >= 0" end
+    return math.floor(v)
+  elseif type(v) ~= "string" then
+    return nil, "a size must be a number of bytes or a string like \"512M\""
+  end
+  local num, unit, rest = v:match("^%s*(%d+%.?%d*)%s*([kKmMgGtT]?)(%a*)%s*$")
+  if num and (rest == "" or rest == "B" or rest == "b" or rest == "iB" or rest == "ib")
+    and not (unit == "" and (rest == "iB" or rest == "ib")) then
+    local bytes = math.floor(tonumber(num) * SIZE_UNITS[unit:upper()])
+    if bytes >= 2 ^ 63 then return nil, "size too large: '" .. v .. "'" end
+    return math.tointeger(bytes)
+  end
+  return nil, "invalid size '" .. v .. "' (expected e.g. 4096, \"512K\", \"64M\", \"2G\")"
+end
+
+local DURATION_UNITS = { ms = 0.001, s = 1, m = 60, h = 3600 }
+
+--- Parses a duration: a number of seconds, or "90s", "1m30s", "2h", "500ms", "1.5".
+-- Returns seconds (number) or nil, reason.
+function M.parse_duration(v)
+  if type(v) == "number" then
+    if v ~= v or v < 0 or v == math.huge then return nil, "a duration must be a finite number >= 0" end
+    return v
+  elseif type(v) ~= "string" then
+    return nil, "a duration must be a number of seconds or a string like \"90s\""
+  end
+  local s = v:match("^%s*(.-)%s*$")
+  local plain = s:match("^%d+%.?%d*$")
+  if plain then return tonumber(plain) end
+  local total, pos = 0, 1
+  while pos <= #s do
+    local num, unit, nxt = s:match("^(%d+%.?%d*)(%a+)()", pos)
+    if not num or not DURATION_UNITS[unit] then
+      return nil, "invalid duration '" .. v .. "' (expected e.g. 30, \"90s\", \"1m30s\", \"2h\", \"500ms\")"
+    end
+    total = total + tonumber(num) * DURATION_UNITS[unit]
+    pos = nxt
+  end
+  if s == "" then return nil, "invalid duration '" .. v .. "'" end
+  return total
+end
+
+-- Levenshtein distance, for suggestions; short strings only.
+local function distance(a, b)
+  if #a > 40 or #b > 40 then return math.huge end
+  local prev = {}
+  for j = 0, #b do prev[j] = j end
+  for i = 1, #a do
+    local cur = { [0] = i }
+    for j = 1, #b do
+      local cost = a:byte(i) == b:byte(j) and 0 or 1
+      cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+    end
+    prev = cur
+  end
+  return prev[#b]
+end
+
+--- The closest of candidates (a set or an array of strings) to word, or nil when none is close.
+function M.suggest(word, candidates)
+  if type(word) ~= "string" then return nil end
+  local best, best_d
+  local function try(c)
+    local d = distance(word:lower(), c:lower())
+    if d <= math.max(2, #c // 3) and (not best_d or d < best_d or (d == best_d and c < best)) then
+      best, best_d = c, d
+    end
+  end
+  for k, v in pairs(candidates) do
+    try(type(k) == "string" and k or v)
+  end
+  return best
+end
+
+--- Sorted keys of a table (strings first, then the rest by tostring).
+function M.sorted_keys(t)
+  local keys = {}
+  for k in pairs(t) do keys[#keys + 1] = k end
+  table.sort(keys, function(a, b)
+    if type(a) == type(b) and (type(a) == "string" or type(a) == "number") then return a < b end
+    return tostring(a) < tostring(b)
+  end)
+  return keys
+end
+
+--- True when t is a non-empty sequence 1..n with no other keys.
+function M.is_array(t)
+  local n = 0
+  for _ in pairs(t) do n = n + 1 end
+  return n > 0 and n == #t
+end
+
+--- Deep copy of plain data (no metatables, no cycles expected).
+function M.deepcopy(v)
+  if type(v) ~= "table" then return v end
+  local out = {}
+  for k, x in pairs(v) do out[k] = M.deepcopy(x) end
+  return out
+end
+
+--- Lexically cleans an absolute path: removes "." components, resolves "..", drops extra "/".
+function M.clean_path(p)
+  local parts = {}
+  for part in p:gmatch("[^/]+") do
+    if part == ".." then parts[#parts] = nil
+    elseif part ~= "." then parts[#parts + 1] = part end
+  end
+  return "/" .. table.concat(parts, "/")
+end
+
+--- Is p an absolute path without "." or ".." components?
+function M.is_clean_abs(p)
+  if type(p) ~= "string" or p:sub(1, 1) ~= "/" or p:find("%z") then return false end
+  for part in p:gmatch("[^/]+") do
+    if part == "." or part == ".." then return false end
+  end
+  return true
+end
+
+return M
