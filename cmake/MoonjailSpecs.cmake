@@ -8,7 +8,8 @@
 # Exit status 77 marks a test skipped (helpers.skip_file, or no user namespaces for mjtest).
 # Each test sees MOONJAIL_BIN (the executable), MOONJAIL_BUILD_DIR (where moonjail.so is) and
 # MOONJAIL_SOURCE_DIR; MOONJAIL_SANITIZED=1 in the Asan build (an ASan moonjail.so cannot be
-# loaded into the stock, uninstrumented lua5.4).
+# loaded into the stock, uninstrumented lua5.4).  The rootless lane also sets MOONJAIL_ROOTLESS=1
+# and points MOONJAIL_BIN, MOONJAIL_BUILD_DIR and MOONJAIL_SOURCE_DIR at its private copy.
 # Labels: "spec" plus the directory under spec/ ("unit", "integration", "security"), and
 # "rootless" for the second lane: `ctest -L unit`, `ctest -LE rootless`.
 

@@ -137,12 +137,18 @@ function M.exists(path)
 end
 
 local temp_dirs = {}
+
+local function make_tmpdir(mode)
+  local dir = M.sh("mktemp -d /tmp/mjspec.XXXXXXXX")
+  assert(dir:match("^/tmp/mjspec%.[%w]+$"), "mktemp failed")
+  M.chmod(dir, mode)
+  return dir
+end
+
 -- A new empty directory under /tmp (mode 0755 unless told, so the sandbox's mapped ids can
 -- enter it when it is mounted).  Removed by cleanup().
 function M.tmpdir(mode)
-  local dir = M.sh("mktemp -d /tmp/mjspec.XXXXXXXX")
-  assert(dir:match("^/tmp/mjspec%.[%w]+$"), "mktemp failed")
-  M.chmod(dir, mode or "0755")
+  local dir = make_tmpdir(mode or "0755")
   temp_dirs[#temp_dirs + 1] = dir
   return dir
 end
@@ -172,7 +178,7 @@ function M.cli(args, opts)
   else
     words[#words + 1] = args
   end
-  local io_dir = M.tmpdir("0700")
+  local io_dir = make_tmpdir("0700") -- removed below, whatever happens to the CLI
   local out_path, err_path = io_dir .. "/stdout", io_dir .. "/stderr"
   local in_path = "/dev/null"
   if opts.stdin then

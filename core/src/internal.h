@@ -176,6 +176,12 @@ __attribute__((noreturn)) void mj_child_main(mj_plan_t *plan, mj_child_fds_t *fd
 /* rootfs.c: assemble the root in the child and pivot into it.  -1 with *stage, errno, *op_index. */
 int mj_rootfs_setup(mj_plan_t *plan, mj_stage_t *stage, int *op_index);
 
+/* idmap.c */
+int mj_proc_write(pid_t pid, const char *file, const char *data, mj_error_t **err);
+/* Root only: turns read-write binds of non-root-owned sources into idmapped trees (op->src_fd)
+ * whose owner appears as the sandbox user; warns about what it cannot map. */
+int mj_idmap_rw_binds(mj_plan_t *plan, mj_error_t **err);
+
 /* caps.c */
 int mj_caps_last_cap(void);
 /* In the command's child: drop bounding/ambient/inheritable except keep, then switch ids. */

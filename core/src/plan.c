@@ -128,7 +128,7 @@ static int add_host_paths(const mj_config_t *cfg, mj_plan_t *plan, mj_error_t **
 
 static int add_dev(mj_plan_t *plan, mj_error_t **err)
 {
-    mj_op_t *op = push_op(plan, MJ_OP_TMPFS, MJ_OPF_DIR | MJ_OPF_NOEXEC | MJ_OPF_NODEV_KEEP, NULL, "/dev");
+    mj_op_t *op = push_op(plan, MJ_OP_TMPFS, MJ_OPF_DIR | MJ_OPF_NOEXEC, NULL, "/dev"); /* nodev: the nodes are binds */
     op->mode = 0755;
     op->size = 1 << 20;
     static const struct {
@@ -219,7 +219,7 @@ static int allocate_id_slot(mj_plan_t *plan, mj_error_t **err)
     int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
     if (dfd < 0)
         goto fail;
-    unsigned start = (unsigned)getpid() % MJ_ID_SLOTS;
+    unsigned start = 0; /* lowest free slot: slot files get reused, not created */
     for (unsigned k = 0; k < MJ_ID_SLOTS; k++) {
         unsigned slot = (start + k) % MJ_ID_SLOTS;
         char name[32];

@@ -379,7 +379,7 @@ int mj_rootfs_setup(mj_plan_t *plan, mj_stage_t *stage, int *op_index)
     *stage = MJ_STAGE_OPEN_SOURCE;
     for (size_t i = 0; i < plan->n_ops; i++) {
         mj_op_t *op = &plan->ops[i];
-        if (op->kind != MJ_OP_BIND)
+        if (op->kind != MJ_OP_BIND || op->src_fd >= 0) /* idmapped trees come prepared */
             continue;
         *op_index = (int)i;
         op->src_fd = sys_open_tree(AT_FDCWD, op->src, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);

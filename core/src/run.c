@@ -43,36 +43,13 @@ static pid_t clone_sandbox(unsigned long flags, int *pidfd)
     return (pid_t)syscall(SYS_clone, flags | SIGCHLD, 0, NULL, NULL, 0);
 }
 
-/* Writes a /proc/<pid>/<file> through an fd verified to be on a real procfs (CVE-2025-52881). */
-static int write_proc_file(pid_t pid, const char *file, const char *data, mj_error_t **err)
-{
-    char path[64];
-    snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
-    int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
-    struct statfs sfs;
-    if (fd >= 0 && (fstatfs(fd, &sfs) < 0 || sfs.f_type != PROC_SUPER_MAGIC)) {
-        close(fd);
-        fd = -1;
-        errno = EXDEV;
-    }
-    if (fd < 0 || mj_write_all(fd, data, strlen(data)) < 0) {
-        int e = errno;
-        if (fd >= 0)
-            close(fd);
-        *err = mj_error_new(MJ_ERR_SANDBOX_INIT_FAILED, e, "writing %s: %s", path, strerror(e));
-        return -1;
-    }
-    close(fd);
-    return 0;
-}
-
 static int write_id_maps(const mj_plan_t *plan, pid_t pid, mj_error_t **err)
 {
-    if (plan->rootless && write_proc_file(pid, "setgroups", "deny", err) < 0)
+    if (plan->rootless && mj_proc_write(pid, "setgroups", "deny", err) < 0)
         return -1;
-    if (write_proc_file(pid, "uid_map", plan->uid_map, err) < 0)
+    if (mj_proc_write(pid, "uid_map", plan->uid_map, err) < 0)
         return -1;
-    if (write_proc_file(pid, "gid_map", plan->gid_map, err) < 0)
+    if (mj_proc_write(pid, "gid_map", plan->gid_map, err) < 0)
         return -1;
     return 0;
 }
@@ -330,6 +307,8 @@ int mj_run(const mj_config_t *cfg, const mj_command_t *cmd, mj_result_t **out, m
         goto out;
     }
 
+    if (mj_idmap_rw_binds(&plan, err) < 0)
+        goto out;
     unsigned long flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP;
     if (plan.new_netns)
         flags |= CLONE_NEWNET;

@@ -102,6 +102,9 @@ return function(core)
         end
       end
     end
+    if opts.stdin ~= nil and opts.stdin_fd ~= nil then
+      error(string.format("bad option 'stdin_fd' to %s (give either 'stdin' or 'stdin_fd')", fname), level + 1)
+    end
     if opts.stdin_fd ~= nil and (math.type(opts.stdin_fd) ~= "integer" or opts.stdin_fd < 0) then
       error(string.format("bad option 'stdin_fd' to %s (non-negative integer expected)", fname), level + 1)
     end

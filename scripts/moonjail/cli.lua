@@ -44,7 +44,10 @@ local function json_encode(v)
   elseif t == "number" then
     if v ~= v or v == math.huge or v == -math.huge then return "null" end
     if math.type(v) == "integer" then return string.format("%d", v) end
-    return string.format("%.17g", v)
+    for precision = 14, 17 do -- the shortest text that reads back as the same number
+      local s = string.format("%." .. precision .. "g", v)
+      if precision == 17 or tonumber(s) == v then return s end
+    end
   elseif t == "table" then
     local out = {}
     if getmetatable(v) == ARRAY or (#v > 0 and next(v, #v) == nil) then

@@ -20,7 +20,6 @@ local HOOK_STEP = 10
 
 local function is_string(v) return type(v) == "string" or nil, "expected a string" end
 local function is_boolean(v) return type(v) == "boolean" or nil, "expected a boolean" end
-local function is_table(v) return type(v) == "table" or nil, "expected a table" end
 
 local function is_size(v)
   local n, why = util.parse_size(v)
@@ -108,6 +107,17 @@ end
 local function is_root(v)
   if v == "host" or util.is_clean_abs(v) then return true end
   return nil, "expected \"host\" or an absolute directory"
+end
+
+-- best_effort: a list of facility names, or a table of name = true.
+local function is_best_effort(v)
+  if type(v) ~= "table" then return nil, "expected a list of facility names or { name = true }" end
+  for k, x in pairs(v) do
+    local listed = math.type(k) == "integer" and type(x) == "string"
+    local flagged = type(k) == "string" and type(x) == "boolean"
+    if not listed and not flagged then return nil, "expected a list of facility names or { name = true }" end
+  end
+  return true
 end
 
 local function is_landlock(v)
@@ -255,7 +265,7 @@ local SCHEMA = {
   network = is_network,
   env = { pass = is_strings, set = is_env_set },
   audit = { log = is_string },
-  best_effort = is_table,
+  best_effort = is_best_effort,
   labels = is_string_map,
   annotations = is_string_map,
 }

@@ -146,7 +146,7 @@ describe("moonjail run options", function()
     local dir = helpers.tmpdir()
     helpers.write_file(dir .. "/data", "ro data\n", "0644")
     local out = run_ok({ "run", "--ro", dir, "--", "sh", "-c",
-                         "cat " .. dir .. "/data; true >" .. dir .. "/new && echo WROTE" })
+                         "cat " .. dir .. "/data; true >" .. dir .. "/new && echo WROTE; exit 0" })
     assert.are.equal("ro data\n", out)
     assert.is_false(helpers.exists(dir .. "/new"))
   end)

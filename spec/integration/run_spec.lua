@@ -47,9 +47,11 @@ describe("mj.run isolation", function()
   teardown(function() helpers.cleanup() end)
 
   it("runs the command in a fresh pid namespace under moonjail's pid 1", function()
-    local out = sh_ok("echo $$; tr '\\0' ' ' </proc/1/cmdline; echo; ls /proc | grep -c '^[0-9]'")
+    local out = sh_ok("echo $$; tr '\\0' ' ' </proc/1/cmdline; echo; ls /proc | grep -c '^[0-9]'; "
+                      .. "cat /proc/1/comm")
     local lines = helpers.lines(out)
     local pid, init_cmdline, nprocs = tonumber(lines[1]), lines[2] or "", tonumber(lines[3])
+    assert.matches("^moonjail", lines[4] or "", nil, false, "pid 1 is not moonjail's init")
     assert.is_truthy(pid)
     assert.are_not.equal(1, pid, "the command itself is pid 1")
     assert.is_falsy(init_cmdline:find("echo $$", 1, true), "pid 1 is the command")
@@ -139,6 +141,25 @@ describe("mj.run isolation", function()
   it("sets no_new_privs", function()
     local status = sh_ok("cat /proc/self/status")
     assert.are.equal("1", helpers.status_field(status, "NoNewPrivs"))
+  end)
+
+  it("has no network interface but loopback by default", function()
+    local out = sh_ok("cat /proc/net/dev")
+    local ifaces = {}
+    for name in out:gmatch("\n%s*([%w%.%-_@]+):") do ifaces[#ifaces + 1] = name end
+    assert.are.same({ "lo" }, ifaces)
+  end)
+
+  it("runs as the user given, still without capabilities #root", function()
+    -- rootless, only the caller's own id is mapped: uid 1000 does not exist inside
+    if not helpers.is_root() then pending("needs root: rootless maps a single id") return end
+    local out = sh_ok("id -u; id -g; cat /proc/self/status", { user = "1000:1000" })
+    local lines = helpers.lines(out)
+    assert.are.equal("1000", lines[1])
+    assert.are.equal("1000", lines[2])
+    for name, v in pairs(cap_sets(out)) do
+      assert.are.equal(0, v, name .. " is not empty")
+    end
   end)
 
   it("opens only fds 0, 1 and 2 for the command", function()

@@ -1,0 +1,129 @@
+/* idmap.c — user-namespace id maps written from the host side, and idmapped mounts for
+ * read-write binds when moonjail runs as root.  Owns the procfs writes of uid_map/gid_map
+ * (always through an fd verified to be procfs) and the short-lived helper namespaces that
+ * carry an idmapping.  Never maps host uid 0 into a sandbox. */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include "internal.h"
+
+#ifndef MOUNT_ATTR_IDMAP
+#define MOUNT_ATTR_IDMAP 0x00100000
+#endif
+#ifndef AT_RECURSIVE
+#define AT_RECURSIVE 0x8000
+#endif
+#ifndef OPEN_TREE_CLONE
+#define OPEN_TREE_CLONE 1
+#endif
+
+int mj_proc_write(pid_t pid, const char *file, const char *data, mj_error_t **err)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
+    int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+    struct statfs sfs;
+    /* CVE-2025-52881: a write meant for procfs must land on procfs. */
+    if (fd >= 0 && (fstatfs(fd, &sfs) < 0 || sfs.f_type != PROC_SUPER_MAGIC)) {
+        close(fd);
+        fd = -1;
+        errno = EXDEV;
+    }
+    if (fd < 0 || mj_write_all(fd, data, strlen(data)) < 0) {
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        *err = mj_error_new(MJ_ERR_SANDBOX_INIT_FAILED, e, "writing %s: %s", path, strerror(e));
+        return -1;
+    }
+    close(fd);
+    return 0;
+}
+
+/* A user namespace carrying the given maps, as an fd (for MOUNT_ATTR_IDMAP). */
+static int idmap_userns(const char *uid_map, const char *gid_map, mj_error_t **err)
+{
+    int sync[2];
+    if (pipe2(sync, O_CLOEXEC) < 0) {
+        *err = mj_error_new(MJ_ERR_SANDBOX_INIT_FAILED, errno, "pipe: %s", strerror(errno));
+        return -1;
+    }
+    pid_t pid = (pid_t)syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, 0, NULL, NULL, 0);
+    if (pid == 0) {
+        char c;
+        close(sync[1]);
+        (void)!read(sync[0], &c, 1);
+        _exit(0);
+    }
+    close(sync[0]);
+    if (pid < 0) {
+        *err = mj_error_new(MJ_ERR_SANDBOX_INIT_FAILED, errno, "idmap namespace: %s", strerror(errno));
+        close(sync[1]);
+        return -1;
+    }
+    int fd = -1;
+    if (mj_proc_write(pid, "uid_map", uid_map, err) == 0 && mj_proc_write(pid, "gid_map", gid_map, err) == 0) {
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            *err = mj_error_new(MJ_ERR_SANDBOX_INIT_FAILED, errno, "opening %s: %s", path, strerror(errno));
+    }
+    close(sync[1]);
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+    return fd;
+}
+
+struct mj_mount_attr_idmap {
+    uint64_t attr_set, attr_clr, propagation, userns_fd;
+};
+
+int mj_idmap_rw_binds(mj_plan_t *plan, mj_error_t **err)
+{
+    if (plan->rootless)
+        return 0;
+    for (size_t i = 0; i < plan->n_ops; i++) {
+        mj_op_t *op = &plan->ops[i];
+        if (op->kind != MJ_OP_BIND || (op->flags & (MJ_OPF_RDONLY | MJ_OPF_NODEV_KEEP)) || !op->dst[0])
+            continue;
+        struct stat st;
+        if (stat(op->src, &st) < 0)
+            continue; /* reported by the child with the stage that failed */
+        if (st.st_uid == 0 || st.st_gid == 0) {
+            mj_strv_push_owned(&plan->warnings,
+                               mj_xasprintf("rw mount %s is owned by host root, which is never mapped into a sandbox: "
+                                            "the sandbox can write there only where permissions allow (chown it to "
+                                            "an unprivileged user, or run moonjail as that user)",
+                                            op->src));
+            continue;
+        }
+        cleanup_free char *umap = mj_xasprintf("%u %lu 1\n", (unsigned)st.st_uid, plan->id_base + plan->inner_uid);
+        cleanup_free char *gmap = mj_xasprintf("%u %lu 1\n", (unsigned)st.st_gid, plan->id_base + plan->inner_gid);
+        cleanup_close int ns = idmap_userns(umap, gmap, err);
+        if (ns < 0)
+            return -1;
+        cleanup_close int tree = (int)syscall(SYS_open_tree, AT_FDCWD, op->src, OPEN_TREE_CLONE | O_CLOEXEC);
+        if (tree < 0) {
+            *err = mj_error_new(MJ_ERR_SANDBOX_INIT_FAILED, errno, "opening %s: %s", op->src, strerror(errno));
+            return -1;
+        }
+        struct mj_mount_attr_idmap attr = {.attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)ns};
+        if (syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH, &attr, sizeof(attr)) < 0) {
+            mj_strv_push_owned(&plan->warnings,
+                               mj_xasprintf("rw mount %s: this file system cannot be idmapped (%s); files keep their "
+                                            "host owners", op->src, strerror(errno)));
+            continue;
+        }
+        op->src_fd = mj_steal_fd(&tree);
+    }
+    return 0;
+}
