@@ -23,7 +23,6 @@
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
 
-static const int forwarded_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
 
 static int64_t realtime_ns(void)
 {
@@ -89,72 +88,6 @@ static void wipe_host_strings(const mj_plan_t *plan)
     prctl(PR_SET_NAME, "moonjail-init", 0, 0, 0);
 }
 
-enum { EXEC_STAGE_CHDIR = 1, EXEC_STAGE_LIMITS, EXEC_STAGE_CREDS, EXEC_STAGE_EXEC };
-
-__attribute__((noreturn)) static void exec_child(mj_plan_t *plan, int err_fd)
-{
-    int32_t report[2];
-    sigset_t empty;
-    sigemptyset(&empty);
-    for (size_t i = 0; i < MJ_ARRAY_LEN(forwarded_signals); i++)
-        signal(forwarded_signals[i], SIG_DFL);
-    signal(SIGPIPE, SIG_DFL);
-    signal(SIGCHLD, SIG_DFL);
-    sigprocmask(SIG_SETMASK, &empty, NULL);
-    setsid();
-
-    report[0] = EXEC_STAGE_CHDIR;
-    if (chdir(plan->workdir) < 0)
-        goto fail;
-    report[0] = EXEC_STAGE_LIMITS;
-    static const int resources[MJ_RLIMIT__COUNT] = {
-        [MJ_RLIMIT_NOFILE] = RLIMIT_NOFILE, [MJ_RLIMIT_NPROC] = RLIMIT_NPROC, [MJ_RLIMIT_FSIZE] = RLIMIT_FSIZE,
-        [MJ_RLIMIT_CORE] = RLIMIT_CORE,     [MJ_RLIMIT_CPU] = RLIMIT_CPU,     [MJ_RLIMIT_AS] = RLIMIT_AS,
-        [MJ_RLIMIT_STACK] = RLIMIT_STACK,
-    };
-    for (int i = 0; i < MJ_RLIMIT__COUNT; i++)
-        if (plan->rlimit_set[i] && setrlimit(resources[i], &plan->rlimits[i]) < 0)
-            goto fail;
-    report[0] = EXEC_STAGE_CREDS;
-    if (mj_caps_drop_and_setid(plan->caps_keep, plan->last_cap, plan->inner_uid, plan->inner_gid, !plan->rootless) < 0)
-        goto fail;
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-        goto fail;
-
-    report[0] = EXEC_STAGE_EXEC;
-    const char *file = plan->argv.v[0];
-    if (strchr(file, '/')) {
-        execve(file, plan->argv.v, plan->envp.v);
-    } else {
-        bool eacces = false;
-        size_t flen = strlen(file);
-        const char *p = plan->path_env;
-        while (*p) {
-            const char *end = strchrnul(p, ':');
-            size_t dlen = (size_t)(end - p);
-            if (dlen + flen + 2 <= PATH_MAX) {
-                char *buf = plan->exec_buf;
-                memcpy(buf, dlen ? p : ".", dlen ? dlen : 1);
-                size_t off = dlen ? dlen : 1;
-                buf[off++] = '/';
-                memcpy(buf + off, file, flen + 1);
-                execve(buf, plan->argv.v, plan->envp.v);
-                if (errno == EACCES)
-                    eacces = true;
-                else if (errno != ENOENT && errno != ENOTDIR && errno != ENAMETOOLONG)
-                    break;
-            }
-            p = *end ? end + 1 : end;
-        }
-        if (errno == ENOENT || errno == ENOTDIR || errno == ENAMETOOLONG)
-            errno = eacces ? EACCES : ENOENT;
-    }
-fail:
-    report[1] = errno;
-    (void)mj_write_all(err_fd, report, sizeof(report));
-    _exit(127);
-}
-
 __attribute__((noreturn)) void mj_child_main(mj_plan_t *plan, mj_child_fds_t *fds)
 {
     int status_fd = fds->status_w;
@@ -163,8 +96,10 @@ __attribute__((noreturn)) void mj_child_main(mj_plan_t *plan, mj_child_fds_t *fd
     for (size_t i = 0; i < MJ_ARRAY_LEN(fds->host_ends); i++)
         if (fds->host_ends[i] >= 0)
             close(fds->host_ends[i]);
-    /* Die with the host process; the sync read below catches a parent that died before this. */
-    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    /* Die with the host process (unless named); the sync read below catches a parent that died
+     * before this. */
+    if (!fds->detached)
+        prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
     if (mj_read_all(fds->sync_r, &go, 1) != 1)
         _exit(1);
 
@@ -183,6 +118,30 @@ __attribute__((noreturn)) void mj_child_main(mj_plan_t *plan, mj_child_fds_t *fd
     wipe_host_strings(plan);
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 
+    if (fds->supervisor) {
+        /* 0-2 /dev/null, 3 control, 4 listen, 5 lock, 6 id slot; nothing else survives. */
+        int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+        int keep[4] = {status_fd, fds->listen_fd, fds->lock_fd, plan->id_slot_fd};
+        /* Move the kept fds above the range we are about to fill, then into place. */
+        for (int i = 0; i < 4; i++)
+            if (keep[i] >= 0 && (keep[i] = fcntl(keep[i], F_DUPFD_CLOEXEC, 64)) < 0)
+                setup_failed(status_fd, MJ_STAGE_FORK, -1);
+        if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(devnull, 1) < 0 || dup2(devnull, 2) < 0)
+            setup_failed(status_fd, MJ_STAGE_FORK, -1);
+        for (int i = 0; i < 4; i++) {
+            if (keep[i] < 0) {
+                close(3 + i);
+                continue;
+            }
+            if (dup3(keep[i], 3 + i, O_CLOEXEC) < 0)
+                setup_failed(keep[0], MJ_STAGE_FORK, -1);
+        }
+        if (syscall(SYS_close_range, 7U, ~0U, 0U) < 0)
+            for (int fd = 7; fd < 1024; fd++)
+                close(fd);
+        mj_supervisor_main(plan, fds->detached, fds->listen_fd >= 0 ? 4 : -1);
+    }
+
     /* stdio of init and the command: the host's pipes; 3 = status; everything else closed. */
     if (dup2(fds->stdin_r, 0) < 0 || dup2(fds->stdout_w, 1) < 0 || dup2(fds->stderr_w, 2) < 0 ||
         dup2(status_fd, 3) < 0)
@@ -196,8 +155,8 @@ __attribute__((noreturn)) void mj_child_main(mj_plan_t *plan, mj_child_fds_t *fd
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGCHLD);
-    for (size_t i = 0; i < MJ_ARRAY_LEN(forwarded_signals); i++)
-        sigaddset(&set, forwarded_signals[i]);
+    for (size_t i = 0; i < MJ_N_FORWARDED_SIGNALS; i++)
+        sigaddset(&set, mj_forwarded_signals[i]);
     sigprocmask(SIG_BLOCK, &set, NULL);
 
     int errpipe[2];
@@ -210,7 +169,11 @@ __attribute__((noreturn)) void mj_child_main(mj_plan_t *plan, mj_child_fds_t *fd
     if (cmd == 0) {
         close(errpipe[0]);
         close(status_fd);
-        exec_child(plan, errpipe[1]);
+        mj_exec_params_t params = {
+            .argv = plan->argv.v, .envp = plan->envp.v, .path_env = plan->path_env, .workdir = plan->workdir,
+            .uid = plan->inner_uid, .gid = plan->inner_gid, .exec_buf = plan->exec_buf,
+        };
+        mj_exec_child(plan, &params, errpipe[1]);
     }
     close(errpipe[1]);
     /* Init keeps no copy of the command's stdio: the host sees EOF when the tree is gone. */

@@ -357,6 +357,26 @@ void mj_command_set_stdin_fd(mj_command_t *cmd, int fd)
     cmd->stdin_fd = fd;
 }
 
+int mj_command_set_user(mj_command_t *cmd, uid_t uid, gid_t gid, mj_error_t **err)
+{
+    if (uid >= 65536 || gid >= 65536) {
+        if (err)
+            *err = mj_error_new(MJ_ERR_INVALID_CONFIG, EINVAL,
+                                "user: ids inside the sandbox must be below 65536, got %u:%u", (unsigned)uid,
+                                (unsigned)gid);
+        return -1;
+    }
+    cmd->has_user = true;
+    cmd->uid = uid;
+    cmd->gid = gid;
+    return 0;
+}
+
+void mj_config_set_cleanup_delay(mj_config_t *cfg, double seconds)
+{
+    cfg->cleanup_delay = seconds > 0 ? seconds : 0;
+}
+
 void mj_command_set_timeout(mj_command_t *cmd, double seconds)
 {
     cmd->timeout = seconds > 0 ? seconds : 0;

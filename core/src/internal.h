@@ -43,6 +43,7 @@ struct mj_config {
     uint64_t caps_keep; /* bit n = capability n */
     mj_strv_t env;      /* "KEY=VALUE" */
     char *workdir;
+    double cleanup_delay;
 };
 
 struct mj_command {
@@ -57,6 +58,9 @@ struct mj_command {
     int tee_out;
     int tee_err;
     bool forward_signals;
+    bool has_user;
+    uid_t uid;
+    gid_t gid;
 };
 
 /* ------------------------------------------------------------ plan */
@@ -139,8 +143,12 @@ typedef struct {
     mj_strv_t warnings;
 } mj_plan_t;
 
+/* cmd may be NULL (a persistent sandbox). */
 int mj_plan_build(const mj_config_t *cfg, const mj_command_t *cmd, mj_plan_t *plan, mj_error_t **err);
 void mj_plan_free(mj_plan_t *plan);
+const char *mj_env_lookup(const mj_strv_t *env, const char *key);
+/* Sets every KEY=VALUE of over in env, replacing existing keys. */
+void mj_env_overlay(mj_strv_t *env, const mj_strv_t *over);
 
 /* ------------------------------------------------------------ init <-> host messages */
 
@@ -149,6 +157,7 @@ enum {
     MJ_MSG_STARTED,          /* a = pid of the command inside, t_ns = realtime */
     MJ_MSG_EXEC_FAILED,      /* b = errno */
     MJ_MSG_EXITED,           /* a = wait status, t_ns = realtime, u1/u2 = utime/stime us, u3 = maxrss KiB */
+    MJ_MSG_READY,            /* supervisor: set up and serving; t_ns = realtime */
 };
 
 typedef struct {
@@ -168,7 +177,15 @@ typedef struct {
     int status_w;  /* child -> host: mj_msg_t stream */
     int stdin_r, stdout_w, stderr_w;
     int host_ends[5]; /* the host's ends of those pipes, closed first thing in the child */
+    bool supervisor;  /* become a persistent supervisor (status_w is then the control socket) */
+    bool detached;    /* named sandbox: outlives the host process */
+    int listen_fd;    /* named sandbox: listening socket in the state dir, else -1 */
+    int lock_fd;      /* named sandbox: flock held for life (liveness), else -1 */
 } mj_child_fds_t;
+
+/* supervisor.c: serves requests until shut down; never returns.  fds 0-2 are /dev/null,
+ * 3 = control connection, 4 = listen socket or -1, 5 = lock, 6 = id slot. */
+__attribute__((noreturn)) void mj_supervisor_main(const mj_plan_t *plan, bool detached, int listen_fd);
 
 /* Runs in the cloned child; never returns. */
 __attribute__((noreturn)) void mj_child_main(mj_plan_t *plan, mj_child_fds_t *fds);
@@ -182,10 +199,74 @@ int mj_proc_write(pid_t pid, const char *file, const char *data, mj_error_t **er
  * whose owner appears as the sandbox user; warns about what it cannot map. */
 int mj_idmap_rw_binds(mj_plan_t *plan, mj_error_t **err);
 
+/* exec.c */
+#define MJ_N_FORWARDED_SIGNALS 7
+extern const int mj_forwarded_signals[MJ_N_FORWARDED_SIGNALS];
+enum { MJ_EXEC_STAGE_CHDIR = 1, MJ_EXEC_STAGE_LIMITS, MJ_EXEC_STAGE_CREDS, MJ_EXEC_STAGE_EXEC };
+typedef struct {
+    char *const *argv;
+    char *const *envp;
+    const char *path_env;
+    const char *workdir;
+    uid_t uid;
+    gid_t gid;
+    char *exec_buf; /* PATH_MAX scratch */
+} mj_exec_params_t;
+/* In the forked child: prepare and execve; on failure writes {stage, errno} to err_fd, exits 127. */
+__attribute__((noreturn)) void mj_exec_child(const mj_plan_t *plan, const mj_exec_params_t *params, int err_fd);
+
 /* caps.c */
 int mj_caps_last_cap(void);
 /* In the command's child: drop bounding/ambient/inheritable except keep, then switch ids. */
 int mj_caps_drop_and_setid(uint64_t keep, int last_cap, uid_t uid, gid_t gid, bool can_setgroups);
+
+/* run.c helpers shared with sandbox.c */
+pid_t mj_clone_sandbox(const mj_plan_t *plan, int *pidfd);
+int mj_write_id_maps(const mj_plan_t *plan, pid_t pid, mj_error_t **err);
+mj_error_t *mj_clone_error(int e);
+mj_error_t *mj_setup_error(const mj_plan_t *plan, const mj_msg_t *m);
+
+/* ------------------------------------------------------------ pump.c */
+
+typedef struct {
+    /* set by the caller */
+    int out_r, err_r, status_fd, stdin_w; /* owned: closed by mj_pump_close */
+    const char *stdin_data;               /* borrowed */
+    size_t stdin_len;
+    int relay_r;                          /* borrowed host fd relayed to stdin */
+    uint64_t limit;
+    int tee_out, tee_err;                 /* borrowed */
+    bool forward_signals;
+    bool stop_on_exit;                    /* persistent exec: done at EXITED, not at EOF */
+    double deadline;                      /* monotonic seconds, 0 = none */
+    void (*kill)(void *ctx);
+    void (*signal)(void *ctx, int sig);
+    void *ctx;
+    /* state */
+    int sig_fd;
+    size_t stdin_off;
+    char relay_buf[65536];
+    size_t relay_len, relay_off;
+    unsigned char msg_buf[sizeof(mj_msg_t)];
+    size_t msg_len;
+    uint64_t total;
+    /* what happened */
+    bool got_started, got_exited, got_exec_failed, got_setup_failed;
+    mj_msg_t started, exited, failed;
+    bool timed_out, over_limit, killed;
+    mj_buf_t out, err, combined;
+} mj_pump_t;
+
+void mj_close_fd(int *fd);
+int mj_set_nonblock(int fd);
+void mj_pump_init(mj_pump_t *p);
+int mj_pump_run(mj_pump_t *p, mj_error_t **err);
+void mj_pump_close(mj_pump_t *p);
+mj_error_t *mj_exec_error(const char *argv0, const char *workdir, const mj_msg_t *m);
+/* Builds the result of a command that ran (moving the captured output), or the error when it
+ * did not.  t_released: monotonic time the command was released (start fallback). */
+int mj_pump_result(mj_pump_t *p, const char *argv0, const char *workdir, double t_released, mj_result_t **out,
+                   mj_error_t **err);
 
 /* ------------------------------------------------------------ result */
 

@@ -281,7 +281,7 @@ static void set_rlimit(mj_plan_t *plan, mj_rlimit_t which, uint64_t value)
     plan->rlimits[which].rlim_max = v;
 }
 
-static const char *env_lookup(const mj_strv_t *env, const char *key)
+const char *mj_env_lookup(const mj_strv_t *env, const char *key)
 {
     size_t klen = strlen(key);
     for (size_t i = 0; i < env->n; i++)
@@ -290,12 +290,30 @@ static const char *env_lookup(const mj_strv_t *env, const char *key)
     return NULL;
 }
 
+void mj_env_overlay(mj_strv_t *env, const mj_strv_t *over)
+{
+    for (size_t i = 0; i < over->n; i++) {
+        const char *eq = strchr(over->v[i], '=');
+        size_t klen = eq ? (size_t)(eq - over->v[i]) : strlen(over->v[i]);
+        bool replaced = false;
+        for (size_t j = 0; j < env->n && !replaced; j++) {
+            if (strncmp(env->v[j], over->v[i], klen) == 0 && env->v[j][klen] == '=') {
+                free(env->v[j]);
+                env->v[j] = mj_xstrdup(over->v[i]);
+                replaced = true;
+            }
+        }
+        if (!replaced)
+            mj_strv_push(env, over->v[i]);
+    }
+}
+
 int mj_plan_build(const mj_config_t *cfg, const mj_command_t *cmd, mj_plan_t *plan, mj_error_t **err)
 {
     memset(plan, 0, sizeof(*plan));
     plan->id_slot_fd = -1;
 
-    if (!cmd || cmd->argv.n == 0) {
+    if (cmd && cmd->argv.n == 0) {
         *err = mj_error_new(MJ_ERR_INVALID_CONFIG, EINVAL, "command: empty command");
         return -1;
     }
@@ -317,11 +335,15 @@ int mj_plan_build(const mj_config_t *cfg, const mj_command_t *cmd, mj_plan_t *pl
     plan->rootless = plan->host_uid != 0;
     plan->inner_uid = cfg->uid;
     plan->inner_gid = cfg->gid;
+    if (cmd && cmd->has_user) {
+        plan->inner_uid = cmd->uid;
+        plan->inner_gid = cmd->gid;
+    }
     if (plan->rootless) {
-        plan->init_uid = cfg->uid;
-        plan->init_gid = cfg->gid;
-        plan->uid_map = mj_xasprintf("%u %u 1\n", (unsigned)cfg->uid, (unsigned)plan->host_uid);
-        plan->gid_map = mj_xasprintf("%u %u 1\n", (unsigned)cfg->gid, (unsigned)plan->host_gid);
+        plan->init_uid = plan->inner_uid;
+        plan->init_gid = plan->inner_gid;
+        plan->uid_map = mj_xasprintf("%u %u 1\n", (unsigned)plan->inner_uid, (unsigned)plan->host_uid);
+        plan->gid_map = mj_xasprintf("%u %u 1\n", (unsigned)plan->inner_gid, (unsigned)plan->host_gid);
     } else {
         if (allocate_id_slot(plan, err) < 0)
             goto fail;
@@ -364,27 +386,16 @@ int mj_plan_build(const mj_config_t *cfg, const mj_command_t *cmd, mj_plan_t *pl
     plan->caps_keep = cfg->caps_keep;
     plan->last_cap = mj_caps_last_cap();
 
-    /* ----- command */
-    mj_strv_copy(&plan->argv, &cmd->argv);
+    /* ----- command (none for a persistent sandbox: its commands come later) */
     mj_strv_copy(&plan->envp, &cfg->env);
-    for (size_t i = 0; i < cmd->env.n; i++) {
-        const char *eq = strchr(cmd->env.v[i], '=');
-        size_t klen = (size_t)(eq - cmd->env.v[i]);
-        bool replaced = false;
-        for (size_t j = 0; j < plan->envp.n && !replaced; j++) {
-            if (strncmp(plan->envp.v[j], cmd->env.v[i], klen + 1) == 0) {
-                free(plan->envp.v[j]);
-                plan->envp.v[j] = mj_xstrdup(cmd->env.v[i]);
-                replaced = true;
-            }
-        }
-        if (!replaced)
-            mj_strv_push(&plan->envp, cmd->env.v[i]);
+    if (cmd) {
+        mj_strv_copy(&plan->argv, &cmd->argv);
+        mj_env_overlay(&plan->envp, &cmd->env);
     }
-    const char *path = env_lookup(&plan->envp, "PATH");
+    const char *path = mj_env_lookup(&plan->envp, "PATH");
     plan->path_env = mj_xstrdup(path ? path : MJ_DEFAULT_PATH);
     plan->exec_buf = mj_xmalloc(PATH_MAX);
-    plan->workdir = mj_xstrdup(cmd->workdir ? cmd->workdir : cfg->workdir ? cfg->workdir : "/");
+    plan->workdir = mj_xstrdup(cmd && cmd->workdir ? cmd->workdir : cfg->workdir ? cfg->workdir : "/");
     read_proc_areas(plan);
     return 0;
 

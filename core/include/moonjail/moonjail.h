@@ -137,6 +137,9 @@ int mj_config_set_env(mj_config_t *cfg, const char *key, const char *value, mj_e
 void mj_config_clear_env(mj_config_t *cfg);
 int mj_config_set_workdir(mj_config_t *cfg, const char *dir, mj_error_t **err);
 
+/* How long a destroyed sandbox's supervisor lingers, files readable, before it goes. */
+void mj_config_set_cleanup_delay(mj_config_t *cfg, double seconds);
+
 /* Parses a capability name; -1 when unknown. */
 int mj_capability_from_name(const char *name);
 
@@ -154,6 +157,8 @@ int mj_command_set_workdir(mj_command_t *cmd, const char *dir, mj_error_t **err)
 int mj_command_set_stdin(mj_command_t *cmd, const void *data, size_t len, mj_error_t **err);
 /* Relays bytes read from a host fd (borrowed, never passed into the sandbox) to stdin. */
 void mj_command_set_stdin_fd(mj_command_t *cmd, int fd);
+/* Ids the command runs as inside (default: the sandbox's user). */
+int mj_command_set_user(mj_command_t *cmd, uid_t uid, gid_t gid, mj_error_t **err);
 /* Wall-clock limit in seconds (0 = none). */
 void mj_command_set_timeout(mj_command_t *cmd, double seconds);
 /* Cap on stdout+stderr bytes; passing it ends the command with ended_by "output_limit". */
@@ -207,6 +212,184 @@ void mj_result_free(mj_result_t *r);
  * ran (bad config: INVALID_CONFIG; setup failure: SANDBOX_INIT_FAILED; missing or
  * non-executable binary: COMMAND_EXECUTION_FAILED with errno ENOENT / EACCES). */
 int mj_run(const mj_config_t *cfg, const mj_command_t *cmd, mj_result_t **out, mj_error_t **err);
+
+
+/* ---------------------------------------------------------------- persistent sandboxes */
+
+typedef struct mj_sandbox mj_sandbox_t;
+typedef struct mj_process mj_process_t;
+
+typedef enum {
+    MJ_STATUS_CREATING = 0,
+    MJ_STATUS_STARTING,
+    MJ_STATUS_RUNNING,
+    MJ_STATUS_PAUSED,
+    MJ_STATUS_STOPPING,
+    MJ_STATUS_STOPPED,
+    MJ_STATUS_FAILED,
+    MJ_STATUS_DESTROYED,
+} mj_status_t;
+
+const char *mj_status_name(mj_status_t status); /* "creating", "running", … */
+
+/* Where named sandboxes keep their state: $MOONJAIL_STATE_DIR, else /run/moonjail (root) or
+ * $XDG_RUNTIME_DIR/moonjail (rootless).  Returns a static string. */
+const char *mj_state_dir(void);
+
+/* Creates and starts a sandbox whose supervisor stays warm between commands.
+ * name NULL: an anonymous sandbox owned by this process (it dies with it).  A name registers the
+ * sandbox under mj_state_dir() so other processes can mj_sandbox_open() it; it outlives its
+ * creator until destroyed.  Names are [A-Za-z0-9][A-Za-z0-9_.-]{0,63}; an existing name is
+ * INVALID_STATE. */
+int mj_sandbox_create(const mj_config_t *cfg, const char *name, mj_sandbox_t **out, mj_error_t **err);
+/* Attaches to a named sandbox; SANDBOX_NOT_FOUND when there is none. */
+int mj_sandbox_open(const char *name, mj_sandbox_t **out, mj_error_t **err);
+/* Names of the sandboxes registered under mj_state_dir(); free with mj_strings_free. */
+int mj_sandbox_list(char ***names, size_t *count, mj_error_t **err);
+void mj_strings_free(char **v, size_t n);
+
+/* Runs a command and waits for it; like mj_run, a result whenever the command ran.  The
+ * command's env is the sandbox's env overlaid with the command's own; its workdir defaults to the
+ * sandbox's.  Background processes the command leaves behind keep running (use a timeout or
+ * mj_sandbox_signal to end them). */
+int mj_sandbox_exec(mj_sandbox_t *sb, const mj_command_t *cmd, mj_result_t **out, mj_error_t **err);
+/* Starts a command and returns at once; stdio through mj_process_*. */
+int mj_sandbox_spawn(mj_sandbox_t *sb, const mj_command_t *cmd, mj_process_t **out, mj_error_t **err);
+/* Like spawn, but the command keeps running when this process goes away (moonjail exec -d). */
+int mj_sandbox_spawn_detached(mj_sandbox_t *sb, const mj_command_t *cmd, pid_t *pid, mj_error_t **err);
+
+/* Sends sig to every process of the sandbox except its supervisor. */
+int mj_sandbox_signal(mj_sandbox_t *sb, int sig, mj_error_t **err);
+int mj_sandbox_pause(mj_sandbox_t *sb, mj_error_t **err);
+int mj_sandbox_resume(mj_sandbox_t *sb, mj_error_t **err);
+/* SIGTERM to every process, up to grace seconds, then SIGKILL; the sandbox is then "stopped":
+ * its files stay readable, commands are refused. */
+int mj_sandbox_stop(mj_sandbox_t *sb, double grace, mj_error_t **err);
+/* Kills everything, removes mounts, state and the name; idempotent.  With a cleanup delay in the
+ * config the supervisor lingers that long (files inspectable) before it goes. */
+int mj_sandbox_destroy(mj_sandbox_t *sb, mj_error_t **err);
+/* Frees the handle; an anonymous sandbox is destroyed with it, a named one stays. */
+void mj_sandbox_free(mj_sandbox_t *sb);
+
+/* Default workdir and environment of later commands (named sandboxes remember them). */
+const char *mj_sandbox_workdir(const mj_sandbox_t *sb);
+int mj_sandbox_set_workdir(mj_sandbox_t *sb, const char *dir, mj_error_t **err);
+/* NULL-terminated "KEY=VALUE" array, borrowed. */
+const char *const *mj_sandbox_env(const mj_sandbox_t *sb);
+int mj_sandbox_set_env(mj_sandbox_t *sb, const char *key, const char *value, mj_error_t **err);
+int mj_sandbox_unset_env(mj_sandbox_t *sb, const char *key, mj_error_t **err);
+void mj_sandbox_clear_env(mj_sandbox_t *sb);
+
+/* Opaque text a host stores with a named sandbox (the Lua layer keeps labels, annotations,
+ * image and policy there as JSON).  Copied. */
+int mj_sandbox_set_meta(mj_sandbox_t *sb, const char *text, mj_error_t **err);
+const char *mj_sandbox_meta(const mj_sandbox_t *sb);
+
+typedef struct {
+    char id[40];
+    char name[72];
+    mj_status_t status;
+    double created_at;       /* epoch seconds */
+    double started_at;
+    char hostname[72];
+    pid_t supervisor_pid;    /* on the host */
+    uid_t uid;               /* inside */
+    gid_t gid;
+    bool rootless;
+} mj_sandbox_info_t;
+
+int mj_sandbox_info(mj_sandbox_t *sb, mj_sandbox_info_t *out, mj_error_t **err);
+mj_status_t mj_sandbox_status(mj_sandbox_t *sb);
+
+typedef struct {
+    double timestamp;        /* epoch seconds of the sample */
+    double cpu_time;         /* user+system seconds of every process, live and reaped */
+    double cpu_percent;      /* over the sandbox's life: cpu_time / (uptime * cpus) * 100 */
+    uint64_t memory_usage;   /* bytes: sum of RSS of live processes */
+    double memory_percent;   /* of the host's RAM (or the memory limit when one is set) */
+    uint64_t memory_peak;    /* bytes: highest memory_usage seen, or the kernel's peak when known */
+    uint64_t disk_usage;     /* bytes written into the sandbox's own tmpfs mounts */
+    uint64_t disk_reads;     /* read syscalls (approximation: /proc io syscr) */
+    uint64_t disk_writes;
+    uint64_t network_in;     /* bytes received on the sandbox's interfaces */
+    uint64_t network_out;
+    unsigned process_count;  /* live processes, supervisor excluded */
+    unsigned thread_count;
+    unsigned file_handles;   /* open fds of those processes */
+    double uptime;           /* seconds since started */
+} mj_usage_t;
+
+int mj_sandbox_usage(mj_sandbox_t *sb, mj_usage_t *out, mj_error_t **err);
+
+/* A process inside (ps / top). */
+typedef struct {
+    pid_t pid;               /* inside the sandbox */
+    pid_t ppid;
+    uid_t uid;
+    char state;
+    double cpu_time;
+    uint64_t rss;
+    char command[256];
+} mj_proc_entry_t;
+
+int mj_sandbox_processes(mj_sandbox_t *sb, mj_proc_entry_t **out, size_t *count, mj_error_t **err);
+
+/* ---------------------------------------------------------------- files inside a sandbox
+ * Paths are absolute paths inside the sandbox.  The host resolves them inside the sandbox's root
+ * (openat2 RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS), never follows its symlinks out, opens with
+ * O_NONBLOCK and refuses anything that is not a regular file where it reads or writes data. */
+
+typedef struct {
+    char *name;
+    char *path;
+    uint64_t size;
+    uint32_t mode;           /* permission bits and type bits, as st_mode */
+    double mod_time;         /* epoch seconds */
+    bool is_dir;
+    bool is_link;
+    char owner[64];          /* names from the sandbox's /etc/passwd, else the number */
+    char group[64];
+    char permissions[11];    /* "-rw-r--r--" */
+} mj_file_info_t;
+
+void mj_file_infos_free(mj_file_info_t *v, size_t n);
+
+/* Writes (creates or truncates) a regular file owned by the sandbox's user; mode & 07777. */
+int mj_sandbox_write_file(mj_sandbox_t *sb, const char *path, const void *data, size_t len, unsigned mode,
+                          mj_error_t **err);
+/* Reads a regular file (at most max bytes; 0 = 1 GiB); *data is malloc'ed and NUL-terminated. */
+int mj_sandbox_read_file(mj_sandbox_t *sb, const char *path, size_t max, char **data, size_t *len,
+                         mj_error_t **err);
+/* A directory's entries (sorted by name), or the one entry when path is not a directory. */
+int mj_sandbox_list_files(mj_sandbox_t *sb, const char *path, mj_file_info_t **out, size_t *count,
+                          mj_error_t **err);
+int mj_sandbox_stat(mj_sandbox_t *sb, const char *path, mj_file_info_t *out, mj_error_t **err);
+/* Copies a host file or directory tree into the sandbox (modes kept, owner = sandbox user).
+ * When dest is an existing directory the source goes inside it, as cp and docker cp do. */
+int mj_sandbox_copy_in(mj_sandbox_t *sb, const char *host_src, const char *dest, mj_error_t **err);
+/* Copies a sandbox file or tree out to the host (modes kept; symlinks copied as links). */
+int mj_sandbox_copy_out(mj_sandbox_t *sb, const char *src, const char *host_dest, mj_error_t **err);
+int mj_sandbox_mkdir(mj_sandbox_t *sb, const char *path, unsigned mode, mj_error_t **err);
+int mj_sandbox_remove(mj_sandbox_t *sb, const char *path, bool recursive, mj_error_t **err);
+
+/* ---------------------------------------------------------------- streaming processes */
+
+/* Host fds of the process's stdio (borrowed; -1 once closed).  stdout/stderr are non-blocking. */
+int mj_process_stdin_fd(const mj_process_t *p);
+int mj_process_stdout_fd(const mj_process_t *p);
+int mj_process_stderr_fd(const mj_process_t *p);
+void mj_process_close_stdin(mj_process_t *p);
+pid_t mj_process_pid(const mj_process_t *p);
+int mj_process_signal(mj_process_t *p, int sig, mj_error_t **err);
+/* Kills the command and everything it started. */
+int mj_process_kill_tree(mj_process_t *p, mj_error_t **err);
+/* Waits for the command (timeout seconds, < 0 = forever; TIMEOUT error when it passes).  The
+ * result has exit code, signal, times and usage; output is whatever the caller did not read. */
+int mj_process_wait(mj_process_t *p, double timeout, mj_result_t **out, mj_error_t **err);
+/* Non-blocking: 1 and *out when done, 0 when still running. */
+int mj_process_poll(mj_process_t *p, mj_result_t **out, mj_error_t **err);
+/* Kills the tree if still running, then frees. */
+void mj_process_free(mj_process_t *p);
 
 #ifdef __cplusplus
 }

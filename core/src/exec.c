@@ -1,0 +1,76 @@
+/* exec.c — the last steps of every command inside a sandbox, in the forked child right before
+ * execve: default signals, new session, workdir, rlimits, ids and capabilities, no_new_privs,
+ * then a PATH search with the command's own PATH.  Shared by the one-shot init and the
+ * supervisor's exec shims.  Raw system calls only; failures go out as (stage, errno). */
+#define _GNU_SOURCE
+#include <limits.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+
+#include "internal.h"
+
+const int mj_forwarded_signals[MJ_N_FORWARDED_SIGNALS] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
+
+__attribute__((noreturn)) void mj_exec_child(const mj_plan_t *plan, const mj_exec_params_t *params, int err_fd)
+{
+    int32_t report[2];
+    sigset_t empty;
+    sigemptyset(&empty);
+    for (int sig = 1; sig < NSIG; sig++)
+        if (sig != SIGKILL && sig != SIGSTOP)
+            signal(sig, SIG_DFL);
+    sigprocmask(SIG_SETMASK, &empty, NULL);
+    setsid();
+
+    report[0] = MJ_EXEC_STAGE_CHDIR;
+    if (chdir(params->workdir) < 0)
+        goto fail;
+    report[0] = MJ_EXEC_STAGE_LIMITS;
+    static const int resources[MJ_RLIMIT__COUNT] = {
+        [MJ_RLIMIT_NOFILE] = RLIMIT_NOFILE, [MJ_RLIMIT_NPROC] = RLIMIT_NPROC, [MJ_RLIMIT_FSIZE] = RLIMIT_FSIZE,
+        [MJ_RLIMIT_CORE] = RLIMIT_CORE,     [MJ_RLIMIT_CPU] = RLIMIT_CPU,     [MJ_RLIMIT_AS] = RLIMIT_AS,
+        [MJ_RLIMIT_STACK] = RLIMIT_STACK,
+    };
+    for (int i = 0; i < MJ_RLIMIT__COUNT; i++)
+        if (plan->rlimit_set[i] && setrlimit(resources[i], &plan->rlimits[i]) < 0)
+            goto fail;
+    report[0] = MJ_EXEC_STAGE_CREDS;
+    if (mj_caps_drop_and_setid(plan->caps_keep, plan->last_cap, params->uid, params->gid, !plan->rootless) < 0)
+        goto fail;
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+        goto fail;
+
+    report[0] = MJ_EXEC_STAGE_EXEC;
+    const char *file = params->argv[0];
+    if (strchr(file, '/')) {
+        execve(file, params->argv, params->envp);
+    } else {
+        bool eacces = false;
+        size_t flen = strlen(file);
+        const char *p = params->path_env;
+        while (*p) {
+            const char *end = strchrnul(p, ':');
+            size_t dlen = (size_t)(end - p);
+            if (dlen + flen + 2 <= PATH_MAX) {
+                char *buf = params->exec_buf;
+                memcpy(buf, dlen ? p : ".", dlen ? dlen : 1);
+                size_t off = dlen ? dlen : 1;
+                buf[off++] = '/';
+                memcpy(buf + off, file, flen + 1);
+                execve(buf, params->argv, params->envp);
+                if (errno == EACCES)
+                    eacces = true;
+                else if (errno != ENOENT && errno != ENOTDIR && errno != ENAMETOOLONG)
+                    break;
+            }
+            p = *end ? end + 1 : end;
+        }
+        if (errno == ENOENT || errno == ENOTDIR || errno == ENAMETOOLONG)
+            errno = eacces ? EACCES : ENOENT;
+    }
+fail:
+    report[1] = errno;
+    (void)mj_write_all(err_fd, report, sizeof(report));
+    _exit(127);
+}

@@ -1,0 +1,62 @@
+/* proto.h — the wire format between the host and a sandbox's supervisor (and its exec shims).
+ * Unix SOCK_SEQPACKET: one message per packet, fixed headers, lengths checked on both sides.
+ * The host treats every byte it receives as hostile; the supervisor checks every request. */
+#ifndef MJ_PROTO_H
+#define MJ_PROTO_H
+
+#include <stdint.h>
+
+#define MJ_PROTO_MAGIC 0x4d4a5031u /* "MJP1" */
+#define MJ_PROTO_MAX (256u * 1024u)
+#define MJ_PROTO_MAX_ARGS 4096u
+#define MJ_PROTO_MAX_ENV 4096u
+
+/* host -> supervisor (control connection); each gets one mj_rep_t back */
+enum {
+    MJ_REQ_PING = 1,
+    MJ_REQ_EXEC,        /* payload mj_exec_req_t + strings; fds: stdin, stdout, stderr, channel */
+    MJ_REQ_SIGNAL_ALL,  /* arg = signal */
+    MJ_REQ_PAUSE,
+    MJ_REQ_RESUME,
+    MJ_REQ_STOP,        /* arg = grace in ms */
+    MJ_REQ_SHUTDOWN,    /* arg = linger in ms */
+    MJ_REQ_STATUS,      /* rep.value = MJ_SUP_* flags */
+};
+
+/* host -> exec shim (per-command channel) */
+enum {
+    MJ_CHAN_SIGNAL = 100, /* arg = signal, to the command */
+    MJ_CHAN_KILL_TREE,    /* the command and everything it started */
+};
+
+#define MJ_EXEC_DETACHED 0x1u
+
+#define MJ_SUP_PAUSED 0x1
+#define MJ_SUP_STOPPED 0x2
+#define MJ_SUP_SHUTTING_DOWN 0x4
+
+typedef struct {
+    uint32_t magic;
+    uint32_t type;
+    uint32_t len; /* payload bytes after this header */
+    int32_t arg;
+} mj_req_t;
+
+typedef struct {
+    uint32_t uid, gid;
+    uint32_t flags;
+    uint32_t argc, envc;
+    uint32_t reserved;
+    /* then: workdir\0 argv[0]\0 … argv[argc-1]\0 env[0]\0 … env[envc-1]\0 */
+} mj_exec_req_t;
+
+enum { MJ_REP_OK = 1, MJ_REP_ERR };
+
+typedef struct {
+    uint32_t magic;
+    uint32_t type;  /* MJ_REP_OK / MJ_REP_ERR */
+    int32_t err;    /* errno for MJ_REP_ERR */
+    int32_t value;
+} mj_rep_t;
+
+#endif

@@ -1,0 +1,378 @@
+/* pump.c — the host-side loop that carries a command's stdio and status: feeds stdin (bytes or a
+ * relayed host fd), captures stdout and stderr separately and in arrival order, enforces the
+ * output cap and the wall-clock deadline, forwards signals, and collects the fixed-size status
+ * messages (mj_msg_t) the sandbox side sends.  Used by one-shot runs and by execs in persistent
+ * sandboxes.  Everything read from the sandbox is bounded and validated. */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include "internal.h"
+
+void mj_close_fd(int *fd)
+{
+    if (*fd >= 0) {
+        close(*fd);
+        *fd = -1;
+    }
+}
+
+int mj_set_nonblock(int fd)
+{
+    int fl = fcntl(fd, F_GETFL);
+    return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+void mj_pump_init(mj_pump_t *p)
+{
+    memset(p, 0, sizeof(*p));
+    p->out_r = p->err_r = p->status_fd = p->stdin_w = p->relay_r = p->sig_fd = -1;
+    p->tee_out = p->tee_err = -1;
+}
+
+static void do_kill(mj_pump_t *p)
+{
+    if (p->killed)
+        return;
+    p->killed = true;
+    if (p->kill)
+        p->kill(p->ctx);
+}
+
+static void handle_msg(mj_pump_t *p, const mj_msg_t *m)
+{
+    switch (m->type) {
+    case MJ_MSG_STARTED:
+        p->started = *m;
+        p->got_started = true;
+        break;
+    case MJ_MSG_EXITED:
+        p->exited = *m;
+        p->got_exited = true;
+        break;
+    case MJ_MSG_EXEC_FAILED:
+        p->failed = *m;
+        p->got_exec_failed = true;
+        break;
+    case MJ_MSG_SETUP_FAILED:
+        p->failed = *m;
+        p->got_setup_failed = true;
+        break;
+    default:
+        break; /* unknown: ignored, never trusted */
+    }
+}
+
+static void read_status(mj_pump_t *p)
+{
+    for (;;) {
+        ssize_t n = read(p->status_fd, p->msg_buf + p->msg_len, sizeof(p->msg_buf) - p->msg_len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            return;
+        if (n <= 0) {
+            mj_close_fd(&p->status_fd);
+            return;
+        }
+        p->msg_len += (size_t)n;
+        if (p->msg_len == sizeof(mj_msg_t)) {
+            mj_msg_t m;
+            memcpy(&m, p->msg_buf, sizeof(m));
+            handle_msg(p, &m);
+            p->msg_len = 0;
+        }
+    }
+}
+
+static void read_output(mj_pump_t *p, int *fd, mj_buf_t *own, int tee)
+{
+    char buf[65536];
+    for (;;) {
+        ssize_t n = read(*fd, buf, sizeof(buf));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            return;
+        if (n <= 0) {
+            mj_close_fd(fd);
+            return;
+        }
+        size_t take = (size_t)n;
+        if (p->limit && p->total + take > p->limit) {
+            take = (size_t)(p->limit - p->total);
+            if (!p->over_limit) {
+                p->over_limit = true;
+                do_kill(p);
+            }
+        }
+        if (take == 0)
+            continue; /* keep draining so writers do not block while they die */
+        mj_buf_append(own, buf, take);
+        mj_buf_append(&p->combined, buf, take);
+        p->total += take;
+        if (tee >= 0)
+            (void)mj_write_all(tee, buf, take);
+    }
+}
+
+static void pump_stdin(mj_pump_t *p)
+{
+    const char *data = p->stdin_data ? p->stdin_data : p->relay_buf;
+    size_t *off = p->stdin_data ? &p->stdin_off : &p->relay_off;
+    size_t len = p->stdin_data ? p->stdin_len : p->relay_len;
+    while (*off < len) {
+        ssize_t n = write(p->stdin_w, data + *off, len - *off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            return;
+        if (n < 0) { /* EPIPE: the command stopped reading */
+            mj_close_fd(&p->stdin_w);
+            p->relay_r = -1;
+            return;
+        }
+        *off += (size_t)n;
+    }
+    if (p->stdin_data)
+        mj_close_fd(&p->stdin_w);
+}
+
+static void read_relay(mj_pump_t *p)
+{
+    ssize_t n;
+    do
+        n = read(p->relay_r, p->relay_buf, sizeof(p->relay_buf));
+    while (n < 0 && errno == EINTR);
+    if (n < 0 && errno == EAGAIN)
+        return;
+    if (n <= 0) {
+        p->relay_r = -1; /* borrowed: not ours to close */
+        mj_close_fd(&p->stdin_w);
+        return;
+    }
+    p->relay_len = (size_t)n;
+    p->relay_off = 0;
+    pump_stdin(p);
+}
+
+static void forward_signals(mj_pump_t *p)
+{
+    struct signalfd_siginfo si;
+    while (read(p->sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+        if (p->signal)
+            p->signal(p->ctx, (int)si.ssi_signo);
+}
+
+static bool finished(const mj_pump_t *p)
+{
+    if (p->stop_on_exit)
+        return p->status_fd < 0 || p->got_exited || p->got_exec_failed || p->got_setup_failed;
+    return p->out_r < 0 && p->err_r < 0 && p->status_fd < 0;
+}
+
+int mj_pump_run(mj_pump_t *p, mj_error_t **err)
+{
+    int ret = 0;
+    sigset_t oldmask, blockmask, fwd;
+    sigemptyset(&blockmask);
+    sigemptyset(&fwd);
+    sigaddset(&blockmask, SIGPIPE);
+    if (p->forward_signals)
+        for (size_t i = 0; i < MJ_N_FORWARDED_SIGNALS; i++) {
+            sigaddset(&blockmask, mj_forwarded_signals[i]);
+            sigaddset(&fwd, mj_forwarded_signals[i]);
+        }
+    pthread_sigmask(SIG_BLOCK, &blockmask, &oldmask);
+    if (p->forward_signals)
+        p->sig_fd = signalfd(-1, &fwd, SFD_CLOEXEC | SFD_NONBLOCK);
+
+    if (p->out_r >= 0)
+        mj_set_nonblock(p->out_r);
+    if (p->err_r >= 0)
+        mj_set_nonblock(p->err_r);
+    if (p->status_fd >= 0)
+        mj_set_nonblock(p->status_fd);
+    if (p->stdin_w >= 0) {
+        mj_set_nonblock(p->stdin_w);
+        if (!p->stdin_data && p->relay_r < 0)
+            mj_close_fd(&p->stdin_w); /* no input: the command reads EOF */
+    }
+    if (p->stdin_data)
+        pump_stdin(p);
+
+    while (!finished(p)) {
+        struct pollfd pfd[6];
+        int n = 0, i_out = -1, i_err = -1, i_st = -1, i_in = -1, i_relay = -1, i_sig = -1;
+        if (p->out_r >= 0)
+            pfd[i_out = n++] = (struct pollfd){.fd = p->out_r, .events = POLLIN};
+        if (p->err_r >= 0)
+            pfd[i_err = n++] = (struct pollfd){.fd = p->err_r, .events = POLLIN};
+        if (p->status_fd >= 0)
+            pfd[i_st = n++] = (struct pollfd){.fd = p->status_fd, .events = POLLIN};
+        bool pending = p->stdin_w >= 0 &&
+                       (p->stdin_data ? p->stdin_off < p->stdin_len : p->relay_off < p->relay_len);
+        if (pending)
+            pfd[i_in = n++] = (struct pollfd){.fd = p->stdin_w, .events = POLLOUT};
+        else if (p->relay_r >= 0 && p->stdin_w >= 0)
+            pfd[i_relay = n++] = (struct pollfd){.fd = p->relay_r, .events = POLLIN};
+        if (p->sig_fd >= 0)
+            pfd[i_sig = n++] = (struct pollfd){.fd = p->sig_fd, .events = POLLIN};
+        int timeout_ms = -1;
+        if (p->deadline > 0 && !p->killed) {
+            double left = p->deadline - mj_now_monotonic();
+            if (left <= 0) {
+                p->timed_out = true;
+                do_kill(p);
+                continue;
+            }
+            timeout_ms = (int)(left * 1000) + 1;
+        }
+        int r = poll(pfd, (nfds_t)n, timeout_ms);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            *err = mj_error_new(MJ_ERR_COMMAND_EXECUTION_FAILED, errno, "poll: %s", strerror(errno));
+            do_kill(p);
+            ret = -1;
+            break;
+        }
+        if (i_out >= 0 && pfd[i_out].revents)
+            read_output(p, &p->out_r, &p->out, p->tee_out);
+        if (i_err >= 0 && pfd[i_err].revents)
+            read_output(p, &p->err_r, &p->err, p->tee_err);
+        if (i_st >= 0 && pfd[i_st].revents)
+            read_status(p);
+        if (i_in >= 0 && pfd[i_in].revents) {
+            if (pfd[i_in].revents & (POLLERR | POLLHUP)) {
+                mj_close_fd(&p->stdin_w);
+                p->relay_r = -1;
+            } else {
+                pump_stdin(p);
+            }
+        }
+        if (i_relay >= 0 && pfd[i_relay].revents)
+            read_relay(p);
+        if (i_sig >= 0 && pfd[i_sig].revents)
+            forward_signals(p);
+    }
+    /* What the command wrote before it exited is in the pipes: take it (background processes
+     * that still hold them do not keep us waiting). */
+    if (p->stop_on_exit) {
+        if (p->out_r >= 0)
+            read_output(p, &p->out_r, &p->out, p->tee_out);
+        if (p->err_r >= 0)
+            read_output(p, &p->err_r, &p->err, p->tee_err);
+    }
+
+    mj_close_fd(&p->sig_fd);
+    sigset_t pipeset;
+    sigemptyset(&pipeset);
+    sigaddset(&pipeset, SIGPIPE);
+    struct timespec zero = {0, 0};
+    while (sigtimedwait(&pipeset, NULL, &zero) > 0)
+        ;
+    pthread_sigmask(SIG_SETMASK, &oldmask, NULL);
+    return ret;
+}
+
+void mj_pump_close(mj_pump_t *p)
+{
+    mj_close_fd(&p->out_r);
+    mj_close_fd(&p->err_r);
+    mj_close_fd(&p->status_fd);
+    mj_close_fd(&p->stdin_w);
+    mj_close_fd(&p->sig_fd);
+    mj_buf_free(&p->out);
+    mj_buf_free(&p->err);
+    mj_buf_free(&p->combined);
+}
+
+mj_error_t *mj_exec_error(const char *argv0, const char *workdir, const mj_msg_t *m)
+{
+    int stage = m->a, e = m->b;
+    switch (stage) {
+    case MJ_EXEC_STAGE_CHDIR:
+        return mj_error_new(MJ_ERR_COMMAND_EXECUTION_FAILED, e, "working directory '%s': %s", workdir, strerror(e));
+    case MJ_EXEC_STAGE_LIMITS:
+        return mj_error_new(MJ_ERR_COMMAND_EXECUTION_FAILED, e, "setting resource limits: %s", strerror(e));
+    case MJ_EXEC_STAGE_CREDS:
+        return mj_error_new(MJ_ERR_COMMAND_EXECUTION_FAILED, e, "dropping privileges: %s", strerror(e));
+    default:
+        if (e == ENOENT)
+            return mj_error_new(MJ_ERR_COMMAND_EXECUTION_FAILED, e, "'%s': command not found", argv0);
+        if (e == EACCES)
+            return mj_error_new(MJ_ERR_COMMAND_EXECUTION_FAILED, e, "'%s': permission denied (not executable)", argv0);
+        return mj_error_new(MJ_ERR_COMMAND_EXECUTION_FAILED, e, "'%s': %s", argv0, strerror(e));
+    }
+}
+
+static void result_from_status(mj_result_t *res, const mj_msg_t *exited)
+{
+    int st = exited->a;
+    res->end_time = (double)exited->t_ns / 1e9;
+    res->cpu_time = (double)(exited->u1 + exited->u2) / 1e6;
+    res->memory_peak = exited->u3 * 1024;
+    if (WIFEXITED(st)) {
+        res->ended_by = MJ_END_EXIT;
+        res->exit_code = WEXITSTATUS(st);
+    } else if (WIFSIGNALED(st)) {
+        res->ended_by = MJ_END_SIGNAL;
+        res->signal = WTERMSIG(st);
+        res->exit_code = 128 + res->signal;
+    }
+}
+
+int mj_pump_result(mj_pump_t *p, const char *argv0, const char *workdir, double t_released, mj_result_t **out,
+                   mj_error_t **err)
+{
+    if (p->got_exec_failed) {
+        *err = mj_exec_error(argv0, workdir, &p->failed);
+        return -1;
+    }
+    if (!p->got_started && !p->timed_out) {
+        *err = mj_error_new(MJ_ERR_SANDBOX_INIT_FAILED, 0, "the sandbox ended before starting the command");
+        return -1;
+    }
+    mj_result_t *res = mj_xcalloc(1, sizeof(*res));
+    double now = mj_now_realtime();
+    res->start_time = p->got_started ? (double)p->started.t_ns / 1e9 : now - (mj_now_monotonic() - t_released);
+    res->pid = p->got_started ? p->started.a : 0;
+    if (p->got_exited)
+        result_from_status(res, &p->exited);
+    if (p->timed_out) {
+        res->ended_by = MJ_END_TIMEOUT;
+        res->exit_code = 124;
+        res->signal = SIGKILL;
+        if (!p->got_exited)
+            res->end_time = now;
+    } else if (p->over_limit) {
+        res->ended_by = MJ_END_OUTPUT_LIMIT;
+        if (!p->got_exited) {
+            res->signal = SIGKILL;
+            res->exit_code = 128 + SIGKILL;
+            res->end_time = now;
+        }
+    } else if (!p->got_exited) {
+        free(res);
+        *err = mj_error_new(MJ_ERR_SANDBOX_INIT_FAILED, 0, "the sandbox's init died before the command finished");
+        return -1;
+    }
+    if (res->end_time < res->start_time)
+        res->end_time = res->start_time;
+    res->truncated = p->over_limit;
+    res->out = p->out;
+    res->err = p->err;
+    res->combined = p->combined;
+    memset(&p->out, 0, sizeof(p->out));
+    memset(&p->err, 0, sizeof(p->err));
+    memset(&p->combined, 0, sizeof(p->combined));
+    *out = res;
+    return 0;
+}

@@ -1,0 +1,539 @@
+/* supervisor.c — pid 1 of a persistent sandbox, and the per-command exec shims it forks.
+ *
+ * The supervisor reaps zombies and serves requests from host connections (control socket from
+ * the creator, plus connections accepted on a named sandbox's listening socket): exec, signal
+ * everything, pause/resume, stop, shut down, status.  It allocates nothing: requests land in a
+ * static buffer, connections in a fixed table.  Every request is checked before use; a bad one
+ * gets an error reply and its fds are closed.
+ *
+ * Each command runs under a shim (a child of the supervisor, comm "moonjail-exec") that is a
+ * child subreaper: whatever the command starts — setsid, double forks — stays below the shim,
+ * so a timeout or a kill ends the whole tree.  The shim talks to the host over the per-command
+ * channel the host passed with the request: STARTED, EXEC_FAILED, EXITED out; SIGNAL, KILL_TREE
+ * in.  When the host end goes away the shim kills its tree, unless the command was detached. */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "internal.h"
+#include "proto.h"
+
+#define MAX_CONNS 64
+#define CTL_FD 3
+
+static char req_buf[MJ_PROTO_MAX + sizeof(mj_req_t)];
+static char *exec_argv[MJ_PROTO_MAX_ARGS + 1];
+static char *exec_envp[MJ_PROTO_MAX_ENV + 1];
+static char exec_path[PATH_MAX];
+
+static int64_t realtime_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int64_t monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void reply(int fd, uint32_t type, int32_t err, int32_t value)
+{
+    mj_rep_t r = {.magic = MJ_PROTO_MAGIC, .type = type, .err = err, .value = value};
+    (void)send(fd, &r, sizeof(r), MSG_NOSIGNAL);
+}
+
+static void reap_all(void)
+{
+    while (waitpid(-1, NULL, WNOHANG) > 0)
+        ;
+}
+
+/* Waits up to ms for every other process to be gone, reaping; true when none is left. */
+static bool wait_empty(int64_t ms)
+{
+    int64_t deadline = monotonic_ms() + ms;
+    for (;;) {
+        pid_t r;
+        while ((r = waitpid(-1, NULL, WNOHANG)) > 0)
+            ;
+        if (r < 0 && errno == ECHILD)
+            return true;
+        if (monotonic_ms() >= deadline)
+            return false;
+        struct timespec ts = {0, 5 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static void kill_everything(void)
+{
+    kill(-1, SIGKILL);
+    (void)wait_empty(5000);
+}
+
+/* ------------------------------------------------------------------ exec shim */
+
+static void shim_send(int chan, uint32_t type, int32_t a, int32_t b, int64_t t_ns, const struct rusage *ru)
+{
+    mj_msg_t m = {.type = type, .a = a, .b = b, .t_ns = t_ns};
+    if (ru) {
+        m.u1 = (uint64_t)ru->ru_utime.tv_sec * 1000000 + (uint64_t)ru->ru_utime.tv_usec;
+        m.u2 = (uint64_t)ru->ru_stime.tv_sec * 1000000 + (uint64_t)ru->ru_stime.tv_usec;
+        m.u3 = (uint64_t)ru->ru_maxrss;
+    }
+    (void)send(chan, &m, sizeof(m), MSG_NOSIGNAL);
+}
+
+/* Kills every descendant of the shim.  With the shim as subreaper, orphans come back to it, so
+ * repeated passes over /proc catch processes forked while we were killing. */
+static void shim_kill_tree(void)
+{
+    pid_t self = getpid();
+    char buf[4096];
+    for (int pass = 0; pass < 200; pass++) {
+        int found = 0;
+        int dfd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+            return;
+        for (;;) {
+            long n = syscall(SYS_getdents64, dfd, buf, sizeof(buf));
+            if (n <= 0)
+                break;
+            for (long off = 0; off < n;) {
+                struct {
+                    uint64_t ino;
+                    int64_t off;
+                    unsigned short reclen;
+                    unsigned char type;
+                    char name[];
+                } *d = (void *)(buf + off);
+                off += d->reclen;
+                pid_t pid = (pid_t)atoi(d->name);
+                if (pid <= 1 || pid == self)
+                    continue;
+                char path[64], stat[512];
+                int len = 0;
+                const char *prefix = "/proc/";
+                for (; prefix[len]; len++)
+                    path[len] = prefix[len];
+                for (const char *q = d->name; *q && len < 50; q++)
+                    path[len++] = *q;
+                memcpy(path + len, "/stat", 6);
+                int sfd = open(path, O_RDONLY | O_CLOEXEC);
+                if (sfd < 0)
+                    continue;
+                ssize_t r = read(sfd, stat, sizeof(stat) - 1);
+                close(sfd);
+                if (r <= 0)
+                    continue;
+                stat[r] = '\0';
+                char *p = strrchr(stat, ')');
+                if (!p || p[1] != ' ' || !p[2] || p[3] != ' ')
+                    continue;
+                pid_t ppid = (pid_t)atoi(p + 4);
+                if (ppid == self) {
+                    kill(pid, SIGKILL);
+                    found++;
+                }
+            }
+        }
+        close(dfd);
+        /* Reap what we killed; their children reparent to us for the next pass. */
+        while (waitpid(-1, NULL, WNOHANG) > 0)
+            ;
+        if (!found)
+            return;
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+__attribute__((noreturn)) static void run_shim(const mj_plan_t *plan, const mj_exec_params_t *params, int fds[4],
+                                               bool detached)
+{
+    int chan = fds[3];
+    prctl(PR_SET_NAME, "moonjail-exec", 0, 0, 0);
+    prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+
+    int errpipe[2];
+    if (pipe2(errpipe, O_CLOEXEC) < 0) {
+        shim_send(chan, MJ_MSG_EXEC_FAILED, MJ_EXEC_STAGE_EXEC, errno, realtime_ns(), NULL);
+        _exit(1);
+    }
+    int64_t start_ns = realtime_ns();
+    pid_t cmd = (pid_t)syscall(SYS_clone, SIGCHLD, 0, NULL, NULL, 0);
+    if (cmd < 0) {
+        shim_send(chan, MJ_MSG_EXEC_FAILED, MJ_EXEC_STAGE_EXEC, errno, start_ns, NULL);
+        _exit(1);
+    }
+    if (cmd == 0) {
+        /* stdio from the host's pipes, 3 = error pipe, nothing else. */
+        if (dup2(fds[0], 0) < 0 || dup2(fds[1], 1) < 0 || dup2(fds[2], 2) < 0 || dup3(errpipe[1], 3, O_CLOEXEC) < 0)
+            _exit(127);
+        if (syscall(SYS_close_range, 4U, ~0U, 0U) < 0)
+            for (int fd = 4; fd < 1024; fd++)
+                close(fd);
+        mj_exec_child(plan, params, 3);
+    }
+    close(errpipe[1]);
+    close(fds[0]);
+    close(fds[1]);
+    close(fds[2]);
+
+    int32_t report[2];
+    ssize_t n = mj_read_all(errpipe[0], report, sizeof(report));
+    close(errpipe[0]);
+    if (n == (ssize_t)sizeof(report)) {
+        while (waitpid(cmd, NULL, 0) < 0 && errno == EINTR)
+            ;
+        shim_send(chan, MJ_MSG_EXEC_FAILED, report[0], report[1], realtime_ns(), NULL);
+        _exit(0);
+    }
+    shim_send(chan, MJ_MSG_STARTED, cmd, 0, start_ns, NULL);
+
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+    bool chan_open = true, killed = false;
+    for (;;) {
+        struct pollfd pfd[2] = {{.fd = sfd, .events = POLLIN}, {.fd = chan_open ? chan : -1, .events = POLLIN}};
+        if (poll(pfd, 2, -1) < 0 && errno != EINTR)
+            _exit(1);
+        if (pfd[1].revents) {
+            mj_req_t req;
+            ssize_t r = recv(chan, &req, sizeof(req), MSG_DONTWAIT);
+            if (r == (ssize_t)sizeof(req) && req.magic == MJ_PROTO_MAGIC) {
+                if (req.type == MJ_CHAN_SIGNAL && req.arg > 0 && req.arg < NSIG)
+                    kill(cmd, req.arg);
+                else if (req.type == MJ_CHAN_KILL_TREE && !killed) {
+                    killed = true;
+                    shim_kill_tree();
+                }
+            } else if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
+                chan_open = false;
+                if (!detached && !killed) {
+                    killed = true;
+                    shim_kill_tree();
+                }
+            }
+        }
+        struct signalfd_siginfo si;
+        while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+            ;
+        int st;
+        struct rusage ru;
+        pid_t pid;
+        while ((pid = wait4(-1, &st, WNOHANG, &ru)) > 0) {
+            if (pid != cmd)
+                continue;
+            if (chan_open)
+                shim_send(chan, MJ_MSG_EXITED, st, 0, realtime_ns(), &ru);
+            if (killed)
+                shim_kill_tree();
+            /* Leftovers (daemons) reparent to the supervisor and keep running. */
+            _exit(0);
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ requests */
+
+/* Parses an exec request in req_buf into exec_argv/exec_envp; -1 with errno on a bad one. */
+static int parse_exec(const mj_plan_t *plan, size_t len, mj_exec_params_t *params)
+{
+    if (len < sizeof(mj_exec_req_t)) {
+        errno = EPROTO;
+        return -1;
+    }
+    mj_exec_req_t er;
+    memcpy(&er, req_buf + sizeof(mj_req_t), sizeof(er));
+    if (er.argc < 1 || er.argc > MJ_PROTO_MAX_ARGS || er.envc > MJ_PROTO_MAX_ENV || (er.flags & ~MJ_EXEC_DETACHED)) {
+        errno = E2BIG;
+        return -1;
+    }
+    if (er.uid >= 65536 || er.gid >= 65536 ||
+        (plan->rootless && (er.uid != plan->inner_uid || er.gid != plan->inner_gid))) {
+        errno = EINVAL; /* rootless maps exactly one id */
+        return -1;
+    }
+    char *p = req_buf + sizeof(mj_req_t) + sizeof(er);
+    char *end = req_buf + sizeof(mj_req_t) + len;
+    size_t want = 1 + er.argc + er.envc;
+    char *strings[1];
+    for (size_t i = 0; i < want; i++) {
+        char *nul = memchr(p, '\0', (size_t)(end - p));
+        if (!nul) {
+            errno = EPROTO;
+            return -1;
+        }
+        if (i == 0)
+            strings[0] = p;
+        else if (i <= er.argc)
+            exec_argv[i - 1] = p;
+        else
+            exec_envp[i - 1 - er.argc] = p;
+        p = nul + 1;
+    }
+    exec_argv[er.argc] = NULL;
+    exec_envp[er.envc] = NULL;
+    if (strings[0][0] != '/' || !exec_argv[0][0]) {
+        errno = EINVAL;
+        return -1;
+    }
+    const char *path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+    for (size_t i = 0; i < er.envc; i++)
+        if (strncmp(exec_envp[i], "PATH=", 5) == 0)
+            path = exec_envp[i] + 5;
+    params->argv = exec_argv;
+    params->envp = exec_envp;
+    params->path_env = path;
+    params->workdir = strings[0];
+    params->uid = er.uid;
+    params->gid = er.gid;
+    params->exec_buf = exec_path;
+    return (int)er.flags;
+}
+
+typedef struct {
+    int fd;
+    bool owner; /* the creator of an anonymous sandbox: its going away ends the sandbox */
+} conn_t;
+
+static conn_t conns[MAX_CONNS];
+static int n_conns;
+static int flags_state;
+static int64_t linger_until = -1;
+
+static void close_conn(int i)
+{
+    close(conns[i].fd);
+    conns[i] = conns[--n_conns];
+}
+
+static void begin_shutdown(int64_t linger_ms)
+{
+    kill_everything();
+    flags_state |= MJ_SUP_SHUTTING_DOWN | MJ_SUP_STOPPED;
+    flags_state &= ~MJ_SUP_PAUSED;
+    linger_until = monotonic_ms() + (linger_ms > 0 ? linger_ms : 0);
+}
+
+static void handle_request(const mj_plan_t *plan, int ci)
+{
+    int fd = conns[ci].fd;
+    char cbuf[CMSG_SPACE(sizeof(int) * 4)];
+    struct iovec iov = {.iov_base = req_buf, .iov_len = sizeof(req_buf)};
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
+    ssize_t n = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
+    int rfds[4] = {-1, -1, -1, -1};
+    int nfds = 0;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+            int cnt = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+            for (int i = 0; i < cnt; i++) {
+                int f;
+                memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+                if (nfds < 4)
+                    rfds[nfds++] = f;
+                else
+                    close(f);
+            }
+        }
+    }
+    if (n <= 0) {
+        for (int i = 0; i < nfds; i++)
+            close(rfds[i]);
+        bool owner = conns[ci].owner;
+        close_conn(ci);
+        if (owner && !(flags_state & MJ_SUP_SHUTTING_DOWN))
+            begin_shutdown(0);
+        return;
+    }
+    mj_req_t req;
+    if ((size_t)n < sizeof(req) || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+        for (int i = 0; i < nfds; i++)
+            close(rfds[i]);
+        reply(fd, MJ_REP_ERR, EPROTO, 0);
+        return;
+    }
+    memcpy(&req, req_buf, sizeof(req));
+    if (req.magic != MJ_PROTO_MAGIC || req.len != (size_t)n - sizeof(req) ||
+        (req.type != MJ_REQ_EXEC && nfds > 0)) {
+        for (int i = 0; i < nfds; i++)
+            close(rfds[i]);
+        reply(fd, MJ_REP_ERR, EPROTO, 0);
+        return;
+    }
+    switch (req.type) {
+    case MJ_REQ_PING:
+        reply(fd, MJ_REP_OK, 0, 0);
+        break;
+    case MJ_REQ_STATUS:
+        reply(fd, MJ_REP_OK, 0, flags_state);
+        break;
+    case MJ_REQ_EXEC: {
+        mj_exec_params_t params;
+        int eflags;
+        if (nfds != 4) {
+            errno = EPROTO;
+            eflags = -1;
+        } else if (flags_state & (MJ_SUP_STOPPED | MJ_SUP_SHUTTING_DOWN)) {
+            errno = ESHUTDOWN;
+            eflags = -1;
+        } else if (flags_state & MJ_SUP_PAUSED) {
+            errno = EBUSY;
+            eflags = -1;
+        } else {
+            eflags = parse_exec(plan, req.len, &params);
+        }
+        if (eflags < 0) {
+            int e = errno;
+            for (int i = 0; i < nfds; i++)
+                close(rfds[i]);
+            reply(fd, MJ_REP_ERR, e, 0);
+            break;
+        }
+        pid_t shim = (pid_t)syscall(SYS_clone, SIGCHLD, 0, NULL, NULL, 0);
+        if (shim == 0) {
+            for (int i = 0; i < n_conns; i++)
+                close(conns[i].fd);
+            for (int f = 4; f <= 6; f++)
+                close(f);
+            run_shim(plan, &params, rfds, (eflags & MJ_EXEC_DETACHED) != 0);
+        }
+        int e = errno;
+        for (int i = 0; i < 4; i++)
+            close(rfds[i]);
+        if (shim < 0)
+            reply(fd, MJ_REP_ERR, e, 0);
+        else
+            reply(fd, MJ_REP_OK, 0, shim);
+        break;
+    }
+    case MJ_REQ_SIGNAL_ALL:
+        if (req.arg <= 0 || req.arg >= NSIG) {
+            reply(fd, MJ_REP_ERR, EINVAL, 0);
+            break;
+        }
+        kill(-1, req.arg);
+        reply(fd, MJ_REP_OK, 0, 0);
+        break;
+    case MJ_REQ_PAUSE:
+        if (flags_state & (MJ_SUP_PAUSED | MJ_SUP_STOPPED)) {
+            reply(fd, MJ_REP_ERR, (flags_state & MJ_SUP_PAUSED) ? EALREADY : ESHUTDOWN, 0);
+            break;
+        }
+        kill(-1, SIGSTOP);
+        flags_state |= MJ_SUP_PAUSED;
+        reply(fd, MJ_REP_OK, 0, 0);
+        break;
+    case MJ_REQ_RESUME:
+        if (!(flags_state & MJ_SUP_PAUSED)) {
+            reply(fd, MJ_REP_ERR, EALREADY, 0);
+            break;
+        }
+        kill(-1, SIGCONT);
+        flags_state &= ~MJ_SUP_PAUSED;
+        reply(fd, MJ_REP_OK, 0, 0);
+        break;
+    case MJ_REQ_STOP: {
+        int64_t grace = req.arg > 0 ? req.arg : 0;
+        kill(-1, SIGTERM);
+        kill(-1, SIGCONT);
+        if (!wait_empty(grace))
+            kill_everything();
+        flags_state = (flags_state & ~MJ_SUP_PAUSED) | MJ_SUP_STOPPED;
+        reply(fd, MJ_REP_OK, 0, 0);
+        break;
+    }
+    case MJ_REQ_SHUTDOWN:
+        begin_shutdown(req.arg);
+        reply(fd, MJ_REP_OK, 0, 0);
+        break;
+    default:
+        reply(fd, MJ_REP_ERR, EOPNOTSUPP, 0);
+        break;
+    }
+}
+
+__attribute__((noreturn)) void mj_supervisor_main(const mj_plan_t *plan, bool detached, int listen_fd)
+{
+    prctl(PR_SET_NAME, "moonjail-init", 0, 0, 0);
+    if (detached)
+        setsid();
+    sigset_t set;
+    sigfillset(&set);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+
+    conns[n_conns++] = (conn_t){.fd = CTL_FD, .owner = !detached};
+    mj_msg_t ready = {.type = MJ_MSG_READY, .t_ns = realtime_ns()};
+    (void)send(CTL_FD, &ready, sizeof(ready), MSG_NOSIGNAL);
+
+    struct pollfd pfd[MAX_CONNS + 2];
+    for (;;) {
+        if (linger_until >= 0 && monotonic_ms() >= linger_until)
+            _exit(0);
+        int np = 0;
+        pfd[np++] = (struct pollfd){.fd = sfd, .events = POLLIN};
+        int listen_slot = -1;
+        if (listen_fd >= 0 && n_conns < MAX_CONNS) {
+            listen_slot = np;
+            pfd[np++] = (struct pollfd){.fd = listen_fd, .events = POLLIN};
+        }
+        int first_conn = np;
+        for (int i = 0; i < n_conns; i++)
+            pfd[np++] = (struct pollfd){.fd = conns[i].fd, .events = POLLIN};
+        int timeout = -1;
+        if (linger_until >= 0) {
+            int64_t left = linger_until - monotonic_ms();
+            timeout = left > 0 ? (int)left : 0;
+        }
+        if (poll(pfd, (nfds_t)np, timeout) < 0) {
+            if (errno == EINTR)
+                continue;
+            _exit(1);
+        }
+        if (pfd[0].revents) {
+            struct signalfd_siginfo si;
+            while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+                ;
+            reap_all();
+        }
+        if (listen_slot >= 0 && pfd[listen_slot].revents) {
+            int c = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+            if (c >= 0)
+                conns[n_conns++] = (conn_t){.fd = c, .owner = false};
+        }
+        /* Walk backwards: handling may close (swap-remove) a connection. */
+        for (int i = np - 1; i >= first_conn; i--) {
+            int ci = i - first_conn;
+            if (ci < n_conns && pfd[i].revents && conns[ci].fd == pfd[i].fd)
+                handle_request(plan, ci);
+        }
+        if ((flags_state & MJ_SUP_SHUTTING_DOWN) && n_conns == 0 && linger_until >= 0 &&
+            monotonic_ms() >= linger_until)
+            _exit(0);
+    }
+}
