@@ -268,6 +268,47 @@ mj_error_t *mj_exec_error(const char *argv0, const char *workdir, const mj_msg_t
 int mj_pump_result(mj_pump_t *p, const char *argv0, const char *workdir, double t_released, mj_result_t **out,
                    mj_error_t **err);
 
+/* ------------------------------------------------------------ persistent sandboxes */
+
+struct mj_sandbox {
+    char *name;          /* NULL: anonymous */
+    char id[33];
+    char *dir;           /* named: its state directory */
+    int ctl;             /* control connection to the supervisor */
+    pid_t pid;           /* supervisor, host pid */
+    int pidfd;           /* creator only */
+    bool creator;
+    unsigned long long starttime;
+    double created_at, started_at;
+    char hostname[65];
+    uid_t uid;           /* default command ids inside */
+    gid_t gid;
+    unsigned long id_base;
+    bool rootless;
+    uid_t host_uid;      /* rootless: the one host id mapped */
+    gid_t host_gid;
+    mj_strv_t env;
+    char *workdir;
+    char *meta;
+    double cleanup_delay;
+    mj_strv_t tmpfs;     /* tmpfs mount points (disk usage) */
+    mj_strv_t warnings;
+    mj_status_t status;
+    int root_fd;         /* O_PATH of /proc/<pid>/root, opened lazily */
+    uint64_t memory_peak;
+};
+
+/* state.c */
+bool mj_name_valid(const char *name);
+char *mj_state_sandboxes_dir(bool create, mj_error_t **err);
+int mj_state_write_file(const char *dir, const char *name, const void *data, size_t len, mj_error_t **err);
+char *mj_state_read_file(const char *dir, const char *name, size_t *len);
+int mj_state_alive(const char *dir);
+int mj_state_remove(const char *dir);
+
+/* fileops.c: an O_PATH fd of the sandbox's root, checked to belong to its live supervisor. */
+int mj_sandbox_root_fd(mj_sandbox_t *sb, mj_error_t **err);
+
 /* ------------------------------------------------------------ result */
 
 struct mj_result {

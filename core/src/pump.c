@@ -336,7 +336,8 @@ int mj_pump_result(mj_pump_t *p, const char *argv0, const char *workdir, double 
         *err = mj_exec_error(argv0, workdir, &p->failed);
         return -1;
     }
-    if (!p->got_started && !p->timed_out) {
+    /* Output or a kill by us means the command ran even if init died before saying STARTED. */
+    if (!p->got_started && !p->timed_out && !p->over_limit && p->total == 0) {
         *err = mj_error_new(MJ_ERR_SANDBOX_INIT_FAILED, 0, "the sandbox ended before starting the command");
         return -1;
     }

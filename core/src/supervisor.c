@@ -98,6 +98,26 @@ static void shim_send(int chan, uint32_t type, int32_t a, int32_t b, int64_t t_n
     (void)send(chan, &m, sizeof(m), MSG_NOSIGNAL);
 }
 
+static pid_t shim_cmd = -1;
+static bool shim_cmd_done;
+static int shim_cmd_status;
+static struct rusage shim_cmd_ru;
+
+/* Reaps whatever has exited, remembering the command's own status. */
+static void shim_reap(void)
+{
+    int st;
+    struct rusage ru;
+    pid_t pid;
+    while ((pid = wait4(-1, &st, WNOHANG, &ru)) > 0) {
+        if (pid == shim_cmd) {
+            shim_cmd_done = true;
+            shim_cmd_status = st;
+            shim_cmd_ru = ru;
+        }
+    }
+}
+
 /* Kills every descendant of the shim.  With the shim as subreaper, orphans come back to it, so
  * repeated passes over /proc catch processes forked while we were killing. */
 static void shim_kill_tree(void)
@@ -153,8 +173,7 @@ static void shim_kill_tree(void)
         }
         close(dfd);
         /* Reap what we killed; their children reparent to us for the next pass. */
-        while (waitpid(-1, NULL, WNOHANG) > 0)
-            ;
+        shim_reap();
         if (!found)
             return;
         struct timespec ts = {0, 1000000};
@@ -183,7 +202,8 @@ __attribute__((noreturn)) static void run_shim(const mj_plan_t *plan, const mj_e
     }
     if (cmd == 0) {
         /* stdio from the host's pipes, 3 = error pipe, nothing else. */
-        if (dup2(fds[0], 0) < 0 || dup2(fds[1], 1) < 0 || dup2(fds[2], 2) < 0 || dup3(errpipe[1], 3, O_CLOEXEC) < 0)
+        int ep = fcntl(errpipe[1], F_DUPFD_CLOEXEC, 10);
+        if (ep < 0 || dup2(fds[0], 0) < 0 || dup2(fds[1], 1) < 0 || dup2(fds[2], 2) < 0 || dup3(ep, 3, O_CLOEXEC) < 0)
             _exit(127);
         if (syscall(SYS_close_range, 4U, ~0U, 0U) < 0)
             for (int fd = 4; fd < 1024; fd++)
@@ -205,6 +225,7 @@ __attribute__((noreturn)) static void run_shim(const mj_plan_t *plan, const mj_e
         _exit(0);
     }
     shim_send(chan, MJ_MSG_STARTED, cmd, 0, start_ns, NULL);
+    shim_cmd = cmd;
 
     sigset_t set;
     sigemptyset(&set);
@@ -237,14 +258,10 @@ __attribute__((noreturn)) static void run_shim(const mj_plan_t *plan, const mj_e
         struct signalfd_siginfo si;
         while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
             ;
-        int st;
-        struct rusage ru;
-        pid_t pid;
-        while ((pid = wait4(-1, &st, WNOHANG, &ru)) > 0) {
-            if (pid != cmd)
-                continue;
+        shim_reap();
+        if (shim_cmd_done) {
             if (chan_open)
-                shim_send(chan, MJ_MSG_EXITED, st, 0, realtime_ns(), &ru);
+                shim_send(chan, MJ_MSG_EXITED, shim_cmd_status, 0, realtime_ns(), &shim_cmd_ru);
             if (killed)
                 shim_kill_tree();
             /* Leftovers (daemons) reparent to the supervisor and keep running. */
@@ -317,6 +334,7 @@ typedef struct {
 } conn_t;
 
 static conn_t conns[MAX_CONNS];
+static int own_fds[4] = {-1, -1, -1, -1}; /* listen, lock, id slot, signalfd: closed in shims */
 static int n_conns;
 static int flags_state;
 static int64_t linger_until = -1;
@@ -416,8 +434,9 @@ static void handle_request(const mj_plan_t *plan, int ci)
         if (shim == 0) {
             for (int i = 0; i < n_conns; i++)
                 close(conns[i].fd);
-            for (int f = 4; f <= 6; f++)
-                close(f);
+            for (size_t f = 0; f < MJ_ARRAY_LEN(own_fds); f++)
+                if (own_fds[f] >= 0)
+                    close(own_fds[f]);
             run_shim(plan, &params, rfds, (eflags & MJ_EXEC_DETACHED) != 0);
         }
         int e = errno;
@@ -485,7 +504,12 @@ __attribute__((noreturn)) void mj_supervisor_main(const mj_plan_t *plan, bool de
     sigprocmask(SIG_BLOCK, &set, NULL);
     sigemptyset(&set);
     sigaddset(&set, SIGCHLD);
+    /* Which of our fixed fds exist (named sandboxes have a lock; root-started ones an id slot). */
+    own_fds[0] = listen_fd;
+    own_fds[1] = fcntl(5, F_GETFD) >= 0 ? 5 : -1;
+    own_fds[2] = fcntl(6, F_GETFD) >= 0 ? 6 : -1;
     int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+    own_fds[3] = sfd;
 
     conns[n_conns++] = (conn_t){.fd = CTL_FD, .owner = !detached};
     mj_msg_t ready = {.type = MJ_MSG_READY, .t_ns = realtime_ns()};

@@ -299,6 +299,9 @@ typedef struct {
 } mj_sandbox_info_t;
 
 int mj_sandbox_info(mj_sandbox_t *sb, mj_sandbox_info_t *out, mj_error_t **err);
+/* What the host could not apply when the sandbox was created (e.g. an rw mount owned by root). */
+size_t mj_sandbox_warning_count(const mj_sandbox_t *sb);
+const char *mj_sandbox_warning(const mj_sandbox_t *sb, size_t i);
 mj_status_t mj_sandbox_status(mj_sandbox_t *sb);
 
 typedef struct {

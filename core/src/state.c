@@ -1,0 +1,215 @@
+/* state.c — named sandboxes on the host: the state directory (owner-only), one directory per
+ * sandbox with its socket, lock, and small files (state, env, workdir, meta), written atomically.
+ * Liveness is the lock: the supervisor holds a flock on <dir>/lock for its whole life, so a lock
+ * we can take means the supervisor is gone — no pid reuse guesswork. */
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+
+#include "internal.h"
+
+const char *mj_state_dir(void)
+{
+    static char dir[PATH_MAX];
+    if (dir[0])
+        return dir;
+    const char *env = getenv("MOONJAIL_STATE_DIR");
+    if (env && env[0] == '/')
+        snprintf(dir, sizeof(dir), "%s", env);
+    else if (geteuid() == 0)
+        snprintf(dir, sizeof(dir), "/run/moonjail");
+    else if ((env = getenv("XDG_RUNTIME_DIR")) && env[0] == '/')
+        snprintf(dir, sizeof(dir), "%s/moonjail", env);
+    else
+        snprintf(dir, sizeof(dir), "/tmp/moonjail-%u", (unsigned)geteuid());
+    return dir;
+}
+
+bool mj_name_valid(const char *name)
+{
+    size_t n = name ? strlen(name) : 0;
+    if (n == 0 || n > 64 || !isalnum((unsigned char)name[0]))
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)name[i];
+        if (!isalnum(c) && c != '_' && c != '.' && c != '-')
+            return false;
+    }
+    return true;
+}
+
+/* mkdir -m 0700 that insists on an owner-only directory we own, never a symlink. */
+static int ensure_private_dir(const char *path, mj_error_t **err)
+{
+    if (mkdir(path, 0700) < 0 && errno != EEXIST) {
+        *err = mj_error_new(MJ_ERR_PERMISSION_DENIED, errno, "cannot create state directory %s: %s", path,
+                            strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    if (lstat(path, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 077)) {
+        *err = mj_error_new(MJ_ERR_PERMISSION_DENIED, EPERM,
+                            "state directory %s must be a directory owned by uid %u with mode 0700", path,
+                            (unsigned)geteuid());
+        return -1;
+    }
+    return 0;
+}
+
+char *mj_state_sandboxes_dir(bool create, mj_error_t **err)
+{
+    const char *base = mj_state_dir();
+    if (create) {
+        /* Parents of a custom state dir may need creating (e.g. $XDG_RUNTIME_DIR/moonjail). */
+        if (ensure_private_dir(base, err) < 0)
+            return NULL;
+    }
+    char *dir = mj_xasprintf("%s/sandboxes", base);
+    if (create && ensure_private_dir(dir, err) < 0) {
+        free(dir);
+        return NULL;
+    }
+    return dir;
+}
+
+int mj_state_write_file(const char *dir, const char *name, const void *data, size_t len, mj_error_t **err)
+{
+    cleanup_free char *tmp = mj_xasprintf("%s/.%s.tmp", dir, name);
+    cleanup_free char *path = mj_xasprintf("%s/%s", dir, name);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0 || mj_write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        unlink(tmp);
+        *err = mj_error_new(MJ_ERR_FILE_OPERATION_FAILED, e, "writing %s: %s", path, strerror(e));
+        return -1;
+    }
+    close(fd);
+    if (rename(tmp, path) < 0) {
+        int e = errno;
+        unlink(tmp);
+        *err = mj_error_new(MJ_ERR_FILE_OPERATION_FAILED, e, "writing %s: %s", path, strerror(e));
+        return -1;
+    }
+    return 0;
+}
+
+/* Reads a small state file (≤ 1 MiB); NULL with errno when missing. */
+char *mj_state_read_file(const char *dir, const char *name, size_t *len)
+{
+    cleanup_free char *path = mj_xasprintf("%s/%s", dir, name);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    if (fd < 0)
+        return NULL;
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > (1 << 20)) {
+        close(fd);
+        errno = EINVAL;
+        return NULL;
+    }
+    char *buf = mj_xmalloc((size_t)st.st_size + 1);
+    ssize_t n = mj_read_all(fd, buf, (size_t)st.st_size);
+    close(fd);
+    if (n < 0) {
+        free(buf);
+        return NULL;
+    }
+    buf[n] = '\0';
+    if (len)
+        *len = (size_t)n;
+    return buf;
+}
+
+/* 1 when the supervisor holding <dir>/lock is alive, 0 when gone, -1 when there is no lock. */
+int mj_state_alive(const char *dir)
+{
+    cleanup_free char *path = mj_xasprintf("%s/lock", dir);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return -1;
+    int r = flock(fd, LOCK_EX | LOCK_NB);
+    close(fd);
+    if (r == 0)
+        return 0;
+    return errno == EWOULDBLOCK ? 1 : -1;
+}
+
+static int remove_tree_at(int dfd, const char *name)
+{
+    int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return unlinkat(dfd, name, 0);
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        close(fd);
+        return -1;
+    }
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        if (de->d_type == DT_DIR)
+            remove_tree_at(dirfd(d), de->d_name);
+        else
+            unlinkat(dirfd(d), de->d_name, 0);
+    }
+    closedir(d);
+    return unlinkat(dfd, name, AT_REMOVEDIR);
+}
+
+int mj_state_remove(const char *dir)
+{
+    return remove_tree_at(AT_FDCWD, dir);
+}
+
+int mj_sandbox_list(char ***names, size_t *count, mj_error_t **err)
+{
+    *names = NULL;
+    *count = 0;
+    mj_error_t *ignored = NULL;
+    cleanup_free char *dir = mj_state_sandboxes_dir(false, &ignored);
+    mj_error_free(ignored);
+    DIR *d = dir ? opendir(dir) : NULL;
+    if (!d) {
+        if (errno == ENOENT)
+            return 0;
+        if (err)
+            *err = mj_error_new(MJ_ERR_FILE_OPERATION_FAILED, errno, "listing %s: %s", dir ? dir : "?",
+                                strerror(errno));
+        return -1;
+    }
+    mj_strv_t v = {0};
+    struct dirent *de;
+    while ((de = readdir(d)))
+        if (de->d_name[0] != '.' && mj_name_valid(de->d_name))
+            mj_strv_push(&v, de->d_name);
+    closedir(d);
+    /* sort for stable output */
+    for (size_t i = 1; i < v.n; i++)
+        for (size_t j = i; j > 0 && strcmp(v.v[j - 1], v.v[j]) > 0; j--) {
+            char *t = v.v[j];
+            v.v[j] = v.v[j - 1];
+            v.v[j - 1] = t;
+        }
+    *names = v.v;
+    *count = v.n;
+    if (!v.v) {
+        *names = mj_xcalloc(1, sizeof(char *));
+    }
+    return 0;
+}
+
+void mj_strings_free(char **v, size_t n)
+{
+    if (!v)
+        return;
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
