@@ -296,6 +296,8 @@ struct mj_sandbox {
     mj_status_t status;
     int root_fd;         /* O_PATH of /proc/<pid>/root, opened lazily */
     uint64_t memory_peak;
+    bool own_netns;
+    double last_sample_time, last_cpu_time;
 };
 
 /* state.c */

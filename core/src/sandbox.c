@@ -182,10 +182,10 @@ static int save_state(mj_sandbox_t *sb, mj_error_t **err)
         return 0;
     mj_buf_t b = {0};
     char *line = mj_xasprintf("id %s\npid %d\nstarttime %llu\ncreated %.6f\nstarted %.6f\nhostname %s\nuid %u\n"
-                              "gid %u\nbase %lu\nrootless %d\nhost_uid %u\nhost_gid %u\ncleanup_delay %.3f\n",
+                              "gid %u\nbase %lu\nrootless %d\nhost_uid %u\nhost_gid %u\ncleanup_delay %.3f\nnetns %d\n",
                               sb->id, (int)sb->pid, sb->starttime, sb->created_at, sb->started_at, sb->hostname,
                               (unsigned)sb->uid, (unsigned)sb->gid, sb->id_base, sb->rootless ? 1 : 0,
-                              (unsigned)sb->host_uid, (unsigned)sb->host_gid, sb->cleanup_delay);
+                              (unsigned)sb->host_uid, (unsigned)sb->host_gid, sb->cleanup_delay, sb->own_netns ? 1 : 0);
     mj_buf_append(&b, line, strlen(line));
     free(line);
     for (size_t i = 0; i < sb->tmpfs.n; i++) {
@@ -251,6 +251,8 @@ static int load_state(mj_sandbox_t *sb, mj_error_t **err)
             sb->host_gid = (gid_t)strtoul(sp, NULL, 10);
         else if (strcmp(ln, "cleanup_delay") == 0)
             sb->cleanup_delay = strtod(sp, NULL);
+        else if (strcmp(ln, "netns") == 0)
+            sb->own_netns = atoi(sp) != 0;
         else if (strcmp(ln, "tmpfs") == 0)
             mj_strv_push(&sb->tmpfs, sp);
     }
@@ -349,6 +351,7 @@ int mj_sandbox_create(const mj_config_t *cfg, const char *name, mj_sandbox_t **o
     sb->host_uid = plan.host_uid;
     sb->host_gid = plan.host_gid;
     sb->cleanup_delay = cfg->cleanup_delay;
+    sb->own_netns = plan.new_netns;
     sb->creator = true;
     mj_strv_copy(&sb->env, &cfg->env);
     sb->workdir = mj_xstrdup(plan.workdir);
@@ -389,7 +392,7 @@ int mj_sandbox_create(const mj_config_t *cfg, const char *name, mj_sandbox_t **o
         struct sockaddr_un sa;
         listen_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
         if (listen_fd < 0 || sock_address(sb->dir, dir_fd, &sa) < 0 ||
-            bind(listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(listen_fd, 16) < 0) {
+            bind(listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
             *err = mj_error_new(MJ_ERR_SANDBOX_INIT_FAILED, errno, "socket in %s: %s", sb->dir, strerror(errno));
             goto out;
         }

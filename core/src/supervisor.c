@@ -499,6 +499,9 @@ __attribute__((noreturn)) void mj_supervisor_main(const mj_plan_t *plan, bool de
     prctl(PR_SET_NAME, "moonjail-init", 0, 0, 0);
     if (detached)
         setsid();
+    /* listen() here, not on the host: peers' SO_PEERCRED then names the supervisor itself. */
+    if (listen_fd >= 0 && listen(listen_fd, 64) < 0)
+        _exit(1);
     sigset_t set;
     sigfillset(&set);
     sigprocmask(SIG_BLOCK, &set, NULL);

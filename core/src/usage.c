@@ -1,0 +1,307 @@
+/* usage.c — resource usage and the process list of a persistent sandbox, read from the host
+ * through the sandbox's own procfs (reached via /proc/<supervisor>/root/proc, checked to be a
+ * real procfs) and statfs of its tmpfs mounts.  Without cgroups these are sums over live
+ * processes plus the supervisor's reaped-children times; docs/lua-api.md says which fields are
+ * approximations.  Everything parsed here comes from the sandbox: bounded reads, checked fields. */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <sys/sysinfo.h>
+
+#include "internal.h"
+
+static int open_in(int dirfd_, const char *path, int flags)
+{
+    struct open_how how = {.flags = (uint64_t)(flags | O_CLOEXEC), .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
+    return (int)syscall(SYS_openat2, dirfd_, path, &how, sizeof(how));
+}
+
+static ssize_t read_small(int dirfd_, const char *name, char *buf, size_t len)
+{
+    int fd = openat(dirfd_, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, buf, len - 1);
+    close(fd);
+    if (n < 0)
+        return -1;
+    buf[n] = '\0';
+    return n;
+}
+
+/* The sandbox's procfs as a directory fd, verified. */
+static int open_sandbox_proc(mj_sandbox_t *sb, mj_error_t **err)
+{
+    int root = mj_sandbox_root_fd(sb, err);
+    if (root < 0)
+        return -1;
+    int fd = open_in(root, "proc", O_RDONLY | O_DIRECTORY);
+    struct statfs sfs;
+    if (fd < 0 || fstatfs(fd, &sfs) < 0 || sfs.f_type != PROC_SUPER_MAGIC) {
+        if (fd >= 0)
+            close(fd);
+        *err = mj_error_new(MJ_ERR_FILE_OPERATION_FAILED, fd < 0 ? errno : EXDEV,
+                            "sandbox %s: its /proc is not a procfs", sb->name ? sb->name : sb->id);
+        return -1;
+    }
+    return fd;
+}
+
+typedef struct {
+    pid_t pid, ppid;
+    char state;
+    char comm[64];
+    unsigned long long utime, stime, cutime, cstime;
+    long threads;
+    long long rss_pages;
+} stat_t;
+
+static bool parse_stat(const char *buf, stat_t *s)
+{
+    memset(s, 0, sizeof(*s));
+    s->pid = (pid_t)atoi(buf);
+    const char *l = strchr(buf, '(');
+    const char *r = strrchr(buf, ')');
+    if (!l || !r || r < l || !r[1])
+        return false;
+    size_t n = (size_t)(r - l - 1);
+    if (n >= sizeof(s->comm))
+        n = sizeof(s->comm) - 1;
+    memcpy(s->comm, l + 1, n);
+    s->comm[n] = '\0';
+    /* fields from 3 (state) on */
+    unsigned long long f[25] = {0};
+    char st = 0;
+    int got = sscanf(r + 2, "%c %llu %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %llu %llu %*d %*d %llu %*d %*u %*u %llu",
+                     &st, &f[0], &f[1], &f[2], &f[3], &f[4], &f[5], &f[6]);
+    if (got < 8)
+        return false;
+    s->state = st;
+    s->ppid = (pid_t)f[0];
+    s->utime = f[1];
+    s->stime = f[2];
+    s->cutime = f[3];
+    s->cstime = f[4];
+    s->threads = (long)f[5];
+    s->rss_pages = (long long)f[6];
+    return true;
+}
+
+static unsigned count_dir(int dirfd_, const char *name)
+{
+    int fd = openat(dirfd_, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return 0;
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        close(fd);
+        return 0;
+    }
+    unsigned n = 0;
+    struct dirent *de;
+    while ((de = readdir(d)))
+        if (de->d_name[0] != '.')
+            n++;
+    closedir(d);
+    return n;
+}
+
+/* Calls fn for every process of the sandbox except its supervisor and moonjail's exec shims. */
+static int for_each_process(int procfd, void (*fn)(int pdir, const stat_t *s, void *ctx), void *ctx)
+{
+    int dup_fd = fcntl(procfd, F_DUPFD_CLOEXEC, 3);
+    DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
+    if (!d) {
+        if (dup_fd >= 0)
+            close(dup_fd);
+        return -1;
+    }
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        char *end;
+        long pid = strtol(de->d_name, &end, 10);
+        if (*end || pid <= 1)
+            continue;
+        int pdir = openat(procfd, de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+        if (pdir < 0)
+            continue;
+        char buf[1024];
+        stat_t s;
+        if (read_small(pdir, "stat", buf, sizeof(buf)) > 0 && parse_stat(buf, &s) && s.state != 'Z' &&
+            strcmp(s.comm, "moonjail-exec") != 0)
+            fn(pdir, &s, ctx);
+        close(pdir);
+    }
+    closedir(d);
+    return 0;
+}
+
+typedef struct {
+    mj_usage_t *u;
+    unsigned long long ticks;
+    long long rss_pages;
+} usage_acc_t;
+
+static void add_usage(int pdir, const stat_t *s, void *ctx)
+{
+    usage_acc_t *a = ctx;
+    a->u->process_count++;
+    a->u->thread_count += (unsigned)(s->threads > 0 ? s->threads : 1);
+    a->ticks += s->utime + s->stime + s->cutime + s->cstime;
+    a->rss_pages += s->rss_pages > 0 ? s->rss_pages : 0;
+    a->u->file_handles += count_dir(pdir, "fd");
+    char buf[1024];
+    if (read_small(pdir, "io", buf, sizeof(buf)) > 0) {
+        const char *p;
+        if ((p = strstr(buf, "syscr: ")))
+            a->u->disk_reads += strtoull(p + 7, NULL, 10);
+        if ((p = strstr(buf, "syscw: ")))
+            a->u->disk_writes += strtoull(p + 7, NULL, 10);
+    }
+}
+
+int mj_sandbox_usage(mj_sandbox_t *sb, mj_usage_t *u, mj_error_t **err)
+{
+    memset(u, 0, sizeof(*u));
+    cleanup_close int procfd = open_sandbox_proc(sb, err);
+    if (procfd < 0)
+        return -1;
+    u->timestamp = mj_now_realtime();
+    u->uptime = sb->started_at > 0 ? u->timestamp - sb->started_at : 0;
+    usage_acc_t acc = {.u = u};
+    for_each_process(procfd, add_usage, &acc);
+
+    long tick = sysconf(_SC_CLK_TCK);
+    long page = sysconf(_SC_PAGESIZE);
+    if (tick <= 0)
+        tick = 100;
+    /* Reaped descendants are in the supervisor's children times (field 16/17 of /proc/1/stat). */
+    char buf[1024];
+    stat_t sup;
+    cleanup_close int one = openat(procfd, "1", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+    if (one >= 0 && read_small(one, "stat", buf, sizeof(buf)) > 0 && parse_stat(buf, &sup))
+        acc.ticks += sup.cutime + sup.cstime;
+    u->cpu_time = (double)acc.ticks / (double)tick;
+    u->memory_usage = (uint64_t)acc.rss_pages * (uint64_t)page;
+    if (u->memory_usage > sb->memory_peak)
+        sb->memory_peak = u->memory_usage;
+    u->memory_peak = sb->memory_peak;
+    struct sysinfo si;
+    if (sysinfo(&si) == 0 && si.totalram)
+        u->memory_percent = 100.0 * (double)u->memory_usage / ((double)si.totalram * si.mem_unit);
+    /* CPU % (100 = one core) since the previous sample on this handle, else over the whole life. */
+    if (sb->last_sample_time > 0 && u->timestamp > sb->last_sample_time)
+        u->cpu_percent = 100.0 * (u->cpu_time - sb->last_cpu_time) / (u->timestamp - sb->last_sample_time);
+    else if (u->uptime > 0)
+        u->cpu_percent = 100.0 * u->cpu_time / u->uptime;
+    if (u->cpu_percent < 0)
+        u->cpu_percent = 0;
+    sb->last_sample_time = u->timestamp;
+    sb->last_cpu_time = u->cpu_time;
+
+    /* Network: the sandbox's own interfaces (none in "host" mode, where counters are the host's). */
+    if (sb->own_netns && one >= 0 && read_small(one, "net/dev", buf, sizeof(buf)) > 0) {
+        for (char *save = NULL, *ln = strtok_r(buf, "\n", &save); ln; ln = strtok_r(NULL, "\n", &save)) {
+            char *colon = strchr(ln, ':');
+            if (!colon)
+                continue;
+            unsigned long long rx = 0, tx = 0;
+            if (sscanf(colon + 1, "%llu %*u %*u %*u %*u %*u %*u %*u %llu", &rx, &tx) == 2) {
+                u->network_in += rx;
+                u->network_out += tx;
+            }
+        }
+    }
+    /* Disk: bytes used in the sandbox's own tmpfs mounts. */
+    int root = mj_sandbox_root_fd(sb, err);
+    for (size_t i = 0; root >= 0 && i < sb->tmpfs.n; i++) {
+        int fd = open_in(root, sb->tmpfs.v[i], O_PATH | O_DIRECTORY);
+        struct statfs sfs;
+        if (fd >= 0 && fstatfs(fd, &sfs) == 0 && sfs.f_type == TMPFS_MAGIC)
+            u->disk_usage += (uint64_t)(sfs.f_blocks - sfs.f_bfree) * (uint64_t)sfs.f_bsize;
+        if (fd >= 0)
+            close(fd);
+    }
+    return 0;
+}
+
+typedef struct {
+    mj_sandbox_t *sb;
+    mj_proc_entry_t *v;
+    size_t n, cap;
+    long tick;
+    long page;
+} plist_t;
+
+static void add_proc(int pdir, const stat_t *s, void *ctx)
+{
+    plist_t *l = ctx;
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 16;
+        l->v = mj_xrealloc(l->v, l->cap * sizeof(*l->v));
+    }
+    mj_proc_entry_t *e = &l->v[l->n++];
+    memset(e, 0, sizeof(*e));
+    e->pid = s->pid;
+    e->ppid = s->ppid;
+    e->state = s->state;
+    e->cpu_time = (double)(s->utime + s->stime) / (double)l->tick;
+    e->rss = (uint64_t)(s->rss_pages > 0 ? s->rss_pages : 0) * (uint64_t)l->page;
+    char buf[4096];
+    e->uid = 65534;
+    if (read_small(pdir, "status", buf, sizeof(buf)) > 0) {
+        const char *p = strstr(buf, "\nUid:");
+        if (p) {
+            unsigned long host = strtoul(p + 5, NULL, 10);
+            const mj_sandbox_t *sb = l->sb;
+            if (sb->rootless)
+                e->uid = host == sb->host_uid ? sb->uid : 65534;
+            else if (host >= sb->id_base && host < sb->id_base + 65536)
+                e->uid = (uid_t)(host - sb->id_base);
+        }
+    }
+    ssize_t n = read_small(pdir, "cmdline", buf, sizeof(e->command));
+    if (n > 0) {
+        for (ssize_t i = 0; i < n; i++)
+            if (buf[i] == '\0')
+                buf[i] = ' ';
+        while (n > 0 && buf[n - 1] == ' ')
+            buf[--n] = '\0';
+        for (ssize_t i = 0; i < n; i++)
+            if ((unsigned char)buf[i] < 0x20 || buf[i] == 0x7f)
+                buf[i] = '?'; /* never echo terminal control bytes from the sandbox */
+        size_t len = (size_t)n < sizeof(e->command) - 1 ? (size_t)n : sizeof(e->command) - 1;
+        memcpy(e->command, buf, len);
+        e->command[len] = '\0';
+    } else {
+        snprintf(e->command, sizeof(e->command), "[%s]", s->comm);
+    }
+}
+
+static int cmp_pid(const void *a, const void *b)
+{
+    return ((const mj_proc_entry_t *)a)->pid - ((const mj_proc_entry_t *)b)->pid;
+}
+
+int mj_sandbox_processes(mj_sandbox_t *sb, mj_proc_entry_t **out, size_t *count, mj_error_t **err)
+{
+    *out = NULL;
+    *count = 0;
+    cleanup_close int procfd = open_sandbox_proc(sb, err);
+    if (procfd < 0)
+        return -1;
+    plist_t l = {.sb = sb, .tick = sysconf(_SC_CLK_TCK), .page = sysconf(_SC_PAGESIZE)};
+    if (l.tick <= 0)
+        l.tick = 100;
+    for_each_process(procfd, add_proc, &l);
+    if (l.v)
+        qsort(l.v, l.n, sizeof(*l.v), cmp_pid);
+    *out = l.v ? l.v : mj_xcalloc(1, sizeof(*l.v));
+    *count = l.n;
+    return 0;
+}
