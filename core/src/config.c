@@ -34,6 +34,8 @@ void mj_config_free(mj_config_t *cfg)
     free(cfg->hostname);
     mj_strv_free(&cfg->env);
     free(cfg->workdir);
+    mj_strv_free(&cfg->seccomp_allow);
+    mj_strv_free(&cfg->seccomp_deny);
     free(cfg);
 }
 

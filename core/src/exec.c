@@ -40,6 +40,9 @@ __attribute__((noreturn)) void mj_exec_child(const mj_plan_t *plan, const mj_exe
         goto fail;
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
         goto fail;
+    report[0] = MJ_EXEC_STAGE_SECCOMP;
+    if (mj_seccomp_load(plan) < 0)
+        goto fail;
 
     report[0] = MJ_EXEC_STAGE_EXEC;
     const char *file = params->argv[0];

@@ -10,6 +10,8 @@
 
 #include "util.h"
 
+struct sock_filter;
+
 /* ------------------------------------------------------------ config and command */
 
 typedef struct {
@@ -44,7 +46,12 @@ struct mj_config {
     mj_strv_t env;      /* "KEY=VALUE" */
     char *workdir;
     double cleanup_delay;
+    int seccomp_mode;   /* MJ_SECCOMP_* */
+    mj_strv_t seccomp_allow;
+    mj_strv_t seccomp_deny;
 };
+
+enum { MJ_SECCOMP_DEFAULT = 0, MJ_SECCOMP_UNCONFINED };
 
 struct mj_command {
     mj_strv_t argv;
@@ -141,6 +148,10 @@ typedef struct {
     /* The host process's argv/env string areas, wiped in init so /proc/1/cmdline leaks nothing. */
     uintptr_t arg_start, arg_end, env_start, env_end;
     mj_strv_t warnings;
+    struct sock_filter *seccomp; /* the workload filter, NULL when unconfined */
+    unsigned short seccomp_len;
+    uint32_t seccomp_arch;
+    int seccomp_ioctl_nr;
 } mj_plan_t;
 
 /* cmd may be NULL (a persistent sandbox). */
@@ -202,7 +213,7 @@ int mj_idmap_rw_binds(mj_plan_t *plan, mj_error_t **err);
 /* exec.c */
 #define MJ_N_FORWARDED_SIGNALS 7
 extern const int mj_forwarded_signals[MJ_N_FORWARDED_SIGNALS];
-enum { MJ_EXEC_STAGE_CHDIR = 1, MJ_EXEC_STAGE_LIMITS, MJ_EXEC_STAGE_CREDS, MJ_EXEC_STAGE_EXEC };
+enum { MJ_EXEC_STAGE_CHDIR = 1, MJ_EXEC_STAGE_LIMITS, MJ_EXEC_STAGE_CREDS, MJ_EXEC_STAGE_EXEC, MJ_EXEC_STAGE_SECCOMP };
 typedef struct {
     char *const *argv;
     char *const *envp;
@@ -214,6 +225,11 @@ typedef struct {
 } mj_exec_params_t;
 /* In the forked child: prepare and execve; on failure writes {stage, errno} to err_fd, exits 127. */
 __attribute__((noreturn)) void mj_exec_child(const mj_plan_t *plan, const mj_exec_params_t *params, int err_fd);
+
+/* seccomp.c */
+int mj_seccomp_compile(const mj_config_t *cfg, mj_plan_t *plan, mj_error_t **err);
+/* In the command's child, after no_new_privs: loads the filters (raw system calls only). */
+int mj_seccomp_load(const mj_plan_t *plan);
 
 /* caps.c */
 int mj_caps_last_cap(void);

@@ -75,6 +75,7 @@ void mj_plan_free(mj_plan_t *plan)
     free(plan->exec_buf);
     free(plan->workdir);
     mj_strv_free(&plan->warnings);
+    free(plan->seccomp);
     memset(plan, 0, sizeof(*plan));
     plan->id_slot_fd = -1;
 }
@@ -385,6 +386,8 @@ int mj_plan_build(const mj_config_t *cfg, const mj_command_t *cmd, mj_plan_t *pl
             set_rlimit(plan, (mj_rlimit_t)i, cfg->rlimit[i]);
     plan->caps_keep = cfg->caps_keep;
     plan->last_cap = mj_caps_last_cap();
+    if (mj_seccomp_compile(cfg, plan, err) < 0)
+        goto fail;
 
     /* ----- command (none for a persistent sandbox: its commands come later) */
     mj_strv_copy(&plan->envp, &cfg->env);

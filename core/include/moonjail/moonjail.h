@@ -140,6 +140,12 @@ int mj_config_set_workdir(mj_config_t *cfg, const char *dir, mj_error_t **err);
 /* How long a destroyed sandbox's supervisor lingers, files readable, before it goes. */
 void mj_config_set_cleanup_delay(mj_config_t *cfg, double seconds);
 
+/* seccomp: profile "default" (allow-list) or "unconfined"; allow/deny add or remove system calls
+ * by name on top of the profile (unknown names are INVALID_CONFIG). */
+int mj_config_set_seccomp(mj_config_t *cfg, const char *profile, mj_error_t **err);
+int mj_config_seccomp_allow(mj_config_t *cfg, const char *syscall_name, mj_error_t **err);
+int mj_config_seccomp_deny(mj_config_t *cfg, const char *syscall_name, mj_error_t **err);
+
 /* Parses a capability name; -1 when unknown. */
 int mj_capability_from_name(const char *name);
 
