@@ -1,7 +1,8 @@
 /* lmoonjail.c — the `moonjail` Lua 5.4 module: luaopen_moonjail and the C primitives under it.
  *
  * Owns: the table `core` of C functions (run, error, policy_source, policy_names, version, codes,
- * path_kind) that scripts/moonjail/api.lua turns into the public module, and the Lua shape of
+ * path_kind, sleep) that scripts/moonjail/api.lua turns into the public module, the conversion of
+ * a resolved spec into mj_config_t / mj_command_t (shared with lsandbox.c), and the Lua shape of
  * errors (tables with the metatable "moonjail.error").
  * Must never: set globals, decide policy (Lua does that), or raise while it holds C memory that
  * only Lua's garbage collector would free — every libmoonjail handle lives in a to-be-closed
@@ -12,20 +13,20 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <lauxlib.h>
 #include <lua.h>
 
 #include "embedded.h"
+#include "lmoonjail.h"
 #include "moonjail/moonjail.h"
 
-#define MJL_ERROR_MT "moonjail.error"
-#define MJL_RUNBOX_MT "moonjail.runbox"
 
 /* ---------------------------------------------------------------- errors */
 
 /* Pushes a fresh error table {code, message, retryable, errno, cause} with the error metatable. */
-static void push_error_fields(lua_State *L, const char *code, const char *message, bool retryable,
+void mjl_push_error_fields(lua_State *L, const char *code, const char *message, bool retryable,
                               int errnum)
 {
     lua_createtable(L, 0, 5);
@@ -43,18 +44,28 @@ static void push_error_fields(lua_State *L, const char *code, const char *messag
 }
 
 /* Converts a libmoonjail error (borrowed) into a Lua error table, causes included. */
-static void push_mj_error(lua_State *L, const mj_error_t *e)
+void mjl_push_error(lua_State *L, const mj_error_t *e)
 {
     const char *code = mj_error_code_name(mj_error_code(e));
     const char *message = mj_error_message(e);
-    push_error_fields(L, code ? code : "SANDBOX_INIT_FAILED", message ? message : "unknown error",
+    mjl_push_error_fields(L, code ? code : "SANDBOX_INIT_FAILED", message ? message : "unknown error",
                       mj_error_retryable(e), mj_error_errno(e));
     const mj_error_t *cause = mj_error_cause(e);
     if (cause != NULL) {
         luaL_checkstack(L, 4, "error cause chain too deep");
-        push_mj_error(L, cause);
+        mjl_push_error(L, cause);
         lua_setfield(L, -2, "cause");
     }
+}
+
+int mjl_fail(lua_State *L, const mj_error_t *e, const char *fallback)
+{
+    lua_pushnil(L);
+    if (e != NULL)
+        mjl_push_error(L, e);
+    else
+        mjl_push_error_fields(L, "SANDBOX_INIT_FAILED", fallback ? fallback : "unknown error", false, 0);
+    return 2;
 }
 
 static int error_tostring(lua_State *L)
@@ -124,7 +135,7 @@ static int core_error(lua_State *L)
         else
             lua_pushstring(L, base);
     }
-    push_error_fields(L, name, lua_tostring(L, -1), retryable, errnum);
+    mjl_push_error_fields(L, name, lua_tostring(L, -1), retryable, errnum);
 
     if (lua_istable(L, 3)) {
         lua_getfield(L, 3, "cause");
@@ -149,19 +160,12 @@ static void push_codes(lua_State *L)
     }
 }
 
-/* ---------------------------------------------------------------- run: the handle box */
+/* ---------------------------------------------------------------- the handle box; specs */
 
-typedef struct {
-    mj_config_t *cfg;
-    mj_command_t *cmd;
-    mj_result_t *res;
-    mj_error_t *err;
-} runbox_t;
-
-/* __gc and __close: idempotent. */
-static int runbox_release(lua_State *L)
+/* __gc and __close of the box: idempotent. */
+static int box_release(lua_State *L)
 {
-    runbox_t *box = luaL_checkudata(L, 1, MJL_RUNBOX_MT);
+    mjl_box_t *box = luaL_checkudata(L, 1, MJL_BOX_MT);
     mj_result_free(box->res);
     mj_error_free(box->err);
     mj_command_free(box->cmd);
@@ -170,10 +174,19 @@ static int runbox_release(lua_State *L)
     return 0;
 }
 
+mjl_box_t *mjl_new_box(lua_State *L)
+{
+    mjl_box_t *box = lua_newuserdatauv(L, sizeof *box, 0);
+    memset(box, 0, sizeof *box);
+    luaL_setmetatable(L, MJL_BOX_MT);
+    lua_toclose(L, -1);
+    return box;
+}
+
 /* Raises a type error naming the spec field. */
 static int spec_type_error(lua_State *L, const char *field, const char *expected)
 {
-    return luaL_error(L, "moonjail core.run: spec field '%s' must be %s (got %s)", field, expected,
+    return luaL_error(L, "moonjail core: spec field '%s' must be %s (got %s)", field, expected,
                       luaL_typename(L, -1));
 }
 
@@ -225,16 +238,16 @@ static lua_Integer spec_integer(lua_State *L, int spec, const char *field, lua_I
 static const char *array_string(lua_State *L, const char *field, lua_Integer i)
 {
     if (lua_geti(L, -1, i) != LUA_TSTRING)
-        luaL_error(L, "moonjail core.run: spec field '%s[%d]' must be a string (got %s)", field,
+        luaL_error(L, "moonjail core: spec field '%s[%d]' must be a string (got %s)", field,
                    (int)i, luaL_typename(L, -1));
     const char *s = lua_tostring(L, -1);
     lua_pop(L, 1);
     return s;
 }
 
-/* Adds every string of spec[field] with add(cfg, s, err).  Returns 0 or -1 (box->err set). */
-static int spec_paths(lua_State *L, int spec, const char *field, runbox_t *box,
-                      int (*add)(mj_config_t *, const char *, mj_error_t **))
+/* Adds every string of spec[field] with add(cfg, s, err).  Returns 0 or -1 (*err set). */
+static int spec_paths(lua_State *L, int spec, const char *field, mj_config_t *cfg,
+                      mj_error_t **err, int (*add)(mj_config_t *, const char *, mj_error_t **))
 {
     if (spec_field(L, spec, field, LUA_TTABLE, true) == LUA_TNIL) {
         lua_pop(L, 1);
@@ -242,7 +255,7 @@ static int spec_paths(lua_State *L, int spec, const char *field, runbox_t *box,
     }
     lua_Integer n = luaL_len(L, -1);
     for (lua_Integer i = 1; i <= n; i++) {
-        if (add(box->cfg, array_string(L, field, i), &box->err) < 0) {
+        if (add(cfg, array_string(L, field, i), err) < 0) {
             lua_pop(L, 1);
             return -1;
         }
@@ -251,7 +264,7 @@ static int spec_paths(lua_State *L, int spec, const char *field, runbox_t *box,
     return 0;
 }
 
-static int spec_host_paths(lua_State *L, int spec, runbox_t *box)
+static int spec_host_paths(lua_State *L, int spec, mj_config_t *cfg, mj_error_t **err)
 {
     if (spec_field(L, spec, "host_paths", LUA_TTABLE, true) == LUA_TNIL) {
         lua_pop(L, 1);
@@ -262,11 +275,11 @@ static int spec_host_paths(lua_State *L, int spec, runbox_t *box)
     for (lua_Integer i = 1; i <= n; i++) {
         lua_geti(L, arr, i);
         if (!lua_istable(L, -1))
-            luaL_error(L, "moonjail core.run: spec field 'host_paths[%d]' must be a table", (int)i);
+            luaL_error(L, "moonjail core: spec field 'host_paths[%d]' must be a table", (int)i);
         int entry = lua_gettop(L);
         const char *path = spec_string(L, entry, "path", false);
         bool required = spec_bool(L, entry, "required", false);
-        int rc = mj_config_add_host_path(box->cfg, path, required, &box->err);
+        int rc = mj_config_add_host_path(cfg, path, required, err);
         lua_pop(L, 1);
         if (rc < 0) {
             lua_pop(L, 1);
@@ -277,7 +290,7 @@ static int spec_host_paths(lua_State *L, int spec, runbox_t *box)
     return 0;
 }
 
-static int spec_mounts(lua_State *L, int spec, runbox_t *box)
+static int spec_mounts(lua_State *L, int spec, mj_config_t *cfg, mj_error_t **err)
 {
     if (spec_field(L, spec, "mounts", LUA_TTABLE, true) == LUA_TNIL) {
         lua_pop(L, 1);
@@ -288,7 +301,7 @@ static int spec_mounts(lua_State *L, int spec, runbox_t *box)
     for (lua_Integer i = 1; i <= n; i++) {
         lua_geti(L, arr, i);
         if (!lua_istable(L, -1))
-            luaL_error(L, "moonjail core.run: spec field 'mounts[%d]' must be a table", (int)i);
+            luaL_error(L, "moonjail core: spec field 'mounts[%d]' must be a table", (int)i);
         int m = lua_gettop(L);
         const char *kind_name = spec_string(L, m, "kind", false);
         mj_mount_kind_t kind;
@@ -299,17 +312,17 @@ static int spec_mounts(lua_State *L, int spec, runbox_t *box)
         else if (strcmp(kind_name, "tmpfs") == 0)
             kind = MJ_MOUNT_TMPFS;
         else
-            return luaL_error(L, "moonjail core.run: spec field 'mounts[%d].kind' must be "
+            return luaL_error(L, "moonjail core: spec field 'mounts[%d].kind' must be "
                                  "\"ro\", \"rw\" or \"tmpfs\"", (int)i);
         const char *src = spec_string(L, m, "src", kind == MJ_MOUNT_TMPFS);
         const char *dst = spec_string(L, m, "dst", false);
         lua_Integer size = spec_integer(L, m, "size", 0);
         lua_Integer mode = spec_integer(L, m, "mode", 0);
         if (size < 0 || mode < 0 || mode > 07777)
-            return luaL_error(L, "moonjail core.run: spec field 'mounts[%d]' has a negative size "
+            return luaL_error(L, "moonjail core: spec field 'mounts[%d]' has a negative size "
                                  "or a bad mode", (int)i);
-        int rc = mj_config_add_mount(box->cfg, kind, src, dst, (uint64_t)size, (unsigned)mode,
-                                     &box->err);
+        int rc = mj_config_add_mount(cfg, kind, src, dst, (uint64_t)size, (unsigned)mode,
+                                     err);
         lua_pop(L, 1);
         if (rc < 0) {
             lua_pop(L, 1);
@@ -329,7 +342,7 @@ static const struct {
     {"stack", MJ_RLIMIT_STACK},
 };
 
-static int spec_rlimits(lua_State *L, int spec, runbox_t *box)
+static int spec_rlimits(lua_State *L, int spec, mj_config_t *cfg, mj_error_t **err)
 {
     if (spec_field(L, spec, "rlimits", LUA_TTABLE, true) == LUA_TNIL) {
         lua_pop(L, 1);
@@ -343,7 +356,7 @@ static int spec_rlimits(lua_State *L, int spec, runbox_t *box)
         while (key != NULL && k < nk && strcmp(rlimit_names[k].name, key) != 0)
             k++;
         if (key == NULL || k == nk)
-            return luaL_error(L, "moonjail core.run: unknown rlimit '%s' in spec field 'rlimits'",
+            return luaL_error(L, "moonjail core: unknown rlimit '%s' in spec field 'rlimits'",
                               key ? key : "?");
         uint64_t value;
         if (lua_isinteger(L, -1)) {
@@ -353,10 +366,10 @@ static int spec_rlimits(lua_State *L, int spec, runbox_t *box)
                    lua_tonumber(L, -1) > 0) {
             value = UINT64_MAX;
         } else {
-            return luaL_error(L, "moonjail core.run: spec field 'rlimits.%s' must be an integer "
+            return luaL_error(L, "moonjail core: spec field 'rlimits.%s' must be an integer "
                                  "(or math.huge / -1 for unlimited)", key);
         }
-        if (mj_config_set_rlimit(box->cfg, rlimit_names[k].which, value, &box->err) < 0) {
+        if (mj_config_set_rlimit(cfg, rlimit_names[k].which, value, err) < 0) {
             lua_pop(L, 3);
             return -1;
         }
@@ -366,19 +379,19 @@ static int spec_rlimits(lua_State *L, int spec, runbox_t *box)
     return 0;
 }
 
-static int spec_env(lua_State *L, int spec, runbox_t *box)
+static int spec_env(lua_State *L, int spec, mj_config_t *cfg, mj_error_t **err)
 {
     if (spec_field(L, spec, "env", LUA_TTABLE, true) == LUA_TNIL) {
         lua_pop(L, 1);
         return 0;
     }
     int tbl = lua_gettop(L);
-    mj_config_clear_env(box->cfg);
+    mj_config_clear_env(cfg);
     lua_pushnil(L);
     while (lua_next(L, tbl) != 0) {
         if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING)
-            return luaL_error(L, "moonjail core.run: spec field 'env' must map strings to strings");
-        if (mj_config_set_env(box->cfg, lua_tostring(L, -2), lua_tostring(L, -1), &box->err) < 0) {
+            return luaL_error(L, "moonjail core: spec field 'env' must map strings to strings");
+        if (mj_config_set_env(cfg, lua_tostring(L, -2), lua_tostring(L, -1), err) < 0) {
             lua_pop(L, 3);
             return -1;
         }
@@ -388,30 +401,30 @@ static int spec_env(lua_State *L, int spec, runbox_t *box)
     return 0;
 }
 
-/* Fills box->cfg from the spec.  0, or -1 with box->err set; raises on type errors. */
-static int spec_config(lua_State *L, int spec, runbox_t *box)
+/* Fills cfg from the spec.  0, or -1 with *err set; raises on type errors. */
+int mjl_spec_config(lua_State *L, int spec, mj_config_t *cfg, mj_error_t **err)
 {
     const char *root = spec_string(L, spec, "root", true);
-    if (root != NULL && mj_config_set_root(box->cfg, root, &box->err) < 0)
+    if (root != NULL && mj_config_set_root(cfg, root, err) < 0)
         return -1;
-    if (spec_host_paths(L, spec, box) < 0)
+    if (spec_host_paths(L, spec, cfg, err) < 0)
         return -1;
-    mj_config_set_readonly_root(box->cfg, spec_bool(L, spec, "readonly_root", true));
-    if (spec_mounts(L, spec, box) < 0)
+    mj_config_set_readonly_root(cfg, spec_bool(L, spec, "readonly_root", true));
+    if (spec_mounts(L, spec, cfg, err) < 0)
         return -1;
-    if (spec_paths(L, spec, "masked", box, mj_config_add_masked) < 0)
+    if (spec_paths(L, spec, "masked", cfg, err, mj_config_add_masked) < 0)
         return -1;
-    if (spec_paths(L, spec, "readonly", box, mj_config_add_readonly) < 0)
+    if (spec_paths(L, spec, "readonly", cfg, err, mj_config_add_readonly) < 0)
         return -1;
     const char *hostname = spec_string(L, spec, "hostname", true);
-    if (hostname != NULL && mj_config_set_hostname(box->cfg, hostname, &box->err) < 0)
+    if (hostname != NULL && mj_config_set_hostname(cfg, hostname, err) < 0)
         return -1;
 
     lua_Integer uid = spec_integer(L, spec, "uid", -1), gid = spec_integer(L, spec, "gid", -1);
     if ((uid < 0) != (gid < 0) || uid > UINT32_MAX - 1 || gid > UINT32_MAX - 1)
-        return luaL_error(L, "moonjail core.run: spec fields 'uid' and 'gid' go together and must "
+        return luaL_error(L, "moonjail core: spec fields 'uid' and 'gid' go together and must "
                              "be valid ids");
-    if (uid >= 0 && mj_config_set_user(box->cfg, (uid_t)uid, (gid_t)gid, &box->err) < 0)
+    if (uid >= 0 && mj_config_set_user(cfg, (uid_t)uid, (gid_t)gid, err) < 0)
         return -1;
 
     const char *network = spec_string(L, spec, "network", true);
@@ -422,36 +435,73 @@ static int spec_config(lua_State *L, int spec, runbox_t *box)
         else if (strcmp(network, "host") == 0)
             mode = MJ_NET_HOST;
         else
-            return luaL_error(L, "moonjail core.run: spec field 'network' must be \"none\" or "
+            return luaL_error(L, "moonjail core: spec field 'network' must be \"none\" or "
                                  "\"host\"");
-        if (mj_config_set_network(box->cfg, mode, &box->err) < 0)
+        if (mj_config_set_network(cfg, mode, err) < 0)
             return -1;
     }
-    if (spec_rlimits(L, spec, box) < 0)
+    if (spec_rlimits(L, spec, cfg, err) < 0)
         return -1;
-    if (spec_paths(L, spec, "capabilities", box, mj_config_add_capability) < 0)
+    if (spec_paths(L, spec, "capabilities", cfg, err, mj_config_add_capability) < 0)
         return -1;
-    if (spec_env(L, spec, box) < 0)
+    if (spec_env(L, spec, cfg, err) < 0)
         return -1;
     const char *workdir = spec_string(L, spec, "workdir", true);
-    if (workdir != NULL && mj_config_set_workdir(box->cfg, workdir, &box->err) < 0)
+    if (workdir != NULL && mj_config_set_workdir(cfg, workdir, err) < 0)
+        return -1;
+    if (spec_field(L, spec, "cleanup_delay", LUA_TNUMBER, true) != LUA_TNIL) {
+        double d = lua_tonumber(L, -1);
+        if (!(d >= 0) || isinf(d))
+            return luaL_error(L, "moonjail core: spec field 'cleanup_delay' must be a finite number >= 0");
+        mj_config_set_cleanup_delay(cfg, d);
+    }
+    lua_pop(L, 1);
+    return 0;
+}
+
+/* The per-command env, workdir and ids of a command in a persistent sandbox (a one-shot run
+ * puts them in its config instead).  0, or -1 with *err set; raises on type errors. */
+static int spec_command_context(lua_State *L, int spec, mj_command_t *cmd, mj_error_t **err)
+{
+    if (spec_field(L, spec, "env", LUA_TTABLE, true) != LUA_TNIL) {
+        int tbl = lua_gettop(L);
+        lua_pushnil(L);
+        while (lua_next(L, tbl) != 0) {
+            if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING)
+                return luaL_error(L, "moonjail core: spec field 'env' must map strings to strings");
+            if (mj_command_set_env(cmd, lua_tostring(L, -2), lua_tostring(L, -1), err) < 0) {
+                lua_pop(L, 3);
+                return -1;
+            }
+            lua_pop(L, 1);
+        }
+    }
+    lua_pop(L, 1);
+    const char *workdir = spec_string(L, spec, "workdir", true);
+    if (workdir != NULL && mj_command_set_workdir(cmd, workdir, err) < 0)
+        return -1;
+    lua_Integer uid = spec_integer(L, spec, "uid", -1), gid = spec_integer(L, spec, "gid", -1);
+    if ((uid < 0) != (gid < 0) || uid > UINT32_MAX - 1 || gid > UINT32_MAX - 1)
+        return luaL_error(L, "moonjail core: spec fields 'uid' and 'gid' go together and must "
+                             "be valid ids");
+    if (uid >= 0 && mj_command_set_user(cmd, (uid_t)uid, (gid_t)gid, err) < 0)
         return -1;
     return 0;
 }
 
-/* Fills box->cmd from the spec.  0, or -1 with box->err set; raises on type errors. */
-static int spec_command(lua_State *L, int spec, runbox_t *box)
+/* Fills cmd from the spec.  0, or -1 with *err set; raises on type errors. */
+int mjl_spec_command(lua_State *L, int spec, mj_command_t *cmd, bool own_context, mj_error_t **err)
 {
     spec_field(L, spec, "argv", LUA_TTABLE, false);
     lua_Integer argc = luaL_len(L, -1);
     if (argc < 1)
-        return luaL_error(L, "moonjail core.run: spec field 'argv' must not be empty");
+        return luaL_error(L, "moonjail core: spec field 'argv' must not be empty");
     /* The pointer array is a userdata, so an error below frees it with everything else. */
     const char **argv = lua_newuserdatauv(L, (size_t)argc * sizeof *argv, 0);
     lua_insert(L, -2);
     for (lua_Integer i = 1; i <= argc; i++)
         argv[i - 1] = array_string(L, "argv", i);
-    int rc = mj_command_set_argv(box->cmd, (size_t)argc, argv, &box->err);
+    int rc = mj_command_set_argv(cmd, (size_t)argc, argv, err);
     lua_pop(L, 2);
     if (rc < 0)
         return -1;
@@ -459,7 +509,7 @@ static int spec_command(lua_State *L, int spec, runbox_t *box)
     if (spec_field(L, spec, "stdin", LUA_TSTRING, true) != LUA_TNIL) {
         size_t len;
         const char *data = lua_tolstring(L, -1, &len);
-        if (mj_command_set_stdin(box->cmd, data, len, &box->err) < 0) {
+        if (mj_command_set_stdin(cmd, data, len, err) < 0) {
             lua_pop(L, 1);
             return -1;
         }
@@ -469,29 +519,29 @@ static int spec_command(lua_State *L, int spec, runbox_t *box)
     lua_Integer fd = spec_integer(L, spec, "stdin_fd", -1);
     if (fd >= 0) {
         if (fd > INT32_MAX)
-            return luaL_error(L, "moonjail core.run: spec field 'stdin_fd' is not a valid fd");
-        mj_command_set_stdin_fd(box->cmd, (int)fd);
+            return luaL_error(L, "moonjail core: spec field 'stdin_fd' is not a valid fd");
+        mj_command_set_stdin_fd(cmd, (int)fd);
     }
 
     if (spec_field(L, spec, "timeout", LUA_TNUMBER, true) != LUA_TNIL) {
         double t = lua_tonumber(L, -1);
         if (!(t >= 0) || isinf(t))
-            return luaL_error(L, "moonjail core.run: spec field 'timeout' must be a finite number "
+            return luaL_error(L, "moonjail core: spec field 'timeout' must be a finite number "
                                  ">= 0");
-        mj_command_set_timeout(box->cmd, t);
+        mj_command_set_timeout(cmd, t);
     }
     lua_pop(L, 1);
 
     lua_Integer limit = spec_integer(L, spec, "output_limit", 0);
     if (limit < 0)
-        return luaL_error(L, "moonjail core.run: spec field 'output_limit' must be >= 0");
+        return luaL_error(L, "moonjail core: spec field 'output_limit' must be >= 0");
     if (limit > 0)
-        mj_command_set_output_limit(box->cmd, (uint64_t)limit);
+        mj_command_set_output_limit(cmd, (uint64_t)limit);
 
     if (spec_bool(L, spec, "tee", false))
-        mj_command_set_tee(box->cmd, 1, 2);
-    mj_command_set_forward_signals(box->cmd, spec_bool(L, spec, "forward_signals", false));
-    return 0;
+        mj_command_set_tee(cmd, 1, 2);
+    mj_command_set_forward_signals(cmd, spec_bool(L, spec, "forward_signals", false));
+    return own_context ? spec_command_context(L, spec, cmd, err) : 0;
 }
 
 static void set_lstring(lua_State *L, const char *field, const char *s, size_t len)
@@ -518,7 +568,7 @@ static void set_boolean(lua_State *L, const char *field, bool v)
     lua_setfield(L, -2, field);
 }
 
-static void push_result(lua_State *L, const mj_result_t *r)
+void mjl_push_result(lua_State *L, const mj_result_t *r)
 {
     size_t len;
     const char *s;
@@ -565,30 +615,22 @@ static int core_run(lua_State *L)
     lua_settop(L, 1);
 
     /* The box exists before any handle does, and is closed on return or on any error. */
-    runbox_t *box = lua_newuserdatauv(L, sizeof *box, 0);
-    memset(box, 0, sizeof *box);
-    luaL_setmetatable(L, MJL_RUNBOX_MT);
-    lua_toclose(L, 2);
+    mjl_box_t *box = mjl_new_box(L);
 
     box->cfg = mj_config_new();
     box->cmd = mj_command_new();
     if (box->cfg == NULL || box->cmd == NULL)
         return luaL_error(L, "moonjail core.run: out of memory");
 
-    if (spec_config(L, 1, box) == 0 && spec_command(L, 1, box) == 0)
+    if (mjl_spec_config(L, 1, box->cfg, &box->err) == 0 &&
+        mjl_spec_command(L, 1, box->cmd, false, &box->err) == 0)
         mj_run(box->cfg, box->cmd, &box->res, &box->err);
 
     if (box->res != NULL) {
-        push_result(L, box->res);
+        mjl_push_result(L, box->res);
         return 1;
     }
-    lua_pushnil(L);
-    if (box->err != NULL)
-        push_mj_error(L, box->err);
-    else
-        push_error_fields(L, "SANDBOX_INIT_FAILED", "Sandbox initialization failed: no result",
-                          false, 0);
-    return 2;
+    return mjl_fail(L, box->err, "Sandbox initialization failed: no result");
 }
 
 /* ---------------------------------------------------------------- small helpers */
@@ -645,7 +687,30 @@ static int core_path_kind(lua_State *L)
     return 1;
 }
 
+/* core.sleep(seconds): for the CLI's refresh loops (stats); Lua has no sleep of its own. */
+static int core_sleep(lua_State *L)
+{
+    double s = luaL_checknumber(L, 1);
+    if (!(s >= 0) || isinf(s))
+        return luaL_argerror(L, 1, "a finite number >= 0 expected");
+    struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
+    return 0;
+}
+
+/* core.now() -> epoch seconds (float) */
+static int core_now(lua_State *L)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    lua_pushnumber(L, (double)ts.tv_sec + (double)ts.tv_nsec / 1e9);
+    return 1;
+}
+
 static const luaL_Reg core_funcs[] = {
+    {"sleep", core_sleep},
+    {"now", core_now},
     {"run", core_run},
     {"error", core_error},
     {"codes", core_codes},
@@ -665,10 +730,10 @@ int luaopen_moonjail(lua_State *L)
         lua_setfield(L, -2, "__tostring");
     }
     lua_pop(L, 1);
-    if (luaL_newmetatable(L, MJL_RUNBOX_MT)) {
-        lua_pushcfunction(L, runbox_release);
+    if (luaL_newmetatable(L, MJL_BOX_MT)) {
+        lua_pushcfunction(L, box_release);
         lua_setfield(L, -2, "__gc");
-        lua_pushcfunction(L, runbox_release);
+        lua_pushcfunction(L, box_release);
         lua_setfield(L, -2, "__close");
     }
     lua_pop(L, 1);
@@ -682,6 +747,7 @@ int luaopen_moonjail(lua_State *L)
     luaL_newlib(L, core_funcs);
     luaL_getmetatable(L, MJL_ERROR_MT);
     lua_setfield(L, -2, "error_mt");
+    mjl_sandbox_register(L); /* core.sandbox, core.open, core.list, the Sandbox and Process types */
     lua_call(L, 1, 1);
     return 1;
 }

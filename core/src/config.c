@@ -399,3 +399,55 @@ void mj_command_set_forward_signals(mj_command_t *cmd, bool forward)
 {
     cmd->forward_signals = forward;
 }
+
+int mj_config_set_memory_limit(mj_config_t *cfg, uint64_t bytes, bool required, mj_error_t **err)
+{
+    if (bytes && bytes < (4u << 20)) {
+        *err = mj_error_new(MJ_ERR_INVALID_CONFIG, EINVAL, "limits.memory: at least 4M, got %llu bytes",
+                            (unsigned long long)bytes);
+        return -1;
+    }
+    cfg->limits.memory_max = bytes;
+    cfg->limits.memory_required = bytes && required;
+    return 0;
+}
+
+int mj_config_set_memory_request(mj_config_t *cfg, uint64_t bytes, mj_error_t **err)
+{
+    (void)err;
+    cfg->limits.memory_request = bytes;
+    return 0;
+}
+
+int mj_config_set_cpu_limit(mj_config_t *cfg, double cpus, bool required, mj_error_t **err)
+{
+    if (cpus < 0 || (cpus > 0 && cpus < 0.01) || cpus > 4096) {
+        *err = mj_error_new(MJ_ERR_INVALID_CONFIG, EINVAL, "limits.cpus: expected 0.01..4096 cores, got %g", cpus);
+        return -1;
+    }
+    cfg->limits.cpus = cpus;
+    cfg->limits.cpus_required = cpus > 0 && required;
+    return 0;
+}
+
+int mj_config_set_cpu_request(mj_config_t *cfg, double cpus, mj_error_t **err)
+{
+    if (cpus < 0 || cpus > 4096) {
+        *err = mj_error_new(MJ_ERR_INVALID_CONFIG, EINVAL, "limits.cpu_request: expected 0..4096 cores, got %g", cpus);
+        return -1;
+    }
+    cfg->limits.cpu_request = cpus;
+    return 0;
+}
+
+int mj_config_set_pids_limit(mj_config_t *cfg, uint64_t pids, bool required, mj_error_t **err)
+{
+    if (pids && pids < 4) {
+        *err = mj_error_new(MJ_ERR_INVALID_CONFIG, EINVAL, "limits.pids: at least 4 (the supervisor counts), got %llu",
+                            (unsigned long long)pids);
+        return -1;
+    }
+    cfg->limits.pids_max = pids;
+    cfg->limits.pids_required = pids && required;
+    return 0;
+}

@@ -27,44 +27,19 @@ int mj_sandbox_root_fd(mj_sandbox_t *sb, mj_error_t **err)
 {
     if (sb->root_fd >= 0)
         return sb->root_fd;
-    if (sb->status == MJ_STATUS_DESTROYED || sb->status == MJ_STATUS_FAILED || sb->pid <= 0) {
+    if (sb->status == MJ_STATUS_DESTROYED || sb->status == MJ_STATUS_FAILED || sb->ctl < 0) {
         *err = mj_error_new(MJ_ERR_INVALID_STATE, ESRCH, "sandbox %s %s: its files are gone",
                             sb->name ? sb->name : sb->id, sb->status == MJ_STATUS_DESTROYED ? "was destroyed" : "has failed");
         return -1;
     }
-    char path[64];
-    snprintf(path, sizeof(path), "/proc/%d/root", (int)sb->pid);
-    int fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) {
-        *err = mj_error_new(MJ_ERR_INVALID_STATE, errno, "sandbox %s: cannot reach its root: %s",
-                            sb->name ? sb->name : sb->id, strerror(errno));
+    int fd = mj_sandbox_request_root(sb, err);
+    if (fd < 0)
         return -1;
-    }
-    /* The pid must still be our supervisor after the open (no pid reuse in between). */
-    bool same = sb->pidfd >= 0 ? syscall(SYS_pidfd_send_signal, sb->pidfd, 0, NULL, 0) == 0 : true;
-    if (same && sb->starttime) {
-        char sp[64], buf[1024];
-        snprintf(sp, sizeof(sp), "/proc/%d/stat", (int)sb->pid);
-        int sfd = open(sp, O_RDONLY | O_CLOEXEC);
-        ssize_t n = sfd >= 0 ? read(sfd, buf, sizeof(buf) - 1) : -1;
-        if (sfd >= 0)
-            close(sfd);
-        same = false;
-        if (n > 0) {
-            buf[n] = '\0';
-            char *p = strrchr(buf, ')');
-            int field = 2;
-            for (char *tok = p ? strtok(p + 1, " ") : NULL; tok; tok = strtok(NULL, " "))
-                if (++field == 22) {
-                    same = strtoull(tok, NULL, 10) == sb->starttime;
-                    break;
-                }
-        }
-    }
-    if (!same) {
+    /* A directory, and not one of ours: a sane root for RESOLVE_IN_ROOT. */
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISDIR(st.st_mode)) {
         close(fd);
-        sb->status = MJ_STATUS_FAILED;
-        *err = mj_error_new(MJ_ERR_INVALID_STATE, ESRCH, "sandbox %s has failed: its supervisor is gone",
+        *err = mj_error_new(MJ_ERR_INVALID_STATE, ENOTDIR, "sandbox %s: its supervisor sent no root directory",
                             sb->name ? sb->name : sb->id);
         return -1;
     }

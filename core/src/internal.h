@@ -8,6 +8,7 @@
 #include <sys/resource.h>
 #include <sys/types.h>
 
+#include "cgroup.h"
 #include "util.h"
 
 struct sock_filter;
@@ -47,6 +48,7 @@ struct mj_config {
     char *workdir;
     double cleanup_delay;
     int seccomp_mode;   /* MJ_SECCOMP_* */
+    mj_cgroup_limits_t limits;
     mj_strv_t seccomp_allow;
     mj_strv_t seccomp_deny;
 };
@@ -324,6 +326,8 @@ char *mj_state_read_file(const char *dir, const char *name, size_t *len);
 int mj_state_alive(const char *dir);
 int mj_state_remove(const char *dir);
 
+/* sandbox.c: asks the supervisor for an O_PATH fd of its "/". */
+int mj_sandbox_request_root(mj_sandbox_t *sb, mj_error_t **err);
 /* fileops.c: an O_PATH fd of the sandbox's root, checked to belong to its live supervisor. */
 int mj_sandbox_root_fd(mj_sandbox_t *sb, mj_error_t **err);
 

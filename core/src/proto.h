@@ -21,6 +21,7 @@ enum {
     MJ_REQ_STOP,        /* arg = grace in ms */
     MJ_REQ_SHUTDOWN,    /* arg = linger in ms */
     MJ_REQ_STATUS,      /* rep.value = MJ_SUP_* flags */
+    MJ_REQ_ROOT_FD,     /* reply carries an O_PATH fd of the sandbox's "/" (SCM_RIGHTS) */
 };
 
 /* host -> exec shim (per-command channel) */

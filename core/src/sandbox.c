@@ -81,7 +81,11 @@ static unsigned long long proc_starttime(pid_t pid)
 
 static mj_error_t *gone_error(mj_sandbox_t *sb)
 {
-    sb->status = MJ_STATUS_FAILED;
+    /* Gone because someone destroyed it (its name went with it), or because it died. */
+    struct stat st;
+    sb->status = sb->dir && stat(sb->dir, &st) < 0 && errno == ENOENT ? MJ_STATUS_DESTROYED : MJ_STATUS_FAILED;
+    if (sb->status == MJ_STATUS_DESTROYED)
+        return mj_error_new(MJ_ERR_INVALID_STATE, EPIPE, "sandbox %s was destroyed", sb->name ? sb->name : sb->id);
     return mj_error_new(MJ_ERR_INVALID_STATE, EPIPE, "sandbox %s has failed: its supervisor is gone",
                         sb->name ? sb->name : sb->id);
 }
@@ -172,6 +176,49 @@ static int check_usable(mj_sandbox_t *sb, const char *what, mj_error_t **err)
         return -1;
     }
     return 0;
+}
+
+int mj_sandbox_request_root(mj_sandbox_t *sb, mj_error_t **err)
+{
+    if (send_request(sb, MJ_REQ_ROOT_FD, 0, NULL, 0, NULL, 0, err) < 0)
+        return -1;
+    struct pollfd pfd = {.fd = sb->ctl, .events = POLLIN};
+    int r;
+    do
+        r = poll(&pfd, 1, 10000);
+    while (r < 0 && errno == EINTR);
+    mj_rep_t rep;
+    char cbuf[CMSG_SPACE(sizeof(int) * 4)];
+    struct iovec iov = {.iov_base = &rep, .iov_len = sizeof(rep)};
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
+    ssize_t n = r > 0 ? recvmsg(sb->ctl, &msg, MSG_CMSG_CLOEXEC) : -1;
+    int fd = -1;
+    for (struct cmsghdr *c = n > 0 ? CMSG_FIRSTHDR(&msg) : NULL; c; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+            continue;
+        int cnt = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+        for (int i = 0; i < cnt; i++) {
+            int f;
+            memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+            if (fd < 0)
+                fd = f;
+            else
+                close(f); /* never keep more than we asked for */
+        }
+    }
+    if (n != (ssize_t)sizeof(rep) || rep.magic != MJ_PROTO_MAGIC || rep.type != MJ_REP_OK || fd < 0) {
+        if (fd >= 0)
+            close(fd);
+        if (n <= 0) {
+            mj_close_fd(&sb->ctl);
+            *err = gone_error(sb);
+        } else {
+            *err = mj_error_new(MJ_ERR_INVALID_STATE, rep.type == MJ_REP_ERR ? rep.err : EPROTO,
+                                "sandbox %s: cannot reach its root", sb->name ? sb->name : sb->id);
+        }
+        return -1;
+    }
+    return fd;
 }
 
 /* ------------------------------------------------------------------ named state */

@@ -188,7 +188,7 @@ static int export_bpf(scmp_filter_ctx ctx, struct sock_filter **insns, unsigned 
     return 0;
 }
 
-/* The on-disk cache: <state dir>/cache/seccomp-<hash>.bpf, owner-only like the state dir.  The key
+/* The on-disk cache: <cache dir>/seccomp-<hash>.bpf, owner-only.  The key
  * covers the profile, the policy's lists, moonjail's and libseccomp's versions and the arch. */
 static void disk_cache_path(const char *key, char *out, size_t len)
 {
@@ -197,14 +197,30 @@ static void disk_cache_path(const char *key, char *out, size_t len)
     char full[8192];
     snprintf(full, sizeof(full), "%s|%s|%u.%u.%u|%u", key, MJ_VERSION_STRING, v ? v->major : 0, v ? v->minor : 0,
              v ? v->micro : 0, seccomp_arch_native());
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a over the key and this build's profile */
     for (const char *p = full; *p; p++)
         h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-    const char *base = mj_state_dir();
-    if (mkdir(base, 0700) < 0 && errno != EEXIST)
-        return;
+    for (size_t i = 0; i < MJ_ARRAY_LEN(default_allow); i++)
+        for (const char *p = default_allow[i]; *p; p++)
+            h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    /* A cache, not state: /var/cache/moonjail (root), $XDG_CACHE_HOME or ~/.cache/moonjail. */
     char dir[480];
-    snprintf(dir, sizeof(dir), "%s/cache", base);
+    const char *env = getenv("MOONJAIL_CACHE_DIR");
+    if (env && env[0] == '/') {
+        snprintf(dir, sizeof(dir), "%s", env);
+    } else if (geteuid() == 0) {
+        snprintf(dir, sizeof(dir), "/var/cache/moonjail");
+    } else if ((env = getenv("XDG_CACHE_HOME")) && env[0] == '/') {
+        snprintf(dir, sizeof(dir), "%s/moonjail", env);
+    } else if ((env = getenv("HOME")) && env[0] == '/') {
+        char parent[400];
+        snprintf(parent, sizeof(parent), "%s/.cache", env);
+        if (mkdir(parent, 0700) < 0 && errno != EEXIST)
+            return;
+        snprintf(dir, sizeof(dir), "%s/moonjail", parent);
+    } else {
+        return;
+    }
     if (mkdir(dir, 0700) < 0 && errno != EEXIST)
         return;
     struct stat st;

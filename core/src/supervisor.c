@@ -53,7 +53,7 @@ static int64_t monotonic_ms(void)
 static void reply(int fd, uint32_t type, int32_t err, int32_t value)
 {
     mj_rep_t r = {.magic = MJ_PROTO_MAGIC, .type = type, .err = err, .value = value};
-    (void)send(fd, &r, sizeof(r), MSG_NOSIGNAL);
+    (void)send(fd, &r, sizeof(r), MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
 static void reap_all(void)
@@ -408,6 +408,28 @@ static void handle_request(const mj_plan_t *plan, int ci)
     case MJ_REQ_STATUS:
         reply(fd, MJ_REP_OK, 0, flags_state);
         break;
+    case MJ_REQ_ROOT_FD: {
+        /* The host reaches our files through this (rootless hosts cannot open /proc/1/root of a
+         * non-dumpable process whose mm belongs to the initial user namespace). */
+        int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (root < 0) {
+            reply(fd, MJ_REP_ERR, errno, 0);
+            break;
+        }
+        mj_rep_t r = {.magic = MJ_PROTO_MAGIC, .type = MJ_REP_OK};
+        struct iovec iov2 = {.iov_base = &r, .iov_len = sizeof(r)};
+        char cb[CMSG_SPACE(sizeof(int))];
+        memset(cb, 0, sizeof(cb));
+        struct msghdr m = {.msg_iov = &iov2, .msg_iovlen = 1, .msg_control = cb, .msg_controllen = sizeof(cb)};
+        struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(c), &root, sizeof(int));
+        (void)sendmsg(fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
+        close(root);
+        break;
+    }
     case MJ_REQ_EXEC: {
         mj_exec_params_t params;
         int eflags;

@@ -73,15 +73,16 @@ return function(core)
   ----------------------------------------------------------------------------------------------
   -- Argument checks (misuse raises, naming the option).
 
-  local function check_opts(fname, opts, level)
+  local function check_opts(fname, opts, level, types_of)
+    types_of = types_of or OPTION_TYPES
     if opts == nil then return {} end
     if type(opts) ~= "table" then
       error(string.format("bad argument #2 to '%s' (table expected, got %s)", fname, type(opts)), level + 1)
     end
     for k, v in pairs(opts) do
-      local types = OPTION_TYPES[k]
+      local types = types_of[k]
       if not types then
-        local hint = util.suggest(k, OPTION_TYPES)
+        local hint = util.suggest(k, types_of)
         error(string.format("bad option '%s' to %s (unknown key%s)", tostring(k), fname,
           hint and ("; did you mean '" .. hint .. "'?") or ""), level + 1)
       end
@@ -92,7 +93,7 @@ return function(core)
           table.concat(types, " or "), type(v)), level + 1)
       end
     end
-    if type(opts.limits) == "table" then
+    if types_of.limits and type(opts.limits) == "table" then
       local known = policy_module().SCHEMA.limits
       for k in pairs(opts.limits) do
         if not known[k] then
@@ -293,6 +294,11 @@ return function(core)
     spec.forward_signals = opts.forward_signals or false
     spec.metadata = { labels = pol.labels or {}, annotations = pol.annotations or {},
       policy = type(opts.policy) == "string" and opts.policy or (opts.policy and "<table>" or "default") }
+    -- what a persistent sandbox remembers about itself (its per-command narrowing checks these)
+    local writable = not spec.readonly_root
+    for _, m in ipairs(spec.mounts) do writable = writable or m.kind ~= "ro" end
+    spec.facts = { network = net, writable = writable, limits = limits,
+      image = opts.image or (spec.root ~= "host" and spec.root or nil) }
     return spec
   end
 
@@ -312,7 +318,7 @@ return function(core)
     local spec, err = resolve(argv, opts)
     if not spec then return nil, err end
     local warnings, metadata = spec.warnings, spec.metadata
-    spec.warnings, spec.metadata = nil, nil
+    spec.warnings, spec.metadata, spec.facts = nil, nil, nil
     local result
     result, err = core.run(spec)
     if not result then return nil, err end
@@ -322,11 +328,63 @@ return function(core)
     return result
   end
 
-  --- Persistent sandboxes come later; say so instead of failing obscurely.
-  function M.sandbox(opts)
-    check_opts("sandbox", opts, 2)
-    return unsupported("persistent sandboxes (moonjail.sandbox) are not implemented yet; use moonjail.run")
+  ----------------------------------------------------------------------------------------------
+  -- Persistent sandboxes: scripts/moonjail/sandbox.lua, loaded on first use.
+
+  local sandboxes -- the module table of moonjail.sandbox, once installed
+  local function sandbox_module()
+    if not sandboxes then
+      sandboxes = require("moonjail.sandbox")(core, {
+        resolve = resolve, check_opts = check_opts, check_cmd = check_cmd, policy = policy_module,
+        option_types = OPTION_TYPES,
+      })
+    end
+    return sandboxes
   end
+
+  --- Creates a sandbox whose supervisor stays warm between commands (see docs/lua-api.md).
+  -- Returns a Sandbox or nil, err; misuse raises.
+  function M.sandbox(opts)
+    if not core.sandbox then
+      return unsupported("persistent sandboxes (moonjail.sandbox) are not available in this build")
+    end
+    return sandbox_module().create(opts, 2)
+  end
+
+  --- Attaches to the named sandbox; Sandbox or nil, err (SANDBOX_NOT_FOUND).
+  function M.open(name)
+    if type(name) ~= "string" then
+      error("bad argument #1 to 'open' (string expected, got " .. type(name) .. ")", 2)
+    end
+    if not core.open then return unsupported("persistent sandboxes are not available in this build") end
+    return sandbox_module().open(name)
+  end
+
+  --- Names of the named sandboxes (sorted); array or nil, err.
+  function M.list()
+    if not core.list then return unsupported("persistent sandboxes are not available in this build") end
+    local names, err = core.list()
+    if not names then return nil, err end
+    table.sort(names)
+    return names
+  end
+
+  --- Parses a signal: a number, "TERM" or "SIGTERM"; number or nil, reason.
+  M.signal_number = util.signal_number
+
+  --- As io.type: "sandbox", "closed sandbox", "process", "closed process", or nil.
+  function M.type(v)
+    if type(v) ~= "userdata" or not core.sandbox_ops then return nil end
+    local ok, closed = pcall(core.sandbox_ops.is_closed, v)
+    if ok then return closed and "closed sandbox" or "sandbox" end
+    ok, closed = pcall(core.process_ops.is_closed, v)
+    if ok then return closed and "closed process" or "process" end
+    return nil
+  end
+
+  --- Sleeps (seconds, a number); the current time as epoch seconds (float).
+  M.sleep = core.sleep
+  M.now = core.now
 
   return M
 end

@@ -100,12 +100,22 @@ Run commands in isolated Linux sandboxes described by Lua policies.
 
 Commands:
   run [OPTIONS] [--] CMD [ARG...]   Run a command in a fresh sandbox
+  create NAME [OPTIONS]             Create a named sandbox that stays warm
+  exec [OPTIONS] NAME CMD [ARG...]  Run a command in a named sandbox
+  cp SRC DEST                       Copy files between the host and a sandbox (NAME:PATH)
+  ps [-a] [--json]                  List named sandboxes
+  info NAME                         Show a sandbox's details
+  stats [NAME...]                   Show live resource usage
+  top NAME                          Show the processes in a sandbox
+  pause NAME... / resume NAME...    Freeze / thaw a sandbox's processes
+  stop [-t SECS] NAME...            Stop everything in a sandbox (files stay)
+  kill [-s SIG] NAME...             Signal every process in a sandbox
+  rm [-f] NAME...                   Remove sandboxes
   script FILE [ARGS...]             Run a Lua script with `require "moonjail"` available
   version [--json]                  Show the version
   help [COMMAND]                    Show help for moonjail or a command
 
-Not implemented yet: create, exec, cp, ps, info, stats, top, pause, resume, stop, kill, rm,
-recipe, policy, pull, load, images, rmi, prune, doctor.
+Not implemented yet: recipe, policy, pull, load, images, rmi, prune, doctor.
 
 Run 'moonjail COMMAND --help' for more on a command.
 ]],
@@ -155,8 +165,13 @@ Usage: moonjail help [COMMAND]
 }
 
 local NOT_YET = {}
-for name in ([[create exec cp ps info stats top pause resume stop kill rm recipe policy pull load
-  images rmi prune doctor]]):gmatch("%S+") do NOT_YET[name] = true end
+for name in ([[recipe policy pull load images rmi prune doctor]]):gmatch("%S+") do NOT_YET[name] = true end
+
+-- The commands of named sandboxes live in moonjail.cli_sandbox, loaded when one runs.
+local SANDBOX_COMMANDS = {}
+for name in ([[create exec cp ps info stats top pause resume stop kill rm]]):gmatch("%S+") do
+  SANDBOX_COMMANDS[name] = true
+end
 
 local function is_help(a) return a == "-h" or a == "--help" end
 
@@ -181,21 +196,31 @@ local RUN_OPTIONS = {
   ["-h"] = { false, "help" }, ["--help"] = { false, "help" },
 }
 
--- Parses run's arguments; returns flags, opts, argv or nil, err, json.
-local function parse_run(argv, first)
+-- Parses the options of command `cmd` from argv[first..] with the option table `options`.
+-- Stops at "--"; at the first positional argument too unless `interleave`, where positionals are
+-- collected and options may follow them.  Returns flags, opts, positionals (everything after the
+-- stop included) or nil, err, json.
+local function parse_options(argv, first, cmd, options, interleave)
   local flags = {}
   local opts = { mounts = {}, env = {}, capabilities = {} }
   local limits = {}
+  local positionals = {}
   local i = first
   while i <= #argv do
     local a = argv[i]
     if a == "--" then i = i + 1; break end
-    if a:sub(1, 1) ~= "-" or a == "-" then break end
+    if a:sub(1, 1) ~= "-" or a == "-" then
+      if not interleave then break end
+      positionals[#positionals + 1] = a
+      i = i + 1
+      goto continue
+    end
     local name, inline = a:match("^(%-%-[^=]+)=(.*)$")
     name = name or a
-    local spec = RUN_OPTIONS[name]
+    local spec = options[name]
     if not spec then
-      return nil, usage_error("run: unknown option '" .. a .. "' (see 'moonjail run --help')"), flags.json
+      return nil, usage_error(cmd .. ": unknown option '" .. a .. "' (see 'moonjail " .. cmd .. " --help')"),
+        flags.json
     end
     local value
     if spec[1] then
@@ -205,43 +230,52 @@ local function parse_run(argv, first)
         i = i + 1
         value = argv[i]
         if value == nil then
-          return nil, usage_error("run: option '" .. name .. "' needs a value"), flags.json
+          return nil, usage_error(cmd .. ": option '" .. name .. "' needs a value"), flags.json
         end
       end
     elseif inline then
-      return nil, usage_error("run: option '" .. name .. "' takes no value"), flags.json
+      return nil, usage_error(cmd .. ": option '" .. name .. "' takes no value"), flags.json
     end
     local field = spec[2]
     if field == "ro" or field == "rw" then
       local src, dst = value:match("^([^:]*):(.*)$")
       src = src or value
-      if src == "" then return nil, usage_error("run: " .. name .. " needs SRC[:DST]"), flags.json end
+      if src == "" then return nil, usage_error(cmd .. ": " .. name .. " needs SRC[:DST]"), flags.json end
       opts.mounts[#opts.mounts + 1] = { src = src, dst = (dst ~= nil and dst ~= "") and dst or nil, mode = field }
     elseif field == "tmpfs" then
       opts.mounts[#opts.mounts + 1] = { type = "tmpfs", dst = value }
     elseif field == "env" then
       local k, v = value:match("^([^=]*)=(.*)$")
       if not k then k, v = value, os.getenv(value) end
-      if k == "" then return nil, usage_error("run: " .. name .. " needs K[=V]"), flags.json end
+      if k == "" then return nil, usage_error(cmd .. ": " .. name .. " needs K[=V]"), flags.json end
       if v ~= nil then opts.env[k] = v end
     elseif field == "cap_add" then
       opts.capabilities[#opts.capabilities + 1] = value
     elseif field == "timeout" then
       local _, why = moonjail().parse_duration(value)
-      if why then return nil, usage_error("run: option '--timeout': " .. why), flags.json end
+      if why then return nil, usage_error(cmd .. ": option '--timeout': " .. why), flags.json end
       opts.timeout = value
     elseif field == "output_limit" then
       local _, why = moonjail().parse_size(value)
-      if why then return nil, usage_error("run: option '--output-limit': " .. why), flags.json end
+      if why then return nil, usage_error(cmd .. ": option '--output-limit': " .. why), flags.json end
       opts.output_limit = value
     elseif field == "memory" then
       limits.memory = value
     elseif field == "cpus" or field == "pids" then
       local n = tonumber(value)
       if not n or (field == "pids" and math.type(n) ~= "integer") then
-        return nil, usage_error("run: option '" .. name .. "' needs a number, got '" .. value .. "'"), flags.json
+        return nil, usage_error(cmd .. ": option '" .. name .. "' needs a number, got '" .. value .. "'"), flags.json
       end
       limits[field] = n
+    elseif field == "labels" or field == "annotations" then
+      local k, v = value:match("^([^=]+)=(.*)$")
+      if not k then return nil, usage_error(cmd .. ": " .. name .. " needs KEY=VALUE"), flags.json end
+      opts[field] = opts[field] or {}
+      opts[field][k] = v
+    elseif field == "cleanup_delay" then
+      local _, why = moonjail().parse_duration(value)
+      if why then return nil, usage_error(cmd .. ": option '" .. name .. "': " .. why), flags.json end
+      opts.cleanup_delay = value
     elseif field == "network" then
       opts.network = value == "filtered" and { mode = "filtered" } or value
     elseif spec[1] then
@@ -250,11 +284,16 @@ local function parse_run(argv, first)
       flags[field] = true
     end
     i = i + 1
+    ::continue::
   end
   if next(limits) then opts.limits = limits end
-  local cmd = {}
-  for j = i, #argv do cmd[#cmd + 1] = argv[j] end
-  return flags, opts, cmd
+  for j = i, #argv do positionals[#positionals + 1] = argv[j] end
+  return flags, opts, positionals
+end
+
+-- Parses run's arguments; returns flags, opts, argv or nil, err, json.
+local function parse_run(argv, first)
+  return parse_options(argv, first, "run", RUN_OPTIONS, false)
 end
 
 local function status_of(r)
@@ -348,10 +387,23 @@ local function cmd_version(argv, first)
   return 0
 end
 
+local sandbox_cli -- moonjail.cli_sandbox, once loaded
+local function sandbox_commands()
+  if not sandbox_cli then
+    sandbox_cli = require("moonjail.cli_sandbox")({
+      moonjail = moonjail, report_error = report_error, usage_error = usage_error,
+      parse_options = parse_options, RUN_OPTIONS = RUN_OPTIONS, status_of = status_of,
+      oneline = oneline,
+    })
+  end
+  return sandbox_cli
+end
+
 local function cmd_help(argv, first)
   local topic = argv[first]
   if topic == nil or is_help(topic) then io.stdout:write(HELP.main); return 0 end
   if HELP[topic] then io.stdout:write(HELP[topic]); return 0 end
+  if SANDBOX_COMMANDS[topic] then io.stdout:write(sandbox_commands().help[topic]); return 0 end
   if NOT_YET[topic] then io.stdout:write("moonjail ", topic, ": not implemented yet\n"); return 0 end
   return report_error(usage_error("help: unknown command '" .. topic .. "'"))
 end
@@ -364,9 +416,10 @@ return function(argv)
   if sub == nil or is_help(sub) then io.stdout:write(HELP.main); return 0 end
   if sub == "--version" then return cmd_version(argv, 2) end
   local fn = COMMANDS[sub]
+  if not fn and SANDBOX_COMMANDS[sub] then fn = sandbox_commands().commands[sub] end
   if fn then
     -- `moonjail CMD --help` everywhere, but a run's own command may take --help.
-    if sub ~= "run" and sub ~= "script" and is_help(argv[2]) then return cmd_help({ sub }, 1) end
+    if sub ~= "run" and sub ~= "script" and sub ~= "exec" and is_help(argv[2]) then return cmd_help({ sub }, 1) end
     return fn(argv, 2)
   end
   if NOT_YET[sub] then

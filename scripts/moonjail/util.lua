@@ -131,4 +131,31 @@ function M.is_clean_abs(p)
   return true
 end
 
+-- Linux signal numbers (x86-64 and arm64 agree on these).
+local SIGNALS = { HUP = 1, INT = 2, QUIT = 3, ILL = 4, TRAP = 5, ABRT = 6, IOT = 6, BUS = 7, FPE = 8, KILL = 9,
+  USR1 = 10, SEGV = 11, USR2 = 12, PIPE = 13, ALRM = 14, TERM = 15, STKFLT = 16, CHLD = 17, CONT = 18,
+  STOP = 19, TSTP = 20, TTIN = 21, TTOU = 22, URG = 23, XCPU = 24, XFSZ = 25, VTALRM = 26, PROF = 27,
+  WINCH = 28, IO = 29, POLL = 29, PWR = 30, SYS = 31 }
+M.SIGNALS = SIGNALS
+
+--- Parses a signal: an integer 0..64, a numeric string, "TERM", "SIGTERM", "term", "RTMIN+3".
+-- Returns the number or nil, reason.
+function M.signal_number(v)
+  local n = math.type(v) == "integer" and v or (type(v) == "string" and math.tointeger(tonumber(v)))
+  if n then
+    if n >= 0 and n <= 64 then return n end
+    return nil, "signal number out of range: " .. tostring(v)
+  end
+  if type(v) ~= "string" then return nil, "a signal must be a number or a name such as \"TERM\"" end
+  local name = v:upper():gsub("^SIG", "")
+  if SIGNALS[name] then return SIGNALS[name] end
+  local rt, off = name:match("^RT(M[AI][XN])([+-]?%d*)$")
+  if rt then
+    off = tonumber(off ~= "" and off or "0")
+    local num = (rt == "MIN" and 34 or 64) + off
+    if num >= 34 and num <= 64 then return num end
+  end
+  return nil, "unknown signal '" .. v .. "'"
+end
+
 return M

@@ -137,6 +137,15 @@ int mj_config_set_env(mj_config_t *cfg, const char *key, const char *value, mj_e
 void mj_config_clear_env(mj_config_t *cfg);
 int mj_config_set_workdir(mj_config_t *cfg, const char *dir, mj_error_t **err);
 
+/* cgroup limits.  required = the user asked for it: if this host cannot enforce it the sandbox does
+ * not start (PERMISSION_DENIED / UNSUPPORTED saying how to fix it).  Not required = a default: when
+ * it cannot be applied the run's warnings say so.  0 removes a limit. */
+int mj_config_set_memory_limit(mj_config_t *cfg, uint64_t bytes, bool required, mj_error_t **err);
+int mj_config_set_memory_request(mj_config_t *cfg, uint64_t bytes, mj_error_t **err);
+int mj_config_set_cpu_limit(mj_config_t *cfg, double cpus, bool required, mj_error_t **err);
+int mj_config_set_cpu_request(mj_config_t *cfg, double cpus, mj_error_t **err);
+int mj_config_set_pids_limit(mj_config_t *cfg, uint64_t pids, bool required, mj_error_t **err);
+
 /* How long a destroyed sandbox's supervisor lingers, files readable, before it goes. */
 void mj_config_set_cleanup_delay(mj_config_t *cfg, double seconds);
 

@@ -1,0 +1,635 @@
+-- moonjail.cli_sandbox — the CLI commands of named, persistent sandboxes: create, exec, cp, ps,
+-- info, stats, top, pause, resume, stop, kill, rm.  Loaded by moonjail.cli only when one of
+-- them runs.
+--
+-- Returns function(shared) -> { commands = { name = fn(argv, first) -> status }, help = {…} }.
+-- shared: moonjail (fn -> module), report_error, usage_error, parse_options, RUN_OPTIONS,
+-- status_of, oneline.
+-- Never: print more than the one error line per failure, or pass the caller's terminal into a
+-- sandbox (exec -t answers UNSUPPORTED until the core has a pty).
+return function(shared)
+  local moonjail, report_error, usage_error = shared.moonjail, shared.report_error, shared.usage_error
+  local oneline = shared.oneline
+  local json -- moonjail.json, on first use
+  local function encode(v)
+    json = json or require "moonjail.json"
+    return json.encode(v)
+  end
+  local function array(t)
+    json = json or require "moonjail.json"
+    return json.array(t)
+  end
+
+  local HELP = {
+    create = [[
+Usage: moonjail create NAME [OPTIONS]
+
+Create a named sandbox whose supervisor stays warm, and print its name.  It outlives this
+command until 'moonjail rm'.  Run commands in it with 'moonjail exec NAME CMD...'.
+Options (as for 'moonjail run'; they may come before or after NAME):
+      --policy P          Policy name, or path to a policy .lua file
+      --ro SRC[:DST]      Bind a host path read-only (DST defaults to SRC)
+      --rw SRC[:DST]      Bind a host path read-write
+      --tmpfs DST         Mount an empty tmpfs at DST
+  -e, --env K[=V]         Default environment of its commands (bare K passes the host's value)
+  -w, --workdir DIR       Default working directory of its commands
+  -u, --user UID[:GID]    Numeric user (and group) its commands run as
+      --hostname H        Host name inside the sandbox
+      --network MODE      none | host
+      --timeout DURATION  Default wall-clock limit of each command
+      --output-limit SIZE Default cap on each command's captured output
+  -m, --memory SIZE       Memory limit (accepted, not enforced yet)
+      --cpus N            CPU limit (accepted, not enforced yet)
+      --pids-limit N      Process limit (accepted, not enforced yet)
+      --cap-add CAP       Keep a capability (inside the sandbox's user namespace)
+  -l, --label K=V         Set a label (shown by info, ps --json)
+      --annotation K=V    Set an annotation
+      --cleanup-delay D   Keep the sandbox inspectable this long after it is removed
+      --json              Print the sandbox's info as JSON instead of its name
+  -q, --quiet             Do not print warnings
+  -h, --help              Show this help
+]],
+    exec = [[
+Usage: moonjail exec [OPTIONS] NAME CMD [ARG...]
+
+Run CMD in the named sandbox, stream its output, forward SIGINT, SIGTERM, SIGHUP, SIGQUIT,
+SIGUSR1, SIGUSR2 and SIGWINCH to it, and exit with its status (128+N if killed by signal N,
+124 on timeout, 125 moonjail error, 126 not executable, 127 not found).
+
+Options:
+  -i, --interactive       Relay this terminal's stdin to the command
+  -t, --tty               Allocate a pseudo-terminal (not supported yet: UNSUPPORTED)
+  -d, --detach            Start CMD in the background, print its pid (inside the sandbox)
+  -e, --env K[=V]         Set an environment variable (bare K passes the host's value)
+  -w, --workdir DIR       Working directory (default: the sandbox's)
+  -u, --user UID[:GID]    Numeric user (and group) inside
+      --timeout DURATION  Kill the command after this long
+      --output-limit SIZE Cap captured stdout+stderr
+      --json              Print the result as JSON instead of streaming output
+  -q, --quiet             Do not print warnings
+  -h, --help              Show this help
+]],
+    cp = [[
+Usage: moonjail cp SRC DEST
+
+Copy files between the host and a named sandbox.  Exactly one of SRC and DEST is NAME:PATH
+(a relative PATH is relative to the sandbox's working directory); the other is a host path
+(write ./a:b for a host path with a colon).  Directories are copied recursively; when DEST is
+an existing directory, SRC is copied into it.  Modes are kept; files copied in belong to the
+sandbox's user.
+]],
+    ps = [[
+Usage: moonjail ps [OPTIONS]
+
+List named sandboxes: name, status, age, processes.
+
+Options:
+  -a, --all     Show all sandboxes (default: running and paused ones)
+  -q, --quiet   Print names only
+      --json    Print an array of their info objects as JSON
+  -h, --help    Show this help
+]],
+    info = [[
+Usage: moonjail info [--json] NAME
+
+Show what moonjail knows about a named sandbox: id, status, times, image, platform, hostname,
+allocated resources, labels, annotations, policy, network, working directory.
+]],
+    stats = [[
+Usage: moonjail stats [OPTIONS] [NAME...]
+
+Show the resource usage of named sandboxes (default: all running ones), refreshed every second
+until interrupted.  CPU % is over the last interval (with --no-stream and --json: over the
+sandbox's life).
+
+Options:
+  -a, --all       Include stopped sandboxes
+      --no-stream Print one sample and exit
+      --json      Print one sample as a JSON array and exit
+  -h, --help      Show this help
+]],
+    top = [[
+Usage: moonjail top [--json] NAME
+
+Show the processes running inside a named sandbox (pids as the sandbox sees them).
+]],
+    pause = [[
+Usage: moonjail pause NAME...
+
+Freeze every process in the sandboxes (file operations still work).
+]],
+    resume = [[
+Usage: moonjail resume NAME...
+
+Thaw paused sandboxes.
+]],
+    stop = [[
+Usage: moonjail stop [-t SECS] NAME...
+
+Send SIGTERM to every process in the sandboxes, then SIGKILL after SECS (default 10).  A
+stopped sandbox keeps its files (cp, info work) but refuses commands; remove it with rm.
+]],
+    kill = [[
+Usage: moonjail kill [-s SIGNAL] NAME...
+
+Send SIGNAL (default KILL; a name like TERM or SIGTERM, or a number) to every process in the
+sandboxes except their supervisor.
+]],
+    rm = [[
+Usage: moonjail rm [-f] NAME...
+
+Remove stopped sandboxes.  A running or paused one is refused (INVALID_STATE) unless -f is given,
+which kills everything in it first.
+]],
+  }
+
+  local function is_help(a) return a == "-h" or a == "--help" end
+
+  -- Opens NAME; the sandbox or nil after reporting (returns status too).
+  local function open(name, json_out)
+    local sb, err = moonjail().open(name)
+    if not sb then return nil, report_error(err, json_out) end
+    return sb
+  end
+
+  local function fail(err, json_out) return report_error(err, json_out) end
+
+  -- Simple flag parsing for the small commands: spec = { ["-a"] = "all", ["-t"] = { "time" } }
+  -- ({ field } takes a value).  Returns flags, positionals or nil, err.
+  local function parse_simple(cmd, argv, first, spec)
+    local flags, pos = {}, {}
+    local i = first
+    while i <= #argv do
+      local a = argv[i]
+      if a == "--" then
+        for j = i + 1, #argv do pos[#pos + 1] = argv[j] end
+        break
+      end
+      if a:sub(1, 1) == "-" and a ~= "-" then
+        local name, inline = a:match("^(%-%-[^=]+)=(.*)$")
+        name = name or a
+        local f = spec[name]
+        if is_help(name) then f = "help" end
+        if f == nil then
+          return nil, usage_error(cmd .. ": unknown option '" .. a .. "' (see 'moonjail " .. cmd .. " --help')")
+        end
+        if type(f) == "table" then
+          local v = inline
+          if v == nil then i = i + 1; v = argv[i] end
+          if v == nil then return nil, usage_error(cmd .. ": option '" .. name .. "' needs a value") end
+          flags[f[1]] = v
+        elseif inline then
+          return nil, usage_error(cmd .. ": option '" .. name .. "' takes no value")
+        else
+          flags[f] = true
+        end
+      else
+        pos[#pos + 1] = a
+      end
+      i = i + 1
+    end
+    return flags, pos
+  end
+
+  local function ago(t)
+    if type(t) ~= "number" or t <= 0 then return "-" end
+    local d = os.time() - t
+    if d < 1 then return "Less than a second ago" end
+    if d < 60 then return string.format("%d seconds ago", d) end
+    if d < 3600 then return string.format("%d minutes ago", d // 60) end
+    if d < 86400 then return string.format("%d hours ago", d // 3600) end
+    return string.format("%d days ago", d // 86400)
+  end
+
+  local function human(n)
+    if type(n) ~= "number" then return "-" end
+    local units = { "B", "KiB", "MiB", "GiB", "TiB" }
+    local u = 1
+    while n >= 1024 and u < #units do n = n / 1024; u = u + 1 end
+    return u == 1 and string.format("%d%s", n, units[u]) or string.format("%.3g%s", n, units[u])
+  end
+
+  local function duration(s)
+    if type(s) ~= "number" then return "-" end
+    local m = math.floor(s / 60)
+    return string.format("%d:%05.2f", m, s - m * 60)
+  end
+
+  local function table_print(headers, rows)
+    local widths = {}
+    for i, hd in ipairs(headers) do widths[i] = #hd end
+    for _, r in ipairs(rows) do
+      for i, c in ipairs(r) do widths[i] = math.max(widths[i], #tostring(c)) end
+    end
+    local out = {}
+    local function line(cells)
+      local parts = {}
+      for i, c in ipairs(cells) do
+        parts[i] = i == #cells and tostring(c) or string.format("%-" .. widths[i] .. "s", tostring(c))
+      end
+      out[#out + 1] = table.concat(parts, "   ")
+    end
+    line(headers)
+    for _, r in ipairs(rows) do line(r) end
+    return table.concat(out, "\n") .. "\n"
+  end
+
+  local function print_warnings(list, quiet)
+    if quiet then return end
+    for _, w in ipairs(list or {}) do io.stderr:write("moonjail: warning: ", oneline(w), "\n") end
+  end
+
+  --------------------------------------------------------------------------------------------
+  -- create
+
+  local CREATE_OPTIONS = {}
+  for k, v in pairs(shared.RUN_OPTIONS) do CREATE_OPTIONS[k] = v end
+  CREATE_OPTIONS["-i"], CREATE_OPTIONS["--interactive"], CREATE_OPTIONS["-t"], CREATE_OPTIONS["--tty"] =
+    nil, nil, nil, nil
+  CREATE_OPTIONS["-l"] = { true, "labels" }
+  CREATE_OPTIONS["--label"] = { true, "labels" }
+  CREATE_OPTIONS["--annotation"] = { true, "annotations" }
+  CREATE_OPTIONS["--cleanup-delay"] = { true, "cleanup_delay" }
+
+  local function cmd_create(argv, first)
+    local flags, opts, pos = shared.parse_options(argv, first, "create", CREATE_OPTIONS, true)
+    if not flags then return fail(opts, pos) end
+    if flags.help then io.stdout:write(HELP.create); return 0 end
+    if #pos ~= 1 then
+      return fail(usage_error("create: expected exactly one NAME (usage: moonjail create NAME [OPTIONS])"), flags.json)
+    end
+    opts.name = pos[1]
+    if next(opts.mounts) == nil then opts.mounts = nil end
+    if next(opts.env) == nil then opts.env = nil end
+    if next(opts.capabilities) == nil then opts.capabilities = nil end
+    local ok, sb, err = pcall(moonjail().sandbox, opts)
+    if not ok then return fail(usage_error(oneline(sb)), flags.json) end
+    if not sb then return fail(err, flags.json) end
+    local info = sb:info() or { name = opts.name }
+    if flags.json then
+      io.stdout:write(encode(info), "\n")
+    else
+      io.stdout:write(info.name or opts.name, "\n")
+    end
+    sb:close()
+    return 0
+  end
+
+  --------------------------------------------------------------------------------------------
+  -- exec
+
+  local EXEC_OPTIONS = {
+    ["-i"] = { false, "interactive" }, ["--interactive"] = { false, "interactive" },
+    ["-t"] = { false, "tty" }, ["--tty"] = { false, "tty" },
+    ["-d"] = { false, "detach" }, ["--detach"] = { false, "detach" },
+    ["-e"] = { true, "env" }, ["--env"] = { true, "env" },
+    ["-w"] = { true, "workdir" }, ["--workdir"] = { true, "workdir" },
+    ["-u"] = { true, "user" }, ["--user"] = { true, "user" },
+    ["--timeout"] = { true, "timeout" }, ["--output-limit"] = { true, "output_limit" },
+    ["--json"] = { false, "json" }, ["-q"] = { false, "quiet" }, ["--quiet"] = { false, "quiet" },
+    ["-h"] = { false, "help" }, ["--help"] = { false, "help" },
+  }
+
+  local function cmd_exec(argv, first)
+    local flags, opts, pos = shared.parse_options(argv, first, "exec", EXEC_OPTIONS, false)
+    if not flags then return fail(opts, pos) end
+    if flags.help then io.stdout:write(HELP.exec); return 0 end
+    if flags.tty then
+      return fail(moonjail().error("UNSUPPORTED", "a terminal (-t) is not supported yet"), flags.json)
+    end
+    local name = table.remove(pos, 1)
+    if name == nil or #pos == 0 then
+      return fail(usage_error("exec: expected NAME and CMD (usage: moonjail exec [OPTIONS] NAME CMD [ARG...])"),
+        flags.json)
+    end
+    if flags.detach and (flags.interactive or flags.json) then
+      return fail(usage_error("exec: -d cannot be combined with -i or --json"), flags.json)
+    end
+    local eopts = { workdir = opts.workdir, user = opts.user, timeout = opts.timeout,
+      output_limit = opts.output_limit }
+    if next(opts.env) then eopts.env = opts.env end
+    local sb, status = open(name, flags.json)
+    if not sb then return status end
+
+    if flags.detach then
+      local ok, pid, err = pcall(sb.spawn_detached, sb, pos, eopts)
+      sb:close()
+      if not ok then return fail(usage_error(oneline(pid))) end
+      if not pid then return fail(err) end
+      io.stdout:write(tostring(pid), "\n")
+      return 0
+    end
+
+    eopts.stream = not flags.json
+    eopts.forward_signals = true
+    if flags.interactive then eopts.stdin_fd = 0 end
+    local ok, result, err = pcall(sb.exec, sb, pos, eopts)
+    sb:close()
+    if not ok then return fail(usage_error(oneline(result)), flags.json) end
+    if not result then return fail(err, flags.json) end
+    if flags.json then
+      local out = {}
+      for k, v in pairs(result) do out[k] = v end
+      out.warnings = array(result.warnings)
+      io.stdout:write(encode(out), "\n")
+    else
+      io.stdout:flush()
+      print_warnings(result.warnings, flags.quiet)
+      if not flags.quiet and result.ended_by == "output_limit" then
+        io.stderr:write("moonjail: warning: output limit reached; the command was stopped\n")
+      end
+    end
+    return shared.status_of(result)
+  end
+
+  --------------------------------------------------------------------------------------------
+  -- cp
+
+  -- "NAME:PATH" -> name, path; nil for a host path (absolute, ./relative, or no colon before a '/').
+  local function split_ref(s)
+    if s:sub(1, 1) == "/" or s:sub(1, 1) == "." then return nil end
+    local name, path = s:match("^([^/:]+):(.*)$")
+    if not name then return nil end
+    return name, path ~= "" and path or "."
+  end
+
+  local function cmd_cp(argv, first)
+    local flags, pos = parse_simple("cp", argv, first, {})
+    if not flags then return fail(pos) end
+    if flags.help then io.stdout:write(HELP.cp); return 0 end
+    if #pos ~= 2 then return fail(usage_error("cp: expected SRC and DEST (usage: moonjail cp SRC DEST)")) end
+    local src, dst = pos[1], pos[2]
+    if src == "-" or dst == "-" then
+      return fail(moonjail().error("UNSUPPORTED", "cp: '-' (tar streams on stdin/stdout) is not supported"))
+    end
+    local sname, spath = split_ref(src)
+    local dname, dpath = split_ref(dst)
+    if (sname ~= nil) == (dname ~= nil) then
+      return fail(usage_error("cp: exactly one of SRC and DEST must be NAME:PATH"))
+    end
+    local sb, status = open(sname or dname)
+    if not sb then return status end
+    local ok, err
+    if sname then
+      ok, err = sb:copy_out(spath, dst)
+    else
+      ok, err = sb:copy_files(src, dpath)
+    end
+    sb:close()
+    if not ok then return fail(err) end
+    return 0
+  end
+
+  --------------------------------------------------------------------------------------------
+  -- ps, info, top
+
+  local LIVE = { running = true, paused = true, starting = true, creating = true, stopping = true }
+
+  -- Opens every named sandbox: array of { name, sb } (callers close them).
+  local function open_all()
+    local names, err = moonjail().list()
+    if not names then return nil, err end
+    local out = {}
+    for _, name in ipairs(names) do
+      local sb = moonjail().open(name) -- one removed since list() is skipped
+      if sb then out[#out + 1] = { name = name, sb = sb } end
+    end
+    return out
+  end
+
+  local function cmd_ps(argv, first)
+    local flags, pos = parse_simple("ps", argv, first, { ["-a"] = "all", ["--all"] = "all", ["-q"] = "quiet",
+      ["--quiet"] = "quiet", ["--json"] = "json" })
+    if not flags then return fail(pos) end
+    if flags.help then io.stdout:write(HELP.ps); return 0 end
+    if #pos > 0 then return fail(usage_error("ps: unexpected argument '" .. pos[1] .. "'"), flags.json) end
+    local all, err = open_all()
+    if not all then return fail(err, flags.json) end
+    local rows, infos = {}, array()
+    for _, e in ipairs(all) do
+      local info = e.sb:info()
+      if info and (flags.all or LIVE[info.status]) then
+        local usage = e.sb:usage()
+        info.process_count = usage and usage.process_count or nil
+        infos[#infos + 1] = info
+        rows[#rows + 1] = { e.name, info.status, ago(info.created_at),
+          usage and tostring(usage.process_count) or "-", info.policy or "-" }
+      end
+      e.sb:close()
+    end
+    if flags.json then
+      io.stdout:write(encode(infos), "\n")
+    elseif flags.quiet then
+      for _, r in ipairs(rows) do io.stdout:write(r[1], "\n") end
+    else
+      io.stdout:write(table_print({ "NAME", "STATUS", "CREATED", "PROCESSES", "POLICY" }, rows))
+    end
+    return 0
+  end
+
+  local function flatten(prefix, v, out)
+    if type(v) == "table" then
+      for _, k in ipairs(require("moonjail.util").sorted_keys(v)) do
+        flatten(prefix == "" and tostring(k) or (prefix .. "." .. tostring(k)), v[k], out)
+      end
+    else
+      out[#out + 1] = { prefix, v }
+    end
+    return out
+  end
+
+  local TIME_FIELDS = { created_at = true, started_at = true }
+
+  local function cmd_info(argv, first)
+    local flags, pos = parse_simple("info", argv, first, { ["--json"] = "json" })
+    if not flags then return fail(pos) end
+    if flags.help then io.stdout:write(HELP.info); return 0 end
+    if #pos ~= 1 then return fail(usage_error("info: expected one NAME"), flags.json) end
+    local sb, status = open(pos[1], flags.json)
+    if not sb then return status end
+    local info, err = sb:info()
+    sb:close()
+    if not info then return fail(err, flags.json) end
+    if flags.json then
+      io.stdout:write(encode(info), "\n")
+      return 0
+    end
+    for _, kv in ipairs(flatten("", info, {})) do
+      local k, v = kv[1], kv[2]
+      if TIME_FIELDS[k] and type(v) == "number" and v > 0 then
+        v = os.date("!%Y-%m-%dT%H:%M:%SZ", math.floor(v))
+      end
+      io.stdout:write(k, ": ", tostring(v), "\n")
+    end
+    return 0
+  end
+
+  local function cmd_top(argv, first)
+    local flags, pos = parse_simple("top", argv, first, { ["--json"] = "json" })
+    if not flags then return fail(pos) end
+    if flags.help then io.stdout:write(HELP.top); return 0 end
+    if #pos ~= 1 then return fail(usage_error("top: expected one NAME"), flags.json) end
+    local sb, status = open(pos[1], flags.json)
+    if not sb then return status end
+    local procs, err = sb:processes()
+    sb:close()
+    if not procs then return fail(err, flags.json) end
+    if flags.json then
+      io.stdout:write(encode(array(procs)), "\n")
+      return 0
+    end
+    local rows = {}
+    for _, p in ipairs(procs) do
+      rows[#rows + 1] = { p.pid, p.ppid, p.uid, p.state, duration(p.cpu_time), human(p.rss), p.command }
+    end
+    io.stdout:write(table_print({ "PID", "PPID", "UID", "STAT", "TIME", "RSS", "COMMAND" }, rows))
+    return 0
+  end
+
+  --------------------------------------------------------------------------------------------
+  -- stats
+
+  local function cmd_stats(argv, first)
+    local flags, pos = parse_simple("stats", argv, first, { ["--no-stream"] = "no_stream", ["--json"] = "json",
+      ["-a"] = "all", ["--all"] = "all" })
+    if not flags then return fail(pos) end
+    if flags.help then io.stdout:write(HELP.stats); return 0 end
+    local handles = {}
+    if #pos > 0 then
+      for _, name in ipairs(pos) do
+        local sb, status = open(name, flags.json)
+        if not sb then
+          for _, e in ipairs(handles) do e.sb:close() end
+          return status
+        end
+        handles[#handles + 1] = { name = name, sb = sb }
+      end
+    else
+      local all, err = open_all()
+      if not all then return fail(err, flags.json) end
+      for _, e in ipairs(all) do
+        if flags.all or LIVE[e.sb:status()] then handles[#handles + 1] = e else e.sb:close() end
+      end
+    end
+
+    local once = flags.no_stream or flags.json
+    local prev = {}
+    local first_frame = true
+    while true do
+      local rows, samples = {}, array()
+      for _, e in ipairs(handles) do
+        local u = e.sb:usage()
+        if u then
+          u.name = e.name
+          local cpu = u.cpu_usage
+          local p = prev[e.name]
+          if p and u.timestamp > p.timestamp then
+            cpu = (u.cpu_time - p.cpu_time) / (u.timestamp - p.timestamp) * 100
+          end
+          prev[e.name] = u
+          samples[#samples + 1] = u
+          rows[#rows + 1] = { e.name, string.format("%.2f%%", cpu or 0), human(u.memory_usage),
+            string.format("%.2f%%", u.memory_percent or 0),
+            human(u.network_in) .. " / " .. human(u.network_out),
+            tostring(u.disk_reads) .. " / " .. tostring(u.disk_writes), tostring(u.process_count) }
+        end
+      end
+      if flags.json then
+        io.stdout:write(encode(samples), "\n")
+      else
+        if not once then io.stdout:write(first_frame and "\27[2J\27[H" or "\27[H\27[J") end
+        io.stdout:write(table_print({ "NAME", "CPU %", "MEM USAGE", "MEM %", "NET I/O", "READS / WRITES",
+          "PIDS" }, rows))
+      end
+      io.stdout:flush()
+      first_frame = false
+      if once then break end
+      moonjail().sleep(1)
+    end
+    for _, e in ipairs(handles) do e.sb:close() end
+    return 0
+  end
+
+  --------------------------------------------------------------------------------------------
+  -- pause, resume, stop, kill, rm: act on each NAME, print it on success
+
+  local function each(cmd, argv, first, spec, needs, act)
+    local flags, pos = parse_simple(cmd, argv, first, spec)
+    if not flags then return fail(pos) end
+    if flags.help then io.stdout:write(HELP[cmd]); return 0 end
+    if #pos == 0 then return fail(usage_error(cmd .. ": expected at least one NAME")) end
+    if needs then
+      local ok, err = needs(flags)
+      if not ok then return fail(err) end
+    end
+    local status = 0
+    for _, name in ipairs(pos) do
+      local sb, st = open(name)
+      if not sb then
+        status = st
+      else
+        local ok, err = act(sb, flags, name)
+        if not ok then
+          status = fail(err)
+        else
+          io.stdout:write(name, "\n")
+        end
+        if moonjail().type(sb) == "sandbox" then sb:close() end
+      end
+    end
+    return status
+  end
+
+  local function cmd_pause(argv, first)
+    return each("pause", argv, first, {}, nil, function(sb) return sb:pause() end)
+  end
+
+  local function cmd_resume(argv, first)
+    return each("resume", argv, first, {}, nil, function(sb) return sb:resume() end)
+  end
+
+  local function cmd_stop(argv, first)
+    local grace
+    return each("stop", argv, first, { ["-t"] = { "time" }, ["--time"] = { "time" } }, function(flags)
+      if flags.time == nil then grace = 10; return true end
+      grace = tonumber(flags.time)
+      if not grace or grace < 0 then
+        local why
+        grace, why = moonjail().parse_duration(flags.time)
+        if not grace then return nil, usage_error("stop: option '-t': " .. why) end
+      end
+      return true
+    end, function(sb) return sb:stop(grace) end)
+  end
+
+  local function cmd_kill(argv, first)
+    local sig
+    return each("kill", argv, first, { ["-s"] = { "signal" }, ["--signal"] = { "signal" } }, function(flags)
+      local why
+      sig, why = moonjail().signal_number(flags.signal or "KILL")
+      if not sig then return nil, usage_error("kill: option '-s': " .. why) end
+      return true
+    end, function(sb) return sb:signal(sig) end)
+  end
+
+  local function cmd_rm(argv, first)
+    return each("rm", argv, first, { ["-f"] = "force", ["--force"] = "force" }, nil, function(sb, flags, name)
+      if not flags.force then
+        local status = sb:status()
+        if LIVE[status] then
+          return nil, moonjail().error("INVALID_STATE", "sandbox '" .. name .. "' is " .. status
+            .. "; stop it first or use 'moonjail rm -f'")
+        end
+      end
+      return sb:destroy()
+    end)
+  end
+
+  return {
+    help = HELP,
+    commands = {
+      create = cmd_create, exec = cmd_exec, cp = cmd_cp, ps = cmd_ps, info = cmd_info, stats = cmd_stats,
+      top = cmd_top, pause = cmd_pause, resume = cmd_resume, stop = cmd_stop, kill = cmd_kill, rm = cmd_rm,
+    },
+  }
+end

@@ -1,0 +1,571 @@
+-- moonjail.sandbox — the methods of persistent sandboxes (Sandbox) and of the processes
+-- streamed from them (Process), written over the C primitives of bindings/lua/lsandbox.c.
+--
+-- Returns function(core, helpers) -> { create = fn, open = fn }.  Installing it fills
+-- core.sandbox_methods and core.process_methods, the __index tables of the userdata types, so
+-- every Sandbox (created or opened) has these methods.  A Sandbox is the C userdata itself:
+-- `local sb <close> = mj.sandbox{}` frees it, and any method on a closed one raises exactly
+-- "attempt to use a closed sandbox".
+-- What a sandbox remembers besides the core's own state (labels, annotations, image, policy, its
+-- network and writability for per-command narrowing, default timeout/output limit) is stored with
+-- named sandboxes as JSON in the core's meta text, so mj.open(name) sees it.
+-- Never: pretend a per-command narrowing is enforced when it is not (it becomes a warning), or let
+-- a command ask for more than its sandbox allows (PERMISSION_DENIED).
+local util = require "moonjail.util"
+local json = require "moonjail.json"
+
+return function(core, h)
+  local ops, pops = core.sandbox_ops, core.process_ops
+  local S, P = core.sandbox_methods, core.process_methods
+
+  local META_VERSION = 1
+  local DEFAULT_FILE_MODE = 420 -- 0644
+
+  -- Per-handle state, weak: { id, name, network, writable, labels, annotations, image, policy,
+  -- limits, timeout, output_limit }.
+  local states = setmetatable({}, { __mode = "k" })
+  -- Per-process: { warnings, metadata } added to its result.
+  local pstates = setmetatable({}, { __mode = "k" })
+
+  local function err(code, detail) return core.error(code, detail) end
+  local function invalid(detail) return nil, err("INVALID_CONFIG", detail) end
+
+  local function argerror(n, fname, msg, level)
+    error(string.format("bad argument #%d to '%s' (%s)", n, fname, msg), level + 1)
+  end
+
+  -- Raises unless self is an open Sandbox.  level: of the method's caller.
+  local function check(self, fname)
+    if type(self) ~= "userdata" or not pcall(ops.is_closed, self) then
+      argerror(1, fname, "moonjail.Sandbox expected, got " .. type(self), 3)
+    end
+    if ops.is_closed(self) then error("attempt to use a closed sandbox", 0) end
+  end
+
+  local function pcheck(self, fname)
+    if type(self) ~= "userdata" or not pcall(pops.is_closed, self) then
+      argerror(1, fname, "moonjail.Process expected, got " .. type(self), 3)
+    end
+    if pops.is_closed(self) then error("attempt to use a closed process", 0) end
+  end
+
+  --------------------------------------------------------------------------------------------
+  -- State
+
+  local function state_of(sb)
+    local st = states[sb]
+    if st then return st end
+    local meta = {}
+    local text = ops.meta(sb)
+    if text and text ~= "" then meta = json.decode(text) or {} end
+    local info = ops.info(sb) or {}
+    st = {
+      id = info.id, name = info.name,
+      network = meta.network or "none", writable = meta.writable ~= false,
+      labels = meta.labels or {}, annotations = meta.annotations or {},
+      image = meta.image, policy = meta.policy, limits = meta.limits or {},
+      timeout = meta.timeout, output_limit = meta.output_limit, warnings = meta.warnings or {},
+    }
+    states[sb] = st
+    return st
+  end
+
+  local function meta_text(st)
+    return json.encode({ v = META_VERSION, network = st.network, writable = st.writable,
+      labels = st.labels, annotations = st.annotations, image = st.image, policy = st.policy,
+      limits = st.limits, timeout = st.timeout, output_limit = st.output_limit,
+      warnings = json.array(st.warnings) })
+  end
+
+  -- A path inside: absolute as given, relative ones against the sandbox's workdir.
+  local function inside(sb, path)
+    if path:sub(1, 1) == "/" then return path end
+    local wd = ops.workdir(sb) or "/"
+    return util.clean_path(wd .. "/" .. path)
+  end
+
+  --------------------------------------------------------------------------------------------
+  -- Creating and opening
+
+  local SANDBOX_OPTIONS = {}
+  for k, v in pairs(h.option_types) do SANDBOX_OPTIONS[k] = v end
+  -- the command's own options belong to exec
+  SANDBOX_OPTIONS.stdin, SANDBOX_OPTIONS.stdin_fd = nil, nil
+  SANDBOX_OPTIONS.stream, SANDBOX_OPTIONS.forward_signals = nil, nil
+  SANDBOX_OPTIONS.name = { "string" }
+  SANDBOX_OPTIONS.cleanup_delay = { "number", "string" }
+
+  local mod = {}
+
+  function mod.create(opts, level)
+    opts = h.check_opts("sandbox", opts, level + 1, SANDBOX_OPTIONS)
+    local spec, e = h.resolve(nil, opts)
+    if not spec then return nil, e end
+    if opts.cleanup_delay ~= nil then
+      local d, why = util.parse_duration(opts.cleanup_delay)
+      if not d then return invalid("option 'cleanup_delay': " .. why) end
+      spec.cleanup_delay = d
+    end
+    local facts, metadata, warnings = spec.facts, spec.metadata, spec.warnings
+    local timeout, output_limit = spec.timeout, spec.output_limit
+    spec.facts, spec.metadata, spec.warnings, spec.argv = nil, nil, nil, nil
+    spec.timeout, spec.output_limit = nil, nil
+    local sb
+    sb, e = core.sandbox(spec, opts.name)
+    if not sb then return nil, e end
+    local info = ops.info(sb) or {}
+    local st = {
+      id = info.id, name = info.name or opts.name,
+      network = facts.network, writable = facts.writable,
+      labels = metadata.labels, annotations = metadata.annotations,
+      image = facts.image, policy = metadata.policy,
+      limits = facts.limits, timeout = timeout, output_limit = output_limit,
+      warnings = warnings,
+    }
+    states[sb] = st
+    if opts.name ~= nil then
+      local ok
+      ok, e = ops.set_meta(sb, meta_text(st))
+      if not ok then
+        ops.destroy(sb)
+        return nil, e
+      end
+    end
+    return sb
+  end
+
+  function mod.open(name)
+    return core.open(name)
+  end
+
+  --------------------------------------------------------------------------------------------
+  -- Commands
+
+  local EXEC_OPTIONS = {
+    env = { "table" }, workdir = { "string" }, user = { "string", "number" }, stdin = { "string" },
+    timeout = { "number", "string" }, output_limit = { "number", "string" },
+    allow_network = { "boolean" }, allow_write = { "boolean" }, restrict_paths = { "table" },
+    -- for hosts such as the CLI
+    stream = { "boolean" }, stdin_fd = { "number" }, forward_signals = { "boolean" },
+  }
+  local SPAWN_OPTIONS = {}
+  for k, v in pairs(EXEC_OPTIONS) do SPAWN_OPTIONS[k] = v end
+  SPAWN_OPTIONS.stream, SPAWN_OPTIONS.forward_signals = nil, nil
+
+  -- Builds the command spec for ops.exec/spawn: spec, warnings, metadata or nil, err.
+  local function command_spec(sb, argv, opts)
+    local st = state_of(sb)
+    local spec = { argv = argv }
+    local warnings = {}
+    for _, w in ipairs(st.warnings) do warnings[#warnings + 1] = w end
+
+    -- per-command narrowing: may only narrow what the sandbox allows
+    if opts.allow_network == true and st.network ~= "host" then
+      return nil, err("PERMISSION_DENIED",
+        "allow_network: the sandbox has no network (network = \"" .. tostring(st.network) .. "\")")
+    elseif opts.allow_network == false and st.network == "host" then
+      warnings[#warnings + 1] = "allow_network = false is not enforced yet (needs Landlock network rules): "
+        .. "the command shares the host's network like the rest of the sandbox"
+    end
+    if opts.allow_write == true and not st.writable then
+      return nil, err("PERMISSION_DENIED", "allow_write: the sandbox is read-only")
+    elseif opts.allow_write == false and st.writable then
+      warnings[#warnings + 1] = "allow_write = false is not enforced yet (needs Landlock): "
+        .. "the command can write wherever the sandbox can"
+    end
+    if opts.restrict_paths ~= nil then
+      for i, p in ipairs(opts.restrict_paths) do
+        if not util.is_clean_abs(p) then
+          return invalid(string.format("option 'restrict_paths' entry %d: expected an absolute path", i))
+        end
+      end
+      if next(opts.restrict_paths) ~= nil then
+        warnings[#warnings + 1] = "restrict_paths is not enforced yet (needs Landlock): "
+          .. "the command sees the whole sandbox"
+      end
+    end
+
+    if opts.env ~= nil then
+      local env = {}
+      for k, v in pairs(opts.env) do
+        if type(k) ~= "string" or k == "" or k:find("[=%z]") then
+          return invalid("option 'env': invalid variable name '" .. tostring(k) .. "'")
+        end
+        if type(v) ~= "string" and type(v) ~= "number" then
+          return invalid("option 'env': value of '" .. k .. "' must be a string")
+        end
+        env[k] = tostring(v)
+      end
+      spec.env = env
+    end
+    if opts.workdir ~= nil then spec.workdir = inside(sb, opts.workdir) end
+    if opts.user ~= nil then
+      local uid, gid, code = h.policy().parse_user(opts.user)
+      if not uid then return nil, err(code or "INVALID_CONFIG", "option 'user': " .. gid) end
+      spec.uid, spec.gid = uid, gid
+    end
+    local why
+    local timeout = opts.timeout
+    if timeout == nil then timeout = st.timeout end
+    if timeout ~= nil then
+      spec.timeout, why = util.parse_duration(timeout)
+      if not spec.timeout then return invalid("option 'timeout': " .. why) end
+    end
+    local output = opts.output_limit
+    if output == nil then output = st.output_limit end
+    if output ~= nil then
+      spec.output_limit, why = util.parse_size(output)
+      if not spec.output_limit then return invalid("option 'output_limit': " .. why) end
+    end
+    if opts.stdin_fd ~= nil and (math.type(opts.stdin_fd) ~= "integer" or opts.stdin_fd < 0) then
+      return invalid("option 'stdin_fd': non-negative integer expected")
+    end
+    spec.stdin, spec.stdin_fd = opts.stdin, opts.stdin_fd
+    spec.tee, spec.forward_signals = opts.stream or false, opts.forward_signals or false
+
+    local metadata = { sandbox_id = st.id, sandbox_name = st.name, policy = st.policy,
+      labels = st.labels, annotations = st.annotations, image = st.image }
+    return spec, warnings, metadata
+  end
+
+  local function finish(result, warnings, metadata)
+    result.warnings = result.warnings or {}
+    for _, w in ipairs(warnings) do result.warnings[#result.warnings + 1] = w end
+    result.metadata = metadata
+    return result
+  end
+
+  --- sb:exec(cmd, opts) -> result | nil, err
+  function S:exec(cmd, opts)
+    check(self, "exec")
+    local argv = h.check_cmd("exec", cmd, 2)
+    opts = h.check_opts("exec", opts, 2, EXEC_OPTIONS)
+    local spec, warnings, metadata = command_spec(self, argv, opts)
+    if not spec then return nil, warnings end
+    local result, e = ops.exec(self, spec)
+    if not result then return nil, e end
+    return finish(result, warnings, metadata)
+  end
+
+  --- sb:spawn(cmd, opts) -> Process | nil, err
+  function S:spawn(cmd, opts)
+    check(self, "spawn")
+    local argv = h.check_cmd("spawn", cmd, 2)
+    opts = h.check_opts("spawn", opts, 2, SPAWN_OPTIONS)
+    local spec, warnings, metadata = command_spec(self, argv, opts)
+    if not spec then return nil, warnings end
+    local p, e = ops.spawn(self, spec)
+    if not p then return nil, e end
+    pstates[p] = { warnings = warnings, metadata = metadata }
+    return p
+  end
+
+  --- sb:spawn_detached(cmd, opts) -> pid | nil, err: the command outlives this process.
+  function S:spawn_detached(cmd, opts)
+    check(self, "spawn_detached")
+    local argv = h.check_cmd("spawn_detached", cmd, 2)
+    opts = h.check_opts("spawn_detached", opts, 2, SPAWN_OPTIONS)
+    local spec, e = command_spec(self, argv, opts)
+    if not spec then return nil, e end
+    return ops.spawn_detached(self, spec)
+  end
+
+  --------------------------------------------------------------------------------------------
+  -- Files
+
+  local function check_path(fname, n, path)
+    if type(path) ~= "string" then argerror(n, fname, "string expected, got " .. type(path), 3) end
+    if path == "" or path:find("%z") then argerror(n, fname, "empty path or NUL in path", 3) end
+  end
+
+  function S:write_file(path, content, mode)
+    check(self, "write_file")
+    check_path("write_file", 1, path)
+    if type(content) ~= "string" then argerror(2, "write_file", "string expected, got " .. type(content), 2) end
+    local m = DEFAULT_FILE_MODE
+    if mode ~= nil then
+      local why
+      m, why = h.policy().parse_mode(mode)
+      if not m then argerror(3, "write_file", why, 2) end
+    end
+    return ops.write_file(self, inside(self, path), content, m)
+  end
+
+  function S:read_file(path)
+    check(self, "read_file")
+    check_path("read_file", 1, path)
+    return ops.read_file(self, inside(self, path))
+  end
+
+  function S:list_files(path)
+    check(self, "list_files")
+    if path == nil then path = ops.workdir(self) or "/" end
+    check_path("list_files", 1, path)
+    return ops.list_files(self, inside(self, path))
+  end
+
+  function S:stat(path)
+    check(self, "stat")
+    check_path("stat", 1, path)
+    return ops.stat(self, inside(self, path))
+  end
+
+  function S:mkdir(path, mode)
+    check(self, "mkdir")
+    check_path("mkdir", 1, path)
+    local m = 493 -- 0755
+    if mode ~= nil then
+      local why
+      m, why = h.policy().parse_mode(mode)
+      if not m then argerror(2, "mkdir", why, 2) end
+    end
+    return ops.mkdir(self, inside(self, path), m)
+  end
+
+  function S:remove(path, recursive)
+    check(self, "remove")
+    check_path("remove", 1, path)
+    return ops.remove(self, inside(self, path), recursive == true)
+  end
+
+  --- Host → sandbox (the reference's CopyFiles).
+  function S:copy_files(host_src, dest)
+    check(self, "copy_files")
+    check_path("copy_files", 1, host_src)
+    check_path("copy_files", 2, dest)
+    return ops.copy_in(self, host_src, inside(self, dest))
+  end
+
+  --- Sandbox → host.
+  function S:copy_out(src, host_dest)
+    check(self, "copy_out")
+    check_path("copy_out", 1, src)
+    check_path("copy_out", 2, host_dest)
+    return ops.copy_out(self, inside(self, src), host_dest)
+  end
+
+  --------------------------------------------------------------------------------------------
+  -- Working directory and environment
+
+  function S:workdir()
+    check(self, "workdir")
+    return ops.workdir(self)
+  end
+
+  --- Sets the default working directory of later commands; it must be an existing directory
+  -- (FILE_OPERATION_FAILED otherwise, and the old one stays).
+  function S:set_workdir(dir)
+    check(self, "set_workdir")
+    check_path("set_workdir", 1, dir)
+    local path = inside(self, dir)
+    local st, e = ops.stat(self, path)
+    if not st then return nil, e end
+    if not st.is_dir then
+      return nil, err("FILE_OPERATION_FAILED", "set_workdir " .. path .. ": Not a directory")
+    end
+    return ops.set_workdir(self, path)
+  end
+
+  function S:env()
+    check(self, "env")
+    return ops.env(self)
+  end
+
+  --- Merges tbl into the environment, as the reference's SetEnvironment does; a value `false`
+  -- removes the variable.  true | nil, err.
+  function S:set_env(tbl)
+    check(self, "set_env")
+    if type(tbl) ~= "table" then argerror(1, "set_env", "table expected, got " .. type(tbl), 2) end
+    for k, v in pairs(tbl) do
+      if type(k) ~= "string" or k == "" or k:find("[=%z]") then
+        argerror(1, "set_env", "invalid variable name '" .. tostring(k) .. "'", 2)
+      end
+      if type(v) ~= "string" and type(v) ~= "number" and v ~= false then
+        argerror(1, "set_env", "value of '" .. k .. "' must be a string, a number or false", 2)
+      end
+    end
+    for _, k in ipairs(util.sorted_keys(tbl)) do
+      local v = tbl[k]
+      local ok, e = ops.set_env(self, k, v ~= false and tostring(v) or nil)
+      if not ok then return nil, e end
+    end
+    return true
+  end
+
+  --------------------------------------------------------------------------------------------
+  -- Inspection
+
+  function S:status()
+    check(self, "status")
+    return ops.status(self)
+  end
+
+  function S:usage()
+    check(self, "usage")
+    return ops.usage(self)
+  end
+
+  function S:processes()
+    check(self, "processes")
+    return ops.processes(self)
+  end
+
+  -- The policy's limits as the reference's ResourceLimits, in snake_case.
+  local function allocated(limits)
+    local r = {}
+    local function size(k) return limits[k] ~= nil and util.parse_size(limits[k]) or nil end
+    local function dur(k) return limits[k] ~= nil and util.parse_duration(limits[k]) or nil end
+    r.memory_limit, r.memory_request, r.disk_limit = size("memory"), size("memory_request"), size("disk")
+    r.cpu_limit, r.cpu_request = limits.cpus, limits.cpu_request
+    r.process_limit, r.file_limit = limits.pids, limits.nofile
+    r.wall_time_limit, r.cpu_time_limit = dur("wall_time"), dur("cpu_time")
+    return r
+  end
+
+  --- sb:info() -> SandboxInfo (the reference's fields in snake_case, plus moonjail's) | nil, err
+  function S:info()
+    check(self, "info")
+    local raw, e = ops.info(self)
+    if not raw then return nil, e end
+    local st = state_of(self)
+    return {
+      id = raw.id, name = raw.name, type = "moonjail", status = raw.status,
+      created_at = raw.created_at, started_at = raw.started_at, runtime = "moonjail",
+      image = st.image or "host", platform = core.platform(),
+      ip_address = nil, mac_address = nil, -- "none" has only loopback; "host" shares the host's
+      hostname = raw.hostname, allocated_resources = allocated(st.limits),
+      labels = st.labels, annotations = st.annotations,
+      -- moonjail's own
+      policy = st.policy, network = st.network, workdir = ops.workdir(self),
+      supervisor_pid = raw.supervisor_pid, uid = raw.uid, gid = raw.gid, rootless = raw.rootless,
+    }
+  end
+
+  --------------------------------------------------------------------------------------------
+  -- Life cycle
+
+  function S:pause()
+    check(self, "pause")
+    return ops.pause(self)
+  end
+
+  function S:resume()
+    check(self, "resume")
+    return ops.resume(self)
+  end
+
+  function S:signal(sig)
+    check(self, "signal")
+    local n, why = util.signal_number(sig)
+    if not n then argerror(1, "signal", why, 2) end
+    return ops.signal(self, n)
+  end
+
+  function S:stop(grace)
+    check(self, "stop")
+    local g = 10
+    if grace ~= nil then
+      local why
+      g, why = util.parse_duration(grace)
+      if not g then argerror(1, "stop", why, 2) end
+    end
+    return ops.stop(self, g)
+  end
+
+  --- Releases the handle: an anonymous sandbox is destroyed, a named one stays.
+  function S:close()
+    check(self, "close")
+    return ops.close(self)
+  end
+
+  --- Destroys the sandbox (a named one too) and releases the handle.
+  function S:destroy()
+    check(self, "destroy")
+    return ops.destroy(self)
+  end
+
+  --------------------------------------------------------------------------------------------
+  -- Process
+
+  local STREAMS = { stdout = true, stderr = true }
+
+  --- p:read([stream [, timeout]]) -> chunk, stream_name | nil (end of output) | nil, err
+  function P:read(stream, timeout)
+    pcheck(self, "read")
+    if stream ~= nil and not STREAMS[stream] then
+      argerror(1, "read", "\"stdout\", \"stderr\" or nil expected", 2)
+    end
+    local t
+    if timeout ~= nil then
+      local why
+      t, why = util.parse_duration(timeout)
+      if not t then argerror(2, "read", why, 2) end
+    end
+    return pops.read(self, stream, t)
+  end
+
+  function P:write(data)
+    pcheck(self, "write")
+    if type(data) ~= "string" then argerror(1, "write", "string expected, got " .. type(data), 2) end
+    return pops.write(self, data)
+  end
+
+  function P:close_stdin()
+    pcheck(self, "close_stdin")
+    return pops.close_stdin(self)
+  end
+
+  function P:pid()
+    pcheck(self, "pid")
+    return pops.pid(self)
+  end
+
+  --- p:kill() kills the command and everything it started; p:kill(sig) sends sig to it.
+  function P:kill(sig)
+    pcheck(self, "kill")
+    if sig == nil then return pops.kill(self) end
+    local n, why = util.signal_number(sig)
+    if not n then argerror(1, "kill", why, 2) end
+    return pops.kill(self, n)
+  end
+
+  local function decorate(self, result)
+    local ps = pstates[self]
+    if result and ps and not ps.done then
+      ps.done = true
+      finish(result, ps.warnings, ps.metadata)
+    end
+    return result
+  end
+
+  --- p:wait([timeout]) -> result | nil, err (TIMEOUT when it passes; the process keeps running)
+  function P:wait(timeout)
+    pcheck(self, "wait")
+    local t = -1
+    if timeout ~= nil then
+      local why
+      t, why = util.parse_duration(timeout)
+      if not t then argerror(1, "wait", why, 2) end
+    end
+    local result, e = pops.wait(self, t)
+    if not result then return nil, e end
+    return decorate(self, result)
+  end
+
+  --- p:poll() -> result when it ended, false while it runs, nil, err
+  function P:poll()
+    pcheck(self, "poll")
+    local result, e = pops.poll(self)
+    if result == nil then return nil, e end
+    if result == false then return false end
+    return decorate(self, result)
+  end
+
+  --- Kills the command if it still runs and frees the handle.
+  function P:close()
+    pcheck(self, "close")
+    return pops.close(self)
+  end
+
+  return mod
+end
