@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -401,6 +402,70 @@ static int spec_env(lua_State *L, int spec, mj_config_t *cfg, mj_error_t **err)
     return 0;
 }
 
+/* spec.seccomp = { profile = "default" | "unconfined", allow = {names}, deny = {names} } */
+static int spec_seccomp(lua_State *L, int spec, mj_config_t *cfg, mj_error_t **err)
+{
+    if (spec_field(L, spec, "seccomp", LUA_TTABLE, true) == LUA_TNIL) {
+        lua_pop(L, 1);
+        return 0;
+    }
+    int sc = lua_gettop(L);
+    const char *profile = spec_string(L, sc, "profile", true);
+    int r = mj_config_set_seccomp(cfg, profile ? profile : "default", err);
+    if (r == 0)
+        r = spec_paths(L, sc, "allow", cfg, err, mj_config_seccomp_allow);
+    if (r == 0)
+        r = spec_paths(L, sc, "deny", cfg, err, mj_config_seccomp_deny);
+    lua_pop(L, 1);
+    return r;
+}
+
+static double limit_number(lua_State *L, int tbl, const char *key)
+{
+    lua_getfield(L, tbl, key);
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        return 0;
+    }
+    if (!lua_isnumber(L, -1))
+        luaL_error(L, "moonjail core: spec field 'limits.%s' must be a number", key);
+    double v = lua_tonumber(L, -1);
+    lua_pop(L, 1);
+    if (!(v >= 0) || isinf(v))
+        luaL_error(L, "moonjail core: spec field 'limits.%s' must be a finite number >= 0", key);
+    return v;
+}
+
+static bool limit_flag(lua_State *L, int tbl, const char *key)
+{
+    lua_getfield(L, tbl, key);
+    bool v = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    return v;
+}
+
+/* spec.limits = { memory, memory_request, cpus, cpu_request, pids, *_required } (cgroups) */
+static int spec_limits(lua_State *L, int spec, mj_config_t *cfg, mj_error_t **err)
+{
+    if (spec_field(L, spec, "limits", LUA_TTABLE, true) == LUA_TNIL) {
+        lua_pop(L, 1);
+        return 0;
+    }
+    int t = lua_gettop(L);
+    double memory = limit_number(L, t, "memory"), request = limit_number(L, t, "memory_request");
+    double cpus = limit_number(L, t, "cpus"), cpu_request = limit_number(L, t, "cpu_request");
+    double pids = limit_number(L, t, "pids");
+    bool mreq = limit_flag(L, t, "memory_required"), creq = limit_flag(L, t, "cpus_required");
+    bool preq = limit_flag(L, t, "pids_required");
+    lua_pop(L, 1);
+    if (mj_config_set_memory_limit(cfg, (uint64_t)memory, mreq, err) < 0 ||
+        mj_config_set_memory_request(cfg, (uint64_t)request, err) < 0 ||
+        mj_config_set_cpu_limit(cfg, cpus, creq, err) < 0 || mj_config_set_cpu_request(cfg, cpu_request, err) < 0 ||
+        mj_config_set_pids_limit(cfg, (uint64_t)pids, preq, err) < 0)
+        return -1;
+    return 0;
+}
+
 /* Fills cfg from the spec.  0, or -1 with *err set; raises on type errors. */
 int mjl_spec_config(lua_State *L, int spec, mj_config_t *cfg, mj_error_t **err)
 {
@@ -443,6 +508,10 @@ int mjl_spec_config(lua_State *L, int spec, mj_config_t *cfg, mj_error_t **err)
     if (spec_rlimits(L, spec, cfg, err) < 0)
         return -1;
     if (spec_paths(L, spec, "capabilities", cfg, err, mj_config_add_capability) < 0)
+        return -1;
+    if (spec_seccomp(L, spec, cfg, err) < 0)
+        return -1;
+    if (spec_limits(L, spec, cfg, err) < 0)
         return -1;
     if (spec_env(L, spec, cfg, err) < 0)
         return -1;
@@ -708,7 +777,33 @@ static int core_now(lua_State *L)
     return 1;
 }
 
+/* core.doctor() -> array of { name, status = "ok"|"missing"|"info", detail, fix } */
+static int core_doctor(lua_State *L)
+{
+    mj_check_t *checks = NULL;
+    size_t n = 0;
+    mj_doctor(&checks, &n);
+    lua_createtable(L, (int)n, 0);
+    for (size_t i = 0; i < n; i++) {
+        lua_createtable(L, 0, 4);
+        lua_pushstring(L, checks[i].name);
+        lua_setfield(L, -2, "name");
+        lua_pushstring(L, checks[i].status == 1 ? "ok" : checks[i].status == 0 ? "missing" : "info");
+        lua_setfield(L, -2, "status");
+        lua_pushstring(L, checks[i].detail);
+        lua_setfield(L, -2, "detail");
+        if (checks[i].fix[0]) {
+            lua_pushstring(L, checks[i].fix);
+            lua_setfield(L, -2, "fix");
+        }
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    free(checks);
+    return 1;
+}
+
 static const luaL_Reg core_funcs[] = {
+    {"doctor", core_doctor},
     {"sleep", core_sleep},
     {"now", core_now},
     {"run", core_run},

@@ -28,6 +28,8 @@ typedef struct mj_cgroup mj_cgroup_t;
 
 typedef struct {
     bool oom;            /* the kernel OOM-killed something in the group */
+    uint64_t oom_kills;  /* the counter behind oom (memory.events / memory.oom_control oom_kill) */
+    uint64_t pids_max_events; /* the counter behind pids_max_hit (pids.events max) */
     bool pids_max_hit;   /* a fork failed at pids.max */
     uint64_t memory_current, memory_peak; /* bytes */
     double cpu_time;     /* seconds, user+system of the whole group */
@@ -45,7 +47,8 @@ typedef struct {
 
 /* Creates the sandbox's cgroups and applies the limits.  *out is NULL (and 0 returned) when no
  * limit is set and freezing/killing needs nothing (then the caller falls back to signals).
- * want_freezer: also set up freezing (persistent sandboxes). */
+ * want_freezer: also set up freezing (persistent sandboxes).  An existing <id> group is reused.
+ * On a v1 host the group also joins cpuacct (CPU time for stats) whenever anything is created. */
 int mj_cgroup_create(const mj_cgroup_env_t *env, const char *id, const mj_cgroup_limits_t *limits, bool want_freezer,
                      mj_cgroup_t **out, mj_strv_t *warnings, mj_error_t **err);
 /* Moves pid (a host pid) into every hierarchy of the group. */
@@ -55,7 +58,8 @@ bool mj_cgroup_can_freeze(const mj_cgroup_t *cg);
 int mj_cgroup_freeze(mj_cgroup_t *cg, bool frozen, mj_error_t **err);
 /* 1 frozen, 0 not, -1 unknown. */
 int mj_cgroup_frozen(mj_cgroup_t *cg);
-/* SIGKILLs every process in the group (cgroup.kill, or freeze + kill + thaw on v1). */
+/* SIGKILLs every process in the group (cgroup.kill, or freeze + kill + thaw on v1); returns once
+ * cgroup.procs is empty, or -1 EBUSY after ~1 s. */
 int mj_cgroup_kill_all(mj_cgroup_t *cg);
 /* Kills what is left, waits for the group to empty (bounded), removes the directories, frees. */
 void mj_cgroup_destroy(mj_cgroup_t *cg);
@@ -66,5 +70,74 @@ const char *mj_cgroup_version(const mj_cgroup_t *cg);
 
 /* What this host offers, for moonjail doctor: one line per fact appended to lines. */
 void mj_cgroup_describe(const mj_cgroup_env_t *env, mj_strv_t *lines);
+
+/* Frees the handle only: the groups and their processes stay (a handle from mj_cgroup_open used
+ * to pause or read usage of a sandbox that another process owns).  NULL is a no-op. */
+void mj_cgroup_free(mj_cgroup_t *cg);
+/* true for 1..64 hex digits: the only ids that ever become a path component. */
+bool mj_cgroup_id_is_valid(const char *id);
+/* The group's directory for a controller ("memory", "pids", "cpu", "cpuacct", "freezer"), borrowed;
+ * NULL when the group does not use it.  For reports and tests. */
+const char *mj_cgroup_dir(const mj_cgroup_t *cg, const char *controller);
+
+/* ---- Between the facade (cgroup.c) and its backends (cgroup-v1.c, cgroup-v2.c) only. ---- */
+
+/* Controllers moonjail knows; cpuacct means "CPU time accounting" (v1 cpuacct, v2 cpu.stat) and
+ * freezer "freezing" (v1 freezer, v2 cgroup.freeze), both core in v2. */
+enum { MJ_CGC_MEMORY, MJ_CGC_PIDS, MJ_CGC_CPU, MJ_CGC_CPUACCT, MJ_CGC_FREEZER, MJ_CGC__COUNT };
+#define MJ_CG_MAX_HIER 16
+
+/* One hierarchy as this process sees it. */
+typedef struct {
+    int version;          /* 1 or 2 */
+    char *mount;          /* path_prefix + mount point */
+    char *own;            /* the caller's path in the hierarchy (from /proc/self/cgroup) */
+    char *own_dir;        /* mount + own relative to the mount's root: the caller's cgroup dir */
+    char *names;          /* v1: "cpu,cpuacct"; v2: the contents of <own>/cgroup.controllers */
+    unsigned controllers; /* 1u << MJ_CGC_* offered */
+} mj_cg_hier_t;
+
+typedef struct {
+    mj_cg_hier_t h[MJ_CG_MAX_HIER];
+    size_t n;
+    int v2;                     /* index of the unified hierarchy or -1 */
+    bool v2_primary;            /* the unified hierarchy carries our controllers (pure v2, or it offers some) */
+    int by_ctl[MJ_CGC__COUNT];  /* hierarchy index chosen for each controller, -1 = none */
+} mj_cg_host_t;
+
+/* Reads mountinfo + /proc/self/cgroup (or the env's texts) and resolves each controller. */
+int mj_cg_host_detect(const mj_cgroup_env_t *env, mj_cg_host_t *host, mj_error_t **err);
+void mj_cg_host_free(mj_cg_host_t *host);
+const char *mj_cg_controller_name(int ctl);
+
+/* Bounded file access inside a group dir; -1 with errno on failure.  Reads NUL-terminate. */
+int mj_cg_write(const char *dir, const char *file, const char *value);
+int mj_cg_writef(const char *dir, const char *file, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+ssize_t mj_cg_read(const char *dir, const char *file, char *buf, size_t size);
+bool mj_cg_exists(const char *dir, const char *file);
+/* A single number ("max" reads as UINT64_MAX). */
+int mj_cg_read_u64(const char *dir, const char *file, uint64_t *value);
+/* The value of the line "<key> <number>" in a flat-keyed text (memory.events, cpu.stat…). */
+int mj_cg_keyed_u64(const char *text, const char *key, uint64_t *value);
+/* Reads "<key> <number>" from a flat-keyed file. */
+int mj_cg_read_keyed(const char *dir, const char *file, const char *key, uint64_t *value);
+
+/* Backends: apply one controller's limits to a group dir (-1 + errno, *failed_file names the file),
+ * add that controller's figures to stats, freeze/thaw with a bounded wait. */
+int mj_cgv1_apply(int ctl, const char *dir, const mj_cgroup_limits_t *limits, const char **failed_file);
+void mj_cgv1_stats(int ctl, const char *dir, mj_cgroup_stats_t *out);
+int mj_cgv1_freeze(const char *dir, bool frozen, int timeout_ms);
+int mj_cgv1_frozen(const char *dir);
+/* Sets notify_on_release to 0 (CVE-2022-0492: a group of ours must never run a release agent). */
+int mj_cgv1_no_release(const char *dir);
+
+int mj_cgv2_apply(int ctl, const char *dir, const mj_cgroup_limits_t *limits, const char **failed_file);
+/* Enables the controllers in mask in dir's cgroup.subtree_control (those already on are skipped). */
+int mj_cgv2_enable(const char *dir, unsigned mask);
+void mj_cgv2_stats(int ctl, const char *dir, mj_cgroup_stats_t *out, uint64_t *peak_seen);
+int mj_cgv2_freeze(const char *dir, bool frozen, int timeout_ms);
+int mj_cgv2_frozen(const char *dir);
+/* cgroup.kill (5.14+); -1 ENOENT when the kernel lacks it. */
+int mj_cgv2_kill(const char *dir);
 
 #endif

@@ -105,6 +105,9 @@ __attribute__((noreturn)) void mj_child_main(mj_plan_t *plan, mj_child_fds_t *fd
 
     if (raw_setids(plan->init_uid, plan->init_gid, !plan->rootless) < 0)
         setup_failed(status_fd, MJ_STAGE_SETID, -1);
+    /* The host has put us in our cgroups by now: root our cgroup view there. */
+    if (unshare(CLONE_NEWCGROUP) < 0)
+        setup_failed(status_fd, MJ_STAGE_SETID, -1);
     if (sethostname(plan->hostname, strlen(plan->hostname)) < 0)
         setup_failed(status_fd, MJ_STAGE_HOSTNAME, -1);
     if (plan->new_netns && loopback_up() < 0)

@@ -32,9 +32,32 @@ int mj_sandbox_root_fd(mj_sandbox_t *sb, mj_error_t **err)
                             sb->name ? sb->name : sb->id, sb->status == MJ_STATUS_DESTROYED ? "was destroyed" : "has failed");
         return -1;
     }
-    int fd = mj_sandbox_request_root(sb, err);
-    if (fd < 0)
-        return -1;
+    int fd;
+    mj_cgroup_t *cg = mj_sandbox_cgroup(sb);
+    if (cg && mj_cgroup_can_freeze(cg) && mj_cgroup_frozen(cg) == 1) {
+        /* Frozen: the supervisor cannot answer.  Host root reaches its root through procfs;
+         * a rootless caller cannot (its mm belongs to the initial user namespace). */
+        if (geteuid() != 0) {
+            *err = mj_error_new(MJ_ERR_INVALID_STATE, EBUSY,
+                                "sandbox %s is paused: resume it to reach its files from this process",
+                                sb->name ? sb->name : sb->id);
+            return -1;
+        }
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/%d/root", (int)sb->pid);
+        fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0 || (sb->starttime && mj_proc_starttime(sb->pid) != sb->starttime)) {
+            if (fd >= 0)
+                close(fd);
+            *err = mj_error_new(MJ_ERR_INVALID_STATE, ESRCH, "sandbox %s: cannot reach its root",
+                                sb->name ? sb->name : sb->id);
+            return -1;
+        }
+    } else {
+        fd = mj_sandbox_request_root(sb, err);
+        if (fd < 0)
+            return -1;
+    }
     /* A directory, and not one of ours: a sane root for RESOLVE_IN_ROOT. */
     struct stat st;
     if (fstat(fd, &st) < 0 || !S_ISDIR(st.st_mode)) {

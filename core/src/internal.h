@@ -243,6 +243,10 @@ pid_t mj_clone_sandbox(const mj_plan_t *plan, int *pidfd);
 int mj_write_id_maps(const mj_plan_t *plan, pid_t pid, mj_error_t **err);
 mj_error_t *mj_clone_error(int e);
 mj_error_t *mj_setup_error(const mj_plan_t *plan, const mj_msg_t *m);
+int mj_place_child(const mj_plan_t *plan, mj_cgroup_t *cg, pid_t pid, mj_error_t **err);
+/* Sets ended_by oom/pids from the cgroup's counters (before: the counters when the command
+ * started, NULL for a fresh group) and takes the peak memory. */
+void mj_result_apply_cgroup(mj_result_t *res, const mj_cgroup_stats_t *before, const mj_cgroup_stats_t *after);
 
 /* ------------------------------------------------------------ pump.c */
 
@@ -316,7 +320,12 @@ struct mj_sandbox {
     uint64_t memory_peak;
     bool own_netns;
     double last_sample_time, last_cpu_time;
+    mj_cgroup_t *cg;     /* its cgroups, NULL when none (no limits and no freezer here) */
+    bool cg_looked;      /* opened handles: cg looked up once */
 };
+
+/* The sandbox's cgroups (looked up by id for a handle from mj_sandbox_open), or NULL. */
+mj_cgroup_t *mj_sandbox_cgroup(mj_sandbox_t *sb);
 
 /* state.c */
 bool mj_name_valid(const char *name);
@@ -326,6 +335,8 @@ char *mj_state_read_file(const char *dir, const char *name, size_t *len);
 int mj_state_alive(const char *dir);
 int mj_state_remove(const char *dir);
 
+/* Field 22 of /proc/<pid>/stat (start time in clock ticks), 0 when unknown. */
+unsigned long long mj_proc_starttime(pid_t pid);
 /* sandbox.c: asks the supervisor for an O_PATH fd of its "/". */
 int mj_sandbox_request_root(mj_sandbox_t *sb, mj_error_t **err);
 /* fileops.c: an O_PATH fd of the sandbox's root, checked to belong to its live supervisor. */

@@ -24,7 +24,9 @@ struct mj_clone_args {
 
 pid_t mj_clone_sandbox(const mj_plan_t *plan, int *pidfd)
 {
-    unsigned long flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP;
+    /* No CLONE_NEWCGROUP here: the child unshares its cgroup namespace once the host has placed it
+     * in its own cgroups, so its view is rooted there. */
+    unsigned long flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
     if (plan->new_netns)
         flags |= CLONE_NEWNET;
     struct mj_clone_args args = {.flags = flags | CLONE_PIDFD, .pidfd = (uint64_t)(uintptr_t)pidfd,
@@ -70,14 +72,50 @@ mj_error_t *mj_setup_error(const mj_plan_t *plan, const mj_msg_t *m)
 typedef struct {
     pid_t pid;
     int pidfd;
+    mj_cgroup_t *cg;
 } oneshot_child_t;
 
 static void kill_init(void *ctx)
 {
     oneshot_child_t *c = ctx;
+    if (c->cg)
+        mj_cgroup_kill_all(c->cg);
     if (c->pidfd >= 0 && syscall(SYS_pidfd_send_signal, c->pidfd, SIGKILL, NULL, 0) == 0)
         return;
     kill(c->pid, SIGKILL);
+}
+
+/* Places the sandbox's first process: its cgroups, and out of the OOM killer's reach (root only:
+ * lowering oom_score_adj needs CAP_SYS_RESOURCE on the host). */
+int mj_place_child(const mj_plan_t *plan, mj_cgroup_t *cg, pid_t pid, mj_error_t **err)
+{
+    if (cg && mj_cgroup_add_pid(cg, pid, err) < 0)
+        return -1;
+    if (!plan->rootless) {
+        mj_error_t *ignored = NULL;
+        if (mj_proc_write(pid, "oom_score_adj", "-1000", &ignored) < 0)
+            mj_error_free(ignored);
+    }
+    return 0;
+}
+
+/* Turns the kernel's own counters into the reason a command ended. */
+void mj_result_apply_cgroup(mj_result_t *res, const mj_cgroup_stats_t *before, const mj_cgroup_stats_t *after)
+{
+    bool oom = after->oom_kills > (before ? before->oom_kills : 0);
+    bool pids = after->pids_max_events > (before ? before->pids_max_events : 0);
+    if (res->ended_by != MJ_END_TIMEOUT && res->ended_by != MJ_END_OUTPUT_LIMIT) {
+        if (oom && res->signal == SIGKILL)
+            res->ended_by = MJ_END_OOM;
+        else if (pids && !(res->ended_by == MJ_END_EXIT && res->exit_code == 0))
+            res->ended_by = MJ_END_PIDS;
+    }
+    if (after->have_memory && after->memory_peak > res->memory_peak)
+        res->memory_peak = after->memory_peak;
+    if (oom)
+        mj_strv_push(&res->warnings, "the kernel's OOM killer ended a process of this command (memory limit)");
+    if (pids)
+        mj_strv_push(&res->warnings, "a fork failed at the pids limit");
 }
 
 static void signal_init(void *ctx, int sig)
@@ -107,6 +145,10 @@ int mj_run(const mj_config_t *cfg, const mj_command_t *cmd, mj_result_t **out, m
 
     if (mj_idmap_rw_binds(&plan, err) < 0)
         goto out;
+    char cgid[33];
+    mj_random_id(cgid);
+    if (mj_cgroup_create(NULL, cgid, &cfg->limits, false, &child.cg, &plan.warnings, err) < 0)
+        goto out;
     if (pipe2(p_in, O_CLOEXEC) < 0 || pipe2(p_out, O_CLOEXEC) < 0 || pipe2(p_err, O_CLOEXEC) < 0 ||
         pipe2(p_status, O_CLOEXEC) < 0 || pipe2(p_sync, O_CLOEXEC) < 0) {
         *err = mj_error_new(MJ_ERR_SANDBOX_INIT_FAILED, errno, "pipe: %s", strerror(errno));
@@ -131,7 +173,7 @@ int mj_run(const mj_config_t *cfg, const mj_command_t *cmd, mj_result_t **out, m
     mj_close_fd(&p_out[1]);
     mj_close_fd(&p_err[1]);
 
-    if (mj_write_id_maps(&plan, child.pid, err) < 0) {
+    if (mj_write_id_maps(&plan, child.pid, err) < 0 || mj_place_child(&plan, child.cg, child.pid, err) < 0) {
         kill_init(&child);
         goto reap;
     }
@@ -177,11 +219,21 @@ reap:
     if (mj_pump_result(&pump, plan.argv.v[0], plan.workdir, t0, &res, err) < 0)
         goto out;
     mj_strv_copy(&res->warnings, &plan.warnings);
+    if (child.cg) {
+        mj_cgroup_stats_t st;
+        if (mj_cgroup_stats(child.cg, &st) == 0) {
+            mj_result_apply_cgroup(res, NULL, &st);
+            if (st.have_cpu && st.cpu_time > res->cpu_time)
+                res->cpu_time = st.cpu_time;
+        }
+    }
     *out = res;
     ret = 0;
 
 out:
     mj_pump_close(&pump);
+    if (child.cg)
+        mj_cgroup_destroy(child.cg);
     if (child.pidfd >= 0)
         close(child.pidfd);
     for (int i = 0; i < 2; i++) {

@@ -9,7 +9,6 @@
 #include <signal.h>
 #include <stdio.h>
 #include <sys/file.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -34,6 +33,8 @@ const char *mj_status_name(mj_status_t status)
 
 static void sandbox_free_fields(mj_sandbox_t *sb)
 {
+    mj_cgroup_free(sb->cg);
+    sb->cg = NULL;
     free(sb->name);
     free(sb->dir);
     mj_close_fd(&sb->ctl);
@@ -54,7 +55,7 @@ static mj_sandbox_t *sandbox_alloc(void)
     return sb;
 }
 
-static unsigned long long proc_starttime(pid_t pid)
+unsigned long long mj_proc_starttime(pid_t pid)
 {
     char path[64], buf[1024];
     snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
@@ -168,11 +169,18 @@ static mj_error_t *state_error(mj_sandbox_t *sb, int e, const char *what)
     return mj_error_new(MJ_ERR_INVALID_STATE, e, "cannot %s: sandbox %s %s", what, sb->name ? sb->name : sb->id, why);
 }
 
+static bool cgroup_frozen(mj_sandbox_t *sb);
+
 static int check_usable(mj_sandbox_t *sb, const char *what, mj_error_t **err)
 {
     if (sb->status == MJ_STATUS_DESTROYED || sb->status == MJ_STATUS_FAILED || sb->ctl < 0) {
         const char *why = sb->status == MJ_STATUS_DESTROYED ? "was destroyed" : "has failed";
         *err = mj_error_new(MJ_ERR_INVALID_STATE, 0, "cannot %s: sandbox %s %s", what, sb->name ? sb->name : sb->id, why);
+        return -1;
+    }
+    if (strcmp(what, "resume") != 0 && strcmp(what, "pause") != 0 && cgroup_frozen(sb)) {
+        sb->status = MJ_STATUS_PAUSED;
+        *err = state_error(sb, EBUSY, what);
         return -1;
     }
     return 0;
@@ -209,7 +217,10 @@ int mj_sandbox_request_root(mj_sandbox_t *sb, mj_error_t **err)
     if (n != (ssize_t)sizeof(rep) || rep.magic != MJ_PROTO_MAGIC || rep.type != MJ_REP_OK || fd < 0) {
         if (fd >= 0)
             close(fd);
-        if (n <= 0) {
+        if (r == 0) {
+            *err = mj_error_new(MJ_ERR_TIMEOUT, ETIMEDOUT, "the supervisor of %s did not answer",
+                                sb->name ? sb->name : sb->id);
+        } else if (n <= 0) {
             mj_close_fd(&sb->ctl);
             *err = gone_error(sb);
         } else {
@@ -333,18 +344,6 @@ static int sock_address(const char *dir, int dirfd, struct sockaddr_un *sa)
 
 /* ------------------------------------------------------------------ create / open */
 
-static void random_id(char out[33])
-{
-    unsigned char raw[16];
-    if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw)) {
-        uint64_t t = (uint64_t)(mj_now_realtime() * 1e9) ^ (uint64_t)getpid();
-        memcpy(raw, &t, 8);
-        memcpy(raw + 8, &t, 8);
-    }
-    for (int i = 0; i < 16; i++)
-        snprintf(out + 2 * i, 3, "%02x", raw[i]);
-}
-
 static int wait_ready(mj_sandbox_t *sb, const mj_plan_t *plan, mj_error_t **err)
 {
     struct pollfd pfd = {.fd = sb->ctl, .events = POLLIN};
@@ -388,7 +387,7 @@ int mj_sandbox_create(const mj_config_t *cfg, const char *name, mj_sandbox_t **o
     int listen_fd = -1, lock_fd = -1, dir_fd = -1;
     bool made_dir = false;
     int ret = -1;
-    random_id(sb->id);
+    mj_random_id(sb->id);
     sb->created_at = mj_now_realtime();
     snprintf(sb->hostname, sizeof(sb->hostname), "%s", plan.hostname);
     sb->uid = plan.inner_uid;
@@ -447,6 +446,9 @@ int mj_sandbox_create(const mj_config_t *cfg, const char *name, mj_sandbox_t **o
 
     if (mj_idmap_rw_binds(&plan, err) < 0)
         goto out;
+    if (mj_cgroup_create(NULL, sb->id, &cfg->limits, true, &sb->cg, &plan.warnings, err) < 0)
+        goto out;
+    sb->cg_looked = true;
     mj_strv_copy(&sb->warnings, &plan.warnings);
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl) < 0 || pipe2(sync, O_CLOEXEC) < 0) {
         *err = mj_error_new(MJ_ERR_SANDBOX_INIT_FAILED, errno, "socketpair: %s", strerror(errno));
@@ -469,7 +471,8 @@ int mj_sandbox_create(const mj_config_t *cfg, const char *name, mj_sandbox_t **o
     mj_close_fd(&sync[0]);
     mj_close_fd(&ctl[1]);
     sb->ctl = mj_steal_fd(&ctl[0]);
-    if (mj_write_id_maps(&plan, sb->pid, err) < 0 || mj_write_all(sync[1], "g", 1) < 0) {
+    if (mj_write_id_maps(&plan, sb->pid, err) < 0 || mj_place_child(&plan, sb->cg, sb->pid, err) < 0 ||
+        mj_write_all(sync[1], "g", 1) < 0) {
         if (!*err)
             *err = mj_error_new(MJ_ERR_SANDBOX_INIT_FAILED, errno, "releasing the sandbox: %s", strerror(errno));
         kill(sb->pid, SIGKILL);
@@ -480,8 +483,13 @@ int mj_sandbox_create(const mj_config_t *cfg, const char *name, mj_sandbox_t **o
         kill(sb->pid, SIGKILL);
         goto reap;
     }
-    sb->starttime = proc_starttime(sb->pid);
+    sb->starttime = mj_proc_starttime(sb->pid);
     sb->status = MJ_STATUS_RUNNING;
+    {
+        mj_error_t *ignored = NULL;
+        if (mj_sandbox_root_fd(sb, &ignored) < 0) /* cached now: later it works while paused too */
+            mj_error_free(ignored);
+    }
     if (name && (save_state(sb, err) < 0 || save_env(sb, err) < 0)) {
         kill(sb->pid, SIGKILL);
         goto reap;
@@ -506,6 +514,10 @@ out:
     if (sb) {
         if (made_dir)
             mj_state_remove(sb->dir);
+        if (sb->cg) {
+            mj_cgroup_destroy(sb->cg);
+            sb->cg = NULL;
+        }
         sandbox_free_fields(sb);
         free(sb);
     }
@@ -570,7 +582,7 @@ int mj_sandbox_open(const char *name, mj_sandbox_t **out, mj_error_t **errp)
     struct ucred cred;
     socklen_t clen = sizeof(cred);
     if (getsockopt(sb->ctl, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0 || cred.pid != sb->pid ||
-        proc_starttime(sb->pid) != sb->starttime) {
+        mj_proc_starttime(sb->pid) != sb->starttime) {
         *err = mj_error_new(MJ_ERR_PERMISSION_DENIED, EPERM, "sandbox %s: the socket is not served by its supervisor",
                             name);
         goto fail;
@@ -589,10 +601,29 @@ fail:
 
 /* ------------------------------------------------------------------ status, life cycle */
 
+mj_cgroup_t *mj_sandbox_cgroup(mj_sandbox_t *sb)
+{
+    if (!sb->cg_looked) {
+        sb->cg_looked = true;
+        if (mj_cgroup_open(NULL, sb->id, &sb->cg) < 0)
+            sb->cg = NULL;
+    }
+    return sb->cg;
+}
+
+/* Frozen by the cgroup freezer: the supervisor cannot answer, so nothing may ask it anything. */
+static bool cgroup_frozen(mj_sandbox_t *sb)
+{
+    mj_cgroup_t *cg = mj_sandbox_cgroup(sb);
+    return cg && mj_cgroup_can_freeze(cg) && mj_cgroup_frozen(cg) == 1;
+}
+
 mj_status_t mj_sandbox_status(mj_sandbox_t *sb)
 {
     if (sb->status == MJ_STATUS_DESTROYED || sb->status == MJ_STATUS_FAILED)
         return sb->status;
+    if (cgroup_frozen(sb))
+        return sb->status = MJ_STATUS_PAUSED;
     mj_rep_t rep;
     mj_error_t *e = NULL;
     if (request(sb, MJ_REQ_STATUS, 0, NULL, 0, NULL, 0, 10, &rep, &e) < 0) {
@@ -640,12 +671,43 @@ int mj_sandbox_signal(mj_sandbox_t *sb, int sig, mj_error_t **err)
 
 int mj_sandbox_pause(mj_sandbox_t *sb, mj_error_t **err)
 {
-    return simple_request(sb, MJ_REQ_PAUSE, 0, 10, "pause", err);
+    mj_cgroup_t *cg = mj_sandbox_cgroup(sb);
+    if (!cg || !mj_cgroup_can_freeze(cg))
+        return simple_request(sb, MJ_REQ_PAUSE, 0, 10, "pause", err); /* SIGSTOP fallback */
+    if (check_usable(sb, "pause", err) < 0)
+        return -1;
+    if (mj_cgroup_frozen(cg) == 1 || mj_sandbox_status(sb) == MJ_STATUS_PAUSED) {
+        sb->status = MJ_STATUS_PAUSED;
+        *err = state_error(sb, EALREADY, "pause");
+        return -1;
+    }
+    if (sb->status == MJ_STATUS_STOPPED) {
+        *err = state_error(sb, ESHUTDOWN, "pause");
+        return -1;
+    }
+    if (mj_cgroup_freeze(cg, true, err) < 0)
+        return -1;
+    sb->status = MJ_STATUS_PAUSED;
+    return 0;
 }
 
 int mj_sandbox_resume(mj_sandbox_t *sb, mj_error_t **err)
 {
-    return simple_request(sb, MJ_REQ_RESUME, 0, 10, "resume", err);
+    mj_cgroup_t *cg = mj_sandbox_cgroup(sb);
+    if (!cg || !mj_cgroup_can_freeze(cg))
+        return simple_request(sb, MJ_REQ_RESUME, 0, 10, "resume", err);
+    if (check_usable(sb, "resume", err) < 0)
+        return -1;
+    if (mj_cgroup_frozen(cg) != 1) {
+        sb->status = MJ_STATUS_RUNNING;
+        *err = state_error(sb, EALREADY, "resume");
+        return -1;
+    }
+    if (mj_cgroup_freeze(cg, false, err) < 0)
+        return -1;
+    sb->status = MJ_STATUS_RUNNING;
+    (void)mj_sandbox_status(sb);
+    return 0;
 }
 
 int mj_sandbox_stop(mj_sandbox_t *sb, double grace, mj_error_t **err)
@@ -654,6 +716,9 @@ int mj_sandbox_stop(mj_sandbox_t *sb, double grace, mj_error_t **err)
         grace = 0;
     if (grace > 3600)
         grace = 3600;
+    mj_cgroup_t *cg = mj_sandbox_cgroup(sb);
+    if (cg && mj_cgroup_can_freeze(cg) && mj_cgroup_frozen(cg) == 1 && mj_cgroup_freeze(cg, false, err) < 0)
+        return -1;
     sb->status = MJ_STATUS_STOPPING;
     return simple_request(sb, MJ_REQ_STOP, (int32_t)(grace * 1000), grace + 15, "stop", err);
 }
@@ -662,6 +727,12 @@ int mj_sandbox_destroy(mj_sandbox_t *sb, mj_error_t **err)
 {
     if (sb->status == MJ_STATUS_DESTROYED)
         return 0;
+    mj_cgroup_t *cg = mj_sandbox_cgroup(sb);
+    if (cg && mj_cgroup_can_freeze(cg) && mj_cgroup_frozen(cg) == 1) {
+        mj_error_t *ignored = NULL;
+        if (mj_cgroup_freeze(cg, false, &ignored) < 0)
+            mj_error_free(ignored);
+    }
     if (sb->ctl >= 0) {
         mj_rep_t rep;
         mj_error_t *ignored = NULL;
@@ -675,7 +746,7 @@ int mj_sandbox_destroy(mj_sandbox_t *sb, mj_error_t **err)
     if (sb->pid > 0 && sb->cleanup_delay <= 0) {
         if (sb->pidfd >= 0)
             syscall(SYS_pidfd_send_signal, sb->pidfd, SIGKILL, NULL, 0);
-        else if (sb->starttime && proc_starttime(sb->pid) == sb->starttime)
+        else if (sb->starttime && mj_proc_starttime(sb->pid) == sb->starttime)
             kill(sb->pid, SIGKILL);
     }
     if (sb->creator && sb->pid > 0) {
@@ -684,6 +755,10 @@ int mj_sandbox_destroy(mj_sandbox_t *sb, mj_error_t **err)
                 ;
         else
             (void)waitpid(sb->pid, NULL, WNOHANG);
+    }
+    if (cg && sb->cleanup_delay <= 0) {
+        mj_cgroup_destroy(cg);
+        sb->cg = NULL;
     }
     if (sb->dir) {
         if (sb->cleanup_delay > 0) {
@@ -928,6 +1003,8 @@ int mj_sandbox_exec(mj_sandbox_t *sb, const mj_command_t *cmd, mj_result_t **out
     }
     int io[3] = {p_in[0], p_out[1], p_err[1]};
     double t0 = mj_now_monotonic();
+    mj_cgroup_stats_t before;
+    bool have_before = mj_sandbox_cgroup(sb) && mj_cgroup_stats(sb->cg, &before) == 0;
     if (start_exec(sb, cmd, false, io, &chan, &workdir, err) < 0)
         goto out;
     mj_close_fd(&p_in[0]);
@@ -967,6 +1044,11 @@ int mj_sandbox_exec(mj_sandbox_t *sb, const mj_command_t *cmd, mj_result_t **out
     mj_result_t *res = NULL;
     if (mj_pump_result(&pump, cmd->argv.v[0], workdir, t0, &res, err) < 0)
         goto out;
+    if (sb->cg && have_before) {
+        mj_cgroup_stats_t after;
+        if (mj_cgroup_stats(sb->cg, &after) == 0)
+            mj_result_apply_cgroup(res, &before, &after);
+    }
     *out = res;
     ret = 0;
 out:

@@ -188,21 +188,43 @@ int mj_sandbox_usage(mj_sandbox_t *sb, mj_usage_t *u, mj_error_t **err)
         acc.ticks += sup.cutime + sup.cstime;
     u->cpu_time = (double)acc.ticks / (double)tick;
     u->memory_usage = (uint64_t)acc.rss_pages * (uint64_t)page;
+    /* The kernel's own accounting beats sums over /proc when the sandbox has cgroups. */
+    mj_cgroup_t *cg = mj_sandbox_cgroup(sb);
+    mj_cgroup_stats_t cst;
+    if (cg && mj_cgroup_stats(cg, &cst) == 0) {
+        if (cst.have_cpu)
+            u->cpu_time = cst.cpu_time;
+        if (cst.have_memory) {
+            u->memory_usage = cst.memory_current;
+            if (cst.memory_peak > sb->memory_peak)
+                sb->memory_peak = cst.memory_peak;
+        }
+    }
     if (u->memory_usage > sb->memory_peak)
         sb->memory_peak = u->memory_usage;
     u->memory_peak = sb->memory_peak;
     struct sysinfo si;
     if (sysinfo(&si) == 0 && si.totalram)
         u->memory_percent = 100.0 * (double)u->memory_usage / ((double)si.totalram * si.mem_unit);
-    /* CPU % (100 = one core) since the previous sample on this handle, else over the whole life. */
-    if (sb->last_sample_time > 0 && u->timestamp > sb->last_sample_time)
-        u->cpu_percent = 100.0 * (u->cpu_time - sb->last_cpu_time) / (u->timestamp - sb->last_sample_time);
+    /* CPU % (100 = one core, as docker stats): over the interval since this handle's previous
+     * sample when that is long enough to be meaningful at clock-tick resolution, else over the
+     * sandbox's life; never more than the host's cores can give. */
+    double interval = u->timestamp - sb->last_sample_time;
+    if (sb->last_sample_time > 0 && interval >= 0.5)
+        u->cpu_percent = 100.0 * (u->cpu_time - sb->last_cpu_time) / interval;
     else if (u->uptime > 0)
         u->cpu_percent = 100.0 * u->cpu_time / u->uptime;
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    double cap = 100.0 * (double)(ncpu > 0 ? ncpu : 1);
     if (u->cpu_percent < 0)
         u->cpu_percent = 0;
+    if (u->cpu_percent > cap)
+        u->cpu_percent = cap;
+    if (sb->last_sample_time > 0 && interval < 0.5)
+        goto keep_sample; /* keep the older sample as the base of the next interval */
     sb->last_sample_time = u->timestamp;
     sb->last_cpu_time = u->cpu_time;
+keep_sample:
 
     /* Network: the sandbox's own interfaces (none in "host" mode, where counters are the host's). */
     if (sb->own_netns && one >= 0 && read_small(one, "net/dev", buf, sizeof(buf)) > 0) {

@@ -4,6 +4,7 @@
 #include "util.h"
 
 #include <stdarg.h>
+#include <sys/random.h>
 #include <stdio.h>
 #include <time.h>
 
@@ -175,4 +176,21 @@ bool mj_path_is_clean_absolute(const char *path)
             return false;
     }
     return true;
+}
+
+void mj_random_id(char out[33])
+{
+    unsigned char raw[16];
+    if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw)) {
+        uint64_t t = (uint64_t)(mj_now_realtime() * 1e9) ^ ((uint64_t)getpid() << 32);
+        memcpy(raw, &t, 8);
+        t = (uint64_t)(mj_now_monotonic() * 1e9);
+        memcpy(raw + 8, &t, 8);
+    }
+    static const char hex[] = "0123456789abcdef";
+    for (int i = 0; i < 16; i++) {
+        out[2 * i] = hex[raw[i] >> 4];
+        out[2 * i + 1] = hex[raw[i] & 15];
+    }
+    out[32] = '\0';
 }

@@ -81,6 +81,9 @@ void mj_strv_copy(mj_strv_t *dst, const mj_strv_t *src);
 ssize_t mj_write_all(int fd, const void *buf, size_t len);
 ssize_t mj_read_all(int fd, void *buf, size_t len);
 
+/* 32 random hex digits (sandbox and cgroup ids). */
+void mj_random_id(char out[33]);
+
 double mj_now_realtime(void);
 double mj_now_monotonic(void);
 

@@ -32,7 +32,7 @@ local OPTION_TYPES = {
 }
 
 -- Limits that are accepted and validated but have no enforcement yet.
-local NOT_ENFORCED_LIMITS = { "memory", "memory_request", "cpus", "cpu_request", "pids", "disk" }
+local NOT_ENFORCED_LIMITS = { "disk" }
 
 return function(core)
   local M = {}
@@ -51,6 +51,7 @@ return function(core)
   M.version = core.version()
   M.parse_size = util.parse_size
   M.parse_duration = util.parse_duration
+  M.doctor = core.doctor
 
   --- True when v is a moonjail error object.
   function M.is_error(v)
@@ -229,6 +230,7 @@ return function(core)
     spec.network = net
 
     -- limits
+    local why
     spec.rlimits = {}
     if limits.nofile ~= nil then spec.rlimits.nofile = limits.nofile end
     if limits.nproc ~= nil then spec.rlimits.nproc = limits.nproc end
@@ -240,8 +242,35 @@ return function(core)
     for _, k in ipairs(NOT_ENFORCED_LIMITS) do
       if limits[k] ~= nil then warnings[#warnings + 1] = "limits." .. k .. " is not enforced yet" end
     end
+    -- cgroup limits: the ones the user asked for fail closed; the shipped default policy's are
+    -- best effort (reported in warnings when this host cannot apply them).
+    local defaults = (P.load(core, "default", cwd) or {}).limits or {}
+    local user_limits = opts.limits or {}
+    local function required(k)
+      return user_limits[k] ~= nil or limits[k] ~= defaults[k] or opts.policy ~= nil and opts.policy ~= "default"
+    end
+    local cg = {}
+    for _, k in ipairs({ "memory", "memory_request" }) do
+      if limits[k] ~= nil then
+        cg[k], why = util.parse_size(limits[k])
+        if not cg[k] then return invalid("limits." .. k .. ": " .. why) end
+      end
+    end
+    for _, k in ipairs({ "cpus", "cpu_request" }) do
+      if limits[k] ~= nil then
+        cg[k] = tonumber(limits[k])
+        if not cg[k] or cg[k] < 0 then return invalid("limits." .. k .. ": expected a number of cores") end
+      end
+    end
+    if limits.pids ~= nil then
+      cg.pids = math.tointeger(tonumber(limits.pids))
+      if not cg.pids or cg.pids < 0 then return invalid("limits.pids: expected a whole number") end
+    end
+    for _, k in ipairs({ "memory", "cpus", "pids" }) do
+      if cg[k] ~= nil then cg[k .. "_required"] = required(k) end
+    end
+    spec.limits = cg
 
-    local why
     local timeout = opts.timeout
     if timeout == nil then timeout = limits.wall_time end
     if timeout ~= nil then
@@ -264,7 +293,8 @@ return function(core)
     end
 
     -- facilities that exist in policies but not in the engine yet
-    if pol.seccomp ~= nil then warnings[#warnings + 1] = "seccomp is not enforced yet" end
+    local sc = pol.seccomp or {}
+    spec.seccomp = { profile = sc.profile or "default", allow = sc.allow or {}, deny = sc.deny or {} }
     if pol.landlock then warnings[#warnings + 1] = "landlock is not enforced yet" end
     if pol.audit ~= nil then warnings[#warnings + 1] = "audit logging is not implemented yet" end
 

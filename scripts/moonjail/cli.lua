@@ -115,7 +115,9 @@ Commands:
   version [--json]                  Show the version
   help [COMMAND]                    Show help for moonjail or a command
 
-Not implemented yet: recipe, policy, pull, load, images, rmi, prune, doctor.
+  doctor [--json]                   Show what this host can enforce, and how to fix what it cannot
+
+Not implemented yet: recipe, policy, pull, load, images, rmi, prune.
 
 Run 'moonjail COMMAND --help' for more on a command.
 ]],
@@ -162,10 +164,17 @@ Print moonjail's version.
   help = [[
 Usage: moonjail help [COMMAND]
 ]],
+  doctor = [[
+Usage: moonjail doctor [--json]
+
+Probe what this host can enforce — user namespaces (and what restricts them), cgroups and their
+controllers, seccomp, Landlock's ABI, LSMs, overlayfs, openat2, pidfd, the new mount API — and say
+how to fix each missing piece.  Exits 0 when sandboxes can start here, 1 otherwise.
+]],
 }
 
 local NOT_YET = {}
-for name in ([[recipe policy pull load images rmi prune doctor]]):gmatch("%S+") do NOT_YET[name] = true end
+for name in ([[recipe policy pull load images rmi prune]]):gmatch("%S+") do NOT_YET[name] = true end
 
 -- The commands of named sandboxes live in moonjail.cli_sandbox, loaded when one runs.
 local SANDBOX_COMMANDS = {}
@@ -387,6 +396,31 @@ local function cmd_version(argv, first)
   return 0
 end
 
+local function cmd_doctor(argv, first)
+  local json = false
+  for i = first, #argv do
+    if is_help(argv[i]) then io.stdout:write(HELP.doctor); return 0 end
+    if argv[i] == "--json" then json = true
+    else return report_error(usage_error("doctor: unknown option '" .. argv[i] .. "'")) end
+  end
+  local checks = moonjail().doctor()
+  local usable = true
+  for _, c in ipairs(checks) do
+    if c.status == "missing" and (c.name == "user_namespaces" or c.name == "namespaces") then usable = false end
+  end
+  if json then
+    io.stdout:write(json_encode({ checks = checks, usable = usable }), "\n")
+  else
+    for _, c in ipairs(checks) do
+      local mark = c.status == "ok" and "ok     " or c.status == "missing" and "MISSING" or "       "
+      io.stdout:write(string.format("%s %-20s %s\n", mark, c.name, c.detail))
+      if c.fix then io.stdout:write(string.format("        %-20s fix: %s\n", "", c.fix)) end
+    end
+    io.stdout:write(usable and "sandboxes can start on this host\n" or "sandboxes cannot start on this host\n")
+  end
+  return usable and 0 or 1
+end
+
 local sandbox_cli -- moonjail.cli_sandbox, once loaded
 local function sandbox_commands()
   if not sandbox_cli then
@@ -408,7 +442,7 @@ local function cmd_help(argv, first)
   return report_error(usage_error("help: unknown command '" .. topic .. "'"))
 end
 
-local COMMANDS = { run = cmd_run, script = cmd_script, version = cmd_version, help = cmd_help }
+local COMMANDS = { run = cmd_run, script = cmd_script, version = cmd_version, help = cmd_help, doctor = cmd_doctor }
 
 return function(argv)
   argv = argv or {}

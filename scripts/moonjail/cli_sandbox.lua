@@ -193,7 +193,7 @@ which kills everything in it first.
 
   local function ago(t)
     if type(t) ~= "number" or t <= 0 then return "-" end
-    local d = os.time() - t
+    local d = math.floor(os.time() - t)
     if d < 1 then return "Less than a second ago" end
     if d < 60 then return string.format("%d seconds ago", d) end
     if d < 3600 then return string.format("%d minutes ago", d // 60) end

@@ -322,7 +322,8 @@ mj_status_t mj_sandbox_status(mj_sandbox_t *sb);
 typedef struct {
     double timestamp;        /* epoch seconds of the sample */
     double cpu_time;         /* user+system seconds of every process, live and reaped */
-    double cpu_percent;      /* over the sandbox's life: cpu_time / (uptime * cpus) * 100 */
+    double cpu_percent;      /* 100 = one core busy (as docker stats): since this handle's previous
+                              * sample when ≥ 0.5 s ago, else over the sandbox's life; ≤ 100 × cores */
     uint64_t memory_usage;   /* bytes: sum of RSS of live processes */
     double memory_percent;   /* of the host's RAM (or the memory limit when one is set) */
     uint64_t memory_peak;    /* bytes: highest memory_usage seen, or the kernel's peak when known */
@@ -408,6 +409,18 @@ int mj_process_wait(mj_process_t *p, double timeout, mj_result_t **out, mj_error
 int mj_process_poll(mj_process_t *p, mj_result_t **out, mj_error_t **err);
 /* Kills the tree if still running, then frees. */
 void mj_process_free(mj_process_t *p);
+
+/* ---------------------------------------------------------------- host checks (moonjail doctor) */
+
+typedef struct {
+    char name[48];     /* "user_namespaces", "cgroup_limits", "seccomp", "landlock", … */
+    int status;        /* 1 available, 0 missing, -1 informational */
+    char detail[256];
+    char fix[256];     /* how to get it, when missing */
+} mj_check_t;
+
+/* Probes what this host can enforce; *checks is malloc'ed (free it). */
+int mj_doctor(mj_check_t **checks, size_t *count);
 
 #ifdef __cplusplus
 }

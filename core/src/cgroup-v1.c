@@ -1,0 +1,156 @@
+/* cgroup-v1.c — the cgroup v1 backend: limit files, usage files and the freezer of one group dir
+ * per controller hierarchy (memory, pids, cpu, cpuacct, freezer).  The facade (cgroup.c) decides
+ * which dirs exist and what a failure means; this file only reads and writes the kernel's files.
+ * It never touches release_agent, and keeps notify_on_release at 0 (CVE-2022-0492). */
+#define _GNU_SOURCE
+#include "cgroup.h"
+
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CFS_PERIOD_US 100000ULL
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
+}
+
+/* Writes one file; on failure names it in *failed_file and returns -1 with errno. */
+#define WRITE_OR_FAIL(file, ...)                                                                   \
+    do {                                                                                           \
+        *failed_file = (file);                                                                     \
+        if (mj_cg_writef(dir, (file), __VA_ARGS__) < 0)                                            \
+            return -1;                                                                             \
+    } while (0)
+
+static unsigned long long cpu_quota_us(double cpus)
+{
+    unsigned long long q = (unsigned long long)(cpus * (double)CFS_PERIOD_US + 0.5);
+    return q < 1000 ? 1000 : q; /* the kernel's minimum quota is 1 ms */
+}
+
+int mj_cgv1_apply(int ctl, const char *dir, const mj_cgroup_limits_t *l, const char **failed_file)
+{
+    switch (ctl) {
+    case MJ_CGC_MEMORY:
+        if (l->memory_max) {
+            WRITE_OR_FAIL("memory.limit_in_bytes", "%llu", (unsigned long long)l->memory_max);
+            /* memory+swap equal to memory: no swapping past the limit (only when swap accounting is on). */
+            if (mj_cg_exists(dir, "memory.memsw.limit_in_bytes"))
+                WRITE_OR_FAIL("memory.memsw.limit_in_bytes", "%llu", (unsigned long long)l->memory_max);
+        }
+        if (l->memory_request)
+            WRITE_OR_FAIL("memory.soft_limit_in_bytes", "%llu", (unsigned long long)l->memory_request);
+        return 0;
+    case MJ_CGC_CPU:
+        if (l->cpus > 0) {
+            WRITE_OR_FAIL("cpu.cfs_period_us", "%llu", CFS_PERIOD_US);
+            WRITE_OR_FAIL("cpu.cfs_quota_us", "%llu", cpu_quota_us(l->cpus));
+        }
+        if (l->cpu_request > 0) {
+            unsigned long long shares = (unsigned long long)(l->cpu_request * 1024.0 + 0.5);
+            shares = shares < 2 ? 2 : shares > 262144 ? 262144 : shares;
+            WRITE_OR_FAIL("cpu.shares", "%llu", shares);
+        }
+        return 0;
+    case MJ_CGC_PIDS:
+        if (l->pids_max)
+            WRITE_OR_FAIL("pids.max", "%llu", (unsigned long long)l->pids_max);
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+int mj_cgv1_no_release(const char *dir)
+{
+    return mj_cg_write(dir, "notify_on_release", "0");
+}
+
+void mj_cgv1_stats(int ctl, const char *dir, mj_cgroup_stats_t *out)
+{
+    uint64_t v;
+    switch (ctl) {
+    case MJ_CGC_MEMORY:
+        if (mj_cg_read_u64(dir, "memory.usage_in_bytes", &v) == 0) {
+            out->have_memory = true;
+            out->memory_current = v;
+        }
+        if (mj_cg_read_u64(dir, "memory.max_usage_in_bytes", &v) == 0)
+            out->memory_peak = v;
+        if (out->memory_peak < out->memory_current)
+            out->memory_peak = out->memory_current;
+        if (mj_cg_read_keyed(dir, "memory.oom_control", "oom_kill", &v) == 0 && v > 0) {
+            out->oom = true;
+            out->oom_kills = v;
+        } /* kernel >= 4.13 */
+        break;
+    case MJ_CGC_PIDS:
+        if (mj_cg_read_u64(dir, "pids.current", &v) == 0) {
+            out->have_pids = true;
+            out->pids_current = (unsigned)v;
+        }
+        if (mj_cg_read_keyed(dir, "pids.events", "max", &v) == 0 && v > 0) {
+            out->pids_max_hit = true;
+            out->pids_max_events = v;
+        }
+        break;
+    case MJ_CGC_CPUACCT:
+        if (mj_cg_read_u64(dir, "cpuacct.usage", &v) == 0) {
+            out->have_cpu = true;
+            out->cpu_time = (double)v / 1e9;
+        } else {
+            char buf[256];
+            uint64_t user, sys;
+            long hz = sysconf(_SC_CLK_TCK);
+            if (mj_cg_read(dir, "cpuacct.stat", buf, sizeof(buf)) >= 0 && mj_cg_keyed_u64(buf, "user", &user) == 0 &&
+                mj_cg_keyed_u64(buf, "system", &sys) == 0 && hz > 0) {
+                out->have_cpu = true;
+                out->cpu_time = (double)(user + sys) / (double)hz;
+            }
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+int mj_cgv1_frozen(const char *dir)
+{
+    char buf[32];
+    if (mj_cg_read(dir, "freezer.state", buf, sizeof(buf)) < 0)
+        return -1;
+    if (strncmp(buf, "FROZEN", 6) == 0)
+        return 1;
+    if (strncmp(buf, "THAWED", 6) == 0 || strncmp(buf, "FREEZING", 8) == 0)
+        return 0;
+    return -1;
+}
+
+int mj_cgv1_freeze(const char *dir, bool frozen, int timeout_ms)
+{
+    if (mj_cg_write(dir, "freezer.state", frozen ? "FROZEN" : "THAWED") < 0)
+        return -1;
+    /* FREEZING until every task has stopped: poll, bounded (a task stuck in D state can hold it). */
+    int waited = 0, step = 1;
+    for (;;) {
+        char buf[32];
+        if (mj_cg_read(dir, "freezer.state", buf, sizeof(buf)) < 0)
+            return -1;
+        if (strncmp(buf, frozen ? "FROZEN" : "THAWED", 6) == 0)
+            return 0;
+        if (waited >= timeout_ms) {
+            errno = ETIMEDOUT;
+            return -1;
+        }
+        if (frozen) /* the kernel retries the freeze on each write */
+            (void)mj_cg_write(dir, "freezer.state", "FROZEN");
+        sleep_ms(step);
+        waited += step;
+        step = step < 16 ? step * 2 : 16;
+    }
+}
