@@ -48,6 +48,11 @@ return {
   -- "none": a new network namespace with only loopback.  "host": the host's network.
   network = "none",
 
+  -- Landlock on top of the mounts: commands write only beneath the read-write mounts and tmpfs
+  -- (or beneath filesystem.writable when a policy lists it).  "best_effort": applied when the
+  -- kernel has Landlock, reported in the run's warnings when it does not.  true = required.
+  landlock = "best_effort",
+
   -- Capabilities the command keeps (inside its user namespace).  None by default.
   capabilities = { add = {} },
 

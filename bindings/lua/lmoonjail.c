@@ -466,6 +466,29 @@ static int spec_limits(lua_State *L, int spec, mj_config_t *cfg, mj_error_t **er
     return 0;
 }
 
+/* spec.landlock = { mode = "off" | "required" | "best_effort", write = {paths} } */
+static int spec_landlock(lua_State *L, int spec, mj_config_t *cfg, mj_error_t **err)
+{
+    if (spec_field(L, spec, "landlock", LUA_TTABLE, true) == LUA_TNIL) {
+        lua_pop(L, 1);
+        return 0;
+    }
+    int t = lua_gettop(L);
+    const char *mode = spec_string(L, t, "mode", true);
+    mj_landlock_mode_t m = MJ_LANDLOCK_OFF;
+    if (mode && strcmp(mode, "required") == 0)
+        m = MJ_LANDLOCK_REQUIRED;
+    else if (mode && strcmp(mode, "best_effort") == 0)
+        m = MJ_LANDLOCK_BEST_EFFORT;
+    else if (mode && strcmp(mode, "off") != 0)
+        return luaL_error(L, "moonjail core: spec field 'landlock.mode' must be off, required or best_effort");
+    int r = mj_config_set_landlock(cfg, m, err);
+    if (r == 0)
+        r = spec_paths(L, t, "write", cfg, err, mj_config_landlock_allow_write);
+    lua_pop(L, 1);
+    return r;
+}
+
 /* Fills cfg from the spec.  0, or -1 with *err set; raises on type errors. */
 int mjl_spec_config(lua_State *L, int spec, mj_config_t *cfg, mj_error_t **err)
 {
@@ -512,6 +535,8 @@ int mjl_spec_config(lua_State *L, int spec, mj_config_t *cfg, mj_error_t **err)
     if (spec_seccomp(L, spec, cfg, err) < 0)
         return -1;
     if (spec_limits(L, spec, cfg, err) < 0)
+        return -1;
+    if (spec_landlock(L, spec, cfg, err) < 0)
         return -1;
     if (spec_env(L, spec, cfg, err) < 0)
         return -1;

@@ -88,6 +88,20 @@ static void wipe_host_strings(const mj_plan_t *plan)
     prctl(PR_SET_NAME, "moonjail-init", 0, 0, 0);
 }
 
+/* Landlock rulesets for the commands: built here, inside the new root, once. */
+static int prepare_landlock(mj_plan_t *plan)
+{
+    if (plan->landlock_abi <= 0)
+        return 0;
+    if (mj_landlock_prepare(plan, &plan->landlock_fd, false) < 0 ||
+        mj_landlock_prepare(plan, &plan->landlock_ro_fd, true) < 0) {
+        if (plan->landlock_required)
+            return -1;
+        plan->landlock_abi = 0; /* best effort: the host reported availability at plan time */
+    }
+    return 0;
+}
+
 __attribute__((noreturn)) void mj_child_main(mj_plan_t *plan, mj_child_fds_t *fds)
 {
     int status_fd = fds->status_w;
@@ -142,6 +156,8 @@ __attribute__((noreturn)) void mj_child_main(mj_plan_t *plan, mj_child_fds_t *fd
         if (syscall(SYS_close_range, 7U, ~0U, 0U) < 0)
             for (int fd = 7; fd < 1024; fd++)
                 close(fd);
+        if (prepare_landlock(plan) < 0)
+            setup_failed(3, MJ_STAGE_LANDLOCK, -1);
         mj_supervisor_main(plan, fds->detached, fds->listen_fd >= 0 ? 4 : -1);
     }
 
@@ -154,6 +170,8 @@ __attribute__((noreturn)) void mj_child_main(mj_plan_t *plan, mj_child_fds_t *fd
         for (int fd = 4; fd < 1024; fd++)
             close(fd);
     }
+    if (prepare_landlock(plan) < 0)
+        setup_failed(status_fd, MJ_STAGE_LANDLOCK, -1);
 
     sigset_t set;
     sigemptyset(&set);

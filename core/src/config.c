@@ -35,6 +35,7 @@ void mj_config_free(mj_config_t *cfg)
     mj_strv_free(&cfg->env);
     free(cfg->workdir);
     mj_strv_free(&cfg->seccomp_allow);
+    mj_strv_free(&cfg->landlock_write);
     mj_strv_free(&cfg->seccomp_deny);
     free(cfg);
 }
@@ -449,5 +450,23 @@ int mj_config_set_pids_limit(mj_config_t *cfg, uint64_t pids, bool required, mj_
     }
     cfg->limits.pids_max = pids;
     cfg->limits.pids_required = pids && required;
+    return 0;
+}
+
+int mj_config_set_landlock(mj_config_t *cfg, mj_landlock_mode_t mode, mj_error_t **err)
+{
+    if (mode != MJ_LANDLOCK_OFF && mode != MJ_LANDLOCK_REQUIRED && mode != MJ_LANDLOCK_BEST_EFFORT) {
+        *err = mj_error_new(MJ_ERR_INVALID_CONFIG, EINVAL, "landlock: unknown mode %d", (int)mode);
+        return -1;
+    }
+    cfg->landlock_mode = (int)mode;
+    return 0;
+}
+
+int mj_config_landlock_allow_write(mj_config_t *cfg, const char *path, mj_error_t **err)
+{
+    if (check_abs("landlock write grant", path, err) < 0)
+        return -1;
+    mj_strv_push(&cfg->landlock_write, path);
     return 0;
 }

@@ -121,7 +121,7 @@ static int open_parent(int root, const char *path, char name[NAME_MAX + 1])
         errno = EINVAL;
         return -1;
     }
-    snprintf(name, NAME_MAX + 1, "%s", last);
+    memcpy(name, last, strlen(last) + 1); /* length checked above */
     if (slash)
         *slash = '\0';
     return resolve(root, slash && slash != buf ? buf : "/", O_PATH | O_DIRECTORY, 0);

@@ -49,6 +49,8 @@ struct mj_config {
     double cleanup_delay;
     int seccomp_mode;   /* MJ_SECCOMP_* */
     mj_cgroup_limits_t limits;
+    int landlock_mode;  /* MJ_LANDLOCK_* */
+    mj_strv_t landlock_write; /* granted write paths; empty = every rw mount and tmpfs */
     mj_strv_t seccomp_allow;
     mj_strv_t seccomp_deny;
 };
@@ -115,6 +117,7 @@ typedef enum {
     MJ_STAGE_READONLY_ROOT,
     MJ_STAGE_PIVOT,
     MJ_STAGE_FORK,
+    MJ_STAGE_LANDLOCK,
     MJ_STAGE__COUNT
 } mj_stage_t;
 
@@ -154,6 +157,11 @@ typedef struct {
     unsigned short seccomp_len;
     uint32_t seccomp_arch;
     int seccomp_ioctl_nr;
+    int landlock_abi;          /* 0: not applied */
+    bool landlock_required;
+    mj_strv_t landlock_write;  /* paths inside where commands may write */
+    int landlock_fd;           /* built in the child after pivot_root */
+    int landlock_ro_fd;        /* the same with no write grants (per-command allow_write = false) */
 } mj_plan_t;
 
 /* cmd may be NULL (a persistent sandbox). */
@@ -215,7 +223,7 @@ int mj_idmap_rw_binds(mj_plan_t *plan, mj_error_t **err);
 /* exec.c */
 #define MJ_N_FORWARDED_SIGNALS 7
 extern const int mj_forwarded_signals[MJ_N_FORWARDED_SIGNALS];
-enum { MJ_EXEC_STAGE_CHDIR = 1, MJ_EXEC_STAGE_LIMITS, MJ_EXEC_STAGE_CREDS, MJ_EXEC_STAGE_EXEC, MJ_EXEC_STAGE_SECCOMP };
+enum { MJ_EXEC_STAGE_CHDIR = 1, MJ_EXEC_STAGE_LIMITS, MJ_EXEC_STAGE_CREDS, MJ_EXEC_STAGE_EXEC, MJ_EXEC_STAGE_SECCOMP, MJ_EXEC_STAGE_LANDLOCK };
 typedef struct {
     char *const *argv;
     char *const *envp;
@@ -224,9 +232,16 @@ typedef struct {
     uid_t uid;
     gid_t gid;
     char *exec_buf; /* PATH_MAX scratch */
+    bool read_only; /* Landlock: no writes anywhere for this command */
 } mj_exec_params_t;
 /* In the forked child: prepare and execve; on failure writes {stage, errno} to err_fd, exits 127. */
 __attribute__((noreturn)) void mj_exec_child(const mj_plan_t *plan, const mj_exec_params_t *params, int err_fd);
+
+/* landlock.c */
+int mj_landlock_abi(void);
+/* In the sandbox's init after pivot_root: builds the ruleset(s); -1 with errno on failure. */
+int mj_landlock_prepare(mj_plan_t *plan, int *ruleset_out, bool read_only);
+int mj_landlock_restrict(int ruleset);
 
 /* seccomp.c */
 int mj_seccomp_compile(const mj_config_t *cfg, mj_plan_t *plan, mj_error_t **err);

@@ -30,6 +30,7 @@ static const char *const stage_names[MJ_STAGE__COUNT] = {
     [MJ_STAGE_READONLY_ROOT] = "making the root read-only",
     [MJ_STAGE_PIVOT] = "pivoting into the root",
     [MJ_STAGE_FORK] = "starting the command",
+    [MJ_STAGE_LANDLOCK] = "building the Landlock ruleset",
 };
 
 const char *mj_stage_name(mj_stage_t stage)
@@ -76,8 +77,14 @@ void mj_plan_free(mj_plan_t *plan)
     free(plan->workdir);
     mj_strv_free(&plan->warnings);
     free(plan->seccomp);
+    mj_strv_free(&plan->landlock_write);
+    if (plan->landlock_fd >= 0)
+        close(plan->landlock_fd);
+    if (plan->landlock_ro_fd >= 0)
+        close(plan->landlock_ro_fd);
     memset(plan, 0, sizeof(*plan));
     plan->id_slot_fd = -1;
+    plan->landlock_fd = plan->landlock_ro_fd = -1;
 }
 
 static int path_depth(const char *p)
@@ -313,6 +320,7 @@ int mj_plan_build(const mj_config_t *cfg, const mj_command_t *cmd, mj_plan_t *pl
 {
     memset(plan, 0, sizeof(*plan));
     plan->id_slot_fd = -1;
+    plan->landlock_fd = plan->landlock_ro_fd = -1;
 
     if (cmd && cmd->argv.n == 0) {
         *err = mj_error_new(MJ_ERR_INVALID_CONFIG, EINVAL, "command: empty command");
@@ -388,6 +396,28 @@ int mj_plan_build(const mj_config_t *cfg, const mj_command_t *cmd, mj_plan_t *pl
     plan->last_cap = mj_caps_last_cap();
     if (mj_seccomp_compile(cfg, plan, err) < 0)
         goto fail;
+    if (cfg->landlock_mode != MJ_LANDLOCK_OFF) {
+        plan->landlock_abi = mj_landlock_abi();
+        plan->landlock_required = cfg->landlock_mode == MJ_LANDLOCK_REQUIRED;
+        if (plan->landlock_abi == 0) {
+            if (plan->landlock_required) {
+                *err = mj_error_new(MJ_ERR_UNSUPPORTED, ENOSYS,
+                                    "landlock: this kernel has no Landlock (needs 5.13+ with 'landlock' in the LSM "
+                                    "list); set landlock = \"best_effort\" to run without it");
+                goto fail;
+            }
+            mj_strv_push(&plan->warnings, "landlock: not available on this kernel, not applied (best effort)");
+        } else if (cfg->landlock_write.n) {
+            mj_strv_copy(&plan->landlock_write, &cfg->landlock_write);
+        } else {
+            for (size_t i = 0; i < cfg->n_mounts; i++)
+                if (cfg->mounts[i].kind != MJ_MOUNT_RO)
+                    mj_strv_push(&plan->landlock_write, cfg->mounts[i].dst);
+            mj_strv_push(&plan->landlock_write, "/dev/shm");
+            if (!cfg->readonly_root)
+                mj_strv_push(&plan->landlock_write, "/");
+        }
+    }
 
     /* ----- command (none for a persistent sandbox: its commands come later) */
     mj_strv_copy(&plan->envp, &cfg->env);

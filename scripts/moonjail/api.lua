@@ -295,7 +295,12 @@ return function(core)
     -- facilities that exist in policies but not in the engine yet
     local sc = pol.seccomp or {}
     spec.seccomp = { profile = sc.profile or "default", allow = sc.allow or {}, deny = sc.deny or {} }
-    if pol.landlock then warnings[#warnings + 1] = "landlock is not enforced yet" end
+    -- Landlock: true = required, "best_effort", false = off.  Writes are granted beneath
+    -- filesystem.writable when given, else beneath every rw mount and tmpfs.
+    local ll = pol.landlock
+    if ll == nil then ll = false end
+    spec.landlock = { mode = ll == true and "required" or ll == "best_effort" and "best_effort" or "off",
+                      write = fs.writable or {} }
     if pol.audit ~= nil then warnings[#warnings + 1] = "audit logging is not implemented yet" end
 
     -- environment: pass, then set, then the call's env

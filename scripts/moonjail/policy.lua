@@ -242,7 +242,7 @@ end
 
 ------------------------------------------------------------------------------------------------
 -- The schema: DESIGN.md's pinned keys, plus `description`, `hostname`, `workdir`,
--- `filesystem.host_paths` and `limits.nproc` (moonjail extensions).
+-- `filesystem.host_paths`, `filesystem.writable` and `limits.nproc` (moonjail extensions).
 
 local SCHEMA = {
   description = is_string,
@@ -254,7 +254,7 @@ local SCHEMA = {
   },
   filesystem = {
     root = is_root, readonly_root = is_boolean, host_paths = is_abs_paths, mounts = is_mounts,
-    tmpfs = is_tmpfs_list, masked = is_abs_paths, readonly = is_abs_paths,
+    tmpfs = is_tmpfs_list, masked = is_abs_paths, readonly = is_abs_paths, writable = is_abs_paths,
   },
   user = is_user,
   hostname = is_string,

@@ -155,6 +155,14 @@ int mj_config_set_seccomp(mj_config_t *cfg, const char *profile, mj_error_t **er
 int mj_config_seccomp_allow(mj_config_t *cfg, const char *syscall_name, mj_error_t **err);
 int mj_config_seccomp_deny(mj_config_t *cfg, const char *syscall_name, mj_error_t **err);
 
+/* Landlock: MJ_LANDLOCK_OFF, REQUIRED (no Landlock here = the sandbox does not start) or
+ * BEST_EFFORT (applied when the kernel has it, else reported in warnings). */
+typedef enum { MJ_LANDLOCK_OFF = 0, MJ_LANDLOCK_REQUIRED, MJ_LANDLOCK_BEST_EFFORT } mj_landlock_mode_t;
+int mj_config_set_landlock(mj_config_t *cfg, mj_landlock_mode_t mode, mj_error_t **err);
+/* Grants writes beneath path (inside).  Without any grant, every read-write mount and tmpfs is
+ * granted; with grants, only those — a rw mount not granted stays unwritable. */
+int mj_config_landlock_allow_write(mj_config_t *cfg, const char *path, mj_error_t **err);
+
 /* Parses a capability name; -1 when unknown. */
 int mj_capability_from_name(const char *name);
 

@@ -1,0 +1,111 @@
+/* landlock.c — Landlock on top of the mount namespace: the command may read and execute
+ * anything in its root, but write only beneath the paths the policy grants (by default every
+ * read-write mount and tmpfs).  So a path that is mounted read-write but not granted stays
+ * unwritable, and per-command narrowing (allow_write = false) can take writes away entirely.
+ * The ruleset is built once in the sandbox's init/supervisor after pivot_root (fds of the granted
+ * paths, opened inside the new root); each command only calls landlock_restrict_self on it.
+ * Raw system calls only: this runs after clone. */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <linux/landlock.h>
+#include <sys/syscall.h>
+
+#include "internal.h"
+
+#ifndef LANDLOCK_ACCESS_FS_REFER
+#define LANDLOCK_ACCESS_FS_REFER (1ULL << 13)
+#endif
+#ifndef LANDLOCK_ACCESS_FS_TRUNCATE
+#define LANDLOCK_ACCESS_FS_TRUNCATE (1ULL << 14)
+#endif
+#ifndef LANDLOCK_ACCESS_FS_IOCTL_DEV
+#define LANDLOCK_ACCESS_FS_IOCTL_DEV (1ULL << 15)
+#endif
+
+#define READ_ACCESS (LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_READ_DIR)
+#define WRITE_ACCESS_V1                                                                                          \
+    (LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_REMOVE_DIR | LANDLOCK_ACCESS_FS_REMOVE_FILE |           \
+     LANDLOCK_ACCESS_FS_MAKE_DIR | LANDLOCK_ACCESS_FS_MAKE_REG | LANDLOCK_ACCESS_FS_MAKE_SOCK |                  \
+     LANDLOCK_ACCESS_FS_MAKE_FIFO | LANDLOCK_ACCESS_FS_MAKE_SYM)
+#define DEVICE_ACCESS (LANDLOCK_ACCESS_FS_MAKE_CHAR | LANDLOCK_ACCESS_FS_MAKE_BLOCK)
+
+int mj_landlock_abi(void)
+{
+    long abi = syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
+    return abi > 0 ? (int)abi : 0;
+}
+
+static uint64_t handled_for(int abi)
+{
+    uint64_t h = READ_ACCESS | WRITE_ACCESS_V1 | DEVICE_ACCESS;
+    if (abi >= 2)
+        h |= LANDLOCK_ACCESS_FS_REFER;
+    if (abi >= 3)
+        h |= LANDLOCK_ACCESS_FS_TRUNCATE;
+    if (abi >= 5)
+        h |= LANDLOCK_ACCESS_FS_IOCTL_DEV;
+    return h;
+}
+
+static uint64_t write_for(int abi)
+{
+    uint64_t w = WRITE_ACCESS_V1;
+    if (abi >= 2)
+        w |= LANDLOCK_ACCESS_FS_REFER;
+    if (abi >= 3)
+        w |= LANDLOCK_ACCESS_FS_TRUNCATE;
+    return w;
+}
+
+static int add_rule(int ruleset, const char *path, uint64_t access)
+{
+    int fd = open(path, O_PATH | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? 0 : -1; /* a granted path that does not exist grants nothing */
+    struct landlock_path_beneath_attr attr = {.allowed_access = access, .parent_fd = fd};
+    long r = syscall(SYS_landlock_add_rule, ruleset, LANDLOCK_RULE_PATH_BENEATH, &attr, 0);
+    int e = errno;
+    close(fd);
+    errno = e;
+    return r < 0 ? -1 : 0;
+}
+
+int mj_landlock_prepare(mj_plan_t *plan, int *ruleset_out, bool read_only)
+{
+    *ruleset_out = -1;
+    int abi = plan->landlock_abi;
+    if (abi <= 0)
+        return 0;
+    uint64_t handled = handled_for(abi);
+    struct landlock_ruleset_attr rs = {.handled_access_fs = handled};
+    int fd = (int)syscall(SYS_landlock_create_ruleset, &rs, sizeof(rs), 0);
+    if (fd < 0)
+        return -1;
+    uint64_t write = write_for(abi);
+    /* Everything may be read and executed; writes only beneath the granted paths. */
+    if (add_rule(fd, "/", READ_ACCESS) < 0)
+        goto fail;
+    /* Devices: the bound nodes are written (/dev/null…) and ttys take ioctls. */
+    uint64_t dev = LANDLOCK_ACCESS_FS_WRITE_FILE | (abi >= 3 ? LANDLOCK_ACCESS_FS_TRUNCATE : 0) |
+                   (abi >= 5 ? LANDLOCK_ACCESS_FS_IOCTL_DEV : 0);
+    if (add_rule(fd, "/dev", dev) < 0)
+        goto fail;
+    for (size_t i = 0; !read_only && i < plan->landlock_write.n; i++)
+        if (add_rule(fd, plan->landlock_write.v[i], write) < 0)
+            goto fail;
+    *ruleset_out = fd;
+    return 0;
+fail : {
+    int e = errno;
+    close(fd);
+    errno = e;
+    return -1;
+}
+}
+
+int mj_landlock_restrict(int ruleset)
+{
+    if (ruleset < 0)
+        return 0;
+    return (int)syscall(SYS_landlock_restrict_self, ruleset, 0);
+}
