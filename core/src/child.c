@@ -239,6 +239,7 @@ __attribute__((noreturn)) void mj_child_main(mj_plan_t *plan, mj_child_fds_t *fd
             mj_msg_t m = {
                 .type = MJ_MSG_EXITED,
                 .a = st,
+                .c = mj_disk_full(plan),
                 .t_ns = realtime_ns(),
                 .u1 = (uint64_t)ru.ru_utime.tv_sec * 1000000 + (uint64_t)ru.ru_utime.tv_usec,
                 .u2 = (uint64_t)ru.ru_stime.tv_sec * 1000000 + (uint64_t)ru.ru_stime.tv_usec,

@@ -7,10 +7,21 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/statfs.h>
 
 #include "internal.h"
 
 const int mj_forwarded_signals[MJ_N_FORWARDED_SIGNALS] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
+
+int mj_disk_full(const mj_plan_t *plan)
+{
+    for (size_t i = 0; i < plan->disk_paths.n; i++) {
+        struct statfs sfs;
+        if (statfs(plan->disk_paths.v[i], &sfs) == 0 && (sfs.f_bavail == 0 || (sfs.f_files && sfs.f_ffree == 0)))
+            return 1;
+    }
+    return 0;
+}
 
 __attribute__((noreturn)) void mj_exec_child(const mj_plan_t *plan, const mj_exec_params_t *params, int err_fd)
 {

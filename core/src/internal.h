@@ -157,6 +157,8 @@ typedef struct {
     unsigned short seccomp_len;
     uint32_t seccomp_arch;
     int seccomp_ioctl_nr;
+    double cpu_time_limit;     /* seconds of CPU for the whole tree, 0 = none */
+    mj_strv_t disk_paths;      /* the sandbox's own tmpfs mounts: full = ended_by "disk" */
     int landlock_abi;          /* 0: not applied */
     bool landlock_required;
     mj_strv_t landlock_write;  /* paths inside where commands may write */
@@ -177,7 +179,8 @@ enum {
     MJ_MSG_SETUP_FAILED = 1, /* a = stage, b = errno, c = op index */
     MJ_MSG_STARTED,          /* a = pid of the command inside, t_ns = realtime */
     MJ_MSG_EXEC_FAILED,      /* b = errno */
-    MJ_MSG_EXITED,           /* a = wait status, t_ns = realtime, u1/u2 = utime/stime us, u3 = maxrss KiB */
+    MJ_MSG_EXITED,           /* a = wait status, c = 1 when a tmpfs of the sandbox is full, t_ns = realtime,
+                              * u1/u2 = utime/stime us, u3 = maxrss KiB */
     MJ_MSG_READY,            /* supervisor: set up and serving; t_ns = realtime */
 };
 
@@ -219,6 +222,9 @@ int mj_proc_write(pid_t pid, const char *file, const char *data, mj_error_t **er
 /* Root only: turns read-write binds of non-root-owned sources into idmapped trees (op->src_fd)
  * whose owner appears as the sandbox user; warns about what it cannot map. */
 int mj_idmap_rw_binds(mj_plan_t *plan, mj_error_t **err);
+
+/* exec.c: 1 when one of the sandbox's own tmpfs mounts has no space or inodes left. */
+int mj_disk_full(const mj_plan_t *plan);
 
 /* exec.c */
 #define MJ_N_FORWARDED_SIGNALS 7
@@ -276,6 +282,8 @@ typedef struct {
     bool forward_signals;
     bool stop_on_exit;                    /* persistent exec: done at EXITED, not at EOF */
     double deadline;                      /* monotonic seconds, 0 = none */
+    double cpu_limit;                     /* CPU seconds of the whole group, 0 = none (needs cpu_usage) */
+    int (*cpu_usage)(void *ctx, double *seconds);
     void (*kill)(void *ctx);
     void (*signal)(void *ctx, int sig);
     void *ctx;
@@ -290,7 +298,7 @@ typedef struct {
     /* what happened */
     bool got_started, got_exited, got_exec_failed, got_setup_failed;
     mj_msg_t started, exited, failed;
-    bool timed_out, over_limit, killed;
+    bool timed_out, over_limit, killed, over_cpu;
     mj_buf_t out, err, combined;
 } mj_pump_t;
 
@@ -336,6 +344,7 @@ struct mj_sandbox {
     bool own_netns;
     double last_sample_time, last_cpu_time;
     mj_cgroup_t *cg;     /* its cgroups, NULL when none (no limits and no freezer here) */
+    double cpu_time_limit; /* per command (RLIMIT_CPU), for ended_by */
     bool cg_looked;      /* opened handles: cg looked up once */
 };
 

@@ -78,6 +78,7 @@ void mj_plan_free(mj_plan_t *plan)
     mj_strv_free(&plan->warnings);
     free(plan->seccomp);
     mj_strv_free(&plan->landlock_write);
+    mj_strv_free(&plan->disk_paths);
     if (plan->landlock_fd >= 0)
         close(plan->landlock_fd);
     if (plan->landlock_ro_fd >= 0)
@@ -392,6 +393,14 @@ int mj_plan_build(const mj_config_t *cfg, const mj_command_t *cmd, mj_plan_t *pl
     for (int i = 0; i < MJ_RLIMIT__COUNT; i++)
         if (cfg->rlimit_set[i])
             set_rlimit(plan, (mj_rlimit_t)i, cfg->rlimit[i]);
+    for (size_t i = 0; i < cfg->n_mounts; i++)
+        if (cfg->mounts[i].kind == MJ_MOUNT_TMPFS)
+            mj_strv_push(&plan->disk_paths, cfg->mounts[i].dst);
+    /* CPU time: SIGXCPU at the limit, SIGKILL a second later if it is caught or ignored. */
+    if (plan->rlimit_set[MJ_RLIMIT_CPU] && plan->rlimits[MJ_RLIMIT_CPU].rlim_cur != RLIM_INFINITY) {
+        plan->rlimits[MJ_RLIMIT_CPU].rlim_max = plan->rlimits[MJ_RLIMIT_CPU].rlim_cur + 1;
+        plan->cpu_time_limit = (double)plan->rlimits[MJ_RLIMIT_CPU].rlim_cur;
+    }
     plan->caps_keep = cfg->caps_keep;
     plan->last_cap = mj_caps_last_cap();
     if (mj_seccomp_compile(cfg, plan, err) < 0)

@@ -225,6 +225,17 @@ int mj_pump_run(mj_pump_t *p, mj_error_t **err)
         if (p->sig_fd >= 0)
             pfd[i_sig = n++] = (struct pollfd){.fd = p->sig_fd, .events = POLLIN};
         int timeout_ms = -1;
+        /* CPU time of the whole tree (RLIMIT_CPU only sees one process): sampled from the
+         * cgroup every 100 ms. */
+        if (p->cpu_limit > 0 && p->cpu_usage && !p->killed) {
+            double used;
+            if (p->cpu_usage(p->ctx, &used) == 0 && used >= p->cpu_limit) {
+                p->over_cpu = true;
+                do_kill(p);
+                continue;
+            }
+            timeout_ms = 100;
+        }
         if (p->deadline > 0 && !p->killed) {
             double left = p->deadline - mj_now_monotonic();
             if (left <= 0) {
@@ -232,7 +243,9 @@ int mj_pump_run(mj_pump_t *p, mj_error_t **err)
                 do_kill(p);
                 continue;
             }
-            timeout_ms = (int)(left * 1000) + 1;
+            int left_ms = (int)(left * 1000) + 1;
+            if (timeout_ms < 0 || left_ms < timeout_ms)
+                timeout_ms = left_ms;
         }
         int r = poll(pfd, (nfds_t)n, timeout_ms);
         if (r < 0) {
@@ -351,7 +364,18 @@ int mj_pump_result(mj_pump_t *p, const char *argv0, const char *workdir, double 
     res->pid = p->got_started ? p->started.a : 0;
     if (p->got_exited)
         result_from_status(res, &p->exited);
-    if (p->timed_out) {
+    if (p->over_cpu || (p->cpu_limit > 0 && res->signal == SIGXCPU) ||
+        (p->cpu_limit > 0 && res->signal == SIGKILL && res->cpu_time >= p->cpu_limit)) {
+        res->ended_by = MJ_END_CPU_TIME;
+        if (!p->got_exited) {
+            res->signal = SIGKILL;
+            res->exit_code = 128 + SIGKILL;
+            res->end_time = now;
+        }
+    } else if (p->got_exited && p->exited.c == 1 && !(res->ended_by == MJ_END_EXIT && res->exit_code == 0) &&
+               !p->timed_out && !p->over_limit) {
+        res->ended_by = MJ_END_DISK; /* failed with a tmpfs of the sandbox full: ENOSPC */
+    } else if (p->timed_out) {
         res->ended_by = MJ_END_TIMEOUT;
         res->exit_code = 124;
         res->signal = SIGKILL;

@@ -85,6 +85,16 @@ static void kill_init(void *ctx)
     kill(c->pid, SIGKILL);
 }
 
+static int group_cpu(void *ctx, double *seconds)
+{
+    oneshot_child_t *c = ctx;
+    mj_cgroup_stats_t st;
+    if (!c->cg || mj_cgroup_stats(c->cg, &st) < 0 || !st.have_cpu)
+        return -1;
+    *seconds = st.cpu_time;
+    return 0;
+}
+
 /* Places the sandbox's first process: its cgroups, and out of the OOM killer's reach (root only:
  * lowering oom_score_adj needs CAP_SYS_RESOURCE on the host). */
 int mj_place_child(const mj_plan_t *plan, mj_cgroup_t *cg, pid_t pid, mj_error_t **err)
@@ -196,6 +206,8 @@ int mj_run(const mj_config_t *cfg, const mj_command_t *cmd, mj_result_t **out, m
     pump.deadline = cmd->timeout > 0 ? t0 + cmd->timeout : 0;
     pump.kill = kill_init;
     pump.signal = signal_init;
+    pump.cpu_limit = plan.cpu_time_limit;
+    pump.cpu_usage = group_cpu;
     pump.ctx = &child;
     if (cmd->has_stdin) {
         pump.stdin_data = cmd->stdin_data.data ? cmd->stdin_data.data : "";

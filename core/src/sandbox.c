@@ -398,6 +398,7 @@ int mj_sandbox_create(const mj_config_t *cfg, const char *name, mj_sandbox_t **o
     sb->host_gid = plan.host_gid;
     sb->cleanup_delay = cfg->cleanup_delay;
     sb->own_netns = plan.new_netns;
+    sb->cpu_time_limit = plan.cpu_time_limit;
     sb->creator = true;
     mj_strv_copy(&sb->env, &cfg->env);
     sb->workdir = mj_xstrdup(plan.workdir);
@@ -1022,6 +1023,7 @@ int mj_sandbox_exec(mj_sandbox_t *sb, const mj_command_t *cmd, mj_result_t **out
     pump.deadline = cmd->timeout > 0 ? t0 + cmd->timeout : 0;
     pump.kill = exec_kill;
     pump.signal = exec_signal;
+    pump.cpu_limit = sb->cpu_time_limit; /* SIGXCPU from RLIMIT_CPU reads as ended_by cpu_time */
     pump.ctx = &chan;
     if (cmd->has_stdin) {
         pump.stdin_data = cmd->stdin_data.data ? cmd->stdin_data.data : "";

@@ -87,9 +87,13 @@ static void kill_everything(void)
 
 /* ------------------------------------------------------------------ exec shim */
 
+static const mj_plan_t *shim_plan;
+
 static void shim_send(int chan, uint32_t type, int32_t a, int32_t b, int64_t t_ns, const struct rusage *ru)
 {
     mj_msg_t m = {.type = type, .a = a, .b = b, .t_ns = t_ns};
+    if (type == MJ_MSG_EXITED && shim_plan)
+        m.c = mj_disk_full(shim_plan);
     if (ru) {
         m.u1 = (uint64_t)ru->ru_utime.tv_sec * 1000000 + (uint64_t)ru->ru_utime.tv_usec;
         m.u2 = (uint64_t)ru->ru_stime.tv_sec * 1000000 + (uint64_t)ru->ru_stime.tv_usec;
@@ -185,6 +189,7 @@ __attribute__((noreturn)) static void run_shim(const mj_plan_t *plan, const mj_e
                                                bool detached)
 {
     int chan = fds[3];
+    shim_plan = plan;
     prctl(PR_SET_NAME, "moonjail-exec", 0, 0, 0);
     prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
     prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);

@@ -32,7 +32,7 @@ local OPTION_TYPES = {
 }
 
 -- Limits that are accepted and validated but have no enforcement yet.
-local NOT_ENFORCED_LIMITS = { "disk" }
+local NOT_ENFORCED_LIMITS = {}
 
 return function(core)
   local M = {}
@@ -270,6 +270,26 @@ return function(core)
       if cg[k] ~= nil then cg[k .. "_required"] = required(k) end
     end
     spec.limits = cg
+    -- disk: every tmpfs of the sandbox without its own size is capped at limits.disk, so filling
+    -- it ends in ENOSPC (ended_by "disk").  tmpfs pages are charged to the memory cgroup: a disk
+    -- limit above the memory limit would end in OOM instead, which needs a disk-image backend.
+    if limits.disk ~= nil then
+      local disk
+      disk, why = util.parse_size(limits.disk)
+      if not disk then return invalid("limits.disk: " .. why) end
+      if cg.memory and disk > cg.memory then
+        local msg = string.format("limits.disk (%s) is larger than limits.memory (%s): sandbox tmpfs is charged to "
+          .. "memory, so filling it would end in an OOM kill, not ENOSPC; a disk-image backend for larger disks "
+          .. "is not built yet — lower limits.disk or raise limits.memory", tostring(limits.disk),
+          tostring(limits.memory))
+        if required("disk") then return unsupported(msg) end
+        warnings[#warnings + 1] = msg
+      end
+      for _, m in ipairs(spec.mounts) do
+        if m.kind == "tmpfs" and (m.size == nil or m.size == 0) then m.size = disk end
+      end
+      spec.disk = disk
+    end
 
     local timeout = opts.timeout
     if timeout == nil then timeout = limits.wall_time end
