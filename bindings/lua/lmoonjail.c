@@ -538,6 +538,12 @@ int mjl_spec_config(lua_State *L, int spec, mj_config_t *cfg, mj_error_t **err)
         return -1;
     if (spec_landlock(L, spec, cfg, err) < 0)
         return -1;
+    const char *apparmor = spec_string(L, spec, "apparmor", true);
+    if (apparmor != NULL && mj_config_set_apparmor(cfg, apparmor, err) < 0)
+        return -1;
+    const char *selinux = spec_string(L, spec, "selinux", true);
+    if (selinux != NULL && mj_config_set_selinux(cfg, selinux, err) < 0)
+        return -1;
     if (spec_env(L, spec, cfg, err) < 0)
         return -1;
     const char *workdir = spec_string(L, spec, "workdir", true);

@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include <ctype.h>
 #include <limits.h>
+#include <fcntl.h>
 #include <string.h>
 
 #include "internal.h"
@@ -36,6 +37,8 @@ void mj_config_free(mj_config_t *cfg)
     free(cfg->workdir);
     mj_strv_free(&cfg->seccomp_allow);
     mj_strv_free(&cfg->landlock_write);
+    free(cfg->apparmor);
+    free(cfg->selinux);
     mj_strv_free(&cfg->seccomp_deny);
     free(cfg);
 }
@@ -468,5 +471,64 @@ int mj_config_landlock_allow_write(mj_config_t *cfg, const char *path, mj_error_
     if (check_abs("landlock write grant", path, err) < 0)
         return -1;
     mj_strv_push(&cfg->landlock_write, path);
+    return 0;
+}
+
+static bool file_says(const char *path, char first)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    char c = 0;
+    bool yes = read(fd, &c, 1) == 1 && c == first;
+    close(fd);
+    return yes;
+}
+
+static bool lsm_label_ok(const char *v)
+{
+    size_t n = v ? strlen(v) : 0;
+    if (n == 0 || n > 255)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)v[i] < 0x21 || v[i] == 0x7f)
+            return false;
+    return true;
+}
+
+int mj_config_set_apparmor(mj_config_t *cfg, const char *profile, mj_error_t **err)
+{
+    if (!lsm_label_ok(profile)) {
+        *err = mj_error_new(MJ_ERR_INVALID_CONFIG, EINVAL, "apparmor: expected a profile name, got '%s'",
+                            profile ? profile : "(null)");
+        return -1;
+    }
+    if (!file_says("/sys/module/apparmor/parameters/enabled", 'Y')) {
+        *err = mj_error_new(MJ_ERR_UNSUPPORTED, ENOSYS,
+                            "apparmor: AppArmor is not available on this host (the LSM is not loaded), so profile "
+                            "'%s' cannot be applied",
+                            profile);
+        return -1;
+    }
+    free(cfg->apparmor);
+    cfg->apparmor = mj_xstrdup(profile);
+    return 0;
+}
+
+int mj_config_set_selinux(mj_config_t *cfg, const char *label, mj_error_t **err)
+{
+    if (!lsm_label_ok(label)) {
+        *err = mj_error_new(MJ_ERR_INVALID_CONFIG, EINVAL, "selinux: expected a label, got '%s'", label ? label : "(null)");
+        return -1;
+    }
+    if (access("/sys/fs/selinux/enforce", F_OK) < 0) {
+        *err = mj_error_new(MJ_ERR_UNSUPPORTED, ENOSYS,
+                            "selinux: SELinux is not available on this host (no selinuxfs), so label '%s' cannot be "
+                            "applied",
+                            label);
+        return -1;
+    }
+    free(cfg->selinux);
+    cfg->selinux = mj_xstrdup(label);
     return 0;
 }

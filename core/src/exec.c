@@ -7,6 +7,8 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <fcntl.h>
+#include <linux/magic.h>
 #include <sys/statfs.h>
 
 #include "internal.h"
@@ -49,6 +51,28 @@ __attribute__((noreturn)) void mj_exec_child(const mj_plan_t *plan, const mj_exe
     report[0] = MJ_EXEC_STAGE_CREDS;
     if (mj_caps_drop_and_setid(plan->caps_keep, plan->last_cap, params->uid, params->gid, !plan->rootless) < 0)
         goto fail;
+    /* LSM transition on exec, before no_new_privs (which would forbid it), through an fd checked
+     * to be on procfs (CVE-2025-52881). */
+    if (plan->lsm_attr_path) {
+        report[0] = MJ_EXEC_STAGE_LSM;
+        int afd = open(plan->lsm_attr_path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+        struct statfs sfs;
+        if (afd < 0)
+            goto fail;
+        if (fstatfs(afd, &sfs) < 0 || sfs.f_type != PROC_SUPER_MAGIC) {
+            close(afd);
+            errno = EXDEV;
+            goto fail;
+        }
+        ssize_t w = write(afd, plan->lsm_attr_value, strlen(plan->lsm_attr_value));
+        int e = errno;
+        close(afd);
+        if (w < 0) {
+            errno = e;
+            goto fail;
+        }
+    }
+    report[0] = MJ_EXEC_STAGE_CREDS;
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
         goto fail;
     report[0] = MJ_EXEC_STAGE_LANDLOCK;

@@ -50,6 +50,8 @@ struct mj_config {
     int seccomp_mode;   /* MJ_SECCOMP_* */
     mj_cgroup_limits_t limits;
     int landlock_mode;  /* MJ_LANDLOCK_* */
+    char *apparmor;     /* profile, NULL = none */
+    char *selinux;      /* label, NULL = none */
     mj_strv_t landlock_write; /* granted write paths; empty = every rw mount and tmpfs */
     mj_strv_t seccomp_allow;
     mj_strv_t seccomp_deny;
@@ -158,6 +160,8 @@ typedef struct {
     uint32_t seccomp_arch;
     int seccomp_ioctl_nr;
     double cpu_time_limit;     /* seconds of CPU for the whole tree, 0 = none */
+    char *lsm_attr_path;       /* /proc/self/attr/... to write before execve, NULL = none */
+    char *lsm_attr_value;
     mj_strv_t disk_paths;      /* the sandbox's own tmpfs mounts: full = ended_by "disk" */
     int landlock_abi;          /* 0: not applied */
     bool landlock_required;
@@ -229,7 +233,15 @@ int mj_disk_full(const mj_plan_t *plan);
 /* exec.c */
 #define MJ_N_FORWARDED_SIGNALS 7
 extern const int mj_forwarded_signals[MJ_N_FORWARDED_SIGNALS];
-enum { MJ_EXEC_STAGE_CHDIR = 1, MJ_EXEC_STAGE_LIMITS, MJ_EXEC_STAGE_CREDS, MJ_EXEC_STAGE_EXEC, MJ_EXEC_STAGE_SECCOMP, MJ_EXEC_STAGE_LANDLOCK };
+enum {
+    MJ_EXEC_STAGE_CHDIR = 1,
+    MJ_EXEC_STAGE_LIMITS,
+    MJ_EXEC_STAGE_CREDS,
+    MJ_EXEC_STAGE_EXEC,
+    MJ_EXEC_STAGE_SECCOMP,
+    MJ_EXEC_STAGE_LANDLOCK,
+    MJ_EXEC_STAGE_LSM,
+};
 typedef struct {
     char *const *argv;
     char *const *envp;

@@ -79,6 +79,8 @@ void mj_plan_free(mj_plan_t *plan)
     free(plan->seccomp);
     mj_strv_free(&plan->landlock_write);
     mj_strv_free(&plan->disk_paths);
+    free(plan->lsm_attr_path);
+    free(plan->lsm_attr_value);
     if (plan->landlock_fd >= 0)
         close(plan->landlock_fd);
     if (plan->landlock_ro_fd >= 0)
@@ -396,6 +398,16 @@ int mj_plan_build(const mj_config_t *cfg, const mj_command_t *cmd, mj_plan_t *pl
     for (size_t i = 0; i < cfg->n_mounts; i++)
         if (cfg->mounts[i].kind == MJ_MOUNT_TMPFS)
             mj_strv_push(&plan->disk_paths, cfg->mounts[i].dst);
+    if (cfg->apparmor) {
+        /* The per-LSM file (5.8+) where it exists, the shared one otherwise. */
+        plan->lsm_attr_path = mj_xstrdup(access("/proc/self/attr/apparmor/exec", F_OK) == 0
+                                             ? "/proc/self/attr/apparmor/exec"
+                                             : "/proc/self/attr/exec");
+        plan->lsm_attr_value = mj_xasprintf("exec %s", cfg->apparmor);
+    } else if (cfg->selinux) {
+        plan->lsm_attr_path = mj_xstrdup("/proc/self/attr/exec");
+        plan->lsm_attr_value = mj_xstrdup(cfg->selinux);
+    }
     /* CPU time: SIGXCPU at the limit, SIGKILL a second later if it is caught or ignored. */
     if (plan->rlimit_set[MJ_RLIMIT_CPU] && plan->rlimits[MJ_RLIMIT_CPU].rlim_cur != RLIM_INFINITY) {
         plan->rlimits[MJ_RLIMIT_CPU].rlim_max = plan->rlimits[MJ_RLIMIT_CPU].rlim_cur + 1;

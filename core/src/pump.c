@@ -317,6 +317,9 @@ mj_error_t *mj_exec_error(const char *argv0, const char *workdir, const mj_msg_t
         return mj_error_new(MJ_ERR_COMMAND_EXECUTION_FAILED, e, "setting resource limits: %s", strerror(e));
     case MJ_EXEC_STAGE_CREDS:
         return mj_error_new(MJ_ERR_COMMAND_EXECUTION_FAILED, e, "dropping privileges: %s", strerror(e));
+    case MJ_EXEC_STAGE_LSM:
+        return mj_error_new(MJ_ERR_SANDBOX_INIT_FAILED, e, "applying the AppArmor profile / SELinux label: %s",
+                            strerror(e));
     case MJ_EXEC_STAGE_LANDLOCK:
         return mj_error_new(MJ_ERR_SANDBOX_INIT_FAILED, e, "applying Landlock: %s", strerror(e));
     case MJ_EXEC_STAGE_SECCOMP:

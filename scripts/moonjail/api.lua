@@ -217,7 +217,17 @@ return function(core)
     spec.readonly = fs.readonly or {}
 
     -- identity, naming, network
-    spec.uid, spec.gid = P.parse_user(pol.user == nil and "0:0" or pol.user)
+    local function root_file(rel)
+      local f = io.open((spec.root == "host" and "" or spec.root) .. rel, "r")
+      if not f then return nil end
+      local text = f:read("a")
+      f:close()
+      return text
+    end
+    local uerr
+    spec.uid, spec.gid, uerr = P.parse_user(pol.user == nil and "0:0" or pol.user, root_file("/etc/passwd"),
+      root_file("/etc/group"))
+    if not spec.uid then return invalid("user: " .. tostring(spec.gid or uerr)) end
     spec.hostname = pol.hostname
     spec.workdir = pol.workdir or "/"
     local net = pol.network or "none"
@@ -306,7 +316,15 @@ return function(core)
 
     -- capabilities
     spec.capabilities = {}
-    for _, c in ipairs((pol.capabilities or {}).add or {}) do spec.capabilities[#spec.capabilities + 1] = c end
+    local drop = {}
+    for _, c in ipairs((pol.capabilities or {}).drop or {}) do
+      drop[c:upper():gsub("^CAP_", "")] = true
+    end
+    for _, c in ipairs((pol.capabilities or {}).add or {}) do
+      if not drop.ALL and not drop[c:upper():gsub("^CAP_", "")] then spec.capabilities[#spec.capabilities + 1] = c end
+    end
+    -- LSM confinement: applied at exec when the host has the LSM, else the sandbox does not start.
+    spec.apparmor, spec.selinux = pol.apparmor, pol.selinux
     for i, c in ipairs(opts.capabilities or {}) do
       if type(c) ~= "string" then return invalid(string.format("option 'capabilities' entry %d is not a string", i)) end
       spec.capabilities[#spec.capabilities + 1] = c

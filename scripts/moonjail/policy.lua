@@ -82,26 +82,57 @@ local function is_env_set(v)
 end
 
 --- Parses "uid[:gid]" or an integer; returns uid, gid or nil, reason.
-function M.parse_user(v)
+-- Looks a name up in passwd/group text ("name:x:id:…"); the id, and for passwd the primary gid.
+local function lookup(text, name)
+  if not text then return nil end
+  for line in text:gmatch("[^\n]+") do
+    local n, _, id, gid = line:match("^([^:]*):([^:]*):(%d+):?(%d*)")
+    if n == name then return math.tointeger(tonumber(id)), math.tointeger(tonumber(gid)) end
+  end
+  return nil
+end
+
+--- "uid:gid", "uid", a number, or names ("builder", "builder:staff", "1000:staff") resolved
+--- in the sandbox root's own /etc/passwd and /etc/group (passwd_text, group_text).
+function M.parse_user(v, passwd_text, group_text)
   if math.type(v) == "integer" then
     if v < 0 then return nil, "a uid must not be negative" end
     return v, v
   end
-  if type(v) ~= "string" then return nil, "expected \"uid:gid\" or a number" end
-  local u, g = v:match("^(%d+):(%d+)$")
-  if not u then u = v:match("^(%d+)$"); g = u end
-  if not u then
-    return nil, "'" .. v .. "': only numeric \"uid:gid\" is supported for now", "UNSUPPORTED"
+  if type(v) ~= "string" then return nil, "expected \"uid:gid\", a user name or a number" end
+  local us, gs = v:match("^([^:]+):([^:]+)$")
+  if not us then us = v:match("^([^:]+)$") end
+  if not us then return nil, "expected \"user[:group]\", got '" .. v .. "'" end
+  local u, g
+  if us:match("^%d+$") then
+    u = math.tointeger(tonumber(us))
+    g = u
+  elseif us:match("^[%a_][%w_.-]*$") then
+    if not passwd_text then return nil, "user name '" .. us .. "' needs the root's /etc/passwd", "NAME" end
+    u, g = lookup(passwd_text, us)
+    if not u then return nil, "no user '" .. us .. "' in the sandbox's /etc/passwd" end
+  else
+    return nil, "invalid user name '" .. us .. "'"
   end
-  u, g = math.tointeger(tonumber(u)), math.tointeger(tonumber(g))
+  if gs then
+    if gs:match("^%d+$") then
+      g = math.tointeger(tonumber(gs))
+    elseif gs:match("^[%a_][%w_.-]*$") then
+      if not group_text then return nil, "group name '" .. gs .. "' needs the root's /etc/group", "NAME" end
+      g = lookup(group_text, gs)
+      if not g then return nil, "no group '" .. gs .. "' in the sandbox's /etc/group" end
+    else
+      return nil, "invalid group name '" .. gs .. "'"
+    end
+  end
   if not u or not g or u > 4294967294 or g > 4294967294 then return nil, "id out of range in '" .. v .. "'" end
   return u, g
 end
 
 local function is_user(v)
-  local u, why = M.parse_user(v)
-  if not u then return nil, why end
-  return true
+  local u, why, kind = M.parse_user(v)
+  if not u and kind ~= "NAME" then return nil, why end
+  return true -- names are resolved against the sandbox's root when it runs
 end
 
 local function is_root(v)
@@ -259,7 +290,9 @@ local SCHEMA = {
   user = is_user,
   hostname = is_string,
   workdir = function(v) return util.is_clean_abs(v) or nil, "expected an absolute path" end,
-  capabilities = { add = is_strings },
+  capabilities = { add = is_strings, drop = is_strings },
+  apparmor = is_string,
+  selinux = is_string,
   seccomp = { profile = is_string, allow = is_strings, deny = is_strings },
   landlock = is_landlock,
   network = is_network,

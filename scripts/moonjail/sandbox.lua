@@ -200,8 +200,17 @@ return function(core, h)
     end
     if opts.workdir ~= nil then spec.workdir = inside(sb, opts.workdir) end
     if opts.user ~= nil then
-      local uid, gid, code = h.policy().parse_user(opts.user)
-      if not uid then return nil, err(code or "INVALID_CONFIG", "option 'user': " .. gid) end
+      -- names resolve in the sandbox's own /etc/passwd and /etc/group
+      local passwd, group
+      if type(opts.user) == "string" and opts.user:find("%a") then
+        passwd = sb:read_file("/etc/passwd")
+        group = sb:read_file("/etc/group")
+      end
+      local uid, gid, code = h.policy().parse_user(opts.user, passwd, group)
+      if not uid then
+        if code == "NAME" then code = nil end
+        return nil, err(code or "INVALID_CONFIG", "option 'user': " .. gid)
+      end
       spec.uid, spec.gid = uid, gid
     end
     local why

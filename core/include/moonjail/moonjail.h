@@ -163,6 +163,11 @@ int mj_config_set_landlock(mj_config_t *cfg, mj_landlock_mode_t mode, mj_error_t
  * granted; with grants, only those — a rw mount not granted stays unwritable. */
 int mj_config_landlock_allow_write(mj_config_t *cfg, const char *path, mj_error_t **err);
 
+/* LSM confinement applied to every command at exec: an AppArmor profile name or an SELinux label.
+ * UNSUPPORTED ("not available on this host") when the LSM is not loaded. */
+int mj_config_set_apparmor(mj_config_t *cfg, const char *profile, mj_error_t **err);
+int mj_config_set_selinux(mj_config_t *cfg, const char *label, mj_error_t **err);
+
 /* Parses a capability name; -1 when unknown. */
 int mj_capability_from_name(const char *name);
 
