@@ -339,7 +339,9 @@ return function(core)
     if ll == nil then ll = false end
     spec.landlock = { mode = ll == true and "required" or ll == "best_effort" and "best_effort" or "off",
                       write = fs.writable or {} }
-    if pol.audit ~= nil then warnings[#warnings + 1] = "audit logging is not implemented yet" end
+    if pol.audit ~= nil then
+      warnings[#warnings + 1] = "audit: denied system calls are not logged yet (life cycle, commands and limit hits are)"
+    end
 
     -- environment: pass, then set, then the call's env
     local env = {}
@@ -365,6 +367,7 @@ return function(core)
     spec.stdin_fd = opts.stdin_fd
     spec.tee = opts.stream or false
     spec.forward_signals = opts.forward_signals or false
+    spec.audit_log = (pol.audit or {}).log
     spec.metadata = { labels = pol.labels or {}, annotations = pol.annotations or {},
       policy = type(opts.policy) == "string" and opts.policy or (opts.policy and "<table>" or "default") }
     -- what a persistent sandbox remembers about itself (its per-command narrowing checks these)
@@ -390,14 +393,19 @@ return function(core)
     opts = check_opts("run", opts, 2)
     local spec, err = resolve(argv, opts)
     if not spec then return nil, err end
-    local warnings, metadata = spec.warnings, spec.metadata
-    spec.warnings, spec.metadata, spec.facts = nil, nil, nil
+    local warnings, metadata, audit_log = spec.warnings, spec.metadata, spec.audit_log
+    spec.warnings, spec.metadata, spec.facts, spec.audit_log = nil, nil, nil, nil
     local result
     result, err = core.run(spec)
-    if not result then return nil, err end
+    local audit = audit_log and require "moonjail.audit"
+    if not result then
+      if audit then audit.log(audit_log, "run_failed", { command = argv, code = err.code, message = err.message }) end
+      return nil, err
+    end
     result.warnings = result.warnings or {}
     for _, w in ipairs(warnings) do result.warnings[#result.warnings + 1] = w end
     result.metadata = metadata
+    if audit then audit.log(audit_log, "run", audit.result_fields(argv, result)) end
     return result
   end
 

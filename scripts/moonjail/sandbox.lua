@@ -24,6 +24,7 @@ return function(core, h)
   -- Per-handle state, weak: { id, name, network, writable, labels, annotations, image, policy,
   -- limits, timeout, output_limit }.
   local states = setmetatable({}, { __mode = "k" })
+  local audit_mod -- moonjail.audit, loaded when a policy asks for a log
   -- Per-process: { warnings, metadata } added to its result.
   local pstates = setmetatable({}, { __mode = "k" })
 
@@ -65,16 +66,26 @@ return function(core, h)
       labels = meta.labels or {}, annotations = meta.annotations or {},
       image = meta.image, policy = meta.policy, limits = meta.limits or {},
       timeout = meta.timeout, output_limit = meta.output_limit, warnings = meta.warnings or {},
+      audit_log = meta.audit_log,
     }
     states[sb] = st
     return st
+  end
+
+  local function audit(sb, event, fields)
+    local st = state_of(sb)
+    if not st.audit_log then return end
+    fields = fields or {}
+    fields.sandbox_id, fields.sandbox = st.id, st.name
+    audit_mod = audit_mod or require "moonjail.audit"
+    audit_mod.log(st.audit_log, event, fields)
   end
 
   local function meta_text(st)
     return json.encode({ v = META_VERSION, network = st.network, writable = st.writable,
       labels = st.labels, annotations = st.annotations, image = st.image, policy = st.policy,
       limits = st.limits, timeout = st.timeout, output_limit = st.output_limit,
-      warnings = json.array(st.warnings) })
+      warnings = json.array(st.warnings), audit_log = st.audit_log })
   end
 
   -- A path inside: absolute as given, relative ones against the sandbox's workdir.
@@ -107,8 +118,8 @@ return function(core, h)
       spec.cleanup_delay = d
     end
     local facts, metadata, warnings = spec.facts, spec.metadata, spec.warnings
-    local timeout, output_limit = spec.timeout, spec.output_limit
-    spec.facts, spec.metadata, spec.warnings, spec.argv = nil, nil, nil, nil
+    local timeout, output_limit, audit_log = spec.timeout, spec.output_limit, spec.audit_log
+    spec.facts, spec.metadata, spec.warnings, spec.argv, spec.audit_log = nil, nil, nil, nil, nil
     spec.timeout, spec.output_limit = nil, nil
     local sb
     sb, e = core.sandbox(spec, opts.name)
@@ -120,9 +131,10 @@ return function(core, h)
       labels = metadata.labels, annotations = metadata.annotations,
       image = facts.image, policy = metadata.policy,
       limits = facts.limits, timeout = timeout, output_limit = output_limit,
-      warnings = warnings,
+      warnings = warnings, audit_log = audit_log,
     }
     states[sb] = st
+    audit(sb, "sandbox_create", { policy = metadata.policy, labels = metadata.labels, warnings = json.array(warnings) })
     if opts.name ~= nil then
       local ok
       ok, e = ops.set_meta(sb, meta_text(st))
@@ -252,8 +264,14 @@ return function(core, h)
     local spec, warnings, metadata = command_spec(self, argv, opts)
     if not spec then return nil, warnings end
     local result, e = ops.exec(self, spec)
-    if not result then return nil, e end
-    return finish(result, warnings, metadata)
+    if not result then
+      audit(self, "exec_failed", { command = argv, code = e and e.code, message = e and e.message })
+      return nil, e
+    end
+    result = finish(result, warnings, metadata)
+    audit_mod = audit_mod or require "moonjail.audit"
+    audit(self, "exec", audit_mod.result_fields(argv, result))
+    return result
   end
 
   --- sb:spawn(cmd, opts) -> Process | nil, err
@@ -484,12 +502,14 @@ return function(core, h)
   --- Releases the handle: an anonymous sandbox is destroyed, a named one stays.
   function S:close()
     check(self, "close")
+    audit(self, "sandbox_close")
     return ops.close(self)
   end
 
   --- Destroys the sandbox (a named one too) and releases the handle.
   function S:destroy()
     check(self, "destroy")
+    audit(self, "sandbox_destroy")
     return ops.destroy(self)
   end
 
