@@ -340,7 +340,7 @@ return function(core)
     spec.landlock = { mode = ll == true and "required" or ll == "best_effort" and "best_effort" or "off",
                       write = fs.writable or {} }
     if pol.audit ~= nil then
-      warnings[#warnings + 1] = "audit: denied system calls are not logged yet (life cycle, commands and limit hits are)"
+      warnings[#warnings + 1] = "audit: denied system calls are not logged yet (life cycle, commands, limits are)"
     end
 
     -- environment: pass, then set, then the call's env
