@@ -411,7 +411,24 @@ static int spec_seccomp(lua_State *L, int spec, mj_config_t *cfg, mj_error_t **e
     }
     int sc = lua_gettop(L);
     const char *profile = spec_string(L, sc, "profile", true);
-    int r = mj_config_set_seccomp(cfg, profile ? profile : "default", err);
+    int r = 0;
+    if (spec_field(L, sc, "base", LUA_TTABLE, true) != LUA_TNIL) {
+        int bt = lua_gettop(L);
+        size_t n = (size_t)luaL_len(L, bt);
+        const char **names = lua_newuserdatauv(L, (n ? n : 1) * sizeof(char *), 0); /* freed by the GC */
+        for (size_t i = 0; i < n; i++) {
+            lua_rawgeti(L, bt, (lua_Integer)i + 1);
+            if (lua_type(L, -1) != LUA_TSTRING)
+                return luaL_error(L, "moonjail core: spec field 'seccomp.base' must hold strings");
+            names[i] = lua_tostring(L, -1);
+            lua_pop(L, 1); /* the string stays alive in the table */
+        }
+        r = mj_config_seccomp_base(cfg, names, n, err);
+        lua_pop(L, 1); /* userdata */
+    } else {
+        r = mj_config_set_seccomp(cfg, profile ? profile : "default", err);
+    }
+    lua_pop(L, 1); /* base or nil */
     if (r == 0)
         r = spec_paths(L, sc, "allow", cfg, err, mj_config_seccomp_allow);
     if (r == 0)
@@ -833,7 +850,15 @@ static int core_doctor(lua_State *L)
     return 1;
 }
 
+/* core.syscall_known(name) -> boolean */
+static int core_syscall_known(lua_State *L)
+{
+    lua_pushboolean(L, mj_seccomp_syscall_known(luaL_checkstring(L, 1)));
+    return 1;
+}
+
 static const luaL_Reg core_funcs[] = {
+    {"syscall_known", core_syscall_known},
     {"doctor", core_doctor},
     {"sleep", core_sleep},
     {"now", core_now},

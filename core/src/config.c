@@ -36,6 +36,7 @@ void mj_config_free(mj_config_t *cfg)
     mj_strv_free(&cfg->env);
     free(cfg->workdir);
     mj_strv_free(&cfg->seccomp_allow);
+    mj_strv_free(&cfg->seccomp_base);
     mj_strv_free(&cfg->landlock_write);
     free(cfg->apparmor);
     free(cfg->selinux);

@@ -55,6 +55,8 @@ struct mj_config {
     mj_strv_t landlock_write; /* granted write paths; empty = every rw mount and tmpfs */
     mj_strv_t seccomp_allow;
     mj_strv_t seccomp_deny;
+    bool seccomp_custom;      /* seccomp_base replaces the default allow-list */
+    mj_strv_t seccomp_base;
 };
 
 enum { MJ_SECCOMP_DEFAULT = 0, MJ_SECCOMP_UNCONFINED };

@@ -91,7 +91,8 @@ static int add(scmp_filter_ctx ctx, uint32_t action, int nr, unsigned n, const s
     return seccomp_rule_add_array(ctx, action, nr, n, cmp);
 }
 
-static int build_default(scmp_filter_ctx ctx, const mj_strv_t *allow, const mj_strv_t *deny, mj_error_t **err)
+static int build_default(scmp_filter_ctx ctx, const mj_strv_t *base, const mj_strv_t *allow, const mj_strv_t *deny,
+                         mj_error_t **err)
 {
     /* Validate the policy's names first: an unknown name is a typo, not a no-op. */
     for (size_t i = 0; i < allow->n; i++)
@@ -105,8 +106,9 @@ static int build_default(scmp_filter_ctx ctx, const mj_strv_t *allow, const mj_s
             return -1;
         }
     bool allowed[1024] = {false};
-    for (size_t i = 0; i < MJ_ARRAY_LEN(default_allow); i++) {
-        int nr = seccomp_syscall_resolve_name(default_allow[i]);
+    size_t nbase = base ? base->n : MJ_ARRAY_LEN(default_allow);
+    for (size_t i = 0; i < nbase; i++) {
+        int nr = seccomp_syscall_resolve_name(base ? base->v[i] : default_allow[i]);
         if (nr >= 0 && nr < 1024)
             allowed[nr] = true;
     }
@@ -274,6 +276,13 @@ int mj_seccomp_compile(const mj_config_t *cfg, mj_plan_t *plan, mj_error_t **err
         return 0;
     /* Cache key: the allow and deny lists (the default profile is the only base for now). */
     mj_buf_t key = {0};
+    if (cfg->seccomp_custom) {
+        mj_buf_append(&key, "custom:", 7);
+        for (size_t i = 0; i < cfg->seccomp_base.n; i++) {
+            mj_buf_append(&key, cfg->seccomp_base.v[i], strlen(cfg->seccomp_base.v[i]));
+            mj_buf_append(&key, ",", 1);
+        }
+    }
     mj_buf_append(&key, "default|", 8);
     for (size_t i = 0; i < cfg->seccomp_allow.n; i++) {
         mj_buf_append(&key, cfg->seccomp_allow.v[i], strlen(cfg->seccomp_allow.v[i]));
@@ -318,7 +327,8 @@ int mj_seccomp_compile(const mj_config_t *cfg, mj_plan_t *plan, mj_error_t **err
     seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0); /* we set no_new_privs ourselves */
     /* A binary tree over syscall numbers instead of ~450 linear compares on every syscall. */
     seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
-    if (build_default(ctx, &cfg->seccomp_allow, &cfg->seccomp_deny, err) < 0)
+    if (build_default(ctx, cfg->seccomp_custom ? &cfg->seccomp_base : NULL, &cfg->seccomp_allow, &cfg->seccomp_deny,
+                      err) < 0)
         goto out;
     struct sock_filter *insns = NULL;
     unsigned short len = 0;
@@ -417,4 +427,28 @@ int mj_config_seccomp_allow(mj_config_t *cfg, const char *syscall_name, mj_error
 int mj_config_seccomp_deny(mj_config_t *cfg, const char *syscall_name, mj_error_t **err)
 {
     return add_name(&cfg->seccomp_deny, "deny", syscall_name, err);
+}
+
+bool mj_seccomp_syscall_known(const char *name)
+{
+    return name && seccomp_syscall_resolve_name(name) != __NR_SCMP_ERROR;
+}
+
+int mj_config_seccomp_base(mj_config_t *cfg, const char *const *names, size_t n, mj_error_t **err)
+{
+    mj_strv_t v = {0};
+    for (size_t i = 0; i < n; i++) {
+        if (!mj_seccomp_syscall_known(names[i])) {
+            mj_strv_free(&v);
+            *err = mj_error_new(MJ_ERR_INVALID_CONFIG, EINVAL, "seccomp profile: unknown system call '%s'",
+                                names[i] ? names[i] : "(null)");
+            return -1;
+        }
+        mj_strv_push(&v, names[i]);
+    }
+    mj_strv_free(&cfg->seccomp_base);
+    cfg->seccomp_base = v;
+    cfg->seccomp_custom = true;
+    cfg->seccomp_mode = MJ_SECCOMP_DEFAULT;
+    return 0;
 }

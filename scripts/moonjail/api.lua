@@ -333,6 +333,13 @@ return function(core)
     -- facilities that exist in policies but not in the engine yet
     local sc = pol.seccomp or {}
     spec.seccomp = { profile = sc.profile or "default", allow = sc.allow or {}, deny = sc.deny or {} }
+    if type(sc.profile) == "string" and sc.profile:find("/", 1, true) then
+      local imported, ierr = require("moonjail.seccomp_json").load(core, sc.profile, cwd, spec.capabilities)
+      if not imported then return nil, ierr end
+      spec.seccomp.base = imported.allow
+      for _, name in ipairs(imported.deny) do spec.seccomp.deny[#spec.seccomp.deny + 1] = name end
+      for _, w in ipairs(imported.warnings) do warnings[#warnings + 1] = w end
+    end
     -- Landlock: true = required, "best_effort", false = off.  Writes are granted beneath
     -- filesystem.writable when given, else beneath every rw mount and tmpfs.
     local ll = pol.landlock

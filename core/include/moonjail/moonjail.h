@@ -154,6 +154,11 @@ void mj_config_set_cleanup_delay(mj_config_t *cfg, double seconds);
 int mj_config_set_seccomp(mj_config_t *cfg, const char *profile, mj_error_t **err);
 int mj_config_seccomp_allow(mj_config_t *cfg, const char *syscall_name, mj_error_t **err);
 int mj_config_seccomp_deny(mj_config_t *cfg, const char *syscall_name, mj_error_t **err);
+/* Replaces the default allow-list with exactly these names (an imported Docker/OCI profile);
+ * moonjail's own argument checks (clone namespace flags, personality, TIOCSTI) still apply. */
+int mj_config_seccomp_base(mj_config_t *cfg, const char *const *names, size_t n, mj_error_t **err);
+/* Whether this libseccomp knows a system call name (on the native arch). */
+bool mj_seccomp_syscall_known(const char *name);
 
 /* Landlock: MJ_LANDLOCK_OFF, REQUIRED (no Landlock here = the sandbox does not start) or
  * BEST_EFFORT (applied when the kernel has it, else reported in warnings). */
