@@ -138,6 +138,11 @@ __attribute__((noreturn)) void mj_child_main(mj_plan_t *plan, mj_child_fds_t *fd
     if (fds->supervisor) {
         /* 0-2 /dev/null, 3 control, 4 listen, 5 lock, 6 id slot; nothing else survives. */
         int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (devnull >= 0 && devnull < 64) { /* out of the 3..6 range we are about to fill */
+            int high = fcntl(devnull, F_DUPFD_CLOEXEC, 64);
+            close(devnull);
+            devnull = high;
+        }
         int keep[4] = {status_fd, fds->listen_fd, fds->lock_fd, plan->id_slot_fd};
         /* Move the kept fds above the range we are about to fill, then into place. */
         for (int i = 0; i < 4; i++)
@@ -147,7 +152,10 @@ __attribute__((noreturn)) void mj_child_main(mj_plan_t *plan, mj_child_fds_t *fd
             setup_failed(status_fd, MJ_STAGE_FORK, -1);
         for (int i = 0; i < 4; i++) {
             if (keep[i] < 0) {
-                close(3 + i);
+                /* a placeholder keeps the slot taken, so nothing else (a Landlock ruleset) lands
+                 * on a number the supervisor treats as its own */
+                if (dup3(devnull, 3 + i, O_CLOEXEC) < 0)
+                    setup_failed(keep[0], MJ_STAGE_FORK, -1);
                 continue;
             }
             if (dup3(keep[i], 3 + i, O_CLOEXEC) < 0)
@@ -158,6 +166,13 @@ __attribute__((noreturn)) void mj_child_main(mj_plan_t *plan, mj_child_fds_t *fd
                 close(fd);
         if (prepare_landlock(plan) < 0)
             setup_failed(3, MJ_STAGE_LANDLOCK, -1);
+        /* The workload's filter, loaded once here: every command inherits it (no per-exec load),
+         * and the supervisor itself runs under it too (it needs nothing the workload may not do;
+         * CAP_SYS_ADMIN in our user namespace stands in for no_new_privs, which would get in the
+         * way of LSM transitions at exec). */
+        if (mj_seccomp_load(plan) < 0)
+            setup_failed(3, MJ_STAGE_SECCOMP, -1);
+        plan->seccomp_loaded = true;
         mj_supervisor_main(plan, fds->detached, fds->listen_fd >= 0 ? 4 : -1);
     }
 
@@ -193,6 +208,7 @@ __attribute__((noreturn)) void mj_child_main(mj_plan_t *plan, mj_child_fds_t *fd
         mj_exec_params_t params = {
             .argv = plan->argv.v, .envp = plan->envp.v, .path_env = plan->path_env, .workdir = plan->workdir,
             .uid = plan->inner_uid, .gid = plan->inner_gid, .exec_buf = plan->exec_buf,
+            .landlock_fd = plan->landlock_fd,
         };
         mj_exec_child(plan, &params, errpipe[1]);
     }

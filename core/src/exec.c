@@ -76,11 +76,10 @@ __attribute__((noreturn)) void mj_exec_child(const mj_plan_t *plan, const mj_exe
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
         goto fail;
     report[0] = MJ_EXEC_STAGE_LANDLOCK;
-    if (mj_landlock_restrict(params->read_only ? plan->landlock_ro_fd : plan->landlock_fd) < 0 &&
-        plan->landlock_required)
+    if (mj_landlock_restrict(params->landlock_fd) < 0 && plan->landlock_required)
         goto fail;
     report[0] = MJ_EXEC_STAGE_SECCOMP;
-    if (mj_seccomp_load(plan) < 0)
+    if (!plan->seccomp_loaded && mj_seccomp_load(plan) < 0)
         goto fail;
 
     report[0] = MJ_EXEC_STAGE_EXEC;

@@ -122,6 +122,7 @@ typedef enum {
     MJ_STAGE_PIVOT,
     MJ_STAGE_FORK,
     MJ_STAGE_LANDLOCK,
+    MJ_STAGE_SECCOMP,
     MJ_STAGE__COUNT
 } mj_stage_t;
 
@@ -161,6 +162,8 @@ typedef struct {
     unsigned short seccomp_len;
     uint32_t seccomp_arch;
     int seccomp_ioctl_nr;
+    int seccomp_personality_nr;
+    bool seccomp_loaded;       /* the supervisor loaded it already: commands inherit it */
     double cpu_time_limit;     /* seconds of CPU for the whole tree, 0 = none */
     char *lsm_attr_path;       /* /proc/self/attr/... to write before execve, NULL = none */
     char *lsm_attr_value;
@@ -253,6 +256,7 @@ typedef struct {
     gid_t gid;
     char *exec_buf; /* PATH_MAX scratch */
     bool read_only; /* Landlock: no writes anywhere for this command */
+    int landlock_fd; /* the ruleset to restrict to, -1 = none */
 } mj_exec_params_t;
 /* In the forked child: prepare and execve; on failure writes {stage, errno} to err_fd, exits 127. */
 __attribute__((noreturn)) void mj_exec_child(const mj_plan_t *plan, const mj_exec_params_t *params, int err_fd);

@@ -31,6 +31,7 @@ static const char *const stage_names[MJ_STAGE__COUNT] = {
     [MJ_STAGE_PIVOT] = "pivoting into the root",
     [MJ_STAGE_FORK] = "starting the command",
     [MJ_STAGE_LANDLOCK] = "building the Landlock ruleset",
+    [MJ_STAGE_SECCOMP] = "loading the seccomp filter",
 };
 
 const char *mj_stage_name(mj_stage_t stage)

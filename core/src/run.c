@@ -115,7 +115,8 @@ void mj_result_apply_cgroup(mj_result_t *res, const mj_cgroup_stats_t *before, c
     bool oom = after->oom_kills > (before ? before->oom_kills : 0);
     bool pids = after->pids_max_events > (before ? before->pids_max_events : 0);
     if (res->ended_by != MJ_END_TIMEOUT && res->ended_by != MJ_END_OUTPUT_LIMIT) {
-        if (oom && res->signal == SIGKILL)
+        /* killed itself, or a shell reporting its killed child as 137 */
+        if (oom && (res->signal == SIGKILL || res->exit_code == 128 + SIGKILL))
             res->ended_by = MJ_END_OOM;
         else if (pids && !(res->ended_by == MJ_END_EXIT && res->exit_code == 0))
             res->ended_by = MJ_END_PIDS;

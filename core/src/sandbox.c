@@ -1004,8 +1004,12 @@ int mj_sandbox_exec(mj_sandbox_t *sb, const mj_command_t *cmd, mj_result_t **out
     }
     int io[3] = {p_in[0], p_out[1], p_err[1]};
     double t0 = mj_now_monotonic();
+    /* OOM and pids hits are counted by the kernel: compare the counters around the command, but
+     * only where a memory or pids limit can produce them (file reads cost on every exec). */
     mj_cgroup_stats_t before;
-    bool have_before = mj_sandbox_cgroup(sb) && mj_cgroup_stats(sb->cg, &before) == 0;
+    bool have_before = mj_sandbox_cgroup(sb) &&
+                       (mj_cgroup_dir(sb->cg, "memory") || mj_cgroup_dir(sb->cg, "pids")) &&
+                       mj_cgroup_stats(sb->cg, &before) == 0;
     if (start_exec(sb, cmd, false, io, &chan, &workdir, err) < 0)
         goto out;
     mj_close_fd(&p_in[0]);

@@ -247,6 +247,7 @@ static int disk_cache_load(const char *path, mj_plan_t *plan)
             plan->seccomp_len = (unsigned short)(st.st_size / (off_t)sizeof(struct sock_filter));
             plan->seccomp_arch = seccomp_arch_native();
             plan->seccomp_ioctl_nr = seccomp_syscall_resolve_name("ioctl");
+            plan->seccomp_personality_nr = seccomp_syscall_resolve_name("personality");
             r = 0;
         } else {
             free(insns);
@@ -270,12 +271,29 @@ static void disk_cache_store(const char *path, const mj_plan_t *plan)
         unlink(tmp);
 }
 
+/* "unconfined" with a deny list: everything allowed except those (never drop a deny silently). */
+static int build_unconfined(scmp_filter_ctx ctx, const mj_strv_t *deny, mj_error_t **err)
+{
+    for (size_t i = 0; i < deny->n; i++) {
+        int nr = seccomp_syscall_resolve_name(deny->v[i]);
+        int r = nr == __NR_SCMP_ERROR ? -EINVAL : add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 0, NULL);
+        if (r < 0) {
+            *err = mj_error_new(MJ_ERR_INVALID_CONFIG, -r, "seccomp.deny: '%s': %s", deny->v[i], strerror(-r));
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int mj_seccomp_compile(const mj_config_t *cfg, mj_plan_t *plan, mj_error_t **err)
 {
-    if (cfg->seccomp_mode == MJ_SECCOMP_UNCONFINED)
+    if (cfg->seccomp_mode == MJ_SECCOMP_UNCONFINED && cfg->seccomp_deny.n == 0)
         return 0;
+    bool unconfined = cfg->seccomp_mode == MJ_SECCOMP_UNCONFINED;
     /* Cache key: the allow and deny lists (the default profile is the only base for now). */
     mj_buf_t key = {0};
+    if (unconfined)
+        mj_buf_append(&key, "unconfined:", 11);
     if (cfg->seccomp_custom) {
         mj_buf_append(&key, "custom:", 7);
         for (size_t i = 0; i < cfg->seccomp_base.n; i++) {
@@ -299,6 +317,7 @@ int mj_seccomp_compile(const mj_config_t *cfg, mj_plan_t *plan, mj_error_t **err
             plan->seccomp_len = cache[i].len;
             plan->seccomp_arch = seccomp_arch_native();
             plan->seccomp_ioctl_nr = seccomp_syscall_resolve_name("ioctl");
+            plan->seccomp_personality_nr = seccomp_syscall_resolve_name("personality");
             plan->seccomp = mj_xmalloc(cache[i].len * sizeof(struct sock_filter));
             memcpy(plan->seccomp, cache[i].insns, cache[i].len * sizeof(struct sock_filter));
             pthread_mutex_unlock(&cache_lock);
@@ -317,7 +336,7 @@ int mj_seccomp_compile(const mj_config_t *cfg, mj_plan_t *plan, mj_error_t **err
     }
 
     int ret = -1;
-    scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ERRNO(ENOSYS));
+    scmp_filter_ctx ctx = seccomp_init(unconfined ? SCMP_ACT_ALLOW : SCMP_ACT_ERRNO(ENOSYS));
     if (!ctx) {
         *err = mj_error_new(MJ_ERR_SANDBOX_INIT_FAILED, ENOMEM, "seccomp: cannot create a filter");
         goto out;
@@ -327,8 +346,9 @@ int mj_seccomp_compile(const mj_config_t *cfg, mj_plan_t *plan, mj_error_t **err
     seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0); /* we set no_new_privs ourselves */
     /* A binary tree over syscall numbers instead of ~450 linear compares on every syscall. */
     seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
-    if (build_default(ctx, cfg->seccomp_custom ? &cfg->seccomp_base : NULL, &cfg->seccomp_allow, &cfg->seccomp_deny,
-                      err) < 0)
+    if (unconfined ? build_unconfined(ctx, &cfg->seccomp_deny, err) < 0
+                   : build_default(ctx, cfg->seccomp_custom ? &cfg->seccomp_base : NULL, &cfg->seccomp_allow,
+                                   &cfg->seccomp_deny, err) < 0)
         goto out;
     struct sock_filter *insns = NULL;
     unsigned short len = 0;
@@ -338,6 +358,7 @@ int mj_seccomp_compile(const mj_config_t *cfg, mj_plan_t *plan, mj_error_t **err
     plan->seccomp_len = len;
     plan->seccomp_arch = seccomp_arch_native();
     plan->seccomp_ioctl_nr = seccomp_syscall_resolve_name("ioctl");
+            plan->seccomp_personality_nr = seccomp_syscall_resolve_name("personality");
     if (path[0])
         disk_cache_store(path, plan);
     pthread_mutex_lock(&cache_lock);
@@ -363,8 +384,12 @@ out:
  * request (the kernel truncates it; CVE-2019-10063 hid the request in the high bits).  Stacked
  * filters combine to the most restrictive answer, so this composes with the main one. */
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define ARG0_LO (offsetof(struct seccomp_data, args))
+#define ARG0_HI (offsetof(struct seccomp_data, args) + sizeof(uint32_t))
 #define ARG1_LO (offsetof(struct seccomp_data, args) + sizeof(uint64_t))
 #else
+#define ARG0_LO (offsetof(struct seccomp_data, args) + sizeof(uint32_t))
+#define ARG0_HI (offsetof(struct seccomp_data, args))
 #define ARG1_LO (offsetof(struct seccomp_data, args) + sizeof(uint64_t) + sizeof(uint32_t))
 #endif
 
@@ -372,22 +397,35 @@ int mj_seccomp_load(const mj_plan_t *plan)
 {
     if (!plan->seccomp)
         return 0;
+    /* Also personality(): only PER_LINUX, UNAME26, ADDR_NO_RANDOMIZE combinations and the query
+     * value pass (as Docker); anything else is EPERM. */
     struct sock_filter tty_guard[] = {
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, plan->seccomp_arch, 0, 5),
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)plan->seccomp_ioctl_nr, 0, 3),
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ARG1_LO),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, TIOCSTI, 2, 0),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, TIOCLINUX, 1, 0),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)),
+        /* 0 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+        /* 1 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, plan->seccomp_arch, 0, 14),   /* foreign: main filter */
+        /* 2 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        /* 3 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)plan->seccomp_ioctl_nr, 0, 3),
+        /* 4 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ARG1_LO),
+        /* 5 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, TIOCSTI, 11, 0),
+        /* 6 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, TIOCLINUX, 10, 9),
+        /* 7 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)plan->seccomp_personality_nr, 0, 8),
+        /* 8 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ARG0_HI),
+        /* 9 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 7),
+        /* 10 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ARG0_LO),
+        /* 11 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x0, 4, 0),
+        /* 12 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x0008, 3, 0),
+        /* 13 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x20000, 2, 0),
+        /* 14 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x20008, 1, 0),
+        /* 15 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0xffffffff, 0, 1),
+        /* 16 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        /* 17 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)),
     };
-    struct sock_fprog guard = {.len = MJ_ARRAY_LEN(tty_guard), .filter = tty_guard};
-    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &guard) < 0)
-        return -1;
+    /* The main filter first, the guard last: for two ERRNO answers the newest filter's errno
+     * wins, and the guard's EPERM must beat the main filter's ENOSYS default. */
     struct sock_fprog prog = {.len = plan->seccomp_len, .filter = plan->seccomp};
-    return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog);
+    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0)
+        return -1;
+    struct sock_fprog guard = {.len = MJ_ARRAY_LEN(tty_guard), .filter = tty_guard};
+    return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &guard);
 }
 
 int mj_config_set_seccomp(mj_config_t *cfg, const char *profile, mj_error_t **err)

@@ -207,13 +207,19 @@ __attribute__((noreturn)) static void run_shim(const mj_plan_t *plan, const mj_e
     }
     if (cmd == 0) {
         /* stdio from the host's pipes, 3 = error pipe, nothing else. */
+        /* stdio, 3 = error pipe, 4 = the Landlock ruleset (if any), nothing else. */
         int ep = fcntl(errpipe[1], F_DUPFD_CLOEXEC, 10);
-        if (ep < 0 || dup2(fds[0], 0) < 0 || dup2(fds[1], 1) < 0 || dup2(fds[2], 2) < 0 || dup3(ep, 3, O_CLOEXEC) < 0)
+        int src_ll = params->read_only ? plan->landlock_ro_fd : plan->landlock_fd;
+        int ll = src_ll >= 0 ? fcntl(src_ll, F_DUPFD_CLOEXEC, 10) : -1;
+        if (ep < 0 || (src_ll >= 0 && ll < 0) || dup2(fds[0], 0) < 0 || dup2(fds[1], 1) < 0 || dup2(fds[2], 2) < 0 ||
+            dup3(ep, 3, O_CLOEXEC) < 0 || (ll >= 0 && dup3(ll, 4, O_CLOEXEC) < 0))
             _exit(127);
-        if (syscall(SYS_close_range, 4U, ~0U, 0U) < 0)
-            for (int fd = 4; fd < 1024; fd++)
+        if (syscall(SYS_close_range, 5U, ~0U, 0U) < 0)
+            for (int fd = 5; fd < 1024; fd++)
                 close(fd);
-        mj_exec_child(plan, params, 3);
+        mj_exec_params_t p2 = *params;
+        p2.landlock_fd = ll >= 0 ? 4 : -1;
+        mj_exec_child(plan, &p2, 3);
     }
     close(errpipe[1]);
     close(fds[0]);
@@ -298,7 +304,7 @@ static int parse_exec(const mj_plan_t *plan, size_t len, mj_exec_params_t *param
     char *p = req_buf + sizeof(mj_req_t) + sizeof(er);
     char *end = req_buf + sizeof(mj_req_t) + len;
     size_t want = 1 + er.argc + er.envc;
-    char *strings[1];
+    char *strings[1] = {NULL};
     for (size_t i = 0; i < want; i++) {
         char *nul = memchr(p, '\0', (size_t)(end - p));
         if (!nul) {
@@ -330,6 +336,8 @@ static int parse_exec(const mj_plan_t *plan, size_t len, mj_exec_params_t *param
     params->uid = er.uid;
     params->gid = er.gid;
     params->exec_buf = exec_path;
+    params->read_only = false;
+    params->landlock_fd = -1;
     return (int)er.flags;
 }
 

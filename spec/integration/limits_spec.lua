@@ -1,0 +1,191 @@
+-- spec/integration/limits_spec.lua — resource limits end runaway commands, and say why.
+--
+-- Covers (SECURITY.md, "Resources": fork bombs, memory bombs, CPU spinners, wall-clock
+-- timeout; "Degradation": requested limits fail closed), with real bombs:
+--  - root lane (cgroup v1 here): a memory bomb under `limits.memory` ends with ended_by "oom"
+--    and 137, bounded by the limit, while the host (a canary process, this process) survives —
+--    in one-shot runs (argv and shell string) and in a persistent sandbox, which stays usable;
+--    a bounded fork bomb under `limits.pids` ends with ended_by "pids" and leaves no process
+--    behind; two CPU spinners under `limits.cpus = 0.5` get half a core in total, measured from
+--    the kernel's accounting (resource_usage.cpu_time / duration);
+--  - rootless lane (no cgroup delegation on this host): each of those limits fails closed —
+--    `nil, err` with PERMISSION_DENIED or UNSUPPORTED naming the limit, for run and sandbox, and
+--    the command never ran;
+--  - both lanes: `limits.cpu_time` kills a spinner (SIGXCPU/SIGKILL, ended_by "cpu_time"); the
+--    wall-clock timeout ends a sleeper with ended_by "timeout" and 124, distinct from cpu_time;
+--    a paused sandbox freezes its commands (a background counter stands still) while usage()
+--    and file reads keep answering, and resume() thaws it.
+local mj = require "moonjail"
+local helpers = require "spec.helpers"
+
+helpers.require_sandboxes()
+teardown(function() helpers.cleanup() end)
+
+local ROOT = helpers.is_root()
+local MiB = 1024 * 1024
+local MEMORY_BOMB = [[BEGIN { s = "x"; while (1) { s = s s } }]]
+local SPIN = "while :; do :; done"
+
+local function run(cmd, opts)
+  local res, err = mj.run(cmd, opts)
+  assert(res, "mj.run failed: " .. tostring(err))
+  return res
+end
+
+-- Rootless here, a requested cgroup limit must stop the run before anything starts: returns
+-- nil, err (PERMISSION_DENIED or UNSUPPORTED, naming `what`), and a marker the command would
+-- have written into a host dir is absent — for mj.run and mj.sandbox alike.
+local function assert_fails_closed(limits, what)
+  local dir = helpers.tmpdir("0777")
+  local res, err = mj.run("touch /out/ran", { limits = limits, timeout = 10,
+                                               mounts = { { src = dir, dst = "/out", mode = "rw" } } })
+  assert.is_nil(res, "the run started although the limit cannot be applied")
+  assert.is_truthy(err.code == "PERMISSION_DENIED" or err.code == "UNSUPPORTED", tostring(err))
+  assert.matches(what, err.message:lower(), 1, true)
+  assert.is_false(helpers.exists(dir .. "/ran"), "the command ran")
+  local sb, err2 = mj.sandbox({ limits = limits })
+  if sb then sb:close() end
+  assert.is_nil(sb, "a sandbox started although the limit cannot be applied")
+  assert.is_truthy(err2.code == "PERMISSION_DENIED" or err2.code == "UNSUPPORTED", tostring(err2))
+  assert.matches(what, err2.message:lower(), 1, true)
+end
+
+-- OOM kills charged to this process's own memory cgroup (not its children): cgroup v1
+-- memory.oom_control does not count descendants' kills, v2 memory.events.local neither.
+-- nil when neither file is readable.
+local function own_oom_kills()
+  local cg = helpers.read_file("/proc/self/cgroup") or ""
+  local v1 = cg:match("%d+:[^:\n]*memory[^:\n]*:([^\n]*)")
+  local text
+  if v1 then
+    text = helpers.read_file("/sys/fs/cgroup/memory" .. v1 .. "/memory.oom_control")
+  else
+    local v2 = cg:match("0::([^\n]*)")
+    text = v2 and helpers.read_file("/sys/fs/cgroup" .. v2 .. "/memory.events.local")
+  end
+  return text and tonumber(text:match("oom_kill (%d+)"))
+end
+
+describe("limits.memory", function()
+  local canary
+  after_each(function()
+    if canary and helpers.process_alive(canary) then os.execute("kill " .. canary) end
+    canary = nil
+  end)
+
+  it("ends a memory bomb with ended_by 'oom' and 137; the host survives", function()
+    if not ROOT then return assert_fails_closed({ memory = "64M" }, "memory") end
+    canary = helpers.start_host_sleep(helpers.unique_number())
+    local kills_before = own_oom_kills()
+    local res = run({ "awk", MEMORY_BOMB }, { limits = { memory = "64M" }, timeout = 30 })
+    assert.are.equal("oom", res.ended_by)
+    assert.are.equal(137, res.exit_code)
+    assert.are.equal(9, res.signal)
+    assert.is_false(res.success)
+    -- it really grew to the limit, and no further
+    assert.is_true(res.resource_usage.memory_peak > 32 * MiB, tostring(res.resource_usage.memory_peak))
+    assert.is_true(res.resource_usage.memory_peak < 128 * MiB, tostring(res.resource_usage.memory_peak))
+    assert.is_true(helpers.process_alive(canary), "the OOM killer took a host process")
+    -- the OOM happened in the sandbox's cgroup, not in the one this spec runs in
+    assert.are.equal(kills_before, own_oom_kills(), "an OOM kill was charged to the host's cgroup")
+  end)
+
+  it("reports 'oom' and 137 for a memory bomb run through the shell (a string command)", function()
+    if not ROOT then return assert_fails_closed({ memory = "64M" }, "memory") end
+    local res = run("awk '" .. MEMORY_BOMB .. "'", { limits = { memory = "64M" }, timeout = 30 })
+    assert.are.equal(137, res.exit_code)
+    assert.are.equal("oom", res.ended_by)
+  end)
+
+  it("ends a bomb exec'ed in a persistent sandbox with 'oom'; the sandbox stays usable", function()
+    if not ROOT then return assert_fails_closed({ memory = "64M" }, "memory") end
+    local sb <close> = assert(mj.sandbox({ limits = { memory = "64M" } }))
+    local res = assert(sb:exec({ "awk", MEMORY_BOMB }, { timeout = 30 }))
+    assert.are.equal("oom", res.ended_by)
+    assert.are.equal(137, res.exit_code)
+    local after = assert(sb:exec("echo still here"))
+    assert.are.equal("still here\n", after.stdout)
+    assert.are.equal("exit", after.ended_by)
+    assert.are.equal("running", sb:status())
+    assert.is_truthy(sb:usage())
+  end)
+end)
+
+describe("limits.pids", function()
+  it("stops a fork bomb with ended_by 'pids' and leaves nothing behind", function()
+    if not ROOT then return assert_fails_closed({ pids = 20 }, "pids") end
+    local n = helpers.unique_number()
+    local tag = string.format("sleep 9.%d", n)
+    local res = run(string.format("for i in $(seq 60); do %s & done; wait", tag),
+                    { limits = { pids = 20 }, timeout = 30 })
+    assert.are.equal("pids", res.ended_by)
+    assert.is_false(res.success)
+    assert.is_true(res.duration < 9, "the sleeps were waited for: " .. res.duration)
+    local left, pids = helpers.count_processes(tag)
+    assert.are.equal(0, left, "processes of the bomb survived: " .. table.concat(pids, " "))
+  end)
+end)
+
+describe("limits.cpus", function()
+  it("gives two spinners half a core in total, by the kernel's accounting", function()
+    if not ROOT then return assert_fails_closed({ cpus = 0.5 }, "cpu") end
+    -- two spinners: without the quota they would take both cores (ratio ~2)
+    local cmd = string.format("sh -c '%s' & sh -c '%s'; wait", SPIN, SPIN)
+    local res = run({ "timeout", "2", "sh", "-c", cmd }, { limits = { cpus = 0.5 }, timeout = 30 })
+    assert.are.equal(124, res.exit_code, res.stderr) -- timeout(1) ended them
+    local ratio = res.resource_usage.cpu_time / res.duration
+    assert.is_true(math.abs(ratio - 0.5) <= 0.2,
+                   string.format("cpu_time %.3f s over %.3f s = %.2f cores, expected 0.5",
+                                 res.resource_usage.cpu_time, res.duration, ratio))
+  end)
+end)
+
+describe("limits.cpu_time", function()
+  it("kills a CPU spinner after its CPU seconds, with ended_by 'cpu_time'", function()
+    local res = run({ "sh", "-c", SPIN }, { limits = { cpu_time = 1 }, timeout = 30 })
+    assert.is_truthy(res.signal == 24 or res.signal == 9, "signal " .. tostring(res.signal))
+    assert.are.equal(128 + res.signal, res.exit_code)
+    assert.are.equal("cpu_time", res.ended_by)
+    assert.is_true(res.duration >= 0.8 and res.duration < 10, "duration " .. res.duration)
+  end)
+end)
+
+describe("the wall-clock timeout", function()
+  it("ends a sleeper with ended_by 'timeout' and 124, distinct from cpu_time", function()
+    local res = run({ "sleep", "30" }, { timeout = 0.5, limits = { cpu_time = 5 } })
+    assert.are.equal("timeout", res.ended_by)
+    assert.are.equal(124, res.exit_code)
+    assert.is_true(res.duration >= 0.4 and res.duration < 5, "duration " .. res.duration)
+  end)
+end)
+
+describe("a paused sandbox", function()
+  it("freezes its commands while usage() and file reads still answer; resume() thaws them", function()
+    local sb <close> = assert(mj.sandbox({}))
+    assert(sb:exec("(i=0; while :; do i=$((i + 1)); echo $i >/tmp/count.new; "
+                   .. "mv /tmp/count.new /tmp/count; sleep 0.02; done) >/dev/null 2>&1 &"))
+    -- wait until it counts
+    local first
+    for _ = 1, 100 do
+      first = tonumber(sb:read_file("/tmp/count") or "")
+      if first and first > 2 then break end
+      helpers.sleep(0.02)
+    end
+    assert.is_truthy(first, "the counter never started")
+    assert(sb:pause())
+    assert.are.equal("paused", sb:status())
+    local frozen = assert(tonumber(assert(sb:read_file("/tmp/count"))))
+    helpers.sleep(0.4)
+    local usage, err = sb:usage()
+    assert.is_truthy(usage, tostring(err))
+    assert.are.equal(frozen, tonumber(assert(sb:read_file("/tmp/count"))), "the counter moved while paused")
+    assert(sb:resume())
+    assert.are.equal("running", sb:status())
+    local moved = false
+    for _ = 1, 100 do
+      if tonumber(sb:read_file("/tmp/count") or "") ~= frozen then moved = true break end
+      helpers.sleep(0.02)
+    end
+    assert.is_true(moved, "the counter did not move after resume")
+  end)
+end)
