@@ -48,7 +48,9 @@ end
 function M.load(core, path, cwd, capabilities)
   if path:sub(1, 1) ~= "/" then path = util.clean_path((cwd or ".") .. "/" .. path) end
   local f, oerr = io.open(path, "r")
-  if not f then return err(core, "INVALID_CONFIG", "seccomp.profile: cannot read " .. path .. ": " .. tostring(oerr)) end
+  if not f then
+    return err(core, "INVALID_CONFIG", "seccomp.profile: cannot read " .. path .. ": " .. tostring(oerr))
+  end
   local text = f:read(4 * 1024 * 1024)
   f:close()
   local ok, doc = pcall(json.decode, text or "")
