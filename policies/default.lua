@@ -36,7 +36,7 @@ return {
   },
 
   -- The command runs as root *inside* a new user namespace; that root maps to an unprivileged
-  -- host id and is never host root.  Numeric "uid:gid" only, for now.
+  -- host id and is never host root.  "uid:gid", or names from the root's /etc/passwd and /etc/group.
   user = "0:0",
 
   -- Host name inside the sandbox (a moonjail extension to the policy keys).
@@ -57,8 +57,8 @@ return {
   capabilities = { add = {} },
 
   -- Limits.  nofile/nproc are rlimits; output caps captured stdout+stderr; wall_time (unset here:
-  -- no time limit) kills the command after that long.  memory, cpus, pids and disk are accepted
-  -- but not enforced yet (a run that sets them reports so in its warnings).
+  -- no time limit) kills the command after that long.  memory, cpus, pids (cgroups), cpu_time and
+  -- disk (a cap on every sandbox tmpfs) are enforced when set; see docs/policies.md.
   limits = {
     nofile = 1024,
     nproc = 4096,

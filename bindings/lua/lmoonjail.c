@@ -601,6 +601,9 @@ static int spec_command_context(lua_State *L, int spec, mj_command_t *cmd, mj_er
     if ((uid < 0) != (gid < 0) || uid > UINT32_MAX - 1 || gid > UINT32_MAX - 1)
         return luaL_error(L, "moonjail core: spec fields 'uid' and 'gid' go together and must "
                              "be valid ids");
+    if (spec_field(L, spec, "read_only", LUA_TBOOLEAN, true) != LUA_TNIL)
+        mj_command_set_read_only(cmd, lua_toboolean(L, -1));
+    lua_pop(L, 1);
     if (uid >= 0 && mj_command_set_user(cmd, (uid_t)uid, (gid_t)gid, err) < 0)
         return -1;
     return 0;

@@ -76,6 +76,7 @@ struct mj_command {
     bool has_user;
     uid_t uid;
     gid_t gid;
+    bool read_only;
 };
 
 /* ------------------------------------------------------------ plan */
@@ -363,6 +364,7 @@ struct mj_sandbox {
     double last_sample_time, last_cpu_time;
     mj_cgroup_t *cg;     /* its cgroups, NULL when none (no limits and no freezer here) */
     double cpu_time_limit; /* per command (RLIMIT_CPU), for ended_by */
+    uint64_t memory_limit; /* bytes, 0 = none (memory_percent is of this when set) */
     bool cg_looked;      /* opened handles: cg looked up once */
 };
 

@@ -429,6 +429,11 @@ int mj_plan_build(const mj_config_t *cfg, const mj_command_t *cmd, mj_plan_t *pl
                 goto fail;
             }
             mj_strv_push(&plan->warnings, "landlock: not available on this kernel, not applied (best effort)");
+        } else if (plan->landlock_abi == 1 && !plan->landlock_required) {
+            /* ABI 1 lacks REFER: renames across directories fail under it.  Only when insisted on. */
+            plan->landlock_abi = 0;
+            mj_strv_push(&plan->warnings, "landlock: this kernel has ABI 1 (no cross-directory renames), not "
+                                          "applied as best effort; set landlock = true to insist");
         } else if (cfg->landlock_write.n) {
             mj_strv_copy(&plan->landlock_write, &cfg->landlock_write);
         } else {

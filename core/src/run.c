@@ -158,8 +158,12 @@ int mj_run(const mj_config_t *cfg, const mj_command_t *cmd, mj_result_t **out, m
         goto out;
     char cgid[33];
     mj_random_id(cgid);
-    if (mj_cgroup_create(NULL, cgid, &cfg->limits, false, &child.cg, &plan.warnings, err) < 0)
+    /* A CPU-time limit wants a group too (CPU accounting for the whole tree). */
+    if (mj_cgroup_create(NULL, cgid, &cfg->limits, plan.cpu_time_limit > 0, &child.cg, &plan.warnings, err) < 0)
         goto out;
+    if (plan.cpu_time_limit > 0 && !child.cg)
+        mj_strv_push(&plan.warnings, "limits.cpu_time: no cgroup here, so it applies per process (RLIMIT_CPU), "
+                                     "not to the whole process tree");
     if (pipe2(p_in, O_CLOEXEC) < 0 || pipe2(p_out, O_CLOEXEC) < 0 || pipe2(p_err, O_CLOEXEC) < 0 ||
         pipe2(p_status, O_CLOEXEC) < 0 || pipe2(p_sync, O_CLOEXEC) < 0) {
         *err = mj_error_new(MJ_ERR_SANDBOX_INIT_FAILED, errno, "pipe: %s", strerror(errno));

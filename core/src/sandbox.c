@@ -240,10 +240,12 @@ static int save_state(mj_sandbox_t *sb, mj_error_t **err)
         return 0;
     mj_buf_t b = {0};
     char *line = mj_xasprintf("id %s\npid %d\nstarttime %llu\ncreated %.6f\nstarted %.6f\nhostname %s\nuid %u\n"
-                              "gid %u\nbase %lu\nrootless %d\nhost_uid %u\nhost_gid %u\ncleanup_delay %.3f\nnetns %d\n",
+                              "gid %u\nbase %lu\nrootless %d\nhost_uid %u\nhost_gid %u\ncleanup_delay %.3f\nnetns %d\n"
+                              "cpu_time_limit %.3f\nmemory_limit %llu\n",
                               sb->id, (int)sb->pid, sb->starttime, sb->created_at, sb->started_at, sb->hostname,
                               (unsigned)sb->uid, (unsigned)sb->gid, sb->id_base, sb->rootless ? 1 : 0,
-                              (unsigned)sb->host_uid, (unsigned)sb->host_gid, sb->cleanup_delay, sb->own_netns ? 1 : 0);
+                              (unsigned)sb->host_uid, (unsigned)sb->host_gid, sb->cleanup_delay, sb->own_netns ? 1 : 0,
+                              sb->cpu_time_limit, (unsigned long long)sb->memory_limit);
     mj_buf_append(&b, line, strlen(line));
     free(line);
     for (size_t i = 0; i < sb->tmpfs.n; i++) {
@@ -309,6 +311,10 @@ static int load_state(mj_sandbox_t *sb, mj_error_t **err)
             sb->host_gid = (gid_t)strtoul(sp, NULL, 10);
         else if (strcmp(ln, "cleanup_delay") == 0)
             sb->cleanup_delay = strtod(sp, NULL);
+        else if (strcmp(ln, "cpu_time_limit") == 0)
+            sb->cpu_time_limit = strtod(sp, NULL);
+        else if (strcmp(ln, "memory_limit") == 0)
+            sb->memory_limit = strtoull(sp, NULL, 10);
         else if (strcmp(ln, "netns") == 0)
             sb->own_netns = atoi(sp) != 0;
         else if (strcmp(ln, "tmpfs") == 0)
@@ -399,6 +405,7 @@ int mj_sandbox_create(const mj_config_t *cfg, const char *name, mj_sandbox_t **o
     sb->cleanup_delay = cfg->cleanup_delay;
     sb->own_netns = plan.new_netns;
     sb->cpu_time_limit = plan.cpu_time_limit;
+    sb->memory_limit = cfg->limits.memory_max;
     sb->creator = true;
     mj_strv_copy(&sb->env, &cfg->env);
     sb->workdir = mj_xstrdup(plan.workdir);
@@ -925,7 +932,7 @@ static int start_exec(mj_sandbox_t *sb, const mj_command_t *cmd, bool detached, 
     mj_exec_req_t er = {
         .uid = cmd->has_user ? cmd->uid : sb->uid,
         .gid = cmd->has_user ? cmd->gid : sb->gid,
-        .flags = detached ? MJ_EXEC_DETACHED : 0,
+        .flags = (detached ? MJ_EXEC_DETACHED : 0) | (cmd->read_only ? MJ_EXEC_READ_ONLY : 0),
         .argc = (uint32_t)cmd->argv.n,
         .envc = (uint32_t)env.n,
     };
@@ -955,6 +962,9 @@ static int start_exec(mj_sandbox_t *sb, const mj_command_t *cmd, bool detached, 
     if (rep.type != MJ_REP_OK) {
         if (rep.err == ESHUTDOWN || rep.err == EBUSY)
             *err = state_error(sb, rep.err, "exec");
+        else if (rep.err == ENOTSUP)
+            *err = mj_error_new(MJ_ERR_PERMISSION_DENIED, ENOTSUP,
+                                "allow_write = false cannot be enforced: this sandbox runs without Landlock");
         else if (rep.err == EINVAL && sb->rootless)
             *err = mj_error_new(MJ_ERR_PERMISSION_DENIED, EINVAL,
                                 "user: a rootless sandbox maps only uid %u:%u", (unsigned)sb->uid, (unsigned)sb->gid);
@@ -973,6 +983,12 @@ out:
     return ret;
 }
 
+typedef struct {
+    int *chan;
+    mj_cgroup_t *cg;
+    double cpu_base;
+} exec_ctx_t;
+
 static void chan_send(int chan, uint32_t type, int32_t arg)
 {
     mj_req_t req = {.magic = MJ_PROTO_MAGIC, .type = type, .len = 0, .arg = arg};
@@ -981,12 +997,23 @@ static void chan_send(int chan, uint32_t type, int32_t arg)
 
 static void exec_kill(void *ctx)
 {
-    chan_send(*(int *)ctx, MJ_CHAN_KILL_TREE, 0);
+    chan_send(*((exec_ctx_t *)ctx)->chan, MJ_CHAN_KILL_TREE, 0);
 }
 
 static void exec_signal(void *ctx, int sig)
 {
-    chan_send(*(int *)ctx, MJ_CHAN_SIGNAL, sig);
+    chan_send(*((exec_ctx_t *)ctx)->chan, MJ_CHAN_SIGNAL, sig);
+}
+
+/* CPU seconds the sandbox used since this command started (the tree-wide cpu_time watchdog). */
+static int exec_cpu(void *ctx, double *seconds)
+{
+    exec_ctx_t *c = ctx;
+    mj_cgroup_stats_t st;
+    if (!c->cg || mj_cgroup_stats(c->cg, &st) < 0 || !st.have_cpu)
+        return -1;
+    *seconds = st.cpu_time - c->cpu_base;
+    return 0;
 }
 
 int mj_sandbox_exec(mj_sandbox_t *sb, const mj_command_t *cmd, mj_result_t **out, mj_error_t **errp)
@@ -1025,10 +1052,17 @@ int mj_sandbox_exec(mj_sandbox_t *sb, const mj_command_t *cmd, mj_result_t **out
     pump.tee_err = cmd->tee_err;
     pump.forward_signals = cmd->forward_signals;
     pump.deadline = cmd->timeout > 0 ? t0 + cmd->timeout : 0;
+    exec_ctx_t ectx = {.chan = &chan, .cg = sb->cg};
+    mj_cgroup_stats_t cpu0;
+    if (sb->cpu_time_limit > 0 && sb->cg && mj_cgroup_stats(sb->cg, &cpu0) == 0 && cpu0.have_cpu)
+        ectx.cpu_base = cpu0.cpu_time;
+    else
+        ectx.cg = NULL;
     pump.kill = exec_kill;
     pump.signal = exec_signal;
     pump.cpu_limit = sb->cpu_time_limit; /* SIGXCPU from RLIMIT_CPU reads as ended_by cpu_time */
-    pump.ctx = &chan;
+    pump.cpu_usage = exec_cpu;
+    pump.ctx = &ectx;
     if (cmd->has_stdin) {
         pump.stdin_data = cmd->stdin_data.data ? cmd->stdin_data.data : "";
         pump.stdin_len = cmd->stdin_data.len;

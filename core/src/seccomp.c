@@ -131,8 +131,12 @@ static int build_default(scmp_filter_ctx ctx, const mj_strv_t *base, const mj_st
         if (!name)
             continue; /* unknown to libseccomp: falls to the default action, ENOSYS */
         free(name);
-        if (nr == nr_clone3 && !allowed[nr]) {
+        if (nr == nr_clone3 && in_list(deny, "clone3")) {
+            r = add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 0, NULL);
+        } else if (nr == nr_clone3 && !allowed[nr]) {
             continue; /* ENOSYS is the default action: libc falls back to clone */
+        } else if ((nr == nr_clone || nr == nr_personality) && in_list(deny, nr == nr_clone ? "clone" : "personality")) {
+            r = add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 0, NULL); /* denied outright: no conditional allow */
         } else if (nr == nr_clone && !in_list(allow, "clone")) {
             struct scmp_arg_cmp no_ns = SCMP_A0(SCMP_CMP_MASKED_EQ, NS_FLAGS, 0);
             r = add(ctx, SCMP_ACT_ALLOW, nr, 1, &no_ns);

@@ -204,7 +204,9 @@ int mj_sandbox_usage(mj_sandbox_t *sb, mj_usage_t *u, mj_error_t **err)
         sb->memory_peak = u->memory_usage;
     u->memory_peak = sb->memory_peak;
     struct sysinfo si;
-    if (sysinfo(&si) == 0 && si.totalram)
+    if (sb->memory_limit > 0)
+        u->memory_percent = 100.0 * (double)u->memory_usage / (double)sb->memory_limit;
+    else if (sysinfo(&si) == 0 && si.totalram)
         u->memory_percent = 100.0 * (double)u->memory_usage / ((double)si.totalram * si.mem_unit);
     /* CPU % (100 = one core, as docker stats): over the interval since this handle's previous
      * sample when that is long enough to be meaningful at clock-tick resolution, else over the

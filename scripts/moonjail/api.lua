@@ -247,7 +247,6 @@ return function(core)
     if limits.file_size ~= nil then spec.rlimits.fsize = util.parse_size(limits.file_size) end
     if limits.cpu_time ~= nil then
       spec.rlimits.cpu = math.max(1, math.ceil(util.parse_duration(limits.cpu_time)))
-      warnings[#warnings + 1] = "limits.cpu_time is enforced per process (RLIMIT_CPU), not across the process tree yet"
     end
     for _, k in ipairs(NOT_ENFORCED_LIMITS) do
       if limits[k] ~= nil then warnings[#warnings + 1] = "limits." .. k .. " is not enforced yet" end
@@ -256,7 +255,14 @@ return function(core)
     -- best effort (reported in warnings when this host cannot apply them).
     local defaults = (P.load(core, "default", cwd) or {}).limits or {}
     local user_limits = opts.limits or {}
+    -- `best_effort = { "memory", … }` (or { memory = true }) in a policy turns a limit into a
+    -- best-effort one: applied when the host can, reported when it cannot.
+    local be = {}
+    for k, v in pairs(pol.best_effort or {}) do
+      if math.type(k) == "integer" then be[v] = true elseif v then be[k] = true end
+    end
     local function required(k)
+      if be[k] or be.limits then return false end
       return user_limits[k] ~= nil or limits[k] ~= defaults[k] or opts.policy ~= nil and opts.policy ~= "default"
     end
     local cg = {}
@@ -333,7 +339,8 @@ return function(core)
     -- facilities that exist in policies but not in the engine yet
     local sc = pol.seccomp or {}
     spec.seccomp = { profile = sc.profile or "default", allow = sc.allow or {}, deny = sc.deny or {} }
-    if type(sc.profile) == "string" and sc.profile:find("/", 1, true) then
+    local builtin = { default = true, unconfined = true, ["runtime/default"] = true }
+    if type(sc.profile) == "string" and not builtin[sc.profile] then
       local imported, ierr = require("moonjail.seccomp_json").load(core, sc.profile, cwd, spec.capabilities)
       if not imported then return nil, ierr end
       spec.seccomp.base = imported.allow

@@ -135,14 +135,14 @@ Options:
       --tmpfs DST         Mount an empty tmpfs at DST
   -e, --env K[=V]         Set an environment variable (bare K passes the host's value)
   -w, --workdir DIR       Working directory inside the sandbox
-  -u, --user UID[:GID]    Numeric user (and group) inside the sandbox
+  -u, --user USER[:GROUP] User (and group) inside: ids or names from the root's passwd
       --hostname H        Host name inside the sandbox
       --network MODE      none | host
       --timeout DURATION  Kill the command after this long ("30", "90s", "1m30s", "2h")
       --output-limit SIZE Cap captured stdout+stderr ("16M")
-  -m, --memory SIZE       Memory limit (accepted, not enforced yet)
-      --cpus N            CPU limit (accepted, not enforced yet)
-      --pids-limit N      Process limit (accepted, not enforced yet)
+  -m, --memory SIZE       Memory limit (cgroup; fails closed if it cannot apply)
+      --cpus N            CPU limit in cores (cgroup; fails closed)
+      --pids-limit N      Process limit (cgroup; fails closed)
       --cap-add CAP       Keep a capability (inside the sandbox's user namespace)
   -i, --interactive       Relay this terminal's stdin to the command
       --json              Print the result as JSON instead of streaming output

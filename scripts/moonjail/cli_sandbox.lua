@@ -33,14 +33,14 @@ Options (as for 'moonjail run'; they may come before or after NAME):
       --tmpfs DST         Mount an empty tmpfs at DST
   -e, --env K[=V]         Default environment of its commands (bare K passes the host's value)
   -w, --workdir DIR       Default working directory of its commands
-  -u, --user UID[:GID]    Numeric user (and group) its commands run as
+  -u, --user USER[:GROUP] User (and group) its commands run as (ids or names)
       --hostname H        Host name inside the sandbox
       --network MODE      none | host
       --timeout DURATION  Default wall-clock limit of each command
       --output-limit SIZE Default cap on each command's captured output
-  -m, --memory SIZE       Memory limit (accepted, not enforced yet)
-      --cpus N            CPU limit (accepted, not enforced yet)
-      --pids-limit N      Process limit (accepted, not enforced yet)
+  -m, --memory SIZE       Memory limit (cgroup; fails closed if it cannot apply)
+      --cpus N            CPU limit in cores (cgroup; fails closed)
+      --pids-limit N      Process limit (cgroup; fails closed)
       --cap-add CAP       Keep a capability (inside the sandbox's user namespace)
   -l, --label K=V         Set a label (shown by info, ps --json)
       --annotation K=V    Set an annotation
@@ -62,7 +62,7 @@ Options:
   -d, --detach            Start CMD in the background, print its pid (inside the sandbox)
   -e, --env K[=V]         Set an environment variable (bare K passes the host's value)
   -w, --workdir DIR       Working directory (default: the sandbox's)
-  -u, --user UID[:GID]    Numeric user (and group) inside
+  -u, --user USER[:GROUP] User (and group) inside (ids or names)
       --timeout DURATION  Kill the command after this long
       --output-limit SIZE Cap captured stdout+stderr
       --json              Print the result as JSON instead of streaming output

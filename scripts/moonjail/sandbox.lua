@@ -181,9 +181,8 @@ return function(core, h)
     end
     if opts.allow_write == true and not st.writable then
       return nil, err("PERMISSION_DENIED", "allow_write: the sandbox is read-only")
-    elseif opts.allow_write == false and st.writable then
-      warnings[#warnings + 1] = "allow_write = false is not enforced yet (needs Landlock): "
-        .. "the command can write wherever the sandbox can"
+    elseif opts.allow_write == false then
+      spec.read_only = true -- Landlock: no writes anywhere; refused when the sandbox has no Landlock
     end
     if opts.restrict_paths ~= nil then
       for i, p in ipairs(opts.restrict_paths) do

@@ -192,6 +192,9 @@ int mj_command_set_stdin(mj_command_t *cmd, const void *data, size_t len, mj_err
 void mj_command_set_stdin_fd(mj_command_t *cmd, int fd);
 /* Ids the command runs as inside (default: the sandbox's user). */
 int mj_command_set_user(mj_command_t *cmd, uid_t uid, gid_t gid, mj_error_t **err);
+/* Narrows one command of a persistent sandbox to no writes anywhere (Landlock).  When the sandbox
+ * runs without Landlock the exec fails with PERMISSION_DENIED rather than run unrestricted. */
+void mj_command_set_read_only(mj_command_t *cmd, bool read_only);
 /* Wall-clock limit in seconds (0 = none). */
 void mj_command_set_timeout(mj_command_t *cmd, double seconds);
 /* Cap on stdout+stderr bytes; passing it ends the command with ended_by "output_limit". */
