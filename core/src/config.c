@@ -384,6 +384,11 @@ void mj_config_set_cleanup_delay(mj_config_t *cfg, double seconds)
     cfg->cleanup_delay = seconds > 0 ? seconds : 0;
 }
 
+void mj_command_set_tty(mj_command_t *cmd, bool tty)
+{
+    cmd->tty = tty;
+}
+
 void mj_command_set_read_only(mj_command_t *cmd, bool read_only)
 {
     cmd->read_only = read_only;

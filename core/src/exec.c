@@ -9,6 +9,7 @@
 #include <sys/resource.h>
 #include <fcntl.h>
 #include <linux/magic.h>
+#include <sys/ioctl.h>
 #include <sys/statfs.h>
 
 #include "internal.h"
@@ -35,6 +36,9 @@ __attribute__((noreturn)) void mj_exec_child(const mj_plan_t *plan, const mj_exe
             signal(sig, SIG_DFL);
     sigprocmask(SIG_SETMASK, &empty, NULL);
     setsid();
+    /* A pty of our own (never the caller's terminal): it becomes the controlling terminal. */
+    if (params->tty)
+        (void)ioctl(0, TIOCSCTTY, 0);
 
     report[0] = MJ_EXEC_STAGE_CHDIR;
     if (chdir(params->workdir) < 0)

@@ -77,6 +77,7 @@ struct mj_command {
     uid_t uid;
     gid_t gid;
     bool read_only;
+    bool tty;
 };
 
 /* ------------------------------------------------------------ plan */
@@ -257,6 +258,7 @@ typedef struct {
     gid_t gid;
     char *exec_buf; /* PATH_MAX scratch */
     bool read_only; /* Landlock: no writes anywhere for this command */
+    bool tty;        /* stdin is a pty slave: make it the controlling terminal */
     int landlock_fd; /* the ruleset to restrict to, -1 = none */
 } mj_exec_params_t;
 /* In the forked child: prepare and execve; on failure writes {stage, errno} to err_fd, exits 127. */

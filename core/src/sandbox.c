@@ -14,6 +14,9 @@
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <termios.h>
+#include <sys/ioctl.h>
+#include <stdlib.h>
 
 #include "internal.h"
 #include "proto.h"
@@ -932,7 +935,8 @@ static int start_exec(mj_sandbox_t *sb, const mj_command_t *cmd, bool detached, 
     mj_exec_req_t er = {
         .uid = cmd->has_user ? cmd->uid : sb->uid,
         .gid = cmd->has_user ? cmd->gid : sb->gid,
-        .flags = (detached ? MJ_EXEC_DETACHED : 0) | (cmd->read_only ? MJ_EXEC_READ_ONLY : 0),
+        .flags = (detached ? MJ_EXEC_DETACHED : 0) | (cmd->read_only ? MJ_EXEC_READ_ONLY : 0) |
+                 (cmd->tty ? MJ_EXEC_TTY : 0),
         .argc = (uint32_t)cmd->argv.n,
         .envc = (uint32_t)env.n,
     };
@@ -987,7 +991,38 @@ typedef struct {
     int *chan;
     mj_cgroup_t *cg;
     double cpu_base;
+    int pty_master; /* -1 without a terminal */
+    int tty_in;     /* the caller's terminal whose size the pty follows, -1 = none */
 } exec_ctx_t;
+
+/* A fresh pseudo-terminal pair from the host's devpts: the slave goes into the sandbox. */
+static int open_pty(int *master, int *slave, mj_error_t **err)
+{
+    int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    char name[128];
+    if (m < 0 || grantpt(m) < 0 || unlockpt(m) < 0 || ptsname_r(m, name, sizeof(name)) != 0) {
+        *err = mj_error_new(MJ_ERR_COMMAND_EXECUTION_FAILED, errno, "allocating a pseudo-terminal: %s", strerror(errno));
+        if (m >= 0)
+            close(m);
+        return -1;
+    }
+    int sl = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (sl < 0) {
+        *err = mj_error_new(MJ_ERR_COMMAND_EXECUTION_FAILED, errno, "opening %s: %s", name, strerror(errno));
+        close(m);
+        return -1;
+    }
+    *master = m;
+    *slave = sl;
+    return 0;
+}
+
+static void copy_winsize(int from, int to)
+{
+    struct winsize ws;
+    if (from >= 0 && to >= 0 && ioctl(from, TIOCGWINSZ, &ws) == 0)
+        (void)ioctl(to, TIOCSWINSZ, &ws);
+}
 
 static void chan_send(int chan, uint32_t type, int32_t arg)
 {
@@ -1002,7 +1037,12 @@ static void exec_kill(void *ctx)
 
 static void exec_signal(void *ctx, int sig)
 {
-    chan_send(*((exec_ctx_t *)ctx)->chan, MJ_CHAN_SIGNAL, sig);
+    exec_ctx_t *c = ctx;
+    if (sig == SIGWINCH && c->pty_master >= 0) {
+        copy_winsize(c->tty_in, c->pty_master); /* the kernel tells the command's foreground group */
+        return;
+    }
+    chan_send(*c->chan, MJ_CHAN_SIGNAL, sig);
 }
 
 /* CPU seconds the sandbox used since this command started (the tree-wide cpu_time watchdog). */
@@ -1030,6 +1070,14 @@ int mj_sandbox_exec(mj_sandbox_t *sb, const mj_command_t *cmd, mj_result_t **out
         goto out;
     }
     int io[3] = {p_in[0], p_out[1], p_err[1]};
+    int pty_master = -1, pty_slave = -1;
+    struct termios saved_tio;
+    bool raw = false;
+    if (cmd->tty) {
+        if (open_pty(&pty_master, &pty_slave, err) < 0)
+            goto out;
+        io[0] = io[1] = io[2] = pty_slave;
+    }
     double t0 = mj_now_monotonic();
     /* OOM and pids hits are counted by the kernel: compare the counters around the command, but
      * only where a memory or pids limit can produce them (file reads cost on every exec). */
@@ -1042,9 +1090,23 @@ int mj_sandbox_exec(mj_sandbox_t *sb, const mj_command_t *cmd, mj_result_t **out
     mj_close_fd(&p_in[0]);
     mj_close_fd(&p_out[1]);
     mj_close_fd(&p_err[1]);
-    pump.out_r = mj_steal_fd(&p_out[0]);
-    pump.err_r = mj_steal_fd(&p_err[0]);
-    pump.stdin_w = mj_steal_fd(&p_in[1]);
+    if (pty_master >= 0) {
+        /* Everything goes through the terminal: its output reads as stdout, input is typed in. */
+        mj_close_fd(&pty_slave);
+        pump.out_r = pty_master;
+        pump.stdin_w = fcntl(pty_master, F_DUPFD_CLOEXEC, 3);
+        pty_master = -1;
+        if (cmd->stdin_fd >= 0 && isatty(cmd->stdin_fd) && tcgetattr(cmd->stdin_fd, &saved_tio) == 0) {
+            struct termios rawtio = saved_tio;
+            cfmakeraw(&rawtio);
+            raw = tcsetattr(cmd->stdin_fd, TCSANOW, &rawtio) == 0;
+        }
+        copy_winsize(cmd->stdin_fd, pump.out_r);
+    } else {
+        pump.out_r = mj_steal_fd(&p_out[0]);
+        pump.err_r = mj_steal_fd(&p_err[0]);
+        pump.stdin_w = mj_steal_fd(&p_in[1]);
+    }
     pump.status_fd = chan; /* closed by mj_pump_close */
     pump.stop_on_exit = true;
     pump.limit = cmd->output_limit;
@@ -1052,7 +1114,8 @@ int mj_sandbox_exec(mj_sandbox_t *sb, const mj_command_t *cmd, mj_result_t **out
     pump.tee_err = cmd->tee_err;
     pump.forward_signals = cmd->forward_signals;
     pump.deadline = cmd->timeout > 0 ? t0 + cmd->timeout : 0;
-    exec_ctx_t ectx = {.chan = &chan, .cg = sb->cg};
+    exec_ctx_t ectx = {.chan = &chan, .cg = sb->cg, .pty_master = cmd->tty ? pump.out_r : -1,
+                       .tty_in = cmd->stdin_fd};
     mj_cgroup_stats_t cpu0;
     if (sb->cpu_time_limit > 0 && sb->cg && mj_cgroup_stats(sb->cg, &cpu0) == 0 && cpu0.have_cpu)
         ectx.cpu_base = cpu0.cpu_time;
@@ -1069,7 +1132,10 @@ int mj_sandbox_exec(mj_sandbox_t *sb, const mj_command_t *cmd, mj_result_t **out
     } else {
         pump.relay_r = cmd->stdin_fd;
     }
-    if (mj_pump_run(&pump, err) < 0)
+    int pr = mj_pump_run(&pump, err);
+    if (raw)
+        (void)tcsetattr(cmd->stdin_fd, TCSANOW, &saved_tio);
+    if (pr < 0)
         goto out;
     if (pump.status_fd < 0 && !pump.got_exited && !pump.got_exec_failed) {
         /* The channel closed without an answer: the shim or the supervisor died. */
@@ -1093,6 +1159,8 @@ int mj_sandbox_exec(mj_sandbox_t *sb, const mj_command_t *cmd, mj_result_t **out
     ret = 0;
 out:
     mj_pump_close(&pump);
+    mj_close_fd(&pty_master);
+    mj_close_fd(&pty_slave);
     for (int i = 0; i < 2; i++) {
         mj_close_fd(&p_in[i]);
         mj_close_fd(&p_out[i]);

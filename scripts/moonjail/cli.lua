@@ -227,6 +227,19 @@ local function parse_options(argv, first, cmd, options, interleave)
     local name, inline = a:match("^(%-%-[^=]+)=(.*)$")
     name = name or a
     local spec = options[name]
+    -- docker's bundled short flags: -it = -i -t (flags without values only)
+    if not spec and a:match("^%-%a%a+$") then
+      local all = true
+      for c in a:sub(2):gmatch(".") do
+        local o = options["-" .. c]
+        all = all and o ~= nil and not o[1]
+      end
+      if all then
+        for c in a:sub(2):gmatch(".") do flags[options["-" .. c][2]] = true end
+        i = i + 1
+        goto continue
+      end
+    end
     if not spec then
       return nil, usage_error(cmd .. ": unknown option '" .. a .. "' (see 'moonjail " .. cmd .. " --help')"),
         flags.json

@@ -6,7 +6,7 @@
 -- shared: moonjail (fn -> module), report_error, usage_error, parse_options, RUN_OPTIONS,
 -- status_of, oneline.
 -- Never: print more than the one error line per failure, or pass the caller's terminal into a
--- sandbox (exec -t answers UNSUPPORTED until the core has a pty).
+-- sandbox (exec -t runs the command on a fresh pty that the core relays).
 return function(shared)
   local moonjail, report_error, usage_error = shared.moonjail, shared.report_error, shared.usage_error
   local oneline = shared.oneline
@@ -58,7 +58,8 @@ SIGUSR1, SIGUSR2 and SIGWINCH to it, and exit with its status (128+N if killed b
 
 Options:
   -i, --interactive       Relay this terminal's stdin to the command
-  -t, --tty               Allocate a pseudo-terminal (not supported yet: UNSUPPORTED)
+  -t, --tty               Run on a new pseudo-terminal relayed to yours (raw mode, window size
+                          follows); your own terminal is never passed in
   -d, --detach            Start CMD in the background, print its pid (inside the sandbox)
   -e, --env K[=V]         Set an environment variable (bare K passes the host's value)
   -w, --workdir DIR       Working directory (default: the sandbox's)
@@ -294,9 +295,6 @@ which kills everything in it first.
     local flags, opts, pos = shared.parse_options(argv, first, "exec", EXEC_OPTIONS, false)
     if not flags then return fail(opts, pos) end
     if flags.help then io.stdout:write(HELP.exec); return 0 end
-    if flags.tty then
-      return fail(moonjail().error("UNSUPPORTED", "a terminal (-t) is not supported yet"), flags.json)
-    end
     local name = table.remove(pos, 1)
     if name == nil or #pos == 0 then
       return fail(usage_error("exec: expected NAME and CMD (usage: moonjail exec [OPTIONS] NAME CMD [ARG...])"),
@@ -323,6 +321,7 @@ which kills everything in it first.
     eopts.stream = not flags.json
     eopts.forward_signals = true
     if flags.interactive then eopts.stdin_fd = 0 end
+    if flags.tty then eopts.tty = true end
     local ok, result, err = pcall(sb.exec, sb, pos, eopts)
     sb:close()
     if not ok then return fail(usage_error(oneline(result)), flags.json) end

@@ -157,6 +157,7 @@ return function(core, h)
     env = { "table" }, workdir = { "string" }, user = { "string", "number" }, stdin = { "string" },
     timeout = { "number", "string" }, output_limit = { "number", "string" },
     allow_network = { "boolean" }, allow_write = { "boolean" }, restrict_paths = { "table" },
+    tty = { "boolean" },
     -- for hosts such as the CLI
     stream = { "boolean" }, stdin_fd = { "number" }, forward_signals = { "boolean" },
   }
@@ -184,6 +185,7 @@ return function(core, h)
     elseif opts.allow_write == false then
       spec.read_only = true -- Landlock: no writes anywhere; refused when the sandbox has no Landlock
     end
+    if opts.tty then spec.tty = true end -- a fresh pty inside, never the caller's terminal
     if opts.restrict_paths ~= nil then
       for i, p in ipairs(opts.restrict_paths) do
         if not util.is_clean_abs(p) then

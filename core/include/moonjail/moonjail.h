@@ -195,6 +195,12 @@ int mj_command_set_user(mj_command_t *cmd, uid_t uid, gid_t gid, mj_error_t **er
 /* Narrows one command of a persistent sandbox to no writes anywhere (Landlock).  When the sandbox
  * runs without Landlock the exec fails with PERMISSION_DENIED rather than run unrestricted. */
 void mj_command_set_read_only(mj_command_t *cmd, bool read_only);
+/* Runs the command on a new pseudo-terminal (persistent sandboxes): a fresh pty pair whose slave
+ * becomes the command's controlling terminal and stdio; the caller's own terminal is never
+ * passed in.  Output arrives as stdout; stdin bytes / the stdin fd are typed into it.  When the
+ * stdin fd is a terminal it is put in raw mode for the run and its window size follows (SIGWINCH
+ * with forward_signals). */
+void mj_command_set_tty(mj_command_t *cmd, bool tty);
 /* Wall-clock limit in seconds (0 = none). */
 void mj_command_set_timeout(mj_command_t *cmd, double seconds);
 /* Cap on stdout+stderr bytes; passing it ends the command with ended_by "output_limit". */
