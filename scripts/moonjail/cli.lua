@@ -15,53 +15,12 @@ local function moonjail()
 end
 
 ------------------------------------------------------------------------------------------------
--- JSON output: lua-cjson escapes strings when it is there; arrays are marked explicitly, so an
--- empty `warnings` stays `[]` (lua-cjson 2.1.0 would write `{}`).
-
-local ARRAY = {}
-local function array(t) return setmetatable(t or {}, ARRAY) end
-
-local json_string
-do
-  local ok, cjson = pcall(require, "cjson")
-  if ok and type(cjson) == "table" and cjson.encode then
-    json_string = cjson.encode
-  else
-    local escapes = { ['"'] = '\\"', ["\\"] = "\\\\", ["\b"] = "\\b", ["\f"] = "\\f", ["\n"] = "\\n",
-      ["\r"] = "\\r", ["\t"] = "\\t" }
-    json_string = function(s)
-      return '"' .. s:gsub('[%c"\\]', function(c)
-        return escapes[c] or string.format("\\u%04x", c:byte())
-      end) .. '"'
-    end
-  end
-end
-
-local function json_encode(v)
-  local t = type(v)
-  if t == "string" then return json_string(v)
-  elseif t == "boolean" then return tostring(v)
-  elseif t == "number" then
-    if v ~= v or v == math.huge or v == -math.huge then return "null" end
-    if math.type(v) == "integer" then return string.format("%d", v) end
-    for precision = 14, 17 do -- the shortest text that reads back as the same number
-      local s = string.format("%." .. precision .. "g", v)
-      if precision == 17 or tonumber(s) == v then return s end
-    end
-  elseif t == "table" then
-    local out = {}
-    if getmetatable(v) == ARRAY or (#v > 0 and next(v, #v) == nil) then
-      for i = 1, #v do out[i] = json_encode(v[i]) end
-      return "[" .. table.concat(out, ",") .. "]"
-    end
-    local keys = {}
-    for k in pairs(v) do keys[#keys + 1] = tostring(k) end
-    table.sort(keys)
-    for i, k in ipairs(keys) do out[i] = json_string(k) .. ":" .. json_encode(v[k]) end
-    return "{" .. table.concat(out, ",") .. "}"
-  end
-  return "null"
-end
+-- JSON output through moonjail.json (loaded only by commands that print JSON): arrays are
+-- marked explicitly, so an empty `warnings` stays `[]`.
+local json_mod
+local function json_module() json_mod = json_mod or require "moonjail.json"; return json_mod end
+local function array(t) return json_module().array(t) end
+local function json_encode(v) return json_module().encode(v) end
 
 ------------------------------------------------------------------------------------------------
 -- Errors.
