@@ -518,6 +518,44 @@ static int copy_data(int in, int out)
     }
 }
 
+/* Calls fn(name, ctx) for every entry of the directory dfd but "." and ".."; stops at the first
+ * failure (-1).  dfd stays open and is not moved. */
+static int for_each_entry(int dfd, int (*fn)(const char *name, void *ctx), void *ctx)
+{
+    int dup_fd = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
+    DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
+    if (!d) {
+        if (dup_fd >= 0)
+            close(dup_fd);
+        return -1;
+    }
+    struct dirent *de;
+    int r = 0;
+    while (r == 0 && (de = readdir(d)))
+        if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+            r = fn(de->d_name, ctx);
+    int e = errno;
+    closedir(d);
+    errno = e;
+    return r;
+}
+
+typedef struct {
+    mj_sandbox_t *sb;
+    bool to_sandbox;
+    int src_dir, dst_dir, depth;
+} copy_walk_t;
+
+static int copy_in_at(mj_sandbox_t *sb, int src_dir, const char *name, int dst_dir, const char *dname, int depth);
+static int copy_out_at(int src_dir, const char *name, int dst_dir, const char *dname, int depth);
+
+static int copy_entry(const char *name, void *ctx)
+{
+    copy_walk_t *w = ctx;
+    return w->to_sandbox ? copy_in_at(w->sb, w->src_dir, name, w->dst_dir, name, w->depth)
+                         : copy_out_at(w->src_dir, name, w->dst_dir, name, w->depth);
+}
+
 /* host (src_dir, name) -> sandbox (dst_dir, dname) */
 static int copy_in_at(mj_sandbox_t *sb, int src_dir, const char *name, int dst_dir, const char *dname, int depth)
 {
@@ -550,23 +588,11 @@ static int copy_in_at(mj_sandbox_t *sb, int src_dir, const char *name, int dst_d
         cleanup_close int d_in = openat(src_dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (d_out < 0 || d_in < 0)
             return -1;
-        int dup_in = fcntl(d_in, F_DUPFD_CLOEXEC, 3);
-        DIR *d = dup_in >= 0 ? fdopendir(dup_in) : NULL;
-        if (!d) {
-            if (dup_in >= 0)
-                close(dup_in);
-            return -1;
-        }
-        struct dirent *de;
-        int r = 0;
-        while ((de = readdir(d)) && r == 0)
-            if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-                r = copy_in_at(sb, d_in, de->d_name, d_out, de->d_name, depth + 1);
-        closedir(d);
-        if (r < 0)
+        copy_walk_t w = {.sb = sb, .to_sandbox = true, .src_dir = d_in, .dst_dir = d_out, .depth = depth + 1};
+        if (for_each_entry(d_in, copy_entry, &w) < 0)
             return -1;
         ids = as_sandbox_user(sb);
-        r = fchmod(d_out, st.st_mode & 07777);
+        int r = fchmod(d_out, st.st_mode & 07777);
         restore_ids(&ids);
         return r;
     }
@@ -679,20 +705,8 @@ static int copy_out_at(int src_dir, const char *name, int dst_dir, const char *d
         cleanup_close int d_in = openat(src_dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (d_out < 0 || d_in < 0)
             return -1;
-        int dup_in = fcntl(d_in, F_DUPFD_CLOEXEC, 3);
-        DIR *d = dup_in >= 0 ? fdopendir(dup_in) : NULL;
-        if (!d) {
-            if (dup_in >= 0)
-                close(dup_in);
-            return -1;
-        }
-        struct dirent *de;
-        int r = 0;
-        while ((de = readdir(d)) && r == 0)
-            if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-                r = copy_out_at(d_in, de->d_name, d_out, de->d_name, depth + 1);
-        closedir(d);
-        if (r < 0)
+        copy_walk_t w = {.sb = NULL, .to_sandbox = false, .src_dir = d_in, .dst_dir = d_out, .depth = depth + 1};
+        if (for_each_entry(d_in, copy_entry, &w) < 0)
             return -1;
         return fchmod(d_out, st.st_mode & 0777);
     }

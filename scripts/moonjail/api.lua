@@ -307,18 +307,9 @@ return function(core)
       spec.disk = disk
     end
 
-    local timeout = opts.timeout
-    if timeout == nil then timeout = limits.wall_time end
-    if timeout ~= nil then
-      spec.timeout, why = util.parse_duration(timeout)
-      if not spec.timeout then return invalid("option 'timeout': " .. why) end
-    end
-    local output = opts.output_limit
-    if output == nil then output = limits.output end
-    if output ~= nil then
-      spec.output_limit, why = util.parse_size(output)
-      if not spec.output_limit then return invalid("option 'output_limit': " .. why) end
-    end
+    local caps_ok, timeout, output = util.command_caps(opts, limits.wall_time, limits.output)
+    if not caps_ok then return invalid(timeout) end
+    spec.timeout, spec.output_limit = timeout, output
 
     -- capabilities
     spec.capabilities = {}

@@ -226,19 +226,9 @@ return function(core, h)
       end
       spec.uid, spec.gid = uid, gid
     end
-    local why
-    local timeout = opts.timeout
-    if timeout == nil then timeout = st.timeout end
-    if timeout ~= nil then
-      spec.timeout, why = util.parse_duration(timeout)
-      if not spec.timeout then return invalid("option 'timeout': " .. why) end
-    end
-    local output = opts.output_limit
-    if output == nil then output = st.output_limit end
-    if output ~= nil then
-      spec.output_limit, why = util.parse_size(output)
-      if not spec.output_limit then return invalid("option 'output_limit': " .. why) end
-    end
+    local ok, timeout, output = util.command_caps(opts, st.timeout, st.output_limit)
+    if not ok then return invalid(timeout) end
+    spec.timeout, spec.output_limit = timeout, output
     if opts.stdin_fd ~= nil and (math.type(opts.stdin_fd) ~= "integer" or opts.stdin_fd < 0) then
       return invalid("option 'stdin_fd': non-negative integer expected")
     end

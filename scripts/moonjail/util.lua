@@ -158,4 +158,22 @@ function M.signal_number(v)
   return nil, "unknown signal '" .. v .. "'"
 end
 
+--- A command's wall-clock timeout and output cap: its own option, else the given default.
+--- Returns true, timeout, output (either may be nil) or nil, message naming the option.
+function M.command_caps(opts, timeout_default, output_default)
+  local t, o = opts.timeout, opts.output_limit
+  if t == nil then t = timeout_default end
+  if o == nil then o = output_default end
+  local timeout, output, why
+  if t ~= nil then
+    timeout, why = M.parse_duration(t)
+    if not timeout then return nil, "option 'timeout': " .. why end
+  end
+  if o ~= nil then
+    output, why = M.parse_size(o)
+    if not output then return nil, "option 'output_limit': " .. why end
+  end
+  return true, timeout, output
+end
+
 return M
