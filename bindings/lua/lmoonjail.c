@@ -433,6 +433,9 @@ static int spec_seccomp(lua_State *L, int spec, mj_config_t *cfg, mj_error_t **e
         r = spec_paths(L, sc, "allow", cfg, err, mj_config_seccomp_allow);
     if (r == 0)
         r = spec_paths(L, sc, "deny", cfg, err, mj_config_seccomp_deny);
+    lua_getfield(L, sc, "log");
+    mj_config_set_seccomp_log(cfg, lua_toboolean(L, -1));
+    lua_pop(L, 1);
     lua_pop(L, 1);
     return r;
 }

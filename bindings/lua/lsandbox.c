@@ -526,6 +526,27 @@ static int sb_processes(lua_State *L)
     return 1;
 }
 
+/* ops.denials(sb) -> array of { syscall, pid } refused since the previous call */
+static int sb_denials(lua_State *L)
+{
+    mj_sandbox_t *sb = check_sandbox(L, 1);
+    mj_denial_t *v = NULL;
+    size_t n = 0;
+    mj_error_t *err = NULL;
+    if (mj_sandbox_denials(sb, &v, &n, NULL, &err) < 0)
+        return push_status(L, -1, err);
+    lua_createtable(L, (int)n, 0);
+    for (size_t i = 0; i < n; i++) {
+        lua_createtable(L, 0, 2);
+        v[i].syscall[sizeof v[i].syscall - 1] = '\0';
+        set_str(L, "syscall", v[i].syscall);
+        set_int(L, "pid", v[i].pid);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    free(v);
+    return 1;
+}
+
 /* ---------------------------------------------------------------- files */
 
 static void push_file_info(lua_State *L, const mj_file_info_t *f)
@@ -941,6 +962,7 @@ static const luaL_Reg sandbox_ops[] = {
     {"info", sb_info},
     {"usage", sb_usage},
     {"processes", sb_processes},
+    {"denials", sb_denials},
     {"write_file", sb_write_file},
     {"read_file", sb_read_file},
     {"list_files", sb_list_files},

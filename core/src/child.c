@@ -170,10 +170,16 @@ __attribute__((noreturn)) void mj_child_main(mj_plan_t *plan, mj_child_fds_t *fd
          * and the supervisor itself runs under it too (it needs nothing the workload may not do;
          * CAP_SYS_ADMIN in our user namespace stands in for no_new_privs, which would get in the
          * way of LSM transitions at exec). */
-        if (mj_seccomp_load(plan) < 0)
+        int notify_fd = -1;
+        if (plan->seccomp_notify) {
+            notify_fd = mj_seccomp_load_listener(plan);
+            if (notify_fd < 0)
+                setup_failed(3, MJ_STAGE_SECCOMP, -1);
+        } else if (mj_seccomp_load(plan) < 0) {
             setup_failed(3, MJ_STAGE_SECCOMP, -1);
+        }
         plan->seccomp_loaded = true;
-        mj_supervisor_main(plan, fds->detached, fds->listen_fd >= 0 ? 4 : -1);
+        mj_supervisor_main(plan, fds->detached, fds->listen_fd >= 0 ? 4 : -1, notify_fd);
     }
 
     /* stdio of init and the command: the host's pipes; 3 = status; everything else closed. */

@@ -56,6 +56,7 @@ struct mj_config {
     mj_strv_t seccomp_allow;
     mj_strv_t seccomp_deny;
     bool seccomp_custom;      /* seccomp_base replaces the default allow-list */
+    bool seccomp_log;         /* persistent sandboxes: refused calls go through user notification */
     mj_strv_t seccomp_base;
 };
 
@@ -166,6 +167,8 @@ typedef struct {
     int seccomp_ioctl_nr;
     int seccomp_personality_nr;
     bool seccomp_loaded;       /* the supervisor loaded it already: commands inherit it */
+    bool seccomp_notify;       /* refused calls are USER_NOTIF: the supervisor answers EPERM and logs */
+    bool persistent;           /* a sandbox with a supervisor (no command at plan time) */
     double cpu_time_limit;     /* seconds of CPU for the whole tree, 0 = none */
     char *lsm_attr_path;       /* /proc/self/attr/... to write before execve, NULL = none */
     char *lsm_attr_value;
@@ -220,7 +223,8 @@ typedef struct {
 
 /* supervisor.c: serves requests until shut down; never returns.  fds 0-2 are /dev/null,
  * 3 = control connection, 4 = listen socket or -1, 5 = lock, 6 = id slot. */
-__attribute__((noreturn)) void mj_supervisor_main(const mj_plan_t *plan, bool detached, int listen_fd);
+__attribute__((noreturn)) void mj_supervisor_main(const mj_plan_t *plan, bool detached, int listen_fd,
+                                                  int notify_fd);
 
 /* Runs in the cloned child; never returns. */
 __attribute__((noreturn)) void mj_child_main(mj_plan_t *plan, mj_child_fds_t *fds);
@@ -274,6 +278,9 @@ int mj_landlock_restrict(int ruleset);
 int mj_seccomp_compile(const mj_config_t *cfg, mj_plan_t *plan, mj_error_t **err);
 /* In the command's child, after no_new_privs: loads the filters (raw system calls only). */
 int mj_seccomp_load(const mj_plan_t *plan);
+/* The same, returning a user-notification listener fd (plan->seccomp_notify), -1 on failure. */
+int mj_seccomp_load_listener(const mj_plan_t *plan);
+void mj_seccomp_syscall_name(int nr, char *out, size_t len);
 
 /* caps.c */
 int mj_caps_last_cap(void);

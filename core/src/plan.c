@@ -325,6 +325,7 @@ int mj_plan_build(const mj_config_t *cfg, const mj_command_t *cmd, mj_plan_t *pl
     memset(plan, 0, sizeof(*plan));
     plan->id_slot_fd = -1;
     plan->landlock_fd = plan->landlock_ro_fd = -1;
+    plan->persistent = cmd == NULL;
 
     if (cmd && cmd->argv.n == 0) {
         *err = mj_error_new(MJ_ERR_INVALID_CONFIG, EINVAL, "command: empty command");

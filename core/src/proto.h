@@ -22,6 +22,7 @@ enum {
     MJ_REQ_SHUTDOWN,    /* arg = linger in ms */
     MJ_REQ_STATUS,      /* rep.value = MJ_SUP_* flags */
     MJ_REQ_ROOT_FD,     /* reply carries an O_PATH fd of the sandbox's "/" (SCM_RIGHTS) */
+    MJ_REQ_DENIALS,     /* reply: mj_rep_t (value = n) + n mj_denial_rec_t, then forgotten */
 };
 
 /* host -> exec shim (per-command channel) */
@@ -61,5 +62,12 @@ typedef struct {
     int32_t err;    /* errno for MJ_REP_ERR */
     int32_t value;
 } mj_rep_t;
+
+typedef struct {
+    int32_t nr;
+    int32_t pid;
+} mj_denial_rec_t;
+
+#define MJ_DENIALS_MAX 256
 
 #endif

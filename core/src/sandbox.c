@@ -235,6 +235,51 @@ int mj_sandbox_request_root(mj_sandbox_t *sb, mj_error_t **err)
     return fd;
 }
 
+int mj_sandbox_denials(mj_sandbox_t *sb, mj_denial_t **out, size_t *count, uint64_t *total, mj_error_t **err)
+{
+    *out = NULL;
+    *count = 0;
+    if (total)
+        *total = 0;
+    if (check_usable(sb, "read denials", err) < 0)
+        return -1;
+    if (send_request(sb, MJ_REQ_DENIALS, 0, NULL, 0, NULL, 0, err) < 0)
+        return -1;
+    struct {
+        mj_rep_t rep;
+        mj_denial_rec_t rec[MJ_DENIALS_MAX];
+    } buf;
+    struct pollfd pfd = {.fd = sb->ctl, .events = POLLIN};
+    int r;
+    do
+        r = poll(&pfd, 1, 10000);
+    while (r < 0 && errno == EINTR);
+    ssize_t n = r > 0 ? recv(sb->ctl, &buf, sizeof(buf), 0) : -1;
+    if (n < (ssize_t)sizeof(mj_rep_t) || buf.rep.magic != MJ_PROTO_MAGIC || buf.rep.type != MJ_REP_OK ||
+        buf.rep.value < 0 || buf.rep.value > MJ_DENIALS_MAX ||
+        (size_t)n != sizeof(mj_rep_t) + (size_t)buf.rep.value * sizeof(mj_denial_rec_t)) {
+        if (n <= 0 && r != 0) {
+            mj_close_fd(&sb->ctl);
+            *err = gone_error(sb);
+        } else {
+            *err = mj_error_new(MJ_ERR_INVALID_STATE, EPROTO, "sandbox %s: bad denials reply",
+                                sb->name ? sb->name : sb->id);
+        }
+        return -1;
+    }
+    size_t k = (size_t)buf.rep.value;
+    mj_denial_t *v = mj_xcalloc(k ? k : 1, sizeof(*v));
+    for (size_t i = 0; i < k; i++) {
+        mj_seccomp_syscall_name(buf.rec[i].nr, v[i].syscall, sizeof(v[i].syscall));
+        v[i].pid = buf.rec[i].pid;
+    }
+    *out = v;
+    *count = k;
+    if (total)
+        *total = k;
+    return 0;
+}
+
 /* ------------------------------------------------------------------ named state */
 
 static int save_state(mj_sandbox_t *sb, mj_error_t **err)

@@ -91,6 +91,8 @@ static int add(scmp_filter_ctx ctx, uint32_t action, int nr, unsigned n, const s
     return seccomp_rule_add_array(ctx, action, nr, n, cmp);
 }
 
+static uint32_t refuse_action = SCMP_ACT_ERRNO(EPERM);
+
 static int build_default(scmp_filter_ctx ctx, const mj_strv_t *base, const mj_strv_t *allow, const mj_strv_t *deny,
                          mj_error_t **err)
 {
@@ -156,7 +158,7 @@ static int build_default(scmp_filter_ctx ctx, const mj_strv_t *base, const mj_st
                 r = add(ctx, SCMP_ACT_ALLOW, nr, 1, &eq);
             }
         } else {
-            r = add(ctx, allowed[nr] ? SCMP_ACT_ALLOW : SCMP_ACT_ERRNO(EPERM), nr, 0, NULL);
+            r = add(ctx, allowed[nr] ? SCMP_ACT_ALLOW : refuse_action, nr, 0, NULL);
         }
     }
     if (r < 0) {
@@ -280,7 +282,7 @@ static int build_unconfined(scmp_filter_ctx ctx, const mj_strv_t *deny, mj_error
 {
     for (size_t i = 0; i < deny->n; i++) {
         int nr = seccomp_syscall_resolve_name(deny->v[i]);
-        int r = nr == __NR_SCMP_ERROR ? -EINVAL : add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 0, NULL);
+        int r = nr == __NR_SCMP_ERROR ? -EINVAL : add(ctx, refuse_action, nr, 0, NULL);
         if (r < 0) {
             *err = mj_error_new(MJ_ERR_INVALID_CONFIG, -r, "seccomp.deny: '%s': %s", deny->v[i], strerror(-r));
             return -1;
@@ -294,8 +296,12 @@ int mj_seccomp_compile(const mj_config_t *cfg, mj_plan_t *plan, mj_error_t **err
     if (cfg->seccomp_mode == MJ_SECCOMP_UNCONFINED && cfg->seccomp_deny.n == 0)
         return 0;
     bool unconfined = cfg->seccomp_mode == MJ_SECCOMP_UNCONFINED;
+    /* Logged refusals: only where a supervisor answers them (persistent sandboxes). */
+    bool notify = cfg->seccomp_log && plan->persistent && seccomp_api_get() >= 5;
     /* Cache key: the allow and deny lists (the default profile is the only base for now). */
     mj_buf_t key = {0};
+    if (notify)
+        mj_buf_append(&key, "notify:", 7);
     if (unconfined)
         mj_buf_append(&key, "unconfined:", 11);
     if (cfg->seccomp_custom) {
@@ -319,6 +325,7 @@ int mj_seccomp_compile(const mj_config_t *cfg, mj_plan_t *plan, mj_error_t **err
     for (size_t i = 0; i < MJ_ARRAY_LEN(cache); i++) {
         if (cache[i].key && strcmp(cache[i].key, key.data) == 0) {
             plan->seccomp_len = cache[i].len;
+            plan->seccomp_notify = notify;
             plan->seccomp_arch = seccomp_arch_native();
             plan->seccomp_ioctl_nr = seccomp_syscall_resolve_name("ioctl");
             plan->seccomp_personality_nr = seccomp_syscall_resolve_name("personality");
@@ -335,11 +342,13 @@ int mj_seccomp_compile(const mj_config_t *cfg, mj_plan_t *plan, mj_error_t **err
     char path[512];
     disk_cache_path(key.data, path, sizeof(path));
     if (path[0] && disk_cache_load(path, plan) == 0) {
+        plan->seccomp_notify = notify;
         mj_buf_free(&key);
         return 0;
     }
 
     int ret = -1;
+    refuse_action = notify ? SCMP_ACT_NOTIFY : SCMP_ACT_ERRNO(EPERM);
     scmp_filter_ctx ctx = seccomp_init(unconfined ? SCMP_ACT_ALLOW : SCMP_ACT_ERRNO(ENOSYS));
     if (!ctx) {
         *err = mj_error_new(MJ_ERR_SANDBOX_INIT_FAILED, ENOMEM, "seccomp: cannot create a filter");
@@ -360,6 +369,7 @@ int mj_seccomp_compile(const mj_config_t *cfg, mj_plan_t *plan, mj_error_t **err
         goto out;
     plan->seccomp = insns;
     plan->seccomp_len = len;
+    plan->seccomp_notify = notify;
     plan->seccomp_arch = seccomp_arch_native();
     plan->seccomp_ioctl_nr = seccomp_syscall_resolve_name("ioctl");
             plan->seccomp_personality_nr = seccomp_syscall_resolve_name("personality");
@@ -397,7 +407,7 @@ out:
 #define ARG1_LO (offsetof(struct seccomp_data, args) + sizeof(uint64_t) + sizeof(uint32_t))
 #endif
 
-int mj_seccomp_load(const mj_plan_t *plan)
+static int load_filters(const mj_plan_t *plan, bool listener)
 {
     if (!plan->seccomp)
         return 0;
@@ -426,10 +436,31 @@ int mj_seccomp_load(const mj_plan_t *plan)
     /* The main filter first, the guard last: for two ERRNO answers the newest filter's errno
      * wins, and the guard's EPERM must beat the main filter's ENOSYS default. */
     struct sock_fprog prog = {.len = plan->seccomp_len, .filter = plan->seccomp};
-    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0)
+    int fd = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, listener ? SECCOMP_FILTER_FLAG_NEW_LISTENER : 0, &prog);
+    if (fd < 0)
         return -1;
     struct sock_fprog guard = {.len = MJ_ARRAY_LEN(tty_guard), .filter = tty_guard};
-    return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &guard);
+    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &guard) < 0) {
+        if (listener)
+            close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+int mj_seccomp_load(const mj_plan_t *plan)
+{
+    return load_filters(plan, false) < 0 ? -1 : 0;
+}
+
+int mj_seccomp_load_listener(const mj_plan_t *plan)
+{
+    return load_filters(plan, true);
+}
+
+void mj_config_set_seccomp_log(mj_config_t *cfg, bool log)
+{
+    cfg->seccomp_log = log;
 }
 
 int mj_config_set_seccomp(mj_config_t *cfg, const char *profile, mj_error_t **err)
@@ -493,4 +524,14 @@ int mj_config_seccomp_base(mj_config_t *cfg, const char *const *names, size_t n,
     cfg->seccomp_custom = true;
     cfg->seccomp_mode = MJ_SECCOMP_DEFAULT;
     return 0;
+}
+
+void mj_seccomp_syscall_name(int nr, char *out, size_t len)
+{
+    char *name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, nr);
+    if (name)
+        snprintf(out, len, "%s", name);
+    else
+        snprintf(out, len, "%d", nr);
+    free(name);
 }

@@ -13,6 +13,8 @@
  * in.  When the host end goes away the shim kills its tree, unless the command was detached. */
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <linux/seccomp.h>
+#include <sys/ioctl.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
@@ -352,7 +354,23 @@ typedef struct {
 } conn_t;
 
 static conn_t conns[MAX_CONNS];
-static int own_fds[4] = {-1, -1, -1, -1}; /* listen, lock, id slot, signalfd: closed in shims */
+
+/* Refused system calls (seccomp user notification): answered EPERM, remembered for the host. */
+static mj_denial_rec_t denials[MJ_DENIALS_MAX];
+static unsigned n_denials;
+
+static void handle_notification(int nfd)
+{
+    struct seccomp_notif req;
+    memset(&req, 0, sizeof(req));
+    if (ioctl(nfd, SECCOMP_IOCTL_NOTIF_RECV, &req) < 0)
+        return; /* the caller may have died meanwhile (ENOENT) */
+    struct seccomp_notif_resp resp = {.id = req.id, .val = 0, .error = -EPERM, .flags = 0};
+    (void)ioctl(nfd, SECCOMP_IOCTL_NOTIF_SEND, &resp);
+    if (n_denials < MJ_DENIALS_MAX)
+        denials[n_denials++] = (mj_denial_rec_t){.nr = req.data.nr, .pid = (int32_t)req.pid};
+}
+static int own_fds[5] = {-1, -1, -1, -1, -1}; /* listen, lock, id slot, signalfd, notify: closed in shims */
 static int n_conns;
 static int flags_state;
 static int64_t linger_until = -1;
@@ -426,6 +444,15 @@ static void handle_request(const mj_plan_t *plan, int ci)
     case MJ_REQ_STATUS:
         reply(fd, MJ_REP_OK, 0, flags_state);
         break;
+    case MJ_REQ_DENIALS: {
+        mj_rep_t r = {.magic = MJ_PROTO_MAGIC, .type = MJ_REP_OK, .value = (int32_t)n_denials};
+        struct iovec iov2[2] = {{.iov_base = &r, .iov_len = sizeof(r)},
+                                {.iov_base = denials, .iov_len = n_denials * sizeof(denials[0])}};
+        struct msghdr m = {.msg_iov = iov2, .msg_iovlen = 2};
+        (void)sendmsg(fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
+        n_denials = 0;
+        break;
+    }
     case MJ_REQ_ROOT_FD: {
         /* The host reaches our files through this (rootless hosts cannot open /proc/1/root of a
          * non-dumpable process whose mm belongs to the initial user namespace). */
@@ -534,7 +561,7 @@ static void handle_request(const mj_plan_t *plan, int ci)
     }
 }
 
-__attribute__((noreturn)) void mj_supervisor_main(const mj_plan_t *plan, bool detached, int listen_fd)
+__attribute__((noreturn)) void mj_supervisor_main(const mj_plan_t *plan, bool detached, int listen_fd, int notify_fd)
 {
     prctl(PR_SET_NAME, "moonjail-init", 0, 0, 0);
     if (detached)
@@ -553,17 +580,23 @@ __attribute__((noreturn)) void mj_supervisor_main(const mj_plan_t *plan, bool de
     own_fds[2] = fcntl(6, F_GETFD) >= 0 ? 6 : -1;
     int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
     own_fds[3] = sfd;
+    own_fds[4] = notify_fd;
 
     conns[n_conns++] = (conn_t){.fd = CTL_FD, .owner = !detached};
     mj_msg_t ready = {.type = MJ_MSG_READY, .t_ns = realtime_ns()};
     (void)send(CTL_FD, &ready, sizeof(ready), MSG_NOSIGNAL);
 
-    struct pollfd pfd[MAX_CONNS + 2];
+    struct pollfd pfd[MAX_CONNS + 3];
     for (;;) {
         if (linger_until >= 0 && monotonic_ms() >= linger_until)
             _exit(0);
         int np = 0;
         pfd[np++] = (struct pollfd){.fd = sfd, .events = POLLIN};
+        int notify_slot = -1;
+        if (notify_fd >= 0) {
+            notify_slot = np;
+            pfd[np++] = (struct pollfd){.fd = notify_fd, .events = POLLIN};
+        }
         int listen_slot = -1;
         if (listen_fd >= 0 && n_conns < MAX_CONNS) {
             listen_slot = np;
@@ -588,6 +621,8 @@ __attribute__((noreturn)) void mj_supervisor_main(const mj_plan_t *plan, bool de
                 ;
             reap_all();
         }
+        if (notify_slot >= 0 && (pfd[notify_slot].revents & POLLIN))
+            handle_notification(notify_fd);
         if (listen_slot >= 0 && pfd[listen_slot].revents) {
             int c = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
             if (c >= 0)

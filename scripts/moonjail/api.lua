@@ -329,7 +329,8 @@ return function(core)
 
     -- facilities that exist in policies but not in the engine yet
     local sc = pol.seccomp or {}
-    spec.seccomp = { profile = sc.profile or "default", allow = sc.allow or {}, deny = sc.deny or {} }
+    spec.seccomp = { profile = sc.profile or "default", allow = sc.allow or {}, deny = sc.deny or {},
+                     log = (pol.audit or {}).log ~= nil }
     local builtin = { default = true, unconfined = true, ["runtime/default"] = true }
     if type(sc.profile) == "string" and not builtin[sc.profile] then
       local imported, ierr = require("moonjail.seccomp_json").load(core, sc.profile, cwd, spec.capabilities)
@@ -344,9 +345,6 @@ return function(core)
     if ll == nil then ll = false end
     spec.landlock = { mode = ll == true and "required" or ll == "best_effort" and "best_effort" or "off",
                       write = fs.writable or {} }
-    if pol.audit ~= nil then
-      warnings[#warnings + 1] = "audit: denied system calls are not logged yet (life cycle, commands, limits are)"
-    end
 
     -- environment: pass, then set, then the call's env
     local env = {}
@@ -410,7 +408,10 @@ return function(core)
     result.warnings = result.warnings or {}
     for _, w in ipairs(warnings) do result.warnings[#result.warnings + 1] = w end
     result.metadata = metadata
-    if audit then audit.log(audit_log, "run", audit.result_fields(argv, result)) end
+    if audit then
+      result.warnings[#result.warnings + 1] = "audit: refused system calls are logged for persistent sandboxes only"
+      audit.log(audit_log, "run", audit.result_fields(argv, result))
+    end
     return result
   end
 

@@ -75,8 +75,9 @@ Commands:
   help [COMMAND]                    Show help for moonjail or a command
 
   doctor [--json]                   Show what this host can enforce, and how to fix what it cannot
+  policy list|show|check            List, show (merged) and validate policies
 
-Not implemented yet: recipe, policy, pull, load, images, rmi, prune.
+Not implemented yet: recipe, pull, load, images, rmi, prune.
 
 Run 'moonjail COMMAND --help' for more on a command.
 ]],
@@ -133,7 +134,7 @@ how to fix each missing piece.  Exits 0 when sandboxes can start here, 1 otherwi
 }
 
 local NOT_YET = {}
-for name in ([[recipe policy pull load images rmi prune]]):gmatch("%S+") do NOT_YET[name] = true end
+for name in ([[recipe pull load images rmi prune]]):gmatch("%S+") do NOT_YET[name] = true end
 
 -- The commands of named sandboxes live in moonjail.cli_sandbox, loaded when one runs.
 local SANDBOX_COMMANDS = {}
@@ -405,16 +406,28 @@ local function sandbox_commands()
   return sandbox_cli
 end
 
+-- `policy list|show|check` lives in moonjail.cli_policy, loaded when it runs.
+local policy_cli
+local function policy_commands()
+  policy_cli = policy_cli or require("moonjail.cli_policy")({
+    moonjail = moonjail, report_error = report_error, usage_error = usage_error, oneline = oneline,
+  })
+  return policy_cli
+end
+local function cmd_policy(argv, first) return policy_commands().run(argv, first) end
+
 local function cmd_help(argv, first)
   local topic = argv[first]
   if topic == nil or is_help(topic) then io.stdout:write(HELP.main); return 0 end
   if HELP[topic] then io.stdout:write(HELP[topic]); return 0 end
   if SANDBOX_COMMANDS[topic] then io.stdout:write(sandbox_commands().help[topic]); return 0 end
+  if topic == "policy" then io.stdout:write(policy_commands().help); return 0 end
   if NOT_YET[topic] then io.stdout:write("moonjail ", topic, ": not implemented yet\n"); return 0 end
   return report_error(usage_error("help: unknown command '" .. topic .. "'"))
 end
 
-local COMMANDS = { run = cmd_run, script = cmd_script, version = cmd_version, help = cmd_help, doctor = cmd_doctor }
+local COMMANDS = { run = cmd_run, script = cmd_script, version = cmd_version, help = cmd_help, doctor = cmd_doctor,
+  policy = cmd_policy }
 
 return function(argv)
   argv = argv or {}

@@ -262,6 +262,14 @@ return function(core, h)
     result = finish(result, warnings, metadata)
     audit_mod = audit_mod or require "moonjail.audit"
     audit(self, "exec", audit_mod.result_fields(argv, result))
+    if state_of(self).audit_log then
+      local denied = ops.denials(self)
+      if denied and #denied > 0 then
+        local names = {}
+        for i, d in ipairs(denied) do names[i] = d.syscall end
+        audit(self, "seccomp_denied", { command = argv, syscalls = json.array(names), count = #denied })
+      end
+    end
     return result
   end
 
@@ -421,6 +429,12 @@ return function(core, h)
   function S:usage()
     check(self, "usage")
     return ops.usage(self)
+  end
+
+  --- System calls the seccomp filter refused since the last call (sandboxes with an audit log).
+  function S:denials()
+    check(self, "denials")
+    return ops.denials(self)
   end
 
   function S:processes()

@@ -138,12 +138,14 @@ local function assert_clean(before, supervisors, what)
   assert.are.same({}, left, what .. ": supervisors still running: " .. table.concat(left, " "))
   local z = settle(3, function() return zombies(supervisors) end)
   assert.are.same({}, z, what .. ": zombies left: " .. table.concat(z, " "))
+  -- A leak is growth.  (The count is not required to stay equal: a file handle the Lua side drops
+  -- can be closed by the collector at any time; the core's own fds are checked in C as well.)
   local fds, nfds
   settle(1, function()
     fds, nfds = fd_list()
-    return nfds == before.nfds and {} or { fds }
+    return nfds <= before.nfds and {} or { fds }
   end)
-  assert.are.equal(before.nfds, nfds, what .. ": fds of the spec process before: " .. before.fds
+  assert.is_true(nfds <= before.nfds, what .. ": fds of the spec process grew: before: " .. before.fds
     .. " after: " .. fds)
   local extra = settle(2, function() return new_lines(before.mounts, mounts()) end)
   assert.are.same({}, extra, what .. ": mounts appeared in the host's namespace:\n" .. table.concat(extra, "\n"))
@@ -193,9 +195,9 @@ describe("persistent sandboxes leave nothing behind", function()
     local fds_now, nfds_now
     settle(1, function()
       fds_now, nfds_now = fd_list()
-      return nfds_now == nfds_first and {} or { fds_now }
+      return nfds_now <= nfds_first and {} or { fds_now }
     end)
-    assert.are.equal(nfds_first, nfds_now, "fds grew over 1000 execs: after the first " .. fds_first
+    assert.is_true(nfds_now <= nfds_first, "fds grew over 1000 execs: after the first " .. fds_first
       .. " after the last " .. fds_now)
     -- every command was reaped inside: no zombie child of the supervisor, none counted by usage
     local z = settle(2, function() return zombies({ sup }) end)

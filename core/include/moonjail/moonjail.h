@@ -157,6 +157,9 @@ int mj_config_seccomp_deny(mj_config_t *cfg, const char *syscall_name, mj_error_
 /* Replaces the default allow-list with exactly these names (an imported Docker/OCI profile);
  * moonjail's own argument checks (clone namespace flags, personality, TIOCSTI) still apply. */
 int mj_config_seccomp_base(mj_config_t *cfg, const char *const *names, size_t n, mj_error_t **err);
+/* Persistent sandboxes: record refused system calls (seccomp user notification; the supervisor
+ * answers EPERM and keeps the last 256) so mj_sandbox_denials() can report them. */
+void mj_config_set_seccomp_log(mj_config_t *cfg, bool log);
 /* Whether this libseccomp knows a system call name (on the native arch). */
 bool mj_seccomp_syscall_known(const char *name);
 
@@ -366,6 +369,13 @@ typedef struct {
 } mj_usage_t;
 
 int mj_sandbox_usage(mj_sandbox_t *sb, mj_usage_t *out, mj_error_t **err);
+
+/* System calls the filter refused since the previous call (seccomp_log sandboxes; others: none). */
+typedef struct {
+    char syscall[32];  /* name, or the number */
+    pid_t pid;         /* inside the sandbox */
+} mj_denial_t;
+int mj_sandbox_denials(mj_sandbox_t *sb, mj_denial_t **out, size_t *count, uint64_t *total, mj_error_t **err);
 
 /* A process inside (ps / top). */
 typedef struct {
