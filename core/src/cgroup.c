@@ -752,7 +752,9 @@ static int build_hier(create_ctx_t *cx, int hi, const char *id, unsigned mask, c
         *failed = steal_pointer(&base);
         return -1;
     }
-    if (h->version == 1 && mj_cgv1_no_release(base) < 0)
+    /* A shared moonjail/ made by another user (root) is theirs to keep clean: say nothing when we
+     * may not write it; our own <id> below is checked strictly. */
+    if (h->version == 1 && mj_cgv1_no_release(base) < 0 && errno != EACCES && errno != EPERM)
         warn(cx, mj_xasprintf("could not clear %s/notify_on_release: %s", base, strerror(errno)));
     if (h->version == 2 && v2_enable && mj_cgv2_enable(base, v2_enable) < 0) {
         *failed = join(base, "cgroup.subtree_control");

@@ -93,8 +93,10 @@ static int prepare_landlock(mj_plan_t *plan)
 {
     if (plan->landlock_abi <= 0)
         return 0;
+    /* The read-only variant serves per-command allow_write = false, which only exists for
+     * persistent sandboxes. */
     if (mj_landlock_prepare(plan, &plan->landlock_fd, false) < 0 ||
-        mj_landlock_prepare(plan, &plan->landlock_ro_fd, true) < 0) {
+        (plan->persistent && mj_landlock_prepare(plan, &plan->landlock_ro_fd, true) < 0)) {
         if (plan->landlock_required)
             return -1;
         plan->landlock_abi = 0; /* best effort: the host reported availability at plan time */

@@ -37,6 +37,7 @@ local NOT_ENFORCED_LIMITS = {}
 return function(core)
   local M = {}
   local policy -- moonjail.policy, loaded on first use
+  local default_limits -- the shipped default policy's limits, loaded once
 
   local function policy_module()
     policy = policy or require "moonjail.policy"
@@ -253,7 +254,8 @@ return function(core)
     end
     -- cgroup limits: the ones the user asked for fail closed; the shipped default policy's are
     -- best effort (reported in warnings when this host cannot apply them).
-    local defaults = (P.load(core, "default", cwd) or {}).limits or {}
+    default_limits = default_limits or (P.load(core, "default", cwd) or {}).limits or {}
+    local defaults = default_limits
     local user_limits = opts.limits or {}
     -- `best_effort = { "memory", … }` (or { memory = true }) in a policy turns a limit into a
     -- best-effort one: applied when the host can, reported when it cannot.
