@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <net/if.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/ioctl.h>
@@ -121,6 +122,14 @@ __attribute__((noreturn)) void mj_child_main(mj_plan_t *plan, mj_child_fds_t *fd
 
     if (raw_setids(plan->init_uid, plan->init_gid, !plan->rootless) < 0)
         setup_failed(status_fd, MJ_STAGE_SETID, -1);
+    /* Changing ids cleared the parent-death signal: set it again, then make sure the parent did
+     * not die in between (its end of the status channel would be gone). */
+    if (!fds->detached) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+        struct pollfd pfd = {.fd = status_fd, .events = POLLOUT};
+        if (poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLERR | POLLHUP)))
+            _exit(1);
+    }
     /* The host has put us in our cgroups by now: root our cgroup view there. */
     if (unshare(CLONE_NEWCGROUP) < 0)
         setup_failed(status_fd, MJ_STAGE_SETID, -1);

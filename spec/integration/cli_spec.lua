@@ -85,6 +85,22 @@ describe("moonjail run", function()
     assert.are.equal(0, left, "left running: " .. table.concat(pids, " "))
   end)
 
+  it("dies with moonjail: SIGKILL of the CLI leaves nothing of the sandbox behind", function()
+    -- regression: changing ids in the sandbox's init cleared its parent-death signal
+    local n = helpers.unique_number()
+    local script = string.format(
+      "%s run -- sleep %d </dev/null >/dev/null 2>&1 & p=$!; sleep 0.5; kill -KILL $p; wait $p; echo $?",
+      helpers.shell_quote(helpers.moonjail_bin()), n)
+    assert.are.equal("137", helpers.sh(script))
+    local left, pids
+    for _ = 1, 20 do -- the kernel tears the pid namespace down asynchronously
+      left, pids = helpers.count_processes("sleep " .. n)
+      if left == 0 then break end
+      helpers.sleep(0.05)
+    end
+    assert.are.equal(0, left, "left running: " .. table.concat(pids, " "))
+  end)
+
   it("exits 127 with COMMAND_EXECUTION_FAILED when the command is not found", function()
     local r = cli({ "run", "--", "mjspec-no-such-command" })
     assert.are.equal(127, r.status)
