@@ -150,6 +150,25 @@ describe("limits.cpu_time", function()
   end)
 end)
 
+describe("the disk limit", function()
+  it("ends a fill larger than the memory limit in ENOSPC and 'disk', never in an OOM kill", function()
+    -- root: memory 64M and disk 32M, a 100M fill; rootless (no cgroups here): the disk cap alone
+    local limits = ROOT and { memory = "64M", disk = "32M" } or { disk = "32M" }
+    local res = run({ "sh", "-c", "set -e; head -c 100M /dev/zero > /tmp/fill" }, { limits = limits, timeout = 30 })
+    assert.are.equal("disk", res.ended_by)
+    assert.is_false(res.success)
+    assert.matches("No space left on device", res.stderr, 1, true)
+    assert.are_not.equal(137, res.exit_code)
+  end)
+
+  it("refuses a disk limit above the memory limit (it would end in OOM, not ENOSPC)", function()
+    local res, err = mj.run({ "true" }, { limits = { memory = "64M", disk = "1G" } })
+    assert.is_nil(res)
+    assert.are.equal("UNSUPPORTED", err.code)
+    assert.matches("limits.disk", err.message, 1, true)
+  end)
+end)
+
 describe("the wall-clock timeout", function()
   it("ends a sleeper with ended_by 'timeout' and 124, distinct from cpu_time", function()
     local res = run({ "sleep", "30" }, { timeout = 0.5, limits = { cpu_time = 5 } })
