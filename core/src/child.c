@@ -251,6 +251,11 @@ __attribute__((noreturn)) void mj_child_main(mj_plan_t *plan, mj_child_fds_t *fd
     }
     mj_msg_t started = {.type = MJ_MSG_STARTED, .a = cmd, .t_ns = start_ns};
     (void)mj_write_all(status_fd, &started, sizeof(started));
+    /* From here on init only waits, forwards signals and reports: lock it down to that. */
+    if (mj_seccomp_load_init() < 0 && plan->seccomp) {
+        kill(cmd, SIGKILL);
+        setup_failed(status_fd, MJ_STAGE_SECCOMP, -1);
+    }
 
     for (;;) {
         siginfo_t info;

@@ -281,6 +281,9 @@ int mj_seccomp_load(const mj_plan_t *plan);
 /* The same, returning a user-notification listener fd (plan->seccomp_notify), -1 on failure. */
 int mj_seccomp_load_listener(const mj_plan_t *plan);
 void mj_seccomp_syscall_name(int nr, char *out, size_t len);
+/* The one-shot init's own filter, once its command runs: it may only wait, signal, write its
+ * reports and exit (a fixed list, no libseccomp after clone).  -1 with errno on failure. */
+int mj_seccomp_load_init(void);
 
 /* caps.c */
 int mj_caps_last_cap(void);

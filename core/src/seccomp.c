@@ -10,6 +10,7 @@
  * accepted (x32 and int 0x80 are killed).  Compiled programs are cached per profile. */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <linux/audit.h>
 #include <linux/filter.h>
 #include <stddef.h>
 #include <linux/seccomp.h>
@@ -534,4 +535,48 @@ void mj_seccomp_syscall_name(int nr, char *out, size_t len)
     else
         snprintf(out, len, "%d", nr);
     free(name);
+}
+
+/* Audit arch of this build (the init filter is compiled in, so it matches the binary). */
+#if defined(__x86_64__)
+#define MJ_AUDIT_ARCH AUDIT_ARCH_X86_64
+#elif defined(__aarch64__)
+#define MJ_AUDIT_ARCH AUDIT_ARCH_AARCH64
+#endif
+
+int mj_seccomp_load_init(void)
+{
+#ifdef MJ_AUDIT_ARCH
+#define ALLOW_NR(nr) BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (nr), 0, 1), BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW)
+    struct sock_filter insns[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, MJ_AUDIT_ARCH, 1, 0),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+#if defined(__x86_64__)
+        BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x40000000u, 0, 1), /* x32 */
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+#endif
+        ALLOW_NR(__NR_rt_sigtimedwait),
+        ALLOW_NR(__NR_wait4),
+        ALLOW_NR(__NR_waitid),
+        ALLOW_NR(__NR_kill),
+        ALLOW_NR(__NR_write),
+        ALLOW_NR(__NR_getrusage),
+        ALLOW_NR(__NR_statfs),
+        ALLOW_NR(__NR_clock_gettime),
+        ALLOW_NR(__NR_rt_sigreturn),
+        ALLOW_NR(__NR_restart_syscall),
+        ALLOW_NR(__NR_close),
+        ALLOW_NR(__NR_exit),
+        ALLOW_NR(__NR_exit_group),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)),
+    };
+#undef ALLOW_NR
+    struct sock_fprog prog = {.len = MJ_ARRAY_LEN(insns), .filter = insns};
+    return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog);
+#else
+    errno = ENOSYS;
+    return -1;
+#endif
 }
