@@ -290,7 +290,13 @@ Options:
       local r = { file = file, ok = pol ~= nil, problems = {} }
       if not pol then
         first_err = first_err or err
-        r.problems[1] = problem_of(err)
+        if err.problems then -- every problem the validator found, each with its file:line
+          for i, m in ipairs(err.problems) do
+            r.problems[i] = problem_of({ message = m })
+          end
+        else
+          r.problems[1] = problem_of(err)
+        end
       end
       results[#results + 1] = r
       if not flags.json then

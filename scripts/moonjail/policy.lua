@@ -341,8 +341,9 @@ end
 
 local function invalid(core, msg) return nil, core.error("INVALID_CONFIG", msg) end
 
--- Validates t against schema; returns true or nil, err.
-local function validate(core, layer, t, schema, path)
+-- Validates t against schema, collecting every problem (messages with key path and file:line)
+-- into `problems`.
+local function validate(layer, t, schema, path, problems)
   for _, k in ipairs(util.sorted_keys(t)) do
     local v = t[k]
     local sub = { table.unpack(path) }
@@ -351,23 +352,32 @@ local function validate(core, layer, t, schema, path)
     if rule == nil then
       local hint = util.suggest(k, schema)
       local prefix = #path > 0 and (path_name(path) .. ".") or ""
-      return invalid(core, string.format("%spolicy: unknown key '%s'%s", where(layer, sub), path_name(sub),
-        hint and string.format(" (did you mean '%s%s'?)", prefix, hint) or ""))
-    end
-    if type(rule) == "table" then
+      problems[#problems + 1] = string.format("%spolicy: unknown key '%s'%s", where(layer, sub), path_name(sub),
+        hint and string.format(" (did you mean '%s%s'?)", prefix, hint) or "")
+    elseif type(rule) == "table" then
       if type(v) ~= "table" then
-        return invalid(core, string.format("%spolicy: '%s' must be a table", where(layer, sub), path_name(sub)))
+        problems[#problems + 1] = string.format("%spolicy: '%s' must be a table", where(layer, sub), path_name(sub))
+      else
+        validate(layer, v, rule, sub, problems)
       end
-      local ok, err = validate(core, layer, v, rule, sub)
-      if not ok then return nil, err end
     else
       local ok, why = rule(v)
       if not ok then
-        return invalid(core, string.format("%spolicy: '%s': %s", where(layer, sub), path_name(sub), why))
+        problems[#problems + 1] = string.format("%spolicy: '%s': %s", where(layer, sub), path_name(sub), why)
       end
     end
   end
-  return true
+end
+
+-- Every problem at once: an INVALID_CONFIG error whose message is the first problem (plus how
+-- many more) and whose `problems` field lists them all.
+local function invalid_all(core, problems)
+  local msg = problems[1]
+  if #problems > 1 then msg = msg .. string.format(" (and %d more problem%s)", #problems - 1,
+    #problems > 2 and "s" or "") end
+  local err = core.error("INVALID_CONFIG", msg)
+  err.problems = problems
+  return nil, err
 end
 
 ------------------------------------------------------------------------------------------------
@@ -490,9 +500,9 @@ local function load_chain(core, ref, base_dir, depth, seen)
     return invalid(core, "policy must be a name, a path or a table (got " .. type(ref) .. ")")
   end
 
-  local ok
-  ok, err = validate(core, layer, layer.value, SCHEMA, {})
-  if not ok then return nil, err end
+  local problems = {}
+  validate(layer, layer.value, SCHEMA, {}, problems)
+  if #problems > 0 then return invalid_all(core, problems) end
 
   -- Relative bind sources in a policy file resolve against that file's directory.
   local value = util.deepcopy(layer.value)

@@ -81,6 +81,23 @@ describe("policies", function()
     assert.matches("limits.pids", err.message, 1, true)
   end)
 
+  it("reports every problem at once, each with its key path and file:line", function()
+    local path = policy_file("many.lua", table.concat({
+      "return {",
+      '  limits = { memory = "lots" },',
+      '  netwrk = "none",',
+      '  filesystem = { mount = {} },',
+      "}",
+    }, "\n") .. "\n")
+    local err = load_fails(path)
+    assert.are.equal(3, #err.problems, table.concat(err.problems, "\n"))
+    local text = table.concat(err.problems, "\n")
+    assert.matches(path .. ":2: policy: 'limits.memory'", text, 1, true)
+    assert.matches(path .. ":3: policy: unknown key 'netwrk' (did you mean 'network'?)", text, 1, true)
+    assert.matches(path .. ":4: policy: unknown key 'filesystem.mount'", text, 1, true)
+    assert.matches("(and 2 more problems)", err.message, 1, true)
+  end)
+
   it("validates table policies too", function()
     local err = load_fails({ limits = { memroy = "1G" } })
     assert.matches("limits.memroy", err.message, 1, true)
