@@ -648,6 +648,9 @@ int mjl_spec_command(lua_State *L, int spec, mj_command_t *cmd, bool own_context
             return luaL_error(L, "moonjail core: spec field 'stdin_fd' is not a valid fd");
         mj_command_set_stdin_fd(cmd, (int)fd);
     }
+    if (spec_field(L, spec, "tty", LUA_TBOOLEAN, true) != LUA_TNIL)
+        mj_command_set_tty(cmd, lua_toboolean(L, -1));
+    lua_pop(L, 1);
 
     if (spec_field(L, spec, "timeout", LUA_TNUMBER, true) != LUA_TNIL) {
         double t = lua_tonumber(L, -1);

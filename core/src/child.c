@@ -225,7 +225,7 @@ __attribute__((noreturn)) void mj_child_main(mj_plan_t *plan, mj_child_fds_t *fd
         mj_exec_params_t params = {
             .argv = plan->argv.v, .envp = plan->envp.v, .path_env = plan->path_env, .workdir = plan->workdir,
             .uid = plan->inner_uid, .gid = plan->inner_gid, .exec_buf = plan->exec_buf,
-            .landlock_fd = plan->landlock_fd,
+            .landlock_fd = plan->landlock_fd, .tty = plan->tty,
         };
         mj_exec_child(plan, &params, errpipe[1]);
     }

@@ -170,6 +170,7 @@ typedef struct {
     bool seccomp_notify;       /* refused calls are USER_NOTIF: the supervisor answers EPERM and logs */
     bool persistent;           /* a sandbox with a supervisor (no command at plan time) */
     double cpu_time_limit;     /* seconds of CPU for the whole tree, 0 = none */
+    bool tty;                  /* one-shot: the command's stdio is a pty slave */
     char *lsm_attr_path;       /* /proc/self/attr/... to write before execve, NULL = none */
     char *lsm_attr_value;
     mj_strv_t disk_paths;      /* the sandbox's own tmpfs mounts: full = ended_by "disk" */
@@ -289,6 +290,14 @@ int mj_seccomp_load_init(void);
 int mj_caps_last_cap(void);
 /* In the command's child: drop bounding/ambient/inheritable except keep, then switch ids. */
 int mj_caps_drop_and_setid(uint64_t keep, int last_cap, uid_t uid, gid_t gid, bool can_setgroups);
+
+/* pty.c */
+struct termios;
+int mj_pty_open(int *master, int *slave, mj_error_t **err);
+void mj_pty_copy_winsize(int from, int to);
+/* Puts a terminal fd in raw mode (false when fd is no terminal); restore with mj_tty_restore. */
+bool mj_tty_raw(int fd, struct termios *saved);
+void mj_tty_restore(int fd, const struct termios *saved);
 
 /* run.c helpers shared with sandbox.c */
 pid_t mj_clone_sandbox(const mj_plan_t *plan, int *pidfd);

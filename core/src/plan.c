@@ -452,6 +452,7 @@ int mj_plan_build(const mj_config_t *cfg, const mj_command_t *cmd, mj_plan_t *pl
     if (cmd) {
         mj_strv_copy(&plan->argv, &cmd->argv);
         mj_env_overlay(&plan->envp, &cmd->env);
+        plan->tty = cmd->tty;
     }
     const char *path = mj_env_lookup(&plan->envp, "PATH");
     plan->path_env = mj_xstrdup(path ? path : MJ_DEFAULT_PATH);

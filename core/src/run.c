@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <termios.h>
 
 #include "internal.h"
 
@@ -73,6 +74,8 @@ typedef struct {
     pid_t pid;
     int pidfd;
     mj_cgroup_t *cg;
+    int pty_master; /* -1 without a terminal */
+    int tty_in;
 } oneshot_child_t;
 
 static void kill_init(void *ctx)
@@ -131,8 +134,12 @@ void mj_result_apply_cgroup(mj_result_t *res, const mj_cgroup_stats_t *before, c
 
 static void signal_init(void *ctx, int sig)
 {
-    /* The sandbox's init forwards it to the command. */
+    /* The sandbox's init forwards it to the command; a window change resizes its terminal. */
     oneshot_child_t *c = ctx;
+    if (sig == SIGWINCH && c->pty_master >= 0) {
+        mj_pty_copy_winsize(c->tty_in, c->pty_master);
+        return;
+    }
     if (c->pidfd < 0 || syscall(SYS_pidfd_send_signal, c->pidfd, sig, NULL, 0) < 0)
         kill(c->pid, sig);
 }
@@ -150,7 +157,10 @@ int mj_run(const mj_config_t *cfg, const mj_command_t *cmd, mj_result_t **out, m
     int p_in[2] = {-1, -1}, p_out[2] = {-1, -1}, p_err[2] = {-1, -1}, p_status[2] = {-1, -1}, p_sync[2] = {-1, -1};
     int ret = -1;
     double t0 = mj_now_monotonic();
-    oneshot_child_t child = {.pid = -1, .pidfd = -1};
+    oneshot_child_t child = {.pid = -1, .pidfd = -1, .pty_master = -1, .tty_in = cmd->stdin_fd};
+    int pty_slave = -1;
+    struct termios saved_tio;
+    bool raw = false;
     mj_pump_t pump;
     mj_pump_init(&pump);
 
@@ -169,6 +179,8 @@ int mj_run(const mj_config_t *cfg, const mj_command_t *cmd, mj_result_t **out, m
         *err = mj_error_new(MJ_ERR_SANDBOX_INIT_FAILED, errno, "pipe: %s", strerror(errno));
         goto out;
     }
+    if (cmd->tty && mj_pty_open(&child.pty_master, &pty_slave, err) < 0)
+        goto out;
     child.pid = mj_clone_sandbox(&plan, &child.pidfd);
     if (child.pid < 0) {
         *err = mj_clone_error(errno);
@@ -180,6 +192,8 @@ int mj_run(const mj_config_t *cfg, const mj_command_t *cmd, mj_result_t **out, m
             .stderr_w = p_err[1], .host_ends = {p_sync[1], p_status[0], p_in[1], p_out[0], p_err[0]},
             .listen_fd = -1, .lock_fd = -1,
         };
+        if (pty_slave >= 0) /* a terminal of its own: stdin, stdout and stderr */
+            fds.stdin_r = fds.stdout_w = fds.stderr_w = pty_slave;
         mj_child_main(&plan, &fds);
     }
     mj_close_fd(&p_sync[0]);
@@ -200,10 +214,18 @@ int mj_run(const mj_config_t *cfg, const mj_command_t *cmd, mj_result_t **out, m
     }
     mj_close_fd(&p_sync[1]);
 
-    pump.out_r = mj_steal_fd(&p_out[0]);
-    pump.err_r = mj_steal_fd(&p_err[0]);
     pump.status_fd = mj_steal_fd(&p_status[0]);
-    pump.stdin_w = mj_steal_fd(&p_in[1]);
+    if (child.pty_master >= 0) {
+        mj_close_fd(&pty_slave);
+        pump.out_r = fcntl(child.pty_master, F_DUPFD_CLOEXEC, 3);
+        pump.stdin_w = fcntl(child.pty_master, F_DUPFD_CLOEXEC, 3);
+        raw = mj_tty_raw(cmd->stdin_fd, &saved_tio);
+        mj_pty_copy_winsize(cmd->stdin_fd, child.pty_master);
+    } else {
+        pump.out_r = mj_steal_fd(&p_out[0]);
+        pump.err_r = mj_steal_fd(&p_err[0]);
+        pump.stdin_w = mj_steal_fd(&p_in[1]);
+    }
     pump.limit = cmd->output_limit;
     pump.tee_out = cmd->tee_out;
     pump.tee_err = cmd->tee_err;
@@ -221,6 +243,8 @@ int mj_run(const mj_config_t *cfg, const mj_command_t *cmd, mj_result_t **out, m
         pump.relay_r = cmd->stdin_fd;
     }
     (void)mj_pump_run(&pump, err);
+    if (raw)
+        mj_tty_restore(cmd->stdin_fd, &saved_tio);
 
 reap:
     if (child.pid > 0)
@@ -249,6 +273,8 @@ reap:
 
 out:
     mj_pump_close(&pump);
+    mj_close_fd(&child.pty_master);
+    mj_close_fd(&pty_slave);
     if (child.cg)
         mj_cgroup_destroy(child.cg);
     if (child.pidfd >= 0)

@@ -1040,35 +1040,6 @@ typedef struct {
     int tty_in;     /* the caller's terminal whose size the pty follows, -1 = none */
 } exec_ctx_t;
 
-/* A fresh pseudo-terminal pair from the host's devpts: the slave goes into the sandbox. */
-static int open_pty(int *master, int *slave, mj_error_t **err)
-{
-    int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-    char name[128];
-    if (m < 0 || grantpt(m) < 0 || unlockpt(m) < 0 || ptsname_r(m, name, sizeof(name)) != 0) {
-        *err = mj_error_new(MJ_ERR_COMMAND_EXECUTION_FAILED, errno, "allocating a pseudo-terminal: %s", strerror(errno));
-        if (m >= 0)
-            close(m);
-        return -1;
-    }
-    int sl = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
-    if (sl < 0) {
-        *err = mj_error_new(MJ_ERR_COMMAND_EXECUTION_FAILED, errno, "opening %s: %s", name, strerror(errno));
-        close(m);
-        return -1;
-    }
-    *master = m;
-    *slave = sl;
-    return 0;
-}
-
-static void copy_winsize(int from, int to)
-{
-    struct winsize ws;
-    if (from >= 0 && to >= 0 && ioctl(from, TIOCGWINSZ, &ws) == 0)
-        (void)ioctl(to, TIOCSWINSZ, &ws);
-}
-
 static void chan_send(int chan, uint32_t type, int32_t arg)
 {
     mj_req_t req = {.magic = MJ_PROTO_MAGIC, .type = type, .len = 0, .arg = arg};
@@ -1084,7 +1055,7 @@ static void exec_signal(void *ctx, int sig)
 {
     exec_ctx_t *c = ctx;
     if (sig == SIGWINCH && c->pty_master >= 0) {
-        copy_winsize(c->tty_in, c->pty_master); /* the kernel tells the command's foreground group */
+        mj_pty_copy_winsize(c->tty_in, c->pty_master); /* the kernel tells the command's foreground group */
         return;
     }
     chan_send(*c->chan, MJ_CHAN_SIGNAL, sig);
@@ -1119,7 +1090,7 @@ int mj_sandbox_exec(mj_sandbox_t *sb, const mj_command_t *cmd, mj_result_t **out
     struct termios saved_tio;
     bool raw = false;
     if (cmd->tty) {
-        if (open_pty(&pty_master, &pty_slave, err) < 0)
+        if (mj_pty_open(&pty_master, &pty_slave, err) < 0)
             goto out;
         io[0] = io[1] = io[2] = pty_slave;
     }
@@ -1141,12 +1112,8 @@ int mj_sandbox_exec(mj_sandbox_t *sb, const mj_command_t *cmd, mj_result_t **out
         pump.out_r = pty_master;
         pump.stdin_w = fcntl(pty_master, F_DUPFD_CLOEXEC, 3);
         pty_master = -1;
-        if (cmd->stdin_fd >= 0 && isatty(cmd->stdin_fd) && tcgetattr(cmd->stdin_fd, &saved_tio) == 0) {
-            struct termios rawtio = saved_tio;
-            cfmakeraw(&rawtio);
-            raw = tcsetattr(cmd->stdin_fd, TCSANOW, &rawtio) == 0;
-        }
-        copy_winsize(cmd->stdin_fd, pump.out_r);
+        raw = mj_tty_raw(cmd->stdin_fd, &saved_tio);
+        mj_pty_copy_winsize(cmd->stdin_fd, pump.out_r);
     } else {
         pump.out_r = mj_steal_fd(&p_out[0]);
         pump.err_r = mj_steal_fd(&p_err[0]);
@@ -1179,7 +1146,7 @@ int mj_sandbox_exec(mj_sandbox_t *sb, const mj_command_t *cmd, mj_result_t **out
     }
     int pr = mj_pump_run(&pump, err);
     if (raw)
-        (void)tcsetattr(cmd->stdin_fd, TCSANOW, &saved_tio);
+        mj_tty_restore(cmd->stdin_fd, &saved_tio);
     if (pr < 0)
         goto out;
     if (pump.status_fd < 0 && !pump.got_exited && !pump.got_exec_failed) {

@@ -27,6 +27,7 @@ local OPTION_TYPES = {
   -- extras for hosts such as the CLI
   stream = { "boolean" },
   stdin_fd = { "number" },
+  tty = { "boolean" },
   forward_signals = { "boolean" },
   capabilities = { "table" },
 }
@@ -370,6 +371,7 @@ return function(core)
     -- the command
     spec.stdin = opts.stdin
     spec.stdin_fd = opts.stdin_fd
+    spec.tty = opts.tty
     spec.tee = opts.stream or false
     spec.forward_signals = opts.forward_signals or false
     spec.audit_log = (pol.audit or {}).log

@@ -288,9 +288,6 @@ local function cmd_run(argv, first)
   local flags, opts, cmd = parse_run(argv, first)
   if not flags then return report_error(opts, cmd) end
   if flags.help then io.stdout:write(HELP.run); return 0 end
-  if flags.tty then
-    return report_error(moonjail().error("UNSUPPORTED", "a terminal (-t) is not supported yet"), flags.json)
-  end
   if #cmd == 0 then
     return report_error(usage_error("run: missing command (usage: moonjail run [OPTIONS] [--] CMD [ARG...])"),
       flags.json)
@@ -298,6 +295,7 @@ local function cmd_run(argv, first)
   opts.stream = not flags.json
   opts.forward_signals = true
   if flags.interactive then opts.stdin_fd = 0 end
+  if flags.tty then opts.tty = true end -- a fresh pty inside, relayed; never this terminal
 
   local ok, result, err = pcall(moonjail().run, cmd, opts)
   if not ok then -- misuse raised: still moonjail's own error

@@ -26,6 +26,13 @@ describe("a command on a pseudo-terminal", function()
     assert.matches("got=hello", res.stdout, 1, true)
   end)
 
+  it("works for one-shot runs too", function()
+    local res = assert(mj.run({ "sh", "-c", "test -t 0 && echo on-a-tty; read x; echo got=$x" },
+      { tty = true, stdin = "typed\n" }))
+    assert.matches("on-a-tty", res.stdout, 1, true)
+    assert.matches("got=typed", res.stdout, 1, true)
+  end)
+
   it("is not given the caller's terminal: without tty the command has none", function()
     local res = assert(sb:exec({ "sh", "-c", "test -t 0 || echo no-tty-0; test -t 1 || echo no-tty-1" }))
     assert.are.equal("no-tty-0\nno-tty-1\n", res.stdout)
