@@ -105,6 +105,8 @@ Options:
       --pids-limit N      Process limit (cgroup; fails closed)
       --cap-add CAP       Keep a capability (inside the sandbox's user namespace)
   -i, --interactive       Relay this terminal's stdin to the command
+  -t, --tty               Run on a new pseudo-terminal relayed to yours (raw mode, window size
+                          follows); your own terminal is never passed in
       --json              Print the result as JSON instead of streaming output
   -q, --quiet             Do not print warnings
   -h, --help              Show this help
