@@ -477,7 +477,29 @@ static int spec_limits(lua_State *L, int spec, mj_config_t *cfg, mj_error_t **er
     double pids = limit_number(L, t, "pids");
     bool mreq = limit_flag(L, t, "memory_required"), creq = limit_flag(L, t, "cpus_required");
     bool preq = limit_flag(L, t, "pids_required");
+    /* io = { { device = "/dev/vda", read_bps =, write_bps =, read_iops =, write_iops = }, … } */
+    lua_getfield(L, t, "io");
+    if (lua_istable(L, -1)) {
+        int io = lua_gettop(L);
+        bool ioreq = limit_flag(L, t, "io_required");
+        for (lua_Integer i = 1; lua_rawgeti(L, io, i) == LUA_TTABLE; i++) {
+            int e = lua_gettop(L);
+            lua_getfield(L, e, "device");
+            const char *dev = lua_tostring(L, -1);
+            double v[4] = {limit_number(L, e, "read_bps"), limit_number(L, e, "write_bps"),
+                           limit_number(L, e, "read_iops"), limit_number(L, e, "write_iops")};
+            int r = mj_config_add_io_limit(cfg, dev, (uint64_t)v[0], (uint64_t)v[1], (uint64_t)v[2], (uint64_t)v[3],
+                                           ioreq, err);
+            lua_pop(L, 2);
+            if (r < 0) {
+                lua_pop(L, 2);
+                return -1;
+            }
+        }
+        lua_pop(L, 1);
+    }
     lua_pop(L, 1);
+    lua_pop(L, 1); /* the limits table */
     if (mj_config_set_memory_limit(cfg, (uint64_t)memory, mreq, err) < 0 ||
         mj_config_set_memory_request(cfg, (uint64_t)request, err) < 0 ||
         mj_config_set_cpu_limit(cfg, cpus, creq, err) < 0 || mj_config_set_cpu_request(cfg, cpu_request, err) < 0 ||

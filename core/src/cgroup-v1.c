@@ -61,6 +61,23 @@ int mj_cgv1_apply(int ctl, const char *dir, const mj_cgroup_limits_t *l, const c
         if (l->pids_max)
             WRITE_OR_FAIL("pids.max", "%llu", (unsigned long long)l->pids_max);
         return 0;
+    case MJ_CGC_IO:
+        for (unsigned i = 0; i < l->n_io && i < MJ_CG_MAX_IO; i++) {
+            unsigned ma = l->io[i].major, mi = l->io[i].minor;
+            if (l->io[i].read_bps)
+                WRITE_OR_FAIL("blkio.throttle.read_bps_device", "%u:%u %llu", ma, mi,
+                              (unsigned long long)l->io[i].read_bps);
+            if (l->io[i].write_bps)
+                WRITE_OR_FAIL("blkio.throttle.write_bps_device", "%u:%u %llu", ma, mi,
+                              (unsigned long long)l->io[i].write_bps);
+            if (l->io[i].read_iops)
+                WRITE_OR_FAIL("blkio.throttle.read_iops_device", "%u:%u %llu", ma, mi,
+                              (unsigned long long)l->io[i].read_iops);
+            if (l->io[i].write_iops)
+                WRITE_OR_FAIL("blkio.throttle.write_iops_device", "%u:%u %llu", ma, mi,
+                              (unsigned long long)l->io[i].write_iops);
+        }
+        return 0;
     default:
         return 0;
     }

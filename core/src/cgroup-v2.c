@@ -2,6 +2,7 @@
  * and cgroup.kill of one group dir in the unified hierarchy.  The facade (cgroup.c) decides which
  * dirs exist and what a failure means; this file only reads and writes the kernel's files. */
 #define _GNU_SOURCE
+#include <stdio.h>
 #include "cgroup.h"
 
 #include <errno.h>
@@ -36,7 +37,7 @@ static bool has_word(const char *list, const char *word)
 
 int mj_cgv2_enable(const char *dir, unsigned mask)
 {
-    static const int order[] = {MJ_CGC_MEMORY, MJ_CGC_PIDS, MJ_CGC_CPU};
+    static const int order[] = {MJ_CGC_MEMORY, MJ_CGC_PIDS, MJ_CGC_CPU, MJ_CGC_IO};
     char current[512];
     if (mj_cg_read(dir, "cgroup.subtree_control", current, sizeof(current)) < 0)
         return -1;
@@ -81,6 +82,20 @@ int mj_cgv2_apply(int ctl, const char *dir, const mj_cgroup_limits_t *l, const c
     case MJ_CGC_PIDS:
         if (l->pids_max)
             WRITE_OR_FAIL("pids.max", "%llu", (unsigned long long)l->pids_max);
+        return 0;
+    case MJ_CGC_IO:
+        for (unsigned i = 0; i < l->n_io && i < MJ_CG_MAX_IO; i++) {
+            char v[4][24];
+            const uint64_t f[4] = {l->io[i].read_bps, l->io[i].write_bps, l->io[i].read_iops, l->io[i].write_iops};
+            for (int k = 0; k < 4; k++) {
+                if (f[k])
+                    snprintf(v[k], sizeof(v[k]), "%llu", (unsigned long long)f[k]);
+                else
+                    snprintf(v[k], sizeof(v[k]), "max");
+            }
+            WRITE_OR_FAIL("io.max", "%u:%u rbps=%s wbps=%s riops=%s wiops=%s", l->io[i].major, l->io[i].minor, v[0],
+                          v[1], v[2], v[3]);
+        }
         return 0;
     default:
         return 0;

@@ -22,7 +22,7 @@
 #define MJ_CG_MAX_PROCFS (4u << 20) /* mountinfo and /proc/self/cgroup are read up to this */
 #define MJ_CG_MAX_PROCS (1u << 20)  /* cgroup.procs is read up to this (≈100k pids) */
 
-static const char *const ctl_names[MJ_CGC__COUNT] = {"memory", "pids", "cpu", "cpuacct", "freezer"};
+static const char *const ctl_names[MJ_CGC__COUNT] = {"memory", "pids", "cpu", "cpuacct", "freezer", "io"};
 
 const char *mj_cg_controller_name(int ctl)
 {
@@ -31,6 +31,8 @@ const char *mj_cg_controller_name(int ctl)
 
 static int ctl_from_name(const char *name, size_t len)
 {
+    if (len == 5 && memcmp(name, "blkio", 5) == 0) /* v1's name for io */
+        return MJ_CGC_IO;
     for (int c = 0; c < MJ_CGC__COUNT; c++)
         if (strlen(ctl_names[c]) == len && memcmp(ctl_names[c], name, len) == 0)
             return c;
@@ -312,7 +314,8 @@ static void add_hier(mj_cg_host_t *host, int version, const char *prefix, const 
             buf[0] = '\0';
         buf[strcspn(buf, "\n")] = '\0';
         h->names = mj_xstrdup(buf);
-        h->controllers = known_ctls(buf) & ((1u << MJ_CGC_MEMORY) | (1u << MJ_CGC_PIDS) | (1u << MJ_CGC_CPU));
+        h->controllers =
+            known_ctls(buf) & ((1u << MJ_CGC_MEMORY) | (1u << MJ_CGC_PIDS) | (1u << MJ_CGC_CPU) | (1u << MJ_CGC_IO));
     } else {
         h->names = mj_xstrdup(names);
         h->controllers = known_ctls(names);
@@ -441,7 +444,7 @@ int mj_cg_host_detect(const mj_cgroup_env_t *env, mj_cg_host_t *host, mj_error_t
     mj_buf_free(&pc);
 
     /* Resolve each controller: the unified hierarchy when it offers it, else a v1 hierarchy. */
-    const unsigned limit_ctls = (1u << MJ_CGC_MEMORY) | (1u << MJ_CGC_PIDS) | (1u << MJ_CGC_CPU);
+    const unsigned limit_ctls = (1u << MJ_CGC_MEMORY) | (1u << MJ_CGC_PIDS) | (1u << MJ_CGC_CPU) | (1u << MJ_CGC_IO);
     bool v1_offers = false;
     for (size_t i = 0; i < host->n; i++)
         if (host->h[i].version == 1 && (host->h[i].controllers & limit_ctls))
@@ -588,6 +591,8 @@ static bool required(const create_ctx_t *cx, int ctl)
         return cx->lim.cpus_required;
     case MJ_CGC_PIDS:
         return cx->lim.pids_required;
+    case MJ_CGC_IO:
+        return cx->lim.io_required;
     default:
         return false;
     }
@@ -614,6 +619,9 @@ static char *describe_limit(const mj_cgroup_limits_t *l, int ctl)
         return mj_xasprintf("process limit (pids_max=%llu)", (unsigned long long)l->pids_max);
     case MJ_CGC_FREEZER:
         return mj_xstrdup("freezing (pause/resume)");
+    case MJ_CGC_IO:
+        return mj_xasprintf("io limit (%u device%s, e.g. %u:%u)", l->n_io, l->n_io == 1 ? "" : "s",
+                            l->n_io ? l->io[0].major : 0, l->n_io ? l->io[0].minor : 0);
     default:
         return mj_xstrdup("CPU time accounting");
     }
@@ -627,6 +635,8 @@ static void drop_limit(mj_cgroup_limits_t *l, int ctl)
         l->cpus = l->cpu_request = 0;
     else if (ctl == MJ_CGC_PIDS)
         l->pids_max = 0;
+    else if (ctl == MJ_CGC_IO)
+        l->n_io = 0;
 }
 
 /* ctl cannot be used here.  A limit the user asked for fails the create (-1, *err set); anything
@@ -743,7 +753,7 @@ static int build_hier(create_ctx_t *cx, int hi, const char *id, unsigned mask, c
     const mj_cg_hier_t *h = &cx->host->h[hi];
     cleanup_free char *base = join(h->own_dir, "moonjail");
     cleanup_free char *dir = join(base, id);
-    const unsigned v2_enable = mask & ((1u << MJ_CGC_MEMORY) | (1u << MJ_CGC_PIDS) | (1u << MJ_CGC_CPU));
+    const unsigned v2_enable = mask & ((1u << MJ_CGC_MEMORY) | (1u << MJ_CGC_PIDS) | (1u << MJ_CGC_CPU) | (1u << MJ_CGC_IO));
     if (h->version == 2 && v2_enable && mj_cgv2_enable(h->own_dir, v2_enable) < 0) {
         *failed = join(h->own_dir, "cgroup.subtree_control");
         return -1;
@@ -778,6 +788,8 @@ static unsigned wanted_ctls(const mj_cgroup_limits_t *l, bool want_freezer)
         want |= 1u << MJ_CGC_CPU;
     if (l && l->pids_max)
         want |= 1u << MJ_CGC_PIDS;
+    if (l && l->n_io)
+        want |= 1u << MJ_CGC_IO;
     if (want_freezer)
         want |= 1u << MJ_CGC_FREEZER;
     return want;
@@ -852,7 +864,7 @@ int mj_cgroup_create(const mj_cgroup_env_t *env, const char *id, const mj_cgroup
                 cg_attach(cg, c, idx);
     }
 
-    static const int limit_ctls[] = {MJ_CGC_MEMORY, MJ_CGC_CPU, MJ_CGC_PIDS};
+    static const int limit_ctls[] = {MJ_CGC_MEMORY, MJ_CGC_CPU, MJ_CGC_PIDS, MJ_CGC_IO};
     for (size_t i = 0; i < MJ_ARRAY_LEN(limit_ctls); i++) {
         int c = limit_ctls[i];
         if (!(cx.want & (1u << c)) || cg->at[c] < 0)

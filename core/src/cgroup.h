@@ -14,14 +14,22 @@
 
 #include "util.h"
 
+#define MJ_CG_MAX_IO 4
+
 typedef struct {
     uint64_t memory_max;     /* bytes, 0 = none */
     uint64_t memory_request; /* bytes, 0 = none (v1 soft limit, v2 memory.low) */
     double cpus;             /* cores, 0 = none (quota/period) */
     double cpu_request;      /* cores, 0 = none (weight / shares) */
     uint64_t pids_max;       /* 0 = none */
+    /* io bandwidth per block device (v1 blkio throttling, v2 io.max); 0 = no limit for a field */
+    struct {
+        unsigned major, minor;
+        uint64_t read_bps, write_bps, read_iops, write_iops;
+    } io[MJ_CG_MAX_IO];
+    unsigned n_io;
     /* which of the above were asked for by the user (fail closed) rather than defaults (warn) */
-    bool memory_required, cpus_required, pids_required;
+    bool memory_required, cpus_required, pids_required, io_required;
 } mj_cgroup_limits_t;
 
 typedef struct mj_cgroup mj_cgroup_t;
@@ -84,7 +92,7 @@ const char *mj_cgroup_dir(const mj_cgroup_t *cg, const char *controller);
 
 /* Controllers moonjail knows; cpuacct means "CPU time accounting" (v1 cpuacct, v2 cpu.stat) and
  * freezer "freezing" (v1 freezer, v2 cgroup.freeze), both core in v2. */
-enum { MJ_CGC_MEMORY, MJ_CGC_PIDS, MJ_CGC_CPU, MJ_CGC_CPUACCT, MJ_CGC_FREEZER, MJ_CGC__COUNT };
+enum { MJ_CGC_MEMORY, MJ_CGC_PIDS, MJ_CGC_CPU, MJ_CGC_CPUACCT, MJ_CGC_FREEZER, MJ_CGC_IO, MJ_CGC__COUNT };
 #define MJ_CG_MAX_HIER 16
 
 /* One hierarchy as this process sees it. */

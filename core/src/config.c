@@ -5,6 +5,8 @@
 #include <ctype.h>
 #include <limits.h>
 #include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <string.h>
 
 #include "internal.h"
@@ -541,5 +543,31 @@ int mj_config_set_selinux(mj_config_t *cfg, const char *label, mj_error_t **err)
     }
     free(cfg->selinux);
     cfg->selinux = mj_xstrdup(label);
+    return 0;
+}
+
+int mj_config_add_io_limit(mj_config_t *cfg, const char *device, uint64_t read_bps, uint64_t write_bps,
+                           uint64_t read_iops, uint64_t write_iops, bool required, mj_error_t **err)
+{
+    struct stat st;
+    if (!device || stat(device, &st) < 0 || !S_ISBLK(st.st_mode)) {
+        *err = mj_error_new(MJ_ERR_INVALID_CONFIG, device ? errno ? errno : ENOTBLK : EINVAL,
+                            "limits.io: '%s' is not a block device", device ? device : "(null)");
+        return -1;
+    }
+    if (cfg->limits.n_io >= MJ_CG_MAX_IO) {
+        *err = mj_error_new(MJ_ERR_INVALID_CONFIG, E2BIG, "limits.io: at most %d devices", MJ_CG_MAX_IO);
+        return -1;
+    }
+    if (!read_bps && !write_bps && !read_iops && !write_iops)
+        return 0;
+    unsigned i = cfg->limits.n_io++;
+    cfg->limits.io[i].major = major(st.st_rdev);
+    cfg->limits.io[i].minor = minor(st.st_rdev);
+    cfg->limits.io[i].read_bps = read_bps;
+    cfg->limits.io[i].write_bps = write_bps;
+    cfg->limits.io[i].read_iops = read_iops;
+    cfg->limits.io[i].write_iops = write_iops;
+    cfg->limits.io_required = cfg->limits.io_required || required;
     return 0;
 }

@@ -319,9 +319,12 @@ MJ_TEST(detects_hybrid_and_uses_v1)
     CHECK(!h.v2_primary);
     CHECK_STREQ(h.h[h.v2].names, "hugetlb");
     for (int c = 0; c < MJ_CGC__COUNT; c++) {
+        if (c == MJ_CGC_IO)
+            continue; /* this fake v1 tree has no blkio mount */
         CHECK(h.by_ctl[c] >= 0);
         CHECK_EQ_INT(h.h[h.by_ctl[c]].version, 1);
     }
+    CHECK_EQ_INT(h.by_ctl[MJ_CGC_IO], -1);
     mj_cg_host_free(&h);
 
     mj_strv_t lines = {0};
@@ -587,6 +590,49 @@ MJ_TEST(required_limit_with_missing_file_names_the_path)
     CHECK(e && strstr(mj_error_message(e), "/sys/fs/cgroup/memory/a/b/moonjail/" ID "/memory.limit_in_bytes"));
     CHECK(e && strstr(mj_error_message(e), "memory controller (cgroup v1)"));
     mj_error_free(e);
+    fake_free(&f);
+}
+
+MJ_TEST(io_limits_v2_io_max)
+{
+    fake_t f;
+    fake_init(&f);
+    fake_v2_group(&f, "cpuset cpu io memory pids\n");
+    put(&f, V2_OWN_DIR "/moonjail/" ID "/io.max", "");
+    mj_cgroup_env_t env = env_for(&f, V2_MOUNTINFO, V2_CGROUP);
+    mj_cgroup_limits_t lim = {.n_io = 1, .io_required = true};
+    lim.io[0].major = 8;
+    lim.io[0].minor = 0;
+    lim.io[0].read_bps = 1 << 20;
+    lim.io[0].write_iops = 100;
+    mj_cgroup_t *cg = NULL;
+    mj_strv_t w = {0};
+    mj_error_t *e = NULL;
+    if (mj_cgroup_create(&env, ID, &lim, false, &cg, &w, &e) != 0)
+        MJT_FAIL("create: %s", mj_error_message(e));
+    CHECK_STREQ(get(&f, V2_OWN_DIR "/moonjail/" ID "/io.max"), "8:0 rbps=1048576 wbps=max riops=max wiops=100");
+    CHECK(strstr(get(&f, V2_OWN_DIR "/cgroup.subtree_control"), "+io") != NULL);
+    mj_cgroup_free(cg);
+    mj_strv_free(&w);
+    fake_free(&f);
+}
+
+MJ_TEST(io_limit_required_without_controller_fails_closed)
+{
+    fake_t f;
+    fake_init(&f);
+    fake_v2_group(&f, "cpuset cpu memory pids\n"); /* no io here */
+    mj_cgroup_env_t env = env_for(&f, V2_MOUNTINFO, V2_CGROUP);
+    mj_cgroup_limits_t lim = {.n_io = 1, .io_required = true};
+    lim.io[0].major = 8;
+    lim.io[0].write_bps = 1 << 20;
+    mj_cgroup_t *cg = NULL;
+    mj_strv_t w = {0};
+    mj_error_t *e = NULL;
+    CHECK_EQ_INT(mj_cgroup_create(&env, ID, &lim, false, &cg, &w, &e), -1);
+    CHECK(e && strstr(mj_error_message(e), "io limit"));
+    mj_error_free(e);
+    mj_strv_free(&w);
     fake_free(&f);
 }
 

@@ -288,6 +288,14 @@ return function(core)
     for _, k in ipairs({ "memory", "cpus", "pids" }) do
       if cg[k] ~= nil then cg[k .. "_required"] = required(k) end
     end
+    if limits.io ~= nil then -- block-device bandwidth (blkio / io.max)
+      cg.io = {}
+      for i, e in ipairs(limits.io) do
+        cg.io[i] = { device = e.device, read_bps = e.read_bps and util.parse_size(e.read_bps),
+          write_bps = e.write_bps and util.parse_size(e.write_bps), read_iops = e.read_iops, write_iops = e.write_iops }
+      end
+      cg.io_required = required("io")
+    end
     spec.limits = cg
     -- disk: every tmpfs of the sandbox without its own size is capped at limits.disk, so filling
     -- it ends in ENOSPC (ended_by "disk").  tmpfs pages are charged to the memory cgroup: a disk

@@ -141,6 +141,34 @@ local function is_root(v)
 end
 
 -- best_effort: a list of facility names, or a table of name = true.
+local IO_KEYS = { device = true, read_bps = true, write_bps = true, read_iops = true, write_iops = true }
+local function is_io(v)
+  if type(v) ~= "table" then return nil, "expected an array of { device = \"/dev/…\", read_bps =, … }" end
+  for i, e in pairs(v) do
+    if math.type(i) ~= "integer" or type(e) ~= "table" then
+      return nil, "expected an array of { device = \"/dev/…\", read_bps =, … }"
+    end
+    for k, x in pairs(e) do
+      if not IO_KEYS[k] then
+        local hint = util.suggest(k, IO_KEYS)
+        return nil, "entry " .. i .. ": unknown key '" .. tostring(k) .. "'"
+          .. (hint and (" (did you mean '" .. hint .. "'?)") or "")
+      end
+      if k == "device" and (type(x) ~= "string" or x:sub(1, 1) ~= "/") then
+        return nil, "entry " .. i .. ": device must be an absolute path such as \"/dev/vda\""
+      end
+      if (k == "read_bps" or k == "write_bps") and not util.parse_size(x) then
+        return nil, "entry " .. i .. ": " .. k .. " must be a size per second such as \"50M\""
+      end
+      if (k == "read_iops" or k == "write_iops") and not (math.type(x) == "integer" and x > 0) then
+        return nil, "entry " .. i .. ": " .. k .. " must be a positive integer"
+      end
+    end
+    if e.device == nil then return nil, "entry " .. i .. ": device is missing" end
+  end
+  return true
+end
+
 local function is_best_effort(v)
   if type(v) ~= "table" then return nil, "expected a list of facility names or { name = true }" end
   for k, x in pairs(v) do
@@ -281,7 +309,7 @@ local SCHEMA = {
   limits = {
     memory = is_size, memory_request = is_size, cpus = is_positive, cpu_request = is_positive,
     pids = is_count, nofile = is_count, nproc = is_count, disk = is_size, file_size = is_size,
-    wall_time = is_duration, cpu_time = is_duration, output = is_size,
+    wall_time = is_duration, cpu_time = is_duration, output = is_size, io = is_io,
   },
   filesystem = {
     root = is_root, readonly_root = is_boolean, host_paths = is_abs_paths, mounts = is_mounts,

@@ -150,6 +150,38 @@ describe("limits.cpu_time", function()
   end)
 end)
 
+describe("io limits", function()
+  -- the block device under / (a real one on our machines: /dev/vda)
+  local function root_device()
+    for line in (helpers.read_file("/proc/self/mountinfo") or ""):gmatch("[^\n]+") do
+      local mp, src = line:match("^%S+ %S+ %S+ %S+ (%S+) .- %- %S+ (%S+)")
+      if mp == "/" and src and src:match("^/dev/") then return src end
+    end
+  end
+
+  it("throttles the sandbox's io on a block device (blkio / io.max), or fails closed", function()
+    local dev = root_device()
+    if not dev then
+      pending("no block device under / on this host")
+      return
+    end
+    local limits = { io = { { device = dev, read_bps = "10M", write_iops = 100 } } }
+    if not ROOT then return assert_fails_closed(limits, "io") end
+    local sb = assert(mj.sandbox({ limits = limits }))
+    local id = sb:info().id
+    local text = ""
+    for _, base in ipairs({ "/sys/fs/cgroup/blkio", "/sys/fs/cgroup" }) do
+      local found = helpers.sh("find " .. base .. " -maxdepth 6 -path '*moonjail/" .. id .. "' 2>/dev/null")
+      for line in found:gmatch("[^\n]+") do
+        text = text .. (helpers.read_file(line .. "/blkio.throttle.read_bps_device") or "")
+          .. (helpers.read_file(line .. "/io.max") or "")
+      end
+    end
+    sb:close()
+    assert.matches(" 10485760", text .. " ", 1, true)
+  end)
+end)
+
 describe("the disk limit", function()
   it("ends a fill larger than the memory limit in ENOSPC and 'disk', never in an OOM kill", function()
     -- root: memory 64M and disk 32M, a 100M fill; rootless (no cgroups here): the disk cap alone

@@ -145,6 +145,10 @@ int mj_config_set_memory_request(mj_config_t *cfg, uint64_t bytes, mj_error_t **
 int mj_config_set_cpu_limit(mj_config_t *cfg, double cpus, bool required, mj_error_t **err);
 int mj_config_set_cpu_request(mj_config_t *cfg, double cpus, mj_error_t **err);
 int mj_config_set_pids_limit(mj_config_t *cfg, uint64_t pids, bool required, mj_error_t **err);
+/* io bandwidth of the sandbox on one block device (a path such as "/dev/vda"): bytes/s and
+ * operations/s, 0 = no limit for that field.  Up to 4 devices. */
+int mj_config_add_io_limit(mj_config_t *cfg, const char *device, uint64_t read_bps, uint64_t write_bps,
+                           uint64_t read_iops, uint64_t write_iops, bool required, mj_error_t **err);
 
 /* How long a destroyed sandbox's supervisor lingers, files readable, before it goes. */
 void mj_config_set_cleanup_delay(mj_config_t *cfg, double seconds);
