@@ -44,6 +44,22 @@ __attribute__((noreturn)) void mj_exec_child(const mj_plan_t *plan, const mj_exe
     if (chdir(params->workdir) < 0)
         goto fail;
     report[0] = MJ_EXEC_STAGE_LIMITS;
+    /* The sandbox's init and supervisor sit at -999 (see mj_place_child); the command goes back
+     * to 0 so an OOM inside the sandbox takes it, not them. /proc/self is only ours to write while
+     * dumpable, and only for this instant, with every capability still held (no process of the
+     * sandbox, capabilities dropped, may ptrace us meanwhile). Best effort: at -999 the command
+     * stays killable either way. */
+    if (!plan->rootless) {
+        prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+        int ofd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+        struct statfs ofs;
+        if (ofd >= 0) {
+            if (fstatfs(ofd, &ofs) == 0 && ofs.f_type == PROC_SUPER_MAGIC)
+                (void)!write(ofd, "0", 1);
+            close(ofd);
+        }
+        prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    }
     static const int resources[MJ_RLIMIT__COUNT] = {
         [MJ_RLIMIT_NOFILE] = RLIMIT_NOFILE, [MJ_RLIMIT_NPROC] = RLIMIT_NPROC, [MJ_RLIMIT_FSIZE] = RLIMIT_FSIZE,
         [MJ_RLIMIT_CORE] = RLIMIT_CORE,     [MJ_RLIMIT_CPU] = RLIMIT_CPU,     [MJ_RLIMIT_AS] = RLIMIT_AS,

@@ -415,6 +415,41 @@ int mj_plan_build(const mj_config_t *cfg, const mj_command_t *cmd, mj_plan_t *pl
         plan->rlimits[MJ_RLIMIT_CPU].rlim_max = plan->rlimits[MJ_RLIMIT_CPU].rlim_cur + 1;
         plan->cpu_time_limit = (double)plan->rlimits[MJ_RLIMIT_CPU].rlim_cur;
     }
+    /* A process can lower its hard limits but never raise them, not even as root inside a user
+     * namespace: a limit above the caller's own hard limit is clamped to it (stricter, never
+     * looser) and reported, so a default like nproc=4096 still runs on a host capped lower. */
+    static const int host_resources[MJ_RLIMIT__COUNT] = {
+        [MJ_RLIMIT_NOFILE] = RLIMIT_NOFILE, [MJ_RLIMIT_NPROC] = RLIMIT_NPROC, [MJ_RLIMIT_FSIZE] = RLIMIT_FSIZE,
+        [MJ_RLIMIT_CORE] = RLIMIT_CORE,     [MJ_RLIMIT_CPU] = RLIMIT_CPU,     [MJ_RLIMIT_AS] = RLIMIT_AS,
+        [MJ_RLIMIT_STACK] = RLIMIT_STACK,
+    };
+    static const char *const rlimit_names[MJ_RLIMIT__COUNT] = {
+        [MJ_RLIMIT_NOFILE] = "nofile", [MJ_RLIMIT_NPROC] = "nproc", [MJ_RLIMIT_FSIZE] = "fsize",
+        [MJ_RLIMIT_CORE] = "core",     [MJ_RLIMIT_CPU] = "cpu",     [MJ_RLIMIT_AS] = "as",
+        [MJ_RLIMIT_STACK] = "stack",
+    };
+    for (int i = 0; i < MJ_RLIMIT__COUNT; i++) {
+        struct rlimit host;
+        if (!plan->rlimit_set[i] || getrlimit(host_resources[i], &host) < 0 || host.rlim_max == RLIM_INFINITY)
+            continue;
+        struct rlimit *want = &plan->rlimits[i];
+        if (want->rlim_max == RLIM_INFINITY || want->rlim_max > host.rlim_max) {
+            char asked[32];
+            if (want->rlim_max == RLIM_INFINITY)
+                snprintf(asked, sizeof(asked), "unlimited");
+            else
+                snprintf(asked, sizeof(asked), "%llu", (unsigned long long)want->rlim_max);
+            char *w = mj_xasprintf("limits.%s: %s is above the caller's hard limit, lowered to %llu", rlimit_names[i],
+                                   asked, (unsigned long long)host.rlim_max);
+            mj_strv_push(&plan->warnings, w);
+            free(w);
+            want->rlim_max = host.rlim_max;
+            if (want->rlim_cur == RLIM_INFINITY || want->rlim_cur > host.rlim_max)
+                want->rlim_cur = host.rlim_max;
+            if (i == MJ_RLIMIT_CPU && plan->cpu_time_limit > (double)want->rlim_cur)
+                plan->cpu_time_limit = (double)want->rlim_cur;
+        }
+    }
     plan->caps_keep = cfg->caps_keep;
     plan->last_cap = mj_caps_last_cap();
     if (mj_seccomp_compile(cfg, plan, err) < 0)

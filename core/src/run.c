@@ -98,15 +98,17 @@ static int group_cpu(void *ctx, double *seconds)
     return 0;
 }
 
-/* Places the sandbox's first process: its cgroups, and out of the OOM killer's reach (root only:
- * lowering oom_score_adj needs CAP_SYS_RESOURCE on the host). */
+/* Places the sandbox's first process: its cgroups, and almost out of the OOM killer's reach (root
+ * only: lowering oom_score_adj needs CAP_SYS_RESOURCE on the host). -999, never -1000: the value
+ * and its floor (oom_score_adj_min) are inherited, and a sandbox whose processes were all at
+ * -1000 would have nothing the kernel may kill at its memory limit — a livelock, not an OOM. */
 int mj_place_child(const mj_plan_t *plan, mj_cgroup_t *cg, pid_t pid, mj_error_t **err)
 {
     if (cg && mj_cgroup_add_pid(cg, pid, err) < 0)
         return -1;
     if (!plan->rootless) {
         mj_error_t *ignored = NULL;
-        if (mj_proc_write(pid, "oom_score_adj", "-1000", &ignored) < 0)
+        if (mj_proc_write(pid, "oom_score_adj", "-999", &ignored) < 0) /* no CAP_SYS_RESOURCE: stays */
             mj_error_free(ignored);
     }
     return 0;

@@ -161,3 +161,33 @@ MJ_TEST(end_reason_names)
     CHECK_STREQ(mj_end_reason_name(MJ_END_DISK), "disk");
     CHECK_STREQ(mj_end_reason_name((mj_end_reason_t)99), "unknown");
 }
+
+/* A limit above the caller's own hard limit cannot be set (not even as root in a user namespace):
+ * it is lowered to that hard limit and reported, never raised and never left to fail at exec. */
+MJ_TEST(rlimit_above_hard_limit_is_lowered_and_reported)
+{
+    struct rlimit saved, lower;
+    CHECK_EQ_INT(getrlimit(RLIMIT_NPROC, &saved), 0);
+    lower.rlim_max = saved.rlim_max == RLIM_INFINITY || saved.rlim_max > 3000 ? 3000 : saved.rlim_max;
+    lower.rlim_cur = saved.rlim_cur < lower.rlim_max ? saved.rlim_cur : lower.rlim_max;
+    CHECK_EQ_INT(setrlimit(RLIMIT_NPROC, &lower), 0);
+    mj_config_t *cfg = mj_config_new();
+    mj_command_t *cmd = echo_cmd();
+    CHECK_EQ_INT(mj_config_set_rlimit(cfg, MJ_RLIMIT_NPROC, 4096, NULL), 0);
+    CHECK_EQ_INT(mj_config_set_rlimit(cfg, MJ_RLIMIT_NOFILE, 64, NULL), 0);
+    mj_plan_t plan;
+    mj_error_t *e = NULL;
+    CHECK_EQ_INT(mj_plan_build(cfg, cmd, &plan, &e), 0);
+    CHECK(plan.rlimits[MJ_RLIMIT_NPROC].rlim_max == lower.rlim_max);
+    CHECK(plan.rlimits[MJ_RLIMIT_NPROC].rlim_cur == lower.rlim_max);
+    CHECK(plan.rlimits[MJ_RLIMIT_NOFILE].rlim_max == 64);
+    bool reported = false;
+    for (size_t i = 0; i < plan.warnings.n; i++)
+        if (strstr(plan.warnings.v[i], "limits.nproc: 4096 is above the caller's hard limit"))
+            reported = true;
+    CHECK(reported);
+    mj_plan_free(&plan);
+    mj_config_free(cfg);
+    mj_command_free(cmd);
+    (void)setrlimit(RLIMIT_NPROC, &saved); /* root may raise it back; otherwise nothing after needs more */
+}

@@ -111,6 +111,44 @@ describe("limits.memory", function()
   end)
 end)
 
+describe("the OOM killer's choice", function()
+  -- Root hosts with CAP_SYS_RESOURCE put the sandbox's init/supervisor at -999 (never -1000: that
+  -- floor is inherited and a sandbox of -1000 processes has nothing the kernel may kill at its
+  -- memory limit); the command itself is back at 0, so an OOM takes it first.
+  local function host_has_sys_resource()
+    local eff = (helpers.read_file("/proc/self/status") or ""):match("CapEff:%s*(%x+)")
+    return eff ~= nil and (tonumber(eff:sub(-7), 16) // (1 << 24)) % 2 == 1
+  end
+
+  it("runs commands at oom_score_adj 0, below their init's protection", function()
+    local script = "cat /proc/self/oom_score_adj /proc/1/oom_score_adj"
+    local want_init = (ROOT and host_has_sys_resource()) and "-999" or nil
+    local res = run(script)
+    local cmd_adj, init_adj = res.stdout:match("^(%-?%d+)\n(%-?%d+)\n$")
+    assert.are.equal(ROOT and "0" or helpers.sh("cat /proc/self/oom_score_adj"), cmd_adj, res.stdout)
+    if want_init then assert.are.equal(want_init, init_adj) end
+    local sb <close> = assert(mj.sandbox({}))
+    local r2 = assert(sb:exec(script))
+    cmd_adj, init_adj = r2.stdout:match("^(%-?%d+)\n(%-?%d+)\n$")
+    assert.are.equal(cmd_adj, (res.stdout:match("^(%-?%d+)")), r2.stdout)
+    if want_init then assert.are.equal(want_init, init_adj) end
+  end)
+end)
+
+describe("rlimits above the caller's own hard limit", function()
+  it("are lowered to it and reported, and the command still runs", function()
+    if os.execute("command -v prlimit >/dev/null 2>&1") ~= true then
+      return pending("prlimit (util-linux) not installed")
+    end
+    -- the default policy asks for nproc 4096; the CLI runs under a hard limit of 3000
+    local quoted = helpers.shell_quote(helpers.moonjail_bin())
+    local out = helpers.sh("prlimit --nproc=1000:3000 " .. quoted ..
+                           " run -- sh -c 'grep \"Max processes\" /proc/self/limits' 2>&1")
+    assert.matches("limits.nproc: 4096 is above the caller's hard limit, lowered to 3000", out, 1, true)
+    assert.matches("Max processes%s+3000%s+3000", out)
+  end)
+end)
+
 describe("limits.pids", function()
   it("stops a fork bomb with ended_by 'pids' and leaves nothing behind", function()
     if not ROOT then return assert_fails_closed({ pids = 20 }, "pids") end
