@@ -309,6 +309,11 @@ static void add_hier(mj_cg_host_t *host, int version, const char *prefix, const 
     h->own = mj_xstrdup(own);
     h->own_dir = mj_xasprintf("%s%s", h->mount, strcmp(rel, "/") == 0 ? "" : rel);
     if (version == 2) {
+        /* A process that moved itself into <own>/moonjail/host (see build_hier) still belongs to
+         * <own>: its sandboxes and the named ones of its siblings live in <own>/moonjail. */
+        size_t len = strlen(h->own_dir), sl = strlen(MJ_CG_HOST_LEAF);
+        if (len > sl && strcmp(h->own_dir + len - sl, MJ_CG_HOST_LEAF) == 0)
+            h->own_dir[len - sl] = '\0';
         char buf[1024];
         if (mj_cg_read(h->own_dir, "cgroup.controllers", buf, sizeof(buf)) < 0)
             buf[0] = '\0';
@@ -746,6 +751,34 @@ static int make_dir(const char *path)
     return 0;
 }
 
+static size_t for_each_pid(const char *dir, void (*fn)(pid_t));
+static _Thread_local pid_t only_pid_seen;
+static void note_pid(pid_t pid)
+{
+    only_pid_seen = pid;
+}
+
+/* Moves this process into <own>/moonjail/host when it is the only one in own_dir; -1 with
+ * errno EBUSY when others are there too (theirs to place, not ours). */
+static int move_self_to_leaf(const char *own_dir, const char *base)
+{
+    only_pid_seen = 0;
+    if (for_each_pid(own_dir, note_pid) != 1 || only_pid_seen != getpid()) {
+        errno = EBUSY;
+        return -1;
+    }
+    cleanup_free char *leaf = mj_xasprintf("%s%s", own_dir, MJ_CG_HOST_LEAF);
+    char pid[24];
+    snprintf(pid, sizeof(pid), "%d", (int)getpid());
+    int e;
+    if (make_dir(base) < 0 || make_dir(leaf) < 0 || mj_cg_write(leaf, "cgroup.procs", pid) < 0) {
+        e = errno;
+        errno = e == EBUSY ? EIO : e; /* keep EBUSY meaning "others are in the group" */
+        return -1;
+    }
+    return 0;
+}
+
 /* Creates <own>/moonjail/<id> in hierarchy hi, enabling mask on v2.  -1 with errno and
  * *failed (owned) naming the path that failed. */
 static int build_hier(create_ctx_t *cx, int hi, const char *id, unsigned mask, char **failed)
@@ -755,8 +788,14 @@ static int build_hier(create_ctx_t *cx, int hi, const char *id, unsigned mask, c
     cleanup_free char *dir = join(base, id);
     const unsigned v2_enable = mask & ((1u << MJ_CGC_MEMORY) | (1u << MJ_CGC_PIDS) | (1u << MJ_CGC_CPU) | (1u << MJ_CGC_IO));
     if (h->version == 2 && v2_enable && mj_cgv2_enable(h->own_dir, v2_enable) < 0) {
-        *failed = join(h->own_dir, "cgroup.subtree_control");
-        return -1;
+        /* The no-internal-processes rule: a delegated group we sit in alone (systemd-run --scope
+         * -p Delegate=yes moonjail …, a Delegate=yes service) cannot enable controllers for its
+         * children while we are in it. Move ourselves — only ourselves, never a process we did
+         * not start — into the leaf <own>/moonjail/host, as the delegation contract expects. */
+        if (errno != EBUSY || move_self_to_leaf(h->own_dir, base) < 0 || mj_cgv2_enable(h->own_dir, v2_enable) < 0) {
+            *failed = join(h->own_dir, "cgroup.subtree_control");
+            return -1;
+        }
     }
     if (make_dir(base) < 0) {
         *failed = steal_pointer(&base);

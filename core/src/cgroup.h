@@ -15,6 +15,9 @@
 #include "util.h"
 
 #define MJ_CG_MAX_IO 4
+/* Where a rootless caller alone in a delegated v2 group moves itself (not a hex id, so never a
+ * sandbox's name): <own>/moonjail/host. */
+#define MJ_CG_HOST_LEAF "/moonjail/host"
 
 typedef struct {
     uint64_t memory_max;     /* bytes, 0 = none */
