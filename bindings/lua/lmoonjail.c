@@ -756,6 +756,10 @@ void mjl_push_result(lua_State *L, const mj_result_t *r)
     uint64_t peak = mj_result_memory_peak(r);
     set_integer(L, "memory_peak", peak > (uint64_t)LUA_MAXINTEGER ? LUA_MAXINTEGER
                                                                    : (lua_Integer)peak);
+    if (mj_result_cpu_periods(r) > 0) { /* under a CPU limit: the kernel's CFS quota accounting */
+        set_integer(L, "cpu_periods", (lua_Integer)mj_result_cpu_periods(r));
+        set_integer(L, "cpu_throttled_periods", (lua_Integer)mj_result_cpu_throttled(r));
+    }
     lua_setfield(L, -2, "resource_usage");
 }
 

@@ -116,6 +116,13 @@ void mj_cgv1_stats(int ctl, const char *dir, mj_cgroup_stats_t *out)
             out->pids_max_events = v;
         }
         break;
+    case MJ_CGC_CPU: {
+        char buf[512];
+        if (mj_cg_read(dir, "cpu.stat", buf, sizeof(buf)) >= 0 && mj_cg_keyed_u64(buf, "nr_periods", &out->cpu_periods) == 0 &&
+            mj_cg_keyed_u64(buf, "nr_throttled", &out->cpu_throttled) == 0)
+            out->have_throttle = true;
+        break;
+    }
     case MJ_CGC_CPUACCT:
         if (mj_cg_read_u64(dir, "cpuacct.usage", &v) == 0) {
             out->have_cpu = true;

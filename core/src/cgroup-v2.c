@@ -132,6 +132,13 @@ void mj_cgv2_stats(int ctl, const char *dir, mj_cgroup_stats_t *out, uint64_t *p
             out->pids_max_events = v;
         }
         break;
+    case MJ_CGC_CPU: {
+        char buf[1024];
+        if (mj_cg_read(dir, "cpu.stat", buf, sizeof(buf)) >= 0 && mj_cg_keyed_u64(buf, "nr_periods", &out->cpu_periods) == 0 &&
+            mj_cg_keyed_u64(buf, "nr_throttled", &out->cpu_throttled) == 0)
+            out->have_throttle = true;
+        break;
+    }
     case MJ_CGC_CPUACCT:
         if (mj_cg_read_keyed(dir, "cpu.stat", "usage_usec", &v) == 0) {
             out->have_cpu = true;

@@ -45,7 +45,8 @@ typedef struct {
     uint64_t memory_current, memory_peak; /* bytes */
     double cpu_time;     /* seconds, user+system of the whole group */
     unsigned pids_current;
-    bool have_memory, have_cpu, have_pids;
+    uint64_t cpu_periods, cpu_throttled; /* CFS quota periods elapsed / throttled (cpu.stat) */
+    bool have_memory, have_cpu, have_pids, have_throttle;
 } mj_cgroup_stats_t;
 
 /* Root of the cgroup file systems to use: "/sys/fs/cgroup" normally; tests point it at a fake

@@ -418,6 +418,7 @@ struct mj_result {
     double start_time, end_time;
     double cpu_time;
     uint64_t memory_peak;
+    uint64_t cpu_periods, cpu_throttled; /* CFS quota periods of the command / throttled, when limited */
     pid_t pid;
     mj_strv_t warnings;
 };

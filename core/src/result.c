@@ -37,6 +37,8 @@ double mj_result_end_time(const mj_result_t *r) { return r->end_time; }
 double mj_result_duration(const mj_result_t *r) { return r->end_time - r->start_time; }
 double mj_result_cpu_time(const mj_result_t *r) { return r->cpu_time; }
 uint64_t mj_result_memory_peak(const mj_result_t *r) { return r->memory_peak; }
+uint64_t mj_result_cpu_periods(const mj_result_t *r) { return r->cpu_periods; }
+uint64_t mj_result_cpu_throttled(const mj_result_t *r) { return r->cpu_throttled; }
 pid_t mj_result_pid(const mj_result_t *r) { return r->pid; }
 size_t mj_result_warning_count(const mj_result_t *r) { return r->warnings.n; }
 

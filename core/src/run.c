@@ -126,6 +126,10 @@ void mj_result_apply_cgroup(mj_result_t *res, const mj_cgroup_stats_t *before, c
         else if (pids && !(res->ended_by == MJ_END_EXIT && res->exit_code == 0))
             res->ended_by = MJ_END_PIDS;
     }
+    if (after->have_throttle) {
+        res->cpu_periods = after->cpu_periods - (before && before->have_throttle ? before->cpu_periods : 0);
+        res->cpu_throttled = after->cpu_throttled - (before && before->have_throttle ? before->cpu_throttled : 0);
+    }
     if (after->have_memory && after->memory_peak > res->memory_peak)
         res->memory_peak = after->memory_peak;
     if (oom)

@@ -248,6 +248,9 @@ double mj_result_end_time(const mj_result_t *r);
 double mj_result_duration(const mj_result_t *r);
 double mj_result_cpu_time(const mj_result_t *r);   /* user+system seconds of the command tree */
 uint64_t mj_result_memory_peak(const mj_result_t *r); /* bytes (max RSS of the command tree) */
+/* CFS quota periods under a CPU limit (cgroup cpu.stat nr_periods / nr_throttled); 0 without one */
+uint64_t mj_result_cpu_periods(const mj_result_t *r);
+uint64_t mj_result_cpu_throttled(const mj_result_t *r);
 pid_t mj_result_pid(const mj_result_t *r);         /* the command's pid inside the sandbox */
 /* Warnings about things the host could not apply (e.g. a default limit): count and text. */
 size_t mj_result_warning_count(const mj_result_t *r);
