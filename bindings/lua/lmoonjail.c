@@ -629,6 +629,9 @@ static int spec_command_context(lua_State *L, int spec, mj_command_t *cmd, mj_er
     if (spec_field(L, spec, "read_only", LUA_TBOOLEAN, true) != LUA_TNIL)
         mj_command_set_read_only(cmd, lua_toboolean(L, -1));
     lua_pop(L, 1);
+    if (spec_field(L, spec, "no_network", LUA_TBOOLEAN, true) != LUA_TNIL)
+        mj_command_set_no_network(cmd, lua_toboolean(L, -1));
+    lua_pop(L, 1);
     if (spec_field(L, spec, "tty", LUA_TBOOLEAN, true) != LUA_TNIL)
         mj_command_set_tty(cmd, lua_toboolean(L, -1));
     lua_pop(L, 1);

@@ -396,6 +396,11 @@ void mj_command_set_read_only(mj_command_t *cmd, bool read_only)
     cmd->read_only = read_only;
 }
 
+void mj_command_set_no_network(mj_command_t *cmd, bool no_network)
+{
+    cmd->no_network = no_network;
+}
+
 void mj_command_set_timeout(mj_command_t *cmd, double seconds)
 {
     cmd->timeout = seconds > 0 ? seconds : 0;

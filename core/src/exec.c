@@ -98,6 +98,8 @@ __attribute__((noreturn)) void mj_exec_child(const mj_plan_t *plan, const mj_exe
     report[0] = MJ_EXEC_STAGE_LANDLOCK;
     if (mj_landlock_restrict(params->landlock_fd) < 0 && plan->landlock_required)
         goto fail;
+    if (params->no_network && mj_landlock_deny_tcp() < 0)
+        goto fail;
     report[0] = MJ_EXEC_STAGE_SECCOMP;
     if (!plan->seccomp_loaded && mj_seccomp_load(plan) < 0)
         goto fail;

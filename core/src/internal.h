@@ -78,6 +78,7 @@ struct mj_command {
     uid_t uid;
     gid_t gid;
     bool read_only;
+    bool no_network;
     bool tty;
 };
 
@@ -263,6 +264,7 @@ typedef struct {
     gid_t gid;
     char *exec_buf; /* PATH_MAX scratch */
     bool read_only; /* Landlock: no writes anywhere for this command */
+    bool no_network; /* Landlock (ABI 4+): no TCP bind or connect for this command */
     bool tty;        /* stdin is a pty slave: make it the controlling terminal */
     int landlock_fd; /* the ruleset to restrict to, -1 = none */
 } mj_exec_params_t;
@@ -273,6 +275,8 @@ __attribute__((noreturn)) void mj_exec_child(const mj_plan_t *plan, const mj_exe
 int mj_landlock_abi(void);
 /* In the sandbox's init after pivot_root: builds the ruleset(s); -1 with errno on failure. */
 int mj_landlock_prepare(mj_plan_t *plan, int *ruleset_out, bool read_only);
+/* Adds a Landlock layer that refuses every TCP bind and connect (ABI 4+); -1 with errno. */
+int mj_landlock_deny_tcp(void);
 int mj_landlock_restrict(int ruleset);
 
 /* seccomp.c */

@@ -34,6 +34,7 @@ enum {
 #define MJ_EXEC_DETACHED 0x1u
 #define MJ_EXEC_READ_ONLY 0x2u /* Landlock: no writes for this command */
 #define MJ_EXEC_TTY 0x4u       /* stdio is a pty slave: make it the controlling terminal */
+#define MJ_EXEC_NO_NETWORK 0x8u /* Landlock: no TCP bind/connect for this command */
 
 #define MJ_SUP_PAUSED 0x1
 #define MJ_SUP_STOPPED 0x2

@@ -973,6 +973,16 @@ static int start_exec(mj_sandbox_t *sb, const mj_command_t *cmd, bool detached, 
         *err = mj_error_new(MJ_ERR_INVALID_CONFIG, EINVAL, "command: empty command");
         return -1;
     }
+    if (cmd->no_network) {
+        int abi = mj_landlock_abi();
+        if (abi < 4) {
+            *err = mj_error_new(MJ_ERR_UNSUPPORTED, ENOTSUP,
+                                "allow_network = false cannot be enforced: it needs Landlock TCP rules (ABI 4, Linux "
+                                "6.7+) and this kernel has %s",
+                                abi > 0 ? (abi == 1 ? "ABI 1" : abi == 2 ? "ABI 2" : "ABI 3") : "no Landlock");
+            return -1;
+        }
+    }
     mj_strv_t env = {0};
     mj_strv_copy(&env, &sb->env);
     mj_env_overlay(&env, &cmd->env);
@@ -981,7 +991,7 @@ static int start_exec(mj_sandbox_t *sb, const mj_command_t *cmd, bool detached, 
         .uid = cmd->has_user ? cmd->uid : sb->uid,
         .gid = cmd->has_user ? cmd->gid : sb->gid,
         .flags = (detached ? MJ_EXEC_DETACHED : 0) | (cmd->read_only ? MJ_EXEC_READ_ONLY : 0) |
-                 (cmd->tty ? MJ_EXEC_TTY : 0),
+                 (cmd->tty ? MJ_EXEC_TTY : 0) | (cmd->no_network ? MJ_EXEC_NO_NETWORK : 0),
         .argc = (uint32_t)cmd->argv.n,
         .envc = (uint32_t)env.n,
     };

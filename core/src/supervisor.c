@@ -294,7 +294,7 @@ static int parse_exec(const mj_plan_t *plan, size_t len, mj_exec_params_t *param
     }
     mj_exec_req_t er;
     memcpy(&er, req_buf + sizeof(mj_req_t), sizeof(er));
-    if (er.argc < 1 || er.argc > MJ_PROTO_MAX_ARGS || er.envc > MJ_PROTO_MAX_ENV || (er.flags & ~(MJ_EXEC_DETACHED | MJ_EXEC_READ_ONLY | MJ_EXEC_TTY))) {
+    if (er.argc < 1 || er.argc > MJ_PROTO_MAX_ARGS || er.envc > MJ_PROTO_MAX_ENV || (er.flags & ~(MJ_EXEC_DETACHED | MJ_EXEC_READ_ONLY | MJ_EXEC_TTY | MJ_EXEC_NO_NETWORK))) {
         errno = E2BIG;
         return -1;
     }
@@ -340,6 +340,7 @@ static int parse_exec(const mj_plan_t *plan, size_t len, mj_exec_params_t *param
     params->exec_buf = exec_path;
     params->read_only = (er.flags & MJ_EXEC_READ_ONLY) != 0;
     params->tty = (er.flags & MJ_EXEC_TTY) != 0;
+    params->no_network = (er.flags & MJ_EXEC_NO_NETWORK) != 0;
     params->landlock_fd = -1;
     if (params->read_only && plan->landlock_ro_fd < 0) {
         errno = ENOTSUP; /* cannot narrow without Landlock: refuse rather than run unrestricted */

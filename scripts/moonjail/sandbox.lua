@@ -177,8 +177,7 @@ return function(core, h)
       return nil, err("PERMISSION_DENIED",
         "allow_network: the sandbox has no network (network = \"" .. tostring(st.network) .. "\")")
     elseif opts.allow_network == false and st.network == "host" then
-      warnings[#warnings + 1] = "allow_network = false is not enforced yet (needs Landlock network rules): "
-        .. "the command shares the host's network like the rest of the sandbox"
+      spec.no_network = true -- Landlock TCP rules; UNSUPPORTED on kernels without them
     end
     if opts.allow_write == true and not st.writable then
       return nil, err("PERMISSION_DENIED", "allow_write: the sandbox is read-only")

@@ -916,6 +916,33 @@ describe("Sandbox errors", function()
     assert_fails("PERMISSION_DENIED", res, err, false)
   end)
 
+  -- allow_network = false in a host-network sandbox: a Landlock layer refusing TCP bind and
+  -- connect (ABI 4+). Connecting to a closed local port tells the two apart: refused by the
+  -- peer (ECONNREFUSED) when allowed, by Landlock (EACCES) when not. Kernels without Landlock
+  -- TCP rules (the VM lane's 6.1 has ABI 2) fail closed: UNSUPPORTED, and nothing runs.
+  it("narrows one command to no TCP with allow_network = false, or fails closed", function()
+    local sb = new_sandbox({ network = "host" })
+    local probe = { "bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/9 && echo CONNECTED; true" }
+    local plain = ok(sb:exec(probe))
+    assert.matches("Connection refused", plain.stderr, 1, true)
+    local abi = 0 -- as moonjail doctor sees it
+    for _, c in ipairs(helpers.json_decode(helpers.cli({ "doctor", "--json" }).stdout).checks) do
+      if c.name == "landlock" then abi = tonumber((c.detail or ""):match("ABI (%d+)")) or 0 end
+    end
+    local res, err = sb:exec(probe, { allow_network = false })
+    if abi < 4 then
+      assert_fails("UNSUPPORTED", res, err, false)
+      assert.matches("Landlock TCP rules", err.message, 1, true)
+      return
+    end
+    assert.is_truthy(res, tostring(err))
+    assert.matches("Permission denied", res.stderr, 1, true)
+    assert.is_nil(res.stdout:find("CONNECTED", 1, true))
+    -- only this command: the next one connects (and is refused by the peer) again
+    local again = ok(sb:exec(probe))
+    assert.matches("Connection refused", again.stderr, 1, true)
+  end)
+
   it("reports an operation that timed out as TIMEOUT", function()
     local sb = new_sandbox()
     local p = ok(sb:spawn({ "sleep", "5" }))

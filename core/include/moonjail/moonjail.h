@@ -202,6 +202,10 @@ int mj_command_set_user(mj_command_t *cmd, uid_t uid, gid_t gid, mj_error_t **er
 /* Narrows one command of a persistent sandbox to no writes anywhere (Landlock).  When the sandbox
  * runs without Landlock the exec fails with PERMISSION_DENIED rather than run unrestricted. */
 void mj_command_set_read_only(mj_command_t *cmd, bool read_only);
+/* Narrows one command of a persistent sandbox to no TCP bind or connect (a Landlock layer of its
+ * own, ABI 4+, on top of the sandbox's).  A kernel without Landlock TCP rules makes the exec fail
+ * with UNSUPPORTED rather than run unrestricted.  UDP and unix sockets are not covered. */
+void mj_command_set_no_network(mj_command_t *cmd, bool no_network);
 /* Runs the command on a new pseudo-terminal (persistent sandboxes): a fresh pty pair whose slave
  * becomes the command's controlling terminal and stdio; the caller's own terminal is never
  * passed in.  Output arrives as stdout; stdin bytes / the stdin fd are typed into it.  When the
