@@ -924,7 +924,7 @@ describe("Sandbox errors", function()
     local sb = new_sandbox({ network = "host" })
     local probe = { "bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/9 && echo CONNECTED; true" }
     local plain = ok(sb:exec(probe))
-    assert.matches("Connection refused", plain.stderr, 1, true)
+    assert.is_nil(plain.stderr:find("Permission denied", 1, true), plain.stderr)
     local abi = 0 -- as moonjail doctor sees it
     for _, c in ipairs(helpers.json_decode(helpers.cli({ "doctor", "--json" }).stdout).checks) do
       if c.name == "landlock" then abi = tonumber((c.detail or ""):match("ABI (%d+)")) or 0 end
@@ -940,7 +940,7 @@ describe("Sandbox errors", function()
     assert.is_nil(res.stdout:find("CONNECTED", 1, true))
     -- only this command: the next one connects (and is refused by the peer) again
     local again = ok(sb:exec(probe))
-    assert.matches("Connection refused", again.stderr, 1, true)
+    assert.is_nil(again.stderr:find("Permission denied", 1, true), again.stderr)
   end)
 
   it("reports an operation that timed out as TIMEOUT", function()
