@@ -489,6 +489,12 @@ static int sb_usage(lua_State *L)
     set_int(L, "disk_usage", clamp_u64(u.disk_usage));
     set_int(L, "disk_reads", clamp_u64(u.disk_reads));
     set_int(L, "disk_writes", clamp_u64(u.disk_writes));
+    set_int(L, "block_read_bytes", clamp_u64(u.block_read_bytes));
+    set_int(L, "block_write_bytes", clamp_u64(u.block_write_bytes));
+    if (u.block_io_from_cgroup) {
+        set_int(L, "block_read_ops", clamp_u64(u.block_read_ops));
+        set_int(L, "block_write_ops", clamp_u64(u.block_write_ops));
+    }
     set_int(L, "network_in", clamp_u64(u.network_in));
     set_int(L, "network_out", clamp_u64(u.network_out));
     set_int(L, "process_count", u.process_count);

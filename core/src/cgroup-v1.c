@@ -6,6 +6,7 @@
 #include "cgroup.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -121,6 +122,27 @@ void mj_cgv1_stats(int ctl, const char *dir, mj_cgroup_stats_t *out)
         if (mj_cg_read(dir, "cpu.stat", buf, sizeof(buf)) >= 0 && mj_cg_keyed_u64(buf, "nr_periods", &out->cpu_periods) == 0 &&
             mj_cg_keyed_u64(buf, "nr_throttled", &out->cpu_throttled) == 0)
             out->have_throttle = true;
+        break;
+    }
+    case MJ_CGC_IO: {
+        /* "MAJ:MIN Read N" / "MAJ:MIN Write N" lines (and Sync/Async/Total, skipped) */
+        static const char *const files[2] = {"blkio.throttle.io_service_bytes", "blkio.throttle.io_serviced"};
+        for (int f = 0; f < 2; f++) {
+            char buf[4096], *save = NULL;
+            if (mj_cg_read(dir, files[f], buf, sizeof(buf)) < 0)
+                continue;
+            out->have_io = true;
+            for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                char op[16];
+                unsigned long long n;
+                if (sscanf(line, "%*u:%*u %15s %llu", op, &n) != 2)
+                    continue;
+                if (strcmp(op, "Read") == 0)
+                    *(f ? &out->io_read_ops : &out->io_read_bytes) += n;
+                else if (strcmp(op, "Write") == 0)
+                    *(f ? &out->io_write_ops : &out->io_write_bytes) += n;
+            }
+        }
         break;
     }
     case MJ_CGC_CPUACCT:

@@ -139,6 +139,25 @@ void mj_cgv2_stats(int ctl, const char *dir, mj_cgroup_stats_t *out, uint64_t *p
             out->have_throttle = true;
         break;
     }
+    case MJ_CGC_IO: {
+        /* "MAJ:MIN rbytes=N wbytes=N rios=N wios=N dbytes=N dios=N" per device */
+        char buf[4096], *save = NULL;
+        if (mj_cg_read(dir, "io.stat", buf, sizeof(buf)) < 0)
+            break;
+        out->have_io = true;
+        for (char *tok = strtok_r(buf, " \n", &save); tok; tok = strtok_r(NULL, " \n", &save)) {
+            unsigned long long n;
+            if (sscanf(tok, "rbytes=%llu", &n) == 1)
+                out->io_read_bytes += n;
+            else if (sscanf(tok, "wbytes=%llu", &n) == 1)
+                out->io_write_bytes += n;
+            else if (sscanf(tok, "rios=%llu", &n) == 1)
+                out->io_read_ops += n;
+            else if (sscanf(tok, "wios=%llu", &n) == 1)
+                out->io_write_ops += n;
+        }
+        break;
+    }
     case MJ_CGC_CPUACCT:
         if (mj_cg_read_keyed(dir, "cpu.stat", "usage_usec", &v) == 0) {
             out->have_cpu = true;

@@ -1186,7 +1186,7 @@ int mj_cgroup_stats(mj_cgroup_t *cg, mj_cgroup_stats_t *out)
         errno = EINVAL;
         return -1;
     }
-    static const int stat_ctls[] = {MJ_CGC_MEMORY, MJ_CGC_PIDS, MJ_CGC_CPU, MJ_CGC_CPUACCT};
+    static const int stat_ctls[] = {MJ_CGC_MEMORY, MJ_CGC_PIDS, MJ_CGC_CPU, MJ_CGC_CPUACCT, MJ_CGC_IO};
     for (size_t i = 0; i < MJ_ARRAY_LEN(stat_ctls); i++) {
         int c = stat_ctls[i];
         if (cg->at[c] < 0)

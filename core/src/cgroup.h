@@ -46,7 +46,8 @@ typedef struct {
     double cpu_time;     /* seconds, user+system of the whole group */
     unsigned pids_current;
     uint64_t cpu_periods, cpu_throttled; /* CFS quota periods elapsed / throttled (cpu.stat) */
-    bool have_memory, have_cpu, have_pids, have_throttle;
+    uint64_t io_read_bytes, io_write_bytes, io_read_ops, io_write_ops; /* block I/O (io.stat / blkio) */
+    bool have_memory, have_cpu, have_pids, have_throttle, have_io;
 } mj_cgroup_stats_t;
 
 /* Root of the cgroup file systems to use: "/sys/fs/cgroup" normally; tests point it at a fake

@@ -162,6 +162,10 @@ static void add_usage(int pdir, const stat_t *s, void *ctx)
             a->u->disk_reads += strtoull(p + 7, NULL, 10);
         if ((p = strstr(buf, "syscw: ")))
             a->u->disk_writes += strtoull(p + 7, NULL, 10);
+        if ((p = strstr(buf, "\nread_bytes: ")))
+            a->u->block_read_bytes += strtoull(p + 13, NULL, 10);
+        if ((p = strstr(buf, "\nwrite_bytes: ")))
+            a->u->block_write_bytes += strtoull(p + 14, NULL, 10);
     }
 }
 
@@ -194,6 +198,13 @@ int mj_sandbox_usage(mj_sandbox_t *sb, mj_usage_t *u, mj_error_t **err)
     if (cg && mj_cgroup_stats(cg, &cst) == 0) {
         if (cst.have_cpu)
             u->cpu_time = cst.cpu_time;
+        if (cst.have_io) {
+            u->block_read_bytes = cst.io_read_bytes;
+            u->block_write_bytes = cst.io_write_bytes;
+            u->block_read_ops = cst.io_read_ops;
+            u->block_write_ops = cst.io_write_ops;
+            u->block_io_from_cgroup = true;
+        }
         if (cst.have_memory) {
             u->memory_usage = cst.memory_current;
             if (cst.memory_peak > sb->memory_peak)

@@ -206,22 +206,33 @@ describe("io limits", function()
     for line in (helpers.read_file("/proc/self/mountinfo") or ""):gmatch("[^\n]+") do
       local mp, src = line:match("^%S+ %S+ %S+ %S+ (%S+) .- %- %S+ (%S+)")
       if src and src:match("^/dev/") and os.execute("test -b " .. helpers.shell_quote(src)) == true then
-        if mp == "/" then return src end
-        any = any or src
+        if mp == "/" then return src, mp end
+        any = any or { src, mp }
       end
     end
-    return any
+    if any then return any[1], any[2] end
   end
 
   it("throttles the sandbox's io on a block device (blkio / io.max), or fails closed", function()
-    local dev = root_device()
+    local dev, mountpoint = root_device()
     if not dev then
       pending("no mounted block device on this host")
       return
     end
     local limits = { io = { { device = dev, read_bps = "10M", write_iops = 100 } } }
     if not ROOT then return assert_fails_closed(limits, "io") end
-    local sb = assert(mj.sandbox({ limits = limits }))
+    -- a read-write directory on that device, for I/O the io cgroup accounts
+    local out = string.format("%s/mjspec-io-%d", mountpoint == "/" and "/var/tmp" or mountpoint,
+                              helpers.unique_number())
+    assert(os.execute("mkdir -m 0777 " .. out))
+    local sb = assert(mj.sandbox({ limits = limits, mounts = { { src = out, dst = "/out", mode = "rw" } } }))
+    local wrote = assert(sb:exec("dd if=/dev/zero of=/out/f bs=1M count=4 oflag=direct 2>&1"))
+    local usage = assert(sb:usage())
+    os.execute("rm -rf " .. out)
+    assert.are.equal(0, wrote.exit_code, wrote.stdout)
+    -- usage from the io cgroup (io.stat / blkio.throttle.io_service_bytes), with operation counts
+    assert.is_true(usage.block_write_bytes >= 4 * MiB, tostring(usage.block_write_bytes))
+    assert.is_true((usage.block_write_ops or 0) >= 4, tostring(usage.block_write_ops))
     local id = sb:info().id
     local text = ""
     for _, base in ipairs({ "/sys/fs/cgroup/blkio", "/sys/fs/cgroup" }) do

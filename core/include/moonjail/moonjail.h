@@ -377,6 +377,11 @@ typedef struct {
     unsigned thread_count;
     unsigned file_handles;   /* open fds of those processes */
     double uptime;           /* seconds since started */
+    /* Block I/O: from the io cgroup (io.stat / blkio) when the sandbox has one (io limits), with
+     * operation counts; else bytes the live processes caused to be read from / written to storage
+     * (/proc/PID/io read_bytes / write_bytes), ops 0 */
+    uint64_t block_read_bytes, block_write_bytes, block_read_ops, block_write_ops;
+    bool block_io_from_cgroup;
 } mj_usage_t;
 
 int mj_sandbox_usage(mj_sandbox_t *sb, mj_usage_t *out, mj_error_t **err);
