@@ -60,13 +60,8 @@ __attribute__((noreturn)) void mj_exec_child(const mj_plan_t *plan, const mj_exe
         }
         prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     }
-    static const int resources[MJ_RLIMIT__COUNT] = {
-        [MJ_RLIMIT_NOFILE] = RLIMIT_NOFILE, [MJ_RLIMIT_NPROC] = RLIMIT_NPROC, [MJ_RLIMIT_FSIZE] = RLIMIT_FSIZE,
-        [MJ_RLIMIT_CORE] = RLIMIT_CORE,     [MJ_RLIMIT_CPU] = RLIMIT_CPU,     [MJ_RLIMIT_AS] = RLIMIT_AS,
-        [MJ_RLIMIT_STACK] = RLIMIT_STACK,
-    };
     for (int i = 0; i < MJ_RLIMIT__COUNT; i++)
-        if (plan->rlimit_set[i] && setrlimit(resources[i], &plan->rlimits[i]) < 0)
+        if (plan->rlimit_set[i] && setrlimit(mj_rlimit_resource[i], &plan->rlimits[i]) < 0)
             goto fail;
     report[0] = MJ_EXEC_STAGE_CREDS;
     if (mj_caps_drop_and_setid(plan->caps_keep, plan->last_cap, params->uid, params->gid, !plan->rootless) < 0)

@@ -274,6 +274,8 @@ __attribute__((noreturn)) void mj_exec_child(const mj_plan_t *plan, const mj_exe
 /* landlock.c */
 int mj_landlock_abi(void);
 /* In the sandbox's init after pivot_root: builds the ruleset(s); -1 with errno on failure. */
+/* MJ_RLIMIT_* -> RLIMIT_* */
+extern const int mj_rlimit_resource[MJ_RLIMIT__COUNT];
 int mj_landlock_prepare(mj_plan_t *plan, int *ruleset_out, bool read_only);
 /* Adds a Landlock layer that refuses every TCP bind and connect (ABI 4+); -1 with errno. */
 int mj_landlock_deny_tcp(void);

@@ -285,6 +285,12 @@ static void read_proc_areas(mj_plan_t *plan)
     }
 }
 
+const int mj_rlimit_resource[MJ_RLIMIT__COUNT] = {
+    [MJ_RLIMIT_NOFILE] = RLIMIT_NOFILE, [MJ_RLIMIT_NPROC] = RLIMIT_NPROC, [MJ_RLIMIT_FSIZE] = RLIMIT_FSIZE,
+    [MJ_RLIMIT_CORE] = RLIMIT_CORE,     [MJ_RLIMIT_CPU] = RLIMIT_CPU,     [MJ_RLIMIT_AS] = RLIMIT_AS,
+    [MJ_RLIMIT_STACK] = RLIMIT_STACK,
+};
+
 static void set_rlimit(mj_plan_t *plan, mj_rlimit_t which, uint64_t value)
 {
     rlim_t v = value == UINT64_MAX ? RLIM_INFINITY : (rlim_t)value;
@@ -418,11 +424,6 @@ int mj_plan_build(const mj_config_t *cfg, const mj_command_t *cmd, mj_plan_t *pl
     /* A process can lower its hard limits but never raise them, not even as root inside a user
      * namespace: a limit above the caller's own hard limit is clamped to it (stricter, never
      * looser) and reported, so a default like nproc=4096 still runs on a host capped lower. */
-    static const int host_resources[MJ_RLIMIT__COUNT] = {
-        [MJ_RLIMIT_NOFILE] = RLIMIT_NOFILE, [MJ_RLIMIT_NPROC] = RLIMIT_NPROC, [MJ_RLIMIT_FSIZE] = RLIMIT_FSIZE,
-        [MJ_RLIMIT_CORE] = RLIMIT_CORE,     [MJ_RLIMIT_CPU] = RLIMIT_CPU,     [MJ_RLIMIT_AS] = RLIMIT_AS,
-        [MJ_RLIMIT_STACK] = RLIMIT_STACK,
-    };
     static const char *const rlimit_names[MJ_RLIMIT__COUNT] = {
         [MJ_RLIMIT_NOFILE] = "nofile", [MJ_RLIMIT_NPROC] = "nproc", [MJ_RLIMIT_FSIZE] = "fsize",
         [MJ_RLIMIT_CORE] = "core",     [MJ_RLIMIT_CPU] = "cpu",     [MJ_RLIMIT_AS] = "as",
@@ -430,7 +431,7 @@ int mj_plan_build(const mj_config_t *cfg, const mj_command_t *cmd, mj_plan_t *pl
     };
     for (int i = 0; i < MJ_RLIMIT__COUNT; i++) {
         struct rlimit host;
-        if (!plan->rlimit_set[i] || getrlimit(host_resources[i], &host) < 0 || host.rlim_max == RLIM_INFINITY)
+        if (!plan->rlimit_set[i] || getrlimit(mj_rlimit_resource[i], &host) < 0 || host.rlim_max == RLIM_INFINITY)
             continue;
         struct rlimit *want = &plan->rlimits[i];
         if (want->rlim_max == RLIM_INFINITY || want->rlim_max > host.rlim_max) {
