@@ -41,12 +41,15 @@ local function delegated_group(chown)
   return dir
 end
 
+-- mjtest may not reach the build tree (a clone under /root): a copy of the self-contained binary
+local BIN = helpers.tmpdir("0755") .. "/moonjail"
+assert(os.execute("cp " .. helpers.shell_quote(helpers.moonjail_bin()) .. " " .. BIN .. " && chmod 0755 " .. BIN))
+
 -- Runs `moonjail ARGS` as mjtest from a shell placed in dir; returns status and output.
 local function run_in(dir, args)
   local out_path = os.tmpname()
-  local inner = string.format("echo $$ > %s/cgroup.procs && exec setpriv --reuid mjtest --regid mjtest "
-                              .. "--init-groups env HOME=/tmp %s %s", dir,
-                              helpers.shell_quote(helpers.moonjail_bin()), args)
+  local inner = string.format("cd / && echo $$ > %s/cgroup.procs && exec setpriv --reuid mjtest --regid mjtest "
+                              .. "--init-groups env HOME=/tmp %s %s", dir, BIN, args)
   local _, _, code = os.execute(string.format("sh -c %s >%s 2>&1 </dev/null", helpers.shell_quote(inner), out_path))
   local out = helpers.read_file(out_path) or ""
   os.remove(out_path)
