@@ -11,26 +11,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define CFS_PERIOD_US 100000ULL
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-        ;
-}
-
-/* Writes one file; on failure names it in *failed_file and returns -1 with errno. */
-#define WRITE_OR_FAIL(file, ...)                                                                   \
-    do {                                                                                           \
-        *failed_file = (file);                                                                     \
-        if (mj_cg_writef(dir, (file), __VA_ARGS__) < 0)                                            \
-            return -1;                                                                             \
-    } while (0)
-
 static unsigned long long cpu_quota_us(double cpus)
 {
-    unsigned long long q = (unsigned long long)(cpus * (double)CFS_PERIOD_US + 0.5);
+    unsigned long long q = (unsigned long long)(cpus * (double)MJ_CG_CPU_PERIOD_US + 0.5);
     return q < 1000 ? 1000 : q; /* the kernel's minimum quota is 1 ms */
 }
 
@@ -39,43 +22,43 @@ int mj_cgv1_apply(int ctl, const char *dir, const mj_cgroup_limits_t *l, const c
     switch (ctl) {
     case MJ_CGC_MEMORY:
         if (l->memory_max) {
-            WRITE_OR_FAIL("memory.limit_in_bytes", "%llu", (unsigned long long)l->memory_max);
+            MJ_CG_WRITE_OR_FAIL("memory.limit_in_bytes", "%llu", (unsigned long long)l->memory_max);
             /* memory+swap equal to memory: no swapping past the limit (only when swap accounting is on). */
             if (mj_cg_exists(dir, "memory.memsw.limit_in_bytes"))
-                WRITE_OR_FAIL("memory.memsw.limit_in_bytes", "%llu", (unsigned long long)l->memory_max);
+                MJ_CG_WRITE_OR_FAIL("memory.memsw.limit_in_bytes", "%llu", (unsigned long long)l->memory_max);
         }
         if (l->memory_request)
-            WRITE_OR_FAIL("memory.soft_limit_in_bytes", "%llu", (unsigned long long)l->memory_request);
+            MJ_CG_WRITE_OR_FAIL("memory.soft_limit_in_bytes", "%llu", (unsigned long long)l->memory_request);
         return 0;
     case MJ_CGC_CPU:
         if (l->cpus > 0) {
-            WRITE_OR_FAIL("cpu.cfs_period_us", "%llu", CFS_PERIOD_US);
-            WRITE_OR_FAIL("cpu.cfs_quota_us", "%llu", cpu_quota_us(l->cpus));
+            MJ_CG_WRITE_OR_FAIL("cpu.cfs_period_us", "%llu", MJ_CG_CPU_PERIOD_US);
+            MJ_CG_WRITE_OR_FAIL("cpu.cfs_quota_us", "%llu", cpu_quota_us(l->cpus));
         }
         if (l->cpu_request > 0) {
             unsigned long long shares = (unsigned long long)(l->cpu_request * 1024.0 + 0.5);
             shares = shares < 2 ? 2 : shares > 262144 ? 262144 : shares;
-            WRITE_OR_FAIL("cpu.shares", "%llu", shares);
+            MJ_CG_WRITE_OR_FAIL("cpu.shares", "%llu", shares);
         }
         return 0;
     case MJ_CGC_PIDS:
         if (l->pids_max)
-            WRITE_OR_FAIL("pids.max", "%llu", (unsigned long long)l->pids_max);
+            MJ_CG_WRITE_OR_FAIL("pids.max", "%llu", (unsigned long long)l->pids_max);
         return 0;
     case MJ_CGC_IO:
         for (unsigned i = 0; i < l->n_io && i < MJ_CG_MAX_IO; i++) {
             unsigned ma = l->io[i].major, mi = l->io[i].minor;
             if (l->io[i].read_bps)
-                WRITE_OR_FAIL("blkio.throttle.read_bps_device", "%u:%u %llu", ma, mi,
+                MJ_CG_WRITE_OR_FAIL("blkio.throttle.read_bps_device", "%u:%u %llu", ma, mi,
                               (unsigned long long)l->io[i].read_bps);
             if (l->io[i].write_bps)
-                WRITE_OR_FAIL("blkio.throttle.write_bps_device", "%u:%u %llu", ma, mi,
+                MJ_CG_WRITE_OR_FAIL("blkio.throttle.write_bps_device", "%u:%u %llu", ma, mi,
                               (unsigned long long)l->io[i].write_bps);
             if (l->io[i].read_iops)
-                WRITE_OR_FAIL("blkio.throttle.read_iops_device", "%u:%u %llu", ma, mi,
+                MJ_CG_WRITE_OR_FAIL("blkio.throttle.read_iops_device", "%u:%u %llu", ma, mi,
                               (unsigned long long)l->io[i].read_iops);
             if (l->io[i].write_iops)
-                WRITE_OR_FAIL("blkio.throttle.write_iops_device", "%u:%u %llu", ma, mi,
+                MJ_CG_WRITE_OR_FAIL("blkio.throttle.write_iops_device", "%u:%u %llu", ma, mi,
                               (unsigned long long)l->io[i].write_iops);
         }
         return 0;
@@ -117,13 +100,9 @@ void mj_cgv1_stats(int ctl, const char *dir, mj_cgroup_stats_t *out)
             out->pids_max_events = v;
         }
         break;
-    case MJ_CGC_CPU: {
-        char buf[512];
-        if (mj_cg_read(dir, "cpu.stat", buf, sizeof(buf)) >= 0 && mj_cg_keyed_u64(buf, "nr_periods", &out->cpu_periods) == 0 &&
-            mj_cg_keyed_u64(buf, "nr_throttled", &out->cpu_throttled) == 0)
-            out->have_throttle = true;
+    case MJ_CGC_CPU:
+        mj_cg_read_throttle(dir, out);
         break;
-    }
     case MJ_CGC_IO: {
         /* "MAJ:MIN Read N" / "MAJ:MIN Write N" lines (and Sync/Async/Total, skipped) */
         static const char *const files[2] = {"blkio.throttle.io_service_bytes", "blkio.throttle.io_serviced"};
@@ -195,7 +174,7 @@ int mj_cgv1_freeze(const char *dir, bool frozen, int timeout_ms)
         }
         if (frozen) /* the kernel retries the freeze on each write */
             (void)mj_cg_write(dir, "freezer.state", "FROZEN");
-        sleep_ms(step);
+        mj_cg_sleep_ms(step);
         waited += step;
         step = step < 16 ? step * 2 : 16;
     }

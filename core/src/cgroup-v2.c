@@ -9,22 +9,6 @@
 #include <string.h>
 #include <time.h>
 
-#define CPU_PERIOD_US 100000ULL
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-        ;
-}
-
-#define WRITE_OR_FAIL(file, ...)                                                                   \
-    do {                                                                                           \
-        *failed_file = (file);                                                                     \
-        if (mj_cg_writef(dir, (file), __VA_ARGS__) < 0)                                            \
-            return -1;                                                                             \
-    } while (0)
-
 /* true when the space-separated list has word. */
 static bool has_word(const char *list, const char *word)
 {
@@ -61,27 +45,27 @@ int mj_cgv2_apply(int ctl, const char *dir, const mj_cgroup_limits_t *l, const c
     switch (ctl) {
     case MJ_CGC_MEMORY:
         if (l->memory_max) {
-            WRITE_OR_FAIL("memory.max", "%llu", (unsigned long long)l->memory_max);
+            MJ_CG_WRITE_OR_FAIL("memory.max", "%llu", (unsigned long long)l->memory_max);
             if (mj_cg_exists(dir, "memory.swap.max")) /* absent when swap accounting is off */
-                WRITE_OR_FAIL("memory.swap.max", "0");
+                MJ_CG_WRITE_OR_FAIL("memory.swap.max", "0");
         }
         if (l->memory_request)
-            WRITE_OR_FAIL("memory.low", "%llu", (unsigned long long)l->memory_request);
+            MJ_CG_WRITE_OR_FAIL("memory.low", "%llu", (unsigned long long)l->memory_request);
         return 0;
     case MJ_CGC_CPU:
         if (l->cpus > 0) {
-            unsigned long long q = (unsigned long long)(l->cpus * (double)CPU_PERIOD_US + 0.5);
-            WRITE_OR_FAIL("cpu.max", "%llu %llu", q < 1000 ? 1000 : q, CPU_PERIOD_US);
+            unsigned long long q = (unsigned long long)(l->cpus * (double)MJ_CG_CPU_PERIOD_US + 0.5);
+            MJ_CG_WRITE_OR_FAIL("cpu.max", "%llu %llu", q < 1000 ? 1000 : q, MJ_CG_CPU_PERIOD_US);
         }
         if (l->cpu_request > 0) {
             unsigned long long w = (unsigned long long)(l->cpu_request * 100.0 + 0.5);
             w = w < 1 ? 1 : w > 10000 ? 10000 : w;
-            WRITE_OR_FAIL("cpu.weight", "%llu", w);
+            MJ_CG_WRITE_OR_FAIL("cpu.weight", "%llu", w);
         }
         return 0;
     case MJ_CGC_PIDS:
         if (l->pids_max)
-            WRITE_OR_FAIL("pids.max", "%llu", (unsigned long long)l->pids_max);
+            MJ_CG_WRITE_OR_FAIL("pids.max", "%llu", (unsigned long long)l->pids_max);
         return 0;
     case MJ_CGC_IO:
         for (unsigned i = 0; i < l->n_io && i < MJ_CG_MAX_IO; i++) {
@@ -93,7 +77,7 @@ int mj_cgv2_apply(int ctl, const char *dir, const mj_cgroup_limits_t *l, const c
                 else
                     snprintf(v[k], sizeof(v[k]), "max");
             }
-            WRITE_OR_FAIL("io.max", "%u:%u rbps=%s wbps=%s riops=%s wiops=%s", l->io[i].major, l->io[i].minor, v[0],
+            MJ_CG_WRITE_OR_FAIL("io.max", "%u:%u rbps=%s wbps=%s riops=%s wiops=%s", l->io[i].major, l->io[i].minor, v[0],
                           v[1], v[2], v[3]);
         }
         return 0;
@@ -132,13 +116,9 @@ void mj_cgv2_stats(int ctl, const char *dir, mj_cgroup_stats_t *out, uint64_t *p
             out->pids_max_events = v;
         }
         break;
-    case MJ_CGC_CPU: {
-        char buf[1024];
-        if (mj_cg_read(dir, "cpu.stat", buf, sizeof(buf)) >= 0 && mj_cg_keyed_u64(buf, "nr_periods", &out->cpu_periods) == 0 &&
-            mj_cg_keyed_u64(buf, "nr_throttled", &out->cpu_throttled) == 0)
-            out->have_throttle = true;
+    case MJ_CGC_CPU:
+        mj_cg_read_throttle(dir, out);
         break;
-    }
     case MJ_CGC_IO: {
         /* "MAJ:MIN rbytes=N wbytes=N rios=N wios=N dbytes=N dios=N" per device */
         char buf[4096], *save = NULL;
@@ -192,7 +172,7 @@ int mj_cgv2_freeze(const char *dir, bool frozen, int timeout_ms)
             errno = ETIMEDOUT;
             return -1;
         }
-        sleep_ms(step);
+        mj_cg_sleep_ms(step);
         waited += step;
         step = step < 16 ? step * 2 : 16;
     }

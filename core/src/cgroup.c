@@ -39,11 +39,19 @@ static int ctl_from_name(const char *name, size_t len)
     return -1;
 }
 
-static void sleep_ms(int ms)
+void mj_cg_sleep_ms(int ms)
 {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
     while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
         ;
+}
+
+void mj_cg_read_throttle(const char *dir, mj_cgroup_stats_t *out)
+{
+    char buf[1024];
+    if (mj_cg_read(dir, "cpu.stat", buf, sizeof(buf)) >= 0 && mj_cg_keyed_u64(buf, "nr_periods", &out->cpu_periods) == 0 &&
+        mj_cg_keyed_u64(buf, "nr_throttled", &out->cpu_throttled) == 0)
+        out->have_throttle = true;
 }
 
 /* ------------------------------------------------------------------ files */
@@ -1131,7 +1139,7 @@ int mj_cgroup_kill_all(mj_cgroup_t *cg)
             errno = EBUSY;
             return -1;
         }
-        sleep_ms(round < 10 ? 1 : 10);
+        mj_cg_sleep_ms(round < 10 ? 1 : 10);
     }
 }
 
@@ -1154,7 +1162,7 @@ static void remove_group(const char *dir, int depth)
     for (int tries = 0; tries < 40; tries++) {
         if (rmdir(dir) == 0 || errno == ENOENT || errno != EBUSY)
             return;
-        sleep_ms(5); /* EBUSY: the last tasks are still leaving */
+        mj_cg_sleep_ms(5); /* EBUSY: the last tasks are still leaving */
     }
 }
 
@@ -1166,7 +1174,7 @@ void mj_cgroup_destroy(mj_cgroup_t *cg)
     double deadline = mj_now_monotonic() + 2.0;
     double next_kill = mj_now_monotonic() + 0.1;
     while (count_procs(cg) > 0 && mj_now_monotonic() < deadline) {
-        sleep_ms(5);
+        mj_cg_sleep_ms(5);
         if (mj_now_monotonic() > next_kill) {
             mj_cgroup_kill_all(cg);
             next_kill = mj_now_monotonic() + 0.1;

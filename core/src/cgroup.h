@@ -134,6 +134,22 @@ int mj_cg_read_u64(const char *dir, const char *file, uint64_t *value);
 int mj_cg_keyed_u64(const char *text, const char *key, uint64_t *value);
 /* Reads "<key> <number>" from a flat-keyed file. */
 int mj_cg_read_keyed(const char *dir, const char *file, const char *key, uint64_t *value);
+/* CFS quota periods from dir's cpu.stat (nr_periods / nr_throttled: same keys on v1 and v2). */
+void mj_cg_read_throttle(const char *dir, mj_cgroup_stats_t *out);
+/* Sleeps ms milliseconds, through EINTR. */
+void mj_cg_sleep_ms(int ms);
+
+/* The CFS period both backends write with a CPU quota. */
+#define MJ_CG_CPU_PERIOD_US 100000ULL
+
+/* For the backends' apply functions (with `dir` and `failed_file` in scope): writes one file; on
+ * failure names it in *failed_file and returns -1 with errno. */
+#define MJ_CG_WRITE_OR_FAIL(file, ...)                                                             \
+    do {                                                                                           \
+        *failed_file = (file);                                                                     \
+        if (mj_cg_writef(dir, (file), __VA_ARGS__) < 0)                                            \
+            return -1;                                                                             \
+    } while (0)
 
 /* Backends: apply one controller's limits to a group dir (-1 + errno, *failed_file names the file),
  * add that controller's figures to stats, freeze/thaw with a bounded wait. */
