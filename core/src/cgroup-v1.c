@@ -91,14 +91,7 @@ void mj_cgv1_stats(int ctl, const char *dir, mj_cgroup_stats_t *out)
         } /* kernel >= 4.13 */
         break;
     case MJ_CGC_PIDS:
-        if (mj_cg_read_u64(dir, "pids.current", &v) == 0) {
-            out->have_pids = true;
-            out->pids_current = (unsigned)v;
-        }
-        if (mj_cg_read_keyed(dir, "pids.events", "max", &v) == 0 && v > 0) {
-            out->pids_max_hit = true;
-            out->pids_max_events = v;
-        }
+        mj_cg_read_pids(dir, out);
         break;
     case MJ_CGC_CPU:
         mj_cg_read_throttle(dir, out);

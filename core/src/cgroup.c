@@ -46,6 +46,19 @@ void mj_cg_sleep_ms(int ms)
         ;
 }
 
+void mj_cg_read_pids(const char *dir, mj_cgroup_stats_t *out)
+{
+    uint64_t v;
+    if (mj_cg_read_u64(dir, "pids.current", &v) == 0) {
+        out->have_pids = true;
+        out->pids_current = (unsigned)v;
+    }
+    if (mj_cg_read_keyed(dir, "pids.events", "max", &v) == 0 && v > 0) {
+        out->pids_max_hit = true;
+        out->pids_max_events = v;
+    }
+}
+
 void mj_cg_read_throttle(const char *dir, mj_cgroup_stats_t *out)
 {
     char buf[1024];

@@ -136,6 +136,8 @@ int mj_cg_keyed_u64(const char *text, const char *key, uint64_t *value);
 int mj_cg_read_keyed(const char *dir, const char *file, const char *key, uint64_t *value);
 /* CFS quota periods from dir's cpu.stat (nr_periods / nr_throttled: same keys on v1 and v2). */
 void mj_cg_read_throttle(const char *dir, mj_cgroup_stats_t *out);
+/* pids.current and the max counter of pids.events (same files on v1 and v2). */
+void mj_cg_read_pids(const char *dir, mj_cgroup_stats_t *out);
 /* Sleeps ms milliseconds, through EINTR. */
 void mj_cg_sleep_ms(int ms);
 
