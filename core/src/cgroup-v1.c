@@ -11,12 +11,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static unsigned long long cpu_quota_us(double cpus)
-{
-    unsigned long long q = (unsigned long long)(cpus * (double)MJ_CG_CPU_PERIOD_US + 0.5);
-    return q < 1000 ? 1000 : q; /* the kernel's minimum quota is 1 ms */
-}
-
 int mj_cgv1_apply(int ctl, const char *dir, const mj_cgroup_limits_t *l, const char **failed_file)
 {
     switch (ctl) {
@@ -33,7 +27,7 @@ int mj_cgv1_apply(int ctl, const char *dir, const mj_cgroup_limits_t *l, const c
     case MJ_CGC_CPU:
         if (l->cpus > 0) {
             MJ_CG_WRITE_OR_FAIL("cpu.cfs_period_us", "%llu", MJ_CG_CPU_PERIOD_US);
-            MJ_CG_WRITE_OR_FAIL("cpu.cfs_quota_us", "%llu", cpu_quota_us(l->cpus));
+            MJ_CG_WRITE_OR_FAIL("cpu.cfs_quota_us", "%llu", mj_cg_cpu_quota_us(l->cpus));
         }
         if (l->cpu_request > 0) {
             unsigned long long shares = (unsigned long long)(l->cpu_request * 1024.0 + 0.5);
@@ -50,16 +44,16 @@ int mj_cgv1_apply(int ctl, const char *dir, const mj_cgroup_limits_t *l, const c
             unsigned ma = l->io[i].major, mi = l->io[i].minor;
             if (l->io[i].read_bps)
                 MJ_CG_WRITE_OR_FAIL("blkio.throttle.read_bps_device", "%u:%u %llu", ma, mi,
-                              (unsigned long long)l->io[i].read_bps);
+                                    (unsigned long long)l->io[i].read_bps);
             if (l->io[i].write_bps)
                 MJ_CG_WRITE_OR_FAIL("blkio.throttle.write_bps_device", "%u:%u %llu", ma, mi,
-                              (unsigned long long)l->io[i].write_bps);
+                                    (unsigned long long)l->io[i].write_bps);
             if (l->io[i].read_iops)
                 MJ_CG_WRITE_OR_FAIL("blkio.throttle.read_iops_device", "%u:%u %llu", ma, mi,
-                              (unsigned long long)l->io[i].read_iops);
+                                    (unsigned long long)l->io[i].read_iops);
             if (l->io[i].write_iops)
                 MJ_CG_WRITE_OR_FAIL("blkio.throttle.write_iops_device", "%u:%u %llu", ma, mi,
-                              (unsigned long long)l->io[i].write_iops);
+                                    (unsigned long long)l->io[i].write_iops);
         }
         return 0;
     default:

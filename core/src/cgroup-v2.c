@@ -53,10 +53,8 @@ int mj_cgv2_apply(int ctl, const char *dir, const mj_cgroup_limits_t *l, const c
             MJ_CG_WRITE_OR_FAIL("memory.low", "%llu", (unsigned long long)l->memory_request);
         return 0;
     case MJ_CGC_CPU:
-        if (l->cpus > 0) {
-            unsigned long long q = (unsigned long long)(l->cpus * (double)MJ_CG_CPU_PERIOD_US + 0.5);
-            MJ_CG_WRITE_OR_FAIL("cpu.max", "%llu %llu", q < 1000 ? 1000 : q, MJ_CG_CPU_PERIOD_US);
-        }
+        if (l->cpus > 0)
+            MJ_CG_WRITE_OR_FAIL("cpu.max", "%llu %llu", mj_cg_cpu_quota_us(l->cpus), MJ_CG_CPU_PERIOD_US);
         if (l->cpu_request > 0) {
             unsigned long long w = (unsigned long long)(l->cpu_request * 100.0 + 0.5);
             w = w < 1 ? 1 : w > 10000 ? 10000 : w;
@@ -78,7 +76,7 @@ int mj_cgv2_apply(int ctl, const char *dir, const mj_cgroup_limits_t *l, const c
                     snprintf(v[k], sizeof(v[k]), "max");
             }
             MJ_CG_WRITE_OR_FAIL("io.max", "%u:%u rbps=%s wbps=%s riops=%s wiops=%s", l->io[i].major, l->io[i].minor, v[0],
-                          v[1], v[2], v[3]);
+                                v[1], v[2], v[3]);
         }
         return 0;
     default:

@@ -141,8 +141,14 @@ void mj_cg_read_pids(const char *dir, mj_cgroup_stats_t *out);
 /* Sleeps ms milliseconds, through EINTR. */
 void mj_cg_sleep_ms(int ms);
 
-/* The CFS period both backends write with a CPU quota. */
+/* The CFS period both backends write with a CPU quota, and the quota for a float of cores
+ * (at least 1 ms, the kernel's minimum). */
 #define MJ_CG_CPU_PERIOD_US 100000ULL
+static inline unsigned long long mj_cg_cpu_quota_us(double cpus)
+{
+    unsigned long long q = (unsigned long long)(cpus * (double)MJ_CG_CPU_PERIOD_US + 0.5);
+    return q < 1000 ? 1000 : q;
+}
 
 /* For the backends' apply functions (with `dir` and `failed_file` in scope): writes one file; on
  * failure names it in *failed_file and returns -1 with errno. */
