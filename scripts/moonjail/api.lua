@@ -363,15 +363,8 @@ return function(core)
     for _, name in ipairs(penv.pass or {}) do env[name] = os.getenv(name) end
     for k, v in pairs(penv.set or {}) do env[k] = tostring(v) end
     if opts.env ~= nil then
-      for k, v in pairs(opts.env) do
-        if type(k) ~= "string" or k == "" or k:find("[=%z]") then
-          return invalid("option 'env': invalid variable name '" .. tostring(k) .. "'")
-        end
-        if type(v) ~= "string" and type(v) ~= "number" then
-          return invalid("option 'env': value of '" .. k .. "' must be a string")
-        end
-        env[k] = tostring(v)
-      end
+      local problem = util.add_env(env, opts.env)
+      if problem then return invalid(problem) end
     end
     if env.HOME == nil then env.HOME = spec.uid == 0 and "/root" or "/tmp" end
     spec.env = env

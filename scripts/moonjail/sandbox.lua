@@ -199,15 +199,8 @@ return function(core, h)
 
     if opts.env ~= nil then
       local env = {}
-      for k, v in pairs(opts.env) do
-        if type(k) ~= "string" or k == "" or k:find("[=%z]") then
-          return invalid("option 'env': invalid variable name '" .. tostring(k) .. "'")
-        end
-        if type(v) ~= "string" and type(v) ~= "number" then
-          return invalid("option 'env': value of '" .. k .. "' must be a string")
-        end
-        env[k] = tostring(v)
-      end
+      local problem = util.add_env(env, opts.env)
+      if problem then return invalid(problem) end
       spec.env = env
     end
     if opts.workdir ~= nil then spec.workdir = inside(sb, opts.workdir) end

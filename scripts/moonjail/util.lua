@@ -176,4 +176,18 @@ function M.command_caps(opts, timeout_default, output_default)
   return true, timeout, output
 end
 
+-- Copies a caller's `env` option into dst (values as strings); nil, or a message naming the
+-- offending variable when a name is empty or holds "=" or NUL, or a value is not a string/number.
+function M.add_env(dst, env)
+  for k, v in pairs(env) do
+    if type(k) ~= "string" or k == "" or k:find("[=%z]") then
+      return "option 'env': invalid variable name '" .. tostring(k) .. "'"
+    end
+    if type(v) ~= "string" and type(v) ~= "number" then
+      return "option 'env': value of '" .. k .. "' must be a string"
+    end
+    dst[k] = tostring(v)
+  end
+end
+
 return M

@@ -3,7 +3,8 @@
 -- Covers: mj.parse_size (binary K/M/G units, numbers, bad strings → nil, err),
 -- mj.parse_duration ("90s", "1m30s", "2h", "500ms", numbers, bad strings → nil, err), mj.run
 -- raising on wrong argument types and unknown option keys (naming the key), and mj.run with a
--- policy name that does not exist returning nil, INVALID_CONFIG before anything runs.
+-- policy name that does not exist or a malformed `env` returning nil, INVALID_CONFIG before
+-- anything runs.
 local mj = require "moonjail"
 
 describe("mj.parse_size", function()
@@ -104,5 +105,15 @@ describe("mj.run argument checking", function()
     assert.is_truthy(mj.is_error(err))
     assert.are.equal("INVALID_CONFIG", err.code)
     assert.matches("no-such-policy-mjspec", err.message, 1, true)
+  end)
+
+  it("refuses a bad env option naming the variable, before anything runs", function()
+    local res, err = mj.run("true", { env = { ["A=B"] = "x" } })
+    assert.is_nil(res)
+    assert.are.equal("INVALID_CONFIG", err.code)
+    assert.matches("option 'env': invalid variable name 'A=B'", err.message, 1, true)
+    res, err = mj.run("true", { env = { A = {} } })
+    assert.is_nil(res)
+    assert.matches("option 'env': value of 'A' must be a string", err.message, 1, true)
   end)
 end)
