@@ -211,6 +211,17 @@ function M.cli(args, opts)
   return r
 end
 
+-- Retries check() every 50 ms for up to `seconds`; returns its last value.
+function M.eventually(seconds, check)
+  local deadline = M.now() + seconds
+  local v = check()
+  while not v and M.now() < deadline do
+    M.sleep(0.05)
+    v = check()
+  end
+  return v
+end
+
 -- -------------------------------------------------------------- host processes
 
 local function proc_state(pid)

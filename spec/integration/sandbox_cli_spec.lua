@@ -64,16 +64,7 @@ local function info(name)
   return i
 end
 
--- Retries check() every 50 ms for up to `seconds`; returns its last value.
-local function eventually(seconds, check)
-  local deadline = helpers.now() + seconds
-  local v = check()
-  while not v and helpers.now() < deadline do
-    helpers.sleep(0.05)
-    v = check()
-  end
-  return v
-end
+local eventually = helpers.eventually
 
 local function gone(pattern)
   return eventually(3, function() return helpers.count_processes(pattern) == 0 end)

@@ -78,16 +78,7 @@ local function assert_fails(code, v, err, retryable)
   return assert_error(err, code, retryable)
 end
 
--- Retries check() every 50 ms for up to `seconds`; returns its last value.
-local function eventually(seconds, check)
-  local deadline = helpers.now() + seconds
-  local v = check()
-  while not v and helpers.now() < deadline do
-    helpers.sleep(0.05)
-    v = check()
-  end
-  return v
-end
+local eventually = helpers.eventually
 
 -- The platform name the reference uses ("linux/amd64").
 local function host_platform()
