@@ -704,46 +704,28 @@ static void set_lstring(lua_State *L, const char *field, const char *s, size_t l
     lua_setfield(L, -2, field);
 }
 
-static void set_number(lua_State *L, const char *field, double v)
-{
-    lua_pushnumber(L, v);
-    lua_setfield(L, -2, field);
-}
-
-static void set_integer(lua_State *L, const char *field, lua_Integer v)
-{
-    lua_pushinteger(L, v);
-    lua_setfield(L, -2, field);
-}
-
-static void set_boolean(lua_State *L, const char *field, bool v)
-{
-    lua_pushboolean(L, v);
-    lua_setfield(L, -2, field);
-}
-
 void mjl_push_result(lua_State *L, const mj_result_t *r)
 {
     size_t len;
     const char *s;
     lua_createtable(L, 0, 16);
-    set_integer(L, "exit_code", mj_result_exit_code(r));
-    set_boolean(L, "success", mj_result_success(r));
-    set_integer(L, "signal", mj_result_signal(r));
+    mjl_set_int(L, "exit_code", mj_result_exit_code(r));
+    mjl_set_bool(L, "success", mj_result_success(r));
+    mjl_set_int(L, "signal", mj_result_signal(r));
     s = mj_result_stdout(r, &len);
     set_lstring(L, "stdout", s, len);
     s = mj_result_stderr(r, &len);
     set_lstring(L, "stderr", s, len);
     s = mj_result_combined(r, &len);
     set_lstring(L, "combined", s, len);
-    set_number(L, "start_time", mj_result_start_time(r));
-    set_number(L, "end_time", mj_result_end_time(r));
-    set_number(L, "duration", mj_result_duration(r));
+    mjl_set_num(L, "start_time", mj_result_start_time(r));
+    mjl_set_num(L, "end_time", mj_result_end_time(r));
+    mjl_set_num(L, "duration", mj_result_duration(r));
     const char *ended_by = mj_end_reason_name(mj_result_ended_by(r));
     lua_pushstring(L, ended_by ? ended_by : "exit");
     lua_setfield(L, -2, "ended_by");
-    set_integer(L, "process_id", (lua_Integer)mj_result_pid(r));
-    set_boolean(L, "output_truncated", mj_result_output_truncated(r));
+    mjl_set_int(L, "process_id", (lua_Integer)mj_result_pid(r));
+    mjl_set_bool(L, "output_truncated", mj_result_output_truncated(r));
 
     size_t nwarn = mj_result_warning_count(r);
     lua_createtable(L, (int)nwarn, 0);
@@ -755,13 +737,11 @@ void mjl_push_result(lua_State *L, const mj_result_t *r)
     lua_setfield(L, -2, "warnings");
 
     lua_createtable(L, 0, 2);
-    set_number(L, "cpu_time", mj_result_cpu_time(r));
-    uint64_t peak = mj_result_memory_peak(r);
-    set_integer(L, "memory_peak", peak > (uint64_t)LUA_MAXINTEGER ? LUA_MAXINTEGER
-                                                                   : (lua_Integer)peak);
+    mjl_set_num(L, "cpu_time", mj_result_cpu_time(r));
+    mjl_set_int(L, "memory_peak", mjl_clamp_u64(mj_result_memory_peak(r)));
     if (mj_result_cpu_periods(r) > 0) { /* under a CPU limit: the kernel's CFS quota accounting */
-        set_integer(L, "cpu_periods", (lua_Integer)mj_result_cpu_periods(r));
-        set_integer(L, "cpu_throttled_periods", (lua_Integer)mj_result_cpu_throttled(r));
+        mjl_set_int(L, "cpu_periods", mjl_clamp_u64(mj_result_cpu_periods(r)));
+        mjl_set_int(L, "cpu_throttled_periods", mjl_clamp_u64(mj_result_cpu_throttled(r)));
     }
     lua_setfield(L, -2, "resource_usage");
 }

@@ -7,10 +7,33 @@
 #define MOONJAIL_LMOONJAIL_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include <lua.h>
 
 #include "moonjail/moonjail.h"
+
+/* t[field] = value for the table on top of the stack. */
+static inline void mjl_set_num(lua_State *L, const char *field, double v)
+{
+    lua_pushnumber(L, v);
+    lua_setfield(L, -2, field);
+}
+static inline void mjl_set_int(lua_State *L, const char *field, lua_Integer v)
+{
+    lua_pushinteger(L, v);
+    lua_setfield(L, -2, field);
+}
+static inline void mjl_set_bool(lua_State *L, const char *field, bool v)
+{
+    lua_pushboolean(L, v);
+    lua_setfield(L, -2, field);
+}
+/* A count for Lua: values above LUA_MAXINTEGER read as LUA_MAXINTEGER. */
+static inline lua_Integer mjl_clamp_u64(uint64_t v)
+{
+    return v > (uint64_t)LUA_MAXINTEGER ? LUA_MAXINTEGER : (lua_Integer)v;
+}
 
 #define MJL_ERROR_MT "moonjail.error"
 #define MJL_BOX_MT "moonjail.box"

@@ -45,32 +45,9 @@ typedef struct {
     bool prefer_err; /* alternates which stream read() serves first when both have data */
 } process_ud;
 
-static lua_Integer clamp_u64(uint64_t v)
-{
-    return v > (uint64_t)LUA_MAXINTEGER ? LUA_MAXINTEGER : (lua_Integer)v;
-}
-
 static void set_str(lua_State *L, const char *field, const char *s)
 {
     lua_pushstring(L, s ? s : "");
-    lua_setfield(L, -2, field);
-}
-
-static void set_num(lua_State *L, const char *field, double v)
-{
-    lua_pushnumber(L, v);
-    lua_setfield(L, -2, field);
-}
-
-static void set_int(lua_State *L, const char *field, lua_Integer v)
-{
-    lua_pushinteger(L, v);
-    lua_setfield(L, -2, field);
-}
-
-static void set_bool(lua_State *L, const char *field, bool v)
-{
-    lua_pushboolean(L, v);
     lua_setfield(L, -2, field);
 }
 
@@ -460,13 +437,13 @@ static int sb_info(lua_State *L)
     if (info.name[0] != '\0')
         set_str(L, "name", info.name);
     set_str(L, "status", status ? status : "failed");
-    set_num(L, "created_at", info.created_at);
-    set_num(L, "started_at", info.started_at);
+    mjl_set_num(L, "created_at", info.created_at);
+    mjl_set_num(L, "started_at", info.started_at);
     set_str(L, "hostname", info.hostname);
-    set_int(L, "supervisor_pid", info.supervisor_pid);
-    set_int(L, "uid", info.uid);
-    set_int(L, "gid", info.gid);
-    set_bool(L, "rootless", info.rootless);
+    mjl_set_int(L, "supervisor_pid", info.supervisor_pid);
+    mjl_set_int(L, "uid", info.uid);
+    mjl_set_int(L, "gid", info.gid);
+    mjl_set_bool(L, "rootless", info.rootless);
     return 1;
 }
 
@@ -480,27 +457,27 @@ static int sb_usage(lua_State *L)
     if (mj_sandbox_usage(sb, &u, &err) < 0)
         return push_status(L, -1, err);
     lua_createtable(L, 0, 15);
-    set_num(L, "timestamp", u.timestamp);
-    set_num(L, "cpu_usage", u.cpu_percent);
-    set_num(L, "cpu_time", u.cpu_time);
-    set_int(L, "memory_usage", clamp_u64(u.memory_usage));
-    set_num(L, "memory_percent", u.memory_percent);
-    set_int(L, "memory_peak", clamp_u64(u.memory_peak));
-    set_int(L, "disk_usage", clamp_u64(u.disk_usage));
-    set_int(L, "disk_reads", clamp_u64(u.disk_reads));
-    set_int(L, "disk_writes", clamp_u64(u.disk_writes));
-    set_int(L, "block_read_bytes", clamp_u64(u.block_read_bytes));
-    set_int(L, "block_write_bytes", clamp_u64(u.block_write_bytes));
+    mjl_set_num(L, "timestamp", u.timestamp);
+    mjl_set_num(L, "cpu_usage", u.cpu_percent);
+    mjl_set_num(L, "cpu_time", u.cpu_time);
+    mjl_set_int(L, "memory_usage", mjl_clamp_u64(u.memory_usage));
+    mjl_set_num(L, "memory_percent", u.memory_percent);
+    mjl_set_int(L, "memory_peak", mjl_clamp_u64(u.memory_peak));
+    mjl_set_int(L, "disk_usage", mjl_clamp_u64(u.disk_usage));
+    mjl_set_int(L, "disk_reads", mjl_clamp_u64(u.disk_reads));
+    mjl_set_int(L, "disk_writes", mjl_clamp_u64(u.disk_writes));
+    mjl_set_int(L, "block_read_bytes", mjl_clamp_u64(u.block_read_bytes));
+    mjl_set_int(L, "block_write_bytes", mjl_clamp_u64(u.block_write_bytes));
     if (u.block_io_from_cgroup) {
-        set_int(L, "block_read_ops", clamp_u64(u.block_read_ops));
-        set_int(L, "block_write_ops", clamp_u64(u.block_write_ops));
+        mjl_set_int(L, "block_read_ops", mjl_clamp_u64(u.block_read_ops));
+        mjl_set_int(L, "block_write_ops", mjl_clamp_u64(u.block_write_ops));
     }
-    set_int(L, "network_in", clamp_u64(u.network_in));
-    set_int(L, "network_out", clamp_u64(u.network_out));
-    set_int(L, "process_count", u.process_count);
-    set_int(L, "thread_count", u.thread_count);
-    set_int(L, "file_handles", u.file_handles);
-    set_num(L, "uptime", u.uptime);
+    mjl_set_int(L, "network_in", mjl_clamp_u64(u.network_in));
+    mjl_set_int(L, "network_out", mjl_clamp_u64(u.network_out));
+    mjl_set_int(L, "process_count", u.process_count);
+    mjl_set_int(L, "thread_count", u.thread_count);
+    mjl_set_int(L, "file_handles", u.file_handles);
+    mjl_set_num(L, "uptime", u.uptime);
     return 1;
 }
 
@@ -517,13 +494,13 @@ static int sb_processes(lua_State *L)
     lua_createtable(L, (int)n, 0);
     for (size_t i = 0; i < n; i++) {
         lua_createtable(L, 0, 7);
-        set_int(L, "pid", v[i].pid);
-        set_int(L, "ppid", v[i].ppid);
-        set_int(L, "uid", v[i].uid);
+        mjl_set_int(L, "pid", v[i].pid);
+        mjl_set_int(L, "ppid", v[i].ppid);
+        mjl_set_int(L, "uid", v[i].uid);
         char state[2] = {v[i].state ? v[i].state : '?', '\0'};
         set_str(L, "state", state);
-        set_num(L, "cpu_time", v[i].cpu_time);
-        set_int(L, "rss", clamp_u64(v[i].rss));
+        mjl_set_num(L, "cpu_time", v[i].cpu_time);
+        mjl_set_int(L, "rss", mjl_clamp_u64(v[i].rss));
         v[i].command[sizeof v[i].command - 1] = '\0';
         set_str(L, "command", v[i].command);
         lua_rawseti(L, -2, (lua_Integer)i + 1);
@@ -546,7 +523,7 @@ static int sb_denials(lua_State *L)
         lua_createtable(L, 0, 2);
         v[i].syscall[sizeof v[i].syscall - 1] = '\0';
         set_str(L, "syscall", v[i].syscall);
-        set_int(L, "pid", v[i].pid);
+        mjl_set_int(L, "pid", v[i].pid);
         lua_rawseti(L, -2, (lua_Integer)i + 1);
     }
     free(v);
@@ -560,11 +537,11 @@ static void push_file_info(lua_State *L, const mj_file_info_t *f)
     lua_createtable(L, 0, 10);
     set_str(L, "name", f->name);
     set_str(L, "path", f->path);
-    set_int(L, "size", clamp_u64(f->size));
-    set_int(L, "mode", f->mode & 07777); /* permission bits, as the reference's Mode: 0644 */
-    set_num(L, "mod_time", f->mod_time);
-    set_bool(L, "is_dir", f->is_dir);
-    set_bool(L, "is_link", f->is_link);
+    mjl_set_int(L, "size", mjl_clamp_u64(f->size));
+    mjl_set_int(L, "mode", f->mode & 07777); /* permission bits, as the reference's Mode: 0644 */
+    mjl_set_num(L, "mod_time", f->mod_time);
+    mjl_set_bool(L, "is_dir", f->is_dir);
+    mjl_set_bool(L, "is_link", f->is_link);
     char owner[sizeof f->owner + 1], group[sizeof f->group + 1], perms[sizeof f->permissions + 1];
     memcpy(owner, f->owner, sizeof f->owner);
     owner[sizeof f->owner] = '\0';
