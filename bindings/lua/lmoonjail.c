@@ -312,9 +312,11 @@ static int spec_mounts(lua_State *L, int spec, mj_config_t *cfg, mj_error_t **er
             kind = MJ_MOUNT_RW;
         else if (strcmp(kind_name, "tmpfs") == 0)
             kind = MJ_MOUNT_TMPFS;
+        else if (strcmp(kind_name, "cow") == 0)
+            kind = MJ_MOUNT_COW;
         else
             return luaL_error(L, "moonjail core: spec field 'mounts[%d].kind' must be "
-                                 "\"ro\", \"rw\" or \"tmpfs\"", (int)i);
+                                 "\"ro\", \"rw\", \"cow\" or \"tmpfs\"", (int)i);
         const char *src = spec_string(L, m, "src", kind == MJ_MOUNT_TMPFS);
         const char *dst = spec_string(L, m, "dst", false);
         lua_Integer size = spec_integer(L, m, "size", 0);
@@ -322,8 +324,19 @@ static int spec_mounts(lua_State *L, int spec, mj_config_t *cfg, mj_error_t **er
         if (size < 0 || mode < 0 || mode > 07777)
             return luaL_error(L, "moonjail core: spec field 'mounts[%d]' has a negative size "
                                  "or a bad mode", (int)i);
-        int rc = mj_config_add_mount(cfg, kind, src, dst, (uint64_t)size, (unsigned)mode,
-                                     err);
+        lua_Integer owner_uid = spec_integer(L, m, "owner_uid", -1);
+        lua_Integer owner_gid = spec_integer(L, m, "owner_gid", owner_uid);
+        if (owner_uid < -1 || owner_uid > UINT32_MAX - 2 || owner_gid < -1 || owner_gid > UINT32_MAX - 2)
+            return luaL_error(L, "moonjail core: spec field 'mounts[%d].owner_uid' out of range", (int)i);
+        int rc;
+        if (kind == MJ_MOUNT_COW)
+            rc = mj_config_add_overlay(cfg, src, spec_string(L, m, "upper", false), spec_string(L, m, "work", false),
+                                       dst, err);
+        else
+            rc = mj_config_add_mount(cfg, kind, src, dst, (uint64_t)size, (unsigned)mode, err);
+        if (rc == 0 && owner_uid >= 0)
+            rc = mj_config_set_mount_owner(cfg, dst, (uid_t)owner_uid, (gid_t)(owner_gid < 0 ? owner_uid : owner_gid),
+                                           err);
         lua_pop(L, 1);
         if (rc < 0) {
             lua_pop(L, 1);

@@ -30,6 +30,8 @@ void mj_config_free(mj_config_t *cfg)
     for (size_t i = 0; i < cfg->n_mounts; i++) {
         free(cfg->mounts[i].src);
         free(cfg->mounts[i].dst);
+        free(cfg->mounts[i].upper);
+        free(cfg->mounts[i].work);
     }
     free(cfg->mounts);
     mj_strv_free(&cfg->masked);
@@ -124,7 +126,57 @@ int mj_config_add_mount(mj_config_t *cfg, mj_mount_kind_t kind, const char *src,
     m->dst = mj_xstrdup(dst);
     m->size = size_bytes;
     m->mode = mode;
+    m->upper = m->work = NULL;
+    m->has_owner = false;
     return 0;
+}
+
+/* overlayfs splits its options at ',' and lowerdir at ':'; '\\' escapes them. */
+static int check_overlay_path(const char *what, const char *path, mj_error_t **err)
+{
+    if (check_abs(what, path, err) < 0)
+        return -1;
+    if (strpbrk(path, ":,\\")) {
+        if (err)
+            *err = mj_error_new(MJ_ERR_INVALID_CONFIG, EINVAL,
+                                "%s: '%s' contains ':', ',' or '\\', which overlayfs cannot take", what, path);
+        return -1;
+    }
+    return 0;
+}
+
+int mj_config_add_overlay(mj_config_t *cfg, const char *lower, const char *upper, const char *work,
+                          const char *dst, mj_error_t **err)
+{
+    if (check_overlay_path("cow mount: source", lower, err) < 0 ||
+        check_overlay_path("cow mount: upper directory", upper, err) < 0 ||
+        check_overlay_path("cow mount: work directory", work, err) < 0)
+        return -1;
+    if (mj_config_add_mount(cfg, MJ_MOUNT_RO, lower, dst, 0, 0, err) < 0)
+        return -1;
+    mj_mount_spec_t *m = &cfg->mounts[cfg->n_mounts - 1];
+    m->kind = MJ_MOUNT_COW;
+    m->upper = mj_xstrdup(upper);
+    m->work = mj_xstrdup(work);
+    return 0;
+}
+
+int mj_config_set_mount_owner(mj_config_t *cfg, const char *dst, uid_t uid, gid_t gid, mj_error_t **err)
+{
+    for (size_t i = cfg->n_mounts; i-- > 0;) {
+        mj_mount_spec_t *m = &cfg->mounts[i];
+        if (strcmp(m->dst, dst) != 0)
+            continue;
+        if (m->kind == MJ_MOUNT_TMPFS)
+            break;
+        m->has_owner = true;
+        m->owner_uid = uid;
+        m->owner_gid = gid;
+        return 0;
+    }
+    if (err)
+        *err = mj_error_new(MJ_ERR_INVALID_CONFIG, ENOENT, "mount owner: no bind or cow mount at '%s'", dst);
+    return -1;
 }
 
 int mj_config_add_masked(mj_config_t *cfg, const char *path, mj_error_t **err)

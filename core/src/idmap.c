@@ -87,18 +87,64 @@ struct mj_mount_attr_idmap {
     uint64_t attr_set, attr_clr, propagation, userns_fd;
 };
 
+/* The host ids that uid:gid inside a root-started sandbox map to. */
+static uid_t outer_uid(const mj_plan_t *plan, uid_t inside)
+{
+    return (uid_t)(plan->id_base + inside);
+}
+
+/* Replaces *lower (a detached, idmapped copy of op->src) with a detached overlay over it, mounted
+ * here by host root: the sandbox's user namespace could not mount over an idmapped layer it does
+ * not own.  As with any root-mounted overlay (Docker's), copy-up runs with the mounter's
+ * credentials; the layers are reachable only through this mount. */
+static int mount_overlay(mj_op_t *op, int *lower)
+{
+    char lowerdir[32];
+    snprintf(lowerdir, sizeof(lowerdir), "/proc/self/fd/%d", *lower);
+    const char *kv[] = {"lowerdir", lowerdir, "upperdir", op->upper, "workdir", op->work, NULL};
+    int mnt = mj_make_fs("overlay", kv, 0); /* nosuid, nodev: set when the child attaches it */
+    if (mnt < 0)
+        return -1;
+    close(*lower);
+    *lower = mnt;
+    op->flags |= MJ_OPF_PREPARED;
+    return 0;
+}
+
+/* Gives a caller-made overlay upper or work directory to the sandbox's ids. */
+static int give_dir(const mj_plan_t *plan, const mj_op_t *op, const char *dir, uid_t uid, gid_t gid, mj_error_t **err)
+{
+    cleanup_close int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0 ||
+        fchown(fd, outer_uid(plan, uid), (gid_t)(plan->id_base + gid)) < 0) {
+        *err = mj_error_new(MJ_ERR_SANDBOX_INIT_FAILED, errno, "cow mount %s: preparing %s: %s", op->dst, dir,
+                            strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 int mj_idmap_rw_binds(mj_plan_t *plan, mj_error_t **err)
 {
     if (plan->rootless)
         return 0;
     for (size_t i = 0; i < plan->n_ops; i++) {
         mj_op_t *op = &plan->ops[i];
-        if (op->kind != MJ_OP_BIND || (op->flags & (MJ_OPF_RDONLY | MJ_OPF_NODEV_KEEP)) || !op->dst[0])
+        bool overlay = op->kind == MJ_OP_OVERLAY;
+        if (!overlay && (op->kind != MJ_OP_BIND || (op->flags & MJ_OPF_NODEV_KEEP) || !op->dst[0] ||
+                         ((op->flags & MJ_OPF_RDONLY) && !op->has_owner)))
             continue;
+        uid_t uid = op->has_owner ? op->owner_uid : plan->inner_uid;
+        gid_t gid = op->has_owner ? op->owner_gid : plan->inner_gid;
+        if (overlay && (give_dir(plan, op, op->upper, uid, gid, err) < 0 || give_dir(plan, op, op->work, uid, gid, err) < 0))
+            return -1;
         struct stat st;
         if (stat(op->src, &st) < 0)
             continue; /* reported by the child with the stage that failed */
-        if (st.st_uid == 0 || st.st_gid == 0) {
+        /* A host-root-owned tree is shown as the sandbox's only where it cannot be written
+         * through: a read-only bind, or a cow lower layer (overlayfs never writes a lower). */
+        if ((st.st_uid == 0 || st.st_gid == 0) && !overlay && !(op->flags & MJ_OPF_RDONLY)) {
             mj_strv_push_owned(&plan->warnings,
                                mj_xasprintf("rw mount %s is owned by host root, which is never mapped into a sandbox: "
                                             "the sandbox can write there only where permissions allow (chown it to "
@@ -106,8 +152,8 @@ int mj_idmap_rw_binds(mj_plan_t *plan, mj_error_t **err)
                                             op->src));
             continue;
         }
-        cleanup_free char *umap = mj_xasprintf("%u %lu 1\n", (unsigned)st.st_uid, plan->id_base + plan->inner_uid);
-        cleanup_free char *gmap = mj_xasprintf("%u %lu 1\n", (unsigned)st.st_gid, plan->id_base + plan->inner_gid);
+        cleanup_free char *umap = mj_xasprintf("%u %lu 1\n", (unsigned)st.st_uid, (unsigned long)outer_uid(plan, uid));
+        cleanup_free char *gmap = mj_xasprintf("%u %lu 1\n", (unsigned)st.st_gid, plan->id_base + gid);
         cleanup_close int ns = idmap_userns(umap, gmap, err);
         if (ns < 0)
             return -1;
@@ -117,10 +163,19 @@ int mj_idmap_rw_binds(mj_plan_t *plan, mj_error_t **err)
             return -1;
         }
         struct mj_mount_attr_idmap attr = {.attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)ns};
-        if (syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH, &attr, sizeof(attr)) < 0) {
+        bool idmapped = syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH, &attr, sizeof(attr)) == 0;
+        if (idmapped && overlay)
+            idmapped = mount_overlay(op, &tree) == 0;
+        if (!idmapped) {
+            if (op->has_owner) {
+                *err = mj_error_new(MJ_ERR_UNSUPPORTED, errno,
+                                    "mount %s: owner %u:%u needs an idmapped mount, which the file system of %s "
+                                    "cannot take (%s)", op->dst, (unsigned)uid, (unsigned)gid, op->src, strerror(errno));
+                return -1;
+            }
             mj_strv_push_owned(&plan->warnings,
-                               mj_xasprintf("rw mount %s: this file system cannot be idmapped (%s); files keep their "
-                                            "host owners", op->src, strerror(errno)));
+                               mj_xasprintf("%s mount %s: this file system cannot be idmapped (%s); files keep their "
+                                            "host owners", overlay ? "cow" : "rw", op->src, strerror(errno)));
             continue;
         }
         op->src_fd = mj_steal_fd(&tree);

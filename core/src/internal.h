@@ -21,6 +21,10 @@ typedef struct {
     char *dst;
     uint64_t size;
     unsigned mode;
+    char *upper, *work; /* COW only */
+    bool has_owner;
+    uid_t owner_uid;
+    gid_t owner_gid;
 } mj_mount_spec_t;
 
 typedef struct {
@@ -92,6 +96,7 @@ typedef enum {
     MJ_OP_DEVPTS,     /* fresh devpts instance on dst */
     MJ_OP_MASK,       /* hide dst (file: /dev/null, dir: empty ro tmpfs); skipped if missing */
     MJ_OP_READONLY,   /* remount dst read-only; skipped if missing */
+    MJ_OP_OVERLAY,    /* overlay on dst: lowerdir src (or the tree in src_fd), upper/work */
 } mj_op_kind_t;
 
 #define MJ_OPF_RDONLY 0x1u
@@ -99,6 +104,7 @@ typedef enum {
 #define MJ_OPF_OPTIONAL 0x4u /* a missing source is skipped */
 #define MJ_OPF_NOEXEC 0x8u
 #define MJ_OPF_NODEV_KEEP 0x10u /* keep device access (our own /dev binds) */
+#define MJ_OPF_PREPARED 0x20u   /* OVERLAY: src_fd is the finished overlay, mounted by the host */
 
 typedef struct {
     mj_op_kind_t kind;
@@ -108,6 +114,11 @@ typedef struct {
     uint64_t size;  /* tmpfs size in bytes */
     unsigned mode;  /* tmpfs mode */
     int src_fd;     /* filled in the child: detached tree of src */
+    char *upper, *work;  /* OVERLAY: host directories */
+    int upper_fd, work_fd; /* OVERLAY: opened in the child while the host tree is in view */
+    bool has_owner;      /* BIND/OVERLAY: idmap the source's owner to owner_uid:gid inside */
+    uid_t owner_uid;
+    gid_t owner_gid;
 } mj_op_t;
 
 /* Stages the child reports on failure (with errno and op index). */
@@ -233,6 +244,9 @@ __attribute__((noreturn)) void mj_child_main(mj_plan_t *plan, mj_child_fds_t *fd
 
 /* rootfs.c: assemble the root in the child and pivot into it.  -1 with *stage, errno, *op_index. */
 int mj_rootfs_setup(mj_plan_t *plan, mj_stage_t *stage, int *op_index);
+/* A fresh superblock of fstype configured by the NULL-terminated key/value list (a NULL value is
+ * a flag), as a detached mount fd; -1 with errno. */
+int mj_make_fs(const char *fstype, const char *const *kv, unsigned attrs);
 
 /* idmap.c */
 int mj_proc_write(pid_t pid, const char *file, const char *data, mj_error_t **err);

@@ -52,7 +52,7 @@ static mj_op_t *push_op(mj_plan_t *plan, mj_op_kind_t kind, unsigned flags, cons
     while (dst && *dst == '/')
         dst++;
     op->dst = mj_xstrdup(dst ? dst : "");
-    op->src_fd = -1;
+    op->src_fd = op->upper_fd = op->work_fd = -1;
     return op;
 }
 
@@ -61,8 +61,14 @@ void mj_plan_free(mj_plan_t *plan)
     for (size_t i = 0; i < plan->n_ops; i++) {
         free(plan->ops[i].src);
         free(plan->ops[i].dst);
+        free(plan->ops[i].upper);
+        free(plan->ops[i].work);
         if (plan->ops[i].src_fd >= 0)
             close(plan->ops[i].src_fd);
+        if (plan->ops[i].upper_fd >= 0)
+            close(plan->ops[i].upper_fd);
+        if (plan->ops[i].work_fd >= 0)
+            close(plan->ops[i].work_fd);
     }
     free(plan->ops);
     free(plan->staging);
@@ -201,8 +207,33 @@ static int add_user_mounts(const mj_config_t *cfg, mj_plan_t *plan, mj_error_t *
             ret = -1;
             break;
         }
-        unsigned flags = (m->kind == MJ_MOUNT_RO ? MJ_OPF_RDONLY : 0) | (S_ISDIR(st.st_mode) ? MJ_OPF_DIR : 0);
-        push_op(plan, MJ_OP_BIND, flags, m->src, m->dst);
+        if (m->has_owner && plan->rootless && (m->owner_uid != plan->inner_uid || m->owner_gid != plan->inner_gid)) {
+            *err = mj_error_new(MJ_ERR_UNSUPPORTED, EPERM,
+                                "mounts: %s: owner %u:%u: a rootless sandbox maps only its own user (%u:%u); "
+                                "run moonjail as root to give files another owner",
+                                m->dst, (unsigned)m->owner_uid, (unsigned)m->owner_gid, (unsigned)plan->inner_uid,
+                                (unsigned)plan->inner_gid);
+            ret = -1;
+            break;
+        }
+        mj_op_t *op;
+        if (m->kind == MJ_MOUNT_COW) {
+            if (!S_ISDIR(st.st_mode)) {
+                *err = mj_error_new(MJ_ERR_INVALID_CONFIG, ENOTDIR, "mounts: cow source '%s' is not a directory",
+                                    m->src);
+                ret = -1;
+                break;
+            }
+            op = push_op(plan, MJ_OP_OVERLAY, MJ_OPF_DIR, m->src, m->dst);
+            op->upper = mj_xstrdup(m->upper);
+            op->work = mj_xstrdup(m->work);
+        } else {
+            unsigned flags = (m->kind == MJ_MOUNT_RO ? MJ_OPF_RDONLY : 0) | (S_ISDIR(st.st_mode) ? MJ_OPF_DIR : 0);
+            op = push_op(plan, MJ_OP_BIND, flags, m->src, m->dst);
+        }
+        op->has_owner = m->has_owner;
+        op->owner_uid = m->owner_uid;
+        op->owner_gid = m->owner_gid;
     }
     free(sorted);
     return ret;

@@ -111,7 +111,7 @@ static const char *fmt_octal(char *buf, size_t len, unsigned v)
 
 /* A fresh superblock of fstype, configured by the NULL-terminated key/value list, as a detached
  * mount fd. */
-static int make_fs(const char *fstype, const char *const *kv, unsigned attrs)
+int mj_make_fs(const char *fstype, const char *const *kv, unsigned attrs)
 {
     int fs = sys_fsopen(fstype, 1 /* FSOPEN_CLOEXEC */);
     if (fs < 0)
@@ -143,7 +143,7 @@ static int make_tmpfs(uint64_t size, unsigned mode, unsigned attrs)
 {
     char sbuf[32], mbuf[16];
     const char *kv[] = {"size", fmt_u64(sbuf, sizeof(sbuf), size), "mode", fmt_octal(mbuf, sizeof(mbuf), mode), NULL};
-    return make_fs("tmpfs", kv, attrs);
+    return mj_make_fs("tmpfs", kv, attrs);
 }
 
 /* Opens (creating when missing) the path rel under root_fd, one component at a time, refusing
@@ -332,12 +332,35 @@ static int do_mount_op(int root_fd, mj_op_t *op, int *devnull_fd)
         mnt = make_tmpfs(op->size, op->mode, base);
         break;
     case MJ_OP_PROC: {
-        mnt = make_fs("proc", NULL, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+        mnt = mj_make_fs("proc", NULL, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
         break;
     }
     case MJ_OP_DEVPTS: {
         const char *kv[] = {"newinstance", NULL, "ptmxmode", "0666", "mode", "0620", NULL};
-        mnt = make_fs("devpts", kv, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
+        mnt = mj_make_fs("devpts", kv, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
+        break;
+    }
+    case MJ_OP_OVERLAY: {
+        if (op->flags & MJ_OPF_PREPARED) { /* mounted by moonjail as root (idmap.c) */
+            mnt = mj_steal_fd(&op->src_fd);
+            if (sys_mount_setattr(mnt, "", AT_EMPTY_PATH, base, 0) < 0)
+                goto fail_mnt;
+            break;
+        }
+        /* The layers were opened while the host tree was in view (the new root now covers it);
+         * overlayfs takes them by their magic links. */
+        char lower[32], upper[32], work[32];
+        snprintf(lower, sizeof(lower), "/proc/self/fd/%d", op->src_fd);
+        snprintf(upper, sizeof(upper), "/proc/self/fd/%d", op->upper_fd);
+        snprintf(work, sizeof(work), "/proc/self/fd/%d", op->work_fd);
+        /* userxattr: the mounter is root of a user namespace, never of the host. */
+        const char *kv[] = {"lowerdir", lower, "upperdir", upper, "workdir", work, "userxattr", NULL, NULL};
+        mnt = mj_make_fs("overlay", kv, base);
+        int e = errno;
+        close(mj_steal_fd(&op->src_fd));
+        close(mj_steal_fd(&op->upper_fd));
+        close(mj_steal_fd(&op->work_fd));
+        errno = e;
         break;
     }
     case MJ_OP_SYMLINK:
@@ -379,7 +402,16 @@ int mj_rootfs_setup(mj_plan_t *plan, mj_stage_t *stage, int *op_index)
     *stage = MJ_STAGE_OPEN_SOURCE;
     for (size_t i = 0; i < plan->n_ops; i++) {
         mj_op_t *op = &plan->ops[i];
-        if (op->kind != MJ_OP_BIND || op->src_fd >= 0) /* idmapped trees come prepared */
+        if (op->kind == MJ_OP_OVERLAY && !(op->flags & MJ_OPF_PREPARED)) {
+            *op_index = (int)i;
+            op->src_fd = open(op->src, O_PATH | O_DIRECTORY | O_CLOEXEC);
+            op->upper_fd = open(op->upper, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            op->work_fd = open(op->work, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (op->src_fd < 0 || op->upper_fd < 0 || op->work_fd < 0)
+                return -1;
+            continue;
+        }
+        if (op->kind != MJ_OP_BIND || op->src_fd >= 0) /* idmapped trees and overlays come prepared */
             continue;
         *op_index = (int)i;
         op->src_fd = sys_open_tree(AT_FDCWD, op->src, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);

@@ -87,6 +87,7 @@ typedef enum {
     MJ_MOUNT_RO = 1,  /* read-only bind of a host path */
     MJ_MOUNT_RW,      /* read-write bind of a host path (nosuid, nodev) */
     MJ_MOUNT_TMPFS,   /* a fresh tmpfs (nosuid, nodev); source unused */
+    MJ_MOUNT_COW,     /* copy-on-write overlay of a host directory (mj_config_add_overlay) */
 } mj_mount_kind_t;
 
 typedef enum {
@@ -120,6 +121,19 @@ void mj_config_set_readonly_root(mj_config_t *cfg, bool readonly);
  * built), dst an absolute path inside.  For TMPFS, size_bytes (0 = 64 MiB) and mode (0 = 01777). */
 int mj_config_add_mount(mj_config_t *cfg, mj_mount_kind_t kind, const char *src, const char *dst,
                         uint64_t size_bytes, unsigned mode, mj_error_t **err);
+/* A copy-on-write view of the host directory lower at dst (inside): an overlay whose changes land
+ * in upper, with work as overlayfs's scratch directory.  upper and work are empty host directories
+ * on the same file system (not tmpfs before Linux 6.6: overlay needs user xattrs there), created by
+ * the caller and removed by it after the sandbox is gone; moonjail gives them to the sandbox's ids
+ * when it starts.  None of the three paths may contain ':', ',' or '\\'.  Read the changes with
+ * mj_overlay_diff(upper, lower). */
+int mj_config_add_overlay(mj_config_t *cfg, const char *lower, const char *upper, const char *work,
+                          const char *dst, mj_error_t **err);
+/* Files of the mount most recently added at dst (RO, RW or COW) appear owned by uid:gid inside.
+ * Started as root this is an idmapped mount (host owner of the source's top directory -> uid);
+ * rootless, only the sandbox's own user can own anything, so another uid is UNSUPPORTED when the
+ * sandbox is created.  Without it, RW and COW mounts are owned by the sandbox's user. */
+int mj_config_set_mount_owner(mj_config_t *cfg, const char *dst, uid_t uid, gid_t gid, mj_error_t **err);
 /* Paths hidden inside (a file becomes /dev/null, a directory an empty read-only tmpfs). */
 int mj_config_add_masked(mj_config_t *cfg, const char *path, mj_error_t **err);
 /* Paths made read-only inside (e.g. /proc/sys). */
