@@ -1,6 +1,6 @@
-# `cmake --install`: the executable, the libraries and headers, pkg-config and CMake package
-# files (find_package(moonjail) → moonjail::moonjail, moonjail::moonjail_static), the Lua module
-# and the shipped policies.
+# `cmake --install`: the executable and its man page, the libraries and headers, pkg-config and
+# CMake package files (find_package(moonjail) → moonjail::moonjail, moonjail::moonjail_static),
+# the Lua module and the shipped policies.
 include(CMakePackageConfigHelpers)
 
 # Where moonjail.so goes, relative to the prefix.  Installing into Lua's own prefix (/usr on
@@ -29,6 +29,7 @@ install(TARGETS moonjail_lmod LIBRARY DESTINATION "${MJ_LUA_CMOD_DIR}")
 install(DIRECTORY "${PROJECT_SOURCE_DIR}/policies/"
         DESTINATION "${CMAKE_INSTALL_DATADIR}/moonjail/policies"
         FILES_MATCHING PATTERN "*.lua")
+install(FILES "${PROJECT_SOURCE_DIR}/docs/moonjail.1" DESTINATION "${CMAKE_INSTALL_MANDIR}/man1")
 
 # A relocatable .pc file: the prefix is found from where the file itself is installed.
 cmake_path(RELATIVE_PATH CMAKE_INSTALL_PREFIX BASE_DIRECTORY "${CMAKE_INSTALL_FULL_LIBDIR}/pkgconfig"
