@@ -1,20 +1,24 @@
 /* lmoonjail.c — the `moonjail` Lua 5.4 module: luaopen_moonjail and the C primitives under it.
  *
  * Owns: the table `core` of C functions (run, error, policy_source, policy_names, version, codes,
- * path_kind, sleep) that scripts/moonjail/api.lua turns into the public module, the conversion of
+ * path_kind, sleep, mkdir_private, chmod, euid) that scripts/moonjail/api.lua turns into the public module, the conversion of
  * a resolved spec into mj_config_t / mj_command_t (shared with lsandbox.c), and the Lua shape of
  * errors (tables with the metatable "moonjail.error").
  * Must never: set globals, decide policy (Lua does that), or raise while it holds C memory that
  * only Lua's garbage collector would free — every libmoonjail handle lives in a to-be-closed
  * userdata box, so an error anywhere releases it at once.
  */
+#define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <lauxlib.h>
 #include <lua.h>
@@ -838,6 +842,67 @@ static int core_path_kind(lua_State *L)
     return 1;
 }
 
+static int push_errno(lua_State *L, const char *what, const char *path)
+{
+    int saved = errno;
+    lua_pushnil(L);
+    lua_pushfstring(L, "%s %s: %s", what, path, strerror(saved));
+    lua_pushinteger(L, saved);
+    return 3;
+}
+
+/* core.mkdir_private(path [, mode=0700]) -> true | nil, msg: a directory only we own and can
+ * write.  An existing one must be a real directory (not a symlink) owned by the caller and not
+ * writable by group or others, so nobody else can plant files in our working trees. */
+static int core_mkdir_private(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    lua_Integer mode = luaL_optinteger(L, 2, 0700);
+    if (mode < 0 || mode > 0777)
+        return luaL_argerror(L, 2, "a mode between 0 and 0777 expected");
+    if (mkdir(path, (mode_t)mode) < 0 && errno != EEXIST)
+        return push_errno(L, "creating", path);
+    struct stat st;
+    if (lstat(path, &st) < 0)
+        return push_errno(L, "checking", path);
+    if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 022)) {
+        lua_pushnil(L);
+        lua_pushfstring(L, "%s is not a private directory of uid %d (a directory owned by it, not writable by "
+                           "others); remove it or point MOONJAIL_WORK_DIR elsewhere", path, (int)geteuid());
+        return 2;
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* core.chmod(path, mode) -> true | nil, msg  (never follows a symlink) */
+static int core_chmod(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    lua_Integer mode = luaL_checkinteger(L, 2);
+    if (mode < 0 || mode > 07777)
+        return luaL_argerror(L, 2, "a mode between 0 and 07777 expected");
+    int fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    char proc[64];
+    snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+    int rc = fd < 0 ? -1 : chmod(proc, (mode_t)mode);
+    int saved = errno;
+    if (fd >= 0)
+        close(fd);
+    errno = saved;
+    if (rc < 0)
+        return push_errno(L, "chmod", path);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* core.euid() -> the effective uid (decides where working trees go, root or rootless) */
+static int core_euid(lua_State *L)
+{
+    lua_pushinteger(L, (lua_Integer)geteuid());
+    return 1;
+}
+
 /* core.sleep(seconds): for the CLI's refresh loops (stats); Lua has no sleep of its own. */
 static int core_sleep(lua_State *L)
 {
@@ -903,6 +968,9 @@ static const luaL_Reg core_funcs[] = {
     {"policy_names", core_policy_names},
     {"version", core_version},
     {"path_kind", core_path_kind},
+    {"mkdir_private", core_mkdir_private},
+    {"chmod", core_chmod},
+    {"euid", core_euid},
     {NULL, NULL},
 };
 
@@ -933,6 +1001,7 @@ int luaopen_moonjail(lua_State *L)
     luaL_getmetatable(L, MJL_ERROR_MT);
     lua_setfield(L, -2, "error_mt");
     mjl_sandbox_register(L); /* core.sandbox, core.open, core.list, the Sandbox and Process types */
+    mjl_tree_register(L);    /* core.fetch, core.unpack, core.walk, … (repositories) */
     lua_call(L, 1, 1);
     return 1;
 }

@@ -72,5 +72,7 @@ void mjl_push_result(lua_State *L, const mj_result_t *r);
 /* With the core table on top of the stack: registers the Sandbox and Process metatables and adds
  * sandbox, open, list, signal_number… to it (lsandbox.c). */
 void mjl_sandbox_register(lua_State *L);
+/* Adds fetch, unpack, walk, remove_tree, mkdtemp, overlay_diff, overlay_export, git_archive (ltree.c). */
+void mjl_tree_register(lua_State *L);
 
 #endif

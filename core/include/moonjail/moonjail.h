@@ -489,6 +489,94 @@ typedef struct {
 /* Probes what this host can enforce; *checks is malloc'ed (free it). */
 int mj_doctor(mj_check_t **checks, size_t *count);
 
+/* ---- host file trees (repositories)
+ * Host-side trees behind repository mounts.  Nothing here follows a symlink inside a tree it
+ * walks, unpacks into, removes, diffs or writes: every step below the path given is an *at() call
+ * on a directory fd with O_NOFOLLOW, and the last component of a path given is never followed. */
+
+/* Downloads an http:// or https:// URL (redirects: at most 5, to http/https only) into a new file
+ * dest_path (O_EXCL, mode 0600), removed again on any failure.  max_bytes 0 = 4 GiB.
+ * NETWORK naming the URL and the HTTP status (>= 400) or transport failure; retryable for 408,
+ * 429, 5xx and transport failures (cannot resolve or connect, timeouts, send/receive errors);
+ * RESOURCE_LIMIT_EXCEEDED past max_bytes. */
+int mj_fetch_url(const char *url, const char *dest_path, uint64_t max_bytes, mj_error_t **err);
+
+typedef struct {
+    uint64_t max_bytes;         /* bytes of file data in all; 0 = 4 GiB */
+    uint64_t max_entries;       /* 0 = 1,000,000 */
+    unsigned strip_components;  /* as tar's: entries with no more components are skipped */
+} mj_unpack_limits_t;
+
+/* Unpacks an archive into the existing directory dest_dir: tar (plain, gzip, bzip2, xz, lzma,
+ * lzip, zstd, lz4, compress), zip, 7z, cpio, ar, cab, iso9660, lha, rar, xar, warc — every format
+ * libarchive reads in-process except mtree, whose entries name host files to copy in.
+ * lim NULL = the defaults.  Refused with INVALID_CONFIG naming the archive and the entry:
+ * absolute names, ".." components, a path through a symlink (extracted or not), hard links whose
+ * target is outside or missing, devices, fifos and sockets.  Owners are not restored; modes keep
+ * only their permission bits (no setuid, setgid, sticky); times are kept.
+ * RESOURCE_LIMIT_EXCEEDED naming the budget.  On failure dest_dir may hold part of the archive
+ * (the caller removes it). */
+int mj_unpack_archive(const char *archive_path, const char *dest_dir, const mj_unpack_limits_t *lim,
+                      mj_error_t **err);
+
+/* `git -c core.fsmonitor=false -C repo archive --format=tar <ref>` unpacked into dest_dir (as
+ * mj_unpack_archive with default limits).  A ref that is empty, starts with '-', holds whitespace
+ * or control characters or is 256 bytes or longer is INVALID_CONFIG; no git in PATH is
+ * UNSUPPORTED; git failing is INVALID_CONFIG "repository R: ref 'X': <git's first stderr line>". */
+int mj_git_archive(const char *repo, const char *ref, const char *dest_dir, mj_error_t **err);
+
+typedef struct {
+    const char *path;        /* relative to the root, no leading "/"; the root itself is not reported */
+    mode_t mode;             /* type and permission bits, as st_mode */
+    uint64_t size;
+    dev_t dev;
+    ino_t ino;
+    nlink_t nlink;
+    uid_t uid;
+    gid_t gid;
+    double mtime;            /* epoch seconds */
+    const char *link_target; /* symlinks only, else NULL */
+} mj_tree_entry_t;
+
+/* Returns 0 to go on, 1 not to descend into this directory, -1 to stop.  e and its strings are
+ * borrowed for the call. */
+typedef int (*mj_tree_walk_fn)(const mj_tree_entry_t *e, void *ud);
+
+/* Calls fn for everything under root, a directory (not a symlink to one): names sorted in each
+ * directory, parents before children, symlinks reported and never followed, at most 256 levels.
+ * When fn returns -1 the walk returns -1 with the error fn stored in *err (it may reach err
+ * through ud; *err must be NULL on entry), else an INVALID_STATE "walk stopped". */
+int mj_tree_walk(const char *root, mj_tree_walk_fn fn, void *ud, mj_error_t **err);
+
+/* rm -rf path that never follows a symlink (a symlink is removed itself) and never crosses into
+ * another mount (another device or a mount root below path, or path itself a mount point, is an
+ * error and nothing there is touched).  Directories a sandbox left without u+rwx are made so
+ * first.  A path that does not exist is success. */
+int mj_tree_remove(const char *path, mj_error_t **err);
+
+typedef enum { MJ_DIFF_ADDED = 1, MJ_DIFF_MODIFIED, MJ_DIFF_DELETED } mj_diff_kind_t;
+
+/* path is relative to the mount ("dir/file"); mode the st_mode of the upper entry (ADDED,
+ * MODIFIED) or of the lower one that was deleted.  Non-zero stops the diff (as mj_tree_walk). */
+typedef int (*mj_diff_fn)(const char *path, mj_diff_kind_t kind, mode_t mode, void *ud);
+
+/* What an overlayfs upper directory changes in its lower, in walk order (sorted, parents first).
+ * Whiteouts (a 0:0 character device, or an empty file with the xattr user.overlay.whiteout or
+ * trusted.overlay.whiteout) are DELETED; in an opaque directory (overlay.opaque = "y") each lower
+ * entry the upper does not have is DELETED (the topmost only).  An upper entry the lower lacks is
+ * ADDED (a directory, then its contents); one it has is MODIFIED only when the type, permission
+ * bits, symlink target or file bytes differ (copied up but unchanged is not reported).
+ * Directories in both are walked, and reported MODIFIED only for changed permission bits. */
+int mj_overlay_diff(const char *upper, const char *lower, mj_diff_fn fn, void *ud, mj_error_t **err);
+
+/* Writes that diff out.  dest ending in ".tar", ".tar.gz" or ".tgz": a new tar (pax, gzip for the
+ * last two) of the added and modified files, directories and symlinks (owner 0:0, permission
+ * bits, mtimes) with an OCI whiteout "dir/.wh.name" for each deletion.  Otherwise dest is a
+ * directory that must not exist or be empty, filled the same way (empty ".wh.name" files for
+ * deletions).  Fifos, sockets and devices in upper are left out.  Nothing is left behind on
+ * failure. */
+int mj_overlay_export(const char *upper, const char *lower, const char *dest, mj_error_t **err);
+
 #ifdef __cplusplus
 }
 #endif
