@@ -214,6 +214,24 @@ int mj_doctor(mj_check_t **out, size_t *count)
              fso >= 0 || errno == EPERM ? "fsopen/open_tree/move_mount/mount_setattr present" : "missing (kernel < 5.12)");
     if (fso >= 0)
         close(fso);
+    /* CAP_SYS_RESOURCE (bit 24): raising rlimits past the caller's hard limits and lowering
+     * oom_score_adj for the supervisor; without it both are clamped (and reported per run). */
+    bool sys_resource = false;
+    char status[4096];
+    if (read_text("/proc/self/status", status, sizeof(status))) {
+        const char *eff = strstr(status, "CapEff:");
+        unsigned long long caps = 0;
+        if (eff && sscanf(eff, "CapEff: %llx", &caps) == 1)
+            sys_resource = (caps >> 24) & 1;
+    }
+    c = add(&v, &n, "cap_sys_resource", sys_resource ? 1 : -1);
+    snprintf(c->detail, sizeof(c->detail), "%s",
+             sys_resource ? "present: rlimits above the caller's hard limits and a protected supervisor are possible"
+                          : "absent: rlimits are clamped to the caller's hard limits, oom_score_adj is not lowered");
+    if (!sys_resource)
+        snprintf(c->fix, sizeof(c->fix), "%s",
+                 geteuid() == 0 ? "run moonjail where root keeps CAP_SYS_RESOURCE (this container or VM drops it)"
+                                : "raise the hard limits you need (ulimit -H, limits.conf), or run as root");
     c = add(&v, &n, "running_as", geteuid() == 0 ? 1 : -1);
     snprintf(c->detail, sizeof(c->detail), "%s (uid %u)", geteuid() == 0 ? "root: sandboxes get a private host id range"
                                                                         : "rootless: one id mapped into each sandbox",

@@ -357,6 +357,7 @@ typedef struct {
     uint64_t total;
     /* what happened */
     bool got_started, got_exited, got_exec_failed, got_setup_failed;
+    double started_mono, exited_mono; /* CLOCK_MONOTONIC when STARTED / EXITED arrived */
     mj_msg_t started, exited, failed;
     bool timed_out, over_limit, killed, over_cpu;
     mj_buf_t out, err, combined;
@@ -435,7 +436,8 @@ struct mj_result {
     mj_end_reason_t ended_by;
     mj_buf_t out, err, combined;
     bool truncated;
-    double start_time, end_time;
+    double start_time, end_time; /* epoch seconds (CLOCK_REALTIME) */
+    double duration;             /* seconds, CLOCK_MONOTONIC */
     double cpu_time;
     uint64_t memory_peak;
     uint64_t cpu_periods, cpu_throttled; /* CFS quota periods of the command / throttled, when limited */

@@ -51,10 +51,12 @@ static void handle_msg(mj_pump_t *p, const mj_msg_t *m)
     case MJ_MSG_STARTED:
         p->started = *m;
         p->got_started = true;
+        p->started_mono = mj_now_monotonic();
         break;
     case MJ_MSG_EXITED:
         p->exited = *m;
         p->got_exited = true;
+        p->exited_mono = mj_now_monotonic();
         break;
     case MJ_MSG_EXEC_FAILED:
         p->failed = *m;
@@ -398,6 +400,11 @@ int mj_pump_result(mj_pump_t *p, const char *argv0, const char *workdir, double 
     }
     if (res->end_time < res->start_time)
         res->end_time = res->start_time;
+    /* The duration comes from the monotonic clock (when STARTED and EXITED reached us, or now for
+     * a command we killed), so a stepped wall clock cannot make it negative or hours long. */
+    double end_mono = p->got_exited ? p->exited_mono : mj_now_monotonic();
+    double start_mono = p->got_started ? p->started_mono : t_released;
+    res->duration = end_mono > start_mono ? end_mono - start_mono : 0;
     res->truncated = p->over_limit;
     res->out = p->out;
     res->err = p->err;

@@ -34,7 +34,7 @@ const char *mj_result_combined(const mj_result_t *r, size_t *len) { return buf_v
 bool mj_result_output_truncated(const mj_result_t *r) { return r->truncated; }
 double mj_result_start_time(const mj_result_t *r) { return r->start_time; }
 double mj_result_end_time(const mj_result_t *r) { return r->end_time; }
-double mj_result_duration(const mj_result_t *r) { return r->end_time - r->start_time; }
+double mj_result_duration(const mj_result_t *r) { return r->duration; }
 double mj_result_cpu_time(const mj_result_t *r) { return r->cpu_time; }
 uint64_t mj_result_memory_peak(const mj_result_t *r) { return r->memory_peak; }
 uint64_t mj_result_cpu_periods(const mj_result_t *r) { return r->cpu_periods; }
