@@ -5,3 +5,6 @@ color = false -- plain output, so tools reading the summary line see "0 warnings
 exclude_files = { "build*/" }
 
 files["spec/"] = { std = "+busted" }
+
+-- Recipes run in moonjail's restricted environment: `params` and a `moonjail` table are given.
+files["examples/recipes/"] = { read_globals = { "params", "moonjail" } }

@@ -143,15 +143,36 @@ return function(core)
     return nil
   end
 
+  local repo -- moonjail.repo, loaded on first use
+  local function repo_module()
+    repo = repo or require "moonjail.repo"
+    return repo
+  end
+
+  -- Prepares spec.repositories on the host (working trees, archives, git) and folds them into the
+  -- spec's mounts, masked paths and environment.  Returns the preparation (to discard once the
+  -- sandbox is gone; nil when there is nothing) or false, err.
+  local function with_repositories(spec)
+    local rules = spec.repositories
+    spec.repositories = nil
+    if not rules or #rules == 0 then return nil end
+    local prep, err = repo_module().prepare(core, rules, spec.uid, spec.gid)
+    if not prep then return false, err end
+    for _, m in ipairs(prep.mounts) do spec.mounts[#spec.mounts + 1] = m end
+    for _, p in ipairs(prep.masked) do spec.masked[#spec.masked + 1] = p end
+    for _, p in ipairs(prep.readonly) do spec.readonly[#spec.readonly + 1] = p end
+    for k, v in pairs(prep.env) do
+      if spec.env[k] == nil then spec.env[k] = v end
+    end
+    return prep
+  end
+
   -- Returns the spec, warnings (array) or nil, err.
   local function resolve(argv, opts)
     local P = policy_module()
     local cwd = os.getenv("PWD")
     if opts.image ~= nil then
       return unsupported("option 'image': OCI images are not implemented yet (use 'rootfs' with a directory)")
-    end
-    if opts.repositories ~= nil then
-      return unsupported("option 'repositories': repository rules are not implemented yet (use 'mounts')")
     end
 
     local pol, err = P.load(core, opts.policy == nil and "default" or opts.policy, cwd)
@@ -217,6 +238,21 @@ return function(core)
     end
     spec.masked = fs.masked or {}
     spec.readonly = fs.readonly or {}
+
+    -- repositories: the policy's (normalized when it loaded), then the call's; prepared on the
+    -- host only when a sandbox really starts (see with_repositories)
+    local repos, used = {}, {}
+    for _, r in ipairs(pol.repositories or {}) do repos[#repos + 1] = r end
+    if opts.repositories ~= nil then
+      local list, why = repo_module().normalize_list(opts.repositories, cwd)
+      if not list then return invalid("option 'repositories' " .. why) end
+      for _, r in ipairs(list) do repos[#repos + 1] = r end
+    end
+    for _, r in ipairs(repos) do
+      if used[r.mount] then return invalid("repositories: mount point '" .. r.mount .. "' is used twice") end
+      used[r.mount] = true
+    end
+    spec.repositories = repos
 
     -- identity, naming, network
     local function root_file(rel)
@@ -381,6 +417,7 @@ return function(core)
     -- what a persistent sandbox remembers about itself (its per-command narrowing checks these)
     local writable = not spec.readonly_root
     for _, m in ipairs(spec.mounts) do writable = writable or m.kind ~= "ro" end
+    for _, r in ipairs(repos) do writable = writable or r.mode ~= "ro" end
     spec.facts = { network = net, writable = writable, limits = limits,
       image = opts.image or (spec.root ~= "host" and spec.root or nil) }
     return spec
@@ -403,8 +440,12 @@ return function(core)
     if not spec then return nil, err end
     local warnings, metadata, audit_log = spec.warnings, spec.metadata, spec.audit_log
     spec.warnings, spec.metadata, spec.facts, spec.audit_log = nil, nil, nil, nil
+    local prep
+    prep, err = with_repositories(spec)
+    if prep == false then return nil, err end
     local result
     result, err = core.run(spec)
+    if prep then repo.discard(core, prep) end -- a one-shot run's cow changes go with it
     local audit = audit_log and require "moonjail.audit"
     if not result then
       if audit then audit.log(audit_log, "run_failed", { command = argv, code = err.code, message = err.message }) end
@@ -428,6 +469,7 @@ return function(core)
     if not sandboxes then
       sandboxes = require("moonjail.sandbox")(core, {
         resolve = resolve, check_opts = check_opts, check_cmd = check_cmd, policy = policy_module,
+        with_repositories = with_repositories, repo = repo_module,
         option_types = OPTION_TYPES,
       })
     end
@@ -459,6 +501,21 @@ return function(core)
     if not names then return nil, err end
     table.sort(names)
     return names
+  end
+
+  --- Runs a task recipe (a file path or a table; see docs/recipes.md).  opts: set = { k = "v" }
+  -- (parameters), output = dir, quiet = true.  Returns the report table (status "passed" or
+  -- "failed") or nil, err when the recipe is invalid or its sandbox cannot start.
+  local recipes
+  function M.recipe(ref, opts)
+    if type(ref) ~= "string" and type(ref) ~= "table" then
+      error("bad argument #1 to 'recipe' (path or table expected, got " .. type(ref) .. ")", 2)
+    end
+    if opts ~= nil and type(opts) ~= "table" then
+      error("bad argument #2 to 'recipe' (table expected, got " .. type(opts) .. ")", 2)
+    end
+    recipes = recipes or require("moonjail.recipe")(M, core)
+    return recipes.run(ref, opts)
   end
 
   --- Parses a signal: a number, "TERM" or "SIGTERM"; number or nil, reason.

@@ -71,13 +71,14 @@ Commands:
   kill [-s SIG] NAME...             Signal every process in a sandbox
   rm [-f] NAME...                   Remove sandboxes
   script FILE [ARGS...]             Run a Lua script with `require "moonjail"` available
+  recipe FILE [--set K=V] [--json]  Run a task recipe: steps in a sandbox, artifacts, a report
   version [--json]                  Show the version
   help [COMMAND]                    Show help for moonjail or a command
 
   doctor [--json]                   Show what this host can enforce, and how to fix what it cannot
   policy list|show|check            List, show (merged) and validate policies
 
-Not implemented yet: recipe, pull, load, images, rmi, prune.
+Not implemented yet: pull, load, images, rmi, prune.
 
 Run 'moonjail COMMAND --help' for more on a command.
 ]],
@@ -118,6 +119,22 @@ Run FILE as a Lua 5.4 script.  `require "moonjail"` gives the Lua API (see docs/
 the global `arg` holds FILE at arg[0] and ARGS at arg[1..].  Exits 0 when the script returns
 normally (or with the integer it returns), 1 with a traceback when it raises.
 ]],
+  recipe = [[
+Usage: moonjail recipe FILE [--set KEY=VALUE]... [--output DIR] [--json] [-q]
+
+Run the task recipe FILE (a Lua file returning { steps = …, artifacts = … }; see
+docs/recipes.md): create its sandbox, run each step with a header and its live output, retry
+what is retryable, copy the artifacts into the recipe's output directory and write
+report.json there.  Exits 0 when every step passed and every artifact was found, 1 when not,
+125 when the recipe is invalid or its sandbox cannot start.
+
+Options:
+      --set KEY=VALUE     Set a recipe parameter (the recipe reads params.KEY)
+      --output DIR        Output directory (default: the recipe's `output`, else "out" beside it)
+      --json              Print only the report, as JSON
+  -q, --quiet             No headers and no step output
+  -h, --help              Show this help
+]],
   version = [[
 Usage: moonjail version [--json]
 
@@ -136,7 +153,7 @@ how to fix each missing piece.  Exits 0 when sandboxes can start here, 1 otherwi
 }
 
 local NOT_YET = {}
-for name in ([[recipe pull load images rmi prune]]):gmatch("%S+") do NOT_YET[name] = true end
+for name in ([[pull load images rmi prune]]):gmatch("%S+") do NOT_YET[name] = true end
 
 -- The commands of named sandboxes live in moonjail.cli_sandbox, loaded when one runs.
 local SANDBOX_COMMANDS = {}
@@ -356,6 +373,42 @@ local function cmd_script(argv, first)
   return 0
 end
 
+local function cmd_recipe(argv, first)
+  local file, set, json, quiet, output = nil, {}, false, false, nil
+  local i = first
+  while i <= #argv do
+    local a = argv[i]
+    if is_help(a) then io.stdout:write(HELP.recipe); return 0
+    elseif a == "--json" then json = true
+    elseif a == "-q" or a == "--quiet" then quiet = true
+    elseif a == "--set" or a:match("^%-%-set=") then
+      local kv = a == "--set" and argv[i + 1] or a:match("^%-%-set=(.*)$")
+      if a == "--set" then i = i + 1 end
+      local k, v = (kv or ""):match("^([^=]+)=(.*)$")
+      if not k then return report_error(usage_error("recipe: --set expects KEY=VALUE"), json) end
+      set[k] = v
+    elseif a == "--output" then
+      output = argv[i + 1]
+      i = i + 1
+      if not output then return report_error(usage_error("recipe: --output expects a directory"), json) end
+    elseif a:sub(1, 1) == "-" and a ~= "-" then
+      return report_error(usage_error("recipe: unknown option '" .. a .. "'"), json)
+    elseif file then
+      return report_error(usage_error("recipe: only one FILE (usage: moonjail recipe FILE [--set K=V])"), json)
+    else
+      file = a
+    end
+    i = i + 1
+  end
+  if not file then return report_error(usage_error("recipe: missing FILE (usage: moonjail recipe FILE)"), json) end
+  if output and output:sub(1, 1) ~= "/" then output = (os.getenv("PWD") or ".") .. "/" .. output end
+  local ok, report, err = pcall(moonjail().recipe, file, { set = set, quiet = quiet or json, output = output })
+  if not ok then return report_error(usage_error(oneline(report)), json) end
+  if not report then return report_error(err, json) end
+  if json then io.stdout:write(json_encode(report), "\n") end
+  return report.status == "passed" and 0 or 1
+end
+
 local function cmd_version(argv, first)
   local json = false
   for i = first, #argv do
@@ -427,7 +480,7 @@ local function cmd_help(argv, first)
 end
 
 local COMMANDS = { run = cmd_run, script = cmd_script, version = cmd_version, help = cmd_help, doctor = cmd_doctor,
-  policy = cmd_policy }
+  policy = cmd_policy, recipe = cmd_recipe }
 
 return function(argv)
   argv = argv or {}

@@ -329,8 +329,18 @@ local SCHEMA = {
   best_effort = is_best_effort,
   labels = is_string_map,
   annotations = is_string_map,
+  repositories = function(v) return require("moonjail.repo").check_list(v) end,
 }
 M.SCHEMA = SCHEMA
+
+-- `key = { append = {…} }` adds to the parent's list instead of replacing it.
+local function append_of(v)
+  if type(v) == "table" and v.append ~= nil and next(v, next(v)) == nil and next(v) == "append" then
+    return v.append
+  end
+  return nil
+end
+M.append_of = append_of
 
 ------------------------------------------------------------------------------------------------
 -- Locating keys in the source text, for file:line in messages.
@@ -389,7 +399,11 @@ local function validate(layer, t, schema, path, problems)
         validate(layer, v, rule, sub, problems)
       end
     else
-      local ok, why = rule(v)
+      local appended = append_of(v)
+      local ok, why = rule(appended or v)
+      if appended ~= nil and (type(appended) ~= "table" or (next(appended) ~= nil and not util.is_array(appended))) then
+        ok, why = nil, "'append' takes a list"
+      end
       if not ok then
         problems[#problems + 1] = string.format("%spolicy: '%s': %s", where(layer, sub), path_name(sub), why)
       end
@@ -497,8 +511,14 @@ function M.merge(parent, child)
   local out = util.deepcopy(parent)
   for k, v in pairs(child) do
     local p = out[k]
-    if type(v) == "table" and type(p) == "table" and not util.is_array(v) and not util.is_array(p) then
-      out[k] = M.merge(p, v)
+    local appended = append_of(v)
+    if appended ~= nil then
+      local list = type(p) == "table" and util.is_array(p) and p or {}
+      for _, x in ipairs(appended) do list[#list + 1] = util.deepcopy(x) end
+      out[k] = list
+    elseif type(v) == "table" and not util.is_array(v)
+        and (p == nil or type(p) == "table" and not util.is_array(p)) then
+      out[k] = M.merge(p or {}, v) -- also into nothing, so nested { append = … } resolve
     elseif type(v) == "table" and type(p) == "table" and next(v) == nil and not util.is_array(p) then
       out[k] = p -- an empty table adds nothing to a map
     else
@@ -536,19 +556,27 @@ local function load_chain(core, ref, base_dir, depth, seen)
   local value = util.deepcopy(layer.value)
   local fs = value.filesystem
   if fs and fs.mounts then
-    for i, m in ipairs(fs.mounts) do
+    for i, m in ipairs(append_of(fs.mounts) or fs.mounts) do
       local n, why = M.normalize_mount(m, layer.dir)
       if not n then
         return invalid(core, string.format("%spolicy: 'filesystem.mounts' entry %d: %s",
           where(layer, { "filesystem", "mounts" }), i, why))
       end
-      fs.mounts[i] = n
+      (append_of(fs.mounts) or fs.mounts)[i] = n
     end
+  end
+  if value.repositories then
+    local list = append_of(value.repositories) or value.repositories
+    local repos, why = require("moonjail.repo").normalize_list(list, layer.dir or base_dir)
+    if not repos then
+      return invalid(core, string.format("%spolicy: 'repositories' %s", where(layer, { "repositories" }), why))
+    end
+    for i, r in ipairs(repos) do list[i] = r end
   end
 
   local parent_ref = value.extends
   value.extends = nil
-  if parent_ref == nil then return value end
+  if parent_ref == nil then return M.merge({}, value) end -- resolves { append = … } against nothing
   local parent
   parent, err = load_chain(core, parent_ref, layer.dir, depth + 1, seen)
   if not parent then return nil, err end

@@ -66,7 +66,7 @@ return function(core, h)
       labels = meta.labels or {}, annotations = meta.annotations or {},
       image = meta.image, policy = meta.policy, limits = meta.limits or {},
       timeout = meta.timeout, output_limit = meta.output_limit, warnings = meta.warnings or {},
-      audit_log = meta.audit_log,
+      audit_log = meta.audit_log, repo = meta.repo, named = true, -- only named sandboxes keep metadata
     }
     states[sb] = st
     return st
@@ -85,7 +85,30 @@ return function(core, h)
     return json.encode({ v = META_VERSION, network = st.network, writable = st.writable,
       labels = st.labels, annotations = st.annotations, image = st.image, policy = st.policy,
       limits = st.limits, timeout = st.timeout, output_limit = st.output_limit,
-      warnings = json.array(st.warnings), audit_log = st.audit_log })
+      warnings = json.array(st.warnings), audit_log = st.audit_log, repo = st.repo })
+  end
+
+  -- Working trees of repositories go when the sandbox does: on close of an anonymous sandbox
+  -- (explicit, <close> or garbage collection) and on destroy.  A named sandbox keeps them until
+  -- it is destroyed, from this process or another (they are listed in its metadata).
+  local function discard_repos(st)
+    if st and st.repo then
+      h.repo().discard(core, st.repo)
+      st.repo = nil
+    end
+  end
+  local wrapped_mt = false
+  local function wrap_release(sb)
+    if wrapped_mt then return end
+    wrapped_mt = true
+    local mt = debug.getmetatable(sb)
+    local release = mt.__gc
+    local function release_and_discard(self)
+      local st = states[self]
+      release(self)
+      if st and not st.named then discard_repos(st) end
+    end
+    mt.__gc, mt.__close = release_and_discard, release_and_discard
   end
 
   -- A path inside: absolute as given, relative ones against the sandbox's workdir.
@@ -121,9 +144,16 @@ return function(core, h)
     local timeout, output_limit, audit_log = spec.timeout, spec.output_limit, spec.audit_log
     spec.facts, spec.metadata, spec.warnings, spec.argv, spec.audit_log = nil, nil, nil, nil, nil
     spec.timeout, spec.output_limit = nil, nil
+    local prep
+    prep, e = h.with_repositories(spec)
+    if prep == false then return nil, e end
     local sb
     sb, e = core.sandbox(spec, opts.name)
-    if not sb then return nil, e end
+    if not sb then
+      if prep then h.repo().discard(core, prep) end
+      return nil, e
+    end
+    wrap_release(sb)
     local info = ops.info(sb) or {}
     local st = {
       id = info.id, name = info.name or opts.name,
@@ -132,6 +162,7 @@ return function(core, h)
       image = facts.image, policy = metadata.policy,
       limits = facts.limits, timeout = timeout, output_limit = output_limit,
       warnings = warnings, audit_log = audit_log,
+      repo = prep and { dirs = prep.dirs, cow = prep.cow } or nil, named = opts.name ~= nil,
     }
     states[sb] = st
     audit(sb, "sandbox_create", { policy = metadata.policy, labels = metadata.labels, warnings = json.array(warnings) })
@@ -140,6 +171,7 @@ return function(core, h)
       ok, e = ops.set_meta(sb, meta_text(st))
       if not ok then
         ops.destroy(sb)
+        discard_repos(st)
         return nil, e
       end
     end
@@ -462,6 +494,7 @@ return function(core, h)
       -- moonjail's own
       policy = st.policy, network = st.network, workdir = ops.workdir(self),
       supervisor_pid = raw.supervisor_pid, uid = raw.uid, gid = raw.gid, rootless = raw.rootless,
+      warnings = st.warnings,
     }
   end
 
@@ -500,14 +533,37 @@ return function(core, h)
   function S:close()
     check(self, "close")
     audit(self, "sandbox_close")
-    return ops.close(self)
+    local st = state_of(self)
+    local r1, r2, r3 = ops.close(self)
+    if not st.named then discard_repos(st) end
+    return r1, r2, r3
   end
 
   --- Destroys the sandbox (a named one too) and releases the handle.
   function S:destroy()
     check(self, "destroy")
     audit(self, "sandbox_destroy")
-    return ops.destroy(self)
+    local st = state_of(self)
+    local r1, r2, r3 = ops.destroy(self)
+    discard_repos(st)
+    return r1, r2, r3
+  end
+
+  --- Changes made in a copy-on-write repository (the only one, or the one at mount):
+  --- array of { path, kind = "added" | "modified" | "deleted", type } or nil, err.
+  function S:repo_diff(mount)
+    check(self, "repo_diff")
+    if mount ~= nil and type(mount) ~= "string" then argerror(1, "repo_diff", "string expected", 2) end
+    return h.repo().diff(core, state_of(self).repo, mount)
+  end
+
+  --- Writes those changes to the host: a directory, or a tar when dest ends in .tar/.tar.gz/.tgz
+  --- (deletions as OCI whiteouts).  true or nil, err.
+  function S:export_diff(dest, mount)
+    check(self, "export_diff")
+    if type(dest) ~= "string" then argerror(1, "export_diff", "string expected, got " .. type(dest), 2) end
+    if mount ~= nil and type(mount) ~= "string" then argerror(2, "export_diff", "string expected", 2) end
+    return h.repo().export(core, state_of(self).repo, dest, mount)
   end
 
   --------------------------------------------------------------------------------------------
