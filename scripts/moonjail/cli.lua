@@ -66,6 +66,7 @@ Commands:
   info NAME                         Show a sandbox's details
   stats [NAME...]                   Show live resource usage
   top NAME                          Show the processes in a sandbox
+  diff NAME [--export DEST]         List (or export) the changes in a sandbox's cow repository
   pause NAME... / resume NAME...    Freeze / thaw a sandbox's processes
   stop [-t SECS] NAME...            Stop everything in a sandbox (files stay)
   kill [-s SIG] NAME...             Signal every process in a sandbox
@@ -94,6 +95,10 @@ Options:
       --ro SRC[:DST]      Bind a host path read-only (DST defaults to SRC)
       --rw SRC[:DST]      Bind a host path read-write
       --tmpfs DST         Mount an empty tmpfs at DST
+      --repo SRC[:DST][:MODE]
+                          Mount a repository: a directory, a tar/zip archive or an http(s)
+                          URL, at DST (default SRC), MODE ro (default), rw or cow
+      --exclude GLOB      Make paths of the --repo before it unreachable ("*.key", "secrets/")
   -e, --env K[=V]         Set an environment variable (bare K passes the host's value)
   -w, --workdir DIR       Working directory inside the sandbox
   -u, --user USER[:GROUP] User (and group) inside: ids or names from the root's passwd
@@ -157,7 +162,7 @@ for name in ([[pull load images rmi prune]]):gmatch("%S+") do NOT_YET[name] = tr
 
 -- The commands of named sandboxes live in moonjail.cli_sandbox, loaded when one runs.
 local SANDBOX_COMMANDS = {}
-for name in ([[create exec cp ps info stats top pause resume stop kill rm]]):gmatch("%S+") do
+for name in ([[create exec cp ps info stats top diff pause resume stop kill rm]]):gmatch("%S+") do
   SANDBOX_COMMANDS[name] = true
 end
 
@@ -178,6 +183,7 @@ local RUN_OPTIONS = {
   ["-m"] = { true, "memory" }, ["--memory"] = { true, "memory" },
   ["--cpus"] = { true, "cpus" }, ["--pids-limit"] = { true, "pids" },
   ["--cap-add"] = { true, "cap_add" },
+  ["--repo"] = { true, "repo" }, ["--exclude"] = { true, "exclude" },
   ["-i"] = { false, "interactive" }, ["--interactive"] = { false, "interactive" },
   ["-t"] = { false, "tty" }, ["--tty"] = { false, "tty" },
   ["--json"] = { false, "json" }, ["-q"] = { false, "quiet" }, ["--quiet"] = { false, "quiet" },
@@ -245,6 +251,29 @@ local function parse_options(argv, first, cmd, options, interleave)
       opts.mounts[#opts.mounts + 1] = { src = src, dst = (dst ~= nil and dst ~= "") and dst or nil, mode = field }
     elseif field == "tmpfs" then
       opts.mounts[#opts.mounts + 1] = { type = "tmpfs", dst = value }
+    elseif field == "repo" then
+      -- SRC[:DST[:ro|rw|cow]]; SRC is a directory, an archive or an http(s) URL
+      local url, rest = value:match("^(https?://[^:]+:?%d*/[^:]*)(.*)$")
+      local src = url or value:match("^[^:]*")
+      rest = url and rest or value:sub(#src + 1)
+      local dst, mode = rest:match("^:([^:]*):?(.*)$")
+      if src == "" or (rest ~= "" and not dst) then
+        return nil, usage_error(cmd .. ": --repo needs SRC[:DST[:ro|rw|cow]]"), flags.json
+      end
+      dst = (dst ~= nil and dst ~= "") and dst or nil
+      local rule = { mount = dst, mode = (mode ~= nil and mode ~= "") and mode or nil }
+      if url then rule.url = src else rule.path = src end
+      if not rule.mount then
+        if url then return nil, usage_error(cmd .. ": --repo URL needs a mount point (URL:DST)"), flags.json end
+        rule.mount = src:sub(1, 1) == "/" and src or ((os.getenv("PWD") or "") .. "/" .. src)
+      end
+      opts.repositories = opts.repositories or {}
+      opts.repositories[#opts.repositories + 1] = rule
+    elseif field == "exclude" then
+      local last = opts.repositories and opts.repositories[#opts.repositories]
+      if not last then return nil, usage_error(cmd .. ": --exclude applies to the --repo before it"), flags.json end
+      last.exclude = last.exclude or {}
+      last.exclude[#last.exclude + 1] = value
     elseif field == "env" then
       local k, v = value:match("^([^=]*)=(.*)$")
       if not k then k, v = value, os.getenv(value) end

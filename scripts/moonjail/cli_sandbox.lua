@@ -31,6 +31,10 @@ Options (as for 'moonjail run'; they may come before or after NAME):
       --ro SRC[:DST]      Bind a host path read-only (DST defaults to SRC)
       --rw SRC[:DST]      Bind a host path read-write
       --tmpfs DST         Mount an empty tmpfs at DST
+      --repo SRC[:DST][:MODE]
+                          Mount a repository (directory, archive or http(s) URL), MODE ro
+                          (default), rw or cow; see its changes with 'moonjail diff NAME'
+      --exclude GLOB      Make paths of the --repo before it unreachable
   -e, --env K[=V]         Default environment of its commands (bare K passes the host's value)
   -w, --workdir DIR       Default working directory of its commands
   -u, --user USER[:GROUP] User (and group) its commands run as (ids or names)
@@ -48,6 +52,14 @@ Options (as for 'moonjail run'; they may come before or after NAME):
       --json              Print the sandbox's info as JSON instead of its name
   -q, --quiet             Do not print warnings
   -h, --help              Show this help
+]],
+    diff = [[
+Usage: moonjail diff NAME [--mount DST] [--export DEST] [--json]
+
+List what the commands changed in a copy-on-write repository of the named sandbox, one path
+per line: A added, C changed, D deleted (as 'docker diff').  --mount picks the repository when
+the sandbox has several.  --export writes the changes to DEST instead: a directory, or a tar
+when DEST ends in .tar, .tar.gz or .tgz (deletions as OCI whiteouts, .wh.NAME).
 ]],
     exec = [[
 Usage: moonjail exec [OPTIONS] NAME CMD [ARG...]
@@ -463,6 +475,39 @@ which kills everything in it first.
     return 0
   end
 
+  -- `moonjail diff NAME [--mount DST] [--export DEST] [--json]`: the changes in a cow repository
+  -- (A added, C changed, D deleted, as `docker diff`), or written out with --export.
+  local function cmd_diff(argv, first)
+    local flags, pos = parse_simple("diff", argv, first, { ["--json"] = "json", ["--mount"] = { "mount" },
+      ["--export"] = { "export" } })
+    if not flags then return fail(pos) end
+    if flags.help then io.stdout:write(HELP.diff); return 0 end
+    if #pos ~= 1 then return fail(usage_error("diff: expected one NAME"), flags.json) end
+    local sb, status = open(pos[1], flags.json)
+    if not sb then return status end
+    local ok, err
+    if flags.export then
+      local dest = flags.export
+      if dest:sub(1, 1) ~= "/" then dest = (os.getenv("PWD") or ".") .. "/" .. dest end
+      ok, err = sb:export_diff(dest, flags.mount)
+      sb:close()
+      if not ok then return fail(err, flags.json) end
+      if flags.json then io.stdout:write(encode({ exported = dest }), "\n") end
+      return 0
+    end
+    local list
+    list, err = sb:repo_diff(flags.mount)
+    sb:close()
+    if not list then return fail(err, flags.json) end
+    if flags.json then
+      io.stdout:write(encode(array(list)), "\n")
+      return 0
+    end
+    local letter = { added = "A", modified = "C", deleted = "D" }
+    for _, d in ipairs(list) do io.stdout:write(letter[d.kind] or "?", " ", d.path, "\n") end
+    return 0
+  end
+
   local function cmd_top(argv, first)
     local flags, pos = parse_simple("top", argv, first, { ["--json"] = "json" })
     if not flags then return fail(pos) end
@@ -628,7 +673,8 @@ which kills everything in it first.
     help = HELP,
     commands = {
       create = cmd_create, exec = cmd_exec, cp = cmd_cp, ps = cmd_ps, info = cmd_info, stats = cmd_stats,
-      top = cmd_top, pause = cmd_pause, resume = cmd_resume, stop = cmd_stop, kill = cmd_kill, rm = cmd_rm,
+      top = cmd_top, diff = cmd_diff, pause = cmd_pause, resume = cmd_resume, stop = cmd_stop, kill = cmd_kill,
+      rm = cmd_rm,
     },
   }
 end
