@@ -324,7 +324,7 @@ describe("mj.run environment", function()
     assert.is_true(res.start_time <= res.end_time)
     assert.is_true(res.start_time >= before - 60, "start_time is before the call") -- stepped clocks
     assert.is_true(res.end_time <= after + 60, "end_time is after the call returned")
-    assert.is_true(math.abs(res.duration - (res.end_time - res.start_time)) < 0.05)
+    -- duration comes from the monotonic clock, so it holds even when the wall clock is stepped
     assert.is_true(res.duration >= 0.2 and res.duration < 5, "duration " .. res.duration)
   end)
 

@@ -200,7 +200,9 @@ describe("Sandbox:exec", function()
     -- wall-clock epoch seconds (not a monotonic reading); generous: this host's clock is stepped
     assert.is_true(res.start_time >= before - 60 and res.start_time <= os.time() + 60, tostring(res.start_time))
     assert.is_true(res.end_time >= res.start_time)
-    assert.is_true(math.abs(res.duration - (res.end_time - res.start_time)) < 0.01)
+    -- duration is measured on the monotonic clock (start/end are wall-clock stamps, which a
+    -- stepped clock can move): never negative, and a trivial command's is short
+    assert.is_true(res.duration >= 0 and res.duration < 30, tostring(res.duration))
     assert.are.equal("table", type(res.resource_usage))
     assert.are.equal("number", type(res.resource_usage.cpu_time))
     assert.is_true(math.type(res.process_id) == "integer" and res.process_id > 1)
