@@ -896,6 +896,32 @@ static int core_chmod(lua_State *L)
     return 1;
 }
 
+/* core.realpath(path) -> the canonical absolute path (symlinks resolved) | nil, msg */
+static int core_realpath(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    char *r = realpath(path, NULL);
+    if (!r)
+        return push_errno(L, "resolving", path);
+    lua_pushstring(L, r);
+    free(r);
+    return 1;
+}
+
+/* core.lstat_type(path) -> "file" | "directory" | "symlink" | "other" | nil (missing), msg */
+static int core_lstat_type(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    struct stat st;
+    if (lstat(path, &st) < 0)
+        return push_errno(L, "checking", path);
+    lua_pushstring(L, S_ISREG(st.st_mode)   ? "file"
+                      : S_ISDIR(st.st_mode) ? "directory"
+                      : S_ISLNK(st.st_mode) ? "symlink"
+                                            : "other");
+    return 1;
+}
+
 /* core.euid() -> the effective uid (decides where working trees go, root or rootless) */
 static int core_euid(lua_State *L)
 {
@@ -971,6 +997,8 @@ static const luaL_Reg core_funcs[] = {
     {"mkdir_private", core_mkdir_private},
     {"chmod", core_chmod},
     {"euid", core_euid},
+    {"realpath", core_realpath},
+    {"lstat_type", core_lstat_type},
     {NULL, NULL},
 };
 

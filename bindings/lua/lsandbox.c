@@ -420,7 +420,7 @@ static int sb_status(lua_State *L)
 }
 
 /* ops.info(sb) -> { id, name, status, created_at, started_at, hostname, supervisor_pid, uid,
- * gid, rootless } | nil, err  (api.lua adds the rest of SandboxInfo) */
+ * gid, rootless, warnings } | nil, err  (api.lua adds the rest of SandboxInfo) */
 static int sb_info(lua_State *L)
 {
     mj_sandbox_t *sb = check_sandbox(L, 1);
@@ -444,6 +444,14 @@ static int sb_info(lua_State *L)
     mjl_set_int(L, "uid", info.uid);
     mjl_set_int(L, "gid", info.gid);
     mjl_set_bool(L, "rootless", info.rootless);
+    /* what the engine could not apply when it started this sandbox (this process's handle) */
+    size_t nw = mj_sandbox_warning_count(sb);
+    lua_createtable(L, (int)nw, 0);
+    for (size_t i = 0; i < nw; i++) {
+        lua_pushstring(L, mj_sandbox_warning(sb, i));
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    lua_setfield(L, -2, "warnings");
     return 1;
 }
 

@@ -1397,7 +1397,8 @@ static bool ref_valid(const char *ref)
 }
 
 /* Runs git archive of ref into out; stderr's first line goes into the error. */
-static int run_git_archive(const char *repo, const char *ref, const char *out, mj_error_t **err)
+/* Runs git with argv (argv[0] "git"); failures name repo and ref, with git's first stderr line. */
+static int run_git(const char *repo, const char *ref, char *const *argv, mj_error_t **err)
 {
     int pipefd[2];
     if (pipe2(pipefd, O_CLOEXEC) < 0)
@@ -1418,10 +1419,6 @@ static int run_git_archive(const char *repo, const char *ref, const char *out, m
     posix_spawnattr_setsigmask(&attr, &none);
     posix_spawnattr_setsigdefault(&attr, &all);
     posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    char *const argv[] = {
-        (char *)"git", (char *)"-c", (char *)"core.fsmonitor=false", (char *)"-C", (char *)repo, (char *)"archive",
-        (char *)"--format=tar", (char *)"-o", (char *)out, (char *)ref, NULL,
-    };
     pid_t pid;
     int rc = posix_spawnp(&pid, "git", &fa, &attr, argv, environ);
     posix_spawn_file_actions_destroy(&fa);
@@ -1484,8 +1481,20 @@ int mj_git_archive(const char *repo, const char *ref, const char *dest_dir, mj_e
     cleanup_free char *dir = mj_xasprintf("%s/moonjail-git-XXXXXX", tmp && tmp[0] == '/' ? tmp : "/tmp");
     if (!mkdtemp(dir))
         return fail(err, file_error(errno, "git archive: mkdtemp", dir));
+    /* git archive applies the filters (smudge commands) that the repository's own .git/config
+     * names, and a repository is not always trusted by whoever runs moonjail (it may be root,
+     * and a sandbox may have had it mounted).  So: a bare mirror first — `clone --shared` copies
+     * refs, borrows the objects and takes no config along — and the archive from the mirror. */
+    cleanup_free char *mirror = mj_xasprintf("%s/mirror.git", dir);
     cleanup_free char *tarball = mj_xasprintf("%s/archive.tar", dir);
-    int r = run_git_archive(repo, ref, tarball, err);
+    char *const clone[] = {(char *)"git", (char *)"-c", (char *)"core.fsmonitor=false", (char *)"clone",
+                           (char *)"--quiet", (char *)"--mirror", (char *)"--shared", (char *)"--",
+                           (char *)repo, mirror, NULL};
+    char *const archive[] = {(char *)"git", (char *)"-c", (char *)"core.fsmonitor=false", (char *)"-C", mirror,
+                             (char *)"archive", (char *)"--format=tar", (char *)"-o", tarball, (char *)ref, NULL};
+    int r = run_git(repo, ref, clone, err);
+    if (r == 0)
+        r = run_git(repo, ref, archive, err);
     if (r == 0 && (r = mj_unpack_archive(tarball, dest_dir, NULL, err)) < 0)
         mj_error_wrap(err, "repository %s: ref '%s'", repo, ref);
     mj_tree_remove(dir, NULL);

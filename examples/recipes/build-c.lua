@@ -9,7 +9,7 @@ return {
   policy = "build",
   params = { who = "moonjail" },
   repositories = {
-    { path = "hello-c", mount = "/src", mode = "cow", exclude = { "build/" } },
+    { path = "hello-c", mount = "/src", mode = "cow" },
   },
   workdir = "/src",
   output = "out/build-c",

@@ -242,7 +242,11 @@ return function(core)
     -- repositories: the policy's (normalized when it loaded), then the call's; prepared on the
     -- host only when a sandbox really starts (see with_repositories)
     local repos, used = {}, {}
-    for _, r in ipairs(pol.repositories or {}) do repos[#repos + 1] = r end
+    if pol.repositories then
+      local list, why = repo_module().normalize_list(pol.repositories, cwd)
+      if not list then return invalid("policy 'repositories' " .. why) end
+      for _, r in ipairs(list) do repos[#repos + 1] = r end
+    end
     if opts.repositories ~= nil then
       local list, why = repo_module().normalize_list(opts.repositories, cwd)
       if not list then return invalid("option 'repositories' " .. why) end

@@ -416,10 +416,12 @@ local function cmd_recipe(argv, first)
       local k, v = (kv or ""):match("^([^=]+)=(.*)$")
       if not k then return report_error(usage_error("recipe: --set expects KEY=VALUE"), json) end
       set[k] = v
-    elseif a == "--output" then
-      output = argv[i + 1]
-      i = i + 1
-      if not output then return report_error(usage_error("recipe: --output expects a directory"), json) end
+    elseif a == "--output" or a:match("^%-%-output=") then
+      output = a == "--output" and argv[i + 1] or a:match("^%-%-output=(.*)$")
+      if a == "--output" then i = i + 1 end
+      if not output or output == "" then
+        return report_error(usage_error("recipe: --output expects a directory"), json)
+      end
     elseif a:sub(1, 1) == "-" and a ~= "-" then
       return report_error(usage_error("recipe: unknown option '" .. a .. "'"), json)
     elseif file then

@@ -571,7 +571,10 @@ local function load_chain(core, ref, base_dir, depth, seen)
     if not repos then
       return invalid(core, string.format("%spolicy: 'repositories' %s", where(layer, { "repositories" }), why))
     end
-    for i, r in ipairs(repos) do list[i] = r end
+    -- kept as written (so `policy show` prints a valid policy), with paths made absolute
+    for i, r in ipairs(repos) do
+      if r.path then list[i].path = r.path end
+    end
   end
 
   local parent_ref = value.extends

@@ -47,7 +47,12 @@ return function(mj, core)
       assert = assert, error = error, ipairs = ipairs, next = next, pairs = pairs, pcall = pcall,
       select = select, tonumber = tonumber, tostring = tostring, type = type, xpcall = xpcall,
       rawequal = rawequal, rawlen = rawlen, rawget = rawget, rawset = rawset,
-      setmetatable = setmetatable, getmetatable = getmetatable,
+      setmetatable = setmetatable,
+      -- a string's metatable leads to the real string library the runner itself uses
+      getmetatable = function(v)
+        if type(v) == "string" then return nil end
+        return getmetatable(v)
+      end,
       string = copy_lib(string, { dump = true }), table = copy_lib(table), math = copy_lib(math),
       utf8 = copy_lib(utf8), coroutine = copy_lib(coroutine),
       os = { time = os.time, clock = os.clock, date = os.date, difftime = os.difftime },
@@ -124,6 +129,13 @@ return function(mj, core)
     end
     if r.image ~= nil then add("image: OCI images are not built yet (use rootfs with a directory)") end
     if r.rootfs ~= nil and type(r.rootfs) ~= "string" then add("rootfs: expected a directory path") end
+    if r.env ~= nil and type(r.env) ~= "table" then add("env: expected a table of NAME = value") end
+    if r.workdir ~= nil and (type(r.workdir) ~= "string" or r.workdir:sub(1, 1) ~= "/") then
+      add("workdir: expected an absolute path inside the sandbox")
+    end
+    if r.repositories ~= nil and type(r.repositories) ~= "table" then
+      add("repositories: expected an array of rules")
+    end
     if r.params ~= nil and type(r.params) ~= "table" then add("params: expected { name = default }") end
     if r.artifacts ~= nil then
       if type(r.artifacts) ~= "table" then add("artifacts: expected an array of absolute paths or globs") end
@@ -220,7 +232,8 @@ return function(mj, core)
         value.__env = env
         return value
       end
-      local first, e1 = evaluate(setmetatable(util.deepcopy(set), { __index = function() return "" end }))
+      -- "0" works as a string and, coerced, as a number
+      local first, e1 = evaluate(setmetatable(util.deepcopy(set), { __index = function() return "0" end }))
       if not first then return nil, e1 end
       if type(first.params) == "table" then
         for k, v in pairs(first.params) do
@@ -238,6 +251,11 @@ return function(mj, core)
     local env = r.__env or sandbox_env(params, nil, log) -- a table recipe's hooks keep their own
     r.__env = nil
     local problems = validate(r, file)
+    if r.params == nil and next(set) ~= nil then
+      local k = next(set)
+      problems[#problems + 1] = string.format("%s: --set %s: the recipe declares no parameters (add params = "
+        .. "{ %s = default } to it)", file, k, k)
+    end
     if type(r.params) == "table" then
       for k in pairs(set) do
         if r.params[k] == nil then
@@ -280,11 +298,47 @@ return function(mj, core)
     return true
   end
 
-  -- The host path of an output-relative name; nil when it would leave the output directory.
-  local function in_output(output, rel)
-    if type(rel) ~= "string" or rel == "" then return nil end
-    local p = rel:sub(1, 1) == "/" and util.clean_path(rel) or util.clean_path(output .. "/" .. rel)
-    if p ~= output and p:sub(1, #output + 1) ~= output .. "/" then return nil end
+  -- The output directory at the start of a run: created when missing; an earlier run's (it has
+  -- a report.json) is emptied; anything else that is not empty is refused, so a recipe never
+  -- mixes its files with someone else's or deletes them.
+  local function prepare_output(output)
+    local kind = core.lstat_type(output)
+    if kind == nil then return mkdir_p(output) end
+    if kind ~= "directory" then return nil, "exists and is not a directory" end
+    if core.lstat_type(output .. "/report.json") == "file" then
+      local ok, e = core.remove_tree(output)
+      if not ok then return nil, e.message end
+      return mkdir_p(output)
+    end
+    local entries, e = core.walk(output)
+    if not entries then return nil, e.message end
+    if #entries > 0 then
+      return nil, "is not empty and holds no report.json of an earlier run (a recipe writes only to a fresh "
+        .. "directory or its own): empty it or choose another output"
+    end
+    return true
+  end
+
+  local function beneath(path, root)
+    return path == root or path:sub(1, #root + 1) == root .. "/"
+  end
+
+  -- The host path a hook names for writing, or nil, reason.  Relative names are beneath the
+  -- output directory; the path must stay beneath it once every symlink on the way is resolved
+  -- (a hook can copy a symlink out of the sandbox, and must not write through it later), must
+  -- not be a symlink itself, and must not be the report.
+  local function host_dest(rec, dest)
+    if type(dest) ~= "string" or dest == "" then return nil, "expected a path" end
+    local p = util.clean_path(dest:sub(1, 1) == "/" and dest or (rec.output .. "/" .. dest))
+    if not beneath(p, rec.output) or p == rec.output then return nil, "is outside the recipe's output directory" end
+    local parent = p:match("^(.*)/[^/]+$")
+    local real = core.realpath(parent)
+    if not real or not beneath(real, rec.output_real) then
+      return nil, "is outside the recipe's output directory (or its directory does not exist)"
+    end
+    p = real .. "/" .. p:match("([^/]+)$")
+    if core.lstat_type(p) == "symlink" then return nil, "is a symbolic link" end
+    if p == rec.output_real .. "/report.json" then return nil, "is reserved for the recipe's report" end
     return p
   end
 
@@ -299,10 +353,10 @@ return function(mj, core)
       view[m] = function(_, ...) return sb[m](sb, ...) end
     end
     local function confined(fname, dest)
-      local p = in_output(rec.output, dest)
+      local p, why = host_dest(rec, dest)
       if not p then
-        return nil, err("PERMISSION_DENIED", string.format("%s: '%s' is outside the recipe's output directory %s",
-          fname, tostring(dest), rec.output))
+        return nil, err("PERMISSION_DENIED", string.format("%s: '%s' %s (%s)", fname, tostring(dest), why,
+          rec.output))
       end
       return p
     end
@@ -314,12 +368,15 @@ return function(mj, core)
     function view.export_diff(_, dest, mount)
       local p, e = confined("export_diff", dest)
       if not p then return nil, e end
+      if core.lstat_type(p) == "file" then os.remove(p) end -- a tar of an earlier call is replaced
       return sb:export_diff(p, mount)
     end
     function view.copy_files(_, src, dest)
       local p = type(src) == "string" and util.clean_path(src:sub(1, 1) == "/" and src or (rec.dir .. "/" .. src))
-      local ok = p and (p == rec.dir or p:sub(1, #rec.dir + 1) == rec.dir .. "/" or in_output(rec.output, p))
-      if rec.dir == "/" then ok = false end
+      -- judged by where it really is, symlinks resolved
+      p = p and core.realpath(p)
+      local dir_real = core.realpath(rec.dir)
+      local ok = p and ((dir_real and dir_real ~= "/" and beneath(p, dir_real)) or beneath(p, rec.output_real))
       if not ok then
         return nil, err("PERMISSION_DENIED", "copy_files: '" .. tostring(src) .. "' is outside the recipe's directory")
       end
@@ -347,8 +404,10 @@ return function(mj, core)
     return false
   end
 
+  -- A glob component as a Lua pattern: * and ? are wildcards, everything else is literal.
   local function glob_pattern(comp)
-    return "^" .. comp:gsub("[%^%$%(%)%%%.%+%-]", "%%%0"):gsub("%*", "[^/]*"):gsub("%?", "[^/]") .. "$"
+    local escaped = comp:gsub("[%^%$%(%)%%%.%[%]%+%-]", "%%%0")
+    return "^" .. escaped:gsub("%*", "[^/]*"):gsub("%?", "[^/]") .. "$"
   end
 
   -- Expands an artifact glob inside the sandbox: array of inside paths.
@@ -385,6 +444,34 @@ return function(mj, core)
       block_read_bytes = u.block_read_bytes, block_write_bytes = u.block_write_bytes }
   end
 
+  -- Copies every file the artifact globs match into the output directory (by name; the first
+  -- of two with one name wins), notes what is missing, and the sandbox's usage.
+  local function collect_artifacts(sb, r, rec, report)
+    local taken = { ["report.json"] = "the recipe's report" }
+    for _, pattern in ipairs(r.artifacts or {}) do
+      local found = expand(sb, pattern)
+      if #found == 0 then report.missing_artifacts[#report.missing_artifacts + 1] = pattern end
+      for _, p in ipairs(found) do
+        local base = p:match("([^/]+)$")
+        if taken[base] and taken[base] ~= p then
+          report.warnings[#report.warnings + 1] = "artifact " .. p .. " has the same name as " .. taken[base]
+            .. "; kept the first"
+        elseif not taken[base] then -- (the same file matched by two patterns is copied once)
+          taken[base] = p
+          local dest = rec.output_real .. "/" .. base
+          local ok, e = sb:copy_out(p, dest)
+          if ok then
+            report.artifacts[#report.artifacts + 1] = { path = p, file = dest }
+          else
+            report.missing_artifacts[#report.missing_artifacts + 1] = p
+            report.warnings[#report.warnings + 1] = "artifact " .. p .. ": " .. e.message
+          end
+        end
+      end
+    end
+    report.usage = sb:usage()
+  end
+
   --- Runs a recipe.  opts: set = { name = "value" }, output = dir (overrides the recipe's),
   --- quiet = true (no live output), out = function(text) (where headers go; default stdout).
   --- Returns the report (status "passed" or "failed") or nil, err when the recipe could not
@@ -405,8 +492,9 @@ return function(mj, core)
       say(table.concat(parts, "\t") .. "\n")
     end
 
-    local ok, why = mkdir_p(rec.output)
+    local ok, why = prepare_output(rec.output)
     if not ok then return nil, err("FILE_OPERATION_FAILED", "recipe output " .. rec.output .. ": " .. tostring(why)) end
+    rec.output_real = core.realpath(rec.output)
 
     local started = mj.now()
     local report = { name = r.name or rec.file:match("([^/]+)$"):gsub("%.lua$", ""), file = rec.file,
@@ -434,10 +522,7 @@ return function(mj, core)
     end
     local sb
     sb, e = mj.sandbox(sbopts)
-    if not sb then
-      e.message = rec.file .. ": sandbox: " .. e.message
-      return nil, e
-    end
+    if not sb then return nil, util.prefix_error(core, e, rec.file .. ": sandbox") end
     for _, w in ipairs(sb:info().warnings or {}) do report.warnings[#report.warnings + 1] = w end
     local view = hook_view(sb, rec)
 
@@ -455,7 +540,7 @@ return function(mj, core)
         local result, rerr
         if hook_ok then
           local retries = step.retries or 0
-          local delay = step.backoff and util.parse_duration(step.backoff) or 1
+          local delay = math.min(step.backoff and util.parse_duration(step.backoff) or 1, MAX_BACKOFF)
           for attempt = 1, retries + 1 do
             entry.attempts = attempt
             result, rerr = sb:exec(step.run, { env = step.env, workdir = step.workdir, timeout = step.timeout,
@@ -506,36 +591,21 @@ return function(mj, core)
     end
 
     -- artifacts, also after a failure (logs are most wanted then)
-    local taken = { ["report.json"] = "the recipe's report" }
-    for _, pattern in ipairs(r.artifacts or {}) do
-      local found = expand(sb, pattern)
-      if #found == 0 then report.missing_artifacts[#report.missing_artifacts + 1] = pattern end
-      for _, p in ipairs(found) do
-        local base = p:match("([^/]+)$")
-        local dest = rec.output .. "/" .. base
-        if taken[base] then
-          report.warnings[#report.warnings + 1] = "artifact " .. p .. " has the same name as " .. taken[base]
-            .. "; kept the first"
-        else
-          taken[base] = p
-          local cok, cerr = sb:copy_out(p, dest)
-          if cok then
-            report.artifacts[#report.artifacts + 1] = { path = p, file = dest }
-          else
-            report.missing_artifacts[#report.missing_artifacts + 1] = p
-            report.warnings[#report.warnings + 1] = "artifact " .. p .. ": " .. cerr.message
-          end
-        end
-      end
+    local collected, cerr_all = pcall(collect_artifacts, sb, r, rec, report)
+    sb:close()
+    if not collected then
+      report.warnings[#report.warnings + 1] = "collecting artifacts failed: " .. tostring(cerr_all)
+      report.missing_artifacts[#report.missing_artifacts + 1] = "(artifact collection failed)"
     end
     for _, m in ipairs(report.missing_artifacts) do say("==> missing artifact: " .. m .. "\n") end
-    report.usage = sb:usage()
-    sb:close()
+    for _, w in ipairs(report.warnings) do say("==> warning: " .. tostring(w):gsub("\n", " ") .. "\n") end
 
     report.end_time = mj.now()
     report.duration = report.end_time - started
     report.status = (failed or #report.missing_artifacts > 0) and "failed" or "passed"
-    local f = io.open(rec.output .. "/report.json", "wb")
+    local report_path = rec.output_real .. "/report.json"
+    if core.lstat_type(report_path) == "symlink" then os.remove(report_path) end -- never written through
+    local f = io.open(report_path, "wb")
     if f then
       f:write(json.encode(report), "\n")
       f:close()

@@ -399,10 +399,7 @@ function M.prepare(core, rules, uid, gid)
       local src, owned = r.path, false
       local function check(res, e)
         if not res then
-          if type(e) == "table" then
-            e.message = what .. ": " .. e.message
-            error(e, 0)
-          end
+          if type(e) == "table" then error(util.prefix_error(core, e, what), 0) end
           error(core.error("INVALID_CONFIG", what .. ": " .. tostring(e)), 0)
         end
         return res

@@ -155,6 +155,7 @@ return function(core, h)
     end
     wrap_release(sb)
     local info = ops.info(sb) or {}
+    for _, w in ipairs(info.warnings or {}) do warnings[#warnings + 1] = w end
     local st = {
       id = info.id, name = info.name or opts.name,
       network = facts.network, writable = facts.writable,

@@ -190,4 +190,16 @@ function M.add_env(dst, env)
   end
 end
 
+--- The same error (code, retryable, errno, cause) with `prefix: ` in front of its detail:
+--- "Invalid configuration: repositories[1] (/src): …" rather than a prefix before the base text.
+function M.prefix_error(core, e, prefix)
+  if type(e) ~= "table" or not e.code then return core.error("SANDBOX_INIT_FAILED", prefix .. ": " .. tostring(e)) end
+  local base = core.error(e.code).message
+  local detail = e.message
+  if detail:sub(1, #base + 2) == base .. ": " then detail = detail:sub(#base + 3)
+  elseif detail == base then detail = nil end
+  return core.error(e.code, prefix .. (detail and (": " .. detail) or ""),
+    { retryable = e.retryable == true, errno = math.tointeger(e.errno), cause = e.cause })
+end
+
 return M

@@ -155,6 +155,31 @@ return { output = "out", params = { greeting = "hi" },
     assert.is_truthy(all:find("did you mean 'timeout'", 1, true), all)
   end)
 
+  it("run again into their own output directory, and refuse someone else's", function()
+    recipe_file(dir, "again.lua", [[
+return { output = "out", params = { n = 3 },
+  steps = { { name = "twice", run = "echo " .. (params.n * 2) .. " > /tmp/n" } },
+  artifacts = { "/tmp/n" } }]])
+    for _ = 1, 2 do
+      local report = assert(mj.recipe(dir .. "/again.lua", { quiet = true }))
+      assert.are.equal("passed", report.status)
+      assert.are.equal("6\n", helpers.read_file(dir .. "/out/n"))
+    end
+    helpers.sh("mkdir " .. helpers.shell_quote(dir .. "/mine"))
+    helpers.write_file(dir .. "/mine/precious.txt", "keep")
+    local report, err = mj.recipe(dir .. "/again.lua", { quiet = true, output = dir .. "/mine" })
+    assert.is_nil(report)
+    assert.is_truthy(err.message:find("not empty", 1, true), err.message)
+    assert.are.equal("keep", helpers.read_file(dir .. "/mine/precious.txt"))
+    local r = helpers.cli({ "recipe", dir .. "/again.lua", "--set", "n=5", "--output=" .. dir .. "/out5", "-q" })
+    assert.are.equal(0, r.status, r.stderr)
+    assert.are.equal("10\n", helpers.read_file(dir .. "/out5/n"))
+    recipe_file(dir, "noparams.lua", 'return { output = "o", steps = { { run = "true" } } }')
+    r = helpers.cli({ "recipe", dir .. "/noparams.lua", "--set", "x=1" })
+    assert.are.equal(125, r.status)
+    assert.is_truthy(r.stderr:find("declares no parameters", 1, true), r.stderr)
+  end)
+
   describe("restricted environment", function()
     local function load_error(body)
       recipe_file(dir, "evil.lua", body)
@@ -172,6 +197,36 @@ return { output = "out", params = { greeting = "hi" },
         assert.is_truthy(msg:find("evil.lua:1:", 1, true), expr .. " -> " .. msg)
       end
       assert.is_false(helpers.exists(dir .. "/pwned"))
+    end)
+
+    it("gives no way to the runner's own string library or out through symlinks", function()
+      local outside = helpers.tmpdir()
+      helpers.sh("ln -s / " .. helpers.shell_quote(dir .. "/root"))
+      recipe_file(dir, "sly.lua", [[
+local outside = "]] .. outside .. [["
+return { output = "out", steps = {
+  { name = "patch-string", run = "true", allow_failure = true, before = function()
+      getmetatable("").__index.sub = function() return "" end
+    end },
+  { name = "symlink-out", run = "ln -s " .. outside .. " /tmp/lnk && echo data > /tmp/f", after = function(sb)
+      assert(sb:copy_out("/tmp/lnk", "lnk"))            -- a symlink lands in the output directory
+      local ok, err = sb:copy_out("/tmp/f", "lnk/written")
+      assert(not ok and err.code == "PERMISSION_DENIED", "wrote through a symlink it copied out")
+      ok, err = sb:export_diff("lnk/diff.tar")
+      assert(not ok and err.code == "PERMISSION_DENIED", "exported through a symlink")
+      ok, err = sb:copy_out("/tmp/f", "report.json")
+      assert(not ok and err.code == "PERMISSION_DENIED", "overwrote the report")
+      ok, err = sb:copy_files("root/etc/hostname", "/tmp/h")
+      assert(not ok and err.code == "PERMISSION_DENIED", "read the host through a symlink in the recipe dir")
+    end },
+} }]])
+      local report = assert(mj.recipe(dir .. "/sly.lua", { quiet = true }))
+      local patch = step(report, "patch-string")
+      assert.are.equal("allowed_failure", patch.status)
+      assert.is_truthy(patch.error:find("index", 1, true), patch.error)
+      assert.are.equal("passed", step(report, "symlink-out").status, step(report, "symlink-out").error)
+      assert.are.equal("", helpers.sh("ls -A " .. helpers.shell_quote(outside)))
+      assert.are.equal("file", io.open(dir .. "/out/report.json") and "file")
     end)
 
     it("keeps hooks restricted too, and confines their host writes to the output directory", function()

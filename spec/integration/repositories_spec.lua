@@ -240,6 +240,19 @@ describe("repositories", function()
       assert.are.equal("two\n", helpers.read_file(gitrepo .. "/f.txt"))
     end)
 
+    it("never runs commands the source repository's config names (smudge filters)", function()
+      local evil = helpers.tmpdir()
+      local marker = evil .. "/filter-ran"
+      local id = "git -c user.email=t@e -c user.name=T"
+      sh("cd " .. q(evil) .. " && git init -q -b main repo && cd repo && echo '* filter=evil' > .gitattributes"
+        .. " && echo data > f && git add . && " .. id .. " commit -qm x"
+        .. " && git config filter.evil.smudge " .. q("sh -c 'touch " .. marker .. "; cat'")
+        .. " && git config filter.evil.clean cat")
+      local sb = sandbox({ repositories = { { path = evil .. "/repo", ref = "main", mount = "/src" } } })
+      assert.are.equal("data\n", run(sb, "cat /src/f").stdout)
+      assert.is_false(helpers.exists(marker), "the repository's smudge filter ran on the host")
+    end)
+
     it("refuses an unknown ref with INVALID_CONFIG", function()
       local sb, err = mj.sandbox({ repositories = { { path = gitrepo, ref = "no-such-branch", mount = "/src" } } })
       assert.is_nil(sb)
