@@ -525,7 +525,34 @@ static int spec_limits(lua_State *L, int spec, mj_config_t *cfg, mj_error_t **er
     return 0;
 }
 
-/* spec.landlock = { mode = "off" | "required" | "best_effort", write = {paths} } */
+/* spec.landlock.tcp_bind / tcp_connect = {ports}: the direction is restricted to those ports
+ * (an empty array restricts it to none). */
+static int spec_tcp_ports(lua_State *L, int t, const char *field, const char *direction, mj_config_t *cfg,
+                          mj_error_t **err)
+{
+    if (spec_field(L, t, field, LUA_TTABLE, true) == LUA_TNIL) {
+        lua_pop(L, 1);
+        return 0;
+    }
+    int arr = lua_gettop(L);
+    int r = mj_config_landlock_allow_tcp(cfg, direction, -1, err);
+    lua_Integer n = luaL_len(L, arr);
+    for (lua_Integer i = 1; r == 0 && i <= n; i++) {
+        lua_geti(L, arr, i);
+        lua_Integer port = lua_isinteger(L, -1) ? lua_tointeger(L, -1) : -2;
+        lua_pop(L, 1);
+        if (port < 0 || port > 65535) {
+            lua_pop(L, 1);
+            return luaL_error(L, "moonjail core: spec field 'landlock.%s[%d]' must be a port (0-65535)", field, (int)i);
+        }
+        r = mj_config_landlock_allow_tcp(cfg, direction, (int)port, err);
+    }
+    lua_pop(L, 1);
+    return r;
+}
+
+/* spec.landlock = { mode = "off" | "required" | "best_effort", write = {paths}, tcp_bind = {ports},
+ * tcp_connect = {ports} } */
 static int spec_landlock(lua_State *L, int spec, mj_config_t *cfg, mj_error_t **err)
 {
     if (spec_field(L, spec, "landlock", LUA_TTABLE, true) == LUA_TNIL) {
@@ -544,6 +571,10 @@ static int spec_landlock(lua_State *L, int spec, mj_config_t *cfg, mj_error_t **
     int r = mj_config_set_landlock(cfg, m, err);
     if (r == 0)
         r = spec_paths(L, t, "write", cfg, err, mj_config_landlock_allow_write);
+    if (r == 0)
+        r = spec_tcp_ports(L, t, "tcp_bind", "bind", cfg, err);
+    if (r == 0)
+        r = spec_tcp_ports(L, t, "tcp_connect", "connect", cfg, err);
     lua_pop(L, 1);
     return r;
 }

@@ -536,6 +536,38 @@ int mj_config_set_landlock(mj_config_t *cfg, mj_landlock_mode_t mode, mj_error_t
     return 0;
 }
 
+int mj_config_landlock_allow_tcp(mj_config_t *cfg, const char *direction, int port, mj_error_t **err)
+{
+    mj_landlock_tcp_t *t = &cfg->landlock_tcp;
+    bool bind = direction && strcmp(direction, "bind") == 0;
+    if (!bind && !(direction && strcmp(direction, "connect") == 0)) {
+        if (err)
+            *err = mj_error_new(MJ_ERR_INVALID_CONFIG, EINVAL, "landlock tcp: direction must be \"bind\" or \"connect\"");
+        return -1;
+    }
+    if (port < -1 || port > 65535) {
+        if (err)
+            *err = mj_error_new(MJ_ERR_INVALID_CONFIG, EINVAL, "landlock tcp_%s: port %d out of range (0-65535)",
+                                direction, port);
+        return -1;
+    }
+    size_t *n = bind ? &t->n_bind : &t->n_connect;
+    if (bind)
+        t->bind_restricted = true;
+    else
+        t->connect_restricted = true;
+    if (port < 0)
+        return 0;
+    if (*n >= MJ_LANDLOCK_MAX_PORTS) {
+        if (err)
+            *err = mj_error_new(MJ_ERR_INVALID_CONFIG, E2BIG, "landlock tcp_%s: more than %d ports", direction,
+                                MJ_LANDLOCK_MAX_PORTS);
+        return -1;
+    }
+    (bind ? t->bind : t->connect)[(*n)++] = (uint16_t)port;
+    return 0;
+}
+
 int mj_config_landlock_allow_write(mj_config_t *cfg, const char *path, mj_error_t **err)
 {
     if (check_abs("landlock write grant", path, err) < 0)

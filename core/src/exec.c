@@ -95,6 +95,8 @@ __attribute__((noreturn)) void mj_exec_child(const mj_plan_t *plan, const mj_exe
         goto fail;
     if (params->no_network && mj_landlock_deny_tcp() < 0)
         goto fail;
+    if (mj_landlock_tcp(plan) < 0)
+        goto fail;
     report[0] = MJ_EXEC_STAGE_SECCOMP;
     if (!plan->seccomp_loaded && mj_seccomp_load(plan) < 0)
         goto fail;

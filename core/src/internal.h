@@ -32,6 +32,14 @@ typedef struct {
     bool required;
 } mj_host_path_t;
 
+#define MJ_LANDLOCK_MAX_PORTS 64
+/* Landlock TCP rules: a restricted direction allows only its listed ports. */
+typedef struct {
+    bool bind_restricted, connect_restricted;
+    uint16_t bind[MJ_LANDLOCK_MAX_PORTS], connect[MJ_LANDLOCK_MAX_PORTS];
+    size_t n_bind, n_connect;
+} mj_landlock_tcp_t;
+
 struct mj_config {
     char *root; /* NULL: "host" */
     mj_host_path_t *host_paths;
@@ -57,6 +65,7 @@ struct mj_config {
     char *apparmor;     /* profile, NULL = none */
     char *selinux;      /* label, NULL = none */
     mj_strv_t landlock_write; /* granted write paths; empty = every rw mount and tmpfs */
+    mj_landlock_tcp_t landlock_tcp;
     mj_strv_t seccomp_allow;
     mj_strv_t seccomp_deny;
     bool seccomp_custom;      /* seccomp_base replaces the default allow-list */
@@ -191,6 +200,8 @@ typedef struct {
     mj_strv_t landlock_write;  /* paths inside where commands may write */
     int landlock_fd;           /* built in the child after pivot_root */
     int landlock_ro_fd;        /* the same with no write grants (per-command allow_write = false) */
+    mj_landlock_tcp_t landlock_tcp; /* applied at exec when the ABI has TCP rules (tcp_abi_ok) */
+    bool landlock_tcp_ok;
 } mj_plan_t;
 
 /* cmd may be NULL (a persistent sandbox). */
@@ -293,6 +304,8 @@ extern const int mj_rlimit_resource[MJ_RLIMIT__COUNT];
 int mj_landlock_prepare(mj_plan_t *plan, int *ruleset_out, bool read_only);
 /* Adds a Landlock layer that refuses every TCP bind and connect (ABI 4+); -1 with errno. */
 int mj_landlock_deny_tcp(void);
+/* Restricts the calling thread to the plan's TCP rules (a no-op without any). */
+int mj_landlock_tcp(const mj_plan_t *plan);
 int mj_landlock_restrict(int ruleset);
 
 /* seccomp.c */

@@ -131,6 +131,42 @@ int mj_landlock_deny_tcp(void)
     return r < 0 ? -1 : 0;
 }
 
+struct mj_landlock_net_port_attr {
+    uint64_t allowed_access;
+    uint64_t port;
+} __attribute__((packed));
+#define MJ_LANDLOCK_RULE_NET_PORT 2
+
+int mj_landlock_tcp(const mj_plan_t *plan)
+{
+    const mj_landlock_tcp_t *t = &plan->landlock_tcp;
+    if (!plan->landlock_tcp_ok || (!t->bind_restricted && !t->connect_restricted))
+        return 0;
+    struct mj_landlock_ruleset_attr_v4 rs = {
+        .handled_access_net = (t->bind_restricted ? MJ_LANDLOCK_ACCESS_NET_BIND_TCP : 0) |
+                              (t->connect_restricted ? MJ_LANDLOCK_ACCESS_NET_CONNECT_TCP : 0),
+    };
+    int fd = (int)syscall(SYS_landlock_create_ruleset, &rs, sizeof(rs), 0);
+    if (fd < 0)
+        return -1;
+    long r = 0;
+    for (size_t i = 0; r == 0 && t->bind_restricted && i < t->n_bind; i++) {
+        struct mj_landlock_net_port_attr a = {.allowed_access = MJ_LANDLOCK_ACCESS_NET_BIND_TCP, .port = t->bind[i]};
+        r = syscall(SYS_landlock_add_rule, fd, MJ_LANDLOCK_RULE_NET_PORT, &a, 0);
+    }
+    for (size_t i = 0; r == 0 && t->connect_restricted && i < t->n_connect; i++) {
+        struct mj_landlock_net_port_attr a = {.allowed_access = MJ_LANDLOCK_ACCESS_NET_CONNECT_TCP,
+                                              .port = t->connect[i]};
+        r = syscall(SYS_landlock_add_rule, fd, MJ_LANDLOCK_RULE_NET_PORT, &a, 0);
+    }
+    if (r == 0)
+        r = syscall(SYS_landlock_restrict_self, fd, 0);
+    int e = errno;
+    close(fd);
+    errno = e;
+    return r < 0 ? -1 : 0;
+}
+
 int mj_landlock_restrict(int ruleset)
 {
     if (ruleset < 0)

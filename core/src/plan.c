@@ -486,6 +486,28 @@ int mj_plan_build(const mj_config_t *cfg, const mj_command_t *cmd, mj_plan_t *pl
     plan->last_cap = mj_caps_last_cap();
     if (mj_seccomp_compile(cfg, plan, err) < 0)
         goto fail;
+    bool tcp = cfg->landlock_tcp.bind_restricted || cfg->landlock_tcp.connect_restricted;
+    if (tcp && cfg->landlock_mode == MJ_LANDLOCK_OFF) {
+        *err = mj_error_new(MJ_ERR_INVALID_CONFIG, EINVAL,
+                            "landlock: TCP port rules need Landlock on (true or \"best_effort\"), not off");
+        goto fail;
+    }
+    if (tcp) {
+        int abi = mj_landlock_abi();
+        plan->landlock_tcp = cfg->landlock_tcp;
+        plan->landlock_tcp_ok = abi >= 4;
+        if (abi < 4 && cfg->landlock_mode == MJ_LANDLOCK_REQUIRED) {
+            *err = mj_error_new(MJ_ERR_UNSUPPORTED, ENOTSUP,
+                                "landlock: TCP port rules need Landlock ABI 4 (Linux 6.7); this kernel has ABI %d — "
+                                "use a newer kernel, drop tcp_bind/tcp_connect, or set landlock to \"best_effort\"",
+                                abi);
+            goto fail;
+        }
+        if (abi < 4)
+            mj_strv_push_owned(&plan->warnings,
+                               mj_xasprintf("landlock: TCP port rules not applied: this kernel has ABI %d, they "
+                                            "need 4 (Linux 6.7) (best effort)", abi));
+    }
     if (cfg->landlock_mode != MJ_LANDLOCK_OFF) {
         plan->landlock_abi = mj_landlock_abi();
         plan->landlock_required = cfg->landlock_mode == MJ_LANDLOCK_REQUIRED;

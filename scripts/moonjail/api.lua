@@ -392,10 +392,17 @@ return function(core)
     end
     -- Landlock: true = required, "best_effort", false = off.  Writes are granted beneath
     -- filesystem.writable when given, else beneath every rw mount and tmpfs.
+    -- The table form adds TCP port rules: { enforce = true | "best_effort", tcp_bind = {…},
+    -- tcp_connect = {…} }.
     local ll = pol.landlock
+    local tcp_bind, tcp_connect
+    if type(ll) == "table" then
+      tcp_bind, tcp_connect = ll.tcp_bind, ll.tcp_connect
+      ll = ll.enforce == nil and true or ll.enforce
+    end
     if ll == nil then ll = false end
     spec.landlock = { mode = ll == true and "required" or ll == "best_effort" and "best_effort" or "off",
-                      write = fs.writable or {} }
+                      write = fs.writable or {}, tcp_bind = tcp_bind, tcp_connect = tcp_connect }
 
     -- environment: pass, then set, then the call's env
     local env = {}

@@ -179,9 +179,31 @@ local function is_best_effort(v)
   return true
 end
 
+local LANDLOCK_KEYS = { enforce = true, tcp_bind = true, tcp_connect = true }
 local function is_landlock(v)
   if type(v) == "boolean" or v == "best_effort" then return true end
-  return nil, "expected true, false or \"best_effort\""
+  if type(v) ~= "table" then
+    return nil, "expected true, false, \"best_effort\" or { enforce =, tcp_bind = {ports}, tcp_connect = {ports} }"
+  end
+  for k, x in pairs(v) do
+    if not LANDLOCK_KEYS[k] then
+      local hint = util.suggest(k, LANDLOCK_KEYS)
+      return nil, "unknown key '" .. tostring(k) .. "'" .. (hint and (" (did you mean '" .. hint .. "'?)") or "")
+    end
+    if k == "enforce" and x ~= true and x ~= "best_effort" then
+      return nil, "enforce must be true or \"best_effort\" (leave Landlock off with landlock = false)"
+    end
+    if k ~= "enforce" then
+      if type(x) ~= "table" then return nil, k .. " must be an array of TCP ports" end
+      for i, p in pairs(x) do
+        if math.type(i) ~= "integer" or math.type(p) ~= "integer" or p < 0 or p > 65535 then
+          return nil, k .. " must be an array of TCP ports (0-65535)"
+        end
+      end
+      if #x > 64 then return nil, k .. ": at most 64 ports" end
+    end
+  end
+  return true
 end
 
 local NETWORK_TABLE_KEYS = { mode = true, allow = true, deny = true, publish = true, dns = true }

@@ -9,7 +9,12 @@
 --    EACCES ("Permission denied") — not EROFS: the mount itself stays rw — while /tmp works and
 --    existing files under /data stay readable; nothing reaches the host dir; the same holds
 --    for commands exec'ed in a persistent sandbox;
---  - with the default policy the same write works, so the denial is Landlock's, not the mount's.
+--  - with the default policy the same write works, so the denial is Landlock's, not the mount's;
+--  - TCP rules (`landlock = { enforce = true, tcp_bind = {8080}, tcp_connect = {8080} }`): where
+--    the ABI has them (4+), bind and connect work on 8080 and fail with EACCES on 8081 on
+--    loopback; where it does not (the VM lane's 6.1 has ABI 2), a required rule set is
+--    UNSUPPORTED and a best-effort one runs with a warning; TCP rules with Landlock off are
+--    INVALID_CONFIG.
 -- The only host files written are in this spec's own temp dirs.
 local mj = require "moonjail"
 local helpers = require "spec.helpers"
@@ -105,5 +110,60 @@ describe("Landlock", function()
     local res = run(WRITE_DATA, { mounts = { mount } })
     assert.are.equal("WROTE\n", res.stdout, res.stderr)
     assert.are.equal("x\n", helpers.read_file(dir .. "/new"))
+  end)
+end)
+
+describe("Landlock TCP rules", function()
+  -- binds 8080 and 8081 on loopback, then connects to both; prints what worked
+  local PROBE = [[python3 -c '
+import socket
+def b(p):
+  s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+  try: s.bind(("127.0.0.1", p)); s.listen(); print("bind", p, "ok"); return s
+  except OSError as e: print("bind", p, e.errno)
+keep = [b(8080), b(8081)]
+def c(p):
+  s = socket.socket()
+  try: s.connect(("127.0.0.1", p)); print("connect", p, "ok")
+  except OSError as e: print("connect", p, e.errno)
+c(8080); c(8081)
+']]
+  local function policy(enforce)
+    return { extends = "default", landlock = { enforce = enforce, tcp_bind = { 8080 }, tcp_connect = { 8080 } } }
+  end
+  local abi = 0
+  for _, c in ipairs(mj.doctor()) do
+    if c.name == "landlock" and c.status == "ok" then abi = tonumber(c.detail:match("ABI (%d+)")) or 0 end
+  end
+
+  if abi >= 4 then
+    it("allow only the listed ports for bind and connect (EACCES otherwise)", function()
+      if os.execute("command -v python3 >/dev/null") ~= true then error("python3 is needed for this probe") end
+      local r = run(PROBE, { policy = policy(true) })
+      assert.are.equal("bind 8080 ok\nbind 8081 13\nconnect 8080 ok\nconnect 8081 13\n", r.stdout, r.stderr)
+      r = run(PROBE)
+      assert.are.equal("bind 8080 ok\nbind 8081 ok\nconnect 8080 ok\nconnect 8081 ok\n", r.stdout, r.stderr)
+    end)
+  else
+    it("are refused when required and reported when best effort (ABI " .. abi .. " has none)", function()
+      local res, err = mj.run("true", { policy = policy(true) })
+      assert.is_nil(res)
+      assert.are.equal("UNSUPPORTED", err.code)
+      assert.is_truthy(err.message:find("ABI 4", 1, true), err.message)
+      res = run("true", { policy = policy("best_effort") })
+      local warned = false
+      for _, w in ipairs(res.warnings) do warned = warned or w:find("TCP port rules not applied", 1, true) ~= nil end
+      assert.is_true(warned)
+    end)
+  end
+
+  it("need Landlock on", function()
+    local pol = { extends = "default", landlock = false, network = "host" }
+    local res = run("true", { policy = pol })
+    assert.is_true(res.success)
+    local bad = { extends = "default", landlock = { enforce = false, tcp_bind = {} } }
+    local r2, err = mj.run("true", { policy = bad })
+    assert.is_nil(r2)
+    assert.are.equal("INVALID_CONFIG", err.code)
   end)
 end)

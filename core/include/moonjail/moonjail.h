@@ -188,6 +188,11 @@ int mj_config_set_landlock(mj_config_t *cfg, mj_landlock_mode_t mode, mj_error_t
 /* Grants writes beneath path (inside).  Without any grant, every read-write mount and tmpfs is
  * granted; with grants, only those — a rw mount not granted stays unwritable. */
 int mj_config_landlock_allow_write(mj_config_t *cfg, const char *path, mj_error_t **err);
+/* TCP rules (Landlock ABI 4, Linux 6.7): once called for a direction ("bind" or "connect"), the
+ * commands may bind / connect only to the ports allowed for it (port -1 allows none: restricts
+ * the direction without allowing anything).  Up to 64 ports per direction.  Where the ABI lacks
+ * them, a REQUIRED Landlock fails (UNSUPPORTED), a best-effort one runs with a warning. */
+int mj_config_landlock_allow_tcp(mj_config_t *cfg, const char *direction, int port, mj_error_t **err);
 
 /* LSM confinement applied to every command at exec: an AppArmor profile name or an SELinux label.
  * UNSUPPORTED ("not available on this host") when the LSM is not loaded. */
