@@ -155,7 +155,6 @@ return function(core, h)
     end
     wrap_release(sb)
     local info = ops.info(sb) or {}
-    for _, w in ipairs(info.warnings or {}) do warnings[#warnings + 1] = w end
     local st = {
       id = info.id, name = info.name or opts.name,
       network = facts.network, writable = facts.writable,
@@ -163,6 +162,8 @@ return function(core, h)
       image = facts.image, policy = metadata.policy,
       limits = facts.limits, timeout = timeout, output_limit = output_limit,
       warnings = warnings, audit_log = audit_log,
+      -- what the engine could not apply at start-up: in info(), not repeated in every result
+      engine_warnings = info.warnings or {},
       repo = prep and { dirs = prep.dirs, cow = prep.cow } or nil, named = opts.name ~= nil,
     }
     states[sb] = st
@@ -480,6 +481,14 @@ return function(core, h)
   end
 
   --- sb:info() -> SandboxInfo (the reference's fields in snake_case, plus moonjail's) | nil, err
+  -- The policy's warnings and what the engine could not apply when the sandbox started.
+  local function warnings_of(st, raw)
+    local all = {}
+    for _, w in ipairs(st.warnings or {}) do all[#all + 1] = w end
+    for _, w in ipairs(st.engine_warnings or raw.warnings or {}) do all[#all + 1] = w end
+    return all
+  end
+
   function S:info()
     check(self, "info")
     local raw, e = ops.info(self)
@@ -495,7 +504,7 @@ return function(core, h)
       -- moonjail's own
       policy = st.policy, network = st.network, workdir = ops.workdir(self),
       supervisor_pid = raw.supervisor_pid, uid = raw.uid, gid = raw.gid, rootless = raw.rootless,
-      warnings = st.warnings,
+      warnings = warnings_of(st, raw),
     }
   end
 
