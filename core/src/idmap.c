@@ -5,6 +5,9 @@
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <linux/magic.h>
+#include <limits.h>
+#include <pthread.h>
+#include <sys/mount.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -97,16 +100,53 @@ static uid_t outer_uid(const mj_plan_t *plan, uid_t inside)
  * here by host root: the sandbox's user namespace could not mount over an idmapped layer it does
  * not own.  As with any root-mounted overlay (Docker's), copy-up runs with the mounter's
  * credentials; the layers are reachable only through this mount. */
+typedef struct {
+    const mj_op_t *op;
+    int lower; /* the idmapped tree */
+    int mnt;   /* out: the overlay, or -1 */
+    int err;
+} overlay_job_t;
+
+/* Linux 6.1 clones an overlay's lower layer only from the mounter's own mount namespace (a
+ * detached tree gives "failed to clone lowerpath"), so the tree is attached in a private
+ * namespace of this short-lived thread, beside the upper directory, and the overlay built there. */
+static void *overlay_thread(void *arg)
+{
+    overlay_job_t *j = arg;
+    j->mnt = -1;
+    char at[PATH_MAX];
+    if ((size_t)snprintf(at, sizeof(at), "%s.lower", j->op->upper) >= sizeof(at)) {
+        j->err = ENAMETOOLONG;
+        return NULL;
+    }
+    if (unshare(CLONE_FS | CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+        (mkdir(at, 0700) < 0 && errno != EEXIST) ||
+        syscall(SYS_move_mount, j->lower, "", AT_FDCWD, at, 0x4 /* MOVE_MOUNT_F_EMPTY_PATH */) < 0) {
+        j->err = errno;
+        return NULL;
+    }
+    const char *kv[] = {"lowerdir", at, "upperdir", j->op->upper, "workdir", j->op->work, NULL};
+    j->mnt = mj_make_fs("overlay", kv, 0); /* nosuid, nodev: set when the child attaches it */
+    j->err = errno;
+    return NULL;
+}
+
 static int mount_overlay(mj_op_t *op, int *lower)
 {
-    char lowerdir[32];
-    snprintf(lowerdir, sizeof(lowerdir), "/proc/self/fd/%d", *lower);
-    const char *kv[] = {"lowerdir", lowerdir, "upperdir", op->upper, "workdir", op->work, NULL};
-    int mnt = mj_make_fs("overlay", kv, 0); /* nosuid, nodev: set when the child attaches it */
-    if (mnt < 0)
+    overlay_job_t job = {.op = op, .lower = *lower, .mnt = -1, .err = 0};
+    pthread_t t;
+    int rc = pthread_create(&t, NULL, overlay_thread, &job);
+    if (rc != 0) {
+        errno = rc;
         return -1;
+    }
+    pthread_join(t, NULL);
+    if (job.mnt < 0) {
+        errno = job.err;
+        return -1;
+    }
     close(*lower);
-    *lower = mnt;
+    *lower = job.mnt;
     op->flags |= MJ_OPF_PREPARED;
     return 0;
 }
@@ -164,8 +204,14 @@ int mj_idmap_rw_binds(mj_plan_t *plan, mj_error_t **err)
         }
         struct mj_mount_attr_idmap attr = {.attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)ns};
         bool idmapped = syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH, &attr, sizeof(attr)) == 0;
-        if (idmapped && overlay)
-            idmapped = mount_overlay(op, &tree) == 0;
+        if (idmapped && overlay && mount_overlay(op, &tree) < 0) {
+            mj_strv_push_owned(&plan->warnings,
+                               mj_xasprintf("cow mount %s: overlayfs refused the idmapped lower layer (%s); the "
+                                            "sandbox mounts it itself, so files keep their host owners and those "
+                                            "of other users cannot be changed",
+                                            op->dst, strerror(errno)));
+            continue;
+        }
         if (!idmapped) {
             if (op->has_owner) {
                 *err = mj_error_new(MJ_ERR_UNSUPPORTED, errno,

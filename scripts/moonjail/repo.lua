@@ -434,7 +434,7 @@ function M.prepare(core, rules, uid, gid)
       end
       if r.mode == "cow" then
         local layer = base .. "/cow" .. i
-        check(core.mkdir_private(layer, 448))
+        check(core.mkdir_private(layer, 457)) -- 0711: a sandbox that mounts its own overlay reaches upper and work
         check(core.mkdir_private(layer .. "/upper", 493))
         check(core.mkdir_private(layer .. "/work", 448))
         m.upper, m.work = layer .. "/upper", layer .. "/work"
