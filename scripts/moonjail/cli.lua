@@ -265,7 +265,8 @@ local function parse_options(argv, first, cmd, options, interleave)
       if url then rule.url = src else rule.path = src end
       if not rule.mount then
         if url then return nil, usage_error(cmd .. ": --repo URL needs a mount point (URL:DST)"), flags.json end
-        rule.mount = src:sub(1, 1) == "/" and src or ((os.getenv("PWD") or "") .. "/" .. src)
+        rule.mount = require("moonjail.util").clean_path(src:sub(1, 1) == "/" and src
+          or ((os.getenv("PWD") or "") .. "/" .. src))
       end
       opts.repositories = opts.repositories or {}
       opts.repositories[#opts.repositories + 1] = rule

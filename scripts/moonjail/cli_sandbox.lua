@@ -283,6 +283,9 @@ which kills everything in it first.
       io.stdout:write(encode(info), "\n")
     else
       io.stdout:write(info.name or opts.name, "\n")
+      if not flags.quiet then
+        for _, w in ipairs(info.warnings or {}) do io.stderr:write("moonjail: warning: ", oneline(w), "\n") end
+      end
     end
     sb:close()
     return 0

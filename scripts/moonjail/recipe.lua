@@ -374,7 +374,11 @@ return function(mj, core)
     function view.copy_files(_, src, dest)
       local p = type(src) == "string" and util.clean_path(src:sub(1, 1) == "/" and src or (rec.dir .. "/" .. src))
       -- judged by where it really is, symlinks resolved
-      p = p and core.realpath(p)
+      local resolved = p and core.realpath(p)
+      if p and not resolved then
+        return nil, err("FILE_OPERATION_FAILED", "copy_files: '" .. tostring(src) .. "' does not exist")
+      end
+      p = resolved
       local dir_real = core.realpath(rec.dir)
       local ok = p and ((dir_real and dir_real ~= "/" and beneath(p, dir_real)) or beneath(p, rec.output_real))
       if not ok then

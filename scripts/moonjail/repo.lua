@@ -443,9 +443,9 @@ function M.prepare(core, rules, uid, gid)
       prep.mounts[#prep.mounts + 1] = m
       -- A read-write checkout must not become a way to run code on the host: git runs hooks
       -- and config-named programs (core.fsmonitor, filters) for whoever uses the repository
-      -- next, so its config, hooks and info stay read-only inside.
+      -- next, so its config, hooks, info and submodule dirs (modules) stay read-only inside.
       if r.mode == "rw" and core.path_kind(src .. "/.git") == "directory" then
-        for _, p in ipairs({ "config", "hooks", "info" }) do
+        for _, p in ipairs({ "config", "hooks", "info", "modules" }) do
           if core.path_kind(src .. "/.git/" .. p) then prep.readonly[#prep.readonly + 1] = r.mount .. "/.git/" .. p end
         end
       end

@@ -67,6 +67,7 @@ return function(core, h)
       image = meta.image, policy = meta.policy, limits = meta.limits or {},
       timeout = meta.timeout, output_limit = meta.output_limit, warnings = meta.warnings or {},
       audit_log = meta.audit_log, repo = meta.repo, named = true, -- only named sandboxes keep metadata
+      engine_warnings = meta.engine_warnings,
     }
     states[sb] = st
     return st
@@ -85,7 +86,8 @@ return function(core, h)
     return json.encode({ v = META_VERSION, network = st.network, writable = st.writable,
       labels = st.labels, annotations = st.annotations, image = st.image, policy = st.policy,
       limits = st.limits, timeout = st.timeout, output_limit = st.output_limit,
-      warnings = json.array(st.warnings), audit_log = st.audit_log, repo = st.repo })
+      warnings = json.array(st.warnings), engine_warnings = json.array(st.engine_warnings or {}),
+      audit_log = st.audit_log, repo = st.repo })
   end
 
   -- Working trees of repositories go when the sandbox does: on close of an anonymous sandbox
