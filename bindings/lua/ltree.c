@@ -304,7 +304,21 @@ static int tree_git_archive(lua_State *L)
     return push_status(L, rc, box);
 }
 
+/* core.sha256_file(path) -> 64 hex digits | nil, err */
+static int tree_sha256_file(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    mjl_box_t *box = mjl_new_box(L);
+    char hex[65];
+    int rc = mj_file_sha256(path, hex, &box->err);
+    if (rc < 0)
+        return push_status(L, rc, box);
+    lua_pushstring(L, hex);
+    return 1;
+}
+
 static const luaL_Reg tree_funcs[] = {
+    {"sha256_file", tree_sha256_file},
     {"fetch", tree_fetch},
     {"unpack", tree_unpack},
     {"walk", tree_walk},

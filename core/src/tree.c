@@ -27,6 +27,8 @@
 #include <sys/wait.h>
 #include <sys/xattr.h>
 
+#include <openssl/evp.h>
+
 #include "internal.h"
 
 extern char **environ;
@@ -1499,4 +1501,38 @@ int mj_git_archive(const char *repo, const char *ref, const char *dest_dir, mj_e
         mj_error_wrap(err, "repository %s: ref '%s'", repo, ref);
     mj_tree_remove(dir, NULL);
     return r;
+}
+
+int mj_file_sha256(const char *path, char hex[65], mj_error_t **err)
+{
+    cleanup_close int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return fail(err, file_error(errno, "sha256", path));
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
+        EVP_MD_CTX_free(ctx);
+        return fail(err, mj_error_new(MJ_ERR_FILE_OPERATION_FAILED, 0, "sha256 %s: libcrypto failed", path));
+    }
+    unsigned char buf[65536];
+    for (;;) {
+        ssize_t n = read(fd, buf, sizeof(buf));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            int e = errno;
+            EVP_MD_CTX_free(ctx);
+            return fail(err, file_error(e, "sha256: reading", path));
+        }
+        if (n == 0)
+            break;
+        EVP_DigestUpdate(ctx, buf, (size_t)n);
+    }
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    EVP_DigestFinal_ex(ctx, md, &len);
+    EVP_MD_CTX_free(ctx);
+    for (unsigned i = 0; i < len && i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    hex[64] = '\0';
+    return 0;
 }

@@ -1061,3 +1061,22 @@ MJ_TEST(fetch_success_errors_and_limits)
     free(base);
     CHECK(ok);
 }
+
+MJ_TEST(sha256_of_a_file_and_refusal_of_a_symlink)
+{
+    char *base = mkbase();
+    CHECK(base != NULL);
+    HOLD(file, "%s/abc", base);
+    HOLD(link, "%s/link", base);
+    CHECK_EQ_INT(write_file(file, "abc", 0644), 0);
+    CHECK_EQ_INT(symlink(file, link), 0);
+    char hex[65];
+    mj_error_t *err = NULL;
+    CHECK_EQ_INT(mj_file_sha256(file, hex, &err), 0);
+    CHECK_STREQ(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    CHECK_EQ_INT(mj_file_sha256(link, hex, &err), -1);
+    CHECK(err != NULL && mj_error_errno(err) == ELOOP);
+    mj_error_free(err);
+    CHECK_EQ_INT(mj_tree_remove(base, NULL), 0);
+    free(base);
+}

@@ -521,6 +521,7 @@ return function(mj, core)
       for i, x in ipairs(repos) do
         sbopts.repositories[i] = { path = x.path, url = x.url, mount = x.mount, mode = x.mode, include = x.include,
           exclude = x.exclude, ref = x.ref, strip_components = x.strip_components, max_bytes = x.max_bytes,
+          sha256 = x.sha256,
           git = x.git, owner = x.owner_uid and (x.owner_uid .. ":" .. x.owner_gid) or nil }
       end
     end

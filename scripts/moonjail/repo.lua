@@ -14,7 +14,7 @@ local util = require "moonjail.util"
 local M = {}
 
 local RULE_KEYS = { path = true, url = true, mount = true, mode = true, include = true, exclude = true,
-  owner = true, ref = true, git = true, strip_components = true, max_bytes = true }
+  owner = true, ref = true, git = true, strip_components = true, max_bytes = true, sha256 = true }
 local GIT_KEYS = { user_name = true, user_email = true, signing_key = true, config = true }
 local MODES = { ro = true, rw = true, cow = true }
 local ARCHIVE_SUFFIXES = { "%.tar$", "%.tar%.gz$", "%.tgz$", "%.tar%.xz$", "%.txz$", "%.tar%.bz2$", "%.tar%.zst$",
@@ -200,6 +200,13 @@ function M.normalize(rule, base_dir)
     end
     r.owner_uid, r.owner_gid = math.tointeger(tonumber(u)), math.tointeger(tonumber(g))
     if r.owner_uid > 4294967294 or r.owner_gid > 4294967294 then return nil, "owner: id out of range" end
+  end
+  if rule.sha256 ~= nil then
+    if type(rule.sha256) ~= "string" or not rule.sha256:lower():match("^" .. ("%x"):rep(64) .. "$") then
+      return nil, "sha256: expected the 64 hex digits of the archive's SHA-256"
+    end
+    if not (r.url or r.archive) then return nil, "sha256: only an archive or a URL has a checksum to verify" end
+    r.sha256 = rule.sha256:lower()
   end
   if rule.strip_components ~= nil then
     if math.type(rule.strip_components) ~= "integer" or rule.strip_components < 0 then
@@ -419,6 +426,13 @@ function M.prepare(core, rules, uid, gid)
             check(core.fetch(r.url, archive, r.max_bytes))
           elseif core.path_kind(archive) ~= "file" then
             error(core.error("INVALID_CONFIG", what .. ": archive '" .. archive .. "' does not exist"), 0)
+          end
+          if r.sha256 then
+            local sum = check(core.sha256_file(archive))
+            if sum ~= r.sha256 then
+              error(core.error("INVALID_CONFIG", string.format("%s: sha256 of %s is %s, the rule expects %s", what,
+                r.url or archive, sum, r.sha256)), 0)
+            end
           end
           check(core.unpack(archive, tree, { strip_components = r.strip_components, max_bytes = r.max_bytes }))
         end

@@ -530,6 +530,9 @@ int mj_unpack_archive(const char *archive_path, const char *dest_dir, const mj_u
  * UNSUPPORTED; git failing is INVALID_CONFIG "repository R: ref 'X': <git's first stderr line>". */
 int mj_git_archive(const char *repo, const char *ref, const char *dest_dir, mj_error_t **err);
 
+/* The SHA-256 of a regular file (not followed if a symlink) as 64 lowercase hex digits. */
+int mj_file_sha256(const char *path, char hex[65], mj_error_t **err);
+
 typedef struct {
     const char *path;        /* relative to the root, no leading "/"; the root itself is not reported */
     mode_t mode;             /* type and permission bits, as st_mode */
