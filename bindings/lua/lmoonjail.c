@@ -9,6 +9,7 @@
  * userdata box, so an error anywhere releases it at once.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -953,6 +954,86 @@ static int core_lstat_type(lua_State *L)
     return 1;
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* core.list_dir(path) -> sorted array of names (no "." or "..") | nil, msg  (one level) */
+static int core_list_dir(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    DIR *d = fd < 0 ? NULL : fdopendir(fd);
+    if (!d) {
+        int saved = errno;
+        if (fd >= 0)
+            close(fd);
+        errno = saved;
+        return push_errno(L, "listing", path);
+    }
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL && n < 100000) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 32;
+            char **grown = realloc(names, cap * sizeof(*names));
+            if (!grown)
+                break;
+            names = grown;
+        }
+        names[n] = strdup(e->d_name);
+        if (names[n])
+            n++;
+    }
+    closedir(d);
+    qsort(names, n, sizeof(*names), cmp_str);
+    lua_createtable(L, (int)n, 0); /* (out of memory here leaks the names; Lua is done for then) */
+    for (size_t i = 0; i < n; i++) {
+        lua_pushstring(L, names[i]);
+        free(names[i]);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    free(names);
+    return 1;
+}
+
+/* core.process_start([pid]) -> pid, start time (clock ticks since boot, a string) | nil (no such
+ * process, or a zombie): who a pid is, so a recycled pid is not taken for the process that wrote
+ * it down. */
+static int core_process_start(lua_State *L)
+{
+    lua_Integer pid = luaL_optinteger(L, 1, (lua_Integer)getpid());
+    char path[64], buf[1024];
+    snprintf(path, sizeof(path), "/proc/%lld/stat", (long long)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t r = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+    if (fd >= 0)
+        close(fd);
+    if (r <= 0) {
+        lua_pushnil(L);
+        return 1;
+    }
+    buf[r] = '\0';
+    const char *p = strrchr(buf, ')'); /* comm may hold spaces and parentheses */
+    if (p && (p[2] == 'Z' || p[2] == 'X')) { /* a zombie has finished */
+        lua_pushnil(L);
+        return 1;
+    }
+    for (int field = 2; p && field < 22; field++)
+        p = strchr(p + 1, ' ');
+    if (!p) {
+        lua_pushnil(L);
+        return 1;
+    }
+    lua_pushinteger(L, pid);
+    lua_pushlstring(L, p + 1, strcspn(p + 1, " "));
+    return 2;
+}
+
 /* core.euid() -> the effective uid (decides where working trees go, root or rootless) */
 static int core_euid(lua_State *L)
 {
@@ -1029,6 +1110,8 @@ static const luaL_Reg core_funcs[] = {
     {"chmod", core_chmod},
     {"euid", core_euid},
     {"realpath", core_realpath},
+    {"list_dir", core_list_dir},
+    {"process_start", core_process_start},
     {"lstat_type", core_lstat_type},
     {NULL, NULL},
 };

@@ -149,6 +149,17 @@ return function(core)
     return repo
   end
 
+  -- Whether the named sandbox `name` still exists as the one with this id (for the garbage
+  -- collection of repository working trees).
+  local function sandbox_alive(name, id)
+    if not core.open then return true end
+    local sb = core.open(name)
+    if not sb then return false end
+    local info = core.sandbox_ops.info(sb)
+    core.sandbox_ops.close(sb)
+    return info ~= nil and info.id == id
+  end
+
   -- Prepares spec.repositories on the host (working trees, archives, git) and folds them into the
   -- spec's mounts, masked paths and environment.  Returns the preparation (to discard once the
   -- sandbox is gone; nil when there is nothing) or false, err.
@@ -156,7 +167,7 @@ return function(core)
     local rules = spec.repositories
     spec.repositories = nil
     if not rules or #rules == 0 then return nil end
-    local prep, err = repo_module().prepare(core, rules, spec.uid, spec.gid)
+    local prep, err = repo_module().prepare(core, rules, spec.uid, spec.gid, sandbox_alive)
     if not prep then return false, err end
     for _, m in ipairs(prep.mounts) do spec.mounts[#spec.mounts + 1] = m end
     for _, p in ipairs(prep.masked) do spec.masked[#spec.masked + 1] = p end

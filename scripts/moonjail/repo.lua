@@ -382,21 +382,67 @@ local function write_file(path, text)
   return true
 end
 
+------------------------------------------------------------------------------------------------
+-- Working trees left behind.  Each one names its owner in OWNER_FILE: "process PID START" (the
+-- process that prepared it, START telling it from a later one with the same pid) or "sandbox
+-- NAME ID" (a named sandbox, which outlives that process).  A tree whose owner is gone —
+-- crashed, killed, or a named sandbox removed by its cleanup delay — is removed by the next
+-- prepare(); trees without an owner file (being prepared right now) are left alone.
+
+local OWNER_FILE = "owner"
+
+function M.set_owner(base, text)
+  local f = io.open(base .. "/" .. OWNER_FILE, "wb")
+  if not f then return false end
+  f:write(text, "\n")
+  f:close()
+  return true
+end
+
+--- Removes the working trees under root whose owner is gone.  sandbox_alive(name, id) says
+--- whether a named sandbox still exists (nil: named ones are kept).  Returns how many went.
+function M.collect_garbage(core, root, sandbox_alive)
+  local names = core.list_dir(root)
+  local removed = 0
+  for _, name in ipairs(names or {}) do
+    if name:match("^repo%-%w+$") then
+      local dir = root .. "/" .. name
+      local f = core.lstat_type(dir .. "/" .. OWNER_FILE) == "file" and io.open(dir .. "/" .. OWNER_FILE, "rb")
+      local text = f and f:read(256) or ""
+      if f then f:close() end
+      local gone = false
+      local pid, start = text:match("^process (%d+) (%d+)")
+      local sname, sid = text:match("^sandbox (%S+) (%x+)")
+      if pid then
+        local _, now = core.process_start(math.tointeger(tonumber(pid)))
+        gone = now ~= start
+      elseif sname and sandbox_alive then
+        gone = not sandbox_alive(sname, sid)
+      end
+      if gone and core.remove_tree(dir) then removed = removed + 1 end
+    end
+  end
+  return removed
+end
+
 --- Prepares rules (normalized) for a sandbox whose user is uid:gid.  Returns
 --- { mounts = {core mount specs}, masked = {inside paths}, readonly = {inside paths}, env = {…},
 --- cow = {…}, dirs = {…} }
 --- or nil, err; on failure everything made so far is removed.
-function M.prepare(core, rules, uid, gid)
+function M.prepare(core, rules, uid, gid, sandbox_alive)
   local prep = { mounts = {}, masked = {}, readonly = {}, env = {}, cow = {}, dirs = {} }
   if not rules or #rules == 0 then return prep end
   local ok, perr = pcall(function()
     local root = M.work_root(core)
     local made, why = core.mkdir_private(root, 457) -- 0711
     if not made then error(core.error("SANDBOX_INIT_FAILED", "repositories: " .. why), 0) end
+    M.collect_garbage(core, root, sandbox_alive)
     local base
     base, why = core.mkdtemp(root .. "/repo-")
     if not base then error(core.error("SANDBOX_INIT_FAILED", "repositories: " .. tostring(why)), 0) end
     prep.dirs[#prep.dirs + 1] = base
+    local pid, start = core.process_start()
+    M.set_owner(base, "process " .. pid .. " " .. start)
     assert(core.chmod(base, 493)) -- 0755: the sandbox's mapped ids traverse it to reach unpacked trees
     made, why = core.mkdir_private(base .. "/git", 493)
     if not made then error(core.error("SANDBOX_INIT_FAILED", "repositories: " .. why), 0) end

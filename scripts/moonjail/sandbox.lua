@@ -170,6 +170,10 @@ return function(core, h)
     }
     states[sb] = st
     audit(sb, "sandbox_create", { policy = metadata.policy, labels = metadata.labels, warnings = json.array(warnings) })
+    if opts.name ~= nil and prep and prep.dirs[1] then
+      -- the working trees now belong to the named sandbox, not to this process
+      h.repo().set_owner(prep.dirs[1], "sandbox " .. opts.name .. " " .. tostring(info.id))
+    end
     if opts.name ~= nil then
       local ok
       ok, e = ops.set_meta(sb, meta_text(st))

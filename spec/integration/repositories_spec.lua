@@ -325,6 +325,31 @@ describe("repositories", function()
     assert.are.equal("two", helpers.sh("tar tf " .. q(out .. "/b.tar")))
   end)
 
+  it("removes the working trees of a process that died without closing its sandbox", function()
+    local dir = make_checkout()
+    local work = os.getenv("MOONJAIL_WORK_DIR") or (helpers.is_root() and "/var/tmp/moonjail"
+      or ((os.getenv("TMPDIR") or "/var/tmp") .. "/moonjail-" .. helpers.uid()))
+    local script = helpers.write_file(dir .. "/../crash-" .. helpers.unique_number() .. ".lua", string.format([[
+local mj = require "moonjail"
+local sb = assert(mj.sandbox({ repositories = { { path = %q, mount = "/src", mode = "cow" } } }))
+assert(sb:exec("echo x > /src/new").success)
+local f = io.open(%q, "w"); f:write("ready"); f:close()
+mj.sleep(60)
+]], dir, dir .. "/ready"))
+    local pid = sh(q(helpers.moonjail_bin()) .. " script " .. q(script) .. " >/dev/null 2>&1 & echo $!")
+    assert(helpers.eventually(20, function() return helpers.exists(dir .. "/ready") end), "the script did not start")
+    local function owned_by(p)
+      return sh("grep -l '^process " .. p .. " ' " .. q(work) .. "/repo-*/owner 2>/dev/null | wc -l")
+    end
+    assert.are.equal("1", owned_by(pid))
+    os.execute("kill -KILL " .. pid)
+    helpers.eventually(10, function() return not helpers.process_alive(tonumber(pid)) end)
+    assert.are.equal("1", owned_by(pid)) -- nobody cleaned up after it
+    local sb = sandbox({ repositories = { { path = dir, mount = "/src" } } }) -- the next prepare does
+    assert.are.equal("0", owned_by(pid))
+    sb:close()
+  end)
+
   it("takes repositories from a policy file, relative to it", function()
     local dir = make_checkout()
     helpers.write_file(dir .. "/policy.lua", 'return { extends = "default", repositories = {\n'
