@@ -19,8 +19,10 @@ local RECIPE_KEYS = { name = true, description = true, policy = true, image = tr
   limits = true, network = true, hostname = true, labels = true, annotations = true, user = true }
 local STEP_KEYS = { name = true, run = true, env = true, workdir = true, timeout = true, retries = true,
   retry_on = true, backoff = true, allow_failure = true, before = true, after = true, user = true, stdin = true,
-  output_limit = true }
-local MAX_INSTRUCTIONS = 5000000 -- loading the recipe file (hooks run without a budget)
+  output_limit = true, hook_timeout = true }
+local MAX_INSTRUCTIONS = 5000000 -- loading the recipe file
+local LOAD_TIMEOUT = 10           -- seconds loading a recipe file may take
+local HOOK_TIMEOUT = 300          -- seconds of Lua a hook may run (time in sandbox calls included)
 local MAX_SOURCE_BYTES = 1024 * 1024
 local EX_TEMPFAIL = 75
 local MAX_BACKOFF = 30
@@ -42,6 +44,27 @@ return function(mj, core)
     return t
   end
 
+  local hook_deadline, hook_limit -- of the hook running now
+  local function deadline_hook()
+    if hook_deadline and mj.now() > hook_deadline then
+      error(string.format("ran longer than %gs (hook_timeout, or the limit on loading a recipe)", hook_limit), 2)
+    end
+  end
+  -- coroutine.create for recipe code: coroutines a hook makes are watched too
+  local function watched_create(f)
+    local co = coroutine.create(f)
+    debug.sethook(co, deadline_hook, "", 10000)
+    return co
+  end
+  local function watched_wrap(f)
+    local co = watched_create(f)
+    return function(...)
+      local res = table.pack(coroutine.resume(co, ...))
+      if not res[1] then error(res[2], 2) end
+      return table.unpack(res, 2, res.n)
+    end
+  end
+
   local function sandbox_env(params, output_dir, log)
     local env = {
       assert = assert, error = error, ipairs = ipairs, next = next, pairs = pairs, pcall = pcall,
@@ -54,7 +77,8 @@ return function(mj, core)
         return getmetatable(v)
       end,
       string = copy_lib(string, { dump = true }), table = copy_lib(table), math = copy_lib(math),
-      utf8 = copy_lib(utf8), coroutine = copy_lib(coroutine),
+      utf8 = copy_lib(utf8),
+      coroutine = copy_lib(coroutine, { create = true, wrap = true }),
       os = { time = os.time, clock = os.clock, date = os.date, difftime = os.difftime },
       params = params,
       print = function(...)
@@ -63,6 +87,7 @@ return function(mj, core)
         log(table.concat(parts, "\t"))
       end,
     }
+    env.coroutine.create, env.coroutine.wrap = watched_create, watched_wrap
     env.moonjail = {
       version = mj.version, sleep = mj.sleep, now = mj.now, signal_number = mj.signal_number,
       json = { encode = json.encode, decode = json.decode, array = json.array },
@@ -80,9 +105,27 @@ return function(mj, core)
       count = count + 100
       if count > MAX_INSTRUCTIONS then error("instruction limit exceeded while loading the recipe", 2) end
     end, "", 100)
+    -- coroutines the file makes are not counted, but watched by the clock (LOAD_TIMEOUT)
+    hook_deadline, hook_limit = mj.now() + LOAD_TIMEOUT, LOAD_TIMEOUT
     local ok, res = coroutine.resume(co)
+    hook_deadline = nil
     debug.sethook(co)
     return ok, res
+  end
+
+  -- Runs a hook like pcall, but an endless loop in it ends with an error after `limit` seconds
+  -- instead of hanging the recipe (checked every 10000 instructions; a single long call into
+  -- the sandbox, such as sb:exec, is bounded by its own timeout).
+  local function call_hook(limit, fn, ...)
+    local args = table.pack(...)
+    hook_deadline, hook_limit = mj.now() + limit, limit
+    local co = watched_create(function() return fn(table.unpack(args, 1, args.n)) end)
+    local res = table.pack(coroutine.resume(co))
+    hook_deadline = nil
+    if coroutine.status(co) == "suspended" then
+      return false, "hooks must not yield"
+    end
+    return table.unpack(res, 1, res.n)
   end
 
   ----------------------------------------------------------------------------------------------
@@ -170,7 +213,7 @@ return function(mj, core)
           end
           if not ok then add("%s: retry_on: expected an array of exit codes (0-255)", at) end
         end
-        for _, k in ipairs({ "timeout", "backoff" }) do
+        for _, k in ipairs({ "timeout", "backoff", "hook_timeout" }) do
           if s[k] ~= nil then
             local d, why = util.parse_duration(s[k])
             if not d then add("%s: %s: %s", at, k, why) end
@@ -541,7 +584,8 @@ return function(mj, core)
       do
         local t0 = mj.now()
         local hook_ok, hook_err = true, nil
-        if step.before then hook_ok, hook_err = pcall(step.before, view) end
+        local limit = step.hook_timeout and util.parse_duration(step.hook_timeout) or HOOK_TIMEOUT
+        if step.before then hook_ok, hook_err = call_hook(limit, step.before, view) end
         local result, rerr
         if hook_ok then
           local retries = step.retries or 0
@@ -571,7 +615,7 @@ return function(mj, core)
           entry.retryable = rerr.retryable
         end
         if hook_ok and step.after then
-          local aok, aerr = pcall(step.after, view, result)
+          local aok, aerr = call_hook(limit, step.after, view, result)
           if not aok then entry.error = "after hook: " .. tostring(aerr) end
         end
         local passed = result and result.success and not entry.error

@@ -192,7 +192,7 @@ return { output = "out", params = { n = 3 },
       for _, expr in ipairs({ "os.execute('touch " .. dir .. "/pwned')", "io.popen('id')", "io.open('/etc/passwd')",
           "package.loadlib('/lib/x86_64-linux-gnu/libc.so.6', 'system')", "require('os')", "load('return 1')",
           "dofile('/etc/passwd')", "debug.getregistry()", "string.dump(print)", "os.exit(3)", "os.remove('/x')",
-          "collectgarbage()", "loadfile('/etc/passwd')" }) do
+          "collectgarbage()", "loadfile('/etc/passwd')", "coroutine.wrap(function() while true do end end)()" }) do
         local msg = load_error("local x = " .. expr .. "\nreturn { steps = { { run = 'true' } } }")
         assert.is_truthy(msg:find("evil.lua:1:", 1, true), expr .. " -> " .. msg)
       end
@@ -227,6 +227,25 @@ return { output = "out", steps = {
       assert.are.equal("passed", step(report, "symlink-out").status, step(report, "symlink-out").error)
       assert.are.equal("", helpers.sh("ls -A " .. helpers.shell_quote(outside)))
       assert.are.equal("file", io.open(dir .. "/out/report.json") and "file")
+    end)
+
+    it("ends a hook that loops forever, also inside a coroutine it made, after hook_timeout", function()
+      recipe_file(dir, "loop.lua", [[
+return { output = "out", steps = {
+  { name = "spin", run = "true", hook_timeout = "1s", allow_failure = true, before = function() while true do end end },
+  { name = "spin-co", run = "true", hook_timeout = "1s", allow_failure = true,
+    after = function() coroutine.wrap(function() while true do end end)() end },
+  { name = "fine", run = "true", after = function() local n = 0; for i = 1, 1000 do n = n + i end end },
+} }]])
+      local t0 = helpers.now()
+      local report = assert(mj.recipe(dir .. "/loop.lua", { quiet = true }))
+      assert.is_true(helpers.now() - t0 < 30)
+      for _, name in ipairs({ "spin", "spin-co" }) do
+        local s = step(report, name)
+        assert.are.equal("allowed_failure", s.status)
+        assert.is_truthy(s.error:find("hook_timeout", 1, true), s.error)
+      end
+      assert.are.equal("passed", step(report, "fine").status)
     end)
 
     it("keeps hooks restricted too, and confines their host writes to the output directory", function()
