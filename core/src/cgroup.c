@@ -512,6 +512,7 @@ typedef struct {
     int hier;             /* index in the host's hierarchies when created/opened */
     char *dir;            /* <own_dir>/moonjail/<id> */
     unsigned controllers; /* 1u << MJ_CGC_* served from this dir */
+    bool split;           /* dir/sup holds the supervisor (init), dir/work the commands */
 } mj_cg_dir_t;
 
 struct mj_cgroup {
@@ -551,6 +552,9 @@ static int cg_dir_for(mj_cgroup_t *cg, const mj_cg_host_t *host, int hier, const
     d->hier = hier;
     d->dir = mj_xstrdup(dir);
     d->controllers = 0;
+    cleanup_free char *sup = join(dir, MJ_CG_SUP);
+    struct stat st;
+    d->split = stat(sup, &st) == 0 && S_ISDIR(st.st_mode); /* groups of older versions have none */
     return (int)cg->n++;
 }
 
@@ -836,6 +840,17 @@ static int build_hier(create_ctx_t *cx, int hi, const char *id, unsigned mask, c
     }
     if (h->version == 1 && mj_cgv1_no_release(dir) < 0)
         warn(cx, mj_xasprintf("could not clear %s/notify_on_release: %s", dir, strerror(errno)));
+    /* The limits sit on <id>; the supervisor (or a one-shot init) lives in <id>/sup and the
+     * commands in <id>/work, so pausing freezes the commands only and the supervisor still answers
+     * (v2 forbids processes in <id> itself once children have controllers). */
+    static const char *const leaves[] = {MJ_CG_SUP, MJ_CG_WORK};
+    for (size_t i = 0; i < MJ_ARRAY_LEN(leaves); i++) {
+        cleanup_free char *leaf = join(dir, leaves[i]);
+        if (make_dir(leaf) < 0) { /* (v1: notify_on_release comes cleared from <id>) */
+            *failed = steal_pointer(&leaf);
+            return -1;
+        }
+    }
     return 0;
 }
 
@@ -1011,7 +1026,8 @@ int mj_cgroup_add_pid(mj_cgroup_t *cg, pid_t pid, mj_error_t **err)
         return 0;
     for (size_t i = 0; i < cg->n; i++) {
         const mj_cg_dir_t *d = &cg->dirs[i];
-        if (mj_cg_writef(d->dir, "cgroup.procs", "%d", (int)pid) < 0) {
+        cleanup_free char *target = d->split ? join(d->dir, MJ_CG_SUP) : mj_xstrdup(d->dir);
+        if (mj_cg_writef(target, "cgroup.procs", "%d", (int)pid) < 0) {
             int e = errno;
             if (err) {
                 if (e == ESRCH)
@@ -1076,6 +1092,20 @@ static size_t for_each_pid(const char *dir, void (*fn)(pid_t))
     return count;
 }
 
+/* for_each_pid over the group's processes in one hierarchy: <id>, and <id>/sup, <id>/work. */
+static size_t for_each_pid_in(const mj_cg_dir_t *d, void (*fn)(pid_t))
+{
+    size_t n = for_each_pid(d->dir, fn);
+    if (d->split) {
+        static const char *const leaves[] = {MJ_CG_SUP, MJ_CG_WORK};
+        for (size_t i = 0; i < MJ_ARRAY_LEN(leaves); i++) {
+            cleanup_free char *leaf = join(d->dir, leaves[i]);
+            n += for_each_pid(leaf, fn);
+        }
+    }
+    return n;
+}
+
 static void sigkill_pid(pid_t pid)
 {
     if (pid > 1 && pid != getpid())
@@ -1086,7 +1116,7 @@ static size_t count_procs(const mj_cgroup_t *cg)
 {
     size_t n = 0;
     for (size_t i = 0; i < cg->n; i++)
-        n += for_each_pid(cg->dirs[i].dir, NULL);
+        n += for_each_pid_in(&cg->dirs[i], NULL);
     return n;
 }
 
@@ -1095,10 +1125,46 @@ bool mj_cgroup_can_freeze(const mj_cgroup_t *cg)
     return cg && cg->at[MJ_CGC_FREEZER] >= 0;
 }
 
-static int freeze_bounded(mj_cgroup_t *cg, bool frozen, int timeout_ms)
+/* The freezer directory: the commands' <id>/work for pause, or all of <id> (kill_all). */
+static char *freezer_dir(const mj_cgroup_t *cg, bool whole)
 {
     const mj_cg_dir_t *d = &cg->dirs[cg->at[MJ_CGC_FREEZER]];
-    return d->version == 2 ? mj_cgv2_freeze(d->dir, frozen, timeout_ms) : mj_cgv1_freeze(d->dir, frozen, timeout_ms);
+    return d->split && !whole ? join(d->dir, MJ_CG_WORK) : mj_xstrdup(d->dir);
+}
+
+static int freeze_bounded(mj_cgroup_t *cg, bool whole, bool frozen, int timeout_ms)
+{
+    const mj_cg_dir_t *d = &cg->dirs[cg->at[MJ_CGC_FREEZER]];
+    cleanup_free char *dir = freezer_dir(cg, whole);
+    return d->version == 2 ? mj_cgv2_freeze(dir, frozen, timeout_ms) : mj_cgv1_freeze(dir, frozen, timeout_ms);
+}
+
+bool mj_cgroup_freezes_supervisor(const mj_cgroup_t *cg)
+{
+    return mj_cgroup_can_freeze(cg) && !cg->dirs[cg->at[MJ_CGC_FREEZER]].split;
+}
+
+int mj_cgroup_work_fds(mj_cgroup_t *cg, int *fds, size_t max, size_t *n, mj_error_t **err)
+{
+    *n = 0;
+    for (size_t i = 0; cg && i < cg->n; i++) {
+        const mj_cg_dir_t *d = &cg->dirs[i];
+        if (!d->split)
+            continue;
+        cleanup_free char *path = mj_xasprintf("%s/%s/cgroup.procs", d->dir, MJ_CG_WORK);
+        int fd = *n < max ? open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW) : -1;
+        if (fd < 0) {
+            int e = *n < max ? errno : E2BIG;
+            for (size_t k = 0; k < *n; k++)
+                close(fds[k]);
+            *n = 0;
+            if (err)
+                *err = mj_error_new(MJ_ERR_SANDBOX_INIT_FAILED, e, "cannot open %s: %s", path, strerror(e));
+            return -1;
+        }
+        fds[(*n)++] = fd;
+    }
+    return 0;
 }
 
 int mj_cgroup_freeze(mj_cgroup_t *cg, bool frozen, mj_error_t **err)
@@ -1108,12 +1174,12 @@ int mj_cgroup_freeze(mj_cgroup_t *cg, bool frozen, mj_error_t **err)
             *err = mj_error_new(MJ_ERR_UNSUPPORTED, ENOTSUP, "this sandbox's cgroup has no freezer");
         return -1;
     }
-    if (freeze_bounded(cg, frozen, 1000) < 0) {
+    if (freeze_bounded(cg, false, frozen, 1000) < 0) {
         int e = errno;
-        const mj_cg_dir_t *d = &cg->dirs[cg->at[MJ_CGC_FREEZER]];
+        cleanup_free char *dir = freezer_dir(cg, false);
         if (err)
             *err = mj_error_new(e == ETIMEDOUT ? MJ_ERR_TIMEOUT : code_for_errno(e, false), e, "cannot %s %s: %s",
-                                frozen ? "freeze" : "thaw", d->dir, strerror(e));
+                                frozen ? "freeze" : "thaw", dir, strerror(e));
         return -1;
     }
     return 0;
@@ -1124,7 +1190,8 @@ int mj_cgroup_frozen(mj_cgroup_t *cg)
     if (!mj_cgroup_can_freeze(cg))
         return -1;
     const mj_cg_dir_t *d = &cg->dirs[cg->at[MJ_CGC_FREEZER]];
-    return d->version == 2 ? mj_cgv2_frozen(d->dir) : mj_cgv1_frozen(d->dir);
+    cleanup_free char *dir = freezer_dir(cg, false);
+    return d->version == 2 ? mj_cgv2_frozen(dir) : mj_cgv1_frozen(dir);
 }
 
 int mj_cgroup_kill_all(mj_cgroup_t *cg)
@@ -1140,12 +1207,14 @@ int mj_cgroup_kill_all(mj_cgroup_t *cg)
     for (int round = 0;; round++) {
         /* Freeze so nothing forks between reading cgroup.procs and the kills; a frozen task dies
          * only once thawed, so thaw right after. */
-        bool froze = !kernel_kill && can_freeze && round < 3 && freeze_bounded(cg, true, 100) == 0;
+        bool froze = !kernel_kill && can_freeze && round < 3 && freeze_bounded(cg, true, true, 100) == 0;
         size_t found = 0;
         for (size_t i = 0; i < cg->n; i++)
-            found += for_each_pid(cg->dirs[i].dir, sigkill_pid);
-        if (froze || (can_freeze && round == 0))
-            freeze_bounded(cg, false, 100);
+            found += for_each_pid_in(&cg->dirs[i], sigkill_pid);
+        if (froze || (can_freeze && round == 0)) {
+            freeze_bounded(cg, true, false, 100);
+            freeze_bounded(cg, false, false, 100); /* a paused work group too: frozen tasks die only thawed */
+        }
         if (found == 0)
             return 0;
         if (mj_now_monotonic() > deadline) {
@@ -1213,10 +1282,29 @@ int mj_cgroup_stats(mj_cgroup_t *cg, mj_cgroup_stats_t *out)
         if (cg->at[c] < 0)
             continue;
         const mj_cg_dir_t *d = &cg->dirs[cg->at[c]];
-        if (d->version == 2)
+        if (d->version == 2) {
             mj_cgv2_stats(c, d->dir, out, &cg->peak_seen);
-        else
-            mj_cgv1_stats(c, d->dir, out);
+            continue;
+        }
+        mj_cgv1_stats(c, d->dir, out);
+        /* v1 keeps OOM kills, pids.max hits and blkio counts where they happen (in the leaves),
+         * not in <id>; usage itself is hierarchical there too. */
+        static const char *const leaves[] = {MJ_CG_SUP, MJ_CG_WORK};
+        for (size_t k = 0; d->split && c != MJ_CGC_CPU && c != MJ_CGC_CPUACCT && k < MJ_ARRAY_LEN(leaves); k++) {
+            cleanup_free char *leaf = join(d->dir, leaves[k]);
+            mj_cgroup_stats_t part;
+            memset(&part, 0, sizeof(part));
+            mj_cgv1_stats(c, leaf, &part);
+            out->oom = out->oom || part.oom;
+            out->oom_kills += part.oom_kills;
+            out->pids_max_events += part.pids_max_events;
+            out->pids_max_hit = out->pids_max_hit || part.pids_max_hit;
+            out->io_read_bytes += part.io_read_bytes;
+            out->io_write_bytes += part.io_write_bytes;
+            out->io_read_ops += part.io_read_ops;
+            out->io_write_ops += part.io_write_ops;
+            out->have_io = out->have_io || part.have_io;
+        }
     }
     /* v2 keeps cpu.stat in every group: use it when no accounting dir was chosen. */
     if (!out->have_cpu)

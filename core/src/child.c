@@ -105,6 +105,30 @@ static int prepare_landlock(mj_plan_t *plan)
     return 0;
 }
 
+int mj_lift_work_fds(mj_plan_t *plan)
+{
+    for (size_t i = 0; i < plan->n_cg_work_fds; i++) {
+        int high = fcntl(plan->cg_work_fds[i], F_DUPFD_CLOEXEC, 64);
+        if (high < 0)
+            return -1;
+        close(plan->cg_work_fds[i]);
+        plan->cg_work_fds[i] = high;
+    }
+    return 0;
+}
+
+int mj_place_work_fds(int *fds, size_t n, int first)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (dup3(fds[i], first + (int)i, O_CLOEXEC) < 0)
+            return -1;
+        if (fds[i] != first + (int)i)
+            close(fds[i]);
+        fds[i] = first + (int)i;
+    }
+    return first + (int)n;
+}
+
 __attribute__((noreturn)) void mj_child_main(mj_plan_t *plan, mj_child_fds_t *fds)
 {
     int status_fd = fds->status_w;
@@ -145,6 +169,9 @@ __attribute__((noreturn)) void mj_child_main(mj_plan_t *plan, mj_child_fds_t *fd
 
     wipe_host_strings(plan);
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    /* out of the low numbers that stdio, the status channel and the kept fds take next */
+    if (mj_lift_work_fds(plan) < 0)
+        setup_failed(status_fd, MJ_STAGE_FORK, -1);
 
     if (fds->supervisor) {
         /* 0-2 /dev/null, 3 control, 4 listen, 5 lock, 6 id slot; nothing else survives. */
@@ -172,8 +199,12 @@ __attribute__((noreturn)) void mj_child_main(mj_plan_t *plan, mj_child_fds_t *fd
             if (dup3(keep[i], 3 + i, O_CLOEXEC) < 0)
                 setup_failed(keep[0], MJ_STAGE_FORK, -1);
         }
-        if (syscall(SYS_close_range, 7U, ~0U, 0U) < 0)
-            for (int fd = 7; fd < 1024; fd++)
+        /* 7.. the work cgroup's cgroup.procs, one per hierarchy */
+        int next = mj_place_work_fds(plan->cg_work_fds, plan->n_cg_work_fds, 7);
+        if (next < 0)
+            setup_failed(3, MJ_STAGE_FORK, -1);
+        if (syscall(SYS_close_range, (unsigned)next, ~0U, 0U) < 0)
+            for (int fd = next; fd < 1024; fd++)
                 close(fd);
         if (prepare_landlock(plan) < 0)
             setup_failed(3, MJ_STAGE_LANDLOCK, -1);
@@ -198,8 +229,11 @@ __attribute__((noreturn)) void mj_child_main(mj_plan_t *plan, mj_child_fds_t *fd
         dup2(status_fd, 3) < 0)
         setup_failed(status_fd, MJ_STAGE_FORK, -1);
     status_fd = 3;
-    if (syscall(SYS_close_range, 4U, ~0U, 0U) < 0) {
-        for (int fd = 4; fd < 1024; fd++)
+    int next = mj_place_work_fds(plan->cg_work_fds, plan->n_cg_work_fds, 4); /* 4.. work cgroup */
+    if (next < 0)
+        setup_failed(status_fd, MJ_STAGE_FORK, -1);
+    if (syscall(SYS_close_range, (unsigned)next, ~0U, 0U) < 0) {
+        for (int fd = next; fd < 1024; fd++)
             close(fd);
     }
     if (prepare_landlock(plan) < 0)
@@ -226,6 +260,7 @@ __attribute__((noreturn)) void mj_child_main(mj_plan_t *plan, mj_child_fds_t *fd
             .argv = plan->argv.v, .envp = plan->envp.v, .path_env = plan->path_env, .workdir = plan->workdir,
             .uid = plan->inner_uid, .gid = plan->inner_gid, .exec_buf = plan->exec_buf,
             .landlock_fd = plan->landlock_fd, .tty = plan->tty,
+            .cg_work_fds = plan->cg_work_fds, .n_cg_work_fds = plan->n_cg_work_fds,
         };
         mj_exec_child(plan, &params, errpipe[1]);
     }

@@ -40,6 +40,11 @@ __attribute__((noreturn)) void mj_exec_child(const mj_plan_t *plan, const mj_exe
     if (params->tty)
         (void)ioctl(0, TIOCSCTTY, 0);
 
+    /* Into <id>/work first, so that everything the command does is where pause and usage look. */
+    report[0] = MJ_EXEC_STAGE_CGROUP;
+    for (size_t i = 0; i < params->n_cg_work_fds; i++)
+        if (write(params->cg_work_fds[i], "0", 1) != 1)
+            goto fail;
     report[0] = MJ_EXEC_STAGE_CHDIR;
     if (chdir(params->workdir) < 0)
         goto fail;

@@ -34,8 +34,8 @@ int mj_sandbox_root_fd(mj_sandbox_t *sb, mj_error_t **err)
     }
     int fd;
     mj_cgroup_t *cg = mj_sandbox_cgroup(sb);
-    if (cg && mj_cgroup_can_freeze(cg) && mj_cgroup_frozen(cg) == 1) {
-        /* Frozen: the supervisor cannot answer.  Host root reaches its root through procfs;
+    if (cg && mj_cgroup_freezes_supervisor(cg) && mj_cgroup_frozen(cg) == 1) {
+        /* Frozen with the supervisor (a group without the sup/work split): it cannot answer.  Host root reaches its root through procfs;
          * a rootless caller cannot (its mm belongs to the initial user namespace). */
         if (geteuid() != 0) {
             *err = mj_error_new(MJ_ERR_INVALID_STATE, EBUSY,

@@ -11,6 +11,8 @@
 #include "cgroup.h"
 #include "util.h"
 
+#define MJ_PLAN_MAX_WORK_FDS 8
+
 struct sock_filter;
 
 /* ------------------------------------------------------------ config and command */
@@ -202,6 +204,10 @@ typedef struct {
     int landlock_ro_fd;        /* the same with no write grants (per-command allow_write = false) */
     mj_landlock_tcp_t landlock_tcp; /* applied at exec when the ABI has TCP rules (tcp_abi_ok) */
     bool landlock_tcp_ok;
+    /* <id>/work/cgroup.procs of each hierarchy, opened by the host: a command writes "0" to each
+     * before execve (mj_cgroup_work_fds).  Renumbered by the child as it arranges its fds. */
+    int cg_work_fds[MJ_PLAN_MAX_WORK_FDS];
+    size_t n_cg_work_fds;
 } mj_plan_t;
 
 /* cmd may be NULL (a persistent sandbox). */
@@ -265,6 +271,10 @@ int mj_proc_write(pid_t pid, const char *file, const char *data, mj_error_t **er
  * whose owner appears as the sandbox user; warns about what it cannot map. */
 int mj_idmap_rw_binds(mj_plan_t *plan, mj_error_t **err);
 
+/* child.c: the plan's work-cgroup fds, first moved out of the way (>= 64), then to first.. */
+int mj_lift_work_fds(mj_plan_t *plan);
+int mj_place_work_fds(int *fds, size_t n, int first);
+
 /* exec.c: 1 when one of the sandbox's own tmpfs mounts has no space or inodes left. */
 int mj_disk_full(const mj_plan_t *plan);
 
@@ -279,6 +289,7 @@ enum {
     MJ_EXEC_STAGE_SECCOMP,
     MJ_EXEC_STAGE_LANDLOCK,
     MJ_EXEC_STAGE_LSM,
+    MJ_EXEC_STAGE_CGROUP,
 };
 typedef struct {
     char *const *argv;
@@ -292,6 +303,8 @@ typedef struct {
     bool no_network; /* Landlock (ABI 4+): no TCP bind or connect for this command */
     bool tty;        /* stdin is a pty slave: make it the controlling terminal */
     int landlock_fd; /* the ruleset to restrict to, -1 = none */
+    const int *cg_work_fds; /* written "0" first: the command joins <id>/work (see mj_plan_t) */
+    size_t n_cg_work_fds;
 } mj_exec_params_t;
 /* In the forked child: prepare and execve; on failure writes {stage, errno} to err_fd, exits 127. */
 __attribute__((noreturn)) void mj_exec_child(const mj_plan_t *plan, const mj_exec_params_t *params, int err_fd);

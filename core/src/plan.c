@@ -77,6 +77,9 @@ void mj_plan_free(mj_plan_t *plan)
     free(plan->gid_map);
     if (plan->id_slot_fd >= 0)
         close(plan->id_slot_fd);
+    for (size_t i = 0; i < plan->n_cg_work_fds; i++)
+        close(plan->cg_work_fds[i]);
+    plan->n_cg_work_fds = 0;
     mj_strv_free(&plan->argv);
     mj_strv_free(&plan->envp);
     free(plan->path_env);

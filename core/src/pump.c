@@ -319,6 +319,9 @@ mj_error_t *mj_exec_error(const char *argv0, const char *workdir, const mj_msg_t
         return mj_error_new(MJ_ERR_COMMAND_EXECUTION_FAILED, e, "setting resource limits: %s", strerror(e));
     case MJ_EXEC_STAGE_CREDS:
         return mj_error_new(MJ_ERR_COMMAND_EXECUTION_FAILED, e, "dropping privileges: %s", strerror(e));
+    case MJ_EXEC_STAGE_CGROUP:
+        return mj_error_new(MJ_ERR_SANDBOX_INIT_FAILED, e,
+                            "moving the command into the sandbox's work cgroup: %s (needs Linux 5.16+)", strerror(e));
     case MJ_EXEC_STAGE_LSM:
         return mj_error_new(MJ_ERR_SANDBOX_INIT_FAILED, e, "applying the AppArmor profile / SELinux label: %s",
                             strerror(e));

@@ -213,14 +213,25 @@ __attribute__((noreturn)) static void run_shim(const mj_plan_t *plan, const mj_e
         int ep = fcntl(errpipe[1], F_DUPFD_CLOEXEC, 10);
         int src_ll = params->read_only ? plan->landlock_ro_fd : plan->landlock_fd;
         int ll = src_ll >= 0 ? fcntl(src_ll, F_DUPFD_CLOEXEC, 10) : -1;
+        /* stdio, 3 = error pipe, 4 = Landlock ruleset, 5.. the work cgroup's cgroup.procs */
+        int work[MJ_PLAN_MAX_WORK_FDS];
+        size_t n_work = plan->n_cg_work_fds;
+        for (size_t i = 0; i < n_work; i++)
+            if ((work[i] = fcntl(plan->cg_work_fds[i], F_DUPFD_CLOEXEC, 64)) < 0)
+                _exit(127);
         if (ep < 0 || (src_ll >= 0 && ll < 0) || dup2(fds[0], 0) < 0 || dup2(fds[1], 1) < 0 || dup2(fds[2], 2) < 0 ||
             dup3(ep, 3, O_CLOEXEC) < 0 || (ll >= 0 && dup3(ll, 4, O_CLOEXEC) < 0))
             _exit(127);
-        if (syscall(SYS_close_range, 5U, ~0U, 0U) < 0)
-            for (int fd = 5; fd < 1024; fd++)
+        int next = mj_place_work_fds(work, n_work, 5);
+        if (next < 0)
+            _exit(127);
+        if (syscall(SYS_close_range, (unsigned)next, ~0U, 0U) < 0)
+            for (int fd = next; fd < 1024; fd++)
                 close(fd);
         mj_exec_params_t p2 = *params;
         p2.landlock_fd = ll >= 0 ? 4 : -1;
+        p2.cg_work_fds = work;
+        p2.n_cg_work_fds = n_work;
         mj_exec_child(plan, &p2, 3);
     }
     close(errpipe[1]);

@@ -166,6 +166,16 @@ static void fake_v1_group(const fake_t *f)
     put_files(f, "sys/fs/cgroup/freezer/moonjail/" ID, frz);
     put(f, "sys/fs/cgroup/freezer/moonjail/notify_on_release", "1");
     put(f, "sys/fs/cgroup/freezer/moonjail/" ID "/freezer.state", "THAWED\n");
+    /* the leaves: the supervisor's and the commands' */
+    static const char *const leaf[] = {"notify_on_release", "cgroup.procs", NULL};
+    static const char *const dirs[] = {"memory/a/b", "cpu,cpuacct", "pids/user.slice", "freezer"};
+    for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
+        for (int w = 0; w < 2; w++) {
+            char path[256];
+            snprintf(path, sizeof(path), "sys/fs/cgroup/%s/moonjail/" ID "/%s", dirs[i], w ? "work" : "sup");
+            put_files(f, path, leaf);
+        }
+    put(f, "sys/fs/cgroup/freezer/moonjail/" ID "/work/freezer.state", "THAWED\n");
 }
 
 static void fake_v2_group(const fake_t *f, const char *controllers)
@@ -177,6 +187,10 @@ static void fake_v2_group(const fake_t *f, const char *controllers)
     put(f, V2_OWN_DIR "/moonjail/cgroup.subtree_control", "");
     put_files(f, V2_OWN_DIR "/moonjail/" ID, files);
     put(f, V2_OWN_DIR "/moonjail/" ID "/cgroup.events", "populated 0\nfrozen 0\n");
+    static const char *const leaf[] = {"cgroup.freeze", "cgroup.procs", "cgroup.kill", NULL};
+    put_files(f, V2_OWN_DIR "/moonjail/" ID "/sup", leaf);
+    put_files(f, V2_OWN_DIR "/moonjail/" ID "/work", leaf);
+    put(f, V2_OWN_DIR "/moonjail/" ID "/work/cgroup.events", "populated 0\nfrozen 0\n");
 }
 
 /* ------------------------------------------------------------------ pure logic */
@@ -436,7 +450,9 @@ MJ_TEST(v1_limits_land_in_the_right_files)
 
     CHECK(mj_cgroup_can_freeze(cg));
     CHECK_EQ_INT(mj_cgroup_freeze(cg, true, &e), 0);
-    CHECK_STREQ(AT("sys/fs/cgroup/freezer/moonjail/" ID, "freezer.state"), "FROZEN");
+    /* pause freezes the commands' group only; the supervisor's stays thawed */
+    CHECK_STREQ(AT("sys/fs/cgroup/freezer/moonjail/" ID "/work", "freezer.state"), "FROZEN");
+    CHECK_STREQ(AT("sys/fs/cgroup/freezer/moonjail/" ID, "freezer.state"), "THAWED");
     CHECK_EQ_INT(mj_cgroup_frozen(cg), 1);
     CHECK_EQ_INT(mj_cgroup_freeze(cg, false, &e), 0);
     CHECK_EQ_INT(mj_cgroup_frozen(cg), 0);
@@ -444,10 +460,19 @@ MJ_TEST(v1_limits_land_in_the_right_files)
     CHECK_EQ_INT(mj_cgroup_add_pid(cg, getpid(), &e), 0);
     char pid[32];
     snprintf(pid, sizeof(pid), "%d", (int)getpid());
-    CHECK_STREQ(AT(m, "cgroup.procs"), pid);
-    CHECK_STREQ(AT(c, "cgroup.procs"), pid);
-    CHECK_STREQ(AT("sys/fs/cgroup/pids/user.slice/moonjail/" ID, "cgroup.procs"), pid);
-    CHECK_STREQ(AT("sys/fs/cgroup/freezer/moonjail/" ID, "cgroup.procs"), pid);
+    /* add_pid places the supervisor in <id>/sup of every hierarchy */
+    CHECK_STREQ(AT("sys/fs/cgroup/memory/a/b/moonjail/" ID "/sup", "cgroup.procs"), pid);
+    CHECK_STREQ(AT("sys/fs/cgroup/cpu,cpuacct/moonjail/" ID "/sup", "cgroup.procs"), pid);
+    CHECK_STREQ(AT("sys/fs/cgroup/pids/user.slice/moonjail/" ID "/sup", "cgroup.procs"), pid);
+    CHECK_STREQ(AT("sys/fs/cgroup/freezer/moonjail/" ID "/sup", "cgroup.procs"), pid);
+    CHECK_STREQ(AT(m, "cgroup.procs"), "");
+    /* and commands get <id>/work/cgroup.procs of each, to join themselves */
+    int wfds[8];
+    size_t nw = 0;
+    CHECK_EQ_INT(mj_cgroup_work_fds(cg, wfds, 8, &nw, &e), 0);
+    CHECK_EQ_INT((int)nw, 4);
+    for (size_t i = 0; i < nw; i++)
+        close(wfds[i]);
 #undef AT
     mj_cgroup_free(cg);
     mj_strv_free(&w);
@@ -491,8 +516,9 @@ MJ_TEST(v2_limits_and_subtree_control)
     CHECK(e && mj_error_code(e) == MJ_ERR_TIMEOUT);
     mj_error_free(e);
     e = NULL;
-    CHECK_STREQ(get(&f, V2_OWN_DIR "/moonjail/" ID "/cgroup.freeze"), "1");
-    put(&f, V2_OWN_DIR "/moonjail/" ID "/cgroup.events", "populated 1\nfrozen 1\n");
+    CHECK_STREQ(get(&f, V2_OWN_DIR "/moonjail/" ID "/work/cgroup.freeze"), "1");
+    CHECK_STREQ(get(&f, V2_OWN_DIR "/moonjail/" ID "/cgroup.freeze"), "");
+    put(&f, V2_OWN_DIR "/moonjail/" ID "/work/cgroup.events", "populated 1\nfrozen 1\n");
     CHECK_EQ_INT(mj_cgroup_freeze(cg, true, &e), 0);
     CHECK_EQ_INT(mj_cgroup_frozen(cg), 1);
     mj_cgroup_free(cg);
@@ -883,7 +909,7 @@ MJ_TEST(real_v1_group_limits_stats_freeze_destroy)
         fclose(fp);
     }
     char want[64];
-    snprintf(want, sizeof(want), "/moonjail/%s\n", id);
+    snprintf(want, sizeof(want), "/moonjail/%s/sup\n", id);
     CHECK(strstr(text, want));
 
     mj_cgroup_stats_t st;

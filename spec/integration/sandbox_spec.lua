@@ -9,7 +9,8 @@
 -- with every FileInfo field compared with what stat(1) says inside; Get/SetWorkingDirectory;
 -- Get/SetEnvironment; GetResourceUsage (every field present and sane, cpu_time growing,
 -- process_count counting a background sleep); GetInfo (every SandboxInfo field); pause/resume
--- (a paused counter stands still, files stay readable); Cleanup (close, <close>, __gc).
+-- (a paused counter stands still, files stay readable; where cgroups are used only the commands'
+-- <id>/work is frozen, so the supervisor still writes files); Cleanup (close, <close>, __gc).
 -- Status transitions observable from outside: running -> paused -> running -> stopped ->
 -- destroyed, and failed when the supervisor is SIGKILLed from the host.  Illegal transitions
 -- and every error code the interface can produce are checked for code, "Base text: detail"
@@ -712,6 +713,21 @@ describe("Sandbox pause and resume", function()
     assert.are.equal("running", ok(sb:info()).status)
     assert.is_truthy(eventually(2, function() return counter() > c1 end), "the counter did not resume")
     ok(sb:signal(SIGKILL))
+  end)
+
+  it("freezes only the commands (cgroup <id>/work): the supervisor still reads and writes files", function()
+    local cgroup = ok(sb:exec("cat /proc/self/cgroup")).stdout
+    local has_cgroup = not cgroup:match("^0::/\n$") and cgroup:find("/work", 1, true) ~= nil
+    if not has_cgroup then
+      -- no cgroups here (rootless on a v1 host): pause falls back to SIGSTOP, nothing to split
+      assert.is_nil(cgroup:find("/sup", 1, true))
+      return
+    end
+    ok(sb:pause())
+    ok(sb:write_file("/work/while-paused", "written"))
+    assert.are.equal("written", ok(sb:read_file("/work/while-paused")))
+    ok(sb:resume())
+    assert.are.equal("written", ok(sb:exec("cat /work/while-paused")).stdout)
   end)
 
   it("rejects pausing twice and resuming a running sandbox with INVALID_STATE", function()
