@@ -785,6 +785,21 @@ void mjl_push_result(lua_State *L, const mj_result_t *r)
     }
     lua_setfield(L, -2, "warnings");
 
+    if (mj_result_denials_total(r) > 0) { /* one-shot runs with seccomp logging */
+        size_t nd = mj_result_denial_count(r);
+        lua_createtable(L, (int)nd, 0);
+        for (size_t i = 0; i < nd; i++) {
+            const mj_denial_t *d = mj_result_denial(r, i);
+            lua_createtable(L, 0, 2);
+            lua_pushstring(L, d->syscall);
+            lua_setfield(L, -2, "syscall");
+            mjl_set_int(L, "pid", d->pid);
+            lua_rawseti(L, -2, (lua_Integer)i + 1);
+        }
+        lua_setfield(L, -2, "denials");
+        mjl_set_int(L, "denials_total", mjl_clamp_u64(mj_result_denials_total(r)));
+    }
+
     lua_createtable(L, 0, 2);
     mjl_set_num(L, "cpu_time", mj_result_cpu_time(r));
     mjl_set_int(L, "memory_peak", mjl_clamp_u64(mj_result_memory_peak(r)));

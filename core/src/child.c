@@ -12,7 +12,9 @@
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <linux/seccomp.h>
 #include <sys/resource.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -36,6 +38,18 @@ static void send_msg(int fd, uint32_t type, int32_t a, int32_t b, int32_t c)
 {
     mj_msg_t m = {.type = type, .a = a, .b = b, .c = c, .t_ns = realtime_ns()};
     (void)mj_write_all(fd, &m, sizeof(m));
+}
+
+/* One refused system call of the command: answered EPERM, reported to the host. */
+static void serve_notification(int nfd, int status_fd)
+{
+    struct seccomp_notif req;
+    memset(&req, 0, sizeof(req));
+    if (ioctl(nfd, SECCOMP_IOCTL_NOTIF_RECV, &req) < 0)
+        return; /* the caller died meanwhile */
+    struct seccomp_notif_resp resp = {.id = req.id, .val = 0, .error = -EPERM, .flags = 0};
+    (void)ioctl(nfd, SECCOMP_IOCTL_NOTIF_SEND, &resp);
+    send_msg(status_fd, MJ_MSG_DENIED, (int32_t)req.data.nr, (int32_t)req.pid, 0);
 }
 
 __attribute__((noreturn)) static void setup_failed(int status_fd, mj_stage_t stage, int op_index)
@@ -238,6 +252,15 @@ __attribute__((noreturn)) void mj_child_main(mj_plan_t *plan, mj_child_fds_t *fd
     }
     if (prepare_landlock(plan) < 0)
         setup_failed(status_fd, MJ_STAGE_LANDLOCK, -1);
+    /* Logged refusals: the workload's filter goes on here, with init holding the listener, and
+     * the command inherits it (as under a supervisor). */
+    int notify_fd = -1;
+    if (plan->seccomp_notify) {
+        notify_fd = mj_seccomp_load_listener(plan);
+        if (notify_fd < 0)
+            setup_failed(status_fd, MJ_STAGE_SECCOMP, -1);
+        plan->seccomp_loaded = true;
+    }
 
     sigset_t set;
     sigemptyset(&set);
@@ -245,6 +268,9 @@ __attribute__((noreturn)) void mj_child_main(mj_plan_t *plan, mj_child_fds_t *fd
     for (size_t i = 0; i < MJ_N_FORWARDED_SIGNALS; i++)
         sigaddset(&set, mj_forwarded_signals[i]);
     sigprocmask(SIG_BLOCK, &set, NULL);
+    int sfd = notify_fd >= 0 ? signalfd(-1, &set, SFD_CLOEXEC) : -1;
+    if (notify_fd >= 0 && sfd < 0)
+        setup_failed(status_fd, MJ_STAGE_FORK, -1);
 
     int errpipe[2];
     if (pipe2(errpipe, O_CLOEXEC) < 0)
@@ -287,16 +313,35 @@ __attribute__((noreturn)) void mj_child_main(mj_plan_t *plan, mj_child_fds_t *fd
     mj_msg_t started = {.type = MJ_MSG_STARTED, .a = cmd, .t_ns = start_ns};
     (void)mj_write_all(status_fd, &started, sizeof(started));
     /* From here on init only waits, forwards signals and reports: lock it down to that. */
-    if (mj_seccomp_load_init() < 0 && plan->seccomp) {
+    if (mj_seccomp_load_init(notify_fd >= 0) < 0 && plan->seccomp) {
         kill(cmd, SIGKILL);
         setup_failed(status_fd, MJ_STAGE_SECCOMP, -1);
     }
 
     for (;;) {
-        siginfo_t info;
-        int sig = sigwaitinfo(&set, &info);
-        if (sig < 0)
-            continue;
+        int sig;
+        if (notify_fd >= 0) {
+            struct pollfd pfd[2] = {{.fd = sfd, .events = POLLIN}, {.fd = notify_fd, .events = POLLIN}};
+            if (ppoll(pfd, 2, NULL, NULL) < 0)
+                continue;
+            if (pfd[1].revents & POLLIN)
+                serve_notification(notify_fd, status_fd);
+            else if (pfd[1].revents & (POLLHUP | POLLERR | POLLNVAL))
+                pfd[1].fd = -1; /* nothing filtered is left: stop watching it */
+            if (pfd[1].fd < 0) {
+                close(notify_fd);
+                notify_fd = -1;
+            }
+            struct signalfd_siginfo ssi;
+            if (!(pfd[0].revents & POLLIN) || read(sfd, &ssi, sizeof(ssi)) != (ssize_t)sizeof(ssi))
+                continue;
+            sig = (int)ssi.ssi_signo;
+        } else {
+            siginfo_t info;
+            sig = sigwaitinfo(&set, &info);
+            if (sig < 0)
+                continue;
+        }
         if (sig != SIGCHLD) {
             kill(cmd, sig);
             continue;

@@ -226,7 +226,9 @@ enum {
     MJ_MSG_EXITED,           /* a = wait status, c = 1 when a tmpfs of the sandbox is full, t_ns = realtime,
                               * u1/u2 = utime/stime us, u3 = maxrss KiB */
     MJ_MSG_READY,            /* supervisor: set up and serving; t_ns = realtime */
+    MJ_MSG_DENIED,           /* one-shot init: the filter refused a system call; a = nr, b = pid inside */
 };
+#define MJ_RESULT_DENIALS_MAX 64 /* refusals a one-shot result lists (all are counted) */
 
 typedef struct {
     uint32_t type;
@@ -330,7 +332,9 @@ int mj_seccomp_load_listener(const mj_plan_t *plan);
 void mj_seccomp_syscall_name(int nr, char *out, size_t len);
 /* The one-shot init's own filter, once its command runs: it may only wait, signal, write its
  * reports and exit (a fixed list, no libseccomp after clone).  -1 with errno on failure. */
-int mj_seccomp_load_init(void);
+/* init's own filter once the command runs; notify: it also serves the command's listener fd
+ * (ppoll, read of its signalfd, and the two SECCOMP_IOCTL_NOTIF_* ioctls). */
+int mj_seccomp_load_init(bool notify);
 
 /* caps.c */
 int mj_caps_last_cap(void);
@@ -384,6 +388,9 @@ typedef struct {
     /* what happened */
     bool got_started, got_exited, got_exec_failed, got_setup_failed;
     double started_mono, exited_mono; /* CLOCK_MONOTONIC when STARTED / EXITED arrived */
+    mj_denial_t denials[MJ_RESULT_DENIALS_MAX];
+    size_t n_denials;
+    uint64_t denials_total;
     mj_msg_t started, exited, failed;
     bool timed_out, over_limit, killed, over_cpu;
     mj_buf_t out, err, combined;
@@ -469,6 +476,9 @@ struct mj_result {
     uint64_t cpu_periods, cpu_throttled; /* CFS quota periods of the command / throttled, when limited */
     pid_t pid;
     mj_strv_t warnings;
+    mj_denial_t denials[MJ_RESULT_DENIALS_MAX]; /* one-shot runs with seccomp_log */
+    size_t n_denials;
+    uint64_t denials_total;
 };
 
 #endif

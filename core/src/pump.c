@@ -66,6 +66,14 @@ static void handle_msg(mj_pump_t *p, const mj_msg_t *m)
         p->failed = *m;
         p->got_setup_failed = true;
         break;
+    case MJ_MSG_DENIED:
+        p->denials_total++;
+        if (p->n_denials < MJ_RESULT_DENIALS_MAX) {
+            mj_denial_t *d = &p->denials[p->n_denials++];
+            mj_seccomp_syscall_name(m->a, d->syscall, sizeof(d->syscall));
+            d->pid = m->b;
+        }
+        break;
     default:
         break; /* unknown: ignored, never trusted */
     }
@@ -409,6 +417,9 @@ int mj_pump_result(mj_pump_t *p, const char *argv0, const char *workdir, double 
     double start_mono = p->got_started ? p->started_mono : t_released;
     res->duration = end_mono > start_mono ? end_mono - start_mono : 0;
     res->truncated = p->over_limit;
+    memcpy(res->denials, p->denials, sizeof(res->denials));
+    res->n_denials = p->n_denials;
+    res->denials_total = p->denials_total;
     res->out = p->out;
     res->err = p->err;
     res->combined = p->combined;

@@ -35,6 +35,9 @@ bool mj_result_output_truncated(const mj_result_t *r) { return r->truncated; }
 double mj_result_start_time(const mj_result_t *r) { return r->start_time; }
 double mj_result_end_time(const mj_result_t *r) { return r->end_time; }
 double mj_result_duration(const mj_result_t *r) { return r->duration; }
+size_t mj_result_denial_count(const mj_result_t *r) { return r->n_denials; }
+uint64_t mj_result_denials_total(const mj_result_t *r) { return r->denials_total; }
+const mj_denial_t *mj_result_denial(const mj_result_t *r, size_t i) { return i < r->n_denials ? &r->denials[i] : NULL; }
 double mj_result_cpu_time(const mj_result_t *r) { return r->cpu_time; }
 uint64_t mj_result_memory_peak(const mj_result_t *r) { return r->memory_peak; }
 uint64_t mj_result_cpu_periods(const mj_result_t *r) { return r->cpu_periods; }

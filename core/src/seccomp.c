@@ -297,8 +297,8 @@ int mj_seccomp_compile(const mj_config_t *cfg, mj_plan_t *plan, mj_error_t **err
     if (cfg->seccomp_mode == MJ_SECCOMP_UNCONFINED && cfg->seccomp_deny.n == 0)
         return 0;
     bool unconfined = cfg->seccomp_mode == MJ_SECCOMP_UNCONFINED;
-    /* Logged refusals: only where a supervisor answers them (persistent sandboxes). */
-    bool notify = cfg->seccomp_log && plan->persistent && seccomp_api_get() >= 5;
+    /* Logged refusals: answered (EPERM) and reported by the supervisor, or a one-shot run's init. */
+    bool notify = cfg->seccomp_log && seccomp_api_get() >= 5;
     /* Cache key: the allow and deny lists (the default profile is the only base for now). */
     mj_buf_t key = {0};
     if (notify)
@@ -544,7 +544,7 @@ void mj_seccomp_syscall_name(int nr, char *out, size_t len)
 #define MJ_AUDIT_ARCH AUDIT_ARCH_AARCH64
 #endif
 
-int mj_seccomp_load_init(void)
+int mj_seccomp_load_init(bool notify)
 {
 #ifdef MJ_AUDIT_ARCH
 #define ALLOW_NR(nr) BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (nr), 0, 1), BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW)
@@ -570,10 +570,28 @@ int mj_seccomp_load_init(void)
         ALLOW_NR(__NR_close),
         ALLOW_NR(__NR_exit),
         ALLOW_NR(__NR_exit_group),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)),
     };
+    /* Serving the command's seccomp notifications: ppoll, read (the signalfd) and the two
+     * SECCOMP_IOCTL_NOTIF_* ioctls, nothing else through ioctl. */
+    struct sock_filter serve[] = {
+        ALLOW_NR(__NR_ppoll),
+        ALLOW_NR(__NR_read),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_ioctl, 0, 4),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[1])),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)SECCOMP_IOCTL_NOTIF_RECV, 1, 0),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)SECCOMP_IOCTL_NOTIF_SEND, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    const struct sock_filter refuse = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA));
 #undef ALLOW_NR
-    struct sock_fprog prog = {.len = MJ_ARRAY_LEN(insns), .filter = insns};
+    struct sock_filter all[MJ_ARRAY_LEN(insns) + MJ_ARRAY_LEN(serve) + 1];
+    size_t n = 0;
+    for (size_t i = 0; i < MJ_ARRAY_LEN(insns); i++)
+        all[n++] = insns[i];
+    for (size_t i = 0; notify && i < MJ_ARRAY_LEN(serve); i++)
+        all[n++] = serve[i];
+    all[n++] = refuse;
+    struct sock_fprog prog = {.len = (unsigned short)n, .filter = all};
     return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog);
 #else
     errno = ENOSYS;

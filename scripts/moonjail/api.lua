@@ -477,8 +477,13 @@ return function(core)
     for _, w in ipairs(warnings) do result.warnings[#result.warnings + 1] = w end
     result.metadata = metadata
     if audit then
-      result.warnings[#result.warnings + 1] = "audit: refused system calls are logged for persistent sandboxes only"
       audit.log(audit_log, "run", audit.result_fields(argv, result))
+      if result.denials then
+        local names = {}
+        for i, d in ipairs(result.denials) do names[i] = d.syscall end
+        audit.log(audit_log, "seccomp_denied", { command = argv, syscalls = require("moonjail.json").array(names),
+          count = result.denials_total })
+      end
     end
     return result
   end

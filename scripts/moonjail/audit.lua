@@ -3,7 +3,8 @@
 -- destroy), every command with its result (exit code, ended_by, duration, usage), limit hits and
 -- kill reasons, and warnings about what was not enforced.  Writes go only to that one file,
 -- opened in append mode per event (so concurrent writers interleave whole lines).
--- Denied system calls are not logged yet (seccomp user notification is a later step).
+-- Denied system calls ("seccomp_denied": the syscall names and how many) come from seccomp user
+-- notification: answered EPERM by the sandbox's supervisor, or by a one-shot run's init.
 local json = require "moonjail.json"
 
 local M = {}
@@ -35,7 +36,7 @@ function M.result_fields(argv, result)
     success = result.success, duration = result.duration, start_time = result.start_time,
     end_time = result.end_time, cpu_time = usage.cpu_time, memory_peak = usage.memory_peak,
     limit_hit = result.ended_by ~= "exit" and result.ended_by ~= "signal" and result.ended_by or nil,
-    warnings = result.warnings,
+    warnings = json.array(result.warnings or {}),
   }
 end
 

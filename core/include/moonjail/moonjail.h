@@ -411,6 +411,11 @@ typedef struct {
     pid_t pid;         /* inside the sandbox */
 } mj_denial_t;
 int mj_sandbox_denials(mj_sandbox_t *sb, mj_denial_t **out, size_t *count, uint64_t *total, mj_error_t **err);
+/* One-shot runs with seccomp_log: the refusals during the run (the first 64; total counts all).
+ * Borrowed from the result. */
+size_t mj_result_denial_count(const mj_result_t *r);
+uint64_t mj_result_denials_total(const mj_result_t *r);
+const mj_denial_t *mj_result_denial(const mj_result_t *r, size_t i);
 
 /* A process inside (ps / top). */
 typedef struct {
