@@ -469,12 +469,7 @@ local function run_limited(fn)
   return ok, res
 end
 
-local function dirname(path)
-  local d = path:match("^(.*)/[^/]*$")
-  if d == nil then return "." end
-  if d == "" then return "/" end
-  return d
-end
+local dirname = util.dirname
 
 local function read_file(core, path)
   local kind = core.path_kind and core.path_kind(path)

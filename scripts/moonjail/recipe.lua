@@ -131,12 +131,7 @@ return function(mj, core)
   ----------------------------------------------------------------------------------------------
   -- Loading and validation.
 
-  local function dirname(path)
-    local d = path:match("^(.*)/[^/]*$")
-    if d == nil then return "." end
-    if d == "" then return "/" end
-    return d
-  end
+  local dirname = util.dirname
 
   local function absolute(path)
     if path:sub(1, 1) == "/" then return util.clean_path(path) end

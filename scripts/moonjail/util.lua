@@ -190,6 +190,14 @@ function M.add_env(dst, env)
   end
 end
 
+--- The directory part of a path: "a/b" -> "a", "/a" -> "/", "a" -> ".".
+function M.dirname(path)
+  local d = path:match("^(.*)/[^/]*$")
+  if d == nil then return "." end
+  if d == "" then return "/" end
+  return d
+end
+
 --- The same error (code, retryable, errno, cause) with `prefix: ` in front of its detail:
 --- "Invalid configuration: repositories[1] (/src): …" rather than a prefix before the base text.
 function M.prefix_error(core, e, prefix)
