@@ -840,11 +840,11 @@ static int build_hier(create_ctx_t *cx, int hi, const char *id, unsigned mask, c
     }
     if (h->version == 1 && mj_cgv1_no_release(dir) < 0)
         warn(cx, mj_xasprintf("could not clear %s/notify_on_release: %s", dir, strerror(errno)));
-    /* The limits sit on <id>; the supervisor (or a one-shot init) lives in <id>/sup and the
-     * commands in <id>/work, so pausing freezes the commands only and the supervisor still answers
-     * (v2 forbids processes in <id> itself once children have controllers). */
+    /* The limits sit on <id>; where there is pausing (persistent sandboxes) the supervisor lives
+     * in <id>/sup and the commands in <id>/work, so a pause freezes the commands only and the
+     * supervisor still answers.  A one-shot run, never paused, saves the two directories. */
     static const char *const leaves[] = {MJ_CG_SUP, MJ_CG_WORK};
-    for (size_t i = 0; i < MJ_ARRAY_LEN(leaves); i++) {
+    for (size_t i = 0; (cx->want & (1u << MJ_CGC_FREEZER)) && i < MJ_ARRAY_LEN(leaves); i++) {
         cleanup_free char *leaf = join(dir, leaves[i]);
         if (make_dir(leaf) < 0) { /* (v1: notify_on_release comes cleared from <id>) */
             *failed = steal_pointer(&leaf);

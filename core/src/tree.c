@@ -13,6 +13,7 @@
 #define _GNU_SOURCE
 #include <archive.h>
 #include <archive_entry.h>
+#define CURL_DISABLE_TYPECHECK 1
 #include <curl/curl.h>
 #include <dirent.h>
 #include <fcntl.h>
@@ -59,13 +60,13 @@ static mj_error_t *file_error(int e, const char *op, const char *path)
 static void free_archive_read(struct archive **a)
 {
     if (*a)
-        archive_read_free(*a);
+        MJ_LAZY(MJ_LIB_ARCHIVE, archive_read_free)(*a);
 }
 
 static void free_archive_write(struct archive **a)
 {
     if (*a)
-        archive_write_free(*a);
+        MJ_LAZY(MJ_LIB_ARCHIVE, archive_write_free)(*a);
 }
 
 #define cleanup_archive_read __attribute__((cleanup(free_archive_read)))
@@ -245,13 +246,13 @@ static CURLcode curl_init_result = CURLE_FAILED_INIT;
 
 static void curl_init(void)
 {
-    curl_init_result = curl_global_init(CURL_GLOBAL_DEFAULT);
+    curl_init_result = MJ_LAZY(MJ_LIB_CURL, curl_global_init)(CURL_GLOBAL_DEFAULT);
 }
 
 static void free_curl(CURL **h)
 {
     if (*h)
-        curl_easy_cleanup(*h);
+        MJ_LAZY(MJ_LIB_CURL, curl_easy_cleanup)(*h);
 }
 
 typedef struct {
@@ -315,6 +316,8 @@ static char *display_url(const char *url)
 
 int mj_fetch_url(const char *url, const char *dest_path, uint64_t max_bytes, mj_error_t **err)
 {
+    if (mj_lib_open(MJ_LIB_CURL, err) < 0)
+        return -1;
     if (!url || (strncasecmp(url, "http://", 7) != 0 && strncasecmp(url, "https://", 8) != 0))
         return fail(err, mj_error_new(MJ_ERR_INVALID_CONFIG, EINVAL, "fetch %s: only http:// and https:// URLs are allowed",
                                       url ? url : "(null)"));
@@ -324,7 +327,7 @@ int mj_fetch_url(const char *url, const char *dest_path, uint64_t max_bytes, mj_
     pthread_once(&curl_once, curl_init);
     if (curl_init_result != CURLE_OK)
         return fail(err, mj_error_new(MJ_ERR_NETWORK, 0, "fetch %s: libcurl did not initialise: %s", shown,
-                                      curl_easy_strerror(curl_init_result)));
+                                      MJ_LAZY(MJ_LIB_CURL, curl_easy_strerror)(curl_init_result)));
 
     /* O_EXCL: the file is ours from here on, so removing it on failure removes nothing else. */
     cleanup_close int fd = open(dest_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -333,27 +336,27 @@ int mj_fetch_url(const char *url, const char *dest_path, uint64_t max_bytes, mj_
 
     fetch_sink_t sink = {.fd = fd, .max = max_bytes ? max_bytes : DEFAULT_MAX_BYTES};
     char errbuf[CURL_ERROR_SIZE] = "";
-    __attribute__((cleanup(free_curl))) CURL *h = curl_easy_init();
+    __attribute__((cleanup(free_curl))) CURL *h = MJ_LAZY(MJ_LIB_CURL, curl_easy_init)();
     CURLcode rc = CURLE_FAILED_INIT;
     long status = 0;
     if (h) {
-        curl_easy_setopt(h, CURLOPT_URL, url);
-        curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-        curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-        curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
-        curl_easy_setopt(h, CURLOPT_MAXREDIRS, 5L);
-        curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 30L);
-        curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-        curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);
-        curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(h, CURLOPT_FAILONERROR, 1L); /* >= 400: no body written, status kept */
-        curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)(sink.max > INT64_MAX ? INT64_MAX : sink.max));
-        curl_easy_setopt(h, CURLOPT_USERAGENT, "moonjail/" MJ_VERSION_STRING);
-        curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-        curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, fetch_write);
-        curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink);
-        rc = curl_easy_perform(h);
-        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+        MJ_LAZY(MJ_LIB_CURL, curl_easy_setopt)(h, CURLOPT_URL, url);
+        MJ_LAZY(MJ_LIB_CURL, curl_easy_setopt)(h, CURLOPT_PROTOCOLS_STR, "http,https");
+        MJ_LAZY(MJ_LIB_CURL, curl_easy_setopt)(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+        MJ_LAZY(MJ_LIB_CURL, curl_easy_setopt)(h, CURLOPT_FOLLOWLOCATION, 1L);
+        MJ_LAZY(MJ_LIB_CURL, curl_easy_setopt)(h, CURLOPT_MAXREDIRS, 5L);
+        MJ_LAZY(MJ_LIB_CURL, curl_easy_setopt)(h, CURLOPT_CONNECTTIMEOUT, 30L);
+        MJ_LAZY(MJ_LIB_CURL, curl_easy_setopt)(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+        MJ_LAZY(MJ_LIB_CURL, curl_easy_setopt)(h, CURLOPT_LOW_SPEED_TIME, 60L);
+        MJ_LAZY(MJ_LIB_CURL, curl_easy_setopt)(h, CURLOPT_NOSIGNAL, 1L);
+        MJ_LAZY(MJ_LIB_CURL, curl_easy_setopt)(h, CURLOPT_FAILONERROR, 1L); /* >= 400: no body written, status kept */
+        MJ_LAZY(MJ_LIB_CURL, curl_easy_setopt)(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)(sink.max > INT64_MAX ? INT64_MAX : sink.max));
+        MJ_LAZY(MJ_LIB_CURL, curl_easy_setopt)(h, CURLOPT_USERAGENT, "moonjail/" MJ_VERSION_STRING);
+        MJ_LAZY(MJ_LIB_CURL, curl_easy_setopt)(h, CURLOPT_ERRORBUFFER, errbuf);
+        MJ_LAZY(MJ_LIB_CURL, curl_easy_setopt)(h, CURLOPT_WRITEFUNCTION, fetch_write);
+        MJ_LAZY(MJ_LIB_CURL, curl_easy_setopt)(h, CURLOPT_WRITEDATA, &sink);
+        rc = MJ_LAZY(MJ_LIB_CURL, curl_easy_perform)(h);
+        MJ_LAZY(MJ_LIB_CURL, curl_easy_getinfo)(h, CURLINFO_RESPONSE_CODE, &status);
     }
 
     mj_error_t *e = NULL;
@@ -367,7 +370,7 @@ int mj_fetch_url(const char *url, const char *dest_path, uint64_t max_bytes, mj_
         e = file_error(sink.write_errno, "fetch: write", dest_path);
     } else if (rc != CURLE_OK) {
         e = mj_error_new(MJ_ERR_NETWORK, rc == CURLE_OPERATION_TIMEDOUT ? ETIMEDOUT : 0, "fetch %s: %s", shown,
-                         errbuf[0] ? errbuf : curl_easy_strerror(rc));
+                         errbuf[0] ? errbuf : MJ_LAZY(MJ_LIB_CURL, curl_easy_strerror)(rc));
         mj_error_set_retryable(e, curl_retryable(rc));
     } else if (close(mj_steal_fd(&fd)) < 0) {
         e = file_error(errno, "fetch: write", dest_path);
@@ -384,7 +387,7 @@ int mj_fetch_url(const char *url, const char *dest_path, uint64_t max_bytes, mj_
 /* libarchive's errno: a real one for I/O, ARCHIVE_ERRNO_FILE_FORMAT / _MISC for bad content. */
 static mj_error_code_t archive_code(struct archive *a)
 {
-    int e = archive_errno(a);
+    int e = MJ_LAZY(MJ_LIB_ARCHIVE, archive_errno)(a);
     if (e == ENOSPC || e == EIO || e == EDQUOT || e == EROFS || e == ENOMEM)
         return MJ_ERR_FILE_OPERATION_FAILED;
     if (e == EACCES || e == EPERM)
@@ -394,7 +397,7 @@ static mj_error_code_t archive_code(struct archive *a)
 
 static const char *archive_why(struct archive *a)
 {
-    const char *s = archive_error_string(a);
+    const char *s = MJ_LAZY(MJ_LIB_ARCHIVE, archive_error_string)(a);
     return s ? s : "unknown libarchive error";
 }
 
@@ -512,7 +515,7 @@ static const char *type_word(mode_t type)
 static int unpack_entry(unpack_job_t *j, struct archive *in, struct archive *out, struct archive_entry *ent,
                         uint64_t *bytes, mj_error_t **err)
 {
-    const char *raw = archive_entry_pathname(ent);
+    const char *raw = MJ_LAZY(MJ_LIB_ARCHIVE, archive_entry_pathname)(ent);
     cleanup_free char *shown = mj_xstrdup(raw ? raw : "(unnamed)"); /* raw goes with set_pathname */
     const char *why = NULL;
     cleanup_free char *rel = NULL;
@@ -522,8 +525,8 @@ static int unpack_entry(unpack_job_t *j, struct archive *in, struct archive *out
         return 1;
 
     cleanup_free char *link_rel = NULL;
-    const char *hardlink = archive_entry_hardlink(ent);
-    mode_t type = archive_entry_filetype(ent);
+    const char *hardlink = MJ_LAZY(MJ_LIB_ARCHIVE, archive_entry_hardlink)(ent);
+    mode_t type = MJ_LAZY(MJ_LIB_ARCHIVE, archive_entry_filetype)(ent);
     if (hardlink) {
         if (clean_entry_path(hardlink, j->strip, &link_rel, &why) < 0 || !link_rel)
             return fail(err, mj_error_new(MJ_ERR_INVALID_CONFIG, EINVAL, "archive %s: entry '%s': hard link target '%s' %s",
@@ -536,11 +539,11 @@ static int unpack_entry(unpack_job_t *j, struct archive *in, struct archive *out
                                           : errno == EISDIR ? "is a directory"
                                                             : "does not exist in the tree"));
         /* A hard link that carries data (cpio, pax) writes it into the target: never into a symlink. */
-        if (S_ISLNK(target_mode) && archive_entry_size(ent) > 0)
+        if (S_ISLNK(target_mode) && MJ_LAZY(MJ_LIB_ARCHIVE, archive_entry_size)(ent) > 0)
             return fail(err, mj_error_new(MJ_ERR_INVALID_CONFIG, EINVAL,
                                           "archive %s: entry '%s': hard link with data to the symbolic link '%s'",
                                           j->archive, shown, hardlink));
-        archive_entry_set_hardlink(ent, link_rel);
+        MJ_LAZY(MJ_LIB_ARCHIVE, archive_entry_set_hardlink)(ent, link_rel);
     } else if (type != AE_IFREG && type != AE_IFDIR && type != AE_IFLNK) {
         return fail(err, mj_error_new(MJ_ERR_INVALID_CONFIG, EINVAL, "archive %s: entry '%s': %s entries are not allowed",
                                       j->archive, shown, type_word(type)));
@@ -549,86 +552,86 @@ static int unpack_entry(unpack_job_t *j, struct archive *in, struct archive *out
         return fail(err, mj_error_new(MJ_ERR_INVALID_CONFIG, errno, "archive %s: entry '%s': %s", j->archive, shown,
                                       errno == ELOOP ? "a parent directory is a symbolic link (not followed)"
                                                      : strerror(errno)));
-    if (type == AE_IFREG && !hardlink && archive_entry_size_is_set(ent) && archive_entry_size(ent) > 0 &&
-        (uint64_t)archive_entry_size(ent) > j->max_bytes - *bytes)
+    if (type == AE_IFREG && !hardlink && MJ_LAZY(MJ_LIB_ARCHIVE, archive_entry_size_is_set)(ent) && MJ_LAZY(MJ_LIB_ARCHIVE, archive_entry_size)(ent) > 0 &&
+        (uint64_t)MJ_LAZY(MJ_LIB_ARCHIVE, archive_entry_size)(ent) > j->max_bytes - *bytes)
         return fail(err, mj_error_new(MJ_ERR_RESOURCE_LIMIT_EXCEEDED, EFBIG,
                                       "archive %s: entry '%s': more than %llu bytes in all (max_bytes)", j->archive, shown,
                                       (unsigned long long)j->max_bytes));
 
-    archive_entry_set_pathname(ent, rel);
-    archive_entry_set_perm(ent, archive_entry_perm(ent) & 0777); /* no setuid, setgid or sticky */
-    if (archive_write_header(out, ent) < ARCHIVE_WARN)
-        return fail(err, mj_error_new(archive_code(out), archive_errno(out), "archive %s: entry '%s': %s", j->archive,
+    MJ_LAZY(MJ_LIB_ARCHIVE, archive_entry_set_pathname)(ent, rel);
+    MJ_LAZY(MJ_LIB_ARCHIVE, archive_entry_set_perm)(ent, MJ_LAZY(MJ_LIB_ARCHIVE, archive_entry_perm)(ent) & 0777); /* no setuid, setgid or sticky */
+    if (MJ_LAZY(MJ_LIB_ARCHIVE, archive_write_header)(out, ent) < ARCHIVE_WARN)
+        return fail(err, mj_error_new(archive_code(out), MJ_LAZY(MJ_LIB_ARCHIVE, archive_errno)(out), "archive %s: entry '%s': %s", j->archive,
                                       shown, archive_why(out)));
     const void *buf;
     size_t len;
     la_int64_t off;
     int r;
-    while ((r = archive_read_data_block(in, &buf, &len, &off)) == ARCHIVE_OK) {
+    while ((r = MJ_LAZY(MJ_LIB_ARCHIVE, archive_read_data_block)(in, &buf, &len, &off)) == ARCHIVE_OK) {
         if (len > j->max_bytes - *bytes)
             return fail(err, mj_error_new(MJ_ERR_RESOURCE_LIMIT_EXCEEDED, EFBIG,
                                           "archive %s: entry '%s': more than %llu bytes in all (max_bytes)", j->archive,
                                           shown, (unsigned long long)j->max_bytes));
         *bytes += len;
-        if (archive_write_data_block(out, buf, len, off) < ARCHIVE_WARN)
-            return fail(err, mj_error_new(archive_code(out), archive_errno(out), "archive %s: entry '%s': %s", j->archive,
+        if (MJ_LAZY(MJ_LIB_ARCHIVE, archive_write_data_block)(out, buf, len, off) < ARCHIVE_WARN)
+            return fail(err, mj_error_new(archive_code(out), MJ_LAZY(MJ_LIB_ARCHIVE, archive_errno)(out), "archive %s: entry '%s': %s", j->archive,
                                           shown, archive_why(out)));
     }
     if (r < ARCHIVE_WARN)
-        return fail(err, mj_error_new(archive_code(in), archive_errno(in), "archive %s: entry '%s': %s", j->archive, shown,
+        return fail(err, mj_error_new(archive_code(in), MJ_LAZY(MJ_LIB_ARCHIVE, archive_errno)(in), "archive %s: entry '%s': %s", j->archive, shown,
                                       archive_why(in)));
-    if (archive_write_finish_entry(out) < ARCHIVE_WARN)
-        return fail(err, mj_error_new(archive_code(out), archive_errno(out), "archive %s: entry '%s': %s", j->archive,
+    if (MJ_LAZY(MJ_LIB_ARCHIVE, archive_write_finish_entry)(out) < ARCHIVE_WARN)
+        return fail(err, mj_error_new(archive_code(out), MJ_LAZY(MJ_LIB_ARCHIVE, archive_errno)(out), "archive %s: entry '%s': %s", j->archive,
                                       shown, archive_why(out)));
     return 0;
 }
 
 static int unpack_run(unpack_job_t *j, mj_error_t **err)
 {
-    cleanup_archive_read struct archive *in = archive_read_new();
-    cleanup_archive_write struct archive *out = archive_write_disk_new();
+    cleanup_archive_read struct archive *in = MJ_LAZY(MJ_LIB_ARCHIVE, archive_read_new)();
+    cleanup_archive_write struct archive *out = MJ_LAZY(MJ_LIB_ARCHIVE, archive_write_disk_new)();
     if (!in || !out)
         return fail(err, mj_error_new(MJ_ERR_FILE_OPERATION_FAILED, ENOMEM, "archive %s: out of memory", j->archive));
     /* Every compression libarchive does in-process (not lrzip, lzop, grzip: those run a program),
      * and every archive format but mtree, a text "archive" whose entries name host files to copy
      * (contents=/etc/shadow would bring the host's file into the tree). */
-    archive_read_support_filter_gzip(in);
-    archive_read_support_filter_bzip2(in);
-    archive_read_support_filter_compress(in);
-    archive_read_support_filter_xz(in);
-    archive_read_support_filter_lzma(in);
-    archive_read_support_filter_lzip(in);
-    archive_read_support_filter_zstd(in);
-    archive_read_support_filter_lz4(in);
-    archive_read_support_format_tar(in);
-    archive_read_support_format_gnutar(in);
-    archive_read_support_format_zip(in);
-    archive_read_support_format_7zip(in);
-    archive_read_support_format_cpio(in);
-    archive_read_support_format_ar(in);
-    archive_read_support_format_cab(in);
-    archive_read_support_format_iso9660(in);
-    archive_read_support_format_lha(in);
-    archive_read_support_format_rar(in);
-    archive_read_support_format_rar5(in);
-    archive_read_support_format_xar(in);
-    archive_read_support_format_warc(in);
-    archive_read_support_format_empty(in);
+    MJ_LAZY(MJ_LIB_ARCHIVE, archive_read_support_filter_gzip)(in);
+    MJ_LAZY(MJ_LIB_ARCHIVE, archive_read_support_filter_bzip2)(in);
+    MJ_LAZY(MJ_LIB_ARCHIVE, archive_read_support_filter_compress)(in);
+    MJ_LAZY(MJ_LIB_ARCHIVE, archive_read_support_filter_xz)(in);
+    MJ_LAZY(MJ_LIB_ARCHIVE, archive_read_support_filter_lzma)(in);
+    MJ_LAZY(MJ_LIB_ARCHIVE, archive_read_support_filter_lzip)(in);
+    MJ_LAZY(MJ_LIB_ARCHIVE, archive_read_support_filter_zstd)(in);
+    MJ_LAZY(MJ_LIB_ARCHIVE, archive_read_support_filter_lz4)(in);
+    MJ_LAZY(MJ_LIB_ARCHIVE, archive_read_support_format_tar)(in);
+    MJ_LAZY(MJ_LIB_ARCHIVE, archive_read_support_format_gnutar)(in);
+    MJ_LAZY(MJ_LIB_ARCHIVE, archive_read_support_format_zip)(in);
+    MJ_LAZY(MJ_LIB_ARCHIVE, archive_read_support_format_7zip)(in);
+    MJ_LAZY(MJ_LIB_ARCHIVE, archive_read_support_format_cpio)(in);
+    MJ_LAZY(MJ_LIB_ARCHIVE, archive_read_support_format_ar)(in);
+    MJ_LAZY(MJ_LIB_ARCHIVE, archive_read_support_format_cab)(in);
+    MJ_LAZY(MJ_LIB_ARCHIVE, archive_read_support_format_iso9660)(in);
+    MJ_LAZY(MJ_LIB_ARCHIVE, archive_read_support_format_lha)(in);
+    MJ_LAZY(MJ_LIB_ARCHIVE, archive_read_support_format_rar)(in);
+    MJ_LAZY(MJ_LIB_ARCHIVE, archive_read_support_format_rar5)(in);
+    MJ_LAZY(MJ_LIB_ARCHIVE, archive_read_support_format_xar)(in);
+    MJ_LAZY(MJ_LIB_ARCHIVE, archive_read_support_format_warc)(in);
+    MJ_LAZY(MJ_LIB_ARCHIVE, archive_read_support_format_empty)(in);
     /* No OWNER, ACL, XATTR or FFLAGS: only names, data, permission bits and times come out. */
-    archive_write_disk_set_options(out, ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_SECURE_SYMLINKS |
+    MJ_LAZY(MJ_LIB_ARCHIVE, archive_write_disk_set_options)(out, ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_SECURE_SYMLINKS |
                                             ARCHIVE_EXTRACT_SECURE_NODOTDOT |
                                             ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS);
-    if (archive_read_open_fd(in, j->archive_fd, COPY_CHUNK) != ARCHIVE_OK)
-        return fail(err, mj_error_new(archive_code(in), archive_errno(in), "archive %s: %s", j->archive, archive_why(in)));
+    if (MJ_LAZY(MJ_LIB_ARCHIVE, archive_read_open_fd)(in, j->archive_fd, COPY_CHUNK) != ARCHIVE_OK)
+        return fail(err, mj_error_new(archive_code(in), MJ_LAZY(MJ_LIB_ARCHIVE, archive_errno)(in), "archive %s: %s", j->archive, archive_why(in)));
 
     uint64_t entries = 0, bytes = 0;
     for (;;) {
         struct archive_entry *ent;
-        int r = archive_read_next_header(in, &ent);
+        int r = MJ_LAZY(MJ_LIB_ARCHIVE, archive_read_next_header)(in, &ent);
         if (r == ARCHIVE_EOF)
             break;
         if (r < ARCHIVE_WARN)
-            return fail(err, mj_error_new(archive_code(in), archive_errno(in), "archive %s: after %llu entries: %s",
+            return fail(err, mj_error_new(archive_code(in), MJ_LAZY(MJ_LIB_ARCHIVE, archive_errno)(in), "archive %s: after %llu entries: %s",
                                           j->archive, (unsigned long long)entries, archive_why(in)));
         if (++entries > j->max_entries)
             return fail(err, mj_error_new(MJ_ERR_RESOURCE_LIMIT_EXCEEDED, EFBIG,
@@ -638,8 +641,8 @@ static int unpack_run(unpack_job_t *j, mj_error_t **err)
             return -1;
     }
     /* Directory permissions and times are applied last, by close. */
-    if (archive_write_close(out) < ARCHIVE_WARN)
-        return fail(err, mj_error_new(archive_code(out), archive_errno(out), "archive %s: %s", j->archive,
+    if (MJ_LAZY(MJ_LIB_ARCHIVE, archive_write_close)(out) < ARCHIVE_WARN)
+        return fail(err, mj_error_new(archive_code(out), MJ_LAZY(MJ_LIB_ARCHIVE, archive_errno)(out), "archive %s: %s", j->archive,
                                       archive_why(out)));
     return 0;
 }
@@ -659,6 +662,8 @@ static void *unpack_thread(void *arg)
 
 int mj_unpack_archive(const char *archive_path, const char *dest_dir, const mj_unpack_limits_t *lim, mj_error_t **err)
 {
+    if (mj_lib_open(MJ_LIB_ARCHIVE, err) < 0)
+        return -1;
     if (!archive_path || !*archive_path || !dest_dir || !*dest_dir)
         return fail(err, mj_error_new(MJ_ERR_INVALID_CONFIG, EINVAL, "unpack: archive and destination paths are required"));
     cleanup_close int afd = open(archive_path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
@@ -1144,51 +1149,51 @@ static int export_tar_item(export_ctx_t *x, const diff_item_t *it, mj_error_t **
     cleanup_free char *wh = NULL;
     cleanup_free char *target = NULL;
     cleanup_close int src = -1;
-    struct archive_entry *ent = archive_entry_new();
+    struct archive_entry *ent = MJ_LAZY(MJ_LIB_ARCHIVE, archive_entry_new)();
     if (!ent)
         return fail(err, mj_error_new(MJ_ERR_FILE_OPERATION_FAILED, ENOMEM, "export %s: out of memory", x->dest));
     uint64_t size = 0;
     if (it->kind == MJ_DIFF_DELETED) {
         wh = whiteout_path(it->path);
-        archive_entry_set_pathname(ent, wh);
-        archive_entry_set_filetype(ent, AE_IFREG);
-        archive_entry_set_perm(ent, 0644);
-        archive_entry_set_size(ent, 0);
+        MJ_LAZY(MJ_LIB_ARCHIVE, archive_entry_set_pathname)(ent, wh);
+        MJ_LAZY(MJ_LIB_ARCHIVE, archive_entry_set_filetype)(ent, AE_IFREG);
+        MJ_LAZY(MJ_LIB_ARCHIVE, archive_entry_set_perm)(ent, 0644);
+        MJ_LAZY(MJ_LIB_ARCHIVE, archive_entry_set_size)(ent, 0);
     } else {
-        archive_entry_set_pathname(ent, it->path);
-        archive_entry_set_perm(ent, st->st_mode & 0777);
-        archive_entry_set_mtime(ent, st->st_mtim.tv_sec, st->st_mtim.tv_nsec);
+        MJ_LAZY(MJ_LIB_ARCHIVE, archive_entry_set_pathname)(ent, it->path);
+        MJ_LAZY(MJ_LIB_ARCHIVE, archive_entry_set_perm)(ent, st->st_mode & 0777);
+        MJ_LAZY(MJ_LIB_ARCHIVE, archive_entry_set_mtime)(ent, st->st_mtim.tv_sec, st->st_mtim.tv_nsec);
         if (S_ISDIR(st->st_mode)) {
-            archive_entry_set_filetype(ent, AE_IFDIR);
+            MJ_LAZY(MJ_LIB_ARCHIVE, archive_entry_set_filetype)(ent, AE_IFDIR);
         } else if (S_ISLNK(st->st_mode)) {
             if (!(target = read_link_at(it->dirfd, it->name))) {
-                archive_entry_free(ent);
+                MJ_LAZY(MJ_LIB_ARCHIVE, archive_entry_free)(ent);
                 return fail(err, file_error(errno, "export: readlink", it->path));
             }
-            archive_entry_set_filetype(ent, AE_IFLNK);
-            archive_entry_set_symlink(ent, target);
+            MJ_LAZY(MJ_LIB_ARCHIVE, archive_entry_set_filetype)(ent, AE_IFLNK);
+            MJ_LAZY(MJ_LIB_ARCHIVE, archive_entry_set_symlink)(ent, target);
         } else if (S_ISREG(st->st_mode)) {
             struct stat now;
             src = openat(it->dirfd, it->name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
             if (src < 0 || fstat(src, &now) < 0 || !S_ISREG(now.st_mode)) {
                 int e = src < 0 ? errno : EINVAL;
-                archive_entry_free(ent);
+                MJ_LAZY(MJ_LIB_ARCHIVE, archive_entry_free)(ent);
                 return fail(err, file_error(e, "export: read", it->path));
             }
             size = (uint64_t)now.st_size;
-            archive_entry_set_filetype(ent, AE_IFREG);
-            archive_entry_set_size(ent, (la_int64_t)size);
+            MJ_LAZY(MJ_LIB_ARCHIVE, archive_entry_set_filetype)(ent, AE_IFREG);
+            MJ_LAZY(MJ_LIB_ARCHIVE, archive_entry_set_size)(ent, (la_int64_t)size);
         } else {
-            archive_entry_free(ent);
+            MJ_LAZY(MJ_LIB_ARCHIVE, archive_entry_free)(ent);
             return 0; /* fifos, sockets, devices: not part of an export */
         }
     }
-    archive_entry_set_uid(ent, 0);
-    archive_entry_set_gid(ent, 0);
-    int r = archive_write_header(x->tar, ent);
-    archive_entry_free(ent);
+    MJ_LAZY(MJ_LIB_ARCHIVE, archive_entry_set_uid)(ent, 0);
+    MJ_LAZY(MJ_LIB_ARCHIVE, archive_entry_set_gid)(ent, 0);
+    int r = MJ_LAZY(MJ_LIB_ARCHIVE, archive_write_header)(x->tar, ent);
+    MJ_LAZY(MJ_LIB_ARCHIVE, archive_entry_free)(ent);
     if (r < ARCHIVE_WARN)
-        return fail(err, mj_error_new(MJ_ERR_FILE_OPERATION_FAILED, archive_errno(x->tar), "export %s: '%s': %s", x->dest,
+        return fail(err, mj_error_new(MJ_ERR_FILE_OPERATION_FAILED, MJ_LAZY(MJ_LIB_ARCHIVE, archive_errno)(x->tar), "export %s: '%s': %s", x->dest,
                                       it->path, archive_why(x->tar)));
     char buf[COPY_CHUNK];
     while (size > 0) {
@@ -1196,8 +1201,8 @@ static int export_tar_item(export_ctx_t *x, const diff_item_t *it, mj_error_t **
         ssize_t n = mj_read_all(src, buf, want);
         if (n < 0 || (size_t)n != want)
             return fail(err, file_error(n < 0 ? errno : EIO, "export: read", it->path));
-        if (archive_write_data(x->tar, buf, want) != (la_ssize_t)want)
-            return fail(err, mj_error_new(MJ_ERR_FILE_OPERATION_FAILED, archive_errno(x->tar), "export %s: '%s': %s",
+        if (MJ_LAZY(MJ_LIB_ARCHIVE, archive_write_data)(x->tar, buf, want) != (la_ssize_t)want)
+            return fail(err, mj_error_new(MJ_ERR_FILE_OPERATION_FAILED, MJ_LAZY(MJ_LIB_ARCHIVE, archive_errno)(x->tar), "export %s: '%s': %s",
                                           x->dest, it->path, archive_why(x->tar)));
         size -= want;
     }
@@ -1316,17 +1321,17 @@ static int export_tar(const char *upper, const char *lower, const char *dest, bo
     cleanup_close int fd = open(dest, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (fd < 0)
         return fail(err, file_error(errno, "export: create", dest));
-    cleanup_archive_write struct archive *a = archive_write_new();
+    cleanup_archive_write struct archive *a = MJ_LAZY(MJ_LIB_ARCHIVE, archive_write_new)();
     int r = -1;
-    if (!a || archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
-        (gzip && archive_write_add_filter_gzip(a) != ARCHIVE_OK) || archive_write_open_fd(a, fd) != ARCHIVE_OK) {
-        fail(err, mj_error_new(MJ_ERR_FILE_OPERATION_FAILED, a ? archive_errno(a) : ENOMEM, "export %s: %s", dest,
+    if (!a || MJ_LAZY(MJ_LIB_ARCHIVE, archive_write_set_format_pax_restricted)(a) != ARCHIVE_OK ||
+        (gzip && MJ_LAZY(MJ_LIB_ARCHIVE, archive_write_add_filter_gzip)(a) != ARCHIVE_OK) || MJ_LAZY(MJ_LIB_ARCHIVE, archive_write_open_fd)(a, fd) != ARCHIVE_OK) {
+        fail(err, mj_error_new(MJ_ERR_FILE_OPERATION_FAILED, a ? MJ_LAZY(MJ_LIB_ARCHIVE, archive_errno)(a) : ENOMEM, "export %s: %s", dest,
                                a ? archive_why(a) : "out of memory"));
     } else {
         export_ctx_t x = {.upper = upper, .dest = dest, .tar = a, .dest_fd = -1};
         r = diff_run(upper, lower, export_item, &x, err);
-        if (r == 0 && archive_write_close(a) != ARCHIVE_OK)
-            r = fail(err, mj_error_new(MJ_ERR_FILE_OPERATION_FAILED, archive_errno(a), "export %s: %s", dest,
+        if (r == 0 && MJ_LAZY(MJ_LIB_ARCHIVE, archive_write_close)(a) != ARCHIVE_OK)
+            r = fail(err, mj_error_new(MJ_ERR_FILE_OPERATION_FAILED, MJ_LAZY(MJ_LIB_ARCHIVE, archive_errno)(a), "export %s: %s", dest,
                                        archive_why(a)));
     }
     free_archive_write(&a);
@@ -1377,6 +1382,8 @@ static int export_dir(const char *upper, const char *lower, const char *dest, mj
 
 int mj_overlay_export(const char *upper, const char *lower, const char *dest, mj_error_t **err)
 {
+    if (mj_lib_open(MJ_LIB_ARCHIVE, err) < 0) /* tar exports write with it */
+        return -1;
     if (!dest || !*dest)
         return fail(err, mj_error_new(MJ_ERR_INVALID_CONFIG, EINVAL, "export: a destination path is required"));
     bool gz = ends_with(dest, ".tar.gz") || ends_with(dest, ".tgz");
@@ -1505,12 +1512,14 @@ int mj_git_archive(const char *repo, const char *ref, const char *dest_dir, mj_e
 
 int mj_file_sha256(const char *path, char hex[65], mj_error_t **err)
 {
+    if (mj_lib_open(MJ_LIB_CRYPTO, err) < 0)
+        return -1;
     cleanup_close int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)
         return fail(err, file_error(errno, "sha256", path));
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
-        EVP_MD_CTX_free(ctx);
+    EVP_MD_CTX *ctx = MJ_LAZY(MJ_LIB_CRYPTO, EVP_MD_CTX_new)();
+    if (!ctx || MJ_LAZY(MJ_LIB_CRYPTO, EVP_DigestInit_ex)(ctx, MJ_LAZY(MJ_LIB_CRYPTO, EVP_sha256)(), NULL) != 1) {
+        MJ_LAZY(MJ_LIB_CRYPTO, EVP_MD_CTX_free)(ctx);
         return fail(err, mj_error_new(MJ_ERR_FILE_OPERATION_FAILED, 0, "sha256 %s: libcrypto failed", path));
     }
     unsigned char buf[65536];
@@ -1520,17 +1529,17 @@ int mj_file_sha256(const char *path, char hex[65], mj_error_t **err)
             continue;
         if (n < 0) {
             int e = errno;
-            EVP_MD_CTX_free(ctx);
+            MJ_LAZY(MJ_LIB_CRYPTO, EVP_MD_CTX_free)(ctx);
             return fail(err, file_error(e, "sha256: reading", path));
         }
         if (n == 0)
             break;
-        EVP_DigestUpdate(ctx, buf, (size_t)n);
+        MJ_LAZY(MJ_LIB_CRYPTO, EVP_DigestUpdate)(ctx, buf, (size_t)n);
     }
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
-    EVP_DigestFinal_ex(ctx, md, &len);
-    EVP_MD_CTX_free(ctx);
+    MJ_LAZY(MJ_LIB_CRYPTO, EVP_DigestFinal_ex)(ctx, md, &len);
+    MJ_LAZY(MJ_LIB_CRYPTO, EVP_MD_CTX_free)(ctx);
     for (unsigned i = 0; i < len && i < 32; i++)
         snprintf(hex + 2 * i, 3, "%02x", md[i]);
     hex[64] = '\0';
