@@ -226,5 +226,18 @@ int mj_idmap_rw_binds(mj_plan_t *plan, mj_error_t **err)
         }
         op->src_fd = mj_steal_fd(&tree);
     }
+    /* Every other bind source is opened here too, by host root, while the child would open it as
+     * the sandbox's unprivileged ids: a source under a directory only root may enter (a checkout
+     * in /root) would be refused there.  What a mount shows does not depend on who opened it;
+     * inside, every file is checked against the sandbox's own ids.  Missing or failing sources are
+     * left to the child, which skips optional ones and reports the rest with their stage. */
+    for (size_t i = 0; i < plan->n_ops; i++) {
+        mj_op_t *op = &plan->ops[i];
+        if (op->kind != MJ_OP_BIND || op->src_fd >= 0 || !op->src)
+            continue;
+        int tree = (int)syscall(SYS_open_tree, AT_FDCWD, op->src, OPEN_TREE_CLONE | O_CLOEXEC | AT_RECURSIVE);
+        if (tree >= 0)
+            op->src_fd = tree;
+    }
     return 0;
 }

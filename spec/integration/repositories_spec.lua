@@ -84,6 +84,17 @@ describe("repositories", function()
     assert.are.equal("keep\n", helpers.read_file(dir .. "/readme"))
   end)
 
+  it("mounts a checkout below a directory only its owner may enter (as root: /root/…)", function()
+    local outer = helpers.tmpdir("0700")
+    local dir = outer .. "/checkout"
+    helpers.sh("mkdir " .. q(dir) .. " && echo inside > " .. q(dir .. "/readme"))
+    for _, mode in ipairs({ "ro", "cow" }) do
+      local sb = sandbox({ repositories = { { path = dir, mount = "/src", mode = mode } } })
+      assert.are.equal("inside\n", run(sb, "cat /src/readme").stdout)
+      assert.is_false(run(sb, "cat " .. q(dir .. "/readme") .. " 2>/dev/null").success) -- the host path is not there
+    end
+  end)
+
   it("writes through to the host checkout in rw mode", function()
     local dir = make_checkout()
     -- host root's own files are never mapped into a sandbox: give the checkout to a user
