@@ -515,6 +515,9 @@ typedef struct {
     bool split;           /* dir/sup holds the supervisor (init), dir/work the commands */
 } mj_cg_dir_t;
 
+/* The leaves of a split group (see build_hier). */
+static const char *const leaves[] = {MJ_CG_SUP, MJ_CG_WORK};
+
 struct mj_cgroup {
     char *id;
     mj_cg_dir_t dirs[MJ_CGC__COUNT];
@@ -843,7 +846,6 @@ static int build_hier(create_ctx_t *cx, int hi, const char *id, unsigned mask, c
     /* The limits sit on <id>; where there is pausing (persistent sandboxes) the supervisor lives
      * in <id>/sup and the commands in <id>/work, so a pause freezes the commands only and the
      * supervisor still answers.  A one-shot run, never paused, saves the two directories. */
-    static const char *const leaves[] = {MJ_CG_SUP, MJ_CG_WORK};
     for (size_t i = 0; (cx->want & (1u << MJ_CGC_FREEZER)) && i < MJ_ARRAY_LEN(leaves); i++) {
         cleanup_free char *leaf = join(dir, leaves[i]);
         if (make_dir(leaf) < 0) { /* (v1: notify_on_release comes cleared from <id>) */
@@ -1097,7 +1099,6 @@ static size_t for_each_pid_in(const mj_cg_dir_t *d, void (*fn)(pid_t))
 {
     size_t n = for_each_pid(d->dir, fn);
     if (d->split) {
-        static const char *const leaves[] = {MJ_CG_SUP, MJ_CG_WORK};
         for (size_t i = 0; i < MJ_ARRAY_LEN(leaves); i++) {
             cleanup_free char *leaf = join(d->dir, leaves[i]);
             n += for_each_pid(leaf, fn);
@@ -1289,7 +1290,6 @@ int mj_cgroup_stats(mj_cgroup_t *cg, mj_cgroup_stats_t *out)
         mj_cgv1_stats(c, d->dir, out);
         /* v1 keeps OOM kills, pids.max hits and blkio counts where they happen (in the leaves),
          * not in <id>; usage itself is hierarchical there too. */
-        static const char *const leaves[] = {MJ_CG_SUP, MJ_CG_WORK};
         for (size_t k = 0; d->split && c != MJ_CGC_CPU && c != MJ_CGC_CPUACCT && k < MJ_ARRAY_LEN(leaves); k++) {
             cleanup_free char *leaf = join(d->dir, leaves[k]);
             mj_cgroup_stats_t part;

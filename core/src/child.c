@@ -12,7 +12,6 @@
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
-#include <linux/seccomp.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -43,13 +42,9 @@ static void send_msg(int fd, uint32_t type, int32_t a, int32_t b, int32_t c)
 /* One refused system call of the command: answered EPERM, reported to the host. */
 static void serve_notification(int nfd, int status_fd)
 {
-    struct seccomp_notif req;
-    memset(&req, 0, sizeof(req));
-    if (ioctl(nfd, SECCOMP_IOCTL_NOTIF_RECV, &req) < 0)
-        return; /* the caller died meanwhile */
-    struct seccomp_notif_resp resp = {.id = req.id, .val = 0, .error = -EPERM, .flags = 0};
-    (void)ioctl(nfd, SECCOMP_IOCTL_NOTIF_SEND, &resp);
-    send_msg(status_fd, MJ_MSG_DENIED, (int32_t)req.data.nr, (int32_t)req.pid, 0);
+    int32_t nr, pid;
+    if (mj_seccomp_refuse_one(nfd, &nr, &pid) == 0)
+        send_msg(status_fd, MJ_MSG_DENIED, nr, pid, 0);
 }
 
 __attribute__((noreturn)) static void setup_failed(int status_fd, mj_stage_t stage, int op_index)

@@ -345,6 +345,9 @@ void mj_seccomp_syscall_name(int nr, char *out, size_t len);
 /* init's own filter once the command runs; notify: it also serves the command's listener fd
  * (ppoll, read of its signalfd, and the two SECCOMP_IOCTL_NOTIF_* ioctls). */
 int mj_seccomp_load_init(bool notify);
+/* Answers one pending notification of listener with EPERM (what an unlogged refusal returns);
+ * the refused system call's number and caller (pid inside).  -1 when none could be read. */
+int mj_seccomp_refuse_one(int listener, int32_t *nr, int32_t *pid);
 
 /* caps.c */
 int mj_caps_last_cap(void);

@@ -459,6 +459,19 @@ int mj_seccomp_load_listener(const mj_plan_t *plan)
     return load_filters(plan, true);
 }
 
+int mj_seccomp_refuse_one(int listener, int32_t *nr, int32_t *pid)
+{
+    struct seccomp_notif req;
+    memset(&req, 0, sizeof(req));
+    if (ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, &req) < 0)
+        return -1; /* the caller died meanwhile (ENOENT) */
+    struct seccomp_notif_resp resp = {.id = req.id, .val = 0, .error = -EPERM, .flags = 0};
+    (void)ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &resp);
+    *nr = req.data.nr;
+    *pid = (int32_t)req.pid;
+    return 0;
+}
+
 void mj_config_set_seccomp_log(mj_config_t *cfg, bool log)
 {
     cfg->seccomp_log = log;

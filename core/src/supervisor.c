@@ -13,7 +13,6 @@
  * in.  When the host end goes away the shim kills its tree, unless the command was detached. */
 #define _GNU_SOURCE
 #include <dirent.h>
-#include <linux/seccomp.h>
 #include <sys/ioctl.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -373,14 +372,9 @@ static unsigned n_denials;
 
 static void handle_notification(int nfd)
 {
-    struct seccomp_notif req;
-    memset(&req, 0, sizeof(req));
-    if (ioctl(nfd, SECCOMP_IOCTL_NOTIF_RECV, &req) < 0)
-        return; /* the caller may have died meanwhile (ENOENT) */
-    struct seccomp_notif_resp resp = {.id = req.id, .val = 0, .error = -EPERM, .flags = 0};
-    (void)ioctl(nfd, SECCOMP_IOCTL_NOTIF_SEND, &resp);
-    if (n_denials < MJ_DENIALS_MAX)
-        denials[n_denials++] = (mj_denial_rec_t){.nr = req.data.nr, .pid = (int32_t)req.pid};
+    int32_t nr, pid;
+    if (mj_seccomp_refuse_one(nfd, &nr, &pid) == 0 && n_denials < MJ_DENIALS_MAX)
+        denials[n_denials++] = (mj_denial_rec_t){.nr = nr, .pid = pid};
 }
 static int own_fds[5] = {-1, -1, -1, -1, -1}; /* listen, lock, id slot, signalfd, notify: closed in shims */
 static int n_conns;
