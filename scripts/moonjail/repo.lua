@@ -481,6 +481,7 @@ function M.prepare(core, rules, uid, gid, sandbox_alive)
             end
           end
           check(core.unpack(archive, tree, { strip_components = r.strip_components, max_bytes = r.max_bytes }))
+          if r.url then os.remove(archive) end -- unpacked: the download has done its work
         end
         src, owned = tree, true
       elseif core.path_kind(src) ~= "directory" then
