@@ -1028,8 +1028,7 @@ int mj_cgroup_add_pid(mj_cgroup_t *cg, pid_t pid, mj_error_t **err)
         return 0;
     for (size_t i = 0; i < cg->n; i++) {
         const mj_cg_dir_t *d = &cg->dirs[i];
-        cleanup_free char *target = d->split ? join(d->dir, MJ_CG_SUP) : mj_xstrdup(d->dir);
-        if (mj_cg_writef(target, "cgroup.procs", "%d", (int)pid) < 0) {
+        if (mj_cg_writef(d->dir, "cgroup.procs", "%d", (int)pid) < 0) {
             int e = errno;
             if (err) {
                 if (e == ESRCH)
@@ -1145,14 +1144,14 @@ bool mj_cgroup_freezes_supervisor(const mj_cgroup_t *cg)
     return mj_cgroup_can_freeze(cg) && !cg->dirs[cg->at[MJ_CGC_FREEZER]].split;
 }
 
-int mj_cgroup_work_fds(mj_cgroup_t *cg, int *fds, size_t max, size_t *n, mj_error_t **err)
+int mj_cgroup_leaf_fds(mj_cgroup_t *cg, const char *leaf, int *fds, size_t max, size_t *n, mj_error_t **err)
 {
     *n = 0;
     for (size_t i = 0; cg && i < cg->n; i++) {
         const mj_cg_dir_t *d = &cg->dirs[i];
         if (!d->split)
             continue;
-        cleanup_free char *path = mj_xasprintf("%s/%s/cgroup.procs", d->dir, MJ_CG_WORK);
+        cleanup_free char *path = mj_xasprintf("%s/%s/cgroup.procs", d->dir, leaf);
         int fd = *n < max ? open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW) : -1;
         if (fd < 0) {
             int e = *n < max ? errno : E2BIG;

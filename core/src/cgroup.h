@@ -67,13 +67,15 @@ typedef struct {
  * On a v1 host the group also joins cpuacct (CPU time for stats) whenever anything is created. */
 int mj_cgroup_create(const mj_cgroup_env_t *env, const char *id, const mj_cgroup_limits_t *limits, bool want_freezer,
                      mj_cgroup_t **out, mj_strv_t *warnings, mj_error_t **err);
-/* Moves pid (a host pid: the supervisor or a one-shot init) into <id>/sup of every hierarchy. */
+/* Moves pid (a host pid: the supervisor or a one-shot init) into <id> of every hierarchy; in a
+ * split group it then moves itself on into <id>/sup (see mj_cgroup_leaf_fds), after rooting its
+ * cgroup namespace at <id>, so that inside, the supervisor is /sup and the commands /work. */
 int mj_cgroup_add_pid(mj_cgroup_t *cg, pid_t pid, mj_error_t **err);
-/* Opens <id>/work/cgroup.procs of every hierarchy (O_WRONLY, O_CLOEXEC) into fds (at most max):
- * a command writes "0" to each before execve and so joins the work group.  The permission check
- * of the write uses the opener's credentials (Linux 5.16+), so it works from inside the sandbox's
- * user namespace.  *n = 0 for groups without the sup/work split. */
-int mj_cgroup_work_fds(mj_cgroup_t *cg, int *fds, size_t max, size_t *n, mj_error_t **err);
+/* Opens <id>/<leaf>/cgroup.procs (leaf MJ_CG_SUP or MJ_CG_WORK) of every hierarchy, O_WRONLY and
+ * O_CLOEXEC, into fds (at most max): a process writes "0" to each and so joins that leaf.  The
+ * write's permission check uses the opener's credentials (Linux 5.16+), so it works from inside
+ * the sandbox's user namespace.  *n = 0 for groups without the sup/work split. */
+int mj_cgroup_leaf_fds(mj_cgroup_t *cg, const char *leaf, int *fds, size_t max, size_t *n, mj_error_t **err);
 /* Whether pausing freezes the supervisor too (groups without the split). */
 bool mj_cgroup_freezes_supervisor(const mj_cgroup_t *cg);
 int mj_cgroup_stats(mj_cgroup_t *cg, mj_cgroup_stats_t *out);

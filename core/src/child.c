@@ -163,9 +163,16 @@ __attribute__((noreturn)) void mj_child_main(mj_plan_t *plan, mj_child_fds_t *fd
         if (poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLERR | POLLHUP)))
             _exit(1);
     }
-    /* The host has put us in our cgroups by now: root our cgroup view there. */
+    /* The host has put us in our cgroups (<id>) by now: root our cgroup view there, then move
+     * on into <id>/sup where the group is split, so inside we are /sup and commands /work. */
     if (unshare(CLONE_NEWCGROUP) < 0)
         setup_failed(status_fd, MJ_STAGE_SETID, -1);
+    for (size_t i = 0; i < plan->n_cg_sup_fds; i++) {
+        if (write(plan->cg_sup_fds[i], "0", 1) != 1)
+            setup_failed(status_fd, MJ_STAGE_SETID, -1);
+        close(plan->cg_sup_fds[i]);
+    }
+    plan->n_cg_sup_fds = 0;
     if (sethostname(plan->hostname, strlen(plan->hostname)) < 0)
         setup_failed(status_fd, MJ_STAGE_HOSTNAME, -1);
     if (plan->new_netns && loopback_up() < 0)

@@ -208,6 +208,8 @@ typedef struct {
      * before execve (mj_cgroup_work_fds).  Renumbered by the child as it arranges its fds. */
     int cg_work_fds[MJ_PLAN_MAX_WORK_FDS];
     size_t n_cg_work_fds;
+    int cg_sup_fds[MJ_PLAN_MAX_WORK_FDS]; /* <id>/sup: init joins it after unsharing its cgroup ns */
+    size_t n_cg_sup_fds;
 } mj_plan_t;
 
 /* cmd may be NULL (a persistent sandbox). */

@@ -80,6 +80,9 @@ void mj_plan_free(mj_plan_t *plan)
     for (size_t i = 0; i < plan->n_cg_work_fds; i++)
         close(plan->cg_work_fds[i]);
     plan->n_cg_work_fds = 0;
+    for (size_t i = 0; i < plan->n_cg_sup_fds; i++)
+        close(plan->cg_sup_fds[i]);
+    plan->n_cg_sup_fds = 0;
     mj_strv_free(&plan->argv);
     mj_strv_free(&plan->envp);
     free(plan->path_env);

@@ -180,7 +180,8 @@ int mj_run(const mj_config_t *cfg, const mj_command_t *cmd, mj_result_t **out, m
     if (plan.cpu_time_limit > 0 && !child.cg)
         mj_strv_push(&plan.warnings, "limits.cpu_time: no cgroup here, so it applies per process (RLIMIT_CPU), "
                                      "not to the whole process tree");
-    if (mj_cgroup_work_fds(child.cg, plan.cg_work_fds, MJ_PLAN_MAX_WORK_FDS, &plan.n_cg_work_fds, err) < 0)
+    if (mj_cgroup_leaf_fds(child.cg, MJ_CG_WORK, plan.cg_work_fds, MJ_PLAN_MAX_WORK_FDS, &plan.n_cg_work_fds, err) < 0 ||
+        mj_cgroup_leaf_fds(child.cg, MJ_CG_SUP, plan.cg_sup_fds, MJ_PLAN_MAX_WORK_FDS, &plan.n_cg_sup_fds, err) < 0)
         goto out;
     if (pipe2(p_in, O_CLOEXEC) < 0 || pipe2(p_out, O_CLOEXEC) < 0 || pipe2(p_err, O_CLOEXEC) < 0 ||
         pipe2(p_status, O_CLOEXEC) < 0 || pipe2(p_sync, O_CLOEXEC) < 0) {

@@ -506,7 +506,8 @@ int mj_sandbox_create(const mj_config_t *cfg, const char *name, mj_sandbox_t **o
         goto out;
     sb->cg_looked = true;
     mj_strv_copy(&sb->warnings, &plan.warnings);
-    if (mj_cgroup_work_fds(sb->cg, plan.cg_work_fds, MJ_PLAN_MAX_WORK_FDS, &plan.n_cg_work_fds, err) < 0)
+    if (mj_cgroup_leaf_fds(sb->cg, MJ_CG_WORK, plan.cg_work_fds, MJ_PLAN_MAX_WORK_FDS, &plan.n_cg_work_fds, err) < 0 ||
+        mj_cgroup_leaf_fds(sb->cg, MJ_CG_SUP, plan.cg_sup_fds, MJ_PLAN_MAX_WORK_FDS, &plan.n_cg_sup_fds, err) < 0)
         goto out;
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl) < 0 || pipe2(sync, O_CLOEXEC) < 0) {
         *err = mj_error_new(MJ_ERR_SANDBOX_INIT_FAILED, errno, "socketpair: %s", strerror(errno));

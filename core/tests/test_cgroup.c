@@ -460,19 +460,26 @@ MJ_TEST(v1_limits_land_in_the_right_files)
     CHECK_EQ_INT(mj_cgroup_add_pid(cg, getpid(), &e), 0);
     char pid[32];
     snprintf(pid, sizeof(pid), "%d", (int)getpid());
-    /* add_pid places the supervisor in <id>/sup of every hierarchy */
-    CHECK_STREQ(AT("sys/fs/cgroup/memory/a/b/moonjail/" ID "/sup", "cgroup.procs"), pid);
-    CHECK_STREQ(AT("sys/fs/cgroup/cpu,cpuacct/moonjail/" ID "/sup", "cgroup.procs"), pid);
-    CHECK_STREQ(AT("sys/fs/cgroup/pids/user.slice/moonjail/" ID "/sup", "cgroup.procs"), pid);
-    CHECK_STREQ(AT("sys/fs/cgroup/freezer/moonjail/" ID "/sup", "cgroup.procs"), pid);
-    CHECK_STREQ(AT(m, "cgroup.procs"), "");
-    /* and commands get <id>/work/cgroup.procs of each, to join themselves */
-    int wfds[8];
-    size_t nw = 0;
-    CHECK_EQ_INT(mj_cgroup_work_fds(cg, wfds, 8, &nw, &e), 0);
-    CHECK_EQ_INT((int)nw, 4);
-    for (size_t i = 0; i < nw; i++)
-        close(wfds[i]);
+    /* add_pid places the supervisor in <id> of every hierarchy (it moves itself on to sup) */
+    CHECK_STREQ(AT(m, "cgroup.procs"), pid);
+    CHECK_STREQ(AT(c, "cgroup.procs"), pid);
+    CHECK_STREQ(AT("sys/fs/cgroup/pids/user.slice/moonjail/" ID, "cgroup.procs"), pid);
+    CHECK_STREQ(AT("sys/fs/cgroup/freezer/moonjail/" ID, "cgroup.procs"), pid);
+    /* the supervisor and the commands get <id>/sup and <id>/work/cgroup.procs of each, to join
+     * themselves by writing "0" */
+    static const char *const leaf_names[] = {MJ_CG_SUP, MJ_CG_WORK};
+    for (size_t l = 0; l < 2; l++) {
+        int wfds[8];
+        size_t nw = 0;
+        CHECK_EQ_INT(mj_cgroup_leaf_fds(cg, leaf_names[l], wfds, 8, &nw, &e), 0);
+        CHECK_EQ_INT((int)nw, 4);
+        for (size_t i = 0; i < nw; i++) {
+            CHECK_EQ_INT((int)write(wfds[i], l ? "4242" : "4141", 4), 4);
+            close(wfds[i]);
+        }
+    }
+    CHECK_STREQ(AT("sys/fs/cgroup/memory/a/b/moonjail/" ID "/sup", "cgroup.procs"), "4141");
+    CHECK_STREQ(AT("sys/fs/cgroup/freezer/moonjail/" ID "/work", "cgroup.procs"), "4242");
 #undef AT
     mj_cgroup_free(cg);
     mj_strv_free(&w);
@@ -909,7 +916,7 @@ MJ_TEST(real_v1_group_limits_stats_freeze_destroy)
         fclose(fp);
     }
     char want[64];
-    snprintf(want, sizeof(want), "/moonjail/%s/sup\n", id);
+    snprintf(want, sizeof(want), "/moonjail/%s\n", id);
     CHECK(strstr(text, want));
 
     mj_cgroup_stats_t st;

@@ -723,6 +723,9 @@ describe("Sandbox pause and resume", function()
       assert.is_nil(cgroup:find("/sup", 1, true))
       return
     end
+    -- the sandbox's cgroup namespace is rooted at <id>: commands see /work, the supervisor /sup
+    assert.is_nil(cgroup:find("/..", 1, true), cgroup)
+    assert.is_truthy(ok(sb:exec("cat /proc/1/cgroup")).stdout:find(":/sup\n", 1, true))
     ok(sb:pause())
     ok(sb:write_file("/work/while-paused", "written"))
     assert.are.equal("written", ok(sb:read_file("/work/while-paused")))
