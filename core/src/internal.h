@@ -347,6 +347,10 @@ void mj_seccomp_syscall_name(int nr, char *out, size_t len);
 /* init's own filter once the command runs; notify: it also serves the command's listener fd
  * (ppoll, read of its signalfd, and the two SECCOMP_IOCTL_NOTIF_* ioctls). */
 int mj_seccomp_load_init(bool notify);
+/* The persistent supervisor's own filter, on top of the workload's, once it has forked its
+ * spawner: serving requests needs no fork, exec, mount or file writes.  notify: it answers the
+ * workload's seccomp notifications too. */
+int mj_seccomp_load_supervisor(bool notify);
 /* Answers one pending notification of listener with EPERM (what an unlogged refusal returns);
  * the refused system call's number and caller (pid inside).  -1 when none could be read. */
 int mj_seccomp_refuse_one(int listener, int32_t *nr, int32_t *pid);

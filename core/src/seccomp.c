@@ -557,6 +557,62 @@ void mj_seccomp_syscall_name(int nr, char *out, size_t len)
 #define MJ_AUDIT_ARCH AUDIT_ARCH_AARCH64
 #endif
 
+int mj_seccomp_load_supervisor(bool notify)
+{
+#ifdef MJ_AUDIT_ARCH
+#define ALLOW_NR(nr) BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (nr), 0, 1), BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW)
+    struct sock_filter insns[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, MJ_AUDIT_ARCH, 1, 0),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+#if defined(__x86_64__)
+        BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x40000000u, 0, 1), /* x32 */
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+#endif
+        /* the request loop: connections, the spawner's socket, the signalfd, /proc */
+        ALLOW_NR(__NR_poll), ALLOW_NR(__NR_ppoll), ALLOW_NR(__NR_read), ALLOW_NR(__NR_write),
+        ALLOW_NR(__NR_close), ALLOW_NR(__NR_accept4), ALLOW_NR(__NR_recvmsg), ALLOW_NR(__NR_sendmsg),
+        ALLOW_NR(__NR_recvfrom), ALLOW_NR(__NR_sendto), ALLOW_NR(__NR_openat), ALLOW_NR(__NR_getdents64),
+        ALLOW_NR(__NR_fcntl), ALLOW_NR(__NR_fstat), ALLOW_NR(__NR_newfstatat),
+        /* processes: signals, reaping, waiting */
+        ALLOW_NR(__NR_kill), ALLOW_NR(__NR_wait4), ALLOW_NR(__NR_waitid), ALLOW_NR(__NR_getpid),
+        ALLOW_NR(__NR_nanosleep), ALLOW_NR(__NR_clock_nanosleep), ALLOW_NR(__NR_clock_gettime),
+        ALLOW_NR(__NR_gettimeofday), ALLOW_NR(__NR_rt_sigreturn), ALLOW_NR(__NR_restart_syscall),
+        ALLOW_NR(__NR_rt_sigprocmask), ALLOW_NR(__NR_exit), ALLOW_NR(__NR_exit_group),
+        /* memory, never executable */
+        ALLOW_NR(__NR_brk), ALLOW_NR(__NR_munmap),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_mmap, 0, 3),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[2])),
+        BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, PROT_EXEC, 1, 0),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+    };
+    /* the workload's seccomp notifications: exactly the two SECCOMP_IOCTL_NOTIF_* ioctls */
+    struct sock_filter serve[] = {
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_ioctl, 0, 4),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[1])),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)SECCOMP_IOCTL_NOTIF_RECV, 1, 0),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)SECCOMP_IOCTL_NOTIF_SEND, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+#undef ALLOW_NR
+    const struct sock_filter refuse = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA));
+    struct sock_filter all[MJ_ARRAY_LEN(insns) + MJ_ARRAY_LEN(serve) + 1];
+    size_t n = 0;
+    for (size_t i = 0; i < MJ_ARRAY_LEN(insns); i++)
+        all[n++] = insns[i];
+    for (size_t i = 0; notify && i < MJ_ARRAY_LEN(serve); i++)
+        all[n++] = serve[i];
+    all[n++] = refuse;
+    struct sock_fprog prog = {.len = (unsigned short)n, .filter = all};
+    return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog);
+#else
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
 int mj_seccomp_load_init(bool notify)
 {
 #ifdef MJ_AUDIT_ARCH

@@ -6,7 +6,11 @@
  * static buffer, connections in a fixed table.  Every request is checked before use; a bad one
  * gets an error reply and its fds are closed.
  *
- * Each command runs under a shim (a child of the supervisor, comm "moonjail-exec") that is a
+ * The supervisor forks the spawner first (comm "moonjail-spawn"), then narrows its own seccomp
+ * filter to what serving requests takes (no fork, exec, mount or writes to files): commands must
+ * not inherit that, so the spawner — under the workload's filter only — forks their shims.
+ *
+ * Each command runs under a shim (a child of the spawner, comm "moonjail-exec") that is a
  * child subreaper: whatever the command starts — setsid, double forks — stays below the shim,
  * so a timeout or a kill ends the whole tree.  The shim talks to the host over the per-command
  * channel the host passed with the request: STARTED, EXEC_FAILED, EXITED out; SIGNAL, KILL_TREE
@@ -293,6 +297,158 @@ __attribute__((noreturn)) static void run_shim(const mj_plan_t *plan, const mj_e
     }
 }
 
+/* ------------------------------------------------------------------ spawner */
+
+/* Seccomp filters are inherited, so the supervisor cannot narrow its own filter while it forks
+ * the commands' shims.  It forks the spawner first — a child that keeps the workload's filter and
+ * only turns exec requests into shims — and then narrows itself (mj_seccomp_load_supervisor). */
+static pid_t spawner_pid = -1;
+static int spawner_fd = -1; /* the supervisor's end of the spawner's socket */
+
+static int parse_exec(const mj_plan_t *plan, size_t len, mj_exec_params_t *params);
+
+/* Receives a request (into req_buf) with up to 4 fds; bytes, or -1. */
+static ssize_t recv_request(int fd, int flags, int rfds[4], int *nfds)
+{
+    char cbuf[CMSG_SPACE(sizeof(int) * 4)];
+    struct iovec iov = {.iov_base = req_buf, .iov_len = sizeof(req_buf)};
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
+    ssize_t n = recvmsg(fd, &msg, flags | MSG_CMSG_CLOEXEC);
+    *nfds = 0;
+    for (struct cmsghdr *c = n >= 0 ? CMSG_FIRSTHDR(&msg) : NULL; c; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+            continue;
+        int cnt = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+        for (int i = 0; i < cnt; i++) {
+            int f;
+            memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+            if (*nfds < 4)
+                rfds[(*nfds)++] = f;
+            else
+                close(f);
+        }
+    }
+    if (n >= 0 && (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+        errno = EMSGSIZE;
+        return -2; /* fds (if any) are in rfds for the caller to close */
+    }
+    return n;
+}
+
+__attribute__((noreturn)) static void spawner_main(const mj_plan_t *plan, int sock, bool detached_sandbox)
+{
+    (void)detached_sandbox;
+    prctl(PR_SET_NAME, "moonjail-spawn", 0, 0, 0);
+    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    if (getppid() != 1)
+        _exit(0); /* the supervisor is already gone */
+    /* Every signal stays blocked, as in the supervisor: a shim inherits the mask, so its command's
+     * SIGCHLD waits for its signalfd.  Shims are reaped here (so their times, with their
+     * commands', land in this process's children times, which usage counts). */
+    sigset_t chld;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    int sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+    for (;;) {
+        struct pollfd pfd[2] = {{.fd = sock, .events = POLLIN}, {.fd = sfd, .events = POLLIN}};
+        if (poll(pfd, sfd >= 0 ? 2 : 1, -1) < 0)
+            continue;
+        if (sfd >= 0 && pfd[1].revents) {
+            struct signalfd_siginfo si;
+            while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+                ;
+            reap_all();
+        }
+        if (!pfd[0].revents)
+            continue;
+        int rfds[4] = {-1, -1, -1, -1}, nfds = 0;
+        ssize_t n = recv_request(sock, 0, rfds, &nfds);
+        if (n == -1 && errno == EINTR)
+            continue;
+        if (n == 0 || (n == -1))
+            _exit(0);
+        int32_t answer;
+        mj_exec_params_t params;
+        int eflags = -1;
+        if (n < (ssize_t)sizeof(mj_req_t) || nfds != 4)
+            errno = EPROTO;
+        else
+            eflags = parse_exec(plan, (size_t)n - sizeof(mj_req_t), &params);
+        if (eflags < 0) {
+            answer = -errno;
+        } else {
+            pid_t shim = (pid_t)syscall(SYS_clone, SIGCHLD, 0, NULL, NULL, 0);
+            if (shim == 0) {
+                close(sock);
+                if (sfd >= 0)
+                    close(sfd);
+                run_shim(plan, &params, rfds, (eflags & MJ_EXEC_DETACHED) != 0);
+            }
+            answer = shim < 0 ? -errno : (int32_t)shim;
+        }
+        for (int i = 0; i < nfds; i++)
+            close(rfds[i]);
+        (void)send(sock, &answer, sizeof(answer), MSG_NOSIGNAL);
+    }
+}
+
+/* Hands the exec request in req_buf (n bytes) with its 4 fds to the spawner; the shim's pid, or
+ * -1 with errno. */
+static pid_t forward_exec(size_t n, const int rfds[4])
+{
+    char cb[CMSG_SPACE(sizeof(int) * 4)];
+    memset(cb, 0, sizeof(cb));
+    struct iovec iov = {.iov_base = req_buf, .iov_len = n};
+    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cb, .msg_controllen = sizeof(cb)};
+    struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int) * 4);
+    memcpy(CMSG_DATA(c), rfds, sizeof(int) * 4);
+    int32_t answer;
+    if (spawner_fd < 0 || sendmsg(spawner_fd, &m, MSG_NOSIGNAL) < 0 ||
+        recv(spawner_fd, &answer, sizeof(answer), 0) != (ssize_t)sizeof(answer)) {
+        errno = ECHILD; /* the spawner is gone: this sandbox can start no more commands */
+        return -1;
+    }
+    if (answer < 0) {
+        errno = -answer;
+        return -1;
+    }
+    return (pid_t)answer;
+}
+
+/* Signals every process of the sandbox but the supervisor and the spawner (kill(-1) would hit
+ * the spawner too, and a sandbox whose spawner is gone can start nothing). */
+static void signal_all(int sig)
+{
+    char buf[4096];
+    int dfd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) {
+        kill(-1, sig);
+        return;
+    }
+    for (;;) {
+        long n = syscall(SYS_getdents64, dfd, buf, sizeof(buf));
+        if (n <= 0)
+            break;
+        for (long off = 0; off < n;) {
+            struct {
+                uint64_t ino;
+                int64_t off;
+                unsigned short reclen;
+                unsigned char type;
+                char name[];
+            } *d = (void *)(buf + off);
+            off += d->reclen;
+            pid_t pid = (pid_t)atoi(d->name);
+            if (pid > 1 && pid != spawner_pid)
+                kill(pid, sig);
+        }
+    }
+    close(dfd);
+}
+
 /* ------------------------------------------------------------------ requests */
 
 /* Parses an exec request in req_buf into exec_argv/exec_envp; -1 with errno on a bad one. */
@@ -395,31 +551,15 @@ static void begin_shutdown(int64_t linger_ms)
     linger_until = monotonic_ms() + (linger_ms > 0 ? linger_ms : 0);
 }
 
-static void handle_request(const mj_plan_t *plan, int ci)
+static void handle_request(int ci)
 {
     int fd = conns[ci].fd;
-    char cbuf[CMSG_SPACE(sizeof(int) * 4)];
-    struct iovec iov = {.iov_base = req_buf, .iov_len = sizeof(req_buf)};
-    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
-    ssize_t n = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-    if (n < 0 && (errno == EAGAIN || errno == EINTR))
-        return;
     int rfds[4] = {-1, -1, -1, -1};
     int nfds = 0;
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-            int cnt = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-            for (int i = 0; i < cnt; i++) {
-                int f;
-                memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-                if (nfds < 4)
-                    rfds[nfds++] = f;
-                else
-                    close(f);
-            }
-        }
-    }
-    if (n <= 0) {
+    ssize_t n = recv_request(fd, MSG_DONTWAIT, rfds, &nfds);
+    if (n == -1 && (errno == EAGAIN || errno == EINTR))
+        return;
+    if (n == 0 || n == -1) {
         for (int i = 0; i < nfds; i++)
             close(rfds[i]);
         bool owner = conns[ci].owner;
@@ -429,7 +569,7 @@ static void handle_request(const mj_plan_t *plan, int ci)
         return;
     }
     mj_req_t req;
-    if ((size_t)n < sizeof(req) || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+    if (n == -2 || (size_t)n < sizeof(req)) { /* short, or truncated */
         for (int i = 0; i < nfds; i++)
             close(rfds[i]);
         reply(fd, MJ_REP_ERR, EPROTO, 0);
@@ -482,36 +622,17 @@ static void handle_request(const mj_plan_t *plan, int ci)
         break;
     }
     case MJ_REQ_EXEC: {
-        mj_exec_params_t params;
-        int eflags;
-        if (nfds != 4) {
-            errno = EPROTO;
-            eflags = -1;
-        } else if (flags_state & (MJ_SUP_STOPPED | MJ_SUP_SHUTTING_DOWN)) {
-            errno = ESHUTDOWN;
-            eflags = -1;
-        } else if (flags_state & MJ_SUP_PAUSED) {
-            errno = EBUSY;
-            eflags = -1;
-        } else {
-            eflags = parse_exec(plan, req.len, &params);
-        }
-        if (eflags < 0) {
-            int e = errno;
+        int refuse = nfds != 4                                              ? EPROTO
+                     : (flags_state & (MJ_SUP_STOPPED | MJ_SUP_SHUTTING_DOWN)) ? ESHUTDOWN
+                     : (flags_state & MJ_SUP_PAUSED)                         ? EBUSY
+                                                                             : 0;
+        if (refuse) {
             for (int i = 0; i < nfds; i++)
                 close(rfds[i]);
-            reply(fd, MJ_REP_ERR, e, 0);
+            reply(fd, MJ_REP_ERR, refuse, 0);
             break;
         }
-        pid_t shim = (pid_t)syscall(SYS_clone, SIGCHLD, 0, NULL, NULL, 0);
-        if (shim == 0) {
-            for (int i = 0; i < n_conns; i++)
-                close(conns[i].fd);
-            for (size_t f = 0; f < MJ_ARRAY_LEN(own_fds); f++)
-                if (own_fds[f] >= 0)
-                    close(own_fds[f]);
-            run_shim(plan, &params, rfds, (eflags & MJ_EXEC_DETACHED) != 0);
-        }
+        pid_t shim = forward_exec((size_t)n, rfds); /* the spawner parses and forks */
         int e = errno;
         for (int i = 0; i < 4; i++)
             close(rfds[i]);
@@ -526,7 +647,7 @@ static void handle_request(const mj_plan_t *plan, int ci)
             reply(fd, MJ_REP_ERR, EINVAL, 0);
             break;
         }
-        kill(-1, req.arg);
+        signal_all(req.arg);
         reply(fd, MJ_REP_OK, 0, 0);
         break;
     case MJ_REQ_PAUSE:
@@ -549,6 +670,9 @@ static void handle_request(const mj_plan_t *plan, int ci)
         break;
     case MJ_REQ_STOP: {
         int64_t grace = req.arg > 0 ? req.arg : 0;
+        /* no command starts after a stop: the spawner (which ignores SIGTERM) goes first */
+        if (spawner_pid > 0)
+            kill(spawner_pid, SIGKILL);
         kill(-1, SIGTERM);
         kill(-1, SIGCONT);
         if (!wait_empty(grace))
@@ -589,6 +713,28 @@ __attribute__((noreturn)) void mj_supervisor_main(const mj_plan_t *plan, bool de
     own_fds[4] = notify_fd;
 
     conns[n_conns++] = (conn_t){.fd = CTL_FD, .owner = !detached};
+
+    int sp[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
+        _exit(1);
+    spawner_pid = (pid_t)syscall(SYS_clone, SIGCHLD, 0, NULL, NULL, 0);
+    if (spawner_pid < 0)
+        _exit(1);
+    if (spawner_pid == 0) {
+        close(sp[0]);
+        close(CTL_FD);
+        for (size_t f = 0; f < MJ_ARRAY_LEN(own_fds); f++)
+            if (own_fds[f] >= 0)
+                close(own_fds[f]);
+        spawner_main(plan, sp[1], detached);
+    }
+    close(sp[1]);
+    spawner_fd = sp[0];
+    /* From here the supervisor only serves requests: a filter of its own, narrower than the
+     * workload's (which the spawner and every command keep). */
+    if (mj_seccomp_load_supervisor(notify_fd >= 0) < 0 && plan->seccomp)
+        _exit(1);
+
     mj_msg_t ready = {.type = MJ_MSG_READY, .t_ns = realtime_ns()};
     (void)send(CTL_FD, &ready, sizeof(ready), MSG_NOSIGNAL);
 
@@ -638,7 +784,7 @@ __attribute__((noreturn)) void mj_supervisor_main(const mj_plan_t *plan, bool de
         for (int i = np - 1; i >= first_conn; i--) {
             int ci = i - first_conn;
             if (ci < n_conns && pfd[i].revents && conns[ci].fd == pfd[i].fd)
-                handle_request(plan, ci);
+                handle_request(ci);
         }
         if ((flags_state & MJ_SUP_SHUTTING_DOWN) && n_conns == 0 && linger_until >= 0 &&
             monotonic_ms() >= linger_until)

@@ -111,8 +111,11 @@ static unsigned count_dir(int dirfd_, const char *name)
     return n;
 }
 
-/* Calls fn for every process of the sandbox except its supervisor and moonjail's exec shims. */
-static int for_each_process(int procfd, void (*fn)(int pdir, const stat_t *s, void *ctx), void *ctx)
+/* Calls fn for every process of the sandbox except its supervisor, the supervisor's spawner and
+ * moonjail's exec shims.  spawner_reaped (optional) gets the spawner's children times: the shims
+ * it reaped, with their commands. */
+static int for_each_process(int procfd, void (*fn)(int pdir, const stat_t *s, void *ctx), void *ctx,
+                            unsigned long long *spawner_reaped)
 {
     int dup_fd = fcntl(procfd, F_DUPFD_CLOEXEC, 3);
     DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
@@ -132,8 +135,11 @@ static int for_each_process(int procfd, void (*fn)(int pdir, const stat_t *s, vo
             continue;
         char buf[1024];
         stat_t s;
-        if (read_small(pdir, "stat", buf, sizeof(buf)) > 0 && parse_stat(buf, &s) && s.state != 'Z' &&
-            strcmp(s.comm, "moonjail-exec") != 0)
+        bool ok = read_small(pdir, "stat", buf, sizeof(buf)) > 0 && parse_stat(buf, &s) && s.state != 'Z';
+        bool spawner = ok && s.ppid == 1 && strcmp(s.comm, "moonjail-spawn") == 0;
+        if (spawner && spawner_reaped)
+            *spawner_reaped += s.cutime + s.cstime;
+        if (ok && !spawner && strcmp(s.comm, "moonjail-exec") != 0) /* ours, not the workload's */
             fn(pdir, &s, ctx);
         close(pdir);
     }
@@ -178,7 +184,9 @@ int mj_sandbox_usage(mj_sandbox_t *sb, mj_usage_t *u, mj_error_t **err)
     u->timestamp = mj_now_realtime();
     u->uptime = sb->started_at > 0 ? u->timestamp - sb->started_at : 0;
     usage_acc_t acc = {.u = u};
-    for_each_process(procfd, add_usage, &acc);
+    unsigned long long spawner_reaped = 0;
+    for_each_process(procfd, add_usage, &acc, &spawner_reaped);
+    acc.ticks += spawner_reaped;
 
     long tick = sysconf(_SC_CLK_TCK);
     long page = sysconf(_SC_PAGESIZE);
@@ -333,7 +341,7 @@ int mj_sandbox_processes(mj_sandbox_t *sb, mj_proc_entry_t **out, size_t *count,
     plist_t l = {.sb = sb, .tick = sysconf(_SC_CLK_TCK), .page = sysconf(_SC_PAGESIZE)};
     if (l.tick <= 0)
         l.tick = 100;
-    for_each_process(procfd, add_proc, &l);
+    for_each_process(procfd, add_proc, &l, NULL);
     if (l.v)
         qsort(l.v, l.n, sizeof(*l.v), cmp_pid);
     *out = l.v ? l.v : mj_xcalloc(1, sizeof(*l.v));

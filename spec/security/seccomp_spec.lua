@@ -238,3 +238,18 @@ describe("policy seccomp keys", function()
     end
   end)
 end)
+
+describe("the supervisor's own filter", function()
+  it("is one more than its commands' and its spawner's: narrowed after the spawner is forked", function()
+    local sb = assert(mj.sandbox({}))
+    local r = assert(sb:exec("for p in /proc/[0-9]*; do printf '%s ' \"$(cat $p/comm)\"; "
+      .. "sed -n 's/^Seccomp_filters:[[:space:]]*//p' $p/status; done"))
+    sb:close()
+    local filters = {}
+    for comm, n in r.stdout:gmatch("(%S+) (%d+)\n") do filters[comm] = tonumber(n) end
+    assert.is_number(filters["moonjail-init"], r.stdout)
+    assert.is_number(filters["moonjail-spawn"], r.stdout)
+    assert.are.equal(filters["moonjail-spawn"] + 1, filters["moonjail-init"], r.stdout)
+    assert.are.equal(filters["moonjail-spawn"], filters["sh"], r.stdout)
+  end)
+end)
