@@ -557,11 +557,18 @@ void mj_seccomp_syscall_name(int nr, char *out, size_t len)
 #define MJ_AUDIT_ARCH AUDIT_ARCH_AARCH64
 #endif
 
-int mj_seccomp_load_supervisor(bool notify)
-{
 #ifdef MJ_AUDIT_ARCH
 #define ALLOW_NR(nr) BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (nr), 0, 1), BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW)
-    struct sock_filter insns[] = {
+#define MJ_FILTER_MAX 128
+
+/* Loads a small compiled-in allow-list filter for moonjail's own processes: native arch only
+ * (others and x32 killed), the system calls in allow (instructions ending with nr loaded), with
+ * notify also serve (more of them) and exactly the two SECCOMP_IOCTL_NOTIF_* ioctls; EPERM for
+ * everything else. */
+static int load_own_filter(const struct sock_filter *allow, size_t n_allow, const struct sock_filter *serve,
+                           size_t n_serve, bool notify)
+{
+    const struct sock_filter head[] = {
         BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
         BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, MJ_AUDIT_ARCH, 1, 0),
         BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
@@ -570,6 +577,38 @@ int mj_seccomp_load_supervisor(bool notify)
         BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x40000000u, 0, 1), /* x32 */
         BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
 #endif
+    };
+    const struct sock_filter notif_ioctls[] = {
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_ioctl, 0, 4),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[1])),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)SECCOMP_IOCTL_NOTIF_RECV, 1, 0),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)SECCOMP_IOCTL_NOTIF_SEND, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_filter all[MJ_FILTER_MAX];
+    size_t n = 0;
+    if (MJ_ARRAY_LEN(head) + n_allow + n_serve + MJ_ARRAY_LEN(notif_ioctls) + 1 > MJ_FILTER_MAX) {
+        errno = E2BIG;
+        return -1;
+    }
+    for (size_t i = 0; i < MJ_ARRAY_LEN(head); i++)
+        all[n++] = head[i];
+    for (size_t i = 0; i < n_allow; i++)
+        all[n++] = allow[i];
+    for (size_t i = 0; notify && i < n_serve; i++)
+        all[n++] = serve[i];
+    for (size_t i = 0; notify && i < MJ_ARRAY_LEN(notif_ioctls); i++)
+        all[n++] = notif_ioctls[i];
+    all[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA));
+    struct sock_fprog prog = {.len = (unsigned short)n, .filter = all};
+    return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog);
+}
+#endif
+
+int mj_seccomp_load_supervisor(bool notify)
+{
+#ifdef MJ_AUDIT_ARCH
+    const struct sock_filter allow[] = {
         /* the request loop: connections, the spawner's socket, the signalfd, /proc */
         ALLOW_NR(__NR_poll), ALLOW_NR(__NR_ppoll), ALLOW_NR(__NR_read), ALLOW_NR(__NR_write),
         ALLOW_NR(__NR_close), ALLOW_NR(__NR_accept4), ALLOW_NR(__NR_recvmsg), ALLOW_NR(__NR_sendmsg),
@@ -588,26 +627,9 @@ int mj_seccomp_load_supervisor(bool notify)
         BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
         BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
     };
-    /* the workload's seccomp notifications: exactly the two SECCOMP_IOCTL_NOTIF_* ioctls */
-    struct sock_filter serve[] = {
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_ioctl, 0, 4),
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[1])),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)SECCOMP_IOCTL_NOTIF_RECV, 1, 0),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)SECCOMP_IOCTL_NOTIF_SEND, 0, 1),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-    };
-#undef ALLOW_NR
-    const struct sock_filter refuse = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA));
-    struct sock_filter all[MJ_ARRAY_LEN(insns) + MJ_ARRAY_LEN(serve) + 1];
-    size_t n = 0;
-    for (size_t i = 0; i < MJ_ARRAY_LEN(insns); i++)
-        all[n++] = insns[i];
-    for (size_t i = 0; notify && i < MJ_ARRAY_LEN(serve); i++)
-        all[n++] = serve[i];
-    all[n++] = refuse;
-    struct sock_fprog prog = {.len = (unsigned short)n, .filter = all};
-    return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog);
+    return load_own_filter(allow, MJ_ARRAY_LEN(allow), NULL, 0, notify);
 #else
+    (void)notify;
     errno = ENOSYS;
     return -1;
 #endif
@@ -616,53 +638,17 @@ int mj_seccomp_load_supervisor(bool notify)
 int mj_seccomp_load_init(bool notify)
 {
 #ifdef MJ_AUDIT_ARCH
-#define ALLOW_NR(nr) BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (nr), 0, 1), BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW)
-    struct sock_filter insns[] = {
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, MJ_AUDIT_ARCH, 1, 0),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-#if defined(__x86_64__)
-        BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x40000000u, 0, 1), /* x32 */
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
-#endif
-        ALLOW_NR(__NR_rt_sigtimedwait),
-        ALLOW_NR(__NR_wait4),
-        ALLOW_NR(__NR_waitid),
-        ALLOW_NR(__NR_kill),
-        ALLOW_NR(__NR_write),
-        ALLOW_NR(__NR_getrusage),
-        ALLOW_NR(__NR_statfs),
-        ALLOW_NR(__NR_clock_gettime),
-        ALLOW_NR(__NR_rt_sigreturn),
-        ALLOW_NR(__NR_restart_syscall),
-        ALLOW_NR(__NR_close),
-        ALLOW_NR(__NR_exit),
+    const struct sock_filter allow[] = {
+        ALLOW_NR(__NR_rt_sigtimedwait), ALLOW_NR(__NR_wait4), ALLOW_NR(__NR_waitid), ALLOW_NR(__NR_kill),
+        ALLOW_NR(__NR_write), ALLOW_NR(__NR_getrusage), ALLOW_NR(__NR_statfs), ALLOW_NR(__NR_clock_gettime),
+        ALLOW_NR(__NR_rt_sigreturn), ALLOW_NR(__NR_restart_syscall), ALLOW_NR(__NR_close), ALLOW_NR(__NR_exit),
         ALLOW_NR(__NR_exit_group),
     };
-    /* Serving the command's seccomp notifications: ppoll, read (the signalfd) and the two
-     * SECCOMP_IOCTL_NOTIF_* ioctls, nothing else through ioctl. */
-    struct sock_filter serve[] = {
-        ALLOW_NR(__NR_ppoll),
-        ALLOW_NR(__NR_read),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_ioctl, 0, 4),
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[1])),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)SECCOMP_IOCTL_NOTIF_RECV, 1, 0),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)SECCOMP_IOCTL_NOTIF_SEND, 0, 1),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-    };
-    const struct sock_filter refuse = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA));
-#undef ALLOW_NR
-    struct sock_filter all[MJ_ARRAY_LEN(insns) + MJ_ARRAY_LEN(serve) + 1];
-    size_t n = 0;
-    for (size_t i = 0; i < MJ_ARRAY_LEN(insns); i++)
-        all[n++] = insns[i];
-    for (size_t i = 0; notify && i < MJ_ARRAY_LEN(serve); i++)
-        all[n++] = serve[i];
-    all[n++] = refuse;
-    struct sock_fprog prog = {.len = (unsigned short)n, .filter = all};
-    return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog);
+    /* serving the command's seccomp notifications: ppoll and read (of the signalfd) as well */
+    const struct sock_filter serve[] = {ALLOW_NR(__NR_ppoll), ALLOW_NR(__NR_read)};
+    return load_own_filter(allow, MJ_ARRAY_LEN(allow), serve, MJ_ARRAY_LEN(serve), notify);
 #else
+    (void)notify;
     errno = ENOSYS;
     return -1;
 #endif

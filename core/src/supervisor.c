@@ -127,63 +127,85 @@ static void shim_reap(void)
     }
 }
 
+/* Calls fn for every pid in this pid namespace's /proc (numbers only, read with getdents64:
+ * nothing allocated); -1 when /proc cannot be opened. */
+static int for_each_pid(void (*fn)(pid_t pid, void *ctx), void *ctx)
+{
+    char buf[4096];
+    int dfd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
+        return -1;
+    for (;;) {
+        long n = syscall(SYS_getdents64, dfd, buf, sizeof(buf));
+        if (n <= 0)
+            break;
+        for (long off = 0; off < n;) {
+            struct {
+                uint64_t ino;
+                int64_t off;
+                unsigned short reclen;
+                unsigned char type;
+                char name[];
+            } *d = (void *)(buf + off);
+            off += d->reclen;
+            pid_t pid = (pid_t)atoi(d->name);
+            if (pid > 0)
+                fn(pid, ctx);
+        }
+    }
+    close(dfd);
+    return 0;
+}
+
+typedef struct {
+    pid_t self;
+    int found;
+} kill_tree_t;
+
+/* SIGKILLs pid when it is a child of the shim. */
+static void kill_if_child(pid_t pid, void *ctx)
+{
+    kill_tree_t *k = ctx;
+    if (pid <= 1 || pid == k->self)
+        return;
+    char path[32], stat[512], digits[12];
+    int nd = 0, len = 0;
+    for (pid_t v = pid; v > 0 && nd < 11; v /= 10)
+        digits[nd++] = (char)('0' + v % 10);
+    memcpy(path, "/proc/", 6);
+    len = 6;
+    while (nd > 0)
+        path[len++] = digits[--nd];
+    memcpy(path + len, "/stat", 6);
+    int sfd = open(path, O_RDONLY | O_CLOEXEC);
+    if (sfd < 0)
+        return;
+    ssize_t r = read(sfd, stat, sizeof(stat) - 1);
+    close(sfd);
+    if (r <= 0)
+        return;
+    stat[r] = '\0';
+    char *p = strrchr(stat, ')');
+    if (!p || p[1] != ' ' || !p[2] || p[3] != ' ')
+        return;
+    if ((pid_t)atoi(p + 4) == k->self) {
+        kill(pid, SIGKILL);
+        k->found++;
+    }
+}
+
 /* Kills every descendant of the shim.  With the shim as subreaper, orphans come back to it, so
  * repeated passes over /proc catch processes forked while we were killing. */
 static void shim_kill_tree(void)
 {
-    pid_t self = getpid();
-    char buf[4096];
+    kill_tree_t k = {.self = getpid()};
     for (int pass = 0; pass < 200; pass++) {
-        int found = 0;
-        int dfd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd < 0)
+        k.found = 0;
+        if (for_each_pid(kill_if_child, &k) < 0)
             return;
-        for (;;) {
-            long n = syscall(SYS_getdents64, dfd, buf, sizeof(buf));
-            if (n <= 0)
-                break;
-            for (long off = 0; off < n;) {
-                struct {
-                    uint64_t ino;
-                    int64_t off;
-                    unsigned short reclen;
-                    unsigned char type;
-                    char name[];
-                } *d = (void *)(buf + off);
-                off += d->reclen;
-                pid_t pid = (pid_t)atoi(d->name);
-                if (pid <= 1 || pid == self)
-                    continue;
-                char path[64], stat[512];
-                int len = 0;
-                const char *prefix = "/proc/";
-                for (; prefix[len]; len++)
-                    path[len] = prefix[len];
-                for (const char *q = d->name; *q && len < 50; q++)
-                    path[len++] = *q;
-                memcpy(path + len, "/stat", 6);
-                int sfd = open(path, O_RDONLY | O_CLOEXEC);
-                if (sfd < 0)
-                    continue;
-                ssize_t r = read(sfd, stat, sizeof(stat) - 1);
-                close(sfd);
-                if (r <= 0)
-                    continue;
-                stat[r] = '\0';
-                char *p = strrchr(stat, ')');
-                if (!p || p[1] != ' ' || !p[2] || p[3] != ' ')
-                    continue;
-                pid_t ppid = (pid_t)atoi(p + 4);
-                if (ppid == self) {
-                    kill(pid, SIGKILL);
-                    found++;
-                }
-            }
-        }
-        close(dfd);
         /* Reap what we killed; their children reparent to us for the next pass. */
         shim_reap();
-        if (!found)
+        if (!k.found)
             return;
         struct timespec ts = {0, 1000000};
         nanosleep(&ts, NULL);
@@ -420,33 +442,16 @@ static pid_t forward_exec(size_t n, const int rfds[4])
 
 /* Signals every process of the sandbox but the supervisor and the spawner (kill(-1) would hit
  * the spawner too, and a sandbox whose spawner is gone can start nothing). */
+static void signal_unless_ours(pid_t pid, void *ctx)
+{
+    if (pid > 1 && pid != spawner_pid)
+        kill(pid, *(int *)ctx);
+}
+
 static void signal_all(int sig)
 {
-    char buf[4096];
-    int dfd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0) {
+    if (for_each_pid(signal_unless_ours, &sig) < 0)
         kill(-1, sig);
-        return;
-    }
-    for (;;) {
-        long n = syscall(SYS_getdents64, dfd, buf, sizeof(buf));
-        if (n <= 0)
-            break;
-        for (long off = 0; off < n;) {
-            struct {
-                uint64_t ino;
-                int64_t off;
-                unsigned short reclen;
-                unsigned char type;
-                char name[];
-            } *d = (void *)(buf + off);
-            off += d->reclen;
-            pid_t pid = (pid_t)atoi(d->name);
-            if (pid > 1 && pid != spawner_pid)
-                kill(pid, sig);
-        }
-    }
-    close(dfd);
 }
 
 /* ------------------------------------------------------------------ requests */
