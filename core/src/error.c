@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "error.h"
 #include "util.h"
 
 struct mj_error {
@@ -113,6 +114,24 @@ mj_error_t *mj_error_new(mj_error_code_t code, int errnum, const char *fmt, ...)
     } else {
         message = mj_xstrdup(base);
     }
+    return error_alloc(code, errnum, message);
+}
+
+mj_error_t *mj_error_sys(mj_error_code_t code, int errnum, const char *fmt, ...)
+{
+    const char *base = mj_error_code_text(code);
+    if (!base)
+        base = "Unknown error";
+    va_list ap;
+    char *detail = NULL;
+    va_start(ap, fmt);
+    int n = vasprintf(&detail, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        detail = NULL;
+    char *message = errnum ? mj_xasprintf("%s: %s: %s", base, detail ? detail : "", strerror(errnum))
+                           : mj_xasprintf("%s: %s", base, detail ? detail : "");
+    free(detail);
     return error_alloc(code, errnum, message);
 }
 
