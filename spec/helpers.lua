@@ -1,9 +1,10 @@
 -- spec/helpers.lua — shared helpers for the busted suite (unit, integration, security).
 --
--- Covers: skipping a whole spec file on a host that cannot run it (exit 77, counted as skipped by
--- ctest), finding the moonjail binary that runs the specs, running the CLI as a subprocess with
--- captured stdout/stderr/status, temp dirs with cleanup, small file helpers, host facts (root?
--- user namespaces?) and counting live host processes by their command line.
+-- Covers: skipping a whole spec file on a host that cannot run it (exit 77 under ctest,
+-- counted as skipped; a pending test under a plain busted run), finding the moonjail binary
+-- that runs the specs, running the CLI as a subprocess with captured stdout/stderr/status, temp
+-- dirs with cleanup, small file helpers, host facts (root? user namespaces?) and counting live
+-- host processes by their command line.
 --
 -- Must never: touch anything outside the temp dirs it creates (cleanup only removes those), or
 -- write to host files that matter.  Everything here runs on the host, never inside a sandbox.
@@ -24,12 +25,20 @@ function M.sh(cmd)
   return (out:gsub("\n$", ""))
 end
 
--- Prints "SKIP: <reason>" and exits 77: ctest counts the file as skipped.  Only for hosts that
--- cannot run the file at all; never to hide a failure.
+-- Skips the rest of a spec file on a host that cannot run it, saying why.  Only for hosts that
+-- lack what the file tests (a kernel feature, a tool); never to hide a failure.  Call it as
+--     if cond then return helpers.skip_file(reason) end
+-- Under ctest, spec/run.lua runs one file per process: it prints "SKIP: <reason>" and exits 77,
+-- which ctest counts as skipped.  Under a plain `busted` run of the whole suite it records one
+-- pending test carrying the reason and returns true, so the file returns and the run goes on.
 function M.skip_file(reason)
-  io.stdout:write("SKIP: ", reason, "\n")
-  io.stdout:flush()
-  os.exit(77)
+  if package.loaded["spec.single_file"] then
+    io.stdout:write("SKIP: ", reason, "\n")
+    io.stdout:flush()
+    os.exit(77)
+  end
+  require("busted").pending("SKIP: " .. reason)
+  return true
 end
 
 -- -------------------------------------------------------------- host facts
@@ -54,12 +63,14 @@ function M.userns_available()
   return cached_userns
 end
 
--- Skips the file unless sandboxes can start on this host (integration and security specs).
-function M.require_sandboxes()
+-- Skips the file (see skip_file) unless sandboxes can start on this host; true when skipped:
+--     if helpers.skip_unless_sandboxes() then return end
+function M.skip_unless_sandboxes()
   if not M.userns_available() then
-    M.skip_file("user namespaces are not available to uid " .. M.uid()
-                .. " on this host (unshare -U fails)")
+    return M.skip_file("user namespaces are not available to uid " .. M.uid()
+                       .. " on this host (unshare -U fails)")
   end
+  return false
 end
 
 -- Wall-clock time in seconds with sub-second precision (Lua's os.time has whole seconds).
@@ -83,7 +94,7 @@ end
 local cached_bin
 -- The moonjail binary running these specs: $MOONJAIL_BIN, else the executable of this very
 -- process (specs run inside `moonjail script`, so the parent of a popen'ed shell is moonjail),
--- else what arg[] names, else ./build/moonjail.
+-- else what arg[] names, else ./build/moonjail (made absolute).
 function M.moonjail_bin()
   if cached_bin then return cached_bin end
   local env = os.getenv("MOONJAIL_BIN")
@@ -105,7 +116,9 @@ function M.moonjail_bin()
       end
     end
   end
-  cached_bin = "./build/moonjail"
+  -- a plain `busted` run from the source root (.busted): the build directory's binary, as an
+  -- absolute path so that specs which change directory still find it
+  cached_bin = exists("./build/moonjail") and M.sh("realpath ./build/moonjail") or "./build/moonjail"
   return cached_bin
 end
 

@@ -24,15 +24,15 @@ local function have(tool)
 end
 
 if os.getenv("MOONJAIL_SANITIZED") == "1" then
-  helpers.skip_file("the Asan build's moonjail.so cannot be loaded by the stock lua5.4, and its "
+  return helpers.skip_file("the Asan build's moonjail.so cannot be loaded by the stock lua5.4, and its "
                     .. "libmoonjail needs the sanitizer runtimes in every host linked to it")
 end
 for _, tool in ipairs({ "cc", "cmake", "make", "pkg-config", "lua5.4" }) do
   if not have(tool) then
-    helpers.skip_file(tool .. " is not installed: cannot build against an installed moonjail")
+    return helpers.skip_file(tool .. " is not installed: cannot build against an installed moonjail")
   end
 end
-helpers.require_sandboxes()
+if helpers.skip_unless_sandboxes() then return end
 
 local source_dir = os.getenv("MOONJAIL_SOURCE_DIR") or "."
 local build_dir = os.getenv("MOONJAIL_BUILD_DIR")

@@ -9,7 +9,7 @@
 -- process behind; --json output.
 local helpers = require "spec.helpers"
 
-helpers.require_sandboxes()
+if helpers.skip_unless_sandboxes() then return end
 
 local cli = helpers.cli
 

@@ -18,7 +18,7 @@
 local mj = require "moonjail"
 local helpers = require "spec.helpers"
 
-helpers.require_sandboxes()
+if helpers.skip_unless_sandboxes() then return end
 teardown(function() helpers.cleanup() end)
 
 local ROOT = helpers.is_root()

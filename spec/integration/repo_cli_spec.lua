@@ -6,7 +6,7 @@
 -- removing the working tree; usage errors for a malformed --repo and an --exclude without one.
 local helpers = require "spec.helpers"
 
-helpers.require_sandboxes()
+if helpers.skip_unless_sandboxes() then return end
 
 local q = helpers.shell_quote
 local NAME = "mjspec-repo-cli-" .. helpers.unique_number()

@@ -11,7 +11,7 @@
 -- Every sandbox a test makes has a unique name and is removed in after_each whatever happened.
 local helpers = require "spec.helpers"
 
-helpers.require_sandboxes()
+if helpers.skip_unless_sandboxes() then return end
 
 local state_dir -- private to this file, made in setup
 local names = {} -- sandboxes to remove after each test

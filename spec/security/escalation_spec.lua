@@ -20,7 +20,8 @@ local mj = require "moonjail"
 local helpers = require "spec.helpers"
 local probe = require "spec.fixtures.probe"
 
-helpers.require_sandboxes()
+if helpers.skip_unless_sandboxes() then return end
+if not probe.compiler() then return helpers.skip_file(probe.NO_COMPILER) end
 probe.build()
 teardown(function() helpers.cleanup() end)
 
