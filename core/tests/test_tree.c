@@ -1,6 +1,7 @@
-/* test_tree.c — host file trees (tree.c): archives unpack inside their destination and nowhere
- * else, walks and removals never follow symlinks, overlay diffs and exports report only real
- * changes, git archive and fetch report failures with the right codes. */
+/* test_tree.c — host file trees (tree.c, unpack.c, overlay.c, git.c, fetch.c, digest.c): archives
+ * unpack inside their destination and nowhere else, walks and removals never follow symlinks,
+ * overlay diffs and exports report only real changes, git archive and fetch report failures with
+ * the right codes. */
 #define _GNU_SOURCE
 #include <archive.h>
 #include <archive_entry.h>
@@ -25,7 +26,13 @@
 
 #include <moonjail/moonjail.h>
 
+#include "digest.h"
+#include "fetch.h"
+#include "git.h"
 #include "mjtest.h"
+#include "overlay.h"
+#include "tree.h"
+#include "unpack.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 /* A path kept in a local buffer (pathf results are reused after a few calls). */
@@ -195,6 +202,32 @@ static int unpack_case(const char *base, const tentry_t *ents, size_t n, mj_erro
 }
 
 /* ------------------------------------------------------------------ unpack */
+
+MJ_TEST(entry_paths_are_cleaned_stripped_and_refused)
+{
+    char *out = NULL;
+    const char *why = NULL;
+    CHECK_EQ_INT(mj_unpack_entry_path("./a//b/", 0, &out, &why), 0);
+    CHECK_STREQ(out, "a/b");
+    free(out);
+    CHECK_EQ_INT(mj_unpack_entry_path("top/a/./b", 1, &out, &why), 0);
+    CHECK_STREQ(out, "a/b");
+    free(out);
+    CHECK_EQ_INT(mj_unpack_entry_path("a..b/..c", 0, &out, &why), 0);
+    CHECK_STREQ(out, "a..b/..c");
+    free(out);
+    CHECK_EQ_INT(mj_unpack_entry_path("top/", 1, &out, &why), 0); /* nothing left: skipped */
+    CHECK(out == NULL);
+    CHECK_EQ_INT(mj_unpack_entry_path("./.", 0, &out, &why), 0);
+    CHECK(out == NULL);
+    CHECK_EQ_INT(mj_unpack_entry_path("/etc/passwd", 0, &out, &why), -1);
+    CHECK_STREQ(why, "is an absolute path");
+    CHECK_EQ_INT(mj_unpack_entry_path("a/../../b", 1, &out, &why), -1);
+    CHECK_STREQ(why, "has a '..' component");
+    CHECK_EQ_INT(mj_unpack_entry_path("", 0, &out, &why), -1);
+    CHECK_STREQ(why, "has no name");
+    CHECK(out == NULL);
+}
 
 MJ_TEST(unpack_tar_gz_restores_files_links_modes_and_times)
 {
@@ -936,6 +969,14 @@ static void serve(int s)
             snprintf(head, sizeof(head), "HTTP/1.1 200 OK\r\n");
             body = "hello world";
             body_len = strlen(body);
+        } else if (strcmp(path, "/echo-header") == 0) {
+            /* the value of the request's X-Mj-Test header, as the body */
+            static char value[128];
+            const char *h = strstr(req, "\r\nX-Mj-Test: ");
+            snprintf(value, sizeof(value), "%.*s", h ? (int)strcspn(h + 13, "\r\n") : 0, h ? h + 13 : "");
+            snprintf(head, sizeof(head), "HTTP/1.1 200 OK\r\n");
+            body = value;
+            body_len = strlen(value);
         } else if (strcmp(path, "/redirect") == 0) {
             snprintf(head, sizeof(head), "HTTP/1.1 302 Found\r\nLocation: /ok\r\n");
         } else if (strcmp(path, "/to-file") == 0) {
@@ -969,6 +1010,21 @@ static void serve(int s)
         }
         close(c);
     }
+}
+
+static int buf_sink(const void *data, size_t len, void *ud)
+{
+    mj_buf_append(ud, data, len);
+    return 0;
+}
+
+static int full_sink(const void *data, size_t len, void *ud)
+{
+    (void)data;
+    (void)len;
+    (void)ud;
+    errno = ENOSPC;
+    return -1;
 }
 
 MJ_TEST(fetch_success_errors_and_limits)
@@ -1047,6 +1103,21 @@ MJ_TEST(fetch_success_errors_and_limits)
     STEP(expect_err(mj_fetch_url("file:///etc/passwd", dest, 0, &e), &e, MJ_ERR_INVALID_CONFIG, "http"));
     STEP(expect_err(mj_fetch_url("ftp://127.0.0.1/x", dest, 0, &e), &e, MJ_ERR_INVALID_CONFIG, "http"));
     STEP(!exists(dest));
+
+    /* the request under the download: extra headers go out, the body goes to the sink */
+    static const char *const headers[] = {"X-Mj-Test: moonjail", NULL};
+    mj_buf_t got = {0};
+    mj_fetch_request_t req = {.url = URL("/echo-header"), .headers = headers, .sink = buf_sink, .sink_ud = &got};
+    STEP(expect_ok(mj_fetch(&req, &e), &e));
+    STEP(got.data && strcmp(got.data, "moonjail") == 0);
+    mj_buf_free(&got);
+    req = (mj_fetch_request_t){.url = URL("/ok"), .sink = full_sink, .sink_name = "memory"};
+    rc = mj_fetch(&req, &e);
+    STEP(e && mj_error_errno(e) == ENOSPC);
+    STEP(expect_err(rc, &e, MJ_ERR_FILE_OPERATION_FAILED, "fetch: write memory: No space left on device"));
+    req = (mj_fetch_request_t){.url = URL("/big"), .max_bytes = 100, .sink = buf_sink, .sink_ud = &got};
+    STEP(expect_err(mj_fetch(&req, &e), &e, MJ_ERR_RESOURCE_LIMIT_EXCEEDED, "max_bytes"));
+    mj_buf_free(&got);
 
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
