@@ -18,6 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cgroup-setup.h"
+#include "cgroup-utils.h"
 #include "cgroup.h"
 #include "mjtest.h"
 
