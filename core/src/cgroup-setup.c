@@ -8,7 +8,6 @@
 #define _GNU_SOURCE
 #include "cgroup-setup.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>

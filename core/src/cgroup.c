@@ -17,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cgroup-setup.h"
@@ -54,7 +53,7 @@ typedef struct {
     bool split;           /* dir/sup holds the supervisor (init), dir/work the commands */
 } mj_cg_dir_t;
 
-/* The leaves of a split group (see build_hier). */
+/* The leaves of a split group (see mj_cg_setup_group). */
 static const char *const leaves[] = {MJ_CG_SUP, MJ_CG_WORK};
 
 struct mj_cgroup {
