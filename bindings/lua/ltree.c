@@ -20,6 +20,13 @@
 
 #include "lmoonjail.h"
 
+#include "digest.h"
+#include "fetch.h"
+#include "git.h"
+#include "overlay.h"
+#include "tree.h"
+#include "unpack.h"
+
 #define TREE_LIST_MT "moonjail.tree_list"
 
 typedef struct {

@@ -1,9 +1,10 @@
 /* cgroup-v1.c — the cgroup v1 backend: limit files, usage files and the freezer of one group dir
- * per controller hierarchy (memory, pids, cpu, cpuacct, freezer).  The facade (cgroup.c) decides
- * which dirs exist and what a failure means; this file only reads and writes the kernel's files.
+ * per controller hierarchy (memory, pids, cpu, cpuacct, freezer).  The facade (cgroup.c) and
+ * cgroup-setup.c decide which dirs exist and what a failure means; this file only reads and
+ * writes the kernel's files, through cgroup-utils.c, and calls nothing above it.
  * It never touches release_agent, and keeps notify_on_release at 0 (CVE-2022-0492). */
 #define _GNU_SOURCE
-#include "cgroup.h"
+#include "cgroup-v1.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -1,11 +1,12 @@
 /* cgroup-v2.c — the cgroup v2 backend: subtree_control, limit files, usage files, cgroup.freeze
- * and cgroup.kill of one group dir in the unified hierarchy.  The facade (cgroup.c) decides which
- * dirs exist and what a failure means; this file only reads and writes the kernel's files. */
+ * and cgroup.kill of one group dir in the unified hierarchy.  The facade (cgroup.c) and
+ * cgroup-setup.c decide which dirs exist and what a failure means; this file only reads and
+ * writes the kernel's files, through cgroup-utils.c, and calls nothing above it. */
 #define _GNU_SOURCE
-#include <stdio.h>
-#include "cgroup.h"
+#include "cgroup-v2.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 

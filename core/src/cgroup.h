@@ -3,7 +3,10 @@
  * in that hierarchy (from /proc/self/cgroup) — never anywhere else.  Only controllers for limits
  * that are set are used; the freezer (v1) / cgroup.freeze (v2) and kill-all are used when present.
  * Limits the caller asked for fail closed (the create call fails, saying what is missing and how
- * to get it); limits marked best-effort that cannot be applied become warnings. */
+ * to get it); limits marked best-effort that cannot be applied become warnings.
+ * The files, lowest first (each calls only those before it): cgroup-utils.c (file helpers) →
+ * cgroup-v1.c, cgroup-v2.c (backends) → cgroup-setup.c (hierarchies, creation, doctor's report)
+ * → cgroup.c (this API). */
 #ifndef MJ_CGROUP_H
 #define MJ_CGROUP_H
 
@@ -15,9 +18,6 @@
 #include "util.h"
 
 #define MJ_CG_MAX_IO 4
-/* Where a rootless caller alone in a delegated v2 group moves itself (not a hex id, so never a
- * sandbox's name): <own>/moonjail/host. */
-#define MJ_CG_HOST_LEAF "/moonjail/host"
 /* The leaves of a sandbox's group: the supervisor (or one-shot init) and the commands. */
 #define MJ_CG_SUP "sup"
 #define MJ_CG_WORK "work"
@@ -93,7 +93,7 @@ int mj_cgroup_open(const mj_cgroup_env_t *env, const char *id, mj_cgroup_t **out
 /* "v1", "v2" or "none" — for reports. */
 const char *mj_cgroup_version(const mj_cgroup_t *cg);
 
-/* What this host offers, for moonjail doctor: one line per fact appended to lines. */
+/* What this host offers, for moonjail doctor: one line per fact appended to lines (cgroup-setup.c). */
 void mj_cgroup_describe(const mj_cgroup_env_t *env, mj_strv_t *lines);
 
 /* Frees the handle only: the groups and their processes stay (a handle from mj_cgroup_open used
@@ -104,89 +104,5 @@ bool mj_cgroup_id_is_valid(const char *id);
 /* The group's directory for a controller ("memory", "pids", "cpu", "cpuacct", "freezer"), borrowed;
  * NULL when the group does not use it.  For reports and tests. */
 const char *mj_cgroup_dir(const mj_cgroup_t *cg, const char *controller);
-
-/* ---- Between the facade (cgroup.c) and its backends (cgroup-v1.c, cgroup-v2.c) only. ---- */
-
-/* Controllers moonjail knows; cpuacct means "CPU time accounting" (v1 cpuacct, v2 cpu.stat) and
- * freezer "freezing" (v1 freezer, v2 cgroup.freeze), both core in v2. */
-enum { MJ_CGC_MEMORY, MJ_CGC_PIDS, MJ_CGC_CPU, MJ_CGC_CPUACCT, MJ_CGC_FREEZER, MJ_CGC_IO, MJ_CGC__COUNT };
-#define MJ_CG_MAX_HIER 16
-
-/* One hierarchy as this process sees it. */
-typedef struct {
-    int version;          /* 1 or 2 */
-    char *mount;          /* path_prefix + mount point */
-    char *own;            /* the caller's path in the hierarchy (from /proc/self/cgroup) */
-    char *own_dir;        /* mount + own relative to the mount's root: the caller's cgroup dir */
-    char *names;          /* v1: "cpu,cpuacct"; v2: the contents of <own>/cgroup.controllers */
-    unsigned controllers; /* 1u << MJ_CGC_* offered */
-} mj_cg_hier_t;
-
-typedef struct {
-    mj_cg_hier_t h[MJ_CG_MAX_HIER];
-    size_t n;
-    int v2;                     /* index of the unified hierarchy or -1 */
-    bool v2_primary;            /* the unified hierarchy carries our controllers (pure v2, or it offers some) */
-    int by_ctl[MJ_CGC__COUNT];  /* hierarchy index chosen for each controller, -1 = none */
-} mj_cg_host_t;
-
-/* Reads mountinfo + /proc/self/cgroup (or the env's texts) and resolves each controller. */
-int mj_cg_host_detect(const mj_cgroup_env_t *env, mj_cg_host_t *host, mj_error_t **err);
-void mj_cg_host_free(mj_cg_host_t *host);
-const char *mj_cg_controller_name(int ctl);
-
-/* Bounded file access inside a group dir; -1 with errno on failure.  Reads NUL-terminate. */
-int mj_cg_write(const char *dir, const char *file, const char *value);
-int mj_cg_writef(const char *dir, const char *file, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-ssize_t mj_cg_read(const char *dir, const char *file, char *buf, size_t size);
-bool mj_cg_exists(const char *dir, const char *file);
-/* A single number ("max" reads as UINT64_MAX). */
-int mj_cg_read_u64(const char *dir, const char *file, uint64_t *value);
-/* The value of the line "<key> <number>" in a flat-keyed text (memory.events, cpu.stat…). */
-int mj_cg_keyed_u64(const char *text, const char *key, uint64_t *value);
-/* Reads "<key> <number>" from a flat-keyed file. */
-int mj_cg_read_keyed(const char *dir, const char *file, const char *key, uint64_t *value);
-/* CFS quota periods from dir's cpu.stat (nr_periods / nr_throttled: same keys on v1 and v2). */
-void mj_cg_read_throttle(const char *dir, mj_cgroup_stats_t *out);
-/* pids.current and the max counter of pids.events (same files on v1 and v2). */
-void mj_cg_read_pids(const char *dir, mj_cgroup_stats_t *out);
-/* Sleeps ms milliseconds, through EINTR. */
-void mj_cg_sleep_ms(int ms);
-
-/* The CFS period both backends write with a CPU quota, and the quota for a float of cores
- * (at least 1 ms, the kernel's minimum). */
-#define MJ_CG_CPU_PERIOD_US 100000ULL
-static inline unsigned long long mj_cg_cpu_quota_us(double cpus)
-{
-    unsigned long long q = (unsigned long long)(cpus * (double)MJ_CG_CPU_PERIOD_US + 0.5);
-    return q < 1000 ? 1000 : q;
-}
-
-/* For the backends' apply functions (with `dir` and `failed_file` in scope): writes one file; on
- * failure names it in *failed_file and returns -1 with errno. */
-#define MJ_CG_WRITE_OR_FAIL(file, ...)                                                             \
-    do {                                                                                           \
-        *failed_file = (file);                                                                     \
-        if (mj_cg_writef(dir, (file), __VA_ARGS__) < 0)                                            \
-            return -1;                                                                             \
-    } while (0)
-
-/* Backends: apply one controller's limits to a group dir (-1 + errno, *failed_file names the file),
- * add that controller's figures to stats, freeze/thaw with a bounded wait. */
-int mj_cgv1_apply(int ctl, const char *dir, const mj_cgroup_limits_t *limits, const char **failed_file);
-void mj_cgv1_stats(int ctl, const char *dir, mj_cgroup_stats_t *out);
-int mj_cgv1_freeze(const char *dir, bool frozen, int timeout_ms);
-int mj_cgv1_frozen(const char *dir);
-/* Sets notify_on_release to 0 (CVE-2022-0492: a group of ours must never run a release agent). */
-int mj_cgv1_no_release(const char *dir);
-
-int mj_cgv2_apply(int ctl, const char *dir, const mj_cgroup_limits_t *limits, const char **failed_file);
-/* Enables the controllers in mask in dir's cgroup.subtree_control (those already on are skipped). */
-int mj_cgv2_enable(const char *dir, unsigned mask);
-void mj_cgv2_stats(int ctl, const char *dir, mj_cgroup_stats_t *out, uint64_t *peak_seen);
-int mj_cgv2_freeze(const char *dir, bool frozen, int timeout_ms);
-int mj_cgv2_frozen(const char *dir);
-/* cgroup.kill (5.14+); -1 ENOENT when the kernel lacks it. */
-int mj_cgv2_kill(const char *dir);
 
 #endif

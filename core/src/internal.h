@@ -275,16 +275,6 @@ int mj_proc_write(pid_t pid, const char *file, const char *data, mj_error_t **er
  * whose owner appears as the sandbox user; warns about what it cannot map. */
 int mj_idmap_rw_binds(mj_plan_t *plan, mj_error_t **err);
 
-/* lazylib.c: libraries loaded on first use. */
-typedef enum { MJ_LIB_ARCHIVE, MJ_LIB_CURL, MJ_LIB_CRYPTO, MJ_LIB__COUNT } mj_lib_t;
-/* Loads lib unless loaded; 0, or -1 with UNSUPPORTED naming the missing library. */
-int mj_lib_open(mj_lib_t lib, mj_error_t **err);
-/* A function of lib (loading it if needed); aborts when a loaded library lacks it. */
-void *mj_lib_sym(mj_lib_t lib, const char *name);
-/* Calls fn of lib through dlsym, typed from its declaration: MJ_LAZY(MJ_LIB_CURL, curl_easy_init)().
- * typeof does not evaluate, so the object file holds no reference to the symbol. */
-#define MJ_LAZY(lib, fn) ((__typeof__(&fn))mj_lib_sym(lib, #fn))
-
 /* child.c: the plan's work-cgroup fds, first moved out of the way (>= 64), then to first.. */
 int mj_lift_work_fds(mj_plan_t *plan);
 int mj_place_work_fds(int *fds, size_t n, int first);

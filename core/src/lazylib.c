@@ -1,14 +1,16 @@
 /* lazylib.c — libarchive, libcurl and libcrypto, loaded on first use (dlopen) instead of at
  * start-up: together they pull in some forty shared objects (krb5, ldap, gnutls, icu, …), which
  * would cost every sandbox start several milliseconds for what only repository rules need.
- * Owns the handles; never unloads them.  tree.c calls through MJ_LAZY (internal.h). */
+ * Owns the handles; never unloads them.  fetch.c, unpack.c, overlay.c and digest.c call through
+ * MJ_LAZY (lazylib.h). */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "internal.h"
+#include "lazylib.h"
 
 static const char *const sonames[MJ_LIB__COUNT][3] = {
     [MJ_LIB_ARCHIVE] = {"libarchive.so.13", "libarchive.so", NULL},

@@ -18,6 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cgroup-setup.h"
+#include "cgroup-utils.h"
 #include "cgroup.h"
 #include "mjtest.h"
 
@@ -149,6 +151,41 @@ static mj_cgroup_env_t env_for(const fake_t *f, const char *mountinfo, const cha
     return env;
 }
 
+/* A test over a fresh fake tree `f` (under /tmp), removed after the body, also when it failed. */
+#define FAKE_TEST(name)                                                                            \
+    static void fake_test_##name(const fake_t *f);                                                 \
+    MJ_TEST(name)                                                                                  \
+    {                                                                                              \
+        fake_t fake;                                                                               \
+        fake_init(&fake);                                                                          \
+        fake_test_##name(&fake);                                                                   \
+        fake_free(&fake);                                                                          \
+    }                                                                                              \
+    static void fake_test_##name(const fake_t *f)
+
+/* mj_cgroup_create of ID that must succeed: true, or false with the error printed. */
+static bool create_ok(const mj_cgroup_env_t *env, const mj_cgroup_limits_t *lim, bool freezer, mj_cgroup_t **cg,
+                      mj_strv_t *w)
+{
+    mj_error_t *e = NULL;
+    int rc = mj_cgroup_create(env, ID, lim, freezer, cg, w, &e);
+    if (rc != 0)
+        fprintf(stderr, "    create: %s\n", mj_error_message(e));
+    mj_error_free(e);
+    return rc == 0;
+}
+
+/* A hybrid host: the v1 tree, and a unified hierarchy at /sys/fs/cgroup/unified whose
+ * /user.slice offers unified_controllers.  The texts are static: one env at a time. */
+static mj_cgroup_env_t hybrid_env(const fake_t *f, const char *unified_controllers)
+{
+    static char mi[2048], cg[1024];
+    put(f, "sys/fs/cgroup/unified/user.slice/cgroup.controllers", unified_controllers);
+    snprintf(mi, sizeof(mi), "%s%s", V1_MOUNTINFO, UNIFIED_MOUNT);
+    snprintf(cg, sizeof(cg), "%s0::/user.slice\n", V1_CGROUP);
+    return env_for(f, mi, cg);
+}
+
 static void fake_v1_group(const fake_t *f)
 {
     static const char *const mem[] = {"memory.limit_in_bytes", "memory.memsw.limit_in_bytes",
@@ -270,12 +307,10 @@ MJ_TEST(fast_path_without_limits_touches_nothing)
 
 /* ------------------------------------------------------------------ detection */
 
-MJ_TEST(detects_pure_v2)
+FAKE_TEST(detects_pure_v2)
 {
-    fake_t f;
-    fake_init(&f);
-    put(&f, V2_OWN_DIR "/cgroup.controllers", "cpuset cpu io memory pids\n");
-    mj_cgroup_env_t env = env_for(&f, V2_MOUNTINFO, V2_CGROUP);
+    put(f, V2_OWN_DIR "/cgroup.controllers", "cpuset cpu io memory pids\n");
+    mj_cgroup_env_t env = env_for(f, V2_MOUNTINFO, V2_CGROUP);
     mj_cg_host_t h;
     CHECK_EQ_INT(mj_cg_host_detect(&env, &h, NULL), 0);
     CHECK_EQ_INT(h.n, 1);
@@ -283,19 +318,16 @@ MJ_TEST(detects_pure_v2)
     CHECK(h.v2_primary);
     CHECK_STREQ(h.h[0].own, V2_OWN);
     char want[512];
-    snprintf(want, sizeof(want), "%s/" V2_OWN_DIR, f.root);
+    snprintf(want, sizeof(want), "%s/" V2_OWN_DIR, f->root);
     CHECK_STREQ(h.h[0].own_dir, want);
     for (int c = 0; c < MJ_CGC__COUNT; c++)
         CHECK_EQ_INT(h.by_ctl[c], 0);
     mj_cg_host_free(&h);
-    fake_free(&f);
 }
 
-MJ_TEST(detects_pure_v1_with_comounted_cpu_cpuacct)
+FAKE_TEST(detects_pure_v1_with_comounted_cpu_cpuacct)
 {
-    fake_t f;
-    fake_init(&f);
-    mj_cgroup_env_t env = env_for(&f, V1_MOUNTINFO, V1_CGROUP);
+    mj_cgroup_env_t env = env_for(f, V1_MOUNTINFO, V1_CGROUP);
     mj_cg_host_t h;
     CHECK_EQ_INT(mj_cg_host_detect(&env, &h, NULL), 0);
     CHECK_EQ_INT(h.v2, -1);
@@ -308,25 +340,18 @@ MJ_TEST(detects_pure_v1_with_comounted_cpu_cpuacct)
     CHECK_EQ_INT(h.h[mem].version, 1);
     CHECK_STREQ(h.h[mem].own, "/a/b");
     char want[512];
-    snprintf(want, sizeof(want), "%s/sys/fs/cgroup/memory/a/b", f.root);
+    snprintf(want, sizeof(want), "%s/sys/fs/cgroup/memory/a/b", f->root);
     CHECK_STREQ(h.h[mem].own_dir, want);
-    snprintf(want, sizeof(want), "%s/sys/fs/cgroup/pids/user.slice", f.root);
+    snprintf(want, sizeof(want), "%s/sys/fs/cgroup/pids/user.slice", f->root);
     CHECK_STREQ(h.h[h.by_ctl[MJ_CGC_PIDS]].own_dir, want);
-    snprintf(want, sizeof(want), "%s/sys/fs/cgroup/freezer", f.root);
+    snprintf(want, sizeof(want), "%s/sys/fs/cgroup/freezer", f->root);
     CHECK_STREQ(h.h[h.by_ctl[MJ_CGC_FREEZER]].own_dir, want);
     mj_cg_host_free(&h);
-    fake_free(&f);
 }
 
-MJ_TEST(detects_hybrid_and_uses_v1)
+FAKE_TEST(detects_hybrid_and_uses_v1)
 {
-    fake_t f;
-    fake_init(&f);
-    put(&f, "sys/fs/cgroup/unified/user.slice/cgroup.controllers", "hugetlb\n");
-    char mi[2048], cg[1024];
-    snprintf(mi, sizeof(mi), "%s%s", V1_MOUNTINFO, UNIFIED_MOUNT);
-    snprintf(cg, sizeof(cg), "%s0::/user.slice\n", V1_CGROUP);
-    mj_cgroup_env_t env = env_for(&f, mi, cg);
+    mj_cgroup_env_t env = hybrid_env(f, "hugetlb\n");
     mj_cg_host_t h;
     CHECK_EQ_INT(mj_cg_host_detect(&env, &h, NULL), 0);
     CHECK(h.v2 >= 0);
@@ -353,18 +378,11 @@ MJ_TEST(detects_hybrid_and_uses_v1)
             own_mem = true;
     CHECK(own_mem);
     mj_strv_free(&lines);
-    fake_free(&f);
 }
 
-MJ_TEST(hybrid_with_a_v2_controller_mixes_backends)
+FAKE_TEST(hybrid_with_a_v2_controller_mixes_backends)
 {
-    fake_t f;
-    fake_init(&f);
-    put(&f, "sys/fs/cgroup/unified/user.slice/cgroup.controllers", "memory\n");
-    char mi[2048], cg[1024];
-    snprintf(mi, sizeof(mi), "%s%s", V1_MOUNTINFO, UNIFIED_MOUNT);
-    snprintf(cg, sizeof(cg), "%s0::/user.slice\n", V1_CGROUP);
-    mj_cgroup_env_t env = env_for(&f, mi, cg);
+    mj_cgroup_env_t env = hybrid_env(f, "memory\n");
     mj_cg_host_t h;
     CHECK_EQ_INT(mj_cg_host_detect(&env, &h, NULL), 0);
     CHECK(h.v2_primary);
@@ -372,40 +390,34 @@ MJ_TEST(hybrid_with_a_v2_controller_mixes_backends)
     CHECK_EQ_INT(h.h[h.by_ctl[MJ_CGC_PIDS]].version, 1);
     CHECK_EQ_INT(h.by_ctl[MJ_CGC_FREEZER], h.v2);
     mj_cg_host_free(&h);
-    fake_free(&f);
 }
 
-MJ_TEST(mount_roots_escapes_and_foreign_paths)
+FAKE_TEST(mount_roots_escapes_and_foreign_paths)
 {
-    fake_t f;
-    fake_init(&f);
     /* A container's view: the memory mount's root is /docker/abc; a space in a mount point is \040;
      * a pids mount whose root does not contain our cgroup cannot be used; ".." in own is refused. */
     const char *mi = "35 31 0:32 /docker/abc /sys/fs/cgroup/my\\040memory rw - cgroup cgroup rw,memory\n"
                      "39 31 0:36 /other /sys/fs/cgroup/pids rw - cgroup cgroup rw,pids\n"
                      "37 31 0:34 / /sys/fs/cgroup/freezer rw - cgroup cgroup rw,freezer\n";
     const char *cg = "4:memory:/docker/abc/sub\n8:pids:/docker/abc\n3:freezer:/x/../../etc\n";
-    mj_cgroup_env_t env = env_for(&f, mi, cg);
+    mj_cgroup_env_t env = env_for(f, mi, cg);
     mj_cg_host_t h;
     CHECK_EQ_INT(mj_cg_host_detect(&env, &h, NULL), 0);
     CHECK_EQ_INT(h.n, 1);
     char want[512];
-    snprintf(want, sizeof(want), "%s/sys/fs/cgroup/my memory/sub", f.root);
+    snprintf(want, sizeof(want), "%s/sys/fs/cgroup/my memory/sub", f->root);
     CHECK_STREQ(h.h[0].own_dir, want);
     CHECK_EQ_INT(h.by_ctl[MJ_CGC_PIDS], -1);
     CHECK_EQ_INT(h.by_ctl[MJ_CGC_FREEZER], -1);
     mj_cg_host_free(&h);
-    fake_free(&f);
 }
 
 /* ------------------------------------------------------------------ create */
 
-MJ_TEST(v1_limits_land_in_the_right_files)
+FAKE_TEST(v1_limits_land_in_the_right_files)
 {
-    fake_t f;
-    fake_init(&f);
-    fake_v1_group(&f);
-    mj_cgroup_env_t env = env_for(&f, V1_MOUNTINFO, V1_CGROUP);
+    fake_v1_group(f);
+    mj_cgroup_env_t env = env_for(f, V1_MOUNTINFO, V1_CGROUP);
     mj_cgroup_limits_t lim = {.memory_max = 64ull << 20,
                               .memory_request = 32ull << 20,
                               .cpus = 0.5,
@@ -417,9 +429,7 @@ MJ_TEST(v1_limits_land_in_the_right_files)
     mj_cgroup_t *cg = NULL;
     mj_strv_t w = {0};
     mj_error_t *e = NULL;
-    int rc = mj_cgroup_create(&env, ID, &lim, true, &cg, &w, &e);
-    if (rc != 0)
-        MJT_FAIL("create: %s", mj_error_message(e));
+    CHECK(create_ok(&env, &lim, true, &cg, &w));
     CHECK(cg != NULL);
     for (size_t i = 0; i < w.n; i++)
         fprintf(stderr, "    warning: %s\n", w.v[i]);
@@ -427,12 +437,12 @@ MJ_TEST(v1_limits_land_in_the_right_files)
     CHECK_STREQ(mj_cgroup_version(cg), "v1");
     const char *m = "sys/fs/cgroup/memory/a/b/moonjail/" ID;
     char p[512];
-#define AT(dir, file) (snprintf(p, sizeof(p), "%s/%s", dir, file), get(&f, p))
+#define AT(dir, file) (snprintf(p, sizeof(p), "%s/%s", dir, file), get(f, p))
     CHECK_STREQ(AT(m, "memory.limit_in_bytes"), "67108864");
     CHECK_STREQ(AT(m, "memory.memsw.limit_in_bytes"), "67108864");
     CHECK_STREQ(AT(m, "memory.soft_limit_in_bytes"), "33554432");
     CHECK_STREQ(AT(m, "notify_on_release"), "0");
-    CHECK_STREQ(get(&f, "sys/fs/cgroup/memory/a/b/moonjail/notify_on_release"), "0");
+    CHECK_STREQ(get(f, "sys/fs/cgroup/memory/a/b/moonjail/notify_on_release"), "0");
     const char *c = "sys/fs/cgroup/cpu,cpuacct/moonjail/" ID;
     CHECK_STREQ(AT(c, "cpu.cfs_period_us"), "100000");
     CHECK_STREQ(AT(c, "cpu.cfs_quota_us"), "50000");
@@ -440,11 +450,11 @@ MJ_TEST(v1_limits_land_in_the_right_files)
     CHECK_STREQ(AT("sys/fs/cgroup/pids/user.slice/moonjail/" ID, "pids.max"), "10");
     CHECK_STREQ(AT("sys/fs/cgroup/freezer/moonjail/" ID, "notify_on_release"), "0");
     /* devices is not ours to touch */
-    CHECK(!exists(&f, "sys/fs/cgroup/devices/moonjail"));
+    CHECK(!exists(f, "sys/fs/cgroup/devices/moonjail"));
     char want[512];
-    snprintf(want, sizeof(want), "%s/%s", f.root, m);
+    snprintf(want, sizeof(want), "%s/%s", f->root, m);
     CHECK_STREQ(mj_cgroup_dir(cg, "memory"), want);
-    snprintf(want, sizeof(want), "%s/%s", f.root, c);
+    snprintf(want, sizeof(want), "%s/%s", f->root, c);
     CHECK_STREQ(mj_cgroup_dir(cg, "cpu"), want);
     CHECK_STREQ(mj_cgroup_dir(cg, "cpuacct"), want);
 
@@ -483,15 +493,12 @@ MJ_TEST(v1_limits_land_in_the_right_files)
 #undef AT
     mj_cgroup_free(cg);
     mj_strv_free(&w);
-    fake_free(&f);
 }
 
-MJ_TEST(v2_limits_and_subtree_control)
+FAKE_TEST(v2_limits_and_subtree_control)
 {
-    fake_t f;
-    fake_init(&f);
-    fake_v2_group(&f, "cpuset cpu io memory pids\n");
-    mj_cgroup_env_t env = env_for(&f, V2_MOUNTINFO, V2_CGROUP);
+    fake_v2_group(f, "cpuset cpu io memory pids\n");
+    mj_cgroup_env_t env = env_for(f, V2_MOUNTINFO, V2_CGROUP);
     mj_cgroup_limits_t lim = {.memory_max = 64ull << 20,
                               .memory_request = 16ull << 20,
                               .cpus = 0.5,
@@ -503,18 +510,17 @@ MJ_TEST(v2_limits_and_subtree_control)
     mj_cgroup_t *cg = NULL;
     mj_strv_t w = {0};
     mj_error_t *e = NULL;
-    if (mj_cgroup_create(&env, ID, &lim, true, &cg, &w, &e) != 0)
-        MJT_FAIL("create: %s", mj_error_message(e));
+    CHECK(create_ok(&env, &lim, true, &cg, &w));
     CHECK_EQ_INT(w.n, 0);
     CHECK_STREQ(mj_cgroup_version(cg), "v2");
-    CHECK_STREQ(get(&f, V2_OWN_DIR "/cgroup.subtree_control"), "+memory +pids +cpu");
-    CHECK_STREQ(get(&f, V2_OWN_DIR "/moonjail/cgroup.subtree_control"), "+memory +pids +cpu");
-    CHECK_STREQ(get(&f, V2_OWN_DIR "/moonjail/" ID "/memory.max"), "67108864");
-    CHECK_STREQ(get(&f, V2_OWN_DIR "/moonjail/" ID "/memory.swap.max"), "0");
-    CHECK_STREQ(get(&f, V2_OWN_DIR "/moonjail/" ID "/memory.low"), "16777216");
-    CHECK_STREQ(get(&f, V2_OWN_DIR "/moonjail/" ID "/cpu.max"), "50000 100000");
-    CHECK_STREQ(get(&f, V2_OWN_DIR "/moonjail/" ID "/cpu.weight"), "150");
-    CHECK_STREQ(get(&f, V2_OWN_DIR "/moonjail/" ID "/pids.max"), "10");
+    CHECK_STREQ(get(f, V2_OWN_DIR "/cgroup.subtree_control"), "+memory +pids +cpu");
+    CHECK_STREQ(get(f, V2_OWN_DIR "/moonjail/cgroup.subtree_control"), "+memory +pids +cpu");
+    CHECK_STREQ(get(f, V2_OWN_DIR "/moonjail/" ID "/memory.max"), "67108864");
+    CHECK_STREQ(get(f, V2_OWN_DIR "/moonjail/" ID "/memory.swap.max"), "0");
+    CHECK_STREQ(get(f, V2_OWN_DIR "/moonjail/" ID "/memory.low"), "16777216");
+    CHECK_STREQ(get(f, V2_OWN_DIR "/moonjail/" ID "/cpu.max"), "50000 100000");
+    CHECK_STREQ(get(f, V2_OWN_DIR "/moonjail/" ID "/cpu.weight"), "150");
+    CHECK_STREQ(get(f, V2_OWN_DIR "/moonjail/" ID "/pids.max"), "10");
     CHECK(mj_cgroup_can_freeze(cg));
     /* The fake never reports "frozen 1": the wait is bounded and ends in TIMEOUT. */
     double t0 = mj_now_monotonic();
@@ -523,38 +529,34 @@ MJ_TEST(v2_limits_and_subtree_control)
     CHECK(e && mj_error_code(e) == MJ_ERR_TIMEOUT);
     mj_error_free(e);
     e = NULL;
-    CHECK_STREQ(get(&f, V2_OWN_DIR "/moonjail/" ID "/work/cgroup.freeze"), "1");
-    CHECK_STREQ(get(&f, V2_OWN_DIR "/moonjail/" ID "/cgroup.freeze"), "");
-    put(&f, V2_OWN_DIR "/moonjail/" ID "/work/cgroup.events", "populated 1\nfrozen 1\n");
+    CHECK_STREQ(get(f, V2_OWN_DIR "/moonjail/" ID "/work/cgroup.freeze"), "1");
+    CHECK_STREQ(get(f, V2_OWN_DIR "/moonjail/" ID "/cgroup.freeze"), "");
+    put(f, V2_OWN_DIR "/moonjail/" ID "/work/cgroup.events", "populated 1\nfrozen 1\n");
     CHECK_EQ_INT(mj_cgroup_freeze(cg, true, &e), 0);
     CHECK_EQ_INT(mj_cgroup_frozen(cg), 1);
     mj_cgroup_free(cg);
     mj_strv_free(&w);
 
     /* Controllers already enabled are not written again (that would be EBUSY with processes). */
-    put(&f, V2_OWN_DIR "/cgroup.subtree_control", "cpu memory pids\n");
-    put(&f, V2_OWN_DIR "/moonjail/cgroup.subtree_control", "memory\n");
+    put(f, V2_OWN_DIR "/cgroup.subtree_control", "cpu memory pids\n");
+    put(f, V2_OWN_DIR "/moonjail/cgroup.subtree_control", "memory\n");
     mj_cgroup_limits_t big = {.cpus = 2.25, .cpu_request = 500, .memory_max = 1 << 20};
-    if (mj_cgroup_create(&env, ID, &big, false, &cg, &w, &e) != 0)
-        MJT_FAIL("create: %s", mj_error_message(e));
-    CHECK_STREQ(get(&f, V2_OWN_DIR "/cgroup.subtree_control"), "cpu memory pids");
-    CHECK_STREQ(get(&f, V2_OWN_DIR "/moonjail/cgroup.subtree_control"), "+cpu");
-    CHECK_STREQ(get(&f, V2_OWN_DIR "/moonjail/" ID "/cpu.max"), "225000 100000");
-    CHECK_STREQ(get(&f, V2_OWN_DIR "/moonjail/" ID "/cpu.weight"), "10000");
+    CHECK(create_ok(&env, &big, false, &cg, &w));
+    CHECK_STREQ(get(f, V2_OWN_DIR "/cgroup.subtree_control"), "cpu memory pids");
+    CHECK_STREQ(get(f, V2_OWN_DIR "/moonjail/cgroup.subtree_control"), "+cpu");
+    CHECK_STREQ(get(f, V2_OWN_DIR "/moonjail/" ID "/cpu.max"), "225000 100000");
+    CHECK_STREQ(get(f, V2_OWN_DIR "/moonjail/" ID "/cpu.weight"), "10000");
     mj_cgroup_free(cg);
     mj_strv_free(&w);
-    fake_free(&f);
 }
 
-MJ_TEST(required_limit_without_controller_fails_closed)
+FAKE_TEST(required_limit_without_controller_fails_closed)
 {
-    fake_t f;
-    fake_init(&f);
-    fake_v1_group(&f);
+    fake_v1_group(f);
     /* no memory hierarchy at all */
     const char *mi = "39 31 0:36 / /sys/fs/cgroup/pids rw - cgroup cgroup rw,pids\n";
     const char *cgt = "8:pids:/user.slice\n";
-    mj_cgroup_env_t env = env_for(&f, mi, cgt);
+    mj_cgroup_env_t env = env_for(f, mi, cgt);
     mj_cgroup_limits_t lim = {.memory_max = 64ull << 20, .pids_max = 10, .memory_required = true, .pids_required = true};
     mj_cgroup_t *cg = NULL;
     mj_strv_t w = {0};
@@ -568,25 +570,21 @@ MJ_TEST(required_limit_without_controller_fails_closed)
     CHECK(strstr(msg, "memory controller"));
     CHECK(strstr(msg, "best effort"));
     mj_error_free(e);
-    CHECK_STREQ(get(&f, "sys/fs/cgroup/pids/user.slice/moonjail/" ID "/pids.max"), "");
+    CHECK_STREQ(get(f, "sys/fs/cgroup/pids/user.slice/moonjail/" ID "/pids.max"), "");
     mj_strv_free(&w);
-    fake_free(&f);
 }
 
-MJ_TEST(best_effort_limit_without_controller_warns)
+FAKE_TEST(best_effort_limit_without_controller_warns)
 {
-    fake_t f;
-    fake_init(&f);
-    fake_v1_group(&f);
+    fake_v1_group(f);
     const char *mi = "39 31 0:36 / /sys/fs/cgroup/pids rw - cgroup cgroup rw,pids\n";
     const char *cgt = "8:pids:/user.slice\n";
-    mj_cgroup_env_t env = env_for(&f, mi, cgt);
+    mj_cgroup_env_t env = env_for(f, mi, cgt);
     mj_cgroup_limits_t lim = {.memory_max = 64ull << 20, .pids_max = 10, .pids_required = true};
     mj_cgroup_t *cg = NULL;
     mj_strv_t w = {0};
     mj_error_t *e = NULL;
-    if (mj_cgroup_create(&env, ID, &lim, true, &cg, &w, &e) != 0)
-        MJT_FAIL("create: %s", mj_error_message(e));
+    CHECK(create_ok(&env, &lim, true, &cg, &w));
     CHECK(cg != NULL);
     CHECK_STREQ(mj_cgroup_version(cg), "v1");
     CHECK(!mj_cgroup_can_freeze(cg));
@@ -594,7 +592,7 @@ MJ_TEST(best_effort_limit_without_controller_warns)
     CHECK_EQ_INT(w.n, 2);
     CHECK(w.n > 0 && strstr(w.v[0], "memory limit (memory_max=67108864 bytes) not applied"));
     CHECK(w.n > 1 && strstr(w.v[1], "SIGSTOP"));
-    CHECK_STREQ(get(&f, "sys/fs/cgroup/pids/user.slice/moonjail/" ID "/pids.max"), "10");
+    CHECK_STREQ(get(f, "sys/fs/cgroup/pids/user.slice/moonjail/" ID "/pids.max"), "10");
     mj_cgroup_free(cg);
     mj_strv_free(&w);
 
@@ -604,17 +602,14 @@ MJ_TEST(best_effort_limit_without_controller_warns)
     CHECK(cg == NULL);
     CHECK_EQ_INT(w.n, 1);
     mj_strv_free(&w);
-    fake_free(&f);
 }
 
-MJ_TEST(required_limit_with_missing_file_names_the_path)
+FAKE_TEST(required_limit_with_missing_file_names_the_path)
 {
-    fake_t f;
-    fake_init(&f);
-    put(&f, "sys/fs/cgroup/memory/a/b/moonjail/" ID "/notify_on_release", ""); /* no limit files */
-    put(&f, "sys/fs/cgroup/memory/a/b/moonjail/notify_on_release", "");
+    put(f, "sys/fs/cgroup/memory/a/b/moonjail/" ID "/notify_on_release", ""); /* no limit files */
+    put(f, "sys/fs/cgroup/memory/a/b/moonjail/notify_on_release", "");
     const char *mi = "35 31 0:32 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n";
-    mj_cgroup_env_t env = env_for(&f, mi, "4:memory:/a/b\n");
+    mj_cgroup_env_t env = env_for(f, mi, "4:memory:/a/b\n");
     mj_cgroup_limits_t lim = {.memory_max = 1 << 20, .memory_required = true};
     mj_cgroup_t *cg = NULL;
     mj_error_t *e = NULL;
@@ -623,16 +618,13 @@ MJ_TEST(required_limit_with_missing_file_names_the_path)
     CHECK(e && strstr(mj_error_message(e), "/sys/fs/cgroup/memory/a/b/moonjail/" ID "/memory.limit_in_bytes"));
     CHECK(e && strstr(mj_error_message(e), "memory controller (cgroup v1)"));
     mj_error_free(e);
-    fake_free(&f);
 }
 
-MJ_TEST(io_limits_v2_io_max)
+FAKE_TEST(io_limits_v2_io_max)
 {
-    fake_t f;
-    fake_init(&f);
-    fake_v2_group(&f, "cpuset cpu io memory pids\n");
-    put(&f, V2_OWN_DIR "/moonjail/" ID "/io.max", "");
-    mj_cgroup_env_t env = env_for(&f, V2_MOUNTINFO, V2_CGROUP);
+    fake_v2_group(f, "cpuset cpu io memory pids\n");
+    put(f, V2_OWN_DIR "/moonjail/" ID "/io.max", "");
+    mj_cgroup_env_t env = env_for(f, V2_MOUNTINFO, V2_CGROUP);
     mj_cgroup_limits_t lim = {.n_io = 1, .io_required = true};
     lim.io[0].major = 8;
     lim.io[0].minor = 0;
@@ -640,22 +632,17 @@ MJ_TEST(io_limits_v2_io_max)
     lim.io[0].write_iops = 100;
     mj_cgroup_t *cg = NULL;
     mj_strv_t w = {0};
-    mj_error_t *e = NULL;
-    if (mj_cgroup_create(&env, ID, &lim, false, &cg, &w, &e) != 0)
-        MJT_FAIL("create: %s", mj_error_message(e));
-    CHECK_STREQ(get(&f, V2_OWN_DIR "/moonjail/" ID "/io.max"), "8:0 rbps=1048576 wbps=max riops=max wiops=100");
-    CHECK(strstr(get(&f, V2_OWN_DIR "/cgroup.subtree_control"), "+io") != NULL);
+    CHECK(create_ok(&env, &lim, false, &cg, &w));
+    CHECK_STREQ(get(f, V2_OWN_DIR "/moonjail/" ID "/io.max"), "8:0 rbps=1048576 wbps=max riops=max wiops=100");
+    CHECK(strstr(get(f, V2_OWN_DIR "/cgroup.subtree_control"), "+io") != NULL);
     mj_cgroup_free(cg);
     mj_strv_free(&w);
-    fake_free(&f);
 }
 
-MJ_TEST(io_limit_required_without_controller_fails_closed)
+FAKE_TEST(io_limit_required_without_controller_fails_closed)
 {
-    fake_t f;
-    fake_init(&f);
-    fake_v2_group(&f, "cpuset cpu memory pids\n"); /* no io here */
-    mj_cgroup_env_t env = env_for(&f, V2_MOUNTINFO, V2_CGROUP);
+    fake_v2_group(f, "cpuset cpu memory pids\n"); /* no io here */
+    mj_cgroup_env_t env = env_for(f, V2_MOUNTINFO, V2_CGROUP);
     mj_cgroup_limits_t lim = {.n_io = 1, .io_required = true};
     lim.io[0].major = 8;
     lim.io[0].write_bps = 1 << 20;
@@ -666,15 +653,12 @@ MJ_TEST(io_limit_required_without_controller_fails_closed)
     CHECK(e && strstr(mj_error_message(e), "io limit"));
     mj_error_free(e);
     mj_strv_free(&w);
-    fake_free(&f);
 }
 
-MJ_TEST(v2_missing_controller_explains_delegation)
+FAKE_TEST(v2_missing_controller_explains_delegation)
 {
-    fake_t f;
-    fake_init(&f);
-    fake_v2_group(&f, "cpu memory\n");
-    mj_cgroup_env_t env = env_for(&f, V2_MOUNTINFO, V2_CGROUP);
+    fake_v2_group(f, "cpu memory\n");
+    mj_cgroup_env_t env = env_for(f, V2_MOUNTINFO, V2_CGROUP);
     mj_cgroup_limits_t lim = {.pids_max = 10, .pids_required = true};
     mj_cgroup_t *cg = NULL;
     mj_error_t *e = NULL;
@@ -686,23 +670,20 @@ MJ_TEST(v2_missing_controller_explains_delegation)
     CHECK(strstr(msg, V2_OWN "/cgroup.controllers offers only \"cpu memory\""));
     CHECK(strstr(msg, "Delegate=yes"));
     mj_error_free(e);
-    fake_free(&f);
 }
 
 /* ------------------------------------------------------------------ stats */
 
-MJ_TEST(v1_stats_from_files)
+FAKE_TEST(v1_stats_from_files)
 {
-    fake_t f;
-    fake_init(&f);
-    fake_v1_group(&f);
-    put(&f, "sys/fs/cgroup/memory/a/b/moonjail/" ID "/memory.usage_in_bytes", "1048576\n");
-    put(&f, "sys/fs/cgroup/memory/a/b/moonjail/" ID "/memory.max_usage_in_bytes", "2097152\n");
-    put(&f, "sys/fs/cgroup/memory/a/b/moonjail/" ID "/memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n");
-    put(&f, "sys/fs/cgroup/pids/user.slice/moonjail/" ID "/pids.current", "3\n");
-    put(&f, "sys/fs/cgroup/pids/user.slice/moonjail/" ID "/pids.events", "max 5\n");
-    put(&f, "sys/fs/cgroup/cpu,cpuacct/moonjail/" ID "/cpuacct.usage", "1500000000\n");
-    mj_cgroup_env_t env = env_for(&f, V1_MOUNTINFO, V1_CGROUP);
+    fake_v1_group(f);
+    put(f, "sys/fs/cgroup/memory/a/b/moonjail/" ID "/memory.usage_in_bytes", "1048576\n");
+    put(f, "sys/fs/cgroup/memory/a/b/moonjail/" ID "/memory.max_usage_in_bytes", "2097152\n");
+    put(f, "sys/fs/cgroup/memory/a/b/moonjail/" ID "/memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n");
+    put(f, "sys/fs/cgroup/pids/user.slice/moonjail/" ID "/pids.current", "3\n");
+    put(f, "sys/fs/cgroup/pids/user.slice/moonjail/" ID "/pids.events", "max 5\n");
+    put(f, "sys/fs/cgroup/cpu,cpuacct/moonjail/" ID "/cpuacct.usage", "1500000000\n");
+    mj_cgroup_env_t env = env_for(f, V1_MOUNTINFO, V1_CGROUP);
     mj_cgroup_t *cg = NULL;
     CHECK_EQ_INT(mj_cgroup_open(&env, ID, &cg), 0);
     CHECK_STREQ(mj_cgroup_version(cg), "v1");
@@ -717,16 +698,16 @@ MJ_TEST(v1_stats_from_files)
     CHECK_EQ_INT(st.pids_current, 3);
     CHECK(fabs(st.cpu_time - 1.5) < 1e-9);
 
-    put(&f, "sys/fs/cgroup/memory/a/b/moonjail/" ID "/memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 0\n");
-    put(&f, "sys/fs/cgroup/pids/user.slice/moonjail/" ID "/pids.events", "max 0\n");
+    put(f, "sys/fs/cgroup/memory/a/b/moonjail/" ID "/memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 0\n");
+    put(f, "sys/fs/cgroup/pids/user.slice/moonjail/" ID "/pids.events", "max 0\n");
     /* cpuacct.stat (USER_HZ ticks) when cpuacct.usage is missing */
     char p[512];
-    snprintf(p, sizeof(p), "%s/sys/fs/cgroup/cpu,cpuacct/moonjail/" ID "/cpuacct.usage", f.root);
+    snprintf(p, sizeof(p), "%s/sys/fs/cgroup/cpu,cpuacct/moonjail/" ID "/cpuacct.usage", f->root);
     unlink(p);
     char ticks[64];
     long hz = sysconf(_SC_CLK_TCK);
     snprintf(ticks, sizeof(ticks), "user %ld\nsystem %ld\n", hz, hz / 2);
-    put(&f, "sys/fs/cgroup/cpu,cpuacct/moonjail/" ID "/cpuacct.stat", ticks);
+    put(f, "sys/fs/cgroup/cpu,cpuacct/moonjail/" ID "/cpuacct.stat", ticks);
     CHECK_EQ_INT(mj_cgroup_stats(cg, &st), 0);
     CHECK(!st.oom);
     CHECK(!st.pids_max_hit);
@@ -735,23 +716,20 @@ MJ_TEST(v1_stats_from_files)
 
     CHECK_EQ_INT(mj_cgroup_open(&env, "abcdef", &cg), -1);
     CHECK_EQ_INT(errno, ENOENT);
-    fake_free(&f);
 }
 
-MJ_TEST(v2_stats_from_files)
+FAKE_TEST(v2_stats_from_files)
 {
-    fake_t f;
-    fake_init(&f);
-    fake_v2_group(&f, "cpu memory pids\n");
+    fake_v2_group(f, "cpu memory pids\n");
     const char *d = V2_OWN_DIR "/moonjail/" ID;
     char p[512];
-#define PUT(file, text) (snprintf(p, sizeof(p), "%s/%s", d, file), put(&f, p, text))
+#define PUT(file, text) (snprintf(p, sizeof(p), "%s/%s", d, file), put(f, p, text))
     PUT("memory.current", "4096\n");
     PUT("memory.events", "low 0\nhigh 0\nmax 3\noom 1\noom_kill 0\noom_group_kill 0\n");
     PUT("cpu.stat", "usage_usec 2500000\nuser_usec 2000000\nsystem_usec 500000\n");
     PUT("pids.current", "2\n");
     PUT("pids.events", "max 0\n");
-    mj_cgroup_env_t env = env_for(&f, V2_MOUNTINFO, V2_CGROUP);
+    mj_cgroup_env_t env = env_for(f, V2_MOUNTINFO, V2_CGROUP);
     mj_cgroup_t *cg = NULL;
     CHECK_EQ_INT(mj_cgroup_open(&env, ID, &cg), 0);
     CHECK_STREQ(mj_cgroup_version(cg), "v2");
@@ -778,7 +756,6 @@ MJ_TEST(v2_stats_from_files)
     CHECK_EQ_INT(st.memory_peak, 9999);
 #undef PUT
     mj_cgroup_free(cg);
-    fake_free(&f);
 }
 
 /* ------------------------------------------------------------------ the real kernel */

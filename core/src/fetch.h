@@ -1,0 +1,33 @@
+/* fetch.h — HTTP(S) with libcurl (fetch.c): one GET request whose body goes to a sink, and, on
+ * top of it, the download of a URL into a new file.  A registry client stands on mj_fetch. */
+#ifndef MJ_FETCH_H
+#define MJ_FETCH_H
+
+#include <moonjail/moonjail.h>
+#include <stddef.h>
+
+/* Takes the next piece of a response body: 0 to go on, -1 with errno to stop the transfer. */
+typedef int (*mj_fetch_sink_fn)(const void *data, size_t len, void *ud);
+
+typedef struct {
+    const char *url;            /* http:// or https:// only; redirects: at most 5, to http/https only */
+    const char *const *headers; /* extra request headers ("Name: value"), NULL-terminated; or NULL */
+    uint64_t max_bytes;         /* of the body; 0 = 4 GiB */
+    mj_fetch_sink_fn sink;      /* required */
+    void *sink_ud;
+    const char *sink_name;      /* what the sink writes to, for messages; NULL: the URL */
+} mj_fetch_request_t;
+
+/* Performs one GET request, handing the body to req->sink as it arrives (a status >= 400 hands
+ * it nothing).  INVALID_CONFIG for a URL that is not http:// or https://; NETWORK naming the URL
+ * (never its user:password@) and the HTTP status (>= 400) or the transport failure, retryable for
+ * 408, 429, 5xx and transport failures (cannot resolve or connect, timeouts, send/receive
+ * errors); RESOURCE_LIMIT_EXCEEDED past max_bytes; a sink's failure as
+ * "fetch: write <sink_name>: <strerror>" with its errno. */
+int mj_fetch(const mj_fetch_request_t *req, mj_error_t **err);
+
+/* Downloads an http:// or https:// URL (as mj_fetch) into a new file dest_path (O_EXCL, mode
+ * 0600), removed again on any failure.  max_bytes 0 = 4 GiB. */
+int mj_fetch_url(const char *url, const char *dest_path, uint64_t max_bytes, mj_error_t **err);
+
+#endif
