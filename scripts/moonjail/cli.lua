@@ -169,6 +169,34 @@ local function status_of(r)
   return r.exit_code or EXIT_ERROR
 end
 
+-- Prints warnings (a list, may be nil) on stderr, unless quiet.
+local function print_warnings(list, quiet)
+  if quiet then return end
+  for _, w in ipairs(list or {}) do io.stderr:write("moonjail: warning: ", oneline(w), "\n") end
+end
+
+-- Reports what a run or an exec came to — ok, result, err of pcall(mj.run or sb.exec, …) — as
+-- flags.json and flags.quiet ask (its output was streamed unless --json); returns the exit status.
+local function command_status(flags, ok, result, err)
+  if not ok then -- misuse raised: still moonjail's own error
+    return report_error(usage_error(oneline(result)), flags.json)
+  end
+  if not result then return report_error(err, flags.json) end
+  if flags.json then
+    local out = {}
+    for k, v in pairs(result) do out[k] = v end
+    out.warnings = array(result.warnings)
+    io.stdout:write(json_encode(out), "\n")
+  else
+    io.stdout:flush()
+    print_warnings(result.warnings, flags.quiet)
+    if not flags.quiet and result.ended_by == "output_limit" then
+      io.stderr:write("moonjail: warning: output limit reached; the command was stopped\n")
+    end
+  end
+  return status_of(result)
+end
+
 local function cmd_run(argv, first)
   local flags, cmd = sandbox_options("run", argv, first)
   if not flags then return cmd end
@@ -182,27 +210,7 @@ local function cmd_run(argv, first)
   if flags.interactive then opts.stdin_fd = 0 end
   if flags.tty then opts.tty = true end -- a fresh pty inside, relayed; never this terminal
 
-  local ok, result, err = pcall(moonjail().run, cmd, opts)
-  if not ok then -- misuse raised: still moonjail's own error
-    return report_error(usage_error(oneline(result)), flags.json)
-  end
-  if not result then return report_error(err, flags.json) end
-
-  if flags.json then
-    local out = {}
-    for k, v in pairs(result) do out[k] = v end
-    out.warnings = array(result.warnings)
-    io.stdout:write(json_encode(out), "\n")
-  else
-    io.stdout:flush()
-    if not flags.quiet then
-      for _, w in ipairs(result.warnings or {}) do io.stderr:write("moonjail: warning: ", oneline(w), "\n") end
-      if result.ended_by == "output_limit" then
-        io.stderr:write("moonjail: warning: output limit reached; the command was stopped\n")
-      end
-    end
-  end
-  return status_of(result)
+  return command_status(flags, pcall(moonjail().run, cmd, opts))
 end
 
 ------------------------------------------------------------------------------------------------
@@ -308,7 +316,8 @@ end
 
 -- What the commands in moonjail.cli_sandbox and moonjail.cli_policy use from here.
 local shared = { moonjail = moonjail, report_error = report_error, usage_error = usage_error, oneline = oneline,
-  options = options, sandbox_options = sandbox_options, status_of = status_of }
+  options = options, sandbox_options = sandbox_options, command_status = command_status,
+  print_warnings = print_warnings }
 
 local sandbox_cli -- moonjail.cli_sandbox, once loaded
 local function sandbox_commands()

@@ -5,7 +5,7 @@
 -- Returns function(shared) -> { name = fn(argv, first) -> status }.
 -- shared: moonjail (fn -> module), report_error, usage_error, oneline, options and
 -- sandbox_options (moonjail.cliopts over the command's table, help and usage errors printed),
--- status_of.
+-- command_status (reports a run's or exec's result, gives the exit status), print_warnings.
 -- Never: print more than the one error line per failure, or pass the caller's terminal into a
 -- sandbox (exec -t runs the command on a fresh pty that the core relays).
 return function(shared)
@@ -29,6 +29,17 @@ return function(shared)
   end
 
   local function fail(err, json_out) return report_error(err, json_out) end
+
+  -- The options of command `cmd` (info, top, diff: one NAME) and that sandbox, opened; or nil,
+  -- exit status once the help or the error is printed.
+  local function open_one(cmd, argv, first)
+    local flags, pos = options(cmd, argv, first)
+    if not flags then return nil, pos end
+    if #pos ~= 1 then return nil, fail(usage_error(cmd .. ": expected one NAME"), flags.json) end
+    local sb, status = open(pos[1], flags.json)
+    if not sb then return nil, status end
+    return flags, sb
+  end
 
   local function ago(t)
     if type(t) ~= "number" or t <= 0 then return "-" end
@@ -73,10 +84,6 @@ return function(shared)
     return table.concat(out, "\n") .. "\n"
   end
 
-  local function print_warnings(list, quiet)
-    if quiet then return end
-    for _, w in ipairs(list or {}) do io.stderr:write("moonjail: warning: ", oneline(w), "\n") end
-  end
 
   --------------------------------------------------------------------------------------------
   -- create
@@ -100,9 +107,7 @@ return function(shared)
       io.stdout:write(encode(info), "\n")
     else
       io.stdout:write(info.name or opts.name, "\n")
-      if not flags.quiet then
-        for _, w in ipairs(info.warnings or {}) do io.stderr:write("moonjail: warning: ", oneline(w), "\n") end
-      end
+      shared.print_warnings(info.warnings, flags.quiet)
     end
     sb:close()
     return 0
@@ -144,21 +149,7 @@ return function(shared)
     if flags.tty then eopts.tty = true end
     local ok, result, err = pcall(sb.exec, sb, pos, eopts)
     sb:close()
-    if not ok then return fail(usage_error(oneline(result)), flags.json) end
-    if not result then return fail(err, flags.json) end
-    if flags.json then
-      local out = {}
-      for k, v in pairs(result) do out[k] = v end
-      out.warnings = array(result.warnings)
-      io.stdout:write(encode(out), "\n")
-    else
-      io.stdout:flush()
-      print_warnings(result.warnings, flags.quiet)
-      if not flags.quiet and result.ended_by == "output_limit" then
-        io.stderr:write("moonjail: warning: output limit reached; the command was stopped\n")
-      end
-    end
-    return shared.status_of(result)
+    return shared.command_status(flags, ok, result, err)
   end
 
   --------------------------------------------------------------------------------------------
@@ -257,11 +248,8 @@ return function(shared)
   local TIME_FIELDS = { created_at = true, started_at = true }
 
   local function cmd_info(argv, first)
-    local flags, pos = options("info", argv, first)
-    if not flags then return pos end
-    if #pos ~= 1 then return fail(usage_error("info: expected one NAME"), flags.json) end
-    local sb, status = open(pos[1], flags.json)
-    if not sb then return status end
+    local flags, sb = open_one("info", argv, first)
+    if not flags then return sb end
     local info, err = sb:info()
     sb:close()
     if not info then return fail(err, flags.json) end
@@ -282,11 +270,8 @@ return function(shared)
   -- `moonjail diff NAME [--mount DST] [--export DEST] [--json]`: the changes in a cow repository
   -- (A added, C changed, D deleted, as `docker diff`), or written out with --export.
   local function cmd_diff(argv, first)
-    local flags, pos = options("diff", argv, first)
-    if not flags then return pos end
-    if #pos ~= 1 then return fail(usage_error("diff: expected one NAME"), flags.json) end
-    local sb, status = open(pos[1], flags.json)
-    if not sb then return status end
+    local flags, sb = open_one("diff", argv, first)
+    if not flags then return sb end
     local ok, err
     if flags.export then
       local dest = flags.export
@@ -311,11 +296,8 @@ return function(shared)
   end
 
   local function cmd_top(argv, first)
-    local flags, pos = options("top", argv, first)
-    if not flags then return pos end
-    if #pos ~= 1 then return fail(usage_error("top: expected one NAME"), flags.json) end
-    local sb, status = open(pos[1], flags.json)
-    if not sb then return status end
+    local flags, sb = open_one("top", argv, first)
+    if not flags then return sb end
     local procs, err = sb:processes()
     sb:close()
     if not procs then return fail(err, flags.json) end
