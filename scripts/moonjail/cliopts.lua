@@ -6,8 +6,6 @@
 -- Forms (every command): `--opt VALUE`, `--opt=VALUE`, `-o VALUE`; one-letter flags clustered
 -- (`-it` is `-i -t`; a letter that takes a value cannot be clustered); `--` ends the options;
 -- "-" alone is an argument.  A value is the next argument whatever it looks like (`-e -x`).
-local util = require "moonjail.util"
-
 local M = {}
 
 -- The result field of option `opt`: its long name with "-" as "_".
@@ -67,7 +65,7 @@ function M.new(tables)
     for _, e in ipairs(P.options_of(name)) do
       if not e.opt.hidden then names[#names + 1] = "--" .. e.opt.long end
     end
-    return util.suggest(word:match("^[^=]*"), names)
+    return require("moonjail.util").suggest(word:match("^[^=]*"), names)
   end
 
   --- The commands that take option `id`, sorted.
@@ -113,15 +111,16 @@ function M.new(tables)
   -- Without one, a flag stores res[key] = true, a value res[key] = value (repeating options:
   -- appended to the list res[key]).  `res` is the table to fill (default: a new one).
   -- Returns res, positionals (in order; everything after "--" or after the options stopped
-  -- included) or nil, err, res (as filled so far); err = { message =, option =, suggestion = }.
+  -- included) or nil, err, res (as filled so far); err = { message =, option = the argument
+  -- refused } (for an unknown option, P.suggest(name, err.option) is the "did you mean").
   function P.parse(name, argv, first, convert, res)
     local cmd, ix = command(name), index(name)
     local mode = cmd.args or "interleave"
     res = res or {}
     local pos = {}
 
-    local function fail(msg, option, suggestion)
-      return nil, { message = name .. ": " .. msg, option = option, suggestion = suggestion }, res
+    local function fail(msg, option)
+      return nil, { message = name .. ": " .. msg, option = option }, res
     end
 
     -- Applies one occurrence of option id, typed as `typed`; nil or a message.
@@ -164,7 +163,7 @@ function M.new(tables)
             ids[#ids + 1] = cid
           end
           if not cluster or not ids then
-            return fail("unknown option '" .. a .. "' (see 'moonjail " .. name .. " --help')", a, P.suggest(name, a))
+            return fail("unknown option '" .. a .. "' (see 'moonjail " .. name .. " --help')", a)
           end
           for k, cid in ipairs(ids) do
             local why = apply(cid, nil, "-" .. cluster:sub(k, k))
