@@ -3,6 +3,8 @@
 -- argv[1..n] are the arguments after the program name.  Exit status (DESIGN.md): the command's
 -- own; 128+N when killed by signal N; 124 on timeout; 125 for moonjail's own errors (one line
 -- "moonjail: CODE: message" on stderr); 126 not executable; 127 not found.
+-- Every command's options are parsed by moonjail.cliopts from the tables of moonjail.cli_tables
+-- (--help included); what the values of run, create and exec mean is here (SANDBOX_OPTIONS).
 -- Never: print anything but that one line for an error, or load modules a subcommand does not need.
 
 local EXIT_ERROR, EXIT_NOEXEC, EXIT_NOTFOUND, EXIT_TIMEOUT = 125, 126, 127, 124

@@ -21,6 +21,7 @@
 --   hidden   true when parsed but not listed in --help
 --   help     its line(s) for --help ("\n" between lines); a command may give its own
 --
+-- main: `moonjail` itself (--help, --version before any command); the parser calls it "moonjail".
 -- commands[name] ("policy list" for a subcommand):
 --   args     how positional arguments mix with options: "stop" (options end at the first
 --            positional: the command to run follows), "interleave" (options anywhere, until

@@ -6,6 +6,7 @@
 -- Forms (every command): `--opt VALUE`, `--opt=VALUE`, `-o VALUE`; one-letter flags clustered
 -- (`-it` is `-i -t`; a letter that takes a value cannot be clustered); `--` ends the options;
 -- "-" alone is an argument.  A value is the next argument whatever it looks like (`-e -x`).
+-- A "passthrough" command (script, help) takes only options spelled exactly as declared.
 local M = {}
 
 -- The result field of option `opt`: its long name with "-" as "_".

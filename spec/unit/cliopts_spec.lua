@@ -271,7 +271,9 @@ describe("cli_tables", function()
       assert.are.equal("string", type(c.help), name)
       local seen = {}
       for _, e in ipairs(cliopts.options_of(name)) do
-        for _, n in ipairs({ "--" .. e.opt.long, e.opt.short and ("-" .. e.opt.short) or nil }) do
+        local names = { "--" .. e.opt.long, e.opt.short and ("-" .. e.opt.short) or nil }
+        for _, a in ipairs(e.opt.aliases or {}) do table.insert(names, 1, "--" .. a) end
+        for _, n in ipairs(names) do
           assert.is_nil(seen[n], name .. ": " .. n .. " twice")
           seen[n] = true
         end
