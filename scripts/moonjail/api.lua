@@ -136,13 +136,6 @@ return function(core)
   ----------------------------------------------------------------------------------------------
   -- Resolution: policy + options -> core.run spec.
 
-  local function exists(path)
-    if core.path_kind then return core.path_kind(path) end
-    local f = io.open(path, "r")
-    if f then f:close(); return "file" end
-    return nil
-  end
-
   local repo -- moonjail.repo, loaded on first use
   local function repo_module()
     repo = repo or require "moonjail.repo"
@@ -152,7 +145,6 @@ return function(core)
   -- Whether the named sandbox `name` still exists as the one with this id (for the garbage
   -- collection of repository working trees).
   local function sandbox_alive(name, id)
-    if not core.open then return true end
     local sb = core.open(name)
     if not sb then return false end
     local info = core.sandbox_ops.info(sb)
@@ -210,7 +202,7 @@ return function(core)
 
     -- file system
     spec.root = fs.root or "host"
-    if spec.root ~= "host" and exists(spec.root) ~= "directory" then
+    if spec.root ~= "host" and core.path_kind(spec.root) ~= "directory" then
       return invalid(string.format("%s '%s' is not an existing directory",
         opts.rootfs and "option 'rootfs':" or "policy 'filesystem.root':", spec.root))
     end
@@ -243,7 +235,7 @@ return function(core)
       end
     end
     for i, m in ipairs(spec.mounts) do
-      if m.kind ~= "tmpfs" and not exists(m.src) then
+      if m.kind ~= "tmpfs" and not core.path_kind(m.src) then
         return invalid(string.format("%s: source '%s' does not exist", origin[i], m.src))
       end
     end
@@ -506,9 +498,6 @@ return function(core)
   --- Creates a sandbox whose supervisor stays warm between commands (see docs/lua-api.md).
   -- Returns a Sandbox or nil, err; misuse raises.
   function M.sandbox(opts)
-    if not core.sandbox then
-      return unsupported("persistent sandboxes (moonjail.sandbox) are not available in this build")
-    end
     return sandbox_module().create(opts, 2)
   end
 
@@ -517,13 +506,11 @@ return function(core)
     if type(name) ~= "string" then
       error("bad argument #1 to 'open' (string expected, got " .. type(name) .. ")", 2)
     end
-    if not core.open then return unsupported("persistent sandboxes are not available in this build") end
     return sandbox_module().open(name)
   end
 
   --- Names of the named sandboxes (sorted); array or nil, err.
   function M.list()
-    if not core.list then return unsupported("persistent sandboxes are not available in this build") end
     local names, err = core.list()
     if not names then return nil, err end
     table.sort(names)
@@ -550,7 +537,7 @@ return function(core)
 
   --- As io.type: "sandbox", "closed sandbox", "process", "closed process", or nil.
   function M.type(v)
-    if type(v) ~= "userdata" or not core.sandbox_ops then return nil end
+    if type(v) ~= "userdata" then return nil end
     local ok, closed = pcall(core.sandbox_ops.is_closed, v)
     if ok then return closed and "closed sandbox" or "sandbox" end
     ok, closed = pcall(core.process_ops.is_closed, v)

@@ -1,93 +1,20 @@
 -- moonjail.cli_policy — `moonjail policy list|show|check`.  Loaded by moonjail.cli only when
 -- `policy` runs.
 --
--- Returns function(shared) -> { run = fn(argv, first) -> status, help = text }.
--- shared: moonjail (fn -> module), report_error, usage_error, oneline.
+-- Returns function(shared) -> run(argv, first) -> status.
+-- shared: moonjail (fn -> module), report_error, usage_error, oneline, options (moonjail.cliopts
+-- over the command's table, help and usage errors printed).
 -- Policies are loaded only through the module's loader (mj.load_policy): text only, empty
 -- environment, instruction and memory budget — this file never runs a policy itself.
 -- Never: start a sandbox, look at the host beyond reading the policy files, or print more than
 -- one error line on stderr per command.
 return function(shared)
   local moonjail, report_error, usage_error = shared.moonjail, shared.report_error, shared.usage_error
-  local oneline = shared.oneline
+  local oneline, options = shared.oneline, shared.options
+  local cliopts = require "moonjail.cliopts"
   local util = require "moonjail.util"
   local json -- moonjail.json, on first use
   local function json_module() json = json or require "moonjail.json"; return json end
-
-  local HELP = {
-    policy = [[
-Usage: moonjail policy COMMAND
-
-Inspect and validate policies (see docs/policies.md).
-
-Commands:
-  list [--json]               The built-in policies and what each is for
-  show [--json] NAME|FILE     The policy after resolving `extends`, as a standalone policy
-  check [--json] FILE...      Validate policy files; 'FILE: ok' or each problem with file:line
-
-A reference with a '/' or ending in '.lua' is a file (relative to the current directory);
-anything else names a built-in policy.  Run 'moonjail policy COMMAND --help' for more.
-]],
-    list = [[
-Usage: moonjail policy list [--json]
-
-List the policies built into moonjail, with their descriptions.
-
-Options:
-      --json    Print an array of { "name", "description" } objects
-  -h, --help    Show this help
-]],
-    show = [[
-Usage: moonjail policy show [--json] NAME|FILE
-
-Print the policy NAME (built in) or FILE with its `extends` chain merged in: tables merged key
-by key, lists replaced.  The text is itself a standalone policy (no `extends`, mount sources
-resolved to absolute paths, unlimited counts as -1), keys in sorted order.  Nothing is started
-and the host is not probed: mount sources, user names and cgroup limits are checked when a
-sandbox starts.
-
-Options:
-      --json    Print the merged policy as a JSON object (unlimited counts as -1)
-  -h, --help    Show this help
-]],
-    check = [[
-Usage: moonjail policy check [--json] FILE...
-
-Load and validate each policy file (and the policies it extends) as 'moonjail run' would: text
-only, in an empty environment, under an instruction limit.  Prints 'FILE: ok', or each problem
-with file:line.  Exits 0 when every file is valid, else 125 with the first problem as the usual
-'moonjail: INVALID_CONFIG: ...' line on stderr.  The loader stops at the first problem in each
-file.  Nothing is started and the host is not probed.
-
-Options:
-      --json    Print { "ok": bool, "files": [ { "file", "ok", "problems": [ { "message",
-                "file", "line" } ] } ] }
-  -h, --help    Show this help
-]],
-  }
-
-  local function is_help(a) return a == "-h" or a == "--help" end
-
-  -- Options of every subcommand: --json, -h/--help, "--" ends them; the rest are positionals.
-  -- Returns flags, positionals or nil, err.
-  local function parse(cmd, argv, first)
-    local flags, positionals = {}, {}
-    local i = first
-    while i <= #argv do
-      local a = argv[i]
-      if a == "--" then
-        for j = i + 1, #argv do positionals[#positionals + 1] = argv[j] end
-        break
-      elseif a == "--json" then flags.json = true
-      elseif is_help(a) then flags.help = true
-      elseif a:sub(1, 1) == "-" and a ~= "-" then
-        return nil, usage_error("policy " .. cmd .. ": unknown option '" .. a
-          .. "' (see 'moonjail policy " .. cmd .. " --help')")
-      else positionals[#positionals + 1] = a end
-      i = i + 1
-    end
-    return flags, positionals
-  end
 
   ----------------------------------------------------------------------------------------------
   -- The merged policy as a standalone policy.
@@ -204,9 +131,8 @@ Options:
   -- The subcommands.
 
   local function cmd_list(argv, first)
-    local flags, rest = parse("list", argv, first)
-    if not flags then return report_error(rest) end
-    if flags.help then io.stdout:write(HELP.list); return 0 end
+    local flags, rest = options("policy list", argv, first)
+    if not flags then return rest end
     if #rest > 0 then
       return report_error(usage_error("policy list: unexpected argument '" .. rest[1] .. "'"), flags.json)
     end
@@ -236,9 +162,8 @@ Options:
   end
 
   local function cmd_show(argv, first)
-    local flags, rest = parse("show", argv, first)
-    if not flags then return report_error(rest) end
-    if flags.help then io.stdout:write(HELP.show); return 0 end
+    local flags, rest = options("policy show", argv, first)
+    if not flags then return rest end
     if #rest ~= 1 then
       return report_error(usage_error("policy show: expected one NAME or FILE (usage: moonjail policy show "
         .. "[--json] NAME|FILE)"), flags.json)
@@ -275,9 +200,8 @@ Options:
   end
 
   local function cmd_check(argv, first)
-    local flags, files = parse("check", argv, first)
-    if not flags then return report_error(files) end
-    if flags.help then io.stdout:write(HELP.check); return 0 end
+    local flags, files = options("policy check", argv, first)
+    if not flags then return files end
     if #files == 0 then
       return report_error(usage_error("policy check: missing FILE (usage: moonjail policy check [--json] FILE...)"))
     end
@@ -319,9 +243,9 @@ Options:
 
   local SUBCOMMANDS = { list = cmd_list, show = cmd_show, check = cmd_check }
 
-  local function run(argv, first)
+  return function(argv, first)
     local sub = argv[first]
-    if sub == nil or is_help(sub) then io.stdout:write(HELP.policy); return 0 end
+    if sub == nil or cliopts.is_help(sub) then io.stdout:write(cliopts.help("policy")); return 0 end
     local fn = SUBCOMMANDS[sub]
     if not fn then
       local hint = util.suggest(sub, SUBCOMMANDS)
@@ -330,6 +254,4 @@ Options:
     end
     return fn(argv, first + 1)
   end
-
-  return { run = run, help = HELP.policy }
 end

@@ -2,14 +2,15 @@
 -- info, stats, top, pause, resume, stop, kill, rm.  Loaded by moonjail.cli only when one of
 -- them runs.
 --
--- Returns function(shared) -> { commands = { name = fn(argv, first) -> status }, help = {…} }.
--- shared: moonjail (fn -> module), report_error, usage_error, parse_options, RUN_OPTIONS,
--- status_of, oneline.
+-- Returns function(shared) -> { name = fn(argv, first) -> status }.
+-- shared: moonjail (fn -> module), report_error, usage_error, oneline, options and
+-- sandbox_options (moonjail.cliopts over the command's table, help and usage errors printed),
+-- command_status (reports a run's or exec's result, gives the exit status), print_warnings.
 -- Never: print more than the one error line per failure, or pass the caller's terminal into a
 -- sandbox (exec -t runs the command on a fresh pty that the core relays).
 return function(shared)
   local moonjail, report_error, usage_error = shared.moonjail, shared.report_error, shared.usage_error
-  local oneline = shared.oneline
+  local oneline, options = shared.oneline, shared.options
   local json -- moonjail.json, on first use
   local function encode(v)
     json = json or require "moonjail.json"
@@ -20,144 +21,6 @@ return function(shared)
     return json.array(t)
   end
 
-  local HELP = {
-    create = [[
-Usage: moonjail create NAME [OPTIONS]
-
-Create a named sandbox whose supervisor stays warm, and print its name.  It outlives this
-command until 'moonjail rm'.  Run commands in it with 'moonjail exec NAME CMD...'.
-Options (as for 'moonjail run'; they may come before or after NAME):
-      --policy P          Policy name, or path to a policy .lua file
-      --ro SRC[:DST]      Bind a host path read-only (DST defaults to SRC)
-      --rw SRC[:DST]      Bind a host path read-write
-      --tmpfs DST         Mount an empty tmpfs at DST
-      --repo SRC[:DST][:MODE]
-                          Mount a repository (directory, archive or http(s) URL), MODE ro
-                          (default), rw or cow; see its changes with 'moonjail diff NAME'
-      --exclude GLOB      Make paths of the --repo before it unreachable
-  -e, --env K[=V]         Default environment of its commands (bare K passes the host's value)
-  -w, --workdir DIR       Default working directory of its commands
-  -u, --user USER[:GROUP] User (and group) its commands run as (ids or names)
-      --hostname H        Host name inside the sandbox
-      --network MODE      none | host
-      --timeout DURATION  Default wall-clock limit of each command
-      --output-limit SIZE Default cap on each command's captured output
-  -m, --memory SIZE       Memory limit (cgroup; fails closed if it cannot apply)
-      --cpus N            CPU limit in cores (cgroup; fails closed)
-      --pids-limit N      Process limit (cgroup; fails closed)
-      --cap-add CAP       Keep a capability (inside the sandbox's user namespace)
-  -l, --label K=V         Set a label (shown by info, ps --json)
-      --annotation K=V    Set an annotation
-      --cleanup-delay D   Keep the sandbox inspectable this long after it is removed
-      --json              Print the sandbox's info as JSON instead of its name
-  -q, --quiet             Do not print warnings
-  -h, --help              Show this help
-]],
-    diff = [[
-Usage: moonjail diff NAME [--mount DST] [--export DEST] [--json]
-
-List what the commands changed in a copy-on-write repository of the named sandbox, one path
-per line: A added, C changed, D deleted (as 'docker diff').  --mount picks the repository when
-the sandbox has several.  --export writes the changes to DEST instead: a directory, or a tar
-when DEST ends in .tar, .tar.gz or .tgz (deletions as OCI whiteouts, .wh.NAME).
-]],
-    exec = [[
-Usage: moonjail exec [OPTIONS] NAME CMD [ARG...]
-
-Run CMD in the named sandbox, stream its output, forward SIGINT, SIGTERM, SIGHUP, SIGQUIT,
-SIGUSR1, SIGUSR2 and SIGWINCH to it, and exit with its status (128+N if killed by signal N,
-124 on timeout, 125 moonjail error, 126 not executable, 127 not found).
-
-Options:
-  -i, --interactive       Relay this terminal's stdin to the command
-  -t, --tty               Run on a new pseudo-terminal relayed to yours (raw mode, window size
-                          follows); your own terminal is never passed in
-  -d, --detach            Start CMD in the background, print its pid (inside the sandbox)
-  -e, --env K[=V]         Set an environment variable (bare K passes the host's value)
-  -w, --workdir DIR       Working directory (default: the sandbox's)
-  -u, --user USER[:GROUP] User (and group) inside (ids or names)
-      --timeout DURATION  Kill the command after this long
-      --output-limit SIZE Cap captured stdout+stderr
-      --json              Print the result as JSON instead of streaming output
-  -q, --quiet             Do not print warnings
-  -h, --help              Show this help
-]],
-    cp = [[
-Usage: moonjail cp SRC DEST
-
-Copy files between the host and a named sandbox.  Exactly one of SRC and DEST is NAME:PATH
-(a relative PATH is relative to the sandbox's working directory); the other is a host path
-(write ./a:b for a host path with a colon).  Directories are copied recursively; when DEST is
-an existing directory, SRC is copied into it.  Modes are kept; files copied in belong to the
-sandbox's user.
-]],
-    ps = [[
-Usage: moonjail ps [OPTIONS]
-
-List named sandboxes: name, status, age, processes.
-
-Options:
-  -a, --all     Show all sandboxes (default: running and paused ones)
-  -q, --quiet   Print names only
-      --json    Print an array of their info objects as JSON
-  -h, --help    Show this help
-]],
-    info = [[
-Usage: moonjail info [--json] NAME
-
-Show what moonjail knows about a named sandbox: id, status, times, image, platform, hostname,
-allocated resources, labels, annotations, policy, network, working directory.
-]],
-    stats = [[
-Usage: moonjail stats [OPTIONS] [NAME...]
-
-Show the resource usage of named sandboxes (default: all running ones), refreshed every second
-until interrupted.  CPU % is over the last interval (with --no-stream and --json: over the
-sandbox's life).
-
-Options:
-  -a, --all       Include stopped sandboxes
-      --no-stream Print one sample and exit
-      --json      Print one sample as a JSON array and exit
-  -h, --help      Show this help
-]],
-    top = [[
-Usage: moonjail top [--json] NAME
-
-Show the processes running inside a named sandbox (pids as the sandbox sees them).
-]],
-    pause = [[
-Usage: moonjail pause NAME...
-
-Freeze every process in the sandboxes (file operations still work).
-]],
-    resume = [[
-Usage: moonjail resume NAME...
-
-Thaw paused sandboxes.
-]],
-    stop = [[
-Usage: moonjail stop [-t SECS] NAME...
-
-Send SIGTERM to every process in the sandboxes, then SIGKILL after SECS (default 10).  A
-stopped sandbox keeps its files (cp, info work) but refuses commands; remove it with rm.
-]],
-    kill = [[
-Usage: moonjail kill [-s SIGNAL] NAME...
-
-Send SIGNAL (default KILL; a name like TERM or SIGTERM, or a number) to every process in the
-sandboxes except their supervisor.
-]],
-    rm = [[
-Usage: moonjail rm [-f] NAME...
-
-Remove stopped sandboxes.  A running or paused one is refused (INVALID_STATE) unless -f is given,
-which kills everything in it first.
-]],
-  }
-
-  local function is_help(a) return a == "-h" or a == "--help" end
-
   -- Opens NAME; the sandbox or nil after reporting (returns status too).
   local function open(name, json_out)
     local sb, err = moonjail().open(name)
@@ -167,41 +30,15 @@ which kills everything in it first.
 
   local function fail(err, json_out) return report_error(err, json_out) end
 
-  -- Simple flag parsing for the small commands: spec = { ["-a"] = "all", ["-t"] = { "time" } }
-  -- ({ field } takes a value).  Returns flags, positionals or nil, err.
-  local function parse_simple(cmd, argv, first, spec)
-    local flags, pos = {}, {}
-    local i = first
-    while i <= #argv do
-      local a = argv[i]
-      if a == "--" then
-        for j = i + 1, #argv do pos[#pos + 1] = argv[j] end
-        break
-      end
-      if a:sub(1, 1) == "-" and a ~= "-" then
-        local name, inline = a:match("^(%-%-[^=]+)=(.*)$")
-        name = name or a
-        local f = spec[name]
-        if is_help(name) then f = "help" end
-        if f == nil then
-          return nil, usage_error(cmd .. ": unknown option '" .. a .. "' (see 'moonjail " .. cmd .. " --help')")
-        end
-        if type(f) == "table" then
-          local v = inline
-          if v == nil then i = i + 1; v = argv[i] end
-          if v == nil then return nil, usage_error(cmd .. ": option '" .. name .. "' needs a value") end
-          flags[f[1]] = v
-        elseif inline then
-          return nil, usage_error(cmd .. ": option '" .. name .. "' takes no value")
-        else
-          flags[f] = true
-        end
-      else
-        pos[#pos + 1] = a
-      end
-      i = i + 1
-    end
-    return flags, pos
+  -- The options of command `cmd` (info, top, diff: one NAME) and that sandbox, opened; or nil,
+  -- exit status once the help or the error is printed.
+  local function open_one(cmd, argv, first)
+    local flags, pos = options(cmd, argv, first)
+    if not flags then return nil, pos end
+    if #pos ~= 1 then return nil, fail(usage_error(cmd .. ": expected one NAME"), flags.json) end
+    local sb, status = open(pos[1], flags.json)
+    if not sb then return nil, status end
+    return flags, sb
   end
 
   local function ago(t)
@@ -247,27 +84,14 @@ which kills everything in it first.
     return table.concat(out, "\n") .. "\n"
   end
 
-  local function print_warnings(list, quiet)
-    if quiet then return end
-    for _, w in ipairs(list or {}) do io.stderr:write("moonjail: warning: ", oneline(w), "\n") end
-  end
 
   --------------------------------------------------------------------------------------------
   -- create
 
-  local CREATE_OPTIONS = {}
-  for k, v in pairs(shared.RUN_OPTIONS) do CREATE_OPTIONS[k] = v end
-  CREATE_OPTIONS["-i"], CREATE_OPTIONS["--interactive"], CREATE_OPTIONS["-t"], CREATE_OPTIONS["--tty"] =
-    nil, nil, nil, nil
-  CREATE_OPTIONS["-l"] = { true, "labels" }
-  CREATE_OPTIONS["--label"] = { true, "labels" }
-  CREATE_OPTIONS["--annotation"] = { true, "annotations" }
-  CREATE_OPTIONS["--cleanup-delay"] = { true, "cleanup_delay" }
-
   local function cmd_create(argv, first)
-    local flags, opts, pos = shared.parse_options(argv, first, "create", CREATE_OPTIONS, true)
-    if not flags then return fail(opts, pos) end
-    if flags.help then io.stdout:write(HELP.create); return 0 end
+    local flags, pos = shared.sandbox_options("create", argv, first)
+    if not flags then return pos end
+    local opts = flags.opts
     if #pos ~= 1 then
       return fail(usage_error("create: expected exactly one NAME (usage: moonjail create NAME [OPTIONS])"), flags.json)
     end
@@ -283,9 +107,7 @@ which kills everything in it first.
       io.stdout:write(encode(info), "\n")
     else
       io.stdout:write(info.name or opts.name, "\n")
-      if not flags.quiet then
-        for _, w in ipairs(info.warnings or {}) do io.stderr:write("moonjail: warning: ", oneline(w), "\n") end
-      end
+      shared.print_warnings(info.warnings, flags.quiet)
     end
     sb:close()
     return 0
@@ -294,22 +116,10 @@ which kills everything in it first.
   --------------------------------------------------------------------------------------------
   -- exec
 
-  local EXEC_OPTIONS = {
-    ["-i"] = { false, "interactive" }, ["--interactive"] = { false, "interactive" },
-    ["-t"] = { false, "tty" }, ["--tty"] = { false, "tty" },
-    ["-d"] = { false, "detach" }, ["--detach"] = { false, "detach" },
-    ["-e"] = { true, "env" }, ["--env"] = { true, "env" },
-    ["-w"] = { true, "workdir" }, ["--workdir"] = { true, "workdir" },
-    ["-u"] = { true, "user" }, ["--user"] = { true, "user" },
-    ["--timeout"] = { true, "timeout" }, ["--output-limit"] = { true, "output_limit" },
-    ["--json"] = { false, "json" }, ["-q"] = { false, "quiet" }, ["--quiet"] = { false, "quiet" },
-    ["-h"] = { false, "help" }, ["--help"] = { false, "help" },
-  }
-
   local function cmd_exec(argv, first)
-    local flags, opts, pos = shared.parse_options(argv, first, "exec", EXEC_OPTIONS, false)
-    if not flags then return fail(opts, pos) end
-    if flags.help then io.stdout:write(HELP.exec); return 0 end
+    local flags, pos = shared.sandbox_options("exec", argv, first)
+    if not flags then return pos end
+    local opts = flags.opts
     local name = table.remove(pos, 1)
     if name == nil or #pos == 0 then
       return fail(usage_error("exec: expected NAME and CMD (usage: moonjail exec [OPTIONS] NAME CMD [ARG...])"),
@@ -339,21 +149,7 @@ which kills everything in it first.
     if flags.tty then eopts.tty = true end
     local ok, result, err = pcall(sb.exec, sb, pos, eopts)
     sb:close()
-    if not ok then return fail(usage_error(oneline(result)), flags.json) end
-    if not result then return fail(err, flags.json) end
-    if flags.json then
-      local out = {}
-      for k, v in pairs(result) do out[k] = v end
-      out.warnings = array(result.warnings)
-      io.stdout:write(encode(out), "\n")
-    else
-      io.stdout:flush()
-      print_warnings(result.warnings, flags.quiet)
-      if not flags.quiet and result.ended_by == "output_limit" then
-        io.stderr:write("moonjail: warning: output limit reached; the command was stopped\n")
-      end
-    end
-    return shared.status_of(result)
+    return shared.command_status(flags, ok, result, err)
   end
 
   --------------------------------------------------------------------------------------------
@@ -368,9 +164,8 @@ which kills everything in it first.
   end
 
   local function cmd_cp(argv, first)
-    local flags, pos = parse_simple("cp", argv, first, {})
-    if not flags then return fail(pos) end
-    if flags.help then io.stdout:write(HELP.cp); return 0 end
+    local flags, pos = options("cp", argv, first)
+    if not flags then return pos end
     if #pos ~= 2 then return fail(usage_error("cp: expected SRC and DEST (usage: moonjail cp SRC DEST)")) end
     local src, dst = pos[1], pos[2]
     if src == "-" or dst == "-" then
@@ -412,10 +207,8 @@ which kills everything in it first.
   end
 
   local function cmd_ps(argv, first)
-    local flags, pos = parse_simple("ps", argv, first, { ["-a"] = "all", ["--all"] = "all", ["-q"] = "quiet",
-      ["--quiet"] = "quiet", ["--json"] = "json" })
-    if not flags then return fail(pos) end
-    if flags.help then io.stdout:write(HELP.ps); return 0 end
+    local flags, pos = options("ps", argv, first)
+    if not flags then return pos end
     if #pos > 0 then return fail(usage_error("ps: unexpected argument '" .. pos[1] .. "'"), flags.json) end
     local all, err = open_all()
     if not all then return fail(err, flags.json) end
@@ -455,12 +248,8 @@ which kills everything in it first.
   local TIME_FIELDS = { created_at = true, started_at = true }
 
   local function cmd_info(argv, first)
-    local flags, pos = parse_simple("info", argv, first, { ["--json"] = "json" })
-    if not flags then return fail(pos) end
-    if flags.help then io.stdout:write(HELP.info); return 0 end
-    if #pos ~= 1 then return fail(usage_error("info: expected one NAME"), flags.json) end
-    local sb, status = open(pos[1], flags.json)
-    if not sb then return status end
+    local flags, sb = open_one("info", argv, first)
+    if not flags then return sb end
     local info, err = sb:info()
     sb:close()
     if not info then return fail(err, flags.json) end
@@ -481,13 +270,8 @@ which kills everything in it first.
   -- `moonjail diff NAME [--mount DST] [--export DEST] [--json]`: the changes in a cow repository
   -- (A added, C changed, D deleted, as `docker diff`), or written out with --export.
   local function cmd_diff(argv, first)
-    local flags, pos = parse_simple("diff", argv, first, { ["--json"] = "json", ["--mount"] = { "mount" },
-      ["--export"] = { "export" } })
-    if not flags then return fail(pos) end
-    if flags.help then io.stdout:write(HELP.diff); return 0 end
-    if #pos ~= 1 then return fail(usage_error("diff: expected one NAME"), flags.json) end
-    local sb, status = open(pos[1], flags.json)
-    if not sb then return status end
+    local flags, sb = open_one("diff", argv, first)
+    if not flags then return sb end
     local ok, err
     if flags.export then
       local dest = flags.export
@@ -512,12 +296,8 @@ which kills everything in it first.
   end
 
   local function cmd_top(argv, first)
-    local flags, pos = parse_simple("top", argv, first, { ["--json"] = "json" })
-    if not flags then return fail(pos) end
-    if flags.help then io.stdout:write(HELP.top); return 0 end
-    if #pos ~= 1 then return fail(usage_error("top: expected one NAME"), flags.json) end
-    local sb, status = open(pos[1], flags.json)
-    if not sb then return status end
+    local flags, sb = open_one("top", argv, first)
+    if not flags then return sb end
     local procs, err = sb:processes()
     sb:close()
     if not procs then return fail(err, flags.json) end
@@ -537,10 +317,8 @@ which kills everything in it first.
   -- stats
 
   local function cmd_stats(argv, first)
-    local flags, pos = parse_simple("stats", argv, first, { ["--no-stream"] = "no_stream", ["--json"] = "json",
-      ["-a"] = "all", ["--all"] = "all" })
-    if not flags then return fail(pos) end
-    if flags.help then io.stdout:write(HELP.stats); return 0 end
+    local flags, pos = options("stats", argv, first)
+    if not flags then return pos end
     local handles = {}
     if #pos > 0 then
       for _, name in ipairs(pos) do
@@ -600,10 +378,9 @@ which kills everything in it first.
   --------------------------------------------------------------------------------------------
   -- pause, resume, stop, kill, rm: act on each NAME, print it on success
 
-  local function each(cmd, argv, first, spec, needs, act)
-    local flags, pos = parse_simple(cmd, argv, first, spec)
-    if not flags then return fail(pos) end
-    if flags.help then io.stdout:write(HELP[cmd]); return 0 end
+  local function each(cmd, argv, first, needs, act)
+    local flags, pos = options(cmd, argv, first)
+    if not flags then return pos end
     if #pos == 0 then return fail(usage_error(cmd .. ": expected at least one NAME")) end
     if needs then
       local ok, err = needs(flags)
@@ -628,16 +405,16 @@ which kills everything in it first.
   end
 
   local function cmd_pause(argv, first)
-    return each("pause", argv, first, {}, nil, function(sb) return sb:pause() end)
+    return each("pause", argv, first, nil, function(sb) return sb:pause() end)
   end
 
   local function cmd_resume(argv, first)
-    return each("resume", argv, first, {}, nil, function(sb) return sb:resume() end)
+    return each("resume", argv, first, nil, function(sb) return sb:resume() end)
   end
 
   local function cmd_stop(argv, first)
     local grace
-    return each("stop", argv, first, { ["-t"] = { "time" }, ["--time"] = { "time" } }, function(flags)
+    return each("stop", argv, first, function(flags)
       if flags.time == nil then grace = 10; return true end
       grace = tonumber(flags.time)
       if not grace or grace < 0 then
@@ -651,7 +428,7 @@ which kills everything in it first.
 
   local function cmd_kill(argv, first)
     local sig
-    return each("kill", argv, first, { ["-s"] = { "signal" }, ["--signal"] = { "signal" } }, function(flags)
+    return each("kill", argv, first, function(flags)
       local why
       sig, why = moonjail().signal_number(flags.signal or "KILL")
       if not sig then return nil, usage_error("kill: option '-s': " .. why) end
@@ -660,7 +437,7 @@ which kills everything in it first.
   end
 
   local function cmd_rm(argv, first)
-    return each("rm", argv, first, { ["-f"] = "force", ["--force"] = "force" }, nil, function(sb, flags, name)
+    return each("rm", argv, first, nil, function(sb, flags, name)
       if not flags.force then
         local status = sb:status()
         if LIVE[status] then
@@ -673,11 +450,8 @@ which kills everything in it first.
   end
 
   return {
-    help = HELP,
-    commands = {
-      create = cmd_create, exec = cmd_exec, cp = cmd_cp, ps = cmd_ps, info = cmd_info, stats = cmd_stats,
-      top = cmd_top, diff = cmd_diff, pause = cmd_pause, resume = cmd_resume, stop = cmd_stop, kill = cmd_kill,
-      rm = cmd_rm,
-    },
+    create = cmd_create, exec = cmd_exec, cp = cmd_cp, ps = cmd_ps, info = cmd_info, stats = cmd_stats,
+    top = cmd_top, diff = cmd_diff, pause = cmd_pause, resume = cmd_resume, stop = cmd_stop, kill = cmd_kill,
+    rm = cmd_rm,
   }
 end

@@ -472,8 +472,8 @@ end
 local dirname = util.dirname
 
 local function read_file(core, path)
-  local kind = core.path_kind and core.path_kind(path)
-  if core.path_kind and kind ~= "file" then
+  local kind = core.path_kind(path)
+  if kind ~= "file" then
     return nil, kind and "not a regular file" or "no such file"
   end
   local f, why = io.open(path, "rb")
@@ -495,7 +495,7 @@ local function locate(core, ref, base_dir)
   end
   local src = core.policy_source(ref)
   if not src then
-    local names = core.policy_names and core.policy_names() or {}
+    local names = core.policy_names()
     local hint = util.suggest(ref, names)
     return invalid(core, string.format("unknown policy '%s'%s (known: %s)", ref,
       hint and (" (did you mean '" .. hint .. "'?)") or "", table.concat(names, ", ")))

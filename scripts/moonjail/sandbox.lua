@@ -35,10 +35,11 @@ return function(core, h)
     error(string.format("bad argument #%d to '%s' (%s)", n, fname, msg), level + 1)
   end
 
-  -- Raises unless self is an open Sandbox.  level: of the method's caller.
-  local function check(self, fname)
+  -- Raises unless self is an open Sandbox, at the method's caller (level: counted from argerror,
+  -- 3 when the method calls check itself).
+  local function check(self, fname, level)
     if type(self) ~= "userdata" or not pcall(ops.is_closed, self) then
-      argerror(1, fname, "moonjail.Sandbox expected, got " .. type(self), 3)
+      argerror(1, fname, "moonjail.Sandbox expected, got " .. type(self), level or 3)
     end
     if ops.is_closed(self) then error("attempt to use a closed sandbox", 0) end
   end
@@ -279,12 +280,17 @@ return function(core, h)
     return result
   end
 
+  -- The checks and the command spec of method fname (exec, spawn, spawn_detached), misuse raised
+  -- at the method's caller: argv, spec, warnings, metadata or argv, nil, err.
+  local function command_of(self, fname, cmd, opts, allowed)
+    check(self, fname, 4)
+    local argv = h.check_cmd(fname, cmd, 3)
+    return argv, command_spec(self, argv, h.check_opts(fname, opts, 3, allowed))
+  end
+
   --- sb:exec(cmd, opts) -> result | nil, err
   function S:exec(cmd, opts)
-    check(self, "exec")
-    local argv = h.check_cmd("exec", cmd, 2)
-    opts = h.check_opts("exec", opts, 2, EXEC_OPTIONS)
-    local spec, warnings, metadata = command_spec(self, argv, opts)
+    local argv, spec, warnings, metadata = command_of(self, "exec", cmd, opts, EXEC_OPTIONS)
     if not spec then return nil, warnings end
     local result, e = ops.exec(self, spec)
     if not result then
@@ -307,10 +313,7 @@ return function(core, h)
 
   --- sb:spawn(cmd, opts) -> Process | nil, err
   function S:spawn(cmd, opts)
-    check(self, "spawn")
-    local argv = h.check_cmd("spawn", cmd, 2)
-    opts = h.check_opts("spawn", opts, 2, SPAWN_OPTIONS)
-    local spec, warnings, metadata = command_spec(self, argv, opts)
+    local _, spec, warnings, metadata = command_of(self, "spawn", cmd, opts, SPAWN_OPTIONS)
     if not spec then return nil, warnings end
     local p, e = ops.spawn(self, spec)
     if not p then return nil, e end
@@ -320,10 +323,7 @@ return function(core, h)
 
   --- sb:spawn_detached(cmd, opts) -> pid | nil, err: the command outlives this process.
   function S:spawn_detached(cmd, opts)
-    check(self, "spawn_detached")
-    local argv = h.check_cmd("spawn_detached", cmd, 2)
-    opts = h.check_opts("spawn_detached", opts, 2, SPAWN_OPTIONS)
-    local spec, e = command_spec(self, argv, opts)
+    local _, spec, e = command_of(self, "spawn_detached", cmd, opts, SPAWN_OPTIONS)
     if not spec then return nil, e end
     return ops.spawn_detached(self, spec)
   end
