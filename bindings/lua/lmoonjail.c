@@ -1,9 +1,9 @@
 /* lmoonjail.c — the `moonjail` Lua 5.4 module: luaopen_moonjail and the C primitives under it.
  *
- * Owns: the table `core` of C functions (run, error, policy_source, policy_names, version, codes,
- * path_kind, sleep, mkdir_private, chmod, euid) that scripts/moonjail/api.lua turns into the public module, the conversion of
- * a resolved spec into mj_config_t / mj_command_t (shared with lsandbox.c), and the Lua shape of
- * errors (tables with the metatable "moonjail.error").
+ * Owns: the table `core` of C functions (run, policy_source, policy_names, version, path_kind,
+ * sleep, mkdir_private, chmod, euid, …) that scripts/moonjail/api.lua turns into the public
+ * module, and the conversion of a resolved spec into mj_config_t / mj_command_t (shared with
+ * lsandbox.c).  Errors are lerror.c's, the handle box lbox.c's.
  * Must never: set globals, decide policy (Lua does that), or raise while it holds C memory that
  * only Lua's garbage collector would free — every libmoonjail handle lives in a to-be-closed
  * userdata box, so an error anywhere releases it at once.
@@ -29,165 +29,7 @@
 #include "moonjail/moonjail.h"
 
 
-/* ---------------------------------------------------------------- errors */
-
-/* Pushes a fresh error table {code, message, retryable, errno, cause} with the error metatable. */
-void mjl_push_error_fields(lua_State *L, const char *code, const char *message, bool retryable,
-                              int errnum)
-{
-    lua_createtable(L, 0, 5);
-    lua_pushstring(L, code);
-    lua_setfield(L, -2, "code");
-    lua_pushstring(L, message);
-    lua_setfield(L, -2, "message");
-    lua_pushboolean(L, retryable);
-    lua_setfield(L, -2, "retryable");
-    if (errnum != 0) {
-        lua_pushinteger(L, errnum);
-        lua_setfield(L, -2, "errno");
-    }
-    luaL_setmetatable(L, MJL_ERROR_MT);
-}
-
-/* Converts a libmoonjail error (borrowed) into a Lua error table, causes included. */
-void mjl_push_error(lua_State *L, const mj_error_t *e)
-{
-    const char *code = mj_error_code_name(mj_error_code(e));
-    const char *message = mj_error_message(e);
-    mjl_push_error_fields(L, code ? code : "SANDBOX_INIT_FAILED", message ? message : "unknown error",
-                      mj_error_retryable(e), mj_error_errno(e));
-    const mj_error_t *cause = mj_error_cause(e);
-    if (cause != NULL) {
-        luaL_checkstack(L, 4, "error cause chain too deep");
-        mjl_push_error(L, cause);
-        lua_setfield(L, -2, "cause");
-    }
-}
-
-int mjl_fail(lua_State *L, const mj_error_t *e, const char *fallback)
-{
-    lua_pushnil(L);
-    if (e != NULL)
-        mjl_push_error(L, e);
-    else
-        mjl_push_error_fields(L, "SANDBOX_INIT_FAILED", fallback ? fallback : "unknown error", false, 0);
-    return 2;
-}
-
-static int error_tostring(lua_State *L)
-{
-    lua_getfield(L, 1, "message");
-    if (!lua_isstring(L, -1)) {
-        lua_pop(L, 1);
-        lua_pushliteral(L, "moonjail error");
-    }
-    return 1;
-}
-
-/* Errno values that make an error worth retrying (as mj_error_new decides it). */
-static bool errno_is_retryable(int errnum)
-{
-    return errnum == EAGAIN || errnum == EBUSY || errnum == EINTR || errnum == ETIMEDOUT;
-}
-
-/* core.error(code, detail|nil, opts|nil) -> error table.
- * message = "<base text>: <detail>" (or the base text alone), or exactly opts.literal.
- * opts: literal (string), retryable (bool), errno (integer), cause (error). */
-static int core_error(lua_State *L)
-{
-    const char *name = luaL_checkstring(L, 1);
-    const char *detail = luaL_optstring(L, 2, NULL);
-    mj_error_code_t code = mj_error_code_from_name(name);
-    if (code == MJ_OK)
-        return luaL_argerror(L, 1, lua_pushfstring(L, "unknown error code '%s'", name));
-    if (!lua_isnoneornil(L, 3))
-        luaL_checktype(L, 3, LUA_TTABLE);
-
-    int errnum = 0;
-    const char *literal = NULL;
-    if (lua_istable(L, 3)) {
-        lua_getfield(L, 3, "errno");
-        if (!lua_isnil(L, -1)) {
-            if (!lua_isinteger(L, -1))
-                return luaL_argerror(L, 3, "'errno' must be an integer");
-            errnum = (int)lua_tointeger(L, -1);
-        }
-        lua_pop(L, 1);
-        lua_getfield(L, 3, "literal");
-        if (!lua_isnil(L, -1)) {
-            if (lua_type(L, -1) != LUA_TSTRING)
-                return luaL_argerror(L, 3, "'literal' must be a string");
-            literal = lua_tostring(L, -1); /* stays on the stack, so stays alive */
-        }
-    }
-
-    bool retryable = errno_is_retryable(errnum);
-    if (lua_istable(L, 3)) {
-        lua_getfield(L, 3, "retryable");
-        if (!lua_isnil(L, -1)) {
-            if (!lua_isboolean(L, -1))
-                return luaL_argerror(L, 3, "'retryable' must be a boolean");
-            retryable = lua_toboolean(L, -1);
-        }
-        lua_pop(L, 1);
-    }
-
-    if (literal != NULL) {
-        lua_pushstring(L, literal);
-    } else {
-        const char *base = mj_error_code_text(code);
-        if (detail != NULL && *detail != '\0')
-            lua_pushfstring(L, "%s: %s", base, detail);
-        else
-            lua_pushstring(L, base);
-    }
-    mjl_push_error_fields(L, name, lua_tostring(L, -1), retryable, errnum);
-
-    if (lua_istable(L, 3)) {
-        lua_getfield(L, 3, "cause");
-        if (!lua_isnil(L, -1)) {
-            if (!lua_istable(L, -1) && !lua_isuserdata(L, -1))
-                return luaL_argerror(L, 3, "'cause' must be an error");
-            lua_setfield(L, -2, "cause");
-        } else {
-            lua_pop(L, 1);
-        }
-    }
-    return 1;
-}
-
-/* core.codes() -> array of the code names, in mj_error_code_t order. */
-static void push_codes(lua_State *L)
-{
-    lua_createtable(L, MJ_ERR__COUNT - 1, 0);
-    for (int c = MJ_OK + 1; c < MJ_ERR__COUNT; c++) {
-        lua_pushstring(L, mj_error_code_name((mj_error_code_t)c));
-        lua_rawseti(L, -2, c);
-    }
-}
-
-/* ---------------------------------------------------------------- the handle box; specs */
-
-/* __gc and __close of the box: idempotent. */
-static int box_release(lua_State *L)
-{
-    mjl_box_t *box = luaL_checkudata(L, 1, MJL_BOX_MT);
-    mj_result_free(box->res);
-    mj_error_free(box->err);
-    mj_command_free(box->cmd);
-    mj_config_free(box->cfg);
-    memset(box, 0, sizeof *box);
-    return 0;
-}
-
-mjl_box_t *mjl_new_box(lua_State *L)
-{
-    mjl_box_t *box = lua_newuserdatauv(L, sizeof *box, 0);
-    memset(box, 0, sizeof *box);
-    luaL_setmetatable(L, MJL_BOX_MT);
-    lua_toclose(L, -1);
-    return box;
-}
+/* ---------------------------------------------------------------- specs */
 
 /* Raises a type error naming the spec field. */
 static int spec_type_error(lua_State *L, const char *field, const char *expected)
@@ -867,13 +709,6 @@ static int core_version(lua_State *L)
     return 1;
 }
 
-/* core.codes() -> array of error code names */
-static int core_codes(lua_State *L)
-{
-    push_codes(L);
-    return 1;
-}
-
 /* core.path_kind(path) -> "file" | "directory" | "other" | nil, strerror  (follows symlinks) */
 static int core_path_kind(lua_State *L)
 {
@@ -1115,8 +950,6 @@ static const luaL_Reg core_funcs[] = {
     {"sleep", core_sleep},
     {"now", core_now},
     {"run", core_run},
-    {"error", core_error},
-    {"codes", core_codes},
     {"policy_source", core_policy_source},
     {"policy_names", core_policy_names},
     {"version", core_version},
@@ -1135,30 +968,19 @@ int luaopen_moonjail(lua_State *L)
 {
     mjl_install_searcher(L); /* idempotent */
 
-    if (luaL_newmetatable(L, MJL_ERROR_MT)) {
-        lua_pushcfunction(L, error_tostring);
-        lua_setfield(L, -2, "__tostring");
-    }
-    lua_pop(L, 1);
-    if (luaL_newmetatable(L, MJL_BOX_MT)) {
-        lua_pushcfunction(L, box_release);
-        lua_setfield(L, -2, "__gc");
-        lua_pushcfunction(L, box_release);
-        lua_setfield(L, -2, "__close");
-    }
-    lua_pop(L, 1);
+    /* The table core of C primitives, with every metatable, exists before any Lua runs. */
+    luaL_newlib(L, core_funcs);
+    mjl_box_register(L);
+    mjl_error_register(L);   /* core.error, core.codes, core.error_mt */
+    mjl_sandbox_register(L); /* core.sandbox, core.open, core.list, the Sandbox and Process types */
+    mjl_tree_register(L);    /* core.fetch, core.unpack, core.walk, … (repositories) */
 
     lua_getglobal(L, "require");
     lua_pushliteral(L, "moonjail.api");
     lua_call(L, 1, 1);
     if (!lua_isfunction(L, -1))
         return luaL_error(L, "moonjail: module 'moonjail.api' must return a function");
-
-    luaL_newlib(L, core_funcs);
-    luaL_getmetatable(L, MJL_ERROR_MT);
-    lua_setfield(L, -2, "error_mt");
-    mjl_sandbox_register(L); /* core.sandbox, core.open, core.list, the Sandbox and Process types */
-    mjl_tree_register(L);    /* core.fetch, core.unpack, core.walk, … (repositories) */
-    lua_call(L, 1, 1);
+    lua_insert(L, -2);
+    lua_call(L, 1, 1); /* api(core) -> the module */
     return 1;
 }
