@@ -15,17 +15,9 @@
 
 #include "lbox.h"
 #include "lerror.h"
+#include "lopts.h"
+#include "lresult.h"
 #include "lutil.h"
-
-/* Fills cfg from the resolved spec table at index spec (docs/lua-api.md, "The core.run
- * contract").  0, or -1 with *err set; raises on a field of the wrong type. */
-int mjl_spec_config(lua_State *L, int spec, mj_config_t *cfg, mj_error_t **err);
-/* Fills cmd from the spec: argv, stdin, stdin_fd, timeout, output_limit, tee, forward_signals,
- * and with own_context also env, workdir and uid/gid (the command's own, for a persistent
- * sandbox; a one-shot run puts them in its config).  0, or -1 with *err set; raises on misuse. */
-int mjl_spec_command(lua_State *L, int spec, mj_command_t *cmd, bool own_context, mj_error_t **err);
-/* Pushes a result table (exit_code, success, signal, stdout, …, resource_usage, warnings). */
-void mjl_push_result(lua_State *L, const mj_result_t *r);
 
 /* With the core table on top of the stack: registers the Sandbox and Process metatables and adds
  * sandbox, open, list, signal_number… to it (lsandbox.c). */

@@ -45,12 +45,6 @@ typedef struct {
     bool prefer_err; /* alternates which stream read() serves first when both have data */
 } process_ud;
 
-static void set_str(lua_State *L, const char *field, const char *s)
-{
-    lua_pushstring(L, s ? s : "");
-    lua_setfield(L, -2, field);
-}
-
 /* Pushes true (return 1) on rc 0, else nil, err (return 2); frees err.  Call it with rc held in
  * a variable: in push_status(L, f(&err), err) C may read err before f sets it. */
 static int push_status(lua_State *L, int rc, mj_error_t *err)
@@ -429,29 +423,7 @@ static int sb_info(lua_State *L)
     mj_error_t *err = NULL;
     if (mj_sandbox_info(sb, &info, &err) < 0)
         return push_status(L, -1, err);
-    info.id[sizeof info.id - 1] = info.name[sizeof info.name - 1] = '\0';
-    info.hostname[sizeof info.hostname - 1] = '\0';
-    const char *status = mj_status_name(info.status);
-    lua_createtable(L, 0, 10);
-    set_str(L, "id", info.id);
-    if (info.name[0] != '\0')
-        set_str(L, "name", info.name);
-    set_str(L, "status", status ? status : "failed");
-    mjl_set_num(L, "created_at", info.created_at);
-    mjl_set_num(L, "started_at", info.started_at);
-    set_str(L, "hostname", info.hostname);
-    mjl_set_int(L, "supervisor_pid", info.supervisor_pid);
-    mjl_set_int(L, "uid", info.uid);
-    mjl_set_int(L, "gid", info.gid);
-    mjl_set_bool(L, "rootless", info.rootless);
-    /* what the engine could not apply when it started this sandbox (this process's handle) */
-    size_t nw = mj_sandbox_warning_count(sb);
-    lua_createtable(L, (int)nw, 0);
-    for (size_t i = 0; i < nw; i++) {
-        lua_pushstring(L, mj_sandbox_warning(sb, i));
-        lua_rawseti(L, -2, (lua_Integer)i + 1);
-    }
-    lua_setfield(L, -2, "warnings");
+    mjl_push_info(L, sb, &info);
     return 1;
 }
 
@@ -464,28 +436,7 @@ static int sb_usage(lua_State *L)
     mj_error_t *err = NULL;
     if (mj_sandbox_usage(sb, &u, &err) < 0)
         return push_status(L, -1, err);
-    lua_createtable(L, 0, 15);
-    mjl_set_num(L, "timestamp", u.timestamp);
-    mjl_set_num(L, "cpu_usage", u.cpu_percent);
-    mjl_set_num(L, "cpu_time", u.cpu_time);
-    mjl_set_int(L, "memory_usage", mjl_clamp_u64(u.memory_usage));
-    mjl_set_num(L, "memory_percent", u.memory_percent);
-    mjl_set_int(L, "memory_peak", mjl_clamp_u64(u.memory_peak));
-    mjl_set_int(L, "disk_usage", mjl_clamp_u64(u.disk_usage));
-    mjl_set_int(L, "disk_reads", mjl_clamp_u64(u.disk_reads));
-    mjl_set_int(L, "disk_writes", mjl_clamp_u64(u.disk_writes));
-    mjl_set_int(L, "block_read_bytes", mjl_clamp_u64(u.block_read_bytes));
-    mjl_set_int(L, "block_write_bytes", mjl_clamp_u64(u.block_write_bytes));
-    if (u.block_io_from_cgroup) {
-        mjl_set_int(L, "block_read_ops", mjl_clamp_u64(u.block_read_ops));
-        mjl_set_int(L, "block_write_ops", mjl_clamp_u64(u.block_write_ops));
-    }
-    mjl_set_int(L, "network_in", mjl_clamp_u64(u.network_in));
-    mjl_set_int(L, "network_out", mjl_clamp_u64(u.network_out));
-    mjl_set_int(L, "process_count", u.process_count);
-    mjl_set_int(L, "thread_count", u.thread_count);
-    mjl_set_int(L, "file_handles", u.file_handles);
-    mjl_set_num(L, "uptime", u.uptime);
+    mjl_push_usage(L, &u);
     return 1;
 }
 
@@ -498,21 +449,7 @@ static int sb_processes(lua_State *L)
     mj_error_t *err = NULL;
     if (mj_sandbox_processes(sb, &v, &n, &err) < 0)
         return push_status(L, -1, err);
-    /* Own the array in a userdata-free way: copy everything first, then free. */
-    lua_createtable(L, (int)n, 0);
-    for (size_t i = 0; i < n; i++) {
-        lua_createtable(L, 0, 7);
-        mjl_set_int(L, "pid", v[i].pid);
-        mjl_set_int(L, "ppid", v[i].ppid);
-        mjl_set_int(L, "uid", v[i].uid);
-        char state[2] = {v[i].state ? v[i].state : '?', '\0'};
-        set_str(L, "state", state);
-        mjl_set_num(L, "cpu_time", v[i].cpu_time);
-        mjl_set_int(L, "rss", mjl_clamp_u64(v[i].rss));
-        v[i].command[sizeof v[i].command - 1] = '\0';
-        set_str(L, "command", v[i].command);
-        lua_rawseti(L, -2, (lua_Integer)i + 1);
-    }
+    mjl_push_processes(L, v, n);
     free(v);
     return 1;
 }
@@ -526,41 +463,12 @@ static int sb_denials(lua_State *L)
     mj_error_t *err = NULL;
     if (mj_sandbox_denials(sb, &v, &n, NULL, &err) < 0)
         return push_status(L, -1, err);
-    lua_createtable(L, (int)n, 0);
-    for (size_t i = 0; i < n; i++) {
-        lua_createtable(L, 0, 2);
-        v[i].syscall[sizeof v[i].syscall - 1] = '\0';
-        set_str(L, "syscall", v[i].syscall);
-        mjl_set_int(L, "pid", v[i].pid);
-        lua_rawseti(L, -2, (lua_Integer)i + 1);
-    }
+    mjl_push_denials(L, v, n);
     free(v);
     return 1;
 }
 
 /* ---------------------------------------------------------------- files */
-
-static void push_file_info(lua_State *L, const mj_file_info_t *f)
-{
-    lua_createtable(L, 0, 10);
-    set_str(L, "name", f->name);
-    set_str(L, "path", f->path);
-    mjl_set_int(L, "size", mjl_clamp_u64(f->size));
-    mjl_set_int(L, "mode", f->mode & 07777); /* permission bits, as the reference's Mode: 0644 */
-    mjl_set_num(L, "mod_time", f->mod_time);
-    mjl_set_bool(L, "is_dir", f->is_dir);
-    mjl_set_bool(L, "is_link", f->is_link);
-    char owner[sizeof f->owner + 1], group[sizeof f->group + 1], perms[sizeof f->permissions + 1];
-    memcpy(owner, f->owner, sizeof f->owner);
-    owner[sizeof f->owner] = '\0';
-    memcpy(group, f->group, sizeof f->group);
-    group[sizeof f->group] = '\0';
-    memcpy(perms, f->permissions, sizeof f->permissions);
-    perms[sizeof f->permissions] = '\0';
-    set_str(L, "owner", owner);
-    set_str(L, "group", group);
-    set_str(L, "permissions", perms);
-}
 
 /* ops.write_file(sb, path, data, mode) -> true | nil, err */
 static int sb_write_file(lua_State *L)
@@ -605,11 +513,7 @@ static int sb_list_files(lua_State *L)
     mj_error_t *err = NULL;
     if (mj_sandbox_list_files(sb, path, &v, &n, &err) < 0)
         return push_status(L, -1, err);
-    lua_createtable(L, (int)n, 0);
-    for (size_t i = 0; i < n; i++) {
-        push_file_info(L, &v[i]);
-        lua_rawseti(L, -2, (lua_Integer)i + 1);
-    }
+    mjl_push_file_infos(L, v, n);
     mj_file_infos_free(v, n);
     return 1;
 }
@@ -624,7 +528,7 @@ static int sb_stat(lua_State *L)
     mj_error_t *err = NULL;
     if (mj_sandbox_stat(sb, path, &f, &err) < 0)
         return push_status(L, -1, err);
-    push_file_info(L, &f);
+    mjl_push_file_info(L, &f);
     free(f.name);
     free(f.path);
     return 1;
