@@ -1,28 +1,13 @@
-/* lmoonjail.h — what the files of the Lua binding share (not installed, not public).
+/* lmoonjail.h — the entry point of the `moonjail` Lua module (not installed, not public).
  *
- * lmoonjail.c owns errors, results and the spec → mj_config_t / mj_command_t conversion;
- * lsandbox.c owns the Sandbox and Process userdata and uses the rest through this header.
+ * Stock lua5.4 finds it in moonjail.so by name; the moonjail executable (main.c) preloads it.
  */
 #ifndef MOONJAIL_LMOONJAIL_H
 #define MOONJAIL_LMOONJAIL_H
 
-#include <stdbool.h>
-#include <stdint.h>
-
 #include <lua.h>
 
-#include "moonjail/moonjail.h"
-
-#include "lbox.h"
-#include "lerror.h"
-#include "lopts.h"
-#include "lresult.h"
-#include "lutil.h"
-
-/* With the core table on top of the stack: registers the Sandbox and Process metatables and adds
- * sandbox, open, list, signal_number… to it (lsandbox.c). */
-void mjl_sandbox_register(lua_State *L);
-/* Adds fetch, unpack, walk, remove_tree, mkdtemp, overlay_diff, overlay_export, git_archive (ltree.c). */
-void mjl_tree_register(lua_State *L);
+/* Returns the module table (scripts/moonjail/api.lua over the C primitives); sets no globals. */
+int luaopen_moonjail(lua_State *L);
 
 #endif

@@ -27,7 +27,12 @@
 #include <lauxlib.h>
 #include <lua.h>
 
-#include "lmoonjail.h"
+#include "lbox.h"
+#include "lerror.h"
+#include "lopts.h"
+#include "lresult.h"
+#include "lsandbox.h"
+#include "lutil.h"
 
 
 #define SANDBOX_MT "moonjail.Sandbox"
@@ -195,26 +200,6 @@ static int core_list(lua_State *L)
         lua_rawseti(L, -2, (lua_Integer)i + 1);
     }
     mj_strings_free(names, n);
-    return 1;
-}
-
-/* core.platform() -> "linux/amd64", from uname(2), in OCI's architecture names. */
-static int core_platform(lua_State *L)
-{
-    struct utsname u;
-    const char *arch = "unknown";
-    if (uname(&u) == 0) {
-        arch = u.machine;
-        if (strcmp(arch, "x86_64") == 0)
-            arch = "amd64";
-        else if (strcmp(arch, "aarch64") == 0)
-            arch = "arm64";
-        else if (strcmp(arch, "i386") == 0 || strcmp(arch, "i686") == 0)
-            arch = "386";
-        else if (strncmp(arch, "armv7", 5) == 0 || strncmp(arch, "armv6", 5) == 0)
-            arch = "arm";
-    }
-    lua_pushfstring(L, "linux/%s", arch);
     return 1;
 }
 
@@ -919,6 +904,4 @@ void mjl_sandbox_register(lua_State *L)
     lua_setfield(L, -2, "open");
     lua_pushcfunction(L, core_list);
     lua_setfield(L, -2, "list");
-    lua_pushcfunction(L, core_platform);
-    lua_setfield(L, -2, "platform");
 }
