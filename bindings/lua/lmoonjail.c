@@ -16,6 +16,7 @@
 #include "linfo.h"
 #include "lmoonjail.h"
 #include "lposix.h"
+#include "lprocess.h"
 #include "lrun.h"
 #include "lsandbox.h"
 #include "ltree.h"
@@ -28,7 +29,8 @@ int luaopen_moonjail(lua_State *L)
     mjl_box_register(L);
     mjl_error_register(L);   /* core.error, core.codes, core.error_mt */
     mjl_run_register(L);     /* core.run */
-    mjl_sandbox_register(L); /* the Sandbox and Process types, core.sandbox, core.open, core.list */
+    mjl_process_register(L); /* the Process type: core.process_ops, core.process_methods */
+    mjl_sandbox_register(L); /* the Sandbox type, core.sandbox, core.open, core.list */
     mjl_tree_register(L);    /* core.fetch, core.unpack, core.walk, … (repositories) */
     mjl_posix_register(L);   /* core.path_kind, core.mkdir_private, core.sleep, … */
     mjl_info_register(L);    /* core.version, core.doctor, core.policy_source, … */
