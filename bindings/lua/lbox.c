@@ -3,6 +3,7 @@
  * Owns: the "moonjail.box" metatable and the freeing of what a box holds.
  * Must never: push anything but the box, or raise in __close (it runs while an error unwinds).
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include <lauxlib.h>
@@ -18,6 +19,11 @@ static int box_release(lua_State *L)
     mj_error_free(box->err);
     mj_command_free(box->cmd);
     mj_config_free(box->cfg);
+    free(box->mem);
+    mj_strings_free(box->names, box->n_names);
+    mj_file_infos_free(box->files, box->n_files);
+    free(box->file.name);
+    free(box->file.path);
     memset(box, 0, sizeof *box);
     return 0;
 }

@@ -2,7 +2,8 @@
  * function acquires from libmoonjail (not installed, not public).
  *
  * The box is created before anything it will own, so whatever it holds is freed when the C
- * function returns or raises.
+ * function returns or raises: a C function never raises (a memory error while it pushes the
+ * answer, say) holding memory that only the box would free.
  */
 #ifndef MOONJAIL_LBOX_H
 #define MOONJAIL_LBOX_H
@@ -18,6 +19,12 @@ typedef struct {
     mj_command_t *cmd;
     mj_result_t *res;
     mj_error_t *err;
+    void *mem;            /* one malloc'd block (a read file, a report array): free() */
+    char **names;         /* n_names strings and the array: mj_strings_free() */
+    size_t n_names;
+    mj_file_info_t *files; /* n_files infos and the array: mj_file_infos_free() */
+    size_t n_files;
+    mj_file_info_t file;  /* one info filled in place: its name and path are freed */
 } mjl_box_t;
 
 /* Pushes a new empty box and marks its stack slot to-be-closed. */

@@ -10,6 +10,7 @@
 #include <lua.h>
 
 #include "embedded.h"
+#include "lbox.h"
 #include "linfo.h"
 #include "moonjail/moonjail.h"
 
@@ -46,9 +47,11 @@ static int core_version(lua_State *L)
 /* core.doctor() -> array of { name, status = "ok"|"missing"|"info", detail, fix } */
 static int core_doctor(lua_State *L)
 {
+    mjl_box_t *box = mjl_new_box(L);
     mj_check_t *checks = NULL;
     size_t n = 0;
     mj_doctor(&checks, &n);
+    box->mem = checks;
     lua_createtable(L, (int)n, 0);
     for (size_t i = 0; i < n; i++) {
         lua_createtable(L, 0, 4);
@@ -64,7 +67,6 @@ static int core_doctor(lua_State *L)
         }
         lua_rawseti(L, -2, (lua_Integer)i + 1);
     }
-    free(checks);
     return 1;
 }
 

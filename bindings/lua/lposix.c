@@ -23,6 +23,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 
+#include "lbox.h"
 #include "lposix.h"
 
 /* core.path_kind(path) -> "file" | "directory" | "other" | nil, strerror  (follows symlinks) */
@@ -129,6 +130,7 @@ static int cmp_str(const void *a, const void *b)
 static int core_list_dir(lua_State *L)
 {
     const char *path = luaL_checkstring(L, 1);
+    mjl_box_t *box = mjl_new_box(L); /* owns the names until the function returns */
     int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     DIR *d = fd < 0 ? NULL : fdopendir(fd);
     if (!d) {
@@ -138,32 +140,30 @@ static int core_list_dir(lua_State *L)
         errno = saved;
         return push_errno(L, "listing", path);
     }
-    char **names = NULL;
-    size_t n = 0, cap = 0;
+    size_t cap = 0;
     struct dirent *e;
-    while ((e = readdir(d)) != NULL && n < 100000) {
+    while ((e = readdir(d)) != NULL && box->n_names < 100000) {
         if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
             continue;
-        if (n == cap) {
+        if (box->n_names == cap) {
             cap = cap ? cap * 2 : 32;
-            char **grown = realloc(names, cap * sizeof(*names));
+            char **grown = realloc(box->names, cap * sizeof(*box->names));
             if (!grown)
                 break;
-            names = grown;
+            box->names = grown;
         }
-        names[n] = strdup(e->d_name);
-        if (names[n])
-            n++;
+        box->names[box->n_names] = strdup(e->d_name);
+        if (box->names[box->n_names])
+            box->n_names++;
     }
     closedir(d);
-    qsort(names, n, sizeof(*names), cmp_str);
-    lua_createtable(L, (int)n, 0); /* (out of memory here leaks the names; Lua is done for then) */
-    for (size_t i = 0; i < n; i++) {
-        lua_pushstring(L, names[i]);
-        free(names[i]);
+    if (box->n_names > 1) /* (qsort takes no NULL array) */
+        qsort(box->names, box->n_names, sizeof(*box->names), cmp_str);
+    lua_createtable(L, (int)box->n_names, 0);
+    for (size_t i = 0; i < box->n_names; i++) {
+        lua_pushstring(L, box->names[i]);
         lua_rawseti(L, -2, (lua_Integer)i + 1);
     }
-    free(names);
     return 1;
 }
 

@@ -123,19 +123,14 @@ static int core_open(lua_State *L)
 /* core.list() -> array of names | nil, err */
 static int core_list(lua_State *L)
 {
-    char **names = NULL;
-    size_t n = 0;
     mjl_box_t *box = mjl_new_box(L);
-    if (mj_sandbox_list(&names, &n, &box->err) < 0)
+    if (mj_sandbox_list(&box->names, &box->n_names, &box->err) < 0)
         return mjl_push_status(L, -1, box);
-    /* Copy before anything can raise; a memory error here would leak the list, which is the
-     * one case liolib accepts too. */
-    lua_createtable(L, (int)n, 0);
-    for (size_t i = 0; i < n; i++) {
-        lua_pushstring(L, names[i]);
+    lua_createtable(L, (int)box->n_names, 0);
+    for (size_t i = 0; i < box->n_names; i++) {
+        lua_pushstring(L, box->names[i]);
         lua_rawseti(L, -2, (lua_Integer)i + 1);
     }
-    mj_strings_free(names, n);
     return 1;
 }
 
@@ -357,13 +352,14 @@ static int sb_usage(lua_State *L)
 static int sb_processes(lua_State *L)
 {
     mj_sandbox_t *sb = check_sandbox(L, 1);
+    mjl_box_t *box = mjl_new_box(L);
     mj_proc_entry_t *v = NULL;
     size_t n = 0;
-    mjl_box_t *box = mjl_new_box(L);
-    if (mj_sandbox_processes(sb, &v, &n, &box->err) < 0)
-        return mjl_push_status(L, -1, box);
+    int rc = mj_sandbox_processes(sb, &v, &n, &box->err);
+    box->mem = v;
+    if (rc < 0)
+        return mjl_push_status(L, rc, box);
     mjl_push_processes(L, v, n);
-    free(v);
     return 1;
 }
 
@@ -371,13 +367,14 @@ static int sb_processes(lua_State *L)
 static int sb_denials(lua_State *L)
 {
     mj_sandbox_t *sb = check_sandbox(L, 1);
+    mjl_box_t *box = mjl_new_box(L);
     mj_denial_t *v = NULL;
     size_t n = 0;
-    mjl_box_t *box = mjl_new_box(L);
-    if (mj_sandbox_denials(sb, &v, &n, NULL, &box->err) < 0)
-        return mjl_push_status(L, -1, box);
+    int rc = mj_sandbox_denials(sb, &v, &n, NULL, &box->err);
+    box->mem = v;
+    if (rc < 0)
+        return mjl_push_status(L, rc, box);
     mjl_push_denials(L, v, n);
-    free(v);
     return 1;
 }
 
@@ -406,13 +403,14 @@ static int sb_read_file(lua_State *L)
     lua_Integer max = luaL_optinteger(L, 3, 0);
     if (max < 0)
         return luaL_argerror(L, 3, "must be >= 0");
+    mjl_box_t *box = mjl_new_box(L);
     char *data = NULL;
     size_t len = 0;
-    mjl_box_t *box = mjl_new_box(L);
-    if (mj_sandbox_read_file(sb, path, (size_t)max, &data, &len, &box->err) < 0)
-        return mjl_push_status(L, -1, box);
-    lua_pushlstring(L, data, len); /* (only a memory error here could leak data) */
-    free(data);
+    int rc = mj_sandbox_read_file(sb, path, (size_t)max, &data, &len, &box->err);
+    box->mem = data;
+    if (rc < 0)
+        return mjl_push_status(L, rc, box);
+    lua_pushlstring(L, data, len);
     return 1;
 }
 
@@ -421,13 +419,10 @@ static int sb_list_files(lua_State *L)
 {
     mj_sandbox_t *sb = check_sandbox(L, 1);
     const char *path = luaL_checkstring(L, 2);
-    mj_file_info_t *v = NULL;
-    size_t n = 0;
     mjl_box_t *box = mjl_new_box(L);
-    if (mj_sandbox_list_files(sb, path, &v, &n, &box->err) < 0)
+    if (mj_sandbox_list_files(sb, path, &box->files, &box->n_files, &box->err) < 0)
         return mjl_push_status(L, -1, box);
-    mjl_push_file_infos(L, v, n);
-    mj_file_infos_free(v, n);
+    mjl_push_file_infos(L, box->files, box->n_files);
     return 1;
 }
 
@@ -436,14 +431,10 @@ static int sb_stat(lua_State *L)
 {
     mj_sandbox_t *sb = check_sandbox(L, 1);
     const char *path = luaL_checkstring(L, 2);
-    mj_file_info_t f;
-    memset(&f, 0, sizeof f);
     mjl_box_t *box = mjl_new_box(L);
-    if (mj_sandbox_stat(sb, path, &f, &box->err) < 0)
+    if (mj_sandbox_stat(sb, path, &box->file, &box->err) < 0)
         return mjl_push_status(L, -1, box);
-    mjl_push_file_info(L, &f);
-    free(f.name);
-    free(f.path);
+    mjl_push_file_info(L, &box->file);
     return 1;
 }
 
