@@ -6,6 +6,12 @@
  * scripts/moonjail/api.lua, which turns it into the public module.
  * Must never: set globals, hold a primitive of its own, or be called by the files it registers:
  * it stands above all of them (docs/lua-api.md, "The core.run contract", lists the primitives).
+ *
+ * The layers of bindings/lua, bottom to top; a file calls only files of a lower layer:
+ *   embedded_data (generated) < embedded.c < lbox.c < lerror.c
+ *   < lopts.c, lresult.c, lhandle.c < lprocess.c < lsandbox.c
+ *   < lrun.c, lposix.c, ltree.c, linfo.c < lmoonjail.c
+ * (lutil.h holds inline helpers only; main.c, the executable, stands on lmoonjail.c.)
  */
 #include <lauxlib.h>
 #include <lua.h>

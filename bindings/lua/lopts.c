@@ -131,9 +131,11 @@ enum rule_kind {
     RULE_STRINGS, /* optional array of strings: set(cfg, s) for each */
     RULE_ENTRIES, /* optional array of tables: entry(…) for each */
     RULE_TABLE,   /* optional table: apply(the table) */
+    RULE_NESTED,  /* optional table: the rules sub, applied to it */
     RULE_CUSTOM,  /* apply(the enclosing table), which reads the field itself */
 };
 
+/* A list of rules ends with one whose field is NULL. */
 struct spec_rule {
     const char *field;
     enum rule_kind kind;
@@ -141,9 +143,12 @@ struct spec_rule {
         set_string_fn set;
         entry_fn entry;
         apply_fn apply;
+        const struct spec_rule *sub;
     };
     const char *arg; /* what apply needs besides the field (landlock.tcp_*: the direction) */
 };
+
+static int apply_rules(lua_State *L, int t, const struct spec_rule *rules, mj_config_t *cfg, mj_error_t **err);
 
 /* The one loop over array fields: each element of the array at arr, by the rule's kind. */
 static int each_element(lua_State *L, int arr, const struct spec_rule *r, mj_config_t *cfg, mj_error_t **err)
@@ -179,17 +184,18 @@ static int apply_rule(lua_State *L, int t, const struct spec_rule *r, mj_config_
         return 0;
     }
     int sub = lua_gettop(L);
-    int rc = r->kind == RULE_TABLE ? r->apply(L, sub, r, cfg, err) : each_element(L, sub, r, cfg, err);
+    int rc = r->kind == RULE_TABLE    ? r->apply(L, sub, r, cfg, err)
+             : r->kind == RULE_NESTED ? apply_rules(L, sub, r->sub, cfg, err)
+                                      : each_element(L, sub, r, cfg, err);
     lua_settop(L, sub - 1);
     return rc;
 }
 
 /* Applies the rules in order to the table at t; stops at the first failure. */
-static int apply_rules(lua_State *L, int t, const struct spec_rule *rules, size_t n, mj_config_t *cfg,
-                       mj_error_t **err)
+static int apply_rules(lua_State *L, int t, const struct spec_rule *rules, mj_config_t *cfg, mj_error_t **err)
 {
-    for (size_t k = 0; k < n; k++)
-        if (apply_rule(L, t, &rules[k], cfg, err) < 0)
+    for (const struct spec_rule *r = rules; r->field != NULL; r++)
+        if (apply_rule(L, t, r, cfg, err) < 0)
             return -1;
     return 0;
 }
@@ -346,20 +352,15 @@ static int seccomp_log(lua_State *L, int sc, const struct spec_rule *r, mj_confi
     return 0;
 }
 
+/* spec.seccomp = { profile = "default" | "unconfined", base = {names}, allow = {names},
+ * deny = {names}, log = bool } */
 static const struct spec_rule seccomp_rules[] = {
     {"profile", RULE_CUSTOM, .apply = seccomp_base},
     {"allow", RULE_STRINGS, .set = mj_config_seccomp_allow},
     {"deny", RULE_STRINGS, .set = mj_config_seccomp_deny},
     {"log", RULE_CUSTOM, .apply = seccomp_log},
+    {.field = NULL},
 };
-
-/* spec.seccomp = { profile = "default" | "unconfined", base = {names}, allow = {names},
- * deny = {names}, log = bool } */
-static int seccomp(lua_State *L, int sc, const struct spec_rule *r, mj_config_t *cfg, mj_error_t **err)
-{
-    (void)r;
-    return apply_rules(L, sc, seccomp_rules, ARRAY_LEN(seccomp_rules), cfg, err);
-}
 
 static double limit_number(lua_State *L, int tbl, const char *key)
 {
@@ -453,20 +454,15 @@ static int tcp_ports(lua_State *L, int arr, const struct spec_rule *r, mj_config
     return rc;
 }
 
+/* spec.landlock = { mode = "off" | "required" | "best_effort", write = {paths}, tcp_bind = {ports},
+ * tcp_connect = {ports} } */
 static const struct spec_rule landlock_rules[] = {
     {"mode", RULE_CUSTOM, .apply = landlock_mode},
     {"write", RULE_STRINGS, .set = mj_config_landlock_allow_write},
     {"tcp_bind", RULE_TABLE, .apply = tcp_ports, .arg = "bind"},
     {"tcp_connect", RULE_TABLE, .apply = tcp_ports, .arg = "connect"},
+    {.field = NULL},
 };
-
-/* spec.landlock = { mode = "off" | "required" | "best_effort", write = {paths}, tcp_bind = {ports},
- * tcp_connect = {ports} } */
-static int landlock(lua_State *L, int t, const struct spec_rule *r, mj_config_t *cfg, mj_error_t **err)
-{
-    (void)r;
-    return apply_rules(L, t, landlock_rules, ARRAY_LEN(landlock_rules), cfg, err);
-}
 
 /* spec.env = { KEY = VALUE }: the whole environment. */
 static int config_env(lua_State *L, int tbl, const struct spec_rule *r, mj_config_t *cfg, mj_error_t **err)
@@ -501,19 +497,20 @@ static const struct spec_rule config_rules[] = {
     {"network", RULE_CUSTOM, .apply = network},
     {"rlimits", RULE_TABLE, .apply = rlimits},
     {"capabilities", RULE_STRINGS, .set = mj_config_add_capability},
-    {"seccomp", RULE_TABLE, .apply = seccomp},
+    {"seccomp", RULE_NESTED, .sub = seccomp_rules},
     {"limits", RULE_TABLE, .apply = limits},
-    {"landlock", RULE_TABLE, .apply = landlock},
+    {"landlock", RULE_NESTED, .sub = landlock_rules},
     {"apparmor", RULE_STRING, .set = mj_config_set_apparmor},
     {"selinux", RULE_STRING, .set = mj_config_set_selinux},
     {"env", RULE_TABLE, .apply = config_env},
     {"workdir", RULE_STRING, .set = mj_config_set_workdir},
     {"cleanup_delay", RULE_CUSTOM, .apply = cleanup_delay},
+    {.field = NULL},
 };
 
 int mjl_spec_config(lua_State *L, int spec, mj_config_t *cfg, mj_error_t **err)
 {
-    return apply_rules(L, spec, config_rules, ARRAY_LEN(config_rules), cfg, err);
+    return apply_rules(L, spec, config_rules, cfg, err);
 }
 
 /* ---------------------------------------------------------------- the command */

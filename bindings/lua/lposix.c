@@ -25,6 +25,7 @@
 
 #include "lbox.h"
 #include "lposix.h"
+#include "lresult.h"
 
 /* core.path_kind(path) -> "file" | "directory" | "other" | nil, strerror  (follows symlinks) */
 static int core_path_kind(lua_State *L)
@@ -159,11 +160,7 @@ static int core_list_dir(lua_State *L)
     closedir(d);
     if (box->n_names > 1) /* (qsort takes no NULL array) */
         qsort(box->names, box->n_names, sizeof(*box->names), cmp_str);
-    lua_createtable(L, (int)box->n_names, 0);
-    for (size_t i = 0; i < box->n_names; i++) {
-        lua_pushstring(L, box->names[i]);
-        lua_rawseti(L, -2, (lua_Integer)i + 1);
-    }
+    mjl_push_strings(L, box->names, box->n_names);
     return 1;
 }
 

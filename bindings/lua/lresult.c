@@ -162,6 +162,15 @@ void mjl_push_denials(lua_State *L, const mj_denial_t *v, size_t n)
     }
 }
 
+void mjl_push_strings(lua_State *L, char *const *v, size_t n)
+{
+    lua_createtable(L, (int)n, 0);
+    for (size_t i = 0; i < n; i++) {
+        lua_pushstring(L, v[i]);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+}
+
 void mjl_push_file_info(lua_State *L, const mj_file_info_t *f)
 {
     lua_createtable(L, 0, 10);

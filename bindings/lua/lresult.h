@@ -24,6 +24,8 @@ void mjl_push_info(lua_State *L, const mj_sandbox_t *sb, const mj_sandbox_info_t
 void mjl_push_processes(lua_State *L, const mj_proc_entry_t *v, size_t n);
 /* An array of { syscall, pid }. */
 void mjl_push_denials(lua_State *L, const mj_denial_t *v, size_t n);
+/* An array of the n strings in v. */
+void mjl_push_strings(lua_State *L, char *const *v, size_t n);
 /* A FileInfo { name, path, size, mode, mod_time, is_dir, is_link, owner, group, permissions }. */
 void mjl_push_file_info(lua_State *L, const mj_file_info_t *f);
 /* An array of FileInfo. */

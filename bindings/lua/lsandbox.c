@@ -126,11 +126,7 @@ static int core_list(lua_State *L)
     mjl_box_t *box = mjl_new_box(L);
     if (mj_sandbox_list(&box->names, &box->n_names, &box->err) < 0)
         return mjl_push_status(L, -1, box);
-    lua_createtable(L, (int)box->n_names, 0);
-    for (size_t i = 0; i < box->n_names; i++) {
-        lua_pushstring(L, box->names[i]);
-        lua_rawseti(L, -2, (lua_Integer)i + 1);
-    }
+    mjl_push_strings(L, box->names, box->n_names);
     return 1;
 }
 
@@ -206,22 +202,6 @@ static int sb_signal(lua_State *L)
     return mjl_push_status(L, rc, box);
 }
 
-static int sb_pause(lua_State *L)
-{
-    mj_sandbox_t *sb = check_sandbox(L, 1);
-    mjl_box_t *box = mjl_new_box(L);
-    int rc = mj_sandbox_pause(sb, &box->err);
-    return mjl_push_status(L, rc, box);
-}
-
-static int sb_resume(lua_State *L)
-{
-    mj_sandbox_t *sb = check_sandbox(L, 1);
-    mjl_box_t *box = mjl_new_box(L);
-    int rc = mj_sandbox_resume(sb, &box->err);
-    return mjl_push_status(L, rc, box);
-}
-
 static int sb_stop(lua_State *L)
 {
     mj_sandbox_t *sb = check_sandbox(L, 1);
@@ -251,15 +231,6 @@ static int sb_workdir(lua_State *L)
 {
     lua_pushstring(L, mj_sandbox_workdir(check_sandbox(L, 1)));
     return 1;
-}
-
-static int sb_set_workdir(lua_State *L)
-{
-    mj_sandbox_t *sb = check_sandbox(L, 1);
-    const char *dir = luaL_checkstring(L, 2);
-    mjl_box_t *box = mjl_new_box(L);
-    int rc = mj_sandbox_set_workdir(sb, dir, &box->err);
-    return mjl_push_status(L, rc, box);
 }
 
 /* ops.env(sb) -> { KEY = VALUE } */
@@ -303,15 +274,6 @@ static int sb_meta(lua_State *L)
     else
         lua_pushstring(L, meta);
     return 1;
-}
-
-static int sb_set_meta(lua_State *L)
-{
-    mj_sandbox_t *sb = check_sandbox(L, 1);
-    const char *text = luaL_checkstring(L, 2);
-    mjl_box_t *box = mjl_new_box(L);
-    int rc = mj_sandbox_set_meta(sb, text, &box->err);
-    return mjl_push_status(L, rc, box);
 }
 
 static int sb_status(lua_State *L)
@@ -438,24 +400,6 @@ static int sb_stat(lua_State *L)
     return 1;
 }
 
-static int sb_copy_in(lua_State *L)
-{
-    mj_sandbox_t *sb = check_sandbox(L, 1);
-    const char *src = luaL_checkstring(L, 2), *dst = luaL_checkstring(L, 3);
-    mjl_box_t *box = mjl_new_box(L);
-    int rc = mj_sandbox_copy_in(sb, src, dst, &box->err);
-    return mjl_push_status(L, rc, box);
-}
-
-static int sb_copy_out(lua_State *L)
-{
-    mj_sandbox_t *sb = check_sandbox(L, 1);
-    const char *src = luaL_checkstring(L, 2), *dst = luaL_checkstring(L, 3);
-    mjl_box_t *box = mjl_new_box(L);
-    int rc = mj_sandbox_copy_out(sb, src, dst, &box->err);
-    return mjl_push_status(L, rc, box);
-}
-
 static int sb_mkdir(lua_State *L)
 {
     mj_sandbox_t *sb = check_sandbox(L, 1);
@@ -478,6 +422,40 @@ static int sb_remove(lua_State *L)
     return mjl_push_status(L, rc, box);
 }
 
+/* ---------------------------------------------------------------- the plain status calls */
+
+/* The primitives that pass the sandbox and nargs strings to one libmoonjail call and answer
+ * true | nil, err: one C function (status_call) serves them all, its entry as upvalue. */
+static const struct status_call {
+    const char *name;
+    int nargs;
+    union {
+        int (*call0)(mj_sandbox_t *sb, mj_error_t **err);
+        int (*call1)(mj_sandbox_t *sb, const char *a, mj_error_t **err);
+        int (*call2)(mj_sandbox_t *sb, const char *a, const char *b, mj_error_t **err);
+    };
+} status_calls[] = {
+    {"pause", 0, .call0 = mj_sandbox_pause},
+    {"resume", 0, .call0 = mj_sandbox_resume},
+    {"set_workdir", 1, .call1 = mj_sandbox_set_workdir}, /* (sb, dir) */
+    {"set_meta", 1, .call1 = mj_sandbox_set_meta},       /* (sb, text) */
+    {"copy_in", 2, .call2 = mj_sandbox_copy_in},         /* (sb, host_src, dst) */
+    {"copy_out", 2, .call2 = mj_sandbox_copy_out},       /* (sb, src, host_dst) */
+};
+
+static int status_call(lua_State *L)
+{
+    const struct status_call *c = lua_touserdata(L, lua_upvalueindex(1));
+    mj_sandbox_t *sb = check_sandbox(L, 1);
+    const char *a = c->nargs > 0 ? luaL_checkstring(L, 2) : NULL;
+    const char *b = c->nargs > 1 ? luaL_checkstring(L, 3) : NULL;
+    mjl_box_t *box = mjl_new_box(L);
+    int rc = c->nargs == 0   ? c->call0(sb, &box->err)
+             : c->nargs == 1 ? c->call1(sb, a, &box->err)
+                             : c->call2(sb, a, b, &box->err);
+    return mjl_push_status(L, rc, box);
+}
+
 /* ---------------------------------------------------------------- registration */
 
 static const luaL_Reg sandbox_ops[] = {
@@ -485,17 +463,13 @@ static const luaL_Reg sandbox_ops[] = {
     {"spawn", sb_spawn},
     {"spawn_detached", sb_spawn_detached},
     {"signal", sb_signal},
-    {"pause", sb_pause},
-    {"resume", sb_resume},
     {"stop", sb_stop},
     {"destroy", sb_destroy},
     {"workdir", sb_workdir},
-    {"set_workdir", sb_set_workdir},
     {"env", sb_env},
     {"set_env", sb_set_env},
     {"clear_env", sb_clear_env},
     {"meta", sb_meta},
-    {"set_meta", sb_set_meta},
     {"status", sb_status},
     {"info", sb_info},
     {"usage", sb_usage},
@@ -505,8 +479,6 @@ static const luaL_Reg sandbox_ops[] = {
     {"read_file", sb_read_file},
     {"list_files", sb_list_files},
     {"stat", sb_stat},
-    {"copy_in", sb_copy_in},
-    {"copy_out", sb_copy_out},
     {"mkdir", sb_mkdir},
     {"remove", sb_remove},
     {NULL, NULL},
@@ -522,5 +494,12 @@ static const luaL_Reg sandbox_funcs[] = {
 void mjl_sandbox_register(lua_State *L)
 {
     mjl_handle_register(L, &sandbox_type, sandbox_ops);
+    lua_getfield(L, -1, sandbox_type.ops_field);
+    for (size_t i = 0; i < sizeof status_calls / sizeof status_calls[0]; i++) {
+        lua_pushlightuserdata(L, (void *)&status_calls[i]);
+        lua_pushcclosure(L, status_call, 1);
+        lua_setfield(L, -2, status_calls[i].name);
+    }
+    lua_pop(L, 1);
     luaL_setfuncs(L, sandbox_funcs, 0);
 }
