@@ -18,7 +18,11 @@
 #include <lauxlib.h>
 #include <lua.h>
 
-#include "lmoonjail.h"
+#include "lbox.h"
+#include "lerror.h"
+#include "ltree.h"
+#include "lutil.h"
+#include "moonjail/moonjail.h" /* the host file trees: mj_fetch_url, mj_tree_walk, … */
 
 #include "digest.h"
 #include "fetch.h"
@@ -97,22 +101,6 @@ static const char *type_name(mode_t m)
     return S_ISREG(m) ? "file" : S_ISDIR(m) ? "dir" : S_ISLNK(m) ? "symlink" : "other";
 }
 
-static void set_str(lua_State *L, const char *field, const char *s)
-{
-    lua_pushstring(L, s);
-    lua_setfield(L, -2, field);
-}
-
-/* true, or nil, err (box owns err and frees it when the calling C function returns). */
-static int push_status(lua_State *L, int rc, mjl_box_t *box)
-{
-    if (rc == 0) {
-        lua_pushboolean(L, 1);
-        return 1;
-    }
-    return mjl_fail(L, box->err, "operation failed");
-}
-
 /* An optional byte count or limit at arg: absent/nil = 0 (the default). */
 static uint64_t opt_count(lua_State *L, int arg)
 {
@@ -132,7 +120,7 @@ static int tree_fetch(lua_State *L)
     uint64_t max = opt_count(L, 3);
     mjl_box_t *box = mjl_new_box(L);
     int rc = mj_fetch_url(url, dest, max, &box->err);
-    return push_status(L, rc, box);
+    return mjl_push_status(L, rc, box);
 }
 
 /* core.unpack(archive, dest [, {max_bytes=, max_entries=, strip_components=}]) -> true | nil, err */
@@ -168,7 +156,7 @@ static int tree_unpack(lua_State *L)
     }
     mjl_box_t *box = mjl_new_box(L);
     int rc = mj_unpack_archive(archive, dest, &lim, &box->err);
-    return push_status(L, rc, box);
+    return mjl_push_status(L, rc, box);
 }
 
 static int walk_collect(const mj_tree_entry_t *e, void *ud)
@@ -207,8 +195,8 @@ static int tree_walk(lua_State *L)
     for (size_t i = 0; i < l->n; i++) {
         const tree_item_t *it = &l->v[i];
         lua_createtable(L, 0, 11);
-        set_str(L, "path", it->path);
-        set_str(L, "type", type_name(it->mode));
+        mjl_set_str(L, "path", it->path);
+        mjl_set_str(L, "type", type_name(it->mode));
         mjl_set_int(L, "mode", (lua_Integer)(it->mode & 07777));
         mjl_set_int(L, "size", mjl_clamp_u64(it->size));
         mjl_set_int(L, "dev", mjl_clamp_u64(it->dev));
@@ -218,7 +206,7 @@ static int tree_walk(lua_State *L)
         mjl_set_int(L, "gid", (lua_Integer)it->gid);
         mjl_set_num(L, "mtime", it->mtime);
         if (it->target)
-            set_str(L, "target", it->target);
+            mjl_set_str(L, "target", it->target);
         lua_rawseti(L, -2, (lua_Integer)i + 1);
     }
     return 1;
@@ -230,7 +218,7 @@ static int tree_remove(lua_State *L)
     const char *path = luaL_checkstring(L, 1);
     mjl_box_t *box = mjl_new_box(L);
     int rc = mj_tree_remove(path, &box->err);
-    return push_status(L, rc, box);
+    return mjl_push_status(L, rc, box);
 }
 
 /* core.mkdtemp(prefix) -> path | nil, err: a new directory prefix .. "XXXXXX", mode 0700 */
@@ -281,9 +269,9 @@ static int tree_overlay_diff(lua_State *L)
     for (size_t i = 0; i < l->n; i++) {
         const tree_item_t *it = &l->v[i];
         lua_createtable(L, 0, 3);
-        set_str(L, "path", it->path);
-        set_str(L, "kind", it->kind == MJ_DIFF_ADDED ? "added" : it->kind == MJ_DIFF_MODIFIED ? "modified" : "deleted");
-        set_str(L, "type", type_name(it->mode));
+        mjl_set_str(L, "path", it->path);
+        mjl_set_str(L, "kind", it->kind == MJ_DIFF_ADDED ? "added" : it->kind == MJ_DIFF_MODIFIED ? "modified" : "deleted");
+        mjl_set_str(L, "type", type_name(it->mode));
         lua_rawseti(L, -2, (lua_Integer)i + 1);
     }
     return 1;
@@ -297,7 +285,7 @@ static int tree_overlay_export(lua_State *L)
     const char *dest = luaL_checkstring(L, 3);
     mjl_box_t *box = mjl_new_box(L);
     int rc = mj_overlay_export(upper, lower, dest, &box->err);
-    return push_status(L, rc, box);
+    return mjl_push_status(L, rc, box);
 }
 
 /* core.git_archive(repo, ref, dest) -> true | nil, err */
@@ -308,7 +296,7 @@ static int tree_git_archive(lua_State *L)
     const char *dest = luaL_checkstring(L, 3);
     mjl_box_t *box = mjl_new_box(L);
     int rc = mj_git_archive(repo, ref, dest, &box->err);
-    return push_status(L, rc, box);
+    return mjl_push_status(L, rc, box);
 }
 
 /* core.sha256_file(path) -> 64 hex digits | nil, err */
@@ -319,7 +307,7 @@ static int tree_sha256_file(lua_State *L)
     char hex[65];
     int rc = mj_file_sha256(path, hex, &box->err);
     if (rc < 0)
-        return push_status(L, rc, box);
+        return mjl_push_status(L, rc, box);
     lua_pushstring(L, hex);
     return 1;
 }

@@ -18,10 +18,9 @@
 #include <lualib.h>
 
 #include "embedded.h"
+#include "lmoonjail.h"
 
 #define EXIT_INTERNAL 125 /* moonjail's own failure, as docker's */
-
-int luaopen_moonjail(lua_State *L);
 
 /* Message handler: the error text (or its __tostring) with a traceback. */
 static int traceback(lua_State *L)

@@ -1,0 +1,11 @@
+/* ltree.h — host file trees from Lua, for repository mounts (not installed, not public). */
+#ifndef MOONJAIL_LTREE_H
+#define MOONJAIL_LTREE_H
+
+#include <lua.h>
+
+/* With the core table on top of the stack: adds fetch, unpack, walk, remove_tree, mkdtemp,
+ * overlay_diff, overlay_export, git_archive and sha256_file to it. */
+void mjl_tree_register(lua_State *L);
+
+#endif
