@@ -22,7 +22,7 @@
 #include "lerror.h"
 #include "ltree.h"
 #include "lutil.h"
-#include "moonjail/moonjail.h" /* the host file trees: mj_fetch_url, mj_tree_walk, … */
+#include "moonjail/moonjail.h"
 
 #include "digest.h"
 #include "fetch.h"
