@@ -126,18 +126,6 @@ int mj_lift_work_fds(mj_plan_t *plan)
     return 0;
 }
 
-int mj_place_work_fds(int *fds, size_t n, int first)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (dup3(fds[i], first + (int)i, O_CLOEXEC) < 0)
-            return -1;
-        if (fds[i] != first + (int)i)
-            close(fds[i]);
-        fds[i] = first + (int)i;
-    }
-    return first + (int)n;
-}
-
 __attribute__((noreturn)) void mj_child_main(mj_plan_t *plan, mj_child_fds_t *fds)
 {
     int status_fd = fds->status_w;
@@ -216,7 +204,7 @@ __attribute__((noreturn)) void mj_child_main(mj_plan_t *plan, mj_child_fds_t *fd
                 setup_failed(keep[0], MJ_STAGE_FORK, -1);
         }
         /* 7.. the work cgroup's cgroup.procs, one per hierarchy */
-        int next = mj_place_work_fds(plan->cg_work_fds, plan->n_cg_work_fds, 7);
+        int next = mj_place_fds(plan->cg_work_fds, plan->n_cg_work_fds, 7);
         if (next < 0)
             setup_failed(3, MJ_STAGE_FORK, -1);
         if (syscall(SYS_close_range, (unsigned)next, ~0U, 0U) < 0)
@@ -245,7 +233,7 @@ __attribute__((noreturn)) void mj_child_main(mj_plan_t *plan, mj_child_fds_t *fd
         dup2(status_fd, 3) < 0)
         setup_failed(status_fd, MJ_STAGE_FORK, -1);
     status_fd = 3;
-    int next = mj_place_work_fds(plan->cg_work_fds, plan->n_cg_work_fds, 4); /* 4.. work cgroup */
+    int next = mj_place_fds(plan->cg_work_fds, plan->n_cg_work_fds, 4); /* 4.. work cgroup */
     if (next < 0)
         setup_failed(status_fd, MJ_STAGE_FORK, -1);
     if (syscall(SYS_close_range, (unsigned)next, ~0U, 0U) < 0) {

@@ -8,7 +8,6 @@
  * directory fds, never by re-resolving path strings.  Files created for the sandbox belong to its
  * user (the mapped host ids). */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/openat2.h>
@@ -372,6 +371,29 @@ int mj_sandbox_stat(mj_sandbox_t *sb, const char *path, mj_file_info_t *out, mj_
     return 0;
 }
 
+typedef struct {
+    mj_sandbox_t *sb;
+    int root;
+    char disp[PATH_MAX];
+    mj_file_info_t *v;
+    size_t n, cap;
+} listing_t;
+
+static int list_entry(int dfd, const char *name, unsigned char type, void *ctx)
+{
+    (void)type;
+    listing_t *l = ctx;
+    struct stat st;
+    if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+        return 0;
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 32;
+        l->v = mj_xrealloc(l->v, l->cap * sizeof(*l->v));
+    }
+    fill_info(l->sb, l->root, l->disp, name, &st, &l->v[l->n++]);
+    return 0;
+}
+
 int mj_sandbox_list_files(mj_sandbox_t *sb, const char *path, mj_file_info_t **out, size_t *count, mj_error_t **err)
 {
     *out = NULL;
@@ -381,7 +403,7 @@ int mj_sandbox_list_files(mj_sandbox_t *sb, const char *path, mj_file_info_t **o
     int root = mj_sandbox_root_fd(sb, err);
     if (root < 0)
         return -1;
-    int fd = resolve(root, path, O_RDONLY | O_DIRECTORY, 0);
+    cleanup_close int fd = resolve(root, path, O_RDONLY | O_DIRECTORY, 0);
     if (fd < 0) {
         if (errno == ENOTDIR) {
             mj_file_info_t *one = mj_xcalloc(1, sizeof(*one));
@@ -396,33 +418,12 @@ int mj_sandbox_list_files(mj_sandbox_t *sb, const char *path, mj_file_info_t **o
         *err = file_error(errno, "list", path);
         return -1;
     }
-    DIR *d = fdopendir(fd);
-    if (!d) {
-        close(fd);
-        *err = file_error(errno, "list", path);
-        return -1;
-    }
-    char disp[PATH_MAX];
-    clean_display(path, disp);
-    size_t n = 0, cap = 0;
-    mj_file_info_t *v = NULL;
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-            continue;
-        struct stat st;
-        if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-            continue;
-        if (n == cap) {
-            cap = cap ? cap * 2 : 32;
-            v = mj_xrealloc(v, cap * sizeof(*v));
-        }
-        fill_info(sb, root, disp, de->d_name, &st, &v[n++]);
-    }
-    closedir(d);
-    qsort(v, n, sizeof(*v), cmp_info);
-    *out = v ? v : mj_xcalloc(1, sizeof(*v));
-    *count = n;
+    listing_t l = {.sb = sb, .root = root};
+    clean_display(path, l.disp);
+    (void)mj_dir_each(fd, list_entry, &l); /* an entry that cannot be read is left out */
+    qsort(l.v, l.n, sizeof(*l.v), cmp_info);
+    *out = l.v ? l.v : mj_xcalloc(1, sizeof(*l.v));
+    *count = l.n;
     return 0;
 }
 
@@ -449,6 +450,22 @@ static int sandbox_mkdir_as_user(mj_sandbox_t *sb, const char *path, unsigned mo
     return 0;
 }
 
+static int remove_at(int dirfd_, const char *name, bool recursive, int depth);
+
+typedef struct {
+    int depth;
+    int failed;
+} removal_t;
+
+static int remove_entry(int dfd, const char *name, unsigned char type, void *ctx)
+{
+    (void)type;
+    removal_t *r = ctx;
+    if (remove_at(dfd, name, true, r->depth) < 0)
+        r->failed = -1; /* go on: remove what can be removed */
+    return 0;
+}
+
 static int remove_at(int dirfd_, const char *name, bool recursive, int depth)
 {
     if (unlinkat(dirfd_, name, 0) == 0)
@@ -461,21 +478,12 @@ static int remove_at(int dirfd_, const char *name, bool recursive, int depth)
         errno = ELOOP;
         return -1;
     }
-    int fd = openat(dirfd_, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    cleanup_close int fd = openat(dirfd_, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)
         return -1;
-    DIR *d = fdopendir(fd);
-    if (!d) {
-        close(fd);
-        return -1;
-    }
-    struct dirent *de;
-    int r = 0;
-    while ((de = readdir(d)))
-        if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") && remove_at(dirfd(d), de->d_name, true, depth + 1) < 0)
-            r = -1;
-    closedir(d);
-    return r < 0 ? -1 : unlinkat(dirfd_, name, AT_REMOVEDIR);
+    removal_t r = {.depth = depth + 1};
+    (void)mj_dir_each(fd, remove_entry, &r);
+    return r.failed < 0 ? -1 : unlinkat(dirfd_, name, AT_REMOVEDIR);
 }
 
 static int sandbox_remove_as_user(mj_sandbox_t *sb, const char *path, bool recursive, mj_error_t **err)
@@ -518,47 +526,38 @@ static int copy_data(int in, int out)
     }
 }
 
-/* Calls fn(name, ctx) for every entry of the directory dfd but "." and ".."; stops at the first
- * failure (-1).  dfd stays open and is not moved. */
-static int for_each_entry(int dfd, int (*fn)(const char *name, void *ctx), void *ctx)
-{
-    int dup_fd = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
-    DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
-    if (!d) {
-        if (dup_fd >= 0)
-            close(dup_fd);
-        return -1;
-    }
-    struct dirent *de;
-    int r = 0;
-    while (r == 0 && (de = readdir(d)))
-        if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-            r = fn(de->d_name, ctx);
-    int e = errno;
-    closedir(d);
-    errno = e;
-    return r;
-}
+/* One copy between the host and a sandbox: the same walk both ways, with what differs explicit. */
+typedef struct {
+    mj_sandbox_t *sb; /* into the sandbox: created as its user, its files checked; NULL: out to the host */
+    mode_t mode_mask; /* 07777 into the sandbox; 0777 out of it: never carry setuid/setgid bits out */
+} copy_t;
 
 typedef struct {
-    mj_sandbox_t *sb;
-    bool to_sandbox;
-    int src_dir, dst_dir, depth;
-} copy_walk_t;
+    const copy_t *c;
+    int dst_dir, depth;
+} copy_level_t;
 
-static int copy_in_at(mj_sandbox_t *sb, int src_dir, const char *name, int dst_dir, const char *dname, int depth);
-static int copy_out_at(int src_dir, const char *name, int dst_dir, const char *dname, int depth);
+static int copy_at(const copy_t *c, int src_dir, const char *name, int dst_dir, const char *dname, int depth);
 
-static int copy_entry(const char *name, void *ctx)
+static int copy_entry(int dfd, const char *name, unsigned char type, void *ctx)
 {
-    copy_walk_t *w = ctx;
-    return w->to_sandbox ? copy_in_at(w->sb, w->src_dir, name, w->dst_dir, name, w->depth)
-                         : copy_out_at(w->src_dir, name, w->dst_dir, name, w->depth);
+    (void)type;
+    const copy_level_t *l = ctx;
+    return copy_at(l->c, dfd, name, l->dst_dir, name, l->depth);
 }
 
-/* host (src_dir, name) -> sandbox (dst_dir, dname) */
-static int copy_in_at(mj_sandbox_t *sb, int src_dir, const char *name, int dst_dir, const char *dname, int depth)
+static fs_ids_t as_owner(const copy_t *c)
 {
+    fs_ids_t none = {0};
+    return c->sb ? as_sandbox_user(c->sb) : none;
+}
+
+/* (src_dir, name) -> (dst_dir, dname); symlinks copied as links, never followed.  The side the
+ * sandbox owns (the destination going in, the source coming out) is opened O_NONBLOCK and checked
+ * to be a regular file, so a FIFO planted there cannot hang the host. */
+static int copy_at(const copy_t *c, int src_dir, const char *name, int dst_dir, const char *dname, int depth)
+{
+    bool into = c->sb != NULL;
     if (depth > 256) {
         errno = ELOOP;
         return -1;
@@ -572,27 +571,29 @@ static int copy_in_at(mj_sandbox_t *sb, int src_dir, const char *name, int dst_d
         if (n < 0)
             return -1;
         target[n] = '\0';
-        fs_ids_t ids = as_sandbox_user(sb);
+        fs_ids_t ids = as_owner(c);
         unlinkat(dst_dir, dname, 0);
         int r = symlinkat(target, dst_dir, dname);
         restore_ids(&ids);
         return r;
     }
     if (S_ISDIR(st.st_mode)) {
-        fs_ids_t ids = as_sandbox_user(sb);
+        fs_ids_t ids = as_owner(c);
         int made = mkdirat(dst_dir, dname, 0700);
         cleanup_close int d_out = made == 0 || errno == EEXIST
                                       ? openat(dst_dir, dname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
                                       : -1;
         restore_ids(&ids);
+        if (d_out < 0)
+            return -1;
         cleanup_close int d_in = openat(src_dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (d_out < 0 || d_in < 0)
+        if (d_in < 0)
             return -1;
-        copy_walk_t w = {.sb = sb, .to_sandbox = true, .src_dir = d_in, .dst_dir = d_out, .depth = depth + 1};
-        if (for_each_entry(d_in, copy_entry, &w) < 0)
+        copy_level_t level = {.c = c, .dst_dir = d_out, .depth = depth + 1};
+        if (mj_dir_each(d_in, copy_entry, &level) < 0)
             return -1;
-        ids = as_sandbox_user(sb);
-        int r = fchmod(d_out, st.st_mode & 07777);
+        ids = as_owner(c);
+        int r = fchmod(d_out, st.st_mode & c->mode_mask);
         restore_ids(&ids);
         return r;
     }
@@ -601,20 +602,29 @@ static int copy_in_at(mj_sandbox_t *sb, int src_dir, const char *name, int dst_d
     cleanup_close int in = openat(src_dir, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     if (in < 0)
         return -1;
-    fs_ids_t ids = as_sandbox_user(sb);
-    cleanup_close int out = openat(dst_dir, dname, O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
-    restore_ids(&ids);
-    struct stat ost;
-    if (out < 0 || fstat(out, &ost) < 0)
+    struct stat fst;
+    if (!into && fstat(in, &fst) < 0)
         return -1;
-    if (!S_ISREG(ost.st_mode)) {
+    if (!into && !S_ISREG(fst.st_mode)) {
         errno = ENXIO;
         return -1;
     }
-    if (ftruncate(out, 0) < 0 || copy_data(in, out) < 0)
+    fs_ids_t ids = as_owner(c);
+    cleanup_close int out = openat(dst_dir, dname, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | (into ? O_NONBLOCK : O_TRUNC),
+                                   0600);
+    restore_ids(&ids);
+    if (out < 0)
         return -1;
-    ids = as_sandbox_user(sb);
-    int r = fchmod(out, st.st_mode & 07777);
+    if (into && fstat(out, &fst) < 0)
+        return -1;
+    if (into && !S_ISREG(fst.st_mode)) {
+        errno = ENXIO;
+        return -1;
+    }
+    if ((into && ftruncate(out, 0) < 0) || copy_data(in, out) < 0)
+        return -1;
+    ids = as_owner(c);
+    int r = fchmod(out, st.st_mode & c->mode_mask);
     restore_ids(&ids);
     return r;
 }
@@ -672,59 +682,12 @@ int mj_sandbox_copy_in(mj_sandbox_t *sb, const char *host_src, const char *dest,
     cleanup_close int rparent = openat(parent, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (parent != dest_dir)
         close(parent);
-    if (rparent < 0 || copy_in_at(sb, src_dir, bname, rparent, dname, 0) < 0) {
+    copy_t in = {.sb = sb, .mode_mask = 07777};
+    if (rparent < 0 || copy_at(&in, src_dir, bname, rparent, dname, 0) < 0) {
         *err = file_error(errno, "copy to", dest);
         return -1;
     }
     return 0;
-}
-
-/* sandbox (src_dir, name) -> host (dst_dir, dname); symlinks copied as links, never followed. */
-static int copy_out_at(int src_dir, const char *name, int dst_dir, const char *dname, int depth)
-{
-    if (depth > 256) {
-        errno = ELOOP;
-        return -1;
-    }
-    struct stat st;
-    if (fstatat(src_dir, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-        return -1;
-    if (S_ISLNK(st.st_mode)) {
-        char target[PATH_MAX];
-        ssize_t n = readlinkat(src_dir, name, target, sizeof(target) - 1);
-        if (n < 0)
-            return -1;
-        target[n] = '\0';
-        unlinkat(dst_dir, dname, 0);
-        return symlinkat(target, dst_dir, dname);
-    }
-    if (S_ISDIR(st.st_mode)) {
-        if (mkdirat(dst_dir, dname, 0700) < 0 && errno != EEXIST)
-            return -1;
-        cleanup_close int d_out = openat(dst_dir, dname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        cleanup_close int d_in = openat(src_dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (d_out < 0 || d_in < 0)
-            return -1;
-        copy_walk_t w = {.sb = NULL, .to_sandbox = false, .src_dir = d_in, .dst_dir = d_out, .depth = depth + 1};
-        if (for_each_entry(d_in, copy_entry, &w) < 0)
-            return -1;
-        return fchmod(d_out, st.st_mode & 0777);
-    }
-    if (!S_ISREG(st.st_mode))
-        return 0; /* fifos, devices, sockets: skipped */
-    cleanup_close int in = openat(src_dir, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-    struct stat ist;
-    if (in < 0 || fstat(in, &ist) < 0)
-        return -1;
-    if (!S_ISREG(ist.st_mode)) {
-        errno = ENXIO;
-        return -1;
-    }
-    cleanup_close int out = openat(dst_dir, dname, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (out < 0 || copy_data(in, out) < 0)
-        return -1;
-    /* Never carry setuid/setgid bits out of a sandbox. */
-    return fchmod(out, st.st_mode & 0777);
 }
 
 int mj_sandbox_copy_out(mj_sandbox_t *sb, const char *src, const char *host_dest, mj_error_t **err)
@@ -772,7 +735,8 @@ int mj_sandbox_copy_out(mj_sandbox_t *sb, const char *src, const char *host_dest
                             host_dest ? host_dest : "", strerror(errno));
         return -1;
     }
-    if (copy_out_at(rsparent, name, ddir, dname, 0) < 0) {
+    copy_t out = {.sb = NULL, .mode_mask = 0777};
+    if (copy_at(&out, rsparent, name, ddir, dname, 0) < 0) {
         *err = file_error(errno, "copy from", src);
         return -1;
     }

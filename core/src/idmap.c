@@ -28,29 +28,6 @@
 #define OPEN_TREE_CLONE 1
 #endif
 
-int mj_proc_write(pid_t pid, const char *file, const char *data, mj_error_t **err)
-{
-    char path[64];
-    snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
-    int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
-    struct statfs sfs;
-    /* CVE-2025-52881: a write meant for procfs must land on procfs. */
-    if (fd >= 0 && (fstatfs(fd, &sfs) < 0 || sfs.f_type != PROC_SUPER_MAGIC)) {
-        close(fd);
-        fd = -1;
-        errno = EXDEV;
-    }
-    if (fd < 0 || mj_write_all(fd, data, strlen(data)) < 0) {
-        int e = errno;
-        if (fd >= 0)
-            close(fd);
-        *err = mj_error_new(MJ_ERR_SANDBOX_INIT_FAILED, e, "writing %s: %s", path, strerror(e));
-        return -1;
-    }
-    close(fd);
-    return 0;
-}
-
 /* A user namespace carrying the given maps, as an fd (for MOUNT_ATTR_IDMAP). */
 static int idmap_userns(const char *uid_map, const char *gid_map, mj_error_t **err)
 {

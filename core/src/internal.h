@@ -9,7 +9,10 @@
 #include <sys/types.h>
 
 #include "cgroup.h"
+#include "proc.h"
+#include "proto.h"
 #include "util.h"
+#include "wire.h"
 
 #define MJ_PLAN_MAX_WORK_FDS 8
 
@@ -215,31 +218,8 @@ typedef struct {
 /* cmd may be NULL (a persistent sandbox). */
 int mj_plan_build(const mj_config_t *cfg, const mj_command_t *cmd, mj_plan_t *plan, mj_error_t **err);
 void mj_plan_free(mj_plan_t *plan);
-const char *mj_env_lookup(const mj_strv_t *env, const char *key);
-/* Sets every KEY=VALUE of over in env, replacing existing keys. */
-void mj_env_overlay(mj_strv_t *env, const mj_strv_t *over);
 
-/* ------------------------------------------------------------ init <-> host messages */
-
-enum {
-    MJ_MSG_SETUP_FAILED = 1, /* a = stage, b = errno, c = op index */
-    MJ_MSG_STARTED,          /* a = pid of the command inside, t_ns = realtime */
-    MJ_MSG_EXEC_FAILED,      /* b = errno */
-    MJ_MSG_EXITED,           /* a = wait status, c = 1 when a tmpfs of the sandbox is full, t_ns = realtime,
-                              * u1/u2 = utime/stime us, u3 = maxrss KiB */
-    MJ_MSG_READY,            /* supervisor: set up and serving; t_ns = realtime */
-    MJ_MSG_DENIED,           /* one-shot init: the filter refused a system call; a = nr, b = pid inside */
-};
 #define MJ_RESULT_DENIALS_MAX 64 /* refusals a one-shot result lists (all are counted) */
-
-typedef struct {
-    uint32_t type;
-    int32_t a;
-    int32_t b;
-    int32_t c;
-    int64_t t_ns;
-    uint64_t u1, u2, u3;
-} mj_msg_t;
 
 /* ------------------------------------------------------------ child side */
 
@@ -270,7 +250,6 @@ int mj_rootfs_setup(mj_plan_t *plan, mj_stage_t *stage, int *op_index);
 int mj_make_fs(const char *fstype, const char *const *kv, unsigned attrs);
 
 /* idmap.c */
-int mj_proc_write(pid_t pid, const char *file, const char *data, mj_error_t **err);
 /* Root only: turns read-write binds of non-root-owned sources into idmapped trees (op->src_fd)
  * whose owner appears as the sandbox user; warns about what it cannot map. */
 int mj_idmap_rw_binds(mj_plan_t *plan, mj_error_t **err);
@@ -287,7 +266,6 @@ void *mj_lib_sym(mj_lib_t lib, const char *name);
 
 /* child.c: the plan's work-cgroup fds, first moved out of the way (>= 64), then to first.. */
 int mj_lift_work_fds(mj_plan_t *plan);
-int mj_place_work_fds(int *fds, size_t n, int first);
 
 /* exec.c: 1 when one of the sandbox's own tmpfs mounts has no space or inodes left. */
 int mj_disk_full(const mj_plan_t *plan);
@@ -415,8 +393,6 @@ typedef struct {
     mj_buf_t out, err, combined;
 } mj_pump_t;
 
-void mj_close_fd(int *fd);
-int mj_set_nonblock(int fd);
 void mj_pump_init(mj_pump_t *p);
 int mj_pump_run(mj_pump_t *p, mj_error_t **err);
 void mj_pump_close(mj_pump_t *p);
@@ -473,8 +449,6 @@ char *mj_state_read_file(const char *dir, const char *name, size_t *len);
 int mj_state_alive(const char *dir);
 int mj_state_remove(const char *dir);
 
-/* Field 22 of /proc/<pid>/stat (start time in clock ticks), 0 when unknown. */
-unsigned long long mj_proc_starttime(pid_t pid);
 /* sandbox.c: asks the supervisor for an O_PATH fd of its "/". */
 int mj_sandbox_request_root(mj_sandbox_t *sb, mj_error_t **err);
 /* fileops.c: an O_PATH fd of the sandbox's root, checked to belong to its live supervisor. */

@@ -336,33 +336,6 @@ static void set_rlimit(mj_plan_t *plan, mj_rlimit_t which, uint64_t value)
     plan->rlimits[which].rlim_max = v;
 }
 
-const char *mj_env_lookup(const mj_strv_t *env, const char *key)
-{
-    size_t klen = strlen(key);
-    for (size_t i = 0; i < env->n; i++)
-        if (strncmp(env->v[i], key, klen) == 0 && env->v[i][klen] == '=')
-            return env->v[i] + klen + 1;
-    return NULL;
-}
-
-void mj_env_overlay(mj_strv_t *env, const mj_strv_t *over)
-{
-    for (size_t i = 0; i < over->n; i++) {
-        const char *eq = strchr(over->v[i], '=');
-        size_t klen = eq ? (size_t)(eq - over->v[i]) : strlen(over->v[i]);
-        bool replaced = false;
-        for (size_t j = 0; j < env->n && !replaced; j++) {
-            if (strncmp(env->v[j], over->v[i], klen) == 0 && env->v[j][klen] == '=') {
-                free(env->v[j]);
-                env->v[j] = mj_xstrdup(over->v[i]);
-                replaced = true;
-            }
-        }
-        if (!replaced)
-            mj_strv_push(env, over->v[i]);
-    }
-}
-
 int mj_plan_build(const mj_config_t *cfg, const mj_command_t *cmd, mj_plan_t *plan, mj_error_t **err)
 {
     memset(plan, 0, sizeof(*plan));

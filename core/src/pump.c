@@ -15,20 +15,6 @@
 
 #include "internal.h"
 
-void mj_close_fd(int *fd)
-{
-    if (*fd >= 0) {
-        close(*fd);
-        *fd = -1;
-    }
-}
-
-int mj_set_nonblock(int fd)
-{
-    int fl = fcntl(fd, F_GETFL);
-    return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
-}
-
 void mj_pump_init(mj_pump_t *p)
 {
     memset(p, 0, sizeof(*p));

@@ -58,29 +58,6 @@ static mj_sandbox_t *sandbox_alloc(void)
     return sb;
 }
 
-unsigned long long mj_proc_starttime(pid_t pid)
-{
-    char path[64], buf[1024];
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return 0;
-    ssize_t n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    if (n <= 0)
-        return 0;
-    buf[n] = '\0';
-    char *p = strrchr(buf, ')');
-    if (!p)
-        return 0;
-    int field = 2;
-    for (char *tok = strtok(p + 1, " "); tok; tok = strtok(NULL, " ")) {
-        if (++field == 22)
-            return strtoull(tok, NULL, 10);
-    }
-    return 0;
-}
-
 /* ------------------------------------------------------------------ talking to the supervisor */
 
 static mj_error_t *gone_error(mj_sandbox_t *sb)

@@ -4,7 +4,7 @@
  * we can take means the supervisor is gone — no pid reuse guesswork. */
 #define _GNU_SOURCE
 #include <ctype.h>
-#include <dirent.h>
+#include <dirent.h> /* DT_DIR */
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -140,32 +140,39 @@ int mj_state_alive(const char *dir)
     return errno == EWOULDBLOCK ? 1 : -1;
 }
 
+static int remove_tree_at(int dfd, const char *name);
+
+static int remove_entry(int dfd, const char *name, unsigned char type, void *ctx)
+{
+    (void)ctx;
+    if (type == DT_DIR)
+        remove_tree_at(dfd, name);
+    else
+        unlinkat(dfd, name, 0);
+    return 0;
+}
+
 static int remove_tree_at(int dfd, const char *name)
 {
-    int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    cleanup_close int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)
         return unlinkat(dfd, name, 0);
-    DIR *d = fdopendir(fd);
-    if (!d) {
-        close(fd);
-        return -1;
-    }
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-            continue;
-        if (de->d_type == DT_DIR)
-            remove_tree_at(dirfd(d), de->d_name);
-        else
-            unlinkat(dirfd(d), de->d_name, 0);
-    }
-    closedir(d);
+    (void)mj_dir_each(fd, remove_entry, NULL);
     return unlinkat(dfd, name, AT_REMOVEDIR);
 }
 
 int mj_state_remove(const char *dir)
 {
     return remove_tree_at(AT_FDCWD, dir);
+}
+
+static int list_entry(int dfd, const char *name, unsigned char type, void *ctx)
+{
+    (void)dfd;
+    (void)type;
+    if (name[0] != '.' && mj_name_valid(name))
+        mj_strv_push(ctx, name);
+    return 0;
 }
 
 int mj_sandbox_list(char ***names, size_t *count, mj_error_t **err)
@@ -175,8 +182,8 @@ int mj_sandbox_list(char ***names, size_t *count, mj_error_t **err)
     mj_error_t *ignored = NULL;
     cleanup_free char *dir = mj_state_sandboxes_dir(false, &ignored);
     mj_error_free(ignored);
-    DIR *d = dir ? opendir(dir) : NULL;
-    if (!d) {
+    cleanup_close int fd = dir ? open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+    if (fd < 0) {
         if (errno == ENOENT)
             return 0;
         if (err)
@@ -185,11 +192,7 @@ int mj_sandbox_list(char ***names, size_t *count, mj_error_t **err)
         return -1;
     }
     mj_strv_t v = {0};
-    struct dirent *de;
-    while ((de = readdir(d)))
-        if (de->d_name[0] != '.' && mj_name_valid(de->d_name))
-            mj_strv_push(&v, de->d_name);
-    closedir(d);
+    (void)mj_dir_each(fd, list_entry, &v);
     /* sort for stable output */
     for (size_t i = 1; i < v.n; i++)
         for (size_t j = i; j > 0 && strcmp(v.v[j - 1], v.v[j]) > 0; j--) {

@@ -41,13 +41,6 @@ static char *exec_argv[MJ_PROTO_MAX_ARGS + 1];
 static char *exec_envp[MJ_PROTO_MAX_ENV + 1];
 static char exec_path[PATH_MAX];
 
-static int64_t realtime_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static int64_t monotonic_ms(void)
 {
     struct timespec ts;
@@ -127,47 +120,19 @@ static void shim_reap(void)
     }
 }
 
-/* Calls fn for every pid in this pid namespace's /proc (numbers only, read with getdents64:
- * nothing allocated); -1 when /proc cannot be opened. */
-static int for_each_pid(void (*fn)(pid_t pid, void *ctx), void *ctx)
-{
-    char buf[4096];
-    int dfd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0)
-        return -1;
-    for (;;) {
-        long n = syscall(SYS_getdents64, dfd, buf, sizeof(buf));
-        if (n <= 0)
-            break;
-        for (long off = 0; off < n;) {
-            struct {
-                uint64_t ino;
-                int64_t off;
-                unsigned short reclen;
-                unsigned char type;
-                char name[];
-            } *d = (void *)(buf + off);
-            off += d->reclen;
-            pid_t pid = (pid_t)atoi(d->name);
-            if (pid > 0)
-                fn(pid, ctx);
-        }
-    }
-    close(dfd);
-    return 0;
-}
-
 typedef struct {
     pid_t self;
     int found;
 } kill_tree_t;
 
 /* SIGKILLs pid when it is a child of the shim. */
-static void kill_if_child(pid_t pid, void *ctx)
+static int kill_if_child(int procfd, const char *name, pid_t pid, void *ctx)
 {
+    (void)procfd;
+    (void)name;
     kill_tree_t *k = ctx;
     if (pid <= 1 || pid == k->self)
-        return;
+        return 0;
     char path[32], stat[512], digits[12];
     int nd = 0, len = 0;
     for (pid_t v = pid; v > 0 && nd < 11; v /= 10)
@@ -179,19 +144,20 @@ static void kill_if_child(pid_t pid, void *ctx)
     memcpy(path + len, "/stat", 6);
     int sfd = open(path, O_RDONLY | O_CLOEXEC);
     if (sfd < 0)
-        return;
+        return 0;
     ssize_t r = read(sfd, stat, sizeof(stat) - 1);
     close(sfd);
     if (r <= 0)
-        return;
+        return 0;
     stat[r] = '\0';
     char *p = strrchr(stat, ')');
     if (!p || p[1] != ' ' || !p[2] || p[3] != ' ')
-        return;
+        return 0;
     if ((pid_t)atoi(p + 4) == k->self) {
         kill(pid, SIGKILL);
         k->found++;
     }
+    return 0;
 }
 
 /* Kills every descendant of the shim.  With the shim as subreaper, orphans come back to it, so
@@ -201,7 +167,7 @@ static void shim_kill_tree(void)
     kill_tree_t k = {.self = getpid()};
     for (int pass = 0; pass < 200; pass++) {
         k.found = 0;
-        if (for_each_pid(kill_if_child, &k) < 0)
+        if (mj_proc_each_pid(-1, kill_if_child, &k) < 0)
             return;
         /* Reap what we killed; their children reparent to us for the next pass. */
         shim_reap();
@@ -223,10 +189,10 @@ __attribute__((noreturn)) static void run_shim(const mj_plan_t *plan, const mj_e
 
     int errpipe[2];
     if (pipe2(errpipe, O_CLOEXEC) < 0) {
-        shim_send(chan, MJ_MSG_EXEC_FAILED, MJ_EXEC_STAGE_EXEC, errno, realtime_ns(), NULL);
+        shim_send(chan, MJ_MSG_EXEC_FAILED, MJ_EXEC_STAGE_EXEC, errno, mj_realtime_ns(), NULL);
         _exit(1);
     }
-    int64_t start_ns = realtime_ns();
+    int64_t start_ns = mj_realtime_ns();
     pid_t cmd = (pid_t)syscall(SYS_clone, SIGCHLD, 0, NULL, NULL, 0);
     if (cmd < 0) {
         shim_send(chan, MJ_MSG_EXEC_FAILED, MJ_EXEC_STAGE_EXEC, errno, start_ns, NULL);
@@ -247,7 +213,7 @@ __attribute__((noreturn)) static void run_shim(const mj_plan_t *plan, const mj_e
         if (ep < 0 || (src_ll >= 0 && ll < 0) || dup2(fds[0], 0) < 0 || dup2(fds[1], 1) < 0 || dup2(fds[2], 2) < 0 ||
             dup3(ep, 3, O_CLOEXEC) < 0 || (ll >= 0 && dup3(ll, 4, O_CLOEXEC) < 0))
             _exit(127);
-        int next = mj_place_work_fds(work, n_work, 5);
+        int next = mj_place_fds(work, n_work, 5);
         if (next < 0)
             _exit(127);
         if (syscall(SYS_close_range, (unsigned)next, ~0U, 0U) < 0)
@@ -270,7 +236,7 @@ __attribute__((noreturn)) static void run_shim(const mj_plan_t *plan, const mj_e
     if (n == (ssize_t)sizeof(report)) {
         while (waitpid(cmd, NULL, 0) < 0 && errno == EINTR)
             ;
-        shim_send(chan, MJ_MSG_EXEC_FAILED, report[0], report[1], realtime_ns(), NULL);
+        shim_send(chan, MJ_MSG_EXEC_FAILED, report[0], report[1], mj_realtime_ns(), NULL);
         _exit(0);
     }
     shim_send(chan, MJ_MSG_STARTED, cmd, 0, start_ns, NULL);
@@ -310,7 +276,7 @@ __attribute__((noreturn)) static void run_shim(const mj_plan_t *plan, const mj_e
         shim_reap();
         if (shim_cmd_done) {
             if (chan_open)
-                shim_send(chan, MJ_MSG_EXITED, shim_cmd_status, 0, realtime_ns(), &shim_cmd_ru);
+                shim_send(chan, MJ_MSG_EXITED, shim_cmd_status, 0, mj_realtime_ns(), &shim_cmd_ru);
             if (killed)
                 shim_kill_tree();
             /* Leftovers (daemons) reparent to the supervisor and keep running. */
@@ -329,30 +295,15 @@ static int spawner_fd = -1; /* the supervisor's end of the spawner's socket */
 
 static int parse_exec(const mj_plan_t *plan, size_t len, mj_exec_params_t *params);
 
-/* Receives a request (into req_buf) with up to 4 fds; bytes, or -1. */
+/* Receives a request (into req_buf) with up to 4 fds; bytes, -1, or -2 (EMSGSIZE) when it was
+ * truncated (its fds, if any, are in rfds for the caller to close). */
 static ssize_t recv_request(int fd, int flags, int rfds[4], int *nfds)
 {
-    char cbuf[CMSG_SPACE(sizeof(int) * 4)];
-    struct iovec iov = {.iov_base = req_buf, .iov_len = sizeof(req_buf)};
-    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
-    ssize_t n = recvmsg(fd, &msg, flags | MSG_CMSG_CLOEXEC);
-    *nfds = 0;
-    for (struct cmsghdr *c = n >= 0 ? CMSG_FIRSTHDR(&msg) : NULL; c; c = CMSG_NXTHDR(&msg, c)) {
-        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-            continue;
-        int cnt = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-        for (int i = 0; i < cnt; i++) {
-            int f;
-            memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-            if (*nfds < 4)
-                rfds[(*nfds)++] = f;
-            else
-                close(f);
-        }
-    }
-    if (n >= 0 && (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+    bool truncated;
+    ssize_t n = mj_wire_recv(fd, req_buf, sizeof(req_buf), flags, rfds, 4, nfds, &truncated);
+    if (truncated) {
         errno = EMSGSIZE;
-        return -2; /* fds (if any) are in rfds for the caller to close */
+        return -2;
     }
     return n;
 }
@@ -418,17 +369,9 @@ __attribute__((noreturn)) static void spawner_main(const mj_plan_t *plan, int so
  * -1 with errno. */
 static pid_t forward_exec(size_t n, const int rfds[4])
 {
-    char cb[CMSG_SPACE(sizeof(int) * 4)];
-    memset(cb, 0, sizeof(cb));
     struct iovec iov = {.iov_base = req_buf, .iov_len = n};
-    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cb, .msg_controllen = sizeof(cb)};
-    struct cmsghdr *c = CMSG_FIRSTHDR(&m);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int) * 4);
-    memcpy(CMSG_DATA(c), rfds, sizeof(int) * 4);
     int32_t answer;
-    if (spawner_fd < 0 || sendmsg(spawner_fd, &m, MSG_NOSIGNAL) < 0 ||
+    if (spawner_fd < 0 || mj_wire_send(spawner_fd, &iov, 1, rfds, 4, MSG_NOSIGNAL) < 0 ||
         recv(spawner_fd, &answer, sizeof(answer), 0) != (ssize_t)sizeof(answer)) {
         errno = ECHILD; /* the spawner is gone: this sandbox can start no more commands */
         return -1;
@@ -442,15 +385,18 @@ static pid_t forward_exec(size_t n, const int rfds[4])
 
 /* Signals every process of the sandbox but the supervisor and the spawner (kill(-1) would hit
  * the spawner too, and a sandbox whose spawner is gone can start nothing). */
-static void signal_unless_ours(pid_t pid, void *ctx)
+static int signal_unless_ours(int procfd, const char *name, pid_t pid, void *ctx)
 {
+    (void)procfd;
+    (void)name;
     if (pid > 1 && pid != spawner_pid)
         kill(pid, *(int *)ctx);
+    return 0;
 }
 
 static void signal_all(int sig)
 {
-    if (for_each_pid(signal_unless_ours, &sig) < 0)
+    if (mj_proc_each_pid(-1, signal_unless_ours, &sig) < 0)
         kill(-1, sig);
 }
 
@@ -599,8 +545,7 @@ static void handle_request(int ci)
         mj_rep_t r = {.magic = MJ_PROTO_MAGIC, .type = MJ_REP_OK, .value = (int32_t)n_denials};
         struct iovec iov2[2] = {{.iov_base = &r, .iov_len = sizeof(r)},
                                 {.iov_base = denials, .iov_len = n_denials * sizeof(denials[0])}};
-        struct msghdr m = {.msg_iov = iov2, .msg_iovlen = 2};
-        (void)sendmsg(fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
+        (void)mj_wire_send(fd, iov2, 2, NULL, 0, MSG_NOSIGNAL | MSG_DONTWAIT);
         n_denials = 0;
         break;
     }
@@ -614,15 +559,7 @@ static void handle_request(int ci)
         }
         mj_rep_t r = {.magic = MJ_PROTO_MAGIC, .type = MJ_REP_OK};
         struct iovec iov2 = {.iov_base = &r, .iov_len = sizeof(r)};
-        char cb[CMSG_SPACE(sizeof(int))];
-        memset(cb, 0, sizeof(cb));
-        struct msghdr m = {.msg_iov = &iov2, .msg_iovlen = 1, .msg_control = cb, .msg_controllen = sizeof(cb)};
-        struct cmsghdr *c = CMSG_FIRSTHDR(&m);
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(c), &root, sizeof(int));
-        (void)sendmsg(fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
+        (void)mj_wire_send(fd, &iov2, 1, &root, 1, MSG_NOSIGNAL | MSG_DONTWAIT);
         close(root);
         break;
     }
@@ -740,7 +677,7 @@ __attribute__((noreturn)) void mj_supervisor_main(const mj_plan_t *plan, bool de
     if (mj_seccomp_load_supervisor(notify_fd >= 0) < 0 && plan->seccomp)
         _exit(1);
 
-    mj_msg_t ready = {.type = MJ_MSG_READY, .t_ns = realtime_ns()};
+    mj_msg_t ready = {.type = MJ_MSG_READY, .t_ns = mj_realtime_ns()};
     (void)send(CTL_FD, &ready, sizeof(ready), MSG_NOSIGNAL);
 
     struct pollfd pfd[MAX_CONNS + 3];

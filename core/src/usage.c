@@ -4,7 +4,6 @@
  * processes plus the supervisor's reaped-children times; docs/lua-api.md says which fields are
  * approximations.  Everything parsed here comes from the sandbox: bounded reads, checked fields. */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <linux/openat2.h>
@@ -92,23 +91,47 @@ static bool parse_stat(const char *buf, stat_t *s)
     return true;
 }
 
+static int count_entry(int dfd, const char *name, unsigned char type, void *ctx)
+{
+    (void)dfd;
+    (void)type;
+    if (name[0] != '.')
+        ++*(unsigned *)ctx;
+    return 0;
+}
+
 static unsigned count_dir(int dirfd_, const char *name)
 {
-    int fd = openat(dirfd_, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0)
-        return 0;
-    DIR *d = fdopendir(fd);
-    if (!d) {
-        close(fd);
-        return 0;
-    }
+    cleanup_close int fd = openat(dirfd_, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
     unsigned n = 0;
-    struct dirent *de;
-    while ((de = readdir(d)))
-        if (de->d_name[0] != '.')
-            n++;
-    closedir(d);
+    if (fd >= 0)
+        (void)mj_dir_each(fd, count_entry, &n);
     return n;
+}
+
+typedef struct {
+    void (*fn)(int pdir, const stat_t *s, void *ctx);
+    void *ctx;
+    unsigned long long *spawner_reaped;
+} process_walk_t;
+
+static int process_entry(int procfd, const char *name, pid_t pid, void *ctx)
+{
+    process_walk_t *w = ctx;
+    if (pid <= 1)
+        return 0;
+    cleanup_close int pdir = openat(procfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+    if (pdir < 0)
+        return 0;
+    char buf[1024];
+    stat_t s;
+    bool ok = read_small(pdir, "stat", buf, sizeof(buf)) > 0 && parse_stat(buf, &s) && s.state != 'Z';
+    bool spawner = ok && s.ppid == 1 && strcmp(s.comm, "moonjail-spawn") == 0;
+    if (spawner && w->spawner_reaped)
+        *w->spawner_reaped += s.cutime + s.cstime;
+    if (ok && !spawner && strcmp(s.comm, "moonjail-exec") != 0) /* ours, not the workload's */
+        w->fn(pdir, &s, w->ctx);
+    return 0;
 }
 
 /* Calls fn for every process of the sandbox except its supervisor, the supervisor's spawner and
@@ -117,34 +140,8 @@ static unsigned count_dir(int dirfd_, const char *name)
 static int for_each_process(int procfd, void (*fn)(int pdir, const stat_t *s, void *ctx), void *ctx,
                             unsigned long long *spawner_reaped)
 {
-    int dup_fd = fcntl(procfd, F_DUPFD_CLOEXEC, 3);
-    DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
-    if (!d) {
-        if (dup_fd >= 0)
-            close(dup_fd);
-        return -1;
-    }
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        char *end;
-        long pid = strtol(de->d_name, &end, 10);
-        if (*end || pid <= 1)
-            continue;
-        int pdir = openat(procfd, de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-        if (pdir < 0)
-            continue;
-        char buf[1024];
-        stat_t s;
-        bool ok = read_small(pdir, "stat", buf, sizeof(buf)) > 0 && parse_stat(buf, &s) && s.state != 'Z';
-        bool spawner = ok && s.ppid == 1 && strcmp(s.comm, "moonjail-spawn") == 0;
-        if (spawner && spawner_reaped)
-            *spawner_reaped += s.cutime + s.cstime;
-        if (ok && !spawner && strcmp(s.comm, "moonjail-exec") != 0) /* ours, not the workload's */
-            fn(pdir, &s, ctx);
-        close(pdir);
-    }
-    closedir(d);
-    return 0;
+    process_walk_t w = {.fn = fn, .ctx = ctx, .spawner_reaped = spawner_reaped};
+    return mj_proc_each_pid(procfd, process_entry, &w);
 }
 
 typedef struct {
