@@ -49,7 +49,7 @@ __attribute__((noreturn)) void mj_exec_child(const mj_plan_t *plan, const mj_exe
     if (chdir(params->workdir) < 0)
         goto fail;
     report[0] = MJ_EXEC_STAGE_LIMITS;
-    /* The sandbox's init and supervisor sit at -999 (see mj_place_child); the command goes back
+    /* The sandbox's init and supervisor sit at -999 (see place_child in spawn.c); the command goes back
      * to 0 so an OOM inside the sandbox takes it, not them. /proc/self is only ours to write while
      * dumpable, and only for this instant, with every capability still held (no process of the
      * sandbox, capabilities dropped, may ptrace us meanwhile). Best effort: at -999 the command

@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include "cgroup.h"
+#include "error.h"
 #include "proc.h"
 #include "proto.h"
 #include "util.h"
@@ -213,35 +214,19 @@ typedef struct {
     size_t n_cg_work_fds;
     int cg_sup_fds[MJ_PLAN_MAX_WORK_FDS]; /* <id>/sup: init joins it after unsharing its cgroup ns */
     size_t n_cg_sup_fds;
+    mj_cgroup_limits_t limits; /* for the sandbox's cgroups (spawn.c) */
+    double cleanup_delay;      /* persistent: how long the supervisor lingers after its owner closes it */
 } mj_plan_t;
 
 /* cmd may be NULL (a persistent sandbox). */
 int mj_plan_build(const mj_config_t *cfg, const mj_command_t *cmd, mj_plan_t *plan, mj_error_t **err);
 void mj_plan_free(mj_plan_t *plan);
+/* A plan freed when it goes out of scope (after mj_plan_build, which leaves a failed plan freeable). */
+#define cleanup_plan __attribute__((cleanup(mj_plan_free)))
 
 #define MJ_RESULT_DENIALS_MAX 64 /* refusals a one-shot result lists (all are counted) */
 
 /* ------------------------------------------------------------ child side */
-
-/* File descriptors the child (sandbox init) is handed. */
-typedef struct {
-    int sync_r;    /* host -> child: one byte "go" after the maps are written */
-    int status_w;  /* child -> host: mj_msg_t stream */
-    int stdin_r, stdout_w, stderr_w;
-    int host_ends[5]; /* the host's ends of those pipes, closed first thing in the child */
-    bool supervisor;  /* become a persistent supervisor (status_w is then the control socket) */
-    bool detached;    /* named sandbox: outlives the host process */
-    int listen_fd;    /* named sandbox: listening socket in the state dir, else -1 */
-    int lock_fd;      /* named sandbox: flock held for life (liveness), else -1 */
-} mj_child_fds_t;
-
-/* supervisor.c: serves requests until shut down; never returns.  fds 0-2 are /dev/null,
- * 3 = control connection, 4 = listen socket or -1, 5 = lock, 6 = id slot. */
-__attribute__((noreturn)) void mj_supervisor_main(const mj_plan_t *plan, bool detached, int listen_fd,
-                                                  int notify_fd);
-
-/* Runs in the cloned child; never returns. */
-__attribute__((noreturn)) void mj_child_main(mj_plan_t *plan, mj_child_fds_t *fds);
 
 /* rootfs.c: assemble the root in the child and pivot into it.  -1 with *stage, errno, *op_index. */
 int mj_rootfs_setup(mj_plan_t *plan, mj_stage_t *stage, int *op_index);
@@ -263,9 +248,6 @@ void *mj_lib_sym(mj_lib_t lib, const char *name);
 /* Calls fn of lib through dlsym, typed from its declaration: MJ_LAZY(MJ_LIB_CURL, curl_easy_init)().
  * typeof does not evaluate, so the object file holds no reference to the symbol. */
 #define MJ_LAZY(lib, fn) ((__typeof__(&fn))mj_lib_sym(lib, #fn))
-
-/* child.c: the plan's work-cgroup fds, first moved out of the way (>= 64), then to first.. */
-int mj_lift_work_fds(mj_plan_t *plan);
 
 /* exec.c: 1 when one of the sandbox's own tmpfs mounts has no space or inodes left. */
 int mj_disk_full(const mj_plan_t *plan);
@@ -306,7 +288,10 @@ int mj_landlock_abi(void);
 /* In the sandbox's init after pivot_root: builds the ruleset(s); -1 with errno on failure. */
 /* MJ_RLIMIT_* -> RLIMIT_* */
 extern const int mj_rlimit_resource[MJ_RLIMIT__COUNT];
-int mj_landlock_prepare(mj_plan_t *plan, int *ruleset_out, bool read_only);
+/* In the sandbox's pid 1 after pivot_root: the plan's rulesets (plan->landlock_fd, and for a
+ * persistent sandbox the read-only variant landlock_ro_fd); -1 with errno when Landlock is
+ * required and they cannot be built (best effort: Landlock is then off). */
+int mj_landlock_build(mj_plan_t *plan);
 /* Adds a Landlock layer that refuses every TCP bind and connect (ABI 4+); -1 with errno. */
 int mj_landlock_deny_tcp(void);
 /* Restricts the calling thread to the plan's TCP rules (a no-op without any). */
@@ -346,12 +331,6 @@ void mj_pty_copy_winsize(int from, int to);
 bool mj_tty_raw(int fd, struct termios *saved);
 void mj_tty_restore(int fd, const struct termios *saved);
 
-/* run.c helpers shared with sandbox.c */
-pid_t mj_clone_sandbox(const mj_plan_t *plan, int *pidfd);
-int mj_write_id_maps(const mj_plan_t *plan, pid_t pid, mj_error_t **err);
-mj_error_t *mj_clone_error(int e);
-mj_error_t *mj_setup_error(const mj_plan_t *plan, const mj_msg_t *m);
-int mj_place_child(const mj_plan_t *plan, mj_cgroup_t *cg, pid_t pid, mj_error_t **err);
 /* Sets ended_by oom/pids from the cgroup's counters (before: the counters when the command
  * started, NULL for a fresh group) and takes the peak memory. */
 void mj_result_apply_cgroup(mj_result_t *res, const mj_cgroup_stats_t *before, const mj_cgroup_stats_t *after);
@@ -396,6 +375,7 @@ typedef struct {
 void mj_pump_init(mj_pump_t *p);
 int mj_pump_run(mj_pump_t *p, mj_error_t **err);
 void mj_pump_close(mj_pump_t *p);
+#define cleanup_pump __attribute__((cleanup(mj_pump_close)))
 mj_error_t *mj_exec_error(const char *argv0, const char *workdir, const mj_msg_t *m);
 /* Builds the result of a command that ran (moving the captured output), or the error when it
  * did not.  t_released: monotonic time the command was released (start fallback). */
@@ -448,6 +428,16 @@ int mj_state_write_file(const char *dir, const char *name, const void *data, siz
 char *mj_state_read_file(const char *dir, const char *name, size_t *len);
 int mj_state_alive(const char *dir);
 int mj_state_remove(const char *dir);
+/* Creates <sandboxes>/<name> (0700) for a new sandbox, taking over the name of a dead one (failed,
+ * or its delayed shutdown over); its path, or NULL with the error. */
+char *mj_state_create(const char *name, mj_error_t **err);
+/* Takes <dir>/lock (a new sandbox's supervisor holds it for life: its liveness) and binds the
+ * listening socket <dir>/sock (the supervisor listens).  Both fds out, O_CLOEXEC. */
+int mj_state_claim(const char *dir, int *lock_fd, int *listen_fd, mj_error_t **err);
+struct sockaddr_un;
+/* The address of <dir>/sock (through /proc/self/fd/<dirfd> when the path is too long); -1 with
+ * ENAMETOOLONG when dirfd < 0 and it is. */
+int mj_state_sock_address(const char *dir, int dirfd, struct sockaddr_un *sa);
 
 /* sandbox.c: asks the supervisor for an O_PATH fd of its "/". */
 int mj_sandbox_request_root(mj_sandbox_t *sb, mj_error_t **err);

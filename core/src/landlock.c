@@ -70,7 +70,7 @@ static int add_rule(int ruleset, const char *path, uint64_t access)
     return r < 0 ? -1 : 0;
 }
 
-int mj_landlock_prepare(mj_plan_t *plan, int *ruleset_out, bool read_only)
+static int prepare(const mj_plan_t *plan, int *ruleset_out, bool read_only)
 {
     *ruleset_out = -1;
     int abi = plan->landlock_abi;
@@ -101,6 +101,21 @@ fail : {
     errno = e;
     return -1;
 }
+}
+
+int mj_landlock_build(mj_plan_t *plan)
+{
+    if (plan->landlock_abi <= 0)
+        return 0;
+    /* The read-only variant serves per-command allow_write = false, which only exists for
+     * persistent sandboxes. */
+    if (prepare(plan, &plan->landlock_fd, false) < 0 ||
+        (plan->persistent && prepare(plan, &plan->landlock_ro_fd, true) < 0)) {
+        if (plan->landlock_required)
+            return -1;
+        plan->landlock_abi = 0; /* best effort: the host reported availability at plan time */
+    }
+    return 0;
 }
 
 /* The ruleset attribute with handled_access_net (ABI 4, Linux 6.7): Debian 12's headers stop at

@@ -358,6 +358,8 @@ int mj_plan_build(const mj_config_t *cfg, const mj_command_t *cmd, mj_plan_t *pl
     plan->readonly_root = cfg->readonly_root;
     plan->hostname = mj_xstrdup(cfg->hostname ? cfg->hostname : "moonjail");
     plan->new_netns = cfg->network == MJ_NET_NONE;
+    plan->limits = cfg->limits;
+    plan->cleanup_delay = cfg->cleanup_delay;
 
     /* ----- ids */
     plan->host_uid = geteuid();

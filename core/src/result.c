@@ -1,6 +1,8 @@
 /* result.c — accessors of mj_result_t, the record of a command that ran.  Read-only views;
  * the result owns its buffers and frees them in mj_result_free. */
 #define _GNU_SOURCE
+#include <signal.h>
+
 #include "internal.h"
 
 static const char *const end_names[] = {
@@ -59,4 +61,28 @@ void mj_result_free(mj_result_t *r)
     mj_buf_free(&r->combined);
     mj_strv_free(&r->warnings);
     free(r);
+}
+
+/* Turns the kernel's own counters into the reason a command ended. */
+void mj_result_apply_cgroup(mj_result_t *res, const mj_cgroup_stats_t *before, const mj_cgroup_stats_t *after)
+{
+    bool oom = after->oom_kills > (before ? before->oom_kills : 0);
+    bool pids = after->pids_max_events > (before ? before->pids_max_events : 0);
+    if (res->ended_by != MJ_END_TIMEOUT && res->ended_by != MJ_END_OUTPUT_LIMIT) {
+        /* killed itself, or a shell reporting its killed child as 137 */
+        if (oom && (res->signal == SIGKILL || res->exit_code == 128 + SIGKILL))
+            res->ended_by = MJ_END_OOM;
+        else if (pids && !(res->ended_by == MJ_END_EXIT && res->exit_code == 0))
+            res->ended_by = MJ_END_PIDS;
+    }
+    if (after->have_throttle) {
+        res->cpu_periods = after->cpu_periods - (before && before->have_throttle ? before->cpu_periods : 0);
+        res->cpu_throttled = after->cpu_throttled - (before && before->have_throttle ? before->cpu_throttled : 0);
+    }
+    if (after->have_memory && after->memory_peak > res->memory_peak)
+        res->memory_peak = after->memory_peak;
+    if (oom)
+        mj_strv_push(&res->warnings, "the kernel's OOM killer ended a process of this command (memory limit)");
+    if (pids)
+        mj_strv_push(&res->warnings, "a fork failed at the pids limit");
 }

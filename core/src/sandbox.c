@@ -20,6 +20,7 @@
 
 #include "internal.h"
 #include "proto.h"
+#include "spawn.h"
 
 static const char *const status_names[] = {
     [MJ_STATUS_CREATING] = "creating", [MJ_STATUS_STARTING] = "starting", [MJ_STATUS_RUNNING] = "running",
@@ -359,20 +360,6 @@ static int load_state(mj_sandbox_t *sb, mj_error_t **err)
     return 0;
 }
 
-/* Binds a listening SEQPACKET socket at dir/sock (through /proc/self/fd when the path is long). */
-static int sock_address(const char *dir, int dirfd, struct sockaddr_un *sa)
-{
-    memset(sa, 0, sizeof(*sa));
-    sa->sun_family = AF_UNIX;
-    int n = snprintf(sa->sun_path, sizeof(sa->sun_path), "%s/sock", dir);
-    if (n < 0 || (size_t)n >= sizeof(sa->sun_path)) {
-        if (dirfd < 0)
-            return -1;
-        snprintf(sa->sun_path, sizeof(sa->sun_path), "/proc/self/fd/%d/sock", dirfd);
-    }
-    return 0;
-}
-
 /* ------------------------------------------------------------------ create / open */
 
 static int wait_ready(mj_sandbox_t *sb, const mj_plan_t *plan, mj_error_t **err)
@@ -389,7 +376,7 @@ static int wait_ready(mj_sandbox_t *sb, const mj_plan_t *plan, mj_error_t **err)
         return 0;
     }
     if (n == (ssize_t)sizeof(m) && m.type == MJ_MSG_SETUP_FAILED)
-        *err = mj_setup_error(plan, &m);
+        *err = mj_spawn_setup_error(plan, &m);
     else if (r == 0)
         *err = mj_error_new(MJ_ERR_TIMEOUT, ETIMEDOUT, "the sandbox did not come up within 60 s");
     else
@@ -397,27 +384,41 @@ static int wait_ready(mj_sandbox_t *sb, const mj_plan_t *plan, mj_error_t **err)
     return -1;
 }
 
+/* A sandbox that did not come up: its supervisor killed, its state and cgroups removed. */
+static void discard_new(mj_sandbox_t **sbp)
+{
+    mj_sandbox_t *sb = *sbp;
+    if (!sb)
+        return;
+    if (sb->pid > 0) {
+        kill(sb->pid, SIGKILL);
+        while (waitpid(sb->pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+    }
+    if (sb->dir)
+        mj_state_remove(sb->dir);
+    if (sb->cg) {
+        mj_cgroup_destroy(sb->cg);
+        sb->cg = NULL;
+    }
+    sandbox_free_fields(sb);
+    free(sb);
+}
+
 int mj_sandbox_create(const mj_config_t *cfg, const char *name, mj_sandbox_t **out, mj_error_t **errp)
 {
-    mj_error_t *local_err = NULL;
+    cleanup_error mj_error_t *local_err = NULL;
     mj_error_t **err = errp ? errp : &local_err;
     if (name && !mj_name_valid(name)) {
         *err = mj_error_new(MJ_ERR_INVALID_CONFIG, EINVAL,
                             "name: expected 1-64 characters of [A-Za-z0-9_.-] starting with a letter or digit, got '%s'",
                             name);
-        mj_error_free(local_err);
         return -1;
     }
-    mj_plan_t plan;
-    if (mj_plan_build(cfg, NULL, &plan, err) < 0) {
-        mj_error_free(local_err);
+    cleanup_plan mj_plan_t plan;
+    if (mj_plan_build(cfg, NULL, &plan, err) < 0)
         return -1;
-    }
-    mj_sandbox_t *sb = sandbox_alloc();
-    int ctl[2] = {-1, -1}, sync[2] = {-1, -1};
-    int listen_fd = -1, lock_fd = -1, dir_fd = -1;
-    bool made_dir = false;
-    int ret = -1;
+    __attribute__((cleanup(discard_new))) mj_sandbox_t *sb = sandbox_alloc();
     mj_random_id(sb->id);
     sb->created_at = mj_now_realtime();
     snprintf(sb->hostname, sizeof(sb->hostname), "%s", plan.hostname);
@@ -427,139 +428,55 @@ int mj_sandbox_create(const mj_config_t *cfg, const char *name, mj_sandbox_t **o
     sb->rootless = plan.rootless;
     sb->host_uid = plan.host_uid;
     sb->host_gid = plan.host_gid;
-    sb->cleanup_delay = cfg->cleanup_delay;
+    sb->cleanup_delay = plan.cleanup_delay;
     sb->own_netns = plan.new_netns;
     sb->cpu_time_limit = plan.cpu_time_limit;
-    sb->memory_limit = cfg->limits.memory_max;
+    sb->memory_limit = plan.limits.memory_max;
     sb->creator = true;
-    mj_strv_copy(&sb->env, &cfg->env);
+    mj_strv_copy(&sb->env, &plan.envp);
     sb->workdir = mj_xstrdup(plan.workdir);
-    for (size_t i = 0; i < cfg->n_mounts; i++)
-        if (cfg->mounts[i].kind == MJ_MOUNT_TMPFS)
-            mj_strv_push(&sb->tmpfs, cfg->mounts[i].dst);
+    mj_strv_copy(&sb->tmpfs, &plan.disk_paths);
 
+    cleanup_close int lock_fd = -1;
+    cleanup_close int listen_fd = -1;
     if (name) {
         sb->name = mj_xstrdup(name);
-        cleanup_free char *base = mj_state_sandboxes_dir(true, err);
-        if (!base)
-            goto out;
-        sb->dir = mj_xasprintf("%s/%s", base, name);
-        if (mkdir(sb->dir, 0700) < 0) {
-            int e = errno;
-            if (e == EEXIST && mj_state_alive(sb->dir) == 0) {
-                /* A dead sandbox of that name (failed, or a finished shutdown): take the name over. */
-                mj_state_remove(sb->dir);
-                if (mkdir(sb->dir, 0700) == 0)
-                    goto made;
-                e = errno;
-            }
-            *err = e == EEXIST ? mj_error_new(MJ_ERR_INVALID_STATE, EEXIST, "a sandbox named '%s' already exists", name)
-                               : mj_error_new(MJ_ERR_FILE_OPERATION_FAILED, e, "creating %s: %s", sb->dir, strerror(e));
-            free(sb->dir);
-            sb->dir = NULL;
-            goto out;
-        }
-    made:
-        made_dir = true;
-        dir_fd = open(sb->dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        cleanup_free char *lock = mj_xasprintf("%s/lock", sb->dir);
-        lock_fd = open(lock, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-        if (lock_fd < 0 || flock(lock_fd, LOCK_EX | LOCK_NB) < 0) {
-            *err = mj_error_new(MJ_ERR_FILE_OPERATION_FAILED, errno, "locking %s: %s", lock, strerror(errno));
-            goto out;
-        }
-        struct sockaddr_un sa;
-        listen_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-        if (listen_fd < 0 || sock_address(sb->dir, dir_fd, &sa) < 0 ||
-            bind(listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-            *err = mj_error_new(MJ_ERR_SANDBOX_INIT_FAILED, errno, "socket in %s: %s", sb->dir, strerror(errno));
-            goto out;
-        }
+        sb->dir = mj_state_create(name, err);
+        if (!sb->dir || mj_state_claim(sb->dir, &lock_fd, &listen_fd, err) < 0)
+            return -1;
     }
-
-    if (mj_idmap_rw_binds(&plan, err) < 0)
-        goto out;
-    if (mj_cgroup_create(NULL, sb->id, &cfg->limits, true, &sb->cg, &plan.warnings, err) < 0)
-        goto out;
+    if (mj_spawn_prepare(&plan, sb->id, true, &sb->cg, err) < 0)
+        return -1;
     sb->cg_looked = true;
     mj_strv_copy(&sb->warnings, &plan.warnings);
-    if (mj_cgroup_leaf_fds(sb->cg, MJ_CG_WORK, plan.cg_work_fds, MJ_PLAN_MAX_WORK_FDS, &plan.n_cg_work_fds, err) < 0 ||
-        mj_cgroup_leaf_fds(sb->cg, MJ_CG_SUP, plan.cg_sup_fds, MJ_PLAN_MAX_WORK_FDS, &plan.n_cg_sup_fds, err) < 0)
-        goto out;
-    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl) < 0 || pipe2(sync, O_CLOEXEC) < 0) {
-        *err = mj_error_new(MJ_ERR_SANDBOX_INIT_FAILED, errno, "socketpair: %s", strerror(errno));
-        goto out;
+    cleanup_pipe int ctl[2] = {-1, -1};
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl) < 0) {
+        *err = mj_error_sys(MJ_ERR_SANDBOX_INIT_FAILED, errno, "socketpair");
+        return -1;
     }
     sb->status = MJ_STATUS_STARTING;
-    sb->pid = mj_clone_sandbox(&plan, &sb->pidfd);
-    if (sb->pid < 0) {
-        *err = mj_clone_error(errno);
-        goto out;
-    }
-    if (sb->pid == 0) {
-        mj_child_fds_t fds = {
-            .sync_r = sync[0], .status_w = ctl[1], .stdin_r = -1, .stdout_w = -1, .stderr_w = -1,
-            .host_ends = {sync[1], ctl[0], dir_fd, -1, -1}, .supervisor = true, .detached = name != NULL,
-            .listen_fd = listen_fd, .lock_fd = lock_fd,
-        };
-        mj_child_main(&plan, &fds);
-    }
-    mj_close_fd(&sync[0]);
+    mj_spawn_fds_t fds = {
+        .status_w = ctl[1], .stdin_r = -1, .stdout_w = -1, .stderr_w = -1, .listen_fd = listen_fd,
+        .lock_fd = lock_fd, .detached = name != NULL, .host_ends = {ctl[0], -1, -1, -1},
+    };
+    mj_spawned_t spawned;
+    if (mj_spawn(&plan, sb->cg, &fds, &spawned, err) < 0)
+        return -1;
+    sb->pid = spawned.pid;
+    sb->pidfd = spawned.pidfd;
     mj_close_fd(&ctl[1]);
     sb->ctl = mj_steal_fd(&ctl[0]);
-    if (mj_write_id_maps(&plan, sb->pid, err) < 0 || mj_place_child(&plan, sb->cg, sb->pid, err) < 0 ||
-        mj_write_all(sync[1], "g", 1) < 0) {
-        if (!*err)
-            *err = mj_error_new(MJ_ERR_SANDBOX_INIT_FAILED, errno, "releasing the sandbox: %s", strerror(errno));
-        kill(sb->pid, SIGKILL);
-        goto reap;
-    }
-    mj_close_fd(&sync[1]);
-    if (wait_ready(sb, &plan, err) < 0) {
-        kill(sb->pid, SIGKILL);
-        goto reap;
-    }
+    if (wait_ready(sb, &plan, err) < 0)
+        return -1;
     sb->starttime = mj_proc_starttime(sb->pid);
     sb->status = MJ_STATUS_RUNNING;
-    {
-        mj_error_t *ignored = NULL;
-        if (mj_sandbox_root_fd(sb, &ignored) < 0) /* cached now: later it works while paused too */
-            mj_error_free(ignored);
-    }
-    if (name && (save_state(sb, err) < 0 || save_env(sb, err) < 0)) {
-        kill(sb->pid, SIGKILL);
-        goto reap;
-    }
-    *out = sb;
-    sb = NULL;
-    ret = 0;
-    goto out;
-
-reap:
-    while (waitpid(sb->pid, NULL, 0) < 0 && errno == EINTR)
-        ;
-    sb->pid = 0;
-out:
-    mj_close_fd(&ctl[0]);
-    mj_close_fd(&ctl[1]);
-    mj_close_fd(&sync[0]);
-    mj_close_fd(&sync[1]);
-    mj_close_fd(&listen_fd);
-    mj_close_fd(&lock_fd);
-    mj_close_fd(&dir_fd);
-    if (sb) {
-        if (made_dir)
-            mj_state_remove(sb->dir);
-        if (sb->cg) {
-            mj_cgroup_destroy(sb->cg);
-            sb->cg = NULL;
-        }
-        sandbox_free_fields(sb);
-        free(sb);
-    }
-    mj_plan_free(&plan);
-    mj_error_free(local_err);
-    return ret;
+    mj_error_t *ignored = NULL;
+    if (mj_sandbox_root_fd(sb, &ignored) < 0) /* cached now: later it works while paused too */
+        mj_error_free(ignored);
+    if (name && (save_state(sb, err) < 0 || save_env(sb, err) < 0))
+        return -1;
+    *out = steal_pointer(&sb);
+    return 0;
 }
 
 int mj_sandbox_open(const char *name, mj_sandbox_t **out, mj_error_t **errp)
@@ -604,7 +521,7 @@ int mj_sandbox_open(const char *name, mj_sandbox_t **out, mj_error_t **errp)
     int dir_fd = open(sb->dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     struct sockaddr_un sa;
     sb->ctl = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-    int connected = sb->ctl >= 0 && sock_address(sb->dir, dir_fd, &sa) == 0 &&
+    int connected = sb->ctl >= 0 && mj_state_sock_address(sb->dir, dir_fd, &sa) == 0 &&
                     connect(sb->ctl, (struct sockaddr *)&sa, sizeof(sa)) == 0;
     mj_close_fd(&dir_fd);
     if (!connected) {

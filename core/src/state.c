@@ -9,7 +9,9 @@
 #include <limits.h>
 #include <stdio.h>
 #include <sys/file.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 
 #include "internal.h"
 
@@ -138,6 +140,62 @@ int mj_state_alive(const char *dir)
     if (r == 0)
         return 0;
     return errno == EWOULDBLOCK ? 1 : -1;
+}
+
+char *mj_state_create(const char *name, mj_error_t **err)
+{
+    cleanup_free char *base = mj_state_sandboxes_dir(true, err);
+    if (!base)
+        return NULL;
+    cleanup_free char *dir = mj_xasprintf("%s/%s", base, name);
+    if (mkdir(dir, 0700) == 0)
+        return steal_pointer(&dir);
+    int e = errno;
+    if (e == EEXIST && mj_state_alive(dir) == 0) {
+        /* A dead sandbox of that name (failed, or a finished shutdown): take the name over. */
+        mj_state_remove(dir);
+        if (mkdir(dir, 0700) == 0)
+            return steal_pointer(&dir);
+        e = errno;
+    }
+    *err = e == EEXIST ? mj_error_new(MJ_ERR_INVALID_STATE, EEXIST, "a sandbox named '%s' already exists", name)
+                       : mj_error_sys(MJ_ERR_FILE_OPERATION_FAILED, e, "creating %s", dir);
+    return NULL;
+}
+
+int mj_state_sock_address(const char *dir, int dirfd, struct sockaddr_un *sa)
+{
+    memset(sa, 0, sizeof(*sa));
+    sa->sun_family = AF_UNIX;
+    int n = snprintf(sa->sun_path, sizeof(sa->sun_path), "%s/sock", dir);
+    if (n < 0 || (size_t)n >= sizeof(sa->sun_path)) {
+        if (dirfd < 0) {
+            errno = ENAMETOOLONG;
+            return -1;
+        }
+        snprintf(sa->sun_path, sizeof(sa->sun_path), "/proc/self/fd/%d/sock", dirfd);
+    }
+    return 0;
+}
+
+int mj_state_claim(const char *dir, int *lock_fd, int *listen_fd, mj_error_t **err)
+{
+    cleanup_close int dir_fd = open(dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    cleanup_free char *lock = mj_xasprintf("%s/lock", dir);
+    cleanup_close int lfd = open(lock, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (lfd < 0 || flock(lfd, LOCK_EX | LOCK_NB) < 0) {
+        *err = mj_error_sys(MJ_ERR_FILE_OPERATION_FAILED, errno, "locking %s", lock);
+        return -1;
+    }
+    struct sockaddr_un sa;
+    cleanup_close int sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    if (sock < 0 || mj_state_sock_address(dir, dir_fd, &sa) < 0 || bind(sock, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        *err = mj_error_sys(MJ_ERR_SANDBOX_INIT_FAILED, errno, "socket in %s", dir);
+        return -1;
+    }
+    *lock_fd = mj_steal_fd(&lfd);
+    *listen_fd = mj_steal_fd(&sock);
+    return 0;
 }
 
 static int remove_tree_at(int dfd, const char *name);

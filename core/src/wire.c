@@ -60,6 +60,17 @@ ssize_t mj_wire_recv(int sock, void *buf, size_t size, int flags, int *fds, int 
     return n;
 }
 
+ssize_t mj_wire_recv_request(int sock, void *buf, size_t size, int flags, int fds[MJ_WIRE_MAX_FDS], int *nfds)
+{
+    bool truncated;
+    ssize_t n = mj_wire_recv(sock, buf, size, flags, fds, MJ_WIRE_MAX_FDS, nfds, &truncated);
+    if (truncated) {
+        errno = EMSGSIZE;
+        return -2;
+    }
+    return n;
+}
+
 void mj_wire_msg(int fd, uint32_t type, int32_t a, int32_t b, int32_t c)
 {
     mj_msg_t m = {.type = type, .a = a, .b = b, .c = c, .t_ns = mj_realtime_ns()};

@@ -22,6 +22,10 @@ ssize_t mj_wire_send(int sock, const struct iovec *iov, size_t iovcnt, const int
  * says whether the packet or its fds were cut short.  recvmsg's result: bytes, 0 at EOF, -1 with
  * errno (EINTR not retried: the caller decides). */
 ssize_t mj_wire_recv(int sock, void *buf, size_t size, int flags, int *fds, int max_fds, int *nfds, bool *truncated);
+/* The supervisor's and the spawner's receive of one request (mj_req_t and payload) with up to
+ * MJ_WIRE_MAX_FDS fds: bytes, 0 at EOF, -1 with errno, or -2 (EMSGSIZE) when it was truncated
+ * (its fds, if any, are in fds for the caller to close). */
+ssize_t mj_wire_recv_request(int sock, void *buf, size_t size, int flags, int fds[MJ_WIRE_MAX_FDS], int *nfds);
 
 /* Sandbox side: writes one status message, stamped with CLOCK_REALTIME (errors ignored: a host
  * that went away cannot be told). */
