@@ -18,56 +18,10 @@
 #include <sys/syscall.h>
 #include <time.h>
 
+#include "client.h"
 #include "internal.h"
 
 #define MJ_READ_DEFAULT_MAX ((size_t)1 << 30)
-
-int mj_sandbox_root_fd(mj_sandbox_t *sb, mj_error_t **err)
-{
-    if (sb->root_fd >= 0)
-        return sb->root_fd;
-    if (sb->status == MJ_STATUS_DESTROYED || sb->status == MJ_STATUS_FAILED || sb->ctl < 0) {
-        *err = mj_error_new(MJ_ERR_INVALID_STATE, ESRCH, "sandbox %s %s: its files are gone",
-                            sb->name ? sb->name : sb->id, sb->status == MJ_STATUS_DESTROYED ? "was destroyed" : "has failed");
-        return -1;
-    }
-    int fd;
-    mj_cgroup_t *cg = mj_sandbox_cgroup(sb);
-    if (cg && mj_cgroup_freezes_supervisor(cg) && mj_cgroup_frozen(cg) == 1) {
-        /* Frozen with the supervisor (a group without the sup/work split): it cannot answer.  Host root reaches its root through procfs;
-         * a rootless caller cannot (its mm belongs to the initial user namespace). */
-        if (geteuid() != 0) {
-            *err = mj_error_new(MJ_ERR_INVALID_STATE, EBUSY,
-                                "sandbox %s is paused: resume it to reach its files from this process",
-                                sb->name ? sb->name : sb->id);
-            return -1;
-        }
-        char path[64];
-        snprintf(path, sizeof(path), "/proc/%d/root", (int)sb->pid);
-        fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0 || (sb->starttime && mj_proc_starttime(sb->pid) != sb->starttime)) {
-            if (fd >= 0)
-                close(fd);
-            *err = mj_error_new(MJ_ERR_INVALID_STATE, ESRCH, "sandbox %s: cannot reach its root",
-                                sb->name ? sb->name : sb->id);
-            return -1;
-        }
-    } else {
-        fd = mj_sandbox_request_root(sb, err);
-        if (fd < 0)
-            return -1;
-    }
-    /* A directory, and not one of ours: a sane root for RESOLVE_IN_ROOT. */
-    struct stat st;
-    if (fstat(fd, &st) < 0 || !S_ISDIR(st.st_mode)) {
-        close(fd);
-        *err = mj_error_new(MJ_ERR_INVALID_STATE, ENOTDIR, "sandbox %s: its supervisor sent no root directory",
-                            sb->name ? sb->name : sb->id);
-        return -1;
-    }
-    sb->root_fd = fd;
-    return fd;
-}
 
 static int resolve(int root, const char *path, int flags, mode_t mode)
 {
@@ -163,7 +117,7 @@ static int sandbox_write_file_as_user(mj_sandbox_t *sb, const char *path, const 
 {
     if (check_path(path, err) < 0)
         return -1;
-    int root = mj_sandbox_root_fd(sb, err);
+    int root = mj_client_root_fd(sb, err);
     if (root < 0)
         return -1;
     char name[NAME_MAX + 1];
@@ -231,7 +185,7 @@ int mj_sandbox_read_file(mj_sandbox_t *sb, const char *path, size_t max, char **
 {
     if (check_path(path, err) < 0)
         return -1;
-    int root = mj_sandbox_root_fd(sb, err);
+    int root = mj_client_root_fd(sb, err);
     if (root < 0)
         return -1;
     cleanup_close int fd = resolve(root, path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0);
@@ -352,7 +306,7 @@ int mj_sandbox_stat(mj_sandbox_t *sb, const char *path, mj_file_info_t *out, mj_
 {
     if (check_path(path, err) < 0)
         return -1;
-    int root = mj_sandbox_root_fd(sb, err);
+    int root = mj_client_root_fd(sb, err);
     if (root < 0)
         return -1;
     cleanup_close int fd = resolve(root, path, O_PATH | O_NOFOLLOW, 0);
@@ -400,7 +354,7 @@ int mj_sandbox_list_files(mj_sandbox_t *sb, const char *path, mj_file_info_t **o
     *count = 0;
     if (check_path(path, err) < 0)
         return -1;
-    int root = mj_sandbox_root_fd(sb, err);
+    int root = mj_client_root_fd(sb, err);
     if (root < 0)
         return -1;
     cleanup_close int fd = resolve(root, path, O_RDONLY | O_DIRECTORY, 0);
@@ -433,7 +387,7 @@ static int sandbox_mkdir_as_user(mj_sandbox_t *sb, const char *path, unsigned mo
 {
     if (check_path(path, err) < 0)
         return -1;
-    int root = mj_sandbox_root_fd(sb, err);
+    int root = mj_client_root_fd(sb, err);
     if (root < 0)
         return -1;
     char name[NAME_MAX + 1];
@@ -490,7 +444,7 @@ static int sandbox_remove_as_user(mj_sandbox_t *sb, const char *path, bool recur
 {
     if (check_path(path, err) < 0)
         return -1;
-    int root = mj_sandbox_root_fd(sb, err);
+    int root = mj_client_root_fd(sb, err);
     if (root < 0)
         return -1;
     char name[NAME_MAX + 1];
@@ -643,7 +597,7 @@ int mj_sandbox_copy_in(mj_sandbox_t *sb, const char *host_src, const char *dest,
 {
     if (check_path(dest, err) < 0)
         return -1;
-    int root = mj_sandbox_root_fd(sb, err);
+    int root = mj_client_root_fd(sb, err);
     if (root < 0)
         return -1;
     char bbuf[PATH_MAX], hostdir[PATH_MAX];
@@ -694,7 +648,7 @@ int mj_sandbox_copy_out(mj_sandbox_t *sb, const char *src, const char *host_dest
 {
     if (check_path(src, err) < 0)
         return -1;
-    int root = mj_sandbox_root_fd(sb, err);
+    int root = mj_client_root_fd(sb, err);
     if (root < 0)
         return -1;
     char name[NAME_MAX + 1];
@@ -746,7 +700,7 @@ int mj_sandbox_copy_out(mj_sandbox_t *sb, const char *src, const char *host_dest
 int mj_sandbox_write_file(mj_sandbox_t *sb, const char *path, const void *data, size_t len, unsigned mode,
                           mj_error_t **err)
 {
-    if (mj_sandbox_root_fd(sb, err) < 0)
+    if (mj_client_root_fd(sb, err) < 0)
         return -1;
     fs_ids_t saved = as_sandbox_user(sb);
     int r = sandbox_write_file_as_user(sb, path, data, len, mode, err);
@@ -756,7 +710,7 @@ int mj_sandbox_write_file(mj_sandbox_t *sb, const char *path, const void *data, 
 
 int mj_sandbox_mkdir(mj_sandbox_t *sb, const char *path, unsigned mode, mj_error_t **err)
 {
-    if (mj_sandbox_root_fd(sb, err) < 0)
+    if (mj_client_root_fd(sb, err) < 0)
         return -1;
     fs_ids_t saved = as_sandbox_user(sb);
     int r = sandbox_mkdir_as_user(sb, path, mode, err);
@@ -766,7 +720,7 @@ int mj_sandbox_mkdir(mj_sandbox_t *sb, const char *path, unsigned mode, mj_error
 
 int mj_sandbox_remove(mj_sandbox_t *sb, const char *path, bool recursive, mj_error_t **err)
 {
-    if (mj_sandbox_root_fd(sb, err) < 0)
+    if (mj_client_root_fd(sb, err) < 0)
         return -1;
     fs_ids_t saved = as_sandbox_user(sb);
     int r = sandbox_remove_as_user(sb, path, recursive, err);

@@ -10,6 +10,7 @@
 
 #include "cgroup.h"
 #include "error.h"
+#include "handle.h"
 #include "proc.h"
 #include "proto.h"
 #include "util.h"
@@ -384,42 +385,7 @@ int mj_pump_result(mj_pump_t *p, const char *argv0, const char *workdir, double 
 
 /* ------------------------------------------------------------ persistent sandboxes */
 
-struct mj_sandbox {
-    char *name;          /* NULL: anonymous */
-    char id[33];
-    char *dir;           /* named: its state directory */
-    int ctl;             /* control connection to the supervisor */
-    pid_t pid;           /* supervisor, host pid */
-    int pidfd;           /* creator only */
-    bool creator;
-    unsigned long long starttime;
-    double created_at, started_at;
-    char hostname[65];
-    uid_t uid;           /* default command ids inside */
-    gid_t gid;
-    unsigned long id_base;
-    bool rootless;
-    uid_t host_uid;      /* rootless: the one host id mapped */
-    gid_t host_gid;
-    mj_strv_t env;
-    char *workdir;
-    char *meta;
-    double cleanup_delay;
-    mj_strv_t tmpfs;     /* tmpfs mount points (disk usage) */
-    mj_strv_t warnings;
-    mj_status_t status;
-    int root_fd;         /* O_PATH of /proc/<pid>/root, opened lazily */
-    uint64_t memory_peak;
-    bool own_netns;
-    double last_sample_time, last_cpu_time;
-    mj_cgroup_t *cg;     /* its cgroups, NULL when none (no limits and no freezer here) */
-    double cpu_time_limit; /* per command (RLIMIT_CPU), for ended_by */
-    uint64_t memory_limit; /* bytes, 0 = none (memory_percent is of this when set) */
-    bool cg_looked;      /* opened handles: cg looked up once */
-};
 
-/* The sandbox's cgroups (looked up by id for a handle from mj_sandbox_open), or NULL. */
-mj_cgroup_t *mj_sandbox_cgroup(mj_sandbox_t *sb);
 
 /* state.c */
 bool mj_name_valid(const char *name);
@@ -438,11 +404,13 @@ struct sockaddr_un;
 /* The address of <dir>/sock (through /proc/self/fd/<dirfd> when the path is too long); -1 with
  * ENAMETOOLONG when dirfd < 0 and it is. */
 int mj_state_sock_address(const char *dir, int dirfd, struct sockaddr_un *sa);
+/* A named sandbox's handle in its state directory (nothing for an anonymous one): "state" (ids,
+ * times, limits, tmpfs mounts), and its defaults "env" and "workdir"; load reads them all (and
+ * "meta") back, SANDBOX_NOT_FOUND without a "state". */
+int mj_state_save(const mj_sandbox_t *sb, mj_error_t **err);
+int mj_state_save_defaults(const mj_sandbox_t *sb, mj_error_t **err);
+int mj_state_load(mj_sandbox_t *sb, mj_error_t **err);
 
-/* sandbox.c: asks the supervisor for an O_PATH fd of its "/". */
-int mj_sandbox_request_root(mj_sandbox_t *sb, mj_error_t **err);
-/* fileops.c: an O_PATH fd of the sandbox's root, checked to belong to its live supervisor. */
-int mj_sandbox_root_fd(mj_sandbox_t *sb, mj_error_t **err);
 
 /* ------------------------------------------------------------ result */
 

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
+#include "handle.h"
 #include "internal.h"
 
 const char *mj_state_dir(void)
@@ -232,6 +233,110 @@ static int list_entry(int dfd, const char *name, unsigned char type, void *ctx)
         mj_strv_push(ctx, name);
     return 0;
 }
+
+/* ------------------------------------------------------------------ a named sandbox's handle */
+
+int mj_state_save(const mj_sandbox_t *sb, mj_error_t **err)
+{
+    if (!sb->dir)
+        return 0;
+    mj_buf_t b = {0};
+    char *line = mj_xasprintf("id %s\npid %d\nstarttime %llu\ncreated %.6f\nstarted %.6f\nhostname %s\nuid %u\n"
+                              "gid %u\nbase %lu\nrootless %d\nhost_uid %u\nhost_gid %u\ncleanup_delay %.3f\nnetns %d\n"
+                              "cpu_time_limit %.3f\nmemory_limit %llu\n",
+                              sb->id, (int)sb->pid, sb->starttime, sb->created_at, sb->started_at, sb->hostname,
+                              (unsigned)sb->uid, (unsigned)sb->gid, sb->id_base, sb->rootless ? 1 : 0,
+                              (unsigned)sb->host_uid, (unsigned)sb->host_gid, sb->cleanup_delay, sb->own_netns ? 1 : 0,
+                              sb->cpu_time_limit, (unsigned long long)sb->memory_limit);
+    mj_buf_append(&b, line, strlen(line));
+    free(line);
+    for (size_t i = 0; i < sb->tmpfs.n; i++) {
+        line = mj_xasprintf("tmpfs %s\n", sb->tmpfs.v[i]);
+        mj_buf_append(&b, line, strlen(line));
+        free(line);
+    }
+    int r = mj_state_write_file(sb->dir, "state", b.data, b.len, err);
+    mj_buf_free(&b);
+    return r;
+}
+
+int mj_state_save_defaults(const mj_sandbox_t *sb, mj_error_t **err)
+{
+    if (!sb->dir)
+        return 0;
+    mj_buf_t b = {0};
+    for (size_t i = 0; i < sb->env.n; i++)
+        mj_buf_append(&b, sb->env.v[i], strlen(sb->env.v[i]) + 1);
+    int r = mj_state_write_file(sb->dir, "env", b.data ? b.data : "", b.len, err);
+    mj_buf_free(&b);
+    if (r == 0)
+        r = mj_state_write_file(sb->dir, "workdir", sb->workdir, strlen(sb->workdir), err);
+    return r;
+}
+
+int mj_state_load(mj_sandbox_t *sb, mj_error_t **err)
+{
+    size_t len;
+    cleanup_free char *text = mj_state_read_file(sb->dir, "state", &len);
+    if (!text) {
+        *err = mj_error_new(MJ_ERR_SANDBOX_NOT_FOUND, ENOENT, "%s", sb->name);
+        return -1;
+    }
+    for (char *save = NULL, *ln = strtok_r(text, "\n", &save); ln; ln = strtok_r(NULL, "\n", &save)) {
+        char *sp = strchr(ln, ' ');
+        if (!sp)
+            continue;
+        *sp++ = '\0';
+        if (strcmp(ln, "id") == 0)
+            snprintf(sb->id, sizeof(sb->id), "%s", sp);
+        else if (strcmp(ln, "pid") == 0)
+            sb->pid = (pid_t)atoi(sp);
+        else if (strcmp(ln, "starttime") == 0)
+            sb->starttime = strtoull(sp, NULL, 10);
+        else if (strcmp(ln, "created") == 0)
+            sb->created_at = strtod(sp, NULL);
+        else if (strcmp(ln, "started") == 0)
+            sb->started_at = strtod(sp, NULL);
+        else if (strcmp(ln, "hostname") == 0)
+            snprintf(sb->hostname, sizeof(sb->hostname), "%s", sp);
+        else if (strcmp(ln, "uid") == 0)
+            sb->uid = (uid_t)strtoul(sp, NULL, 10);
+        else if (strcmp(ln, "gid") == 0)
+            sb->gid = (gid_t)strtoul(sp, NULL, 10);
+        else if (strcmp(ln, "base") == 0)
+            sb->id_base = strtoul(sp, NULL, 10);
+        else if (strcmp(ln, "rootless") == 0)
+            sb->rootless = atoi(sp) != 0;
+        else if (strcmp(ln, "host_uid") == 0)
+            sb->host_uid = (uid_t)strtoul(sp, NULL, 10);
+        else if (strcmp(ln, "host_gid") == 0)
+            sb->host_gid = (gid_t)strtoul(sp, NULL, 10);
+        else if (strcmp(ln, "cleanup_delay") == 0)
+            sb->cleanup_delay = strtod(sp, NULL);
+        else if (strcmp(ln, "cpu_time_limit") == 0)
+            sb->cpu_time_limit = strtod(sp, NULL);
+        else if (strcmp(ln, "memory_limit") == 0)
+            sb->memory_limit = strtoull(sp, NULL, 10);
+        else if (strcmp(ln, "netns") == 0)
+            sb->own_netns = atoi(sp) != 0;
+        else if (strcmp(ln, "tmpfs") == 0)
+            mj_strv_push(&sb->tmpfs, sp);
+    }
+    size_t elen = 0;
+    cleanup_free char *env = mj_state_read_file(sb->dir, "env", &elen);
+    for (size_t off = 0; env && off < elen;) {
+        size_t l = strlen(env + off);
+        if (l && strchr(env + off, '='))
+            mj_strv_push(&sb->env, env + off);
+        off += l + 1;
+    }
+    char *wd = mj_state_read_file(sb->dir, "workdir", NULL);
+    sb->workdir = wd && mj_path_is_clean_absolute(wd) ? wd : (free(wd), mj_xstrdup("/"));
+    sb->meta = mj_state_read_file(sb->dir, "meta", NULL);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ listing */
 
 int mj_sandbox_list(char ***names, size_t *count, mj_error_t **err)
 {

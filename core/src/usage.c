@@ -12,6 +12,7 @@
 #include <sys/syscall.h>
 #include <sys/sysinfo.h>
 
+#include "client.h"
 #include "internal.h"
 
 static int open_in(int dirfd_, const char *path, int flags)
@@ -36,7 +37,7 @@ static ssize_t read_small(int dirfd_, const char *name, char *buf, size_t len)
 /* The sandbox's procfs as a directory fd, verified. */
 static int open_sandbox_proc(mj_sandbox_t *sb, mj_error_t **err)
 {
-    int root = mj_sandbox_root_fd(sb, err);
+    int root = mj_client_root_fd(sb, err);
     if (root < 0)
         return -1;
     int fd = open_in(root, "proc", O_RDONLY | O_DIRECTORY);
@@ -45,7 +46,7 @@ static int open_sandbox_proc(mj_sandbox_t *sb, mj_error_t **err)
         if (fd >= 0)
             close(fd);
         *err = mj_error_new(MJ_ERR_FILE_OPERATION_FAILED, fd < 0 ? errno : EXDEV,
-                            "sandbox %s: its /proc is not a procfs", sb->name ? sb->name : sb->id);
+                            "sandbox %s: its /proc is not a procfs", mj_client_name(sb));
         return -1;
     }
     return fd;
@@ -198,7 +199,7 @@ int mj_sandbox_usage(mj_sandbox_t *sb, mj_usage_t *u, mj_error_t **err)
     u->cpu_time = (double)acc.ticks / (double)tick;
     u->memory_usage = (uint64_t)acc.rss_pages * (uint64_t)page;
     /* The kernel's own accounting beats sums over /proc when the sandbox has cgroups. */
-    mj_cgroup_t *cg = mj_sandbox_cgroup(sb);
+    mj_cgroup_t *cg = mj_client_cgroup(sb);
     mj_cgroup_stats_t cst;
     if (cg && mj_cgroup_stats(cg, &cst) == 0) {
         if (cst.have_cpu)
@@ -258,7 +259,7 @@ keep_sample:
         }
     }
     /* Disk: bytes used in the sandbox's own tmpfs mounts. */
-    int root = mj_sandbox_root_fd(sb, err);
+    int root = mj_client_root_fd(sb, err);
     for (size_t i = 0; root >= 0 && i < sb->tmpfs.n; i++) {
         int fd = open_in(root, sb->tmpfs.v[i], O_PATH | O_DIRECTORY);
         struct statfs sfs;
