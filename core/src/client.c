@@ -5,18 +5,19 @@
  * Owns: sb->ctl, sb->root_fd, sb->cg lookup.  Never: life cycle (sandbox.c), commands
  * (process.c), or reading files inside (fileops.c). */
 #define _GNU_SOURCE
+#include "cgroup.h"
 #include "client.h"
+#include "error.h"
+#include "proc.h"
+#include "proto.h"
+#include "util.h"
+#include "wire.h"
 
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-
-#include "error.h"
-#include "proc.h"
-#include "util.h"
-#include "wire.h"
 
 const char *mj_client_name(const mj_sandbox_t *sb)
 {

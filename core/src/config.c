@@ -9,7 +9,10 @@
 #include <sys/sysmacros.h>
 #include <string.h>
 
-#include "internal.h"
+#include "cgroup.h"
+#include "config.h"
+#include "landlock.h"
+#include "util.h"
 
 mj_config_t *mj_config_new(void)
 {

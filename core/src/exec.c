@@ -12,7 +12,12 @@
 #include <sys/ioctl.h>
 #include <sys/statfs.h>
 
-#include "internal.h"
+#include "caps.h"
+#include "exec.h"
+#include "landlock.h"
+#include "plan.h"
+#include "seccomp.h"
+#include "util.h"
 
 const int mj_forwarded_signals[MJ_N_FORWARDED_SIGNALS] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
 

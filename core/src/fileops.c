@@ -19,7 +19,8 @@
 #include <time.h>
 
 #include "client.h"
-#include "internal.h"
+#include "handle.h"
+#include "util.h"
 
 #define MJ_READ_DEFAULT_MAX ((size_t)1 << 30)
 
@@ -109,8 +110,6 @@ static void restore_ids(fs_ids_t *saved)
     setfsgid((gid_t)saved->gid);
     errno = e;
 }
-
-
 
 static int sandbox_write_file_as_user(mj_sandbox_t *sb, const char *path, const void *data, size_t len, unsigned mode,
                           mj_error_t **err)

@@ -16,7 +16,11 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
-#include "internal.h"
+#include "idmap.h"
+#include "plan.h"
+#include "proc.h"
+#include "rootfs.h"
+#include "util.h"
 
 #ifndef MOUNT_ATTR_IDMAP
 #define MOUNT_ATTR_IDMAP 0x00100000

@@ -13,8 +13,14 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
+#include "exec.h"
 #include "init.h"
-#include "internal.h"
+#include "landlock.h"
+#include "plan.h"
+#include "proto.h"
+#include "seccomp.h"
+#include "util.h"
+#include "wire.h"
 
 /* One refused system call of the command: answered EPERM, reported to the host. */
 static void serve_notification(int nfd, int status_fd)

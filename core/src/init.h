@@ -2,7 +2,7 @@
 #ifndef MJ_INIT_H
 #define MJ_INIT_H
 
-#include "internal.h" /* plan.h */
+#include "plan.h"
 
 /* Called by the spawn stage's child once the root is built (ids switched, dumpable off): makes
  * stdin_r/stdout_w/stderr_w the command's stdio and status_fd fd 3, closes every other fd, starts

@@ -10,7 +10,8 @@
 #include <linux/landlock.h>
 #include <sys/syscall.h>
 
-#include "internal.h"
+#include "landlock.h"
+#include "plan.h"
 
 #ifndef LANDLOCK_ACCESS_FS_REFER
 #define LANDLOCK_ACCESS_FS_REFER (1ULL << 13)

@@ -9,7 +9,12 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
-#include "internal.h"
+#include "caps.h"
+#include "config.h"
+#include "landlock.h"
+#include "plan.h"
+#include "seccomp.h"
+#include "util.h"
 
 #define MJ_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #define MJ_ID_RANGE 65536UL

@@ -2,15 +2,14 @@
  * writes, the parsing of /proc/<pid>/stat's start time, the pid walk.  Never: writes anywhere but
  * /proc. */
 #define _GNU_SOURCE
+#include "error.h"
 #include "proc.h"
+#include "util.h"
 
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <stdio.h>
 #include <sys/statfs.h>
-
-#include "error.h"
-#include "util.h"
 
 int mj_proc_write(pid_t pid, const char *file, const char *data, mj_error_t **err)
 {

@@ -12,9 +12,17 @@
 #include <sys/socket.h>
 #include <termios.h>
 
+#include "cgroup.h"
 #include "client.h"
-#include "internal.h"
+#include "config.h"
+#include "handle.h"
+#include "error.h"
+#include "landlock.h"
 #include "proto.h"
+#include "pty.h"
+#include "pump.h"
+#include "result.h"
+#include "util.h"
 
 struct mj_process {
     mj_sandbox_t *sb; /* borrowed */
@@ -235,7 +243,7 @@ int mj_sandbox_exec(mj_sandbox_t *sb, const mj_command_t *cmd, mj_result_t **out
         }
     }
     mj_result_t *res = NULL;
-    if (mj_pump_result(&pump, cmd->argv.v[0], workdir, t0, &res, err) < 0)
+    if (mj_result_from_pump(&pump, cmd->argv.v[0], workdir, t0, &res, err) < 0)
         goto out;
     if (sb->cg && have_before) {
         mj_cgroup_stats_t after;
@@ -425,7 +433,7 @@ static int process_collect(mj_process_t *p, int timeout_ms, mj_result_t **out, m
         p->pump.got_exited = true;
         p->done = true;
         mj_result_t *res = NULL;
-        if (mj_pump_result(&p->pump, p->argv0, p->workdir, p->t_released, &res, err) < 0)
+        if (mj_result_from_pump(&p->pump, p->argv0, p->workdir, p->t_released, &res, err) < 0)
             return -1;
         *out = res;
         return 1;

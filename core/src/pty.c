@@ -2,13 +2,16 @@
  * the sandbox (never the caller's own terminal: no TIOCSTI into the user's shell), the caller's
  * terminal in raw mode while the command runs, and window sizes copied across. */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/ioctl.h>
 #include <termios.h>
+#include <unistd.h>
 
-#include "internal.h"
+#include "pty.h"
 
 int mj_pty_open(int *master, int *slave, mj_error_t **err)
 {

@@ -14,7 +14,9 @@
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 
-#include "internal.h"
+#include "plan.h"
+#include "rootfs.h"
+#include "util.h"
 
 #ifndef OPEN_TREE_CLONE
 #define OPEN_TREE_CLONE 1

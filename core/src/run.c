@@ -10,8 +10,15 @@
 #include <sys/wait.h>
 #include <termios.h>
 
-#include "internal.h"
+#include "cgroup.h"
+#include "config.h"
+#include "error.h"
+#include "plan.h"
+#include "pty.h"
+#include "pump.h"
+#include "result.h"
 #include "spawn.h"
+#include "util.h"
 
 /* The sandbox of one run, as the pump's callbacks see it. */
 typedef struct {
@@ -147,7 +154,7 @@ static int run_plan(mj_plan_t *plan, const mj_command_t *cmd, mj_result_t **out,
         return -1;
     }
     mj_result_t *res = NULL;
-    if (mj_pump_result(&pump, plan->argv.v[0], plan->workdir, spawned.released, &res, err) < 0)
+    if (mj_result_from_pump(&pump, plan->argv.v[0], plan->workdir, spawned.released, &res, err) < 0)
         return -1;
     mj_strv_copy(&res->warnings, &plan->warnings);
     if (child.cg) {

@@ -18,10 +18,17 @@
 #include <sys/ioctl.h>
 #include <stdlib.h>
 
+#include "cgroup.h"
 #include "client.h"
-#include "internal.h"
+#include "handle.h"
+#include "error.h"
+#include "plan.h"
+#include "proc.h"
 #include "proto.h"
+#include "seccomp.h"
 #include "spawn.h"
+#include "state.h"
+#include "util.h"
 
 static const char *const status_names[] = {
     [MJ_STATUS_CREATING] = "creating", [MJ_STATUS_STARTING] = "starting", [MJ_STATUS_RUNNING] = "running",

@@ -24,7 +24,10 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
-#include "internal.h"
+#include "config.h"
+#include "plan.h"
+#include "seccomp.h"
+#include "util.h"
 
 static const char *const default_allow[] = {
     "accept", "accept4", "access", "adjtimex", "alarm", "arch_prctl", "bind", "brk", "cachestat", "capget",

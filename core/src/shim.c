@@ -25,9 +25,13 @@
 #include <sys/wait.h>
 #include <time.h>
 
-#include "internal.h"
+#include "exec.h"
+#include "plan.h"
+#include "proc.h"
 #include "proto.h"
 #include "shim.h"
+#include "util.h"
+#include "wire.h"
 
 static char req_buf[MJ_PROTO_MAX + sizeof(mj_req_t)];
 static char *exec_argv[MJ_PROTO_MAX_ARGS + 1];

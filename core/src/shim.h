@@ -2,7 +2,7 @@
 #ifndef MJ_SHIM_H
 #define MJ_SHIM_H
 
-#include "internal.h" /* plan.h */
+#include "plan.h"
 
 /* The spawner, forked by the supervisor before it narrows its own seccomp filter: reads exec
  * requests (an mj_req_t + mj_exec_req_t with 4 fds: stdin, stdout, stderr, the command's channel)

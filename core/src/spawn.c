@@ -23,12 +23,17 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
+#include "cgroup.h"
 #include "error.h"
+#include "idmap.h"
 #include "init.h"
-#include "internal.h"
+#include "plan.h"
 #include "proc.h"
+#include "proto.h"
+#include "rootfs.h"
 #include "spawn.h"
 #include "supervisor.h"
+#include "util.h"
 #include "wire.h"
 
 #ifndef CLONE_PIDFD

@@ -7,7 +7,7 @@
 #include <sys/types.h>
 
 #include "cgroup.h"
-#include "internal.h" /* plan.h */
+#include "plan.h"
 #include "proto.h"
 
 /* What the host hands the sandbox's first process besides the plan. */

@@ -13,8 +13,10 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
+#include "error.h"
 #include "handle.h"
-#include "internal.h"
+#include "state.h"
+#include "util.h"
 
 const char *mj_state_dir(void)
 {

@@ -26,10 +26,15 @@
 #include <sys/wait.h>
 #include <time.h>
 
-#include "internal.h"
+#include "landlock.h"
+#include "plan.h"
+#include "proc.h"
 #include "proto.h"
+#include "seccomp.h"
 #include "shim.h"
 #include "supervisor.h"
+#include "util.h"
+#include "wire.h"
 
 #define MAX_CONNS 64
 #define CTL_FD 3

@@ -4,7 +4,7 @@
 
 #include <stdbool.h>
 
-#include "internal.h" /* plan.h */
+#include "plan.h"
 
 /* Called by the spawn stage's child once the root is built (ids switched, dumpable off): keeps
  * ctl_fd (the control connection), listen_fd and lock_fd (named sandboxes, else -1) and the

@@ -12,8 +12,11 @@
 #include <sys/syscall.h>
 #include <sys/sysinfo.h>
 
+#include "cgroup.h"
 #include "client.h"
-#include "internal.h"
+#include "handle.h"
+#include "proc.h"
+#include "util.h"
 
 static int open_in(int dirfd_, const char *path, int flags)
 {

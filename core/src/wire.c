@@ -1,10 +1,10 @@
 /* wire.c — SCM_RIGHTS packets and the sandbox side's status messages (see wire.h). */
 #define _GNU_SOURCE
+#include "proto.h"
+#include "util.h"
 #include "wire.h"
 
 #include <sys/socket.h>
-
-#include "util.h"
 
 ssize_t mj_wire_send(int sock, const struct iovec *iov, size_t iovcnt, const int *fds, int nfds, int flags)
 {
