@@ -1,12 +1,12 @@
 /* fileops.c — file operations on a sandbox's tree, done from the host.
  *
  * Every path is resolved inside the sandbox's root with openat2(RESOLVE_IN_ROOT |
- * RESOLVE_NO_MAGICLINKS) from an fd of /proc/<supervisor>/root, so "..", absolute symlinks and
- * symlinks to "/etc/shadow" planted by the sandbox all stay inside it.  Final components are
+ * RESOLVE_NO_MAGICLINKS) from the sandbox's root fd (mj_client_root_fd: from its supervisor), so
+ * "..", absolute symlinks and symlinks to "/etc/shadow" planted by the sandbox all stay inside it.  Final components are
  * opened O_NOFOLLOW; data is read or written only through fds checked to be regular files and
  * opened O_NONBLOCK (a planted FIFO cannot hang the host).  Trees are walked with *at() calls on
  * directory fds, never by re-resolving path strings.  Files created for the sandbox belong to its
- * user (the mapped host ids). */
+ * user (the mapped host ids).  Never: talks to the supervisor itself (client.c does). */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <limits.h>
@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "client.h"
+#include "error.h"
 #include "handle.h"
 #include "util.h"
 
@@ -44,11 +45,12 @@ static int resolve(int root, const char *path, int flags, mode_t mode)
 
 static mj_error_t *file_error(int e, const char *op, const char *path)
 {
-    const char *why = e == ELOOP   ? "is a symbolic link (not followed)"
-                      : e == ENXIO ? "is not a regular file"
-                                   : strerror(e);
     mj_error_code_t code = e == EACCES || e == EPERM ? MJ_ERR_PERMISSION_DENIED : MJ_ERR_FILE_OPERATION_FAILED;
-    return mj_error_new(code, e, "%s %s: %s", op, path, why);
+    if (e == ELOOP)
+        return mj_error_new(code, e, "%s %s: is a symbolic link (not followed)", op, path);
+    if (e == ENXIO)
+        return mj_error_new(code, e, "%s %s: is not a regular file", op, path);
+    return mj_error_sys(code, e, "%s %s", op, path);
 }
 
 static int check_path(const char *path, mj_error_t **err)
@@ -612,8 +614,7 @@ int mj_sandbox_copy_in(mj_sandbox_t *sb, const char *host_src, const char *dest,
     cleanup_close int src_dir = open(hostdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     struct stat hst;
     if (!host_src || src_dir < 0 || fstatat(src_dir, bname, &hst, AT_SYMLINK_NOFOLLOW) < 0) {
-        *err = mj_error_new(MJ_ERR_FILE_OPERATION_FAILED, errno, "copy: host source '%s': %s", host_src ? host_src : "",
-                            strerror(errno));
+        *err = mj_error_sys(MJ_ERR_FILE_OPERATION_FAILED, errno, "copy: host source '%s'", host_src ? host_src : "");
         return -1;
     }
     /* dest an existing directory: copy into it under the source's name (cp / docker cp rules). */
@@ -684,8 +685,8 @@ int mj_sandbox_copy_out(mj_sandbox_t *sb, const char *src, const char *host_dest
     }
     cleanup_close int ddir = open(hostdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (!host_dest || ddir < 0) {
-        *err = mj_error_new(MJ_ERR_FILE_OPERATION_FAILED, errno, "copy: host destination '%s': %s",
-                            host_dest ? host_dest : "", strerror(errno));
+        *err = mj_error_sys(MJ_ERR_FILE_OPERATION_FAILED, errno, "copy: host destination '%s'",
+                            host_dest ? host_dest : "");
         return -1;
     }
     copy_t out = {.sb = NULL, .mode_mask = 0777};

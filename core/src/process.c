@@ -15,8 +15,8 @@
 #include "cgroup.h"
 #include "client.h"
 #include "config.h"
-#include "handle.h"
 #include "error.h"
+#include "handle.h"
 #include "landlock.h"
 #include "proto.h"
 #include "pty.h"
@@ -68,7 +68,7 @@ static int start_exec(mj_sandbox_t *sb, const mj_command_t *cmd, bool detached, 
         .argc = (uint32_t)cmd->argv.n,
         .envc = (uint32_t)env.n,
     };
-    mj_buf_t b = {0};
+    cleanup_buf mj_buf_t b = {0};
     mj_buf_append(&b, &er, sizeof(er));
     mj_buf_append(&b, workdir, strlen(workdir) + 1);
     for (size_t i = 0; i < cmd->argv.n; i++)
@@ -76,21 +76,20 @@ static int start_exec(mj_sandbox_t *sb, const mj_command_t *cmd, bool detached, 
     for (size_t i = 0; i < env.n; i++)
         mj_buf_append(&b, env.v[i], strlen(env.v[i]) + 1);
     mj_strv_free(&env);
-    int ret = -1;
-    int sp[2] = {-1, -1};
     if (b.len > MJ_PROTO_MAX || cmd->argv.n > MJ_PROTO_MAX_ARGS || er.envc > MJ_PROTO_MAX_ENV) {
         *err = mj_error_new(MJ_ERR_INVALID_CONFIG, E2BIG, "command: arguments and environment exceed %u KiB",
                             MJ_PROTO_MAX / 1024);
-        goto out;
+        return -1;
     }
+    cleanup_pipe int sp[2] = {-1, -1};
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
-        *err = mj_error_new(MJ_ERR_COMMAND_EXECUTION_FAILED, errno, "socketpair: %s", strerror(errno));
-        goto out;
+        *err = mj_error_sys(MJ_ERR_COMMAND_EXECUTION_FAILED, errno, "socketpair");
+        return -1;
     }
     int fds[4] = {io[0], io[1], io[2], sp[1]};
     mj_rep_t rep;
     if (mj_client_request(sb, MJ_REQ_EXEC, 0, b.data, b.len, fds, 4, 30, &rep, err) < 0)
-        goto out;
+        return -1;
     if (rep.type != MJ_REP_OK) {
         if (rep.err == ESHUTDOWN || rep.err == EBUSY)
             *err = mj_client_state_error(sb, rep.err, "exec");
@@ -101,18 +100,13 @@ static int start_exec(mj_sandbox_t *sb, const mj_command_t *cmd, bool detached, 
             *err = mj_error_new(MJ_ERR_PERMISSION_DENIED, EINVAL,
                                 "user: a rootless sandbox maps only uid %u:%u", (unsigned)sb->uid, (unsigned)sb->gid);
         else
-            *err = mj_error_new(MJ_ERR_COMMAND_EXECUTION_FAILED, rep.err, "exec: %s", strerror(rep.err));
-        goto out;
+            *err = mj_error_sys(MJ_ERR_COMMAND_EXECUTION_FAILED, rep.err, "exec");
+        return -1;
     }
     *chan = mj_steal_fd(&sp[0]);
     if (workdir_out)
         *workdir_out = mj_xstrdup(workdir);
-    ret = 0;
-out:
-    mj_close_fd(&sp[0]);
-    mj_close_fd(&sp[1]);
-    mj_buf_free(&b);
-    return ret;
+    return 0;
 }
 
 typedef struct {
@@ -157,24 +151,23 @@ static int exec_cpu(void *ctx, double *seconds)
 
 int mj_sandbox_exec(mj_sandbox_t *sb, const mj_command_t *cmd, mj_result_t **out, mj_error_t **errp)
 {
-    mj_error_t *local_err = NULL;
+    cleanup_error mj_error_t *local_err = NULL;
     mj_error_t **err = errp ? errp : &local_err;
-    int p_in[2] = {-1, -1}, p_out[2] = {-1, -1}, p_err[2] = {-1, -1};
-    int chan = -1, ret = -1;
-    cleanup_free char *workdir = NULL;
-    mj_pump_t pump;
-    mj_pump_init(&pump);
+    cleanup_pipe int p_in[2] = {-1, -1};
+    cleanup_pipe int p_out[2] = {-1, -1};
+    cleanup_pipe int p_err[2] = {-1, -1};
     if (pipe2(p_in, O_CLOEXEC) < 0 || pipe2(p_out, O_CLOEXEC) < 0 || pipe2(p_err, O_CLOEXEC) < 0) {
-        *err = mj_error_new(MJ_ERR_COMMAND_EXECUTION_FAILED, errno, "pipe: %s", strerror(errno));
-        goto out;
+        *err = mj_error_sys(MJ_ERR_COMMAND_EXECUTION_FAILED, errno, "pipe");
+        return -1;
     }
     int io[3] = {p_in[0], p_out[1], p_err[1]};
-    int pty_master = -1, pty_slave = -1;
+    cleanup_close int pty_master = -1;
+    cleanup_close int pty_slave = -1;
     struct termios saved_tio;
     bool raw = false;
     if (cmd->tty) {
         if (mj_pty_open(&pty_master, &pty_slave, err) < 0)
-            goto out;
+            return -1;
         io[0] = io[1] = io[2] = pty_slave;
     }
     double t0 = mj_now_monotonic();
@@ -184,17 +177,20 @@ int mj_sandbox_exec(mj_sandbox_t *sb, const mj_command_t *cmd, mj_result_t **out
     bool have_before = mj_client_cgroup(sb) &&
                        (mj_cgroup_dir(sb->cg, "memory") || mj_cgroup_dir(sb->cg, "pids")) &&
                        mj_cgroup_stats(sb->cg, &before) == 0;
+    cleanup_pump mj_pump_t pump;
+    mj_pump_init(&pump);
+    int chan = -1;
+    cleanup_free char *workdir = NULL;
     if (start_exec(sb, cmd, false, io, &chan, &workdir, err) < 0)
-        goto out;
+        return -1;
     mj_close_fd(&p_in[0]);
     mj_close_fd(&p_out[1]);
     mj_close_fd(&p_err[1]);
     if (pty_master >= 0) {
         /* Everything goes through the terminal: its output reads as stdout, input is typed in. */
         mj_close_fd(&pty_slave);
-        pump.out_r = pty_master;
-        pump.stdin_w = fcntl(pty_master, F_DUPFD_CLOEXEC, 3);
-        pty_master = -1;
+        pump.out_r = mj_steal_fd(&pty_master);
+        pump.stdin_w = fcntl(pump.out_r, F_DUPFD_CLOEXEC, 3);
         raw = mj_tty_raw(cmd->stdin_fd, &saved_tio);
         mj_pty_copy_winsize(cmd->stdin_fd, pump.out_r);
     } else {
@@ -231,7 +227,7 @@ int mj_sandbox_exec(mj_sandbox_t *sb, const mj_command_t *cmd, mj_result_t **out
     if (raw)
         mj_tty_restore(cmd->stdin_fd, &saved_tio);
     if (pr < 0)
-        goto out;
+        return -1;
     if (pump.status_fd < 0 && !pump.got_exited && !pump.got_exec_failed) {
         /* The channel closed without an answer: the shim or the supervisor died. */
         (void)mj_client_status(sb);
@@ -239,30 +235,19 @@ int mj_sandbox_exec(mj_sandbox_t *sb, const mj_command_t *cmd, mj_result_t **out
             *err = sb->status == MJ_STATUS_FAILED ? mj_client_gone_error(sb)
                                                    : mj_error_new(MJ_ERR_COMMAND_EXECUTION_FAILED, EPIPE,
                                                                   "the command's supervisor process died");
-            goto out;
+            return -1;
         }
     }
     mj_result_t *res = NULL;
     if (mj_result_from_pump(&pump, cmd->argv.v[0], workdir, t0, &res, err) < 0)
-        goto out;
+        return -1;
     if (sb->cg && have_before) {
         mj_cgroup_stats_t after;
         if (mj_cgroup_stats(sb->cg, &after) == 0)
             mj_result_apply_cgroup(res, &before, &after);
     }
     *out = res;
-    ret = 0;
-out:
-    mj_pump_close(&pump);
-    mj_close_fd(&pty_master);
-    mj_close_fd(&pty_slave);
-    for (int i = 0; i < 2; i++) {
-        mj_close_fd(&p_in[i]);
-        mj_close_fd(&p_out[i]);
-        mj_close_fd(&p_err[i]);
-    }
-    mj_error_free(local_err);
-    return ret;
+    return 0;
 }
 
 /* Reads the channel until STARTED or EXEC_FAILED. */
@@ -291,25 +276,32 @@ static int wait_started(mj_process_t *p, mj_error_t **err)
     }
 }
 
+/* A handle that never reached its caller. */
+static void discard_process(mj_process_t **p)
+{
+    mj_process_free(*p);
+}
+
 int mj_sandbox_spawn(mj_sandbox_t *sb, const mj_command_t *cmd, mj_process_t **out, mj_error_t **errp)
 {
-    mj_error_t *local_err = NULL;
+    cleanup_error mj_error_t *local_err = NULL;
     mj_error_t **err = errp ? errp : &local_err;
-    int p_in[2] = {-1, -1}, p_out[2] = {-1, -1}, p_err[2] = {-1, -1};
-    mj_process_t *p = mj_xcalloc(1, sizeof(*p));
+    __attribute__((cleanup(discard_process))) mj_process_t *p = mj_xcalloc(1, sizeof(*p));
     p->sb = sb;
     p->chan = p->stdin_w = p->stdout_r = p->stderr_r = -1;
     mj_pump_init(&p->pump);
-    int ret = -1;
+    cleanup_pipe int p_in[2] = {-1, -1};
+    cleanup_pipe int p_out[2] = {-1, -1};
+    cleanup_pipe int p_err[2] = {-1, -1};
     if (pipe2(p_in, O_CLOEXEC) < 0 || pipe2(p_out, O_CLOEXEC) < 0 || pipe2(p_err, O_CLOEXEC) < 0) {
-        *err = mj_error_new(MJ_ERR_COMMAND_EXECUTION_FAILED, errno, "pipe: %s", strerror(errno));
-        goto out;
+        *err = mj_error_sys(MJ_ERR_COMMAND_EXECUTION_FAILED, errno, "pipe");
+        return -1;
     }
     int io[3] = {p_in[0], p_out[1], p_err[1]};
     p->t_released = mj_now_monotonic();
     p->argv0 = mj_xstrdup(cmd->argv.n ? cmd->argv.v[0] : "");
     if (start_exec(sb, cmd, false, io, &p->chan, &p->workdir, err) < 0)
-        goto out;
+        return -1;
     mj_close_fd(&p_in[0]);
     mj_close_fd(&p_out[1]);
     mj_close_fd(&p_err[1]);
@@ -319,48 +311,37 @@ int mj_sandbox_spawn(mj_sandbox_t *sb, const mj_command_t *cmd, mj_process_t **o
     mj_set_nonblock(p->stdout_r);
     mj_set_nonblock(p->stderr_r);
     if (wait_started(p, err) < 0)
-        goto out;
-    *out = p;
-    p = NULL;
-    ret = 0;
-out:
-    for (int i = 0; i < 2; i++) {
-        mj_close_fd(&p_in[i]);
-        mj_close_fd(&p_out[i]);
-        mj_close_fd(&p_err[i]);
-    }
-    if (p)
-        mj_process_free(p);
-    mj_error_free(local_err);
-    return ret;
+        return -1;
+    *out = steal_pointer(&p);
+    return 0;
+}
+
+/* What a detached command's short-lived handle holds. */
+static void detached_release(mj_process_t *p)
+{
+    mj_close_fd(&p->chan);
+    free(p->argv0);
+    free(p->workdir);
 }
 
 int mj_sandbox_spawn_detached(mj_sandbox_t *sb, const mj_command_t *cmd, pid_t *pid, mj_error_t **errp)
 {
-    mj_error_t *local_err = NULL;
+    cleanup_error mj_error_t *local_err = NULL;
     mj_error_t **err = errp ? errp : &local_err;
-    int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-    mj_process_t p = {.chan = -1};
+    cleanup_close int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+    __attribute__((cleanup(detached_release))) mj_process_t p = {.chan = -1};
     mj_pump_init(&p.pump);
-    int ret = -1;
     if (devnull < 0) {
-        *err = mj_error_new(MJ_ERR_COMMAND_EXECUTION_FAILED, errno, "/dev/null: %s", strerror(errno));
-        goto out;
+        *err = mj_error_sys(MJ_ERR_COMMAND_EXECUTION_FAILED, errno, "/dev/null");
+        return -1;
     }
     int io[3] = {devnull, devnull, devnull};
     p.argv0 = mj_xstrdup(cmd->argv.n ? cmd->argv.v[0] : "");
     if (start_exec(sb, cmd, true, io, &p.chan, &p.workdir, err) < 0 || wait_started(&p, err) < 0)
-        goto out;
+        return -1;
     if (pid)
         *pid = p.pid;
-    ret = 0;
-out:
-    mj_close_fd(&devnull);
-    mj_close_fd(&p.chan);
-    free(p.argv0);
-    free(p.workdir);
-    mj_error_free(local_err);
-    return ret;
+    return 0;
 }
 
 /* ------------------------------------------------------------------ processes */

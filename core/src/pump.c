@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 
+#include "error.h"
 #include "exec.h"
 #include "proto.h"
 #include "pump.h"
@@ -251,7 +252,7 @@ int mj_pump_run(mj_pump_t *p, mj_error_t **err)
         if (r < 0) {
             if (errno == EINTR)
                 continue;
-            *err = mj_error_new(MJ_ERR_COMMAND_EXECUTION_FAILED, errno, "poll: %s", strerror(errno));
+            *err = mj_error_sys(MJ_ERR_COMMAND_EXECUTION_FAILED, errno, "poll");
             do_kill(p);
             ret = -1;
             break;

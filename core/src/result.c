@@ -4,6 +4,7 @@
 #include <signal.h>
 
 #include "cgroup.h"
+#include "error.h"
 #include "exec.h"
 #include "proto.h"
 #include "pump.h"
@@ -73,27 +74,26 @@ mj_error_t *mj_exec_error(const char *argv0, const char *workdir, const mj_msg_t
     int stage = m->a, e = m->b;
     switch (stage) {
     case MJ_EXEC_STAGE_CHDIR:
-        return mj_error_new(MJ_ERR_COMMAND_EXECUTION_FAILED, e, "working directory '%s': %s", workdir, strerror(e));
+        return mj_error_sys(MJ_ERR_COMMAND_EXECUTION_FAILED, e, "working directory '%s'", workdir);
     case MJ_EXEC_STAGE_LIMITS:
-        return mj_error_new(MJ_ERR_COMMAND_EXECUTION_FAILED, e, "setting resource limits: %s", strerror(e));
+        return mj_error_sys(MJ_ERR_COMMAND_EXECUTION_FAILED, e, "setting resource limits");
     case MJ_EXEC_STAGE_CREDS:
-        return mj_error_new(MJ_ERR_COMMAND_EXECUTION_FAILED, e, "dropping privileges: %s", strerror(e));
+        return mj_error_sys(MJ_ERR_COMMAND_EXECUTION_FAILED, e, "dropping privileges");
     case MJ_EXEC_STAGE_CGROUP:
         return mj_error_new(MJ_ERR_SANDBOX_INIT_FAILED, e,
                             "moving the command into the sandbox's work cgroup: %s (needs Linux 5.16+)", strerror(e));
     case MJ_EXEC_STAGE_LSM:
-        return mj_error_new(MJ_ERR_SANDBOX_INIT_FAILED, e, "applying the AppArmor profile / SELinux label: %s",
-                            strerror(e));
+        return mj_error_sys(MJ_ERR_SANDBOX_INIT_FAILED, e, "applying the AppArmor profile / SELinux label");
     case MJ_EXEC_STAGE_LANDLOCK:
-        return mj_error_new(MJ_ERR_SANDBOX_INIT_FAILED, e, "applying Landlock: %s", strerror(e));
+        return mj_error_sys(MJ_ERR_SANDBOX_INIT_FAILED, e, "applying Landlock");
     case MJ_EXEC_STAGE_SECCOMP:
-        return mj_error_new(MJ_ERR_SANDBOX_INIT_FAILED, e, "loading the seccomp filter: %s", strerror(e));
+        return mj_error_sys(MJ_ERR_SANDBOX_INIT_FAILED, e, "loading the seccomp filter");
     default:
         if (e == ENOENT)
             return mj_error_new(MJ_ERR_COMMAND_EXECUTION_FAILED, e, "'%s': command not found", argv0);
         if (e == EACCES)
             return mj_error_new(MJ_ERR_COMMAND_EXECUTION_FAILED, e, "'%s': permission denied (not executable)", argv0);
-        return mj_error_new(MJ_ERR_COMMAND_EXECUTION_FAILED, e, "'%s': %s", argv0, strerror(e));
+        return mj_error_sys(MJ_ERR_COMMAND_EXECUTION_FAILED, e, "'%s'", argv0);
     }
 }
 

@@ -320,7 +320,7 @@ static int do_mount_op(int root_fd, mj_op_t *op, int *devnull_fd)
 {
     unsigned base = MOUNT_ATTR_NOSUID | ((op->flags & MJ_OPF_NODEV_KEEP) ? 0 : MOUNT_ATTR_NODEV) |
                     ((op->flags & MJ_OPF_NOEXEC) ? MOUNT_ATTR_NOEXEC : 0);
-    int mnt = -1;
+    cleanup_close int mnt = -1;
     switch (op->kind) {
     case MJ_OP_BIND:
         if (op->src_fd < 0)
@@ -328,7 +328,7 @@ static int do_mount_op(int root_fd, mj_op_t *op, int *devnull_fd)
         mnt = mj_steal_fd(&op->src_fd);
         if (sys_mount_setattr(mnt, "", AT_EMPTY_PATH | AT_RECURSIVE,
                               base | ((op->flags & MJ_OPF_RDONLY) ? MOUNT_ATTR_RDONLY : 0), 0) < 0)
-            goto fail_mnt;
+            return -1;
         break;
     case MJ_OP_TMPFS:
         mnt = make_tmpfs(op->size, op->mode, base);
@@ -346,7 +346,7 @@ static int do_mount_op(int root_fd, mj_op_t *op, int *devnull_fd)
         if (op->flags & MJ_OPF_PREPARED) { /* mounted by moonjail as root (idmap.c) */
             mnt = mj_steal_fd(&op->src_fd);
             if (sys_mount_setattr(mnt, "", AT_EMPTY_PATH, base, 0) < 0)
-                goto fail_mnt;
+                return -1;
             break;
         }
         /* The layers were opened while the host tree was in view (the new root now covers it);
@@ -374,23 +374,15 @@ static int do_mount_op(int root_fd, mj_op_t *op, int *devnull_fd)
     }
     if (mnt < 0)
         return -1;
-    int target = open_target(root_fd, op->dst, (op->flags & MJ_OPF_DIR) != 0, true);
+    cleanup_close int target = open_target(root_fd, op->dst, (op->flags & MJ_OPF_DIR) != 0, true);
     if (target < 0)
-        goto fail_mnt;
+        return -1;
     int r = attach(mnt, target);
     int e = errno;
     if (r == 0 && op->kind == MJ_OP_BIND && strcmp(op->dst, "dev/null") == 0 && *devnull_fd < 0)
         *devnull_fd = openat(root_fd, "dev/null", O_PATH | O_NOFOLLOW | O_CLOEXEC);
-    close(target);
-    close(mnt);
     errno = e;
-    return r;
-fail_mnt : {
-    int e2 = errno;
-    close(mnt);
-    errno = e2;
-    return -1;
-}
+    return r; /* target, then mnt, closed on the way out (errno kept) */
 }
 
 int mj_rootfs_setup(mj_plan_t *plan, mj_stage_t *stage, int *op_index)

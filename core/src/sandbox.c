@@ -1,27 +1,23 @@
-/* sandbox.c — persistent sandboxes on the host side: create (clone + supervisor), open a named
- * one, talk to its supervisor (exec, spawn, signal, pause, stop, shut down), keep the defaults
- * (workdir, env, meta) and the status machine.  File operations live in fileops.c and usage in
- * usage.c; the supervisor itself in supervisor.c.  Replies from the supervisor are checked like
- * any other untrusted input. */
+/* sandbox.c — persistent sandboxes on the host side: their life cycle and status.  Create (the
+ * plan, then the spawn stage with a supervisor as pid 1), open a named one (its state, its
+ * socket, checked to be served by the supervisor the state names), signal, pause/resume (the
+ * cgroup freezer, or the supervisor's SIGSTOP fallback), stop, destroy and free; the defaults
+ * (workdir, env, meta), info, warnings and denials.  Never: the wire's framing (client.c),
+ * commands (process.c), files inside (fileops.c) or usage (usage.c). */
 #define _GNU_SOURCE
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
-#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
-#include <termios.h>
-#include <sys/ioctl.h>
-#include <stdlib.h>
 
 #include "cgroup.h"
 #include "client.h"
-#include "handle.h"
 #include "error.h"
+#include "handle.h"
 #include "plan.h"
 #include "proc.h"
 #include "proto.h"
@@ -222,16 +218,23 @@ int mj_sandbox_create(const mj_config_t *cfg, const char *name, mj_sandbox_t **o
     return 0;
 }
 
+static void free_handle(mj_sandbox_t **sbp)
+{
+    if (*sbp) {
+        sandbox_free_fields(*sbp);
+        free(*sbp);
+    }
+}
+
 int mj_sandbox_open(const char *name, mj_sandbox_t **out, mj_error_t **errp)
 {
-    mj_error_t *local_err = NULL;
+    cleanup_error mj_error_t *local_err = NULL;
     mj_error_t **err = errp ? errp : &local_err;
     if (!mj_name_valid(name)) {
         *err = mj_error_new(MJ_ERR_SANDBOX_NOT_FOUND, EINVAL, "%s", name ? name : "(null)");
-        mj_error_free(local_err);
         return -1;
     }
-    mj_sandbox_t *sb = sandbox_alloc();
+    __attribute__((cleanup(free_handle))) mj_sandbox_t *sb = sandbox_alloc();
     sb->name = mj_xstrdup(name);
     mj_error_t *ignored = NULL;
     cleanup_free char *base = mj_state_sandboxes_dir(false, &ignored);
@@ -240,28 +243,28 @@ int mj_sandbox_open(const char *name, mj_sandbox_t **out, mj_error_t **errp)
     struct stat st;
     if (lstat(sb->dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
         *err = mj_error_new(MJ_ERR_SANDBOX_NOT_FOUND, ENOENT, "%s", name);
-        goto fail;
+        return -1;
     }
     if (st.st_uid != geteuid()) {
         *err = mj_error_new(MJ_ERR_PERMISSION_DENIED, EPERM, "sandbox %s belongs to another user", name);
-        goto fail;
+        return -1;
     }
     if (mj_state_load(sb, err) < 0)
-        goto fail;
-    int alive = mj_state_alive(sb->dir);
-    if (alive != 1) {
+        return -1;
+    if (mj_state_alive(sb->dir) != 1) {
         /* Supervisor gone: a failed sandbox (or one whose delayed shutdown ended). */
-        if (access(sb->dir, F_OK) == 0 && mj_state_read_file(sb->dir, "destroyed", NULL) == NULL && errno == ENOENT) {
+        cleanup_free char *destroyed = NULL;
+        if (access(sb->dir, F_OK) == 0 && (destroyed = mj_state_read_file(sb->dir, "destroyed", NULL)) == NULL &&
+            errno == ENOENT) {
             sb->status = MJ_STATUS_FAILED;
-            *out = sb;
-            mj_error_free(local_err);
+            *out = steal_pointer(&sb);
             return 0;
         }
         mj_state_remove(sb->dir);
         *err = mj_error_new(MJ_ERR_SANDBOX_NOT_FOUND, ENOENT, "%s", name);
-        goto fail;
+        return -1;
     }
-    int dir_fd = open(sb->dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    cleanup_close int dir_fd = open(sb->dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     struct sockaddr_un sa;
     sb->ctl = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
     int connected = sb->ctl >= 0 && mj_state_sock_address(sb->dir, dir_fd, &sa) == 0 &&
@@ -270,8 +273,7 @@ int mj_sandbox_open(const char *name, mj_sandbox_t **out, mj_error_t **errp)
     if (!connected) {
         mj_close_fd(&sb->ctl);
         sb->status = MJ_STATUS_FAILED;
-        *out = sb;
-        mj_error_free(local_err);
+        *out = steal_pointer(&sb);
         return 0;
     }
     /* The peer must be the supervisor the state names (same pid, same start time). */
@@ -281,18 +283,12 @@ int mj_sandbox_open(const char *name, mj_sandbox_t **out, mj_error_t **errp)
         mj_proc_starttime(sb->pid) != sb->starttime) {
         *err = mj_error_new(MJ_ERR_PERMISSION_DENIED, EPERM, "sandbox %s: the socket is not served by its supervisor",
                             name);
-        goto fail;
+        return -1;
     }
     sb->status = MJ_STATUS_RUNNING;
     (void)mj_sandbox_status(sb);
-    *out = sb;
-    mj_error_free(local_err);
+    *out = steal_pointer(&sb);
     return 0;
-fail:
-    sandbox_free_fields(sb);
-    free(sb);
-    mj_error_free(local_err);
-    return -1;
 }
 
 /* ------------------------------------------------------------------ status, life cycle */

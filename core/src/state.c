@@ -52,8 +52,7 @@ bool mj_name_valid(const char *name)
 static int ensure_private_dir(const char *path, mj_error_t **err)
 {
     if (mkdir(path, 0700) < 0 && errno != EEXIST) {
-        *err = mj_error_new(MJ_ERR_PERMISSION_DENIED, errno, "cannot create state directory %s: %s", path,
-                            strerror(errno));
+        *err = mj_error_sys(MJ_ERR_PERMISSION_DENIED, errno, "cannot create state directory %s", path);
         return -1;
     }
     struct stat st;
@@ -86,20 +85,19 @@ int mj_state_write_file(const char *dir, const char *name, const void *data, siz
 {
     cleanup_free char *tmp = mj_xasprintf("%s/.%s.tmp", dir, name);
     cleanup_free char *path = mj_xasprintf("%s/%s", dir, name);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    cleanup_close int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0 || mj_write_all(fd, data, len) < 0 || fsync(fd) < 0) {
         int e = errno;
-        if (fd >= 0)
-            close(fd);
+        mj_close_fd(&fd);
         unlink(tmp);
-        *err = mj_error_new(MJ_ERR_FILE_OPERATION_FAILED, e, "writing %s: %s", path, strerror(e));
+        *err = mj_error_sys(MJ_ERR_FILE_OPERATION_FAILED, e, "writing %s", path);
         return -1;
     }
-    close(fd);
+    mj_close_fd(&fd);
     if (rename(tmp, path) < 0) {
         int e = errno;
         unlink(tmp);
-        *err = mj_error_new(MJ_ERR_FILE_OPERATION_FAILED, e, "writing %s: %s", path, strerror(e));
+        *err = mj_error_sys(MJ_ERR_FILE_OPERATION_FAILED, e, "writing %s", path);
         return -1;
     }
     return 0;
@@ -109,26 +107,22 @@ int mj_state_write_file(const char *dir, const char *name, const void *data, siz
 char *mj_state_read_file(const char *dir, const char *name, size_t *len)
 {
     cleanup_free char *path = mj_xasprintf("%s/%s", dir, name);
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
     if (fd < 0)
         return NULL;
     struct stat st;
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > (1 << 20)) {
-        close(fd);
         errno = EINVAL;
         return NULL;
     }
-    char *buf = mj_xmalloc((size_t)st.st_size + 1);
+    cleanup_free char *buf = mj_xmalloc((size_t)st.st_size + 1);
     ssize_t n = mj_read_all(fd, buf, (size_t)st.st_size);
-    close(fd);
-    if (n < 0) {
-        free(buf);
+    if (n < 0)
         return NULL;
-    }
     buf[n] = '\0';
     if (len)
         *len = (size_t)n;
-    return buf;
+    return steal_pointer(&buf);
 }
 
 /* 1 when the supervisor holding <dir>/lock is alive, 0 when gone, -1 when there is no lock. */
@@ -352,8 +346,7 @@ int mj_sandbox_list(char ***names, size_t *count, mj_error_t **err)
         if (errno == ENOENT)
             return 0;
         if (err)
-            *err = mj_error_new(MJ_ERR_FILE_OPERATION_FAILED, errno, "listing %s: %s", dir ? dir : "?",
-                                strerror(errno));
+            *err = mj_error_sys(MJ_ERR_FILE_OPERATION_FAILED, errno, "listing %s", dir ? dir : "?");
         return -1;
     }
     mj_strv_t v = {0};

@@ -1,6 +1,6 @@
 /* usage.c — resource usage and the process list of a persistent sandbox, read from the host
- * through the sandbox's own procfs (reached via /proc/<supervisor>/root/proc, checked to be a
- * real procfs) and statfs of its tmpfs mounts.  Without cgroups these are sums over live
+ * through the sandbox's own procfs (reached through its root fd, mj_client_root_fd, and checked
+ * to be a real procfs) and statfs of its tmpfs mounts.  Without cgroups these are sums over live
  * processes plus the supervisor's reaped-children times; docs/lua-api.md says which fields are
  * approximations.  Everything parsed here comes from the sandbox: bounded reads, checked fields. */
 #define _GNU_SOURCE
@@ -242,11 +242,10 @@ int mj_sandbox_usage(mj_sandbox_t *sb, mj_usage_t *u, mj_error_t **err)
         u->cpu_percent = 0;
     if (u->cpu_percent > cap)
         u->cpu_percent = cap;
-    if (sb->last_sample_time > 0 && interval < 0.5)
-        goto keep_sample; /* keep the older sample as the base of the next interval */
-    sb->last_sample_time = u->timestamp;
-    sb->last_cpu_time = u->cpu_time;
-keep_sample:
+    if (sb->last_sample_time <= 0 || interval >= 0.5) { /* else the older sample stays the next base */
+        sb->last_sample_time = u->timestamp;
+        sb->last_cpu_time = u->cpu_time;
+    }
 
     /* Network: the sandbox's own interfaces (none in "host" mode, where counters are the host's). */
     if (sb->own_netns && one >= 0 && read_small(one, "net/dev", buf, sizeof(buf)) > 0) {

@@ -73,6 +73,8 @@ typedef struct {
 
 void mj_buf_append(mj_buf_t *b, const void *data, size_t len);
 void mj_buf_free(mj_buf_t *b);
+/* A buffer freed when it goes out of scope. */
+#define cleanup_buf __attribute__((cleanup(mj_buf_free)))
 
 /* A growable array of owned strings, NULL-terminated (usable as argv/envp). */
 typedef struct {
