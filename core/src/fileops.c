@@ -63,6 +63,14 @@ static int check_path(const char *path, mj_error_t **err)
     return 0;
 }
 
+/* The sandbox's root fd for an operation on path (checked to be absolute and of sane length). */
+static int root_for(mj_sandbox_t *sb, const char *path, mj_error_t **err)
+{
+    if (check_path(path, err) < 0)
+        return -1;
+    return mj_client_root_fd(sb, err);
+}
+
 /* Splits path into its parent (resolved, O_PATH dir fd) and last component. */
 static int open_parent(int root, const char *path, char name[NAME_MAX + 1])
 {
@@ -116,9 +124,7 @@ static void restore_ids(fs_ids_t *saved)
 static int sandbox_write_file_as_user(mj_sandbox_t *sb, const char *path, const void *data, size_t len, unsigned mode,
                           mj_error_t **err)
 {
-    if (check_path(path, err) < 0)
-        return -1;
-    int root = mj_client_root_fd(sb, err);
+    int root = root_for(sb, path, err);
     if (root < 0)
         return -1;
     char name[NAME_MAX + 1];
@@ -184,9 +190,7 @@ static int read_fd_all(int fd, size_t max, char **data, size_t *len)
 
 int mj_sandbox_read_file(mj_sandbox_t *sb, const char *path, size_t max, char **data, size_t *len, mj_error_t **err)
 {
-    if (check_path(path, err) < 0)
-        return -1;
-    int root = mj_client_root_fd(sb, err);
+    int root = root_for(sb, path, err);
     if (root < 0)
         return -1;
     cleanup_close int fd = resolve(root, path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0);
@@ -305,9 +309,7 @@ static void clean_display(const char *path, char out[PATH_MAX])
 
 int mj_sandbox_stat(mj_sandbox_t *sb, const char *path, mj_file_info_t *out, mj_error_t **err)
 {
-    if (check_path(path, err) < 0)
-        return -1;
-    int root = mj_client_root_fd(sb, err);
+    int root = root_for(sb, path, err);
     if (root < 0)
         return -1;
     cleanup_close int fd = resolve(root, path, O_PATH | O_NOFOLLOW, 0);
@@ -353,9 +355,7 @@ int mj_sandbox_list_files(mj_sandbox_t *sb, const char *path, mj_file_info_t **o
 {
     *out = NULL;
     *count = 0;
-    if (check_path(path, err) < 0)
-        return -1;
-    int root = mj_client_root_fd(sb, err);
+    int root = root_for(sb, path, err);
     if (root < 0)
         return -1;
     cleanup_close int fd = resolve(root, path, O_RDONLY | O_DIRECTORY, 0);
@@ -386,9 +386,7 @@ int mj_sandbox_list_files(mj_sandbox_t *sb, const char *path, mj_file_info_t **o
 
 static int sandbox_mkdir_as_user(mj_sandbox_t *sb, const char *path, unsigned mode, mj_error_t **err)
 {
-    if (check_path(path, err) < 0)
-        return -1;
-    int root = mj_client_root_fd(sb, err);
+    int root = root_for(sb, path, err);
     if (root < 0)
         return -1;
     char name[NAME_MAX + 1];
@@ -443,9 +441,7 @@ static int remove_at(int dirfd_, const char *name, bool recursive, int depth)
 
 static int sandbox_remove_as_user(mj_sandbox_t *sb, const char *path, bool recursive, mj_error_t **err)
 {
-    if (check_path(path, err) < 0)
-        return -1;
-    int root = mj_client_root_fd(sb, err);
+    int root = root_for(sb, path, err);
     if (root < 0)
         return -1;
     char name[NAME_MAX + 1];
@@ -594,23 +590,27 @@ static const char *base_name(const char *path, char buf[PATH_MAX])
     return s ? s + 1 : buf;
 }
 
+/* The host directory that holds path (its dirname: "/" or "." where it has none). */
+static void host_parent(const char *path, char out[PATH_MAX])
+{
+    snprintf(out, PATH_MAX, "%s", path);
+    char *slash = strrchr(out, '/');
+    if (slash == out)
+        out[1] = '\0';
+    else if (slash)
+        *slash = '\0';
+    else
+        snprintf(out, PATH_MAX, ".");
+}
+
 int mj_sandbox_copy_in(mj_sandbox_t *sb, const char *host_src, const char *dest, mj_error_t **err)
 {
-    if (check_path(dest, err) < 0)
-        return -1;
-    int root = mj_client_root_fd(sb, err);
+    int root = root_for(sb, dest, err);
     if (root < 0)
         return -1;
     char bbuf[PATH_MAX], hostdir[PATH_MAX];
     const char *bname = base_name(host_src ? host_src : "", bbuf);
-    snprintf(hostdir, sizeof(hostdir), "%s", host_src ? host_src : "");
-    char *hs = strrchr(hostdir, '/');
-    if (hs == hostdir)
-        hostdir[1] = '\0';
-    else if (hs)
-        *hs = '\0';
-    else
-        snprintf(hostdir, sizeof(hostdir), ".");
+    host_parent(host_src ? host_src : "", hostdir);
     cleanup_close int src_dir = open(hostdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     struct stat hst;
     if (!host_src || src_dir < 0 || fstatat(src_dir, bname, &hst, AT_SYMLINK_NOFOLLOW) < 0) {
@@ -646,9 +646,7 @@ int mj_sandbox_copy_in(mj_sandbox_t *sb, const char *host_src, const char *dest,
 
 int mj_sandbox_copy_out(mj_sandbox_t *sb, const char *src, const char *host_dest, mj_error_t **err)
 {
-    if (check_path(src, err) < 0)
-        return -1;
-    int root = mj_client_root_fd(sb, err);
+    int root = root_for(sb, src, err);
     if (root < 0)
         return -1;
     char name[NAME_MAX + 1];
@@ -674,14 +672,7 @@ int mj_sandbox_copy_out(mj_sandbox_t *sb, const char *src, const char *host_dest
         dname = name;
     } else {
         dname = base_name(host_dest ? host_dest : "", hb);
-        snprintf(hostdir, sizeof(hostdir), "%s", host_dest ? host_dest : "");
-        char *hs = strrchr(hostdir, '/');
-        if (hs == hostdir)
-            hostdir[1] = '\0';
-        else if (hs)
-            *hs = '\0';
-        else
-            snprintf(hostdir, sizeof(hostdir), ".");
+        host_parent(host_dest ? host_dest : "", hostdir);
     }
     cleanup_close int ddir = open(hostdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (!host_dest || ddir < 0) {

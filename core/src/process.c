@@ -24,6 +24,37 @@
 #include "result.h"
 #include "util.h"
 
+/* A command's three stdio pipes: the sandbox's ends go with the exec request, the host keeps
+ * the others. */
+typedef struct {
+    int in[2], out[2], err[2];
+} stdio_pipes_t;
+
+static void close_pipes(stdio_pipes_t *p)
+{
+    mj_cleanup_pipep(&p->in);
+    mj_cleanup_pipep(&p->out);
+    mj_cleanup_pipep(&p->err);
+}
+#define cleanup_pipes __attribute__((cleanup(close_pipes)))
+
+static int open_pipes(stdio_pipes_t *p, mj_error_t **err)
+{
+    if (pipe2(p->in, O_CLOEXEC) < 0 || pipe2(p->out, O_CLOEXEC) < 0 || pipe2(p->err, O_CLOEXEC) < 0) {
+        *err = mj_error_sys(MJ_ERR_COMMAND_EXECUTION_FAILED, errno, "pipe");
+        return -1;
+    }
+    return 0;
+}
+
+/* Once the request went out: the sandbox's ends are the supervisor's now. */
+static void close_sandbox_ends(stdio_pipes_t *p)
+{
+    mj_close_fd(&p->in[0]);
+    mj_close_fd(&p->out[1]);
+    mj_close_fd(&p->err[1]);
+}
+
 struct mj_process {
     mj_sandbox_t *sb; /* borrowed */
     int chan;
@@ -153,14 +184,10 @@ int mj_sandbox_exec(mj_sandbox_t *sb, const mj_command_t *cmd, mj_result_t **out
 {
     cleanup_error mj_error_t *local_err = NULL;
     mj_error_t **err = errp ? errp : &local_err;
-    cleanup_pipe int p_in[2] = {-1, -1};
-    cleanup_pipe int p_out[2] = {-1, -1};
-    cleanup_pipe int p_err[2] = {-1, -1};
-    if (pipe2(p_in, O_CLOEXEC) < 0 || pipe2(p_out, O_CLOEXEC) < 0 || pipe2(p_err, O_CLOEXEC) < 0) {
-        *err = mj_error_sys(MJ_ERR_COMMAND_EXECUTION_FAILED, errno, "pipe");
+    cleanup_pipes stdio_pipes_t pipes = {{-1, -1}, {-1, -1}, {-1, -1}};
+    if (open_pipes(&pipes, err) < 0)
         return -1;
-    }
-    int io[3] = {p_in[0], p_out[1], p_err[1]};
+    int io[3] = {pipes.in[0], pipes.out[1], pipes.err[1]};
     cleanup_close int pty_master = -1;
     cleanup_close int pty_slave = -1;
     struct termios saved_tio;
@@ -183,9 +210,7 @@ int mj_sandbox_exec(mj_sandbox_t *sb, const mj_command_t *cmd, mj_result_t **out
     cleanup_free char *workdir = NULL;
     if (start_exec(sb, cmd, false, io, &chan, &workdir, err) < 0)
         return -1;
-    mj_close_fd(&p_in[0]);
-    mj_close_fd(&p_out[1]);
-    mj_close_fd(&p_err[1]);
+    close_sandbox_ends(&pipes);
     if (pty_master >= 0) {
         /* Everything goes through the terminal: its output reads as stdout, input is typed in. */
         mj_close_fd(&pty_slave);
@@ -194,17 +219,13 @@ int mj_sandbox_exec(mj_sandbox_t *sb, const mj_command_t *cmd, mj_result_t **out
         raw = mj_tty_raw(cmd->stdin_fd, &saved_tio);
         mj_pty_copy_winsize(cmd->stdin_fd, pump.out_r);
     } else {
-        pump.out_r = mj_steal_fd(&p_out[0]);
-        pump.err_r = mj_steal_fd(&p_err[0]);
-        pump.stdin_w = mj_steal_fd(&p_in[1]);
+        pump.out_r = mj_steal_fd(&pipes.out[0]);
+        pump.err_r = mj_steal_fd(&pipes.err[0]);
+        pump.stdin_w = mj_steal_fd(&pipes.in[1]);
     }
     pump.status_fd = chan; /* closed by mj_pump_close */
     pump.stop_on_exit = true;
-    pump.limit = cmd->output_limit;
-    pump.tee_out = cmd->tee_out;
-    pump.tee_err = cmd->tee_err;
-    pump.forward_signals = cmd->forward_signals;
-    pump.deadline = cmd->timeout > 0 ? t0 + cmd->timeout : 0;
+    mj_pump_take_command(&pump, cmd, t0);
     exec_ctx_t ectx = {.chan = &chan, .cg = sb->cg, .pty_master = cmd->tty ? pump.out_r : -1,
                        .tty_in = cmd->stdin_fd};
     mj_cgroup_stats_t cpu0;
@@ -217,12 +238,6 @@ int mj_sandbox_exec(mj_sandbox_t *sb, const mj_command_t *cmd, mj_result_t **out
     pump.cpu_limit = sb->cpu_time_limit; /* SIGXCPU from RLIMIT_CPU reads as ended_by cpu_time */
     pump.cpu_usage = exec_cpu;
     pump.ctx = &ectx;
-    if (cmd->has_stdin) {
-        pump.stdin_data = cmd->stdin_data.data ? cmd->stdin_data.data : "";
-        pump.stdin_len = cmd->stdin_data.len;
-    } else {
-        pump.relay_r = cmd->stdin_fd;
-    }
     int pr = mj_pump_run(&pump, err);
     if (raw)
         mj_tty_restore(cmd->stdin_fd, &saved_tio);
@@ -290,24 +305,18 @@ int mj_sandbox_spawn(mj_sandbox_t *sb, const mj_command_t *cmd, mj_process_t **o
     p->sb = sb;
     p->chan = p->stdin_w = p->stdout_r = p->stderr_r = -1;
     mj_pump_init(&p->pump);
-    cleanup_pipe int p_in[2] = {-1, -1};
-    cleanup_pipe int p_out[2] = {-1, -1};
-    cleanup_pipe int p_err[2] = {-1, -1};
-    if (pipe2(p_in, O_CLOEXEC) < 0 || pipe2(p_out, O_CLOEXEC) < 0 || pipe2(p_err, O_CLOEXEC) < 0) {
-        *err = mj_error_sys(MJ_ERR_COMMAND_EXECUTION_FAILED, errno, "pipe");
+    cleanup_pipes stdio_pipes_t pipes = {{-1, -1}, {-1, -1}, {-1, -1}};
+    if (open_pipes(&pipes, err) < 0)
         return -1;
-    }
-    int io[3] = {p_in[0], p_out[1], p_err[1]};
+    int io[3] = {pipes.in[0], pipes.out[1], pipes.err[1]};
     p->t_released = mj_now_monotonic();
     p->argv0 = mj_xstrdup(cmd->argv.n ? cmd->argv.v[0] : "");
     if (start_exec(sb, cmd, false, io, &p->chan, &p->workdir, err) < 0)
         return -1;
-    mj_close_fd(&p_in[0]);
-    mj_close_fd(&p_out[1]);
-    mj_close_fd(&p_err[1]);
-    p->stdin_w = mj_steal_fd(&p_in[1]);
-    p->stdout_r = mj_steal_fd(&p_out[0]);
-    p->stderr_r = mj_steal_fd(&p_err[0]);
+    close_sandbox_ends(&pipes);
+    p->stdin_w = mj_steal_fd(&pipes.in[1]);
+    p->stdout_r = mj_steal_fd(&pipes.out[0]);
+    p->stderr_r = mj_steal_fd(&pipes.err[0]);
     mj_set_nonblock(p->stdout_r);
     mj_set_nonblock(p->stderr_r);
     if (wait_started(p, err) < 0)

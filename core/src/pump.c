@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 
 #include "error.h"
+#include "config.h"
 #include "exec.h"
 #include "proto.h"
 #include "pump.h"
@@ -25,6 +26,21 @@ void mj_pump_init(mj_pump_t *p)
     memset(p, 0, sizeof(*p));
     p->out_r = p->err_r = p->status_fd = p->stdin_w = p->relay_r = p->sig_fd = -1;
     p->tee_out = p->tee_err = -1;
+}
+
+void mj_pump_take_command(mj_pump_t *p, const mj_command_t *cmd, double released)
+{
+    p->limit = cmd->output_limit;
+    p->tee_out = cmd->tee_out;
+    p->tee_err = cmd->tee_err;
+    p->forward_signals = cmd->forward_signals;
+    p->deadline = cmd->timeout > 0 ? released + cmd->timeout : 0;
+    if (cmd->has_stdin) {
+        p->stdin_data = cmd->stdin_data.data ? cmd->stdin_data.data : "";
+        p->stdin_len = cmd->stdin_data.len;
+    } else {
+        p->relay_r = cmd->stdin_fd;
+    }
 }
 
 static void do_kill(mj_pump_t *p)

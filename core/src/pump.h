@@ -50,6 +50,9 @@ typedef struct {
 
 /* All fds -1, nothing captured. */
 void mj_pump_init(mj_pump_t *p);
+/* Takes what a command asks of its pump: the output cap, the tees, signal forwarding, the deadline
+ * (timeout after released, a CLOCK_MONOTONIC time) and its stdin (bytes, or a relayed fd). */
+void mj_pump_take_command(mj_pump_t *p, const mj_command_t *cmd, double released);
 /* Runs until the command is done (EOF on everything, or its EXITED with stop_on_exit), killing it
  * at the deadline, the CPU limit or the output cap; -1 with the error when the loop itself failed. */
 int mj_pump_run(mj_pump_t *p, mj_error_t **err);

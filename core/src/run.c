@@ -126,22 +126,12 @@ static int run_plan(mj_plan_t *plan, const mj_command_t *cmd, mj_result_t **out,
         pump.err_r = mj_steal_fd(&p_err[0]);
         pump.stdin_w = mj_steal_fd(&p_in[1]);
     }
-    pump.limit = cmd->output_limit;
-    pump.tee_out = cmd->tee_out;
-    pump.tee_err = cmd->tee_err;
-    pump.forward_signals = cmd->forward_signals;
-    pump.deadline = cmd->timeout > 0 ? spawned.released + cmd->timeout : 0;
+    mj_pump_take_command(&pump, cmd, spawned.released);
     pump.kill = kill_init;
     pump.signal = signal_init;
     pump.cpu_limit = plan->cpu_time_limit;
     pump.cpu_usage = group_cpu;
     pump.ctx = &child;
-    if (cmd->has_stdin) {
-        pump.stdin_data = cmd->stdin_data.data ? cmd->stdin_data.data : "";
-        pump.stdin_len = cmd->stdin_data.len;
-    } else {
-        pump.relay_r = cmd->stdin_fd;
-    }
     (void)mj_pump_run(&pump, err);
     if (raw)
         mj_tty_restore(cmd->stdin_fd, &saved_tio);
