@@ -2,11 +2,12 @@
  *
  * Every path is resolved inside the sandbox's root with openat2(RESOLVE_IN_ROOT |
  * RESOLVE_NO_MAGICLINKS) from the sandbox's root fd (mj_client_root_fd: from its supervisor), so
- * "..", absolute symlinks and symlinks to "/etc/shadow" planted by the sandbox all stay inside it.  Final components are
- * opened O_NOFOLLOW; data is read or written only through fds checked to be regular files and
- * opened O_NONBLOCK (a planted FIFO cannot hang the host).  Trees are walked with *at() calls on
- * directory fds, never by re-resolving path strings.  Files created for the sandbox belong to its
- * user (the mapped host ids).  Never: talks to the supervisor itself (client.c does). */
+ * "..", absolute symlinks and symlinks to "/etc/shadow" planted by the sandbox all stay inside
+ * it.  Final components are opened O_NOFOLLOW; data is read or written only through fds checked
+ * to be regular files and opened O_NONBLOCK (a planted FIFO cannot hang the host).  Trees are
+ * walked with *at() calls on directory fds, never by re-resolving path strings.  Files created
+ * for the sandbox belong to its user (the mapped host ids).  Never: talks to the supervisor
+ * itself (client.c does). */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <limits.h>
@@ -561,8 +562,8 @@ static int copy_at(const copy_t *c, int src_dir, const char *name, int dst_dir, 
         return -1;
     }
     fs_ids_t ids = as_owner(c);
-    cleanup_close int out = openat(dst_dir, dname, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | (into ? O_NONBLOCK : O_TRUNC),
-                                   0600);
+    int oflags = O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | (into ? O_NONBLOCK : O_TRUNC);
+    cleanup_close int out = openat(dst_dir, dname, oflags, 0600);
     restore_ids(&ids);
     if (out < 0)
         return -1;

@@ -279,7 +279,8 @@ static int do_mask(int root_fd, const mj_op_t *op, int devnull_fd)
             return -1;
         }
         mnt = sys_open_tree(devnull_fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
-        if (mnt >= 0 && sys_mount_setattr(mnt, "", AT_EMPTY_PATH, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, 0) < 0)
+        if (mnt >= 0 &&
+            sys_mount_setattr(mnt, "", AT_EMPTY_PATH, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, 0) < 0)
             return -1;
     }
     return mnt < 0 ? -1 : attach(mnt, target); /* mnt, then target, closed on the way out (errno kept) */
