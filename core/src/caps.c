@@ -1,12 +1,16 @@
 /* caps.c — capability sets and id switching for a command about to exec inside the sandbox.
  * Runs in a forked child after the plan was built: only system calls, no allocation. */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <stddef.h>
+#include <stdlib.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <unistd.h>
 
-#include "internal.h"
+#include "caps.h"
 
 #ifndef PR_CAP_AMBIENT
 #define PR_CAP_AMBIENT 47

@@ -9,7 +9,10 @@
 #include <sys/sysmacros.h>
 #include <string.h>
 
-#include "internal.h"
+#include "cgroup.h"
+#include "config.h"
+#include "landlock.h"
+#include "util.h"
 
 mj_config_t *mj_config_new(void)
 {
@@ -309,25 +312,11 @@ static int check_env(const char *key, const char *value, mj_error_t **err)
     return 0;
 }
 
-static void strv_set_env(mj_strv_t *env, const char *key, const char *value)
-{
-    size_t klen = strlen(key);
-    char *entry = mj_xasprintf("%s=%s", key, value);
-    for (size_t i = 0; i < env->n; i++) {
-        if (strncmp(env->v[i], key, klen) == 0 && env->v[i][klen] == '=') {
-            free(env->v[i]);
-            env->v[i] = entry;
-            return;
-        }
-    }
-    mj_strv_push_owned(env, entry);
-}
-
 int mj_config_set_env(mj_config_t *cfg, const char *key, const char *value, mj_error_t **err)
 {
     if (check_env(key, value, err) < 0)
         return -1;
-    strv_set_env(&cfg->env, key, value);
+    mj_env_set(&cfg->env, key, value);
     return 0;
 }
 
@@ -391,7 +380,7 @@ int mj_command_set_env(mj_command_t *cmd, const char *key, const char *value, mj
 {
     if (check_env(key, value, err) < 0)
         return -1;
-    strv_set_env(&cmd->env, key, value);
+    mj_env_set(&cmd->env, key, value);
     return 0;
 }
 

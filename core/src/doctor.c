@@ -13,7 +13,9 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
-#include "internal.h"
+#include "cgroup.h"
+#include "error.h"
+#include "util.h"
 
 static mj_check_t *add(mj_check_t **v, size_t *n, const char *name, int status)
 {

@@ -95,42 +95,42 @@ static mj_error_t *error_alloc(mj_error_code_t code, int errnum, char *message)
     return e;
 }
 
-mj_error_t *mj_error_new(mj_error_code_t code, int errnum, const char *fmt, ...)
+/* The formatted detail of a message, NULL when it cannot be formatted. */
+static char *detail_of(const char *fmt, va_list ap)
+{
+    char *detail = NULL;
+    if (vasprintf(&detail, fmt, ap) < 0)
+        detail = NULL;
+    return detail;
+}
+
+static const char *base_text(mj_error_code_t code)
 {
     const char *base = mj_error_code_text(code);
-    if (!base)
-        base = "Unknown error";
-    char *message;
-    if (fmt) {
-        va_list ap;
-        char *detail = NULL;
-        va_start(ap, fmt);
-        int n = vasprintf(&detail, fmt, ap);
-        va_end(ap);
-        if (n < 0)
-            detail = NULL;
-        message = mj_xasprintf("%s: %s", base, detail ? detail : "");
-        free(detail);
-    } else {
-        message = mj_xstrdup(base);
-    }
+    return base ? base : "Unknown error";
+}
+
+mj_error_t *mj_error_new(mj_error_code_t code, int errnum, const char *fmt, ...)
+{
+    if (!fmt)
+        return error_alloc(code, errnum, mj_xstrdup(base_text(code)));
+    va_list ap;
+    va_start(ap, fmt);
+    char *detail = detail_of(fmt, ap);
+    va_end(ap);
+    char *message = mj_xasprintf("%s: %s", base_text(code), detail ? detail : "");
+    free(detail);
     return error_alloc(code, errnum, message);
 }
 
 mj_error_t *mj_error_sys(mj_error_code_t code, int errnum, const char *fmt, ...)
 {
-    const char *base = mj_error_code_text(code);
-    if (!base)
-        base = "Unknown error";
     va_list ap;
-    char *detail = NULL;
     va_start(ap, fmt);
-    int n = vasprintf(&detail, fmt, ap);
+    char *detail = detail_of(fmt, ap);
     va_end(ap);
-    if (n < 0)
-        detail = NULL;
-    char *message = errnum ? mj_xasprintf("%s: %s: %s", base, detail ? detail : "", strerror(errnum))
-                           : mj_xasprintf("%s: %s", base, detail ? detail : "");
+    char *message = errnum ? mj_xasprintf("%s: %s: %s", base_text(code), detail ? detail : "", strerror(errnum))
+                           : mj_xasprintf("%s: %s", base_text(code), detail ? detail : "");
     free(detail);
     return error_alloc(code, errnum, message);
 }

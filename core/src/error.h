@@ -9,4 +9,11 @@
  * (crun's crun_make_error).  errnum 0 leaves the strerror part out. */
 mj_error_t *mj_error_sys(mj_error_code_t code, int errnum, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+static inline void mj_cleanup_errorp(mj_error_t **e)
+{
+    mj_error_free(*e);
+}
+/* An error freed when it goes out of scope (a caller's local error, unless stolen). */
+#define cleanup_error __attribute__((cleanup(mj_cleanup_errorp)))
+
 #endif

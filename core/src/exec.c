@@ -12,7 +12,12 @@
 #include <sys/ioctl.h>
 #include <sys/statfs.h>
 
-#include "internal.h"
+#include "caps.h"
+#include "exec.h"
+#include "landlock.h"
+#include "plan.h"
+#include "seccomp.h"
+#include "util.h"
 
 const int mj_forwarded_signals[MJ_N_FORWARDED_SIGNALS] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
 
@@ -26,9 +31,16 @@ int mj_disk_full(const mj_plan_t *plan)
     return 0;
 }
 
+/* Reports {stage, errno} on err_fd and exits 127: the command never ran. */
+__attribute__((noreturn)) static void failed(int err_fd, int32_t stage)
+{
+    int32_t report[2] = {stage, errno};
+    (void)mj_write_all(err_fd, report, sizeof(report));
+    _exit(127);
+}
+
 __attribute__((noreturn)) void mj_exec_child(const mj_plan_t *plan, const mj_exec_params_t *params, int err_fd)
 {
-    int32_t report[2];
     sigset_t empty;
     sigemptyset(&empty);
     for (int sig = 1; sig < NSIG; sig++)
@@ -41,15 +53,12 @@ __attribute__((noreturn)) void mj_exec_child(const mj_plan_t *plan, const mj_exe
         (void)ioctl(0, TIOCSCTTY, 0);
 
     /* Into <id>/work first, so that everything the command does is where pause and usage look. */
-    report[0] = MJ_EXEC_STAGE_CGROUP;
     for (size_t i = 0; i < params->n_cg_work_fds; i++)
         if (write(params->cg_work_fds[i], "0", 1) != 1)
-            goto fail;
-    report[0] = MJ_EXEC_STAGE_CHDIR;
+            failed(err_fd, MJ_EXEC_STAGE_CGROUP);
     if (chdir(params->workdir) < 0)
-        goto fail;
-    report[0] = MJ_EXEC_STAGE_LIMITS;
-    /* The sandbox's init and supervisor sit at -999 (see mj_place_child); the command goes back
+        failed(err_fd, MJ_EXEC_STAGE_CHDIR);
+    /* The sandbox's init and supervisor sit at -999 (see place_child in spawn.c); the command goes back
      * to 0 so an OOM inside the sandbox takes it, not them. /proc/self is only ours to write while
      * dumpable, and only for this instant, with every capability still held (no process of the
      * sandbox, capabilities dropped, may ptrace us meanwhile). Best effort: at -999 the command
@@ -67,46 +76,40 @@ __attribute__((noreturn)) void mj_exec_child(const mj_plan_t *plan, const mj_exe
     }
     for (int i = 0; i < MJ_RLIMIT__COUNT; i++)
         if (plan->rlimit_set[i] && setrlimit(mj_rlimit_resource[i], &plan->rlimits[i]) < 0)
-            goto fail;
-    report[0] = MJ_EXEC_STAGE_CREDS;
+            failed(err_fd, MJ_EXEC_STAGE_LIMITS);
     if (mj_caps_drop_and_setid(plan->caps_keep, plan->last_cap, params->uid, params->gid, !plan->rootless) < 0)
-        goto fail;
+        failed(err_fd, MJ_EXEC_STAGE_CREDS);
     /* LSM transition on exec, before no_new_privs (which would forbid it), through an fd checked
      * to be on procfs (CVE-2025-52881). */
     if (plan->lsm_attr_path) {
-        report[0] = MJ_EXEC_STAGE_LSM;
         int afd = open(plan->lsm_attr_path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
         struct statfs sfs;
         if (afd < 0)
-            goto fail;
+            failed(err_fd, MJ_EXEC_STAGE_LSM);
         if (fstatfs(afd, &sfs) < 0 || sfs.f_type != PROC_SUPER_MAGIC) {
             close(afd);
             errno = EXDEV;
-            goto fail;
+            failed(err_fd, MJ_EXEC_STAGE_LSM);
         }
         ssize_t w = write(afd, plan->lsm_attr_value, strlen(plan->lsm_attr_value));
         int e = errno;
         close(afd);
         if (w < 0) {
             errno = e;
-            goto fail;
+            failed(err_fd, MJ_EXEC_STAGE_LSM);
         }
     }
-    report[0] = MJ_EXEC_STAGE_CREDS;
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-        goto fail;
-    report[0] = MJ_EXEC_STAGE_LANDLOCK;
+        failed(err_fd, MJ_EXEC_STAGE_CREDS);
     if (mj_landlock_restrict(params->landlock_fd) < 0 && plan->landlock_required)
-        goto fail;
+        failed(err_fd, MJ_EXEC_STAGE_LANDLOCK);
     if (params->no_network && mj_landlock_deny_tcp() < 0)
-        goto fail;
+        failed(err_fd, MJ_EXEC_STAGE_LANDLOCK);
     if (mj_landlock_tcp(plan) < 0)
-        goto fail;
-    report[0] = MJ_EXEC_STAGE_SECCOMP;
+        failed(err_fd, MJ_EXEC_STAGE_LANDLOCK);
     if (!plan->seccomp_loaded && mj_seccomp_load(plan) < 0)
-        goto fail;
+        failed(err_fd, MJ_EXEC_STAGE_SECCOMP);
 
-    report[0] = MJ_EXEC_STAGE_EXEC;
     const char *file = params->argv[0];
     if (strchr(file, '/')) {
         execve(file, params->argv, params->envp);
@@ -134,8 +137,5 @@ __attribute__((noreturn)) void mj_exec_child(const mj_plan_t *plan, const mj_exe
         if (errno == ENOENT || errno == ENOTDIR || errno == ENAMETOOLONG)
             errno = eacces ? EACCES : ENOENT;
     }
-fail:
-    report[1] = errno;
-    (void)mj_write_all(err_fd, report, sizeof(report));
-    _exit(127);
+    failed(err_fd, MJ_EXEC_STAGE_EXEC);
 }

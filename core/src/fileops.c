@@ -1,14 +1,14 @@
 /* fileops.c — file operations on a sandbox's tree, done from the host.
  *
  * Every path is resolved inside the sandbox's root with openat2(RESOLVE_IN_ROOT |
- * RESOLVE_NO_MAGICLINKS) from an fd of /proc/<supervisor>/root, so "..", absolute symlinks and
- * symlinks to "/etc/shadow" planted by the sandbox all stay inside it.  Final components are
- * opened O_NOFOLLOW; data is read or written only through fds checked to be regular files and
- * opened O_NONBLOCK (a planted FIFO cannot hang the host).  Trees are walked with *at() calls on
- * directory fds, never by re-resolving path strings.  Files created for the sandbox belong to its
- * user (the mapped host ids). */
+ * RESOLVE_NO_MAGICLINKS) from the sandbox's root fd (mj_client_root_fd: from its supervisor), so
+ * "..", absolute symlinks and symlinks to "/etc/shadow" planted by the sandbox all stay inside
+ * it.  Final components are opened O_NOFOLLOW; data is read or written only through fds checked
+ * to be regular files and opened O_NONBLOCK (a planted FIFO cannot hang the host).  Trees are
+ * walked with *at() calls on directory fds, never by re-resolving path strings.  Files created
+ * for the sandbox belong to its user (the mapped host ids).  Never: talks to the supervisor
+ * itself (client.c does). */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/openat2.h>
@@ -19,56 +19,12 @@
 #include <sys/syscall.h>
 #include <time.h>
 
-#include "internal.h"
+#include "client.h"
+#include "error.h"
+#include "handle.h"
+#include "util.h"
 
 #define MJ_READ_DEFAULT_MAX ((size_t)1 << 30)
-
-int mj_sandbox_root_fd(mj_sandbox_t *sb, mj_error_t **err)
-{
-    if (sb->root_fd >= 0)
-        return sb->root_fd;
-    if (sb->status == MJ_STATUS_DESTROYED || sb->status == MJ_STATUS_FAILED || sb->ctl < 0) {
-        *err = mj_error_new(MJ_ERR_INVALID_STATE, ESRCH, "sandbox %s %s: its files are gone",
-                            sb->name ? sb->name : sb->id, sb->status == MJ_STATUS_DESTROYED ? "was destroyed" : "has failed");
-        return -1;
-    }
-    int fd;
-    mj_cgroup_t *cg = mj_sandbox_cgroup(sb);
-    if (cg && mj_cgroup_freezes_supervisor(cg) && mj_cgroup_frozen(cg) == 1) {
-        /* Frozen with the supervisor (a group without the sup/work split): it cannot answer.  Host root reaches its root through procfs;
-         * a rootless caller cannot (its mm belongs to the initial user namespace). */
-        if (geteuid() != 0) {
-            *err = mj_error_new(MJ_ERR_INVALID_STATE, EBUSY,
-                                "sandbox %s is paused: resume it to reach its files from this process",
-                                sb->name ? sb->name : sb->id);
-            return -1;
-        }
-        char path[64];
-        snprintf(path, sizeof(path), "/proc/%d/root", (int)sb->pid);
-        fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0 || (sb->starttime && mj_proc_starttime(sb->pid) != sb->starttime)) {
-            if (fd >= 0)
-                close(fd);
-            *err = mj_error_new(MJ_ERR_INVALID_STATE, ESRCH, "sandbox %s: cannot reach its root",
-                                sb->name ? sb->name : sb->id);
-            return -1;
-        }
-    } else {
-        fd = mj_sandbox_request_root(sb, err);
-        if (fd < 0)
-            return -1;
-    }
-    /* A directory, and not one of ours: a sane root for RESOLVE_IN_ROOT. */
-    struct stat st;
-    if (fstat(fd, &st) < 0 || !S_ISDIR(st.st_mode)) {
-        close(fd);
-        *err = mj_error_new(MJ_ERR_INVALID_STATE, ENOTDIR, "sandbox %s: its supervisor sent no root directory",
-                            sb->name ? sb->name : sb->id);
-        return -1;
-    }
-    sb->root_fd = fd;
-    return fd;
-}
 
 static int resolve(int root, const char *path, int flags, mode_t mode)
 {
@@ -90,11 +46,12 @@ static int resolve(int root, const char *path, int flags, mode_t mode)
 
 static mj_error_t *file_error(int e, const char *op, const char *path)
 {
-    const char *why = e == ELOOP   ? "is a symbolic link (not followed)"
-                      : e == ENXIO ? "is not a regular file"
-                                   : strerror(e);
     mj_error_code_t code = e == EACCES || e == EPERM ? MJ_ERR_PERMISSION_DENIED : MJ_ERR_FILE_OPERATION_FAILED;
-    return mj_error_new(code, e, "%s %s: %s", op, path, why);
+    if (e == ELOOP)
+        return mj_error_new(code, e, "%s %s: is a symbolic link (not followed)", op, path);
+    if (e == ENXIO)
+        return mj_error_new(code, e, "%s %s: is not a regular file", op, path);
+    return mj_error_sys(code, e, "%s %s", op, path);
 }
 
 static int check_path(const char *path, mj_error_t **err)
@@ -105,6 +62,14 @@ static int check_path(const char *path, mj_error_t **err)
         return -1;
     }
     return 0;
+}
+
+/* The sandbox's root fd for an operation on path (checked to be absolute and of sane length). */
+static int root_for(mj_sandbox_t *sb, const char *path, mj_error_t **err)
+{
+    if (check_path(path, err) < 0)
+        return -1;
+    return mj_client_root_fd(sb, err);
 }
 
 /* Splits path into its parent (resolved, O_PATH dir fd) and last component. */
@@ -157,14 +122,10 @@ static void restore_ids(fs_ids_t *saved)
     errno = e;
 }
 
-
-
 static int sandbox_write_file_as_user(mj_sandbox_t *sb, const char *path, const void *data, size_t len, unsigned mode,
                           mj_error_t **err)
 {
-    if (check_path(path, err) < 0)
-        return -1;
-    int root = mj_sandbox_root_fd(sb, err);
+    int root = root_for(sb, path, err);
     if (root < 0)
         return -1;
     char name[NAME_MAX + 1];
@@ -230,9 +191,7 @@ static int read_fd_all(int fd, size_t max, char **data, size_t *len)
 
 int mj_sandbox_read_file(mj_sandbox_t *sb, const char *path, size_t max, char **data, size_t *len, mj_error_t **err)
 {
-    if (check_path(path, err) < 0)
-        return -1;
-    int root = mj_sandbox_root_fd(sb, err);
+    int root = root_for(sb, path, err);
     if (root < 0)
         return -1;
     cleanup_close int fd = resolve(root, path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0);
@@ -351,9 +310,7 @@ static void clean_display(const char *path, char out[PATH_MAX])
 
 int mj_sandbox_stat(mj_sandbox_t *sb, const char *path, mj_file_info_t *out, mj_error_t **err)
 {
-    if (check_path(path, err) < 0)
-        return -1;
-    int root = mj_sandbox_root_fd(sb, err);
+    int root = root_for(sb, path, err);
     if (root < 0)
         return -1;
     cleanup_close int fd = resolve(root, path, O_PATH | O_NOFOLLOW, 0);
@@ -372,16 +329,37 @@ int mj_sandbox_stat(mj_sandbox_t *sb, const char *path, mj_file_info_t *out, mj_
     return 0;
 }
 
+typedef struct {
+    mj_sandbox_t *sb;
+    int root;
+    char disp[PATH_MAX];
+    mj_file_info_t *v;
+    size_t n, cap;
+} listing_t;
+
+static int list_entry(int dfd, const char *name, unsigned char type, void *ctx)
+{
+    (void)type;
+    listing_t *l = ctx;
+    struct stat st;
+    if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+        return 0;
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 32;
+        l->v = mj_xrealloc(l->v, l->cap * sizeof(*l->v));
+    }
+    fill_info(l->sb, l->root, l->disp, name, &st, &l->v[l->n++]);
+    return 0;
+}
+
 int mj_sandbox_list_files(mj_sandbox_t *sb, const char *path, mj_file_info_t **out, size_t *count, mj_error_t **err)
 {
     *out = NULL;
     *count = 0;
-    if (check_path(path, err) < 0)
-        return -1;
-    int root = mj_sandbox_root_fd(sb, err);
+    int root = root_for(sb, path, err);
     if (root < 0)
         return -1;
-    int fd = resolve(root, path, O_RDONLY | O_DIRECTORY, 0);
+    cleanup_close int fd = resolve(root, path, O_RDONLY | O_DIRECTORY, 0);
     if (fd < 0) {
         if (errno == ENOTDIR) {
             mj_file_info_t *one = mj_xcalloc(1, sizeof(*one));
@@ -396,33 +374,12 @@ int mj_sandbox_list_files(mj_sandbox_t *sb, const char *path, mj_file_info_t **o
         *err = file_error(errno, "list", path);
         return -1;
     }
-    DIR *d = fdopendir(fd);
-    if (!d) {
-        close(fd);
-        *err = file_error(errno, "list", path);
-        return -1;
-    }
-    char disp[PATH_MAX];
-    clean_display(path, disp);
-    size_t n = 0, cap = 0;
-    mj_file_info_t *v = NULL;
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-            continue;
-        struct stat st;
-        if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-            continue;
-        if (n == cap) {
-            cap = cap ? cap * 2 : 32;
-            v = mj_xrealloc(v, cap * sizeof(*v));
-        }
-        fill_info(sb, root, disp, de->d_name, &st, &v[n++]);
-    }
-    closedir(d);
-    qsort(v, n, sizeof(*v), cmp_info);
-    *out = v ? v : mj_xcalloc(1, sizeof(*v));
-    *count = n;
+    listing_t l = {.sb = sb, .root = root};
+    clean_display(path, l.disp);
+    (void)mj_dir_each(fd, list_entry, &l); /* an entry that cannot be read is left out */
+    qsort(l.v, l.n, sizeof(*l.v), cmp_info);
+    *out = l.v ? l.v : mj_xcalloc(1, sizeof(*l.v));
+    *count = l.n;
     return 0;
 }
 
@@ -430,9 +387,7 @@ int mj_sandbox_list_files(mj_sandbox_t *sb, const char *path, mj_file_info_t **o
 
 static int sandbox_mkdir_as_user(mj_sandbox_t *sb, const char *path, unsigned mode, mj_error_t **err)
 {
-    if (check_path(path, err) < 0)
-        return -1;
-    int root = mj_sandbox_root_fd(sb, err);
+    int root = root_for(sb, path, err);
     if (root < 0)
         return -1;
     char name[NAME_MAX + 1];
@@ -449,6 +404,22 @@ static int sandbox_mkdir_as_user(mj_sandbox_t *sb, const char *path, unsigned mo
     return 0;
 }
 
+static int remove_at(int dirfd_, const char *name, bool recursive, int depth);
+
+typedef struct {
+    int depth;
+    int failed;
+} removal_t;
+
+static int remove_entry(int dfd, const char *name, unsigned char type, void *ctx)
+{
+    (void)type;
+    removal_t *r = ctx;
+    if (remove_at(dfd, name, true, r->depth) < 0)
+        r->failed = -1; /* go on: remove what can be removed */
+    return 0;
+}
+
 static int remove_at(int dirfd_, const char *name, bool recursive, int depth)
 {
     if (unlinkat(dirfd_, name, 0) == 0)
@@ -461,28 +432,17 @@ static int remove_at(int dirfd_, const char *name, bool recursive, int depth)
         errno = ELOOP;
         return -1;
     }
-    int fd = openat(dirfd_, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    cleanup_close int fd = openat(dirfd_, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)
         return -1;
-    DIR *d = fdopendir(fd);
-    if (!d) {
-        close(fd);
-        return -1;
-    }
-    struct dirent *de;
-    int r = 0;
-    while ((de = readdir(d)))
-        if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") && remove_at(dirfd(d), de->d_name, true, depth + 1) < 0)
-            r = -1;
-    closedir(d);
-    return r < 0 ? -1 : unlinkat(dirfd_, name, AT_REMOVEDIR);
+    removal_t r = {.depth = depth + 1};
+    (void)mj_dir_each(fd, remove_entry, &r);
+    return r.failed < 0 ? -1 : unlinkat(dirfd_, name, AT_REMOVEDIR);
 }
 
 static int sandbox_remove_as_user(mj_sandbox_t *sb, const char *path, bool recursive, mj_error_t **err)
 {
-    if (check_path(path, err) < 0)
-        return -1;
-    int root = mj_sandbox_root_fd(sb, err);
+    int root = root_for(sb, path, err);
     if (root < 0)
         return -1;
     char name[NAME_MAX + 1];
@@ -518,47 +478,38 @@ static int copy_data(int in, int out)
     }
 }
 
-/* Calls fn(name, ctx) for every entry of the directory dfd but "." and ".."; stops at the first
- * failure (-1).  dfd stays open and is not moved. */
-static int for_each_entry(int dfd, int (*fn)(const char *name, void *ctx), void *ctx)
-{
-    int dup_fd = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
-    DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
-    if (!d) {
-        if (dup_fd >= 0)
-            close(dup_fd);
-        return -1;
-    }
-    struct dirent *de;
-    int r = 0;
-    while (r == 0 && (de = readdir(d)))
-        if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-            r = fn(de->d_name, ctx);
-    int e = errno;
-    closedir(d);
-    errno = e;
-    return r;
-}
+/* One copy between the host and a sandbox: the same walk both ways, with what differs explicit. */
+typedef struct {
+    mj_sandbox_t *sb; /* into the sandbox: created as its user, its files checked; NULL: out to the host */
+    mode_t mode_mask; /* 07777 into the sandbox; 0777 out of it: never carry setuid/setgid bits out */
+} copy_t;
 
 typedef struct {
-    mj_sandbox_t *sb;
-    bool to_sandbox;
-    int src_dir, dst_dir, depth;
-} copy_walk_t;
+    const copy_t *c;
+    int dst_dir, depth;
+} copy_level_t;
 
-static int copy_in_at(mj_sandbox_t *sb, int src_dir, const char *name, int dst_dir, const char *dname, int depth);
-static int copy_out_at(int src_dir, const char *name, int dst_dir, const char *dname, int depth);
+static int copy_at(const copy_t *c, int src_dir, const char *name, int dst_dir, const char *dname, int depth);
 
-static int copy_entry(const char *name, void *ctx)
+static int copy_entry(int dfd, const char *name, unsigned char type, void *ctx)
 {
-    copy_walk_t *w = ctx;
-    return w->to_sandbox ? copy_in_at(w->sb, w->src_dir, name, w->dst_dir, name, w->depth)
-                         : copy_out_at(w->src_dir, name, w->dst_dir, name, w->depth);
+    (void)type;
+    const copy_level_t *l = ctx;
+    return copy_at(l->c, dfd, name, l->dst_dir, name, l->depth);
 }
 
-/* host (src_dir, name) -> sandbox (dst_dir, dname) */
-static int copy_in_at(mj_sandbox_t *sb, int src_dir, const char *name, int dst_dir, const char *dname, int depth)
+static fs_ids_t as_owner(const copy_t *c)
 {
+    fs_ids_t none = {0};
+    return c->sb ? as_sandbox_user(c->sb) : none;
+}
+
+/* (src_dir, name) -> (dst_dir, dname); symlinks copied as links, never followed.  The side the
+ * sandbox owns (the destination going in, the source coming out) is opened O_NONBLOCK and checked
+ * to be a regular file, so a FIFO planted there cannot hang the host. */
+static int copy_at(const copy_t *c, int src_dir, const char *name, int dst_dir, const char *dname, int depth)
+{
+    bool into = c->sb != NULL;
     if (depth > 256) {
         errno = ELOOP;
         return -1;
@@ -572,27 +523,29 @@ static int copy_in_at(mj_sandbox_t *sb, int src_dir, const char *name, int dst_d
         if (n < 0)
             return -1;
         target[n] = '\0';
-        fs_ids_t ids = as_sandbox_user(sb);
+        fs_ids_t ids = as_owner(c);
         unlinkat(dst_dir, dname, 0);
         int r = symlinkat(target, dst_dir, dname);
         restore_ids(&ids);
         return r;
     }
     if (S_ISDIR(st.st_mode)) {
-        fs_ids_t ids = as_sandbox_user(sb);
+        fs_ids_t ids = as_owner(c);
         int made = mkdirat(dst_dir, dname, 0700);
         cleanup_close int d_out = made == 0 || errno == EEXIST
                                       ? openat(dst_dir, dname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
                                       : -1;
         restore_ids(&ids);
+        if (d_out < 0)
+            return -1;
         cleanup_close int d_in = openat(src_dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (d_out < 0 || d_in < 0)
+        if (d_in < 0)
             return -1;
-        copy_walk_t w = {.sb = sb, .to_sandbox = true, .src_dir = d_in, .dst_dir = d_out, .depth = depth + 1};
-        if (for_each_entry(d_in, copy_entry, &w) < 0)
+        copy_level_t level = {.c = c, .dst_dir = d_out, .depth = depth + 1};
+        if (mj_dir_each(d_in, copy_entry, &level) < 0)
             return -1;
-        ids = as_sandbox_user(sb);
-        int r = fchmod(d_out, st.st_mode & 07777);
+        ids = as_owner(c);
+        int r = fchmod(d_out, st.st_mode & c->mode_mask);
         restore_ids(&ids);
         return r;
     }
@@ -601,20 +554,29 @@ static int copy_in_at(mj_sandbox_t *sb, int src_dir, const char *name, int dst_d
     cleanup_close int in = openat(src_dir, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     if (in < 0)
         return -1;
-    fs_ids_t ids = as_sandbox_user(sb);
-    cleanup_close int out = openat(dst_dir, dname, O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
-    restore_ids(&ids);
-    struct stat ost;
-    if (out < 0 || fstat(out, &ost) < 0)
+    struct stat fst;
+    if (!into && fstat(in, &fst) < 0)
         return -1;
-    if (!S_ISREG(ost.st_mode)) {
+    if (!into && !S_ISREG(fst.st_mode)) {
         errno = ENXIO;
         return -1;
     }
-    if (ftruncate(out, 0) < 0 || copy_data(in, out) < 0)
+    fs_ids_t ids = as_owner(c);
+    int oflags = O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | (into ? O_NONBLOCK : O_TRUNC);
+    cleanup_close int out = openat(dst_dir, dname, oflags, 0600);
+    restore_ids(&ids);
+    if (out < 0)
         return -1;
-    ids = as_sandbox_user(sb);
-    int r = fchmod(out, st.st_mode & 07777);
+    if (into && fstat(out, &fst) < 0)
+        return -1;
+    if (into && !S_ISREG(fst.st_mode)) {
+        errno = ENXIO;
+        return -1;
+    }
+    if ((into && ftruncate(out, 0) < 0) || copy_data(in, out) < 0)
+        return -1;
+    ids = as_owner(c);
+    int r = fchmod(out, st.st_mode & c->mode_mask);
     restore_ids(&ids);
     return r;
 }
@@ -629,28 +591,31 @@ static const char *base_name(const char *path, char buf[PATH_MAX])
     return s ? s + 1 : buf;
 }
 
+/* The host directory that holds path (its dirname: "/" or "." where it has none). */
+static void host_parent(const char *path, char out[PATH_MAX])
+{
+    snprintf(out, PATH_MAX, "%s", path);
+    char *slash = strrchr(out, '/');
+    if (slash == out)
+        out[1] = '\0';
+    else if (slash)
+        *slash = '\0';
+    else
+        snprintf(out, PATH_MAX, ".");
+}
+
 int mj_sandbox_copy_in(mj_sandbox_t *sb, const char *host_src, const char *dest, mj_error_t **err)
 {
-    if (check_path(dest, err) < 0)
-        return -1;
-    int root = mj_sandbox_root_fd(sb, err);
+    int root = root_for(sb, dest, err);
     if (root < 0)
         return -1;
     char bbuf[PATH_MAX], hostdir[PATH_MAX];
     const char *bname = base_name(host_src ? host_src : "", bbuf);
-    snprintf(hostdir, sizeof(hostdir), "%s", host_src ? host_src : "");
-    char *hs = strrchr(hostdir, '/');
-    if (hs == hostdir)
-        hostdir[1] = '\0';
-    else if (hs)
-        *hs = '\0';
-    else
-        snprintf(hostdir, sizeof(hostdir), ".");
+    host_parent(host_src ? host_src : "", hostdir);
     cleanup_close int src_dir = open(hostdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     struct stat hst;
     if (!host_src || src_dir < 0 || fstatat(src_dir, bname, &hst, AT_SYMLINK_NOFOLLOW) < 0) {
-        *err = mj_error_new(MJ_ERR_FILE_OPERATION_FAILED, errno, "copy: host source '%s': %s", host_src ? host_src : "",
-                            strerror(errno));
+        *err = mj_error_sys(MJ_ERR_FILE_OPERATION_FAILED, errno, "copy: host source '%s'", host_src ? host_src : "");
         return -1;
     }
     /* dest an existing directory: copy into it under the source's name (cp / docker cp rules). */
@@ -672,66 +637,17 @@ int mj_sandbox_copy_in(mj_sandbox_t *sb, const char *host_src, const char *dest,
     cleanup_close int rparent = openat(parent, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (parent != dest_dir)
         close(parent);
-    if (rparent < 0 || copy_in_at(sb, src_dir, bname, rparent, dname, 0) < 0) {
+    copy_t in = {.sb = sb, .mode_mask = 07777};
+    if (rparent < 0 || copy_at(&in, src_dir, bname, rparent, dname, 0) < 0) {
         *err = file_error(errno, "copy to", dest);
         return -1;
     }
     return 0;
 }
 
-/* sandbox (src_dir, name) -> host (dst_dir, dname); symlinks copied as links, never followed. */
-static int copy_out_at(int src_dir, const char *name, int dst_dir, const char *dname, int depth)
-{
-    if (depth > 256) {
-        errno = ELOOP;
-        return -1;
-    }
-    struct stat st;
-    if (fstatat(src_dir, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-        return -1;
-    if (S_ISLNK(st.st_mode)) {
-        char target[PATH_MAX];
-        ssize_t n = readlinkat(src_dir, name, target, sizeof(target) - 1);
-        if (n < 0)
-            return -1;
-        target[n] = '\0';
-        unlinkat(dst_dir, dname, 0);
-        return symlinkat(target, dst_dir, dname);
-    }
-    if (S_ISDIR(st.st_mode)) {
-        if (mkdirat(dst_dir, dname, 0700) < 0 && errno != EEXIST)
-            return -1;
-        cleanup_close int d_out = openat(dst_dir, dname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        cleanup_close int d_in = openat(src_dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (d_out < 0 || d_in < 0)
-            return -1;
-        copy_walk_t w = {.sb = NULL, .to_sandbox = false, .src_dir = d_in, .dst_dir = d_out, .depth = depth + 1};
-        if (for_each_entry(d_in, copy_entry, &w) < 0)
-            return -1;
-        return fchmod(d_out, st.st_mode & 0777);
-    }
-    if (!S_ISREG(st.st_mode))
-        return 0; /* fifos, devices, sockets: skipped */
-    cleanup_close int in = openat(src_dir, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-    struct stat ist;
-    if (in < 0 || fstat(in, &ist) < 0)
-        return -1;
-    if (!S_ISREG(ist.st_mode)) {
-        errno = ENXIO;
-        return -1;
-    }
-    cleanup_close int out = openat(dst_dir, dname, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (out < 0 || copy_data(in, out) < 0)
-        return -1;
-    /* Never carry setuid/setgid bits out of a sandbox. */
-    return fchmod(out, st.st_mode & 0777);
-}
-
 int mj_sandbox_copy_out(mj_sandbox_t *sb, const char *src, const char *host_dest, mj_error_t **err)
 {
-    if (check_path(src, err) < 0)
-        return -1;
-    int root = mj_sandbox_root_fd(sb, err);
+    int root = root_for(sb, src, err);
     if (root < 0)
         return -1;
     char name[NAME_MAX + 1];
@@ -757,22 +673,16 @@ int mj_sandbox_copy_out(mj_sandbox_t *sb, const char *src, const char *host_dest
         dname = name;
     } else {
         dname = base_name(host_dest ? host_dest : "", hb);
-        snprintf(hostdir, sizeof(hostdir), "%s", host_dest ? host_dest : "");
-        char *hs = strrchr(hostdir, '/');
-        if (hs == hostdir)
-            hostdir[1] = '\0';
-        else if (hs)
-            *hs = '\0';
-        else
-            snprintf(hostdir, sizeof(hostdir), ".");
+        host_parent(host_dest ? host_dest : "", hostdir);
     }
     cleanup_close int ddir = open(hostdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (!host_dest || ddir < 0) {
-        *err = mj_error_new(MJ_ERR_FILE_OPERATION_FAILED, errno, "copy: host destination '%s': %s",
-                            host_dest ? host_dest : "", strerror(errno));
+        *err = mj_error_sys(MJ_ERR_FILE_OPERATION_FAILED, errno, "copy: host destination '%s'",
+                            host_dest ? host_dest : "");
         return -1;
     }
-    if (copy_out_at(rsparent, name, ddir, dname, 0) < 0) {
+    copy_t out = {.sb = NULL, .mode_mask = 0777};
+    if (copy_at(&out, rsparent, name, ddir, dname, 0) < 0) {
         *err = file_error(errno, "copy from", src);
         return -1;
     }
@@ -782,7 +692,7 @@ int mj_sandbox_copy_out(mj_sandbox_t *sb, const char *src, const char *host_dest
 int mj_sandbox_write_file(mj_sandbox_t *sb, const char *path, const void *data, size_t len, unsigned mode,
                           mj_error_t **err)
 {
-    if (mj_sandbox_root_fd(sb, err) < 0)
+    if (mj_client_root_fd(sb, err) < 0)
         return -1;
     fs_ids_t saved = as_sandbox_user(sb);
     int r = sandbox_write_file_as_user(sb, path, data, len, mode, err);
@@ -792,7 +702,7 @@ int mj_sandbox_write_file(mj_sandbox_t *sb, const char *path, const void *data, 
 
 int mj_sandbox_mkdir(mj_sandbox_t *sb, const char *path, unsigned mode, mj_error_t **err)
 {
-    if (mj_sandbox_root_fd(sb, err) < 0)
+    if (mj_client_root_fd(sb, err) < 0)
         return -1;
     fs_ids_t saved = as_sandbox_user(sb);
     int r = sandbox_mkdir_as_user(sb, path, mode, err);
@@ -802,7 +712,7 @@ int mj_sandbox_mkdir(mj_sandbox_t *sb, const char *path, unsigned mode, mj_error
 
 int mj_sandbox_remove(mj_sandbox_t *sb, const char *path, bool recursive, mj_error_t **err)
 {
-    if (mj_sandbox_root_fd(sb, err) < 0)
+    if (mj_client_root_fd(sb, err) < 0)
         return -1;
     fs_ids_t saved = as_sandbox_user(sb);
     int r = sandbox_remove_as_user(sb, path, recursive, err);

@@ -16,7 +16,12 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
-#include "internal.h"
+#include "error.h"
+#include "idmap.h"
+#include "plan.h"
+#include "proc.h"
+#include "rootfs.h"
+#include "util.h"
 
 #ifndef MOUNT_ATTR_IDMAP
 #define MOUNT_ATTR_IDMAP 0x00100000
@@ -28,35 +33,12 @@
 #define OPEN_TREE_CLONE 1
 #endif
 
-int mj_proc_write(pid_t pid, const char *file, const char *data, mj_error_t **err)
-{
-    char path[64];
-    snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
-    int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
-    struct statfs sfs;
-    /* CVE-2025-52881: a write meant for procfs must land on procfs. */
-    if (fd >= 0 && (fstatfs(fd, &sfs) < 0 || sfs.f_type != PROC_SUPER_MAGIC)) {
-        close(fd);
-        fd = -1;
-        errno = EXDEV;
-    }
-    if (fd < 0 || mj_write_all(fd, data, strlen(data)) < 0) {
-        int e = errno;
-        if (fd >= 0)
-            close(fd);
-        *err = mj_error_new(MJ_ERR_SANDBOX_INIT_FAILED, e, "writing %s: %s", path, strerror(e));
-        return -1;
-    }
-    close(fd);
-    return 0;
-}
-
 /* A user namespace carrying the given maps, as an fd (for MOUNT_ATTR_IDMAP). */
 static int idmap_userns(const char *uid_map, const char *gid_map, mj_error_t **err)
 {
     int sync[2];
     if (pipe2(sync, O_CLOEXEC) < 0) {
-        *err = mj_error_new(MJ_ERR_SANDBOX_INIT_FAILED, errno, "pipe: %s", strerror(errno));
+        *err = mj_error_sys(MJ_ERR_SANDBOX_INIT_FAILED, errno, "pipe");
         return -1;
     }
     pid_t pid = (pid_t)syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, 0, NULL, NULL, 0);
@@ -68,7 +50,7 @@ static int idmap_userns(const char *uid_map, const char *gid_map, mj_error_t **e
     }
     close(sync[0]);
     if (pid < 0) {
-        *err = mj_error_new(MJ_ERR_SANDBOX_INIT_FAILED, errno, "idmap namespace: %s", strerror(errno));
+        *err = mj_error_sys(MJ_ERR_SANDBOX_INIT_FAILED, errno, "idmap namespace");
         close(sync[1]);
         return -1;
     }
@@ -78,7 +60,7 @@ static int idmap_userns(const char *uid_map, const char *gid_map, mj_error_t **e
         snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)pid);
         fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
-            *err = mj_error_new(MJ_ERR_SANDBOX_INIT_FAILED, errno, "opening %s: %s", path, strerror(errno));
+            *err = mj_error_sys(MJ_ERR_SANDBOX_INIT_FAILED, errno, "opening %s", path);
     }
     close(sync[1]);
     while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
@@ -158,8 +140,7 @@ static int give_dir(const mj_plan_t *plan, const mj_op_t *op, const char *dir, u
     struct stat st;
     if (fd < 0 || fstat(fd, &st) < 0 ||
         fchown(fd, outer_uid(plan, uid), (gid_t)(plan->id_base + gid)) < 0) {
-        *err = mj_error_new(MJ_ERR_SANDBOX_INIT_FAILED, errno, "cow mount %s: preparing %s: %s", op->dst, dir,
-                            strerror(errno));
+        *err = mj_error_sys(MJ_ERR_SANDBOX_INIT_FAILED, errno, "cow mount %s: preparing %s", op->dst, dir);
         return -1;
     }
     return 0;
@@ -199,7 +180,7 @@ int mj_idmap_rw_binds(mj_plan_t *plan, mj_error_t **err)
             return -1;
         cleanup_close int tree = (int)syscall(SYS_open_tree, AT_FDCWD, op->src, OPEN_TREE_CLONE | O_CLOEXEC);
         if (tree < 0) {
-            *err = mj_error_new(MJ_ERR_SANDBOX_INIT_FAILED, errno, "opening %s: %s", op->src, strerror(errno));
+            *err = mj_error_sys(MJ_ERR_SANDBOX_INIT_FAILED, errno, "opening %s", op->src);
             return -1;
         }
         struct mj_mount_attr_idmap attr = {.attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)ns};

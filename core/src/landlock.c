@@ -10,7 +10,9 @@
 #include <linux/landlock.h>
 #include <sys/syscall.h>
 
-#include "internal.h"
+#include "landlock.h"
+#include "plan.h"
+#include "util.h"
 
 #ifndef LANDLOCK_ACCESS_FS_REFER
 #define LANDLOCK_ACCESS_FS_REFER (1ULL << 13)
@@ -70,7 +72,7 @@ static int add_rule(int ruleset, const char *path, uint64_t access)
     return r < 0 ? -1 : 0;
 }
 
-int mj_landlock_prepare(mj_plan_t *plan, int *ruleset_out, bool read_only)
+static int prepare(const mj_plan_t *plan, int *ruleset_out, bool read_only)
 {
     *ruleset_out = -1;
     int abi = plan->landlock_abi;
@@ -78,29 +80,38 @@ int mj_landlock_prepare(mj_plan_t *plan, int *ruleset_out, bool read_only)
         return 0;
     uint64_t handled = handled_for(abi);
     struct landlock_ruleset_attr rs = {.handled_access_fs = handled};
-    int fd = (int)syscall(SYS_landlock_create_ruleset, &rs, sizeof(rs), 0);
+    cleanup_close int fd = (int)syscall(SYS_landlock_create_ruleset, &rs, sizeof(rs), 0);
     if (fd < 0)
         return -1;
     uint64_t write = write_for(abi);
     /* Everything may be read and executed; writes only beneath the granted paths. */
     if (add_rule(fd, "/", READ_ACCESS) < 0)
-        goto fail;
+        return -1;
     /* Devices: the bound nodes are written (/dev/null…) and ttys take ioctls. */
     uint64_t dev = LANDLOCK_ACCESS_FS_WRITE_FILE | (abi >= 3 ? LANDLOCK_ACCESS_FS_TRUNCATE : 0) |
                    (abi >= 5 ? LANDLOCK_ACCESS_FS_IOCTL_DEV : 0);
     if (add_rule(fd, "/dev", dev) < 0)
-        goto fail;
+        return -1;
     for (size_t i = 0; !read_only && i < plan->landlock_write.n; i++)
         if (add_rule(fd, plan->landlock_write.v[i], write) < 0)
-            goto fail;
-    *ruleset_out = fd;
+            return -1;
+    *ruleset_out = mj_steal_fd(&fd);
     return 0;
-fail : {
-    int e = errno;
-    close(fd);
-    errno = e;
-    return -1;
 }
+
+int mj_landlock_build(mj_plan_t *plan)
+{
+    if (plan->landlock_abi <= 0)
+        return 0;
+    /* The read-only variant serves per-command allow_write = false, which only exists for
+     * persistent sandboxes. */
+    if (prepare(plan, &plan->landlock_fd, false) < 0 ||
+        (plan->persistent && prepare(plan, &plan->landlock_ro_fd, true) < 0)) {
+        if (plan->landlock_required)
+            return -1;
+        plan->landlock_abi = 0; /* best effort: the host reported availability at plan time */
+    }
+    return 0;
 }
 
 /* The ruleset attribute with handled_access_net (ABI 4, Linux 6.7): Debian 12's headers stop at
@@ -121,7 +132,7 @@ int mj_landlock_deny_tcp(void)
     struct mj_landlock_ruleset_attr_v4 rs = {
         .handled_access_net = MJ_LANDLOCK_ACCESS_NET_BIND_TCP | MJ_LANDLOCK_ACCESS_NET_CONNECT_TCP,
     };
-    int fd = (int)syscall(SYS_landlock_create_ruleset, &rs, sizeof(rs), 0);
+    cleanup_close int fd = (int)syscall(SYS_landlock_create_ruleset, &rs, sizeof(rs), 0);
     if (fd < 0)
         return -1;
     long r = syscall(SYS_landlock_restrict_self, fd, 0);
@@ -146,7 +157,7 @@ int mj_landlock_tcp(const mj_plan_t *plan)
         .handled_access_net = (t->bind_restricted ? MJ_LANDLOCK_ACCESS_NET_BIND_TCP : 0) |
                               (t->connect_restricted ? MJ_LANDLOCK_ACCESS_NET_CONNECT_TCP : 0),
     };
-    int fd = (int)syscall(SYS_landlock_create_ruleset, &rs, sizeof(rs), 0);
+    cleanup_close int fd = (int)syscall(SYS_landlock_create_ruleset, &rs, sizeof(rs), 0);
     if (fd < 0)
         return -1;
     long r = 0;

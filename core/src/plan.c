@@ -9,7 +9,13 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
-#include "internal.h"
+#include "caps.h"
+#include "config.h"
+#include "error.h"
+#include "landlock.h"
+#include "plan.h"
+#include "seccomp.h"
+#include "util.h"
 
 #define MJ_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #define MJ_ID_RANGE 65536UL
@@ -129,8 +135,8 @@ static int add_host_paths(const mj_config_t *cfg, mj_plan_t *plan, mj_error_t **
         if (lstat(hp->path, &st) < 0) {
             if (errno == ENOENT && !hp->required)
                 continue;
-            *err = mj_error_new(MJ_ERR_INVALID_CONFIG, errno, "host_paths: cannot use '%s': %s",
-                                hp->path, strerror(errno));
+            *err = mj_error_sys(MJ_ERR_INVALID_CONFIG, errno, "host_paths: cannot use '%s'",
+                                hp->path);
             return -1;
         }
         if (S_ISLNK(st.st_mode)) {
@@ -261,34 +267,22 @@ static const char *pick_staging(void)
 static int allocate_id_slot(mj_plan_t *plan, mj_error_t **err)
 {
     const char *dir = "/run/moonjail/ids";
-    if (mkdir("/run/moonjail", 0700) < 0 && errno != EEXIST)
-        goto fail;
-    if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-        goto fail;
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-    if (dfd < 0)
-        goto fail;
-    unsigned start = 0; /* lowest free slot: slot files get reused, not created */
-    for (unsigned k = 0; k < MJ_ID_SLOTS; k++) {
-        unsigned slot = (start + k) % MJ_ID_SLOTS;
+    cleanup_close int dfd = -1;
+    if ((mkdir("/run/moonjail", 0700) == 0 || errno == EEXIST) && (mkdir(dir, 0700) == 0 || errno == EEXIST))
+        dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+    for (unsigned slot = 0; dfd >= 0 && slot < MJ_ID_SLOTS; slot++) { /* lowest free: slot files get reused */
         char name[32];
         snprintf(name, sizeof(name), "%u", slot);
-        int fd = openat(dfd, name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-        if (fd < 0)
-            continue;
-        if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
-            close(dfd);
-            plan->id_slot_fd = fd;
+        cleanup_close int fd = openat(dfd, name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0) {
+            plan->id_slot_fd = mj_steal_fd(&fd);
             plan->id_base = MJ_ID_BASE + slot * MJ_ID_RANGE;
             return 0;
         }
-        close(fd);
     }
-    close(dfd);
-    errno = EAGAIN;
-fail:
-    *err = mj_error_new(MJ_ERR_SANDBOX_INIT_FAILED, errno, "cannot allocate a host id range under /run/moonjail/ids: %s",
-                        strerror(errno));
+    if (dfd >= 0)
+        errno = EAGAIN;
+    *err = mj_error_sys(MJ_ERR_SANDBOX_INIT_FAILED, errno, "cannot allocate a host id range under /run/moonjail/ids");
     return -1;
 }
 
@@ -336,38 +330,22 @@ static void set_rlimit(mj_plan_t *plan, mj_rlimit_t which, uint64_t value)
     plan->rlimits[which].rlim_max = v;
 }
 
-const char *mj_env_lookup(const mj_strv_t *env, const char *key)
-{
-    size_t klen = strlen(key);
-    for (size_t i = 0; i < env->n; i++)
-        if (strncmp(env->v[i], key, klen) == 0 && env->v[i][klen] == '=')
-            return env->v[i] + klen + 1;
-    return NULL;
-}
-
-void mj_env_overlay(mj_strv_t *env, const mj_strv_t *over)
-{
-    for (size_t i = 0; i < over->n; i++) {
-        const char *eq = strchr(over->v[i], '=');
-        size_t klen = eq ? (size_t)(eq - over->v[i]) : strlen(over->v[i]);
-        bool replaced = false;
-        for (size_t j = 0; j < env->n && !replaced; j++) {
-            if (strncmp(env->v[j], over->v[i], klen) == 0 && env->v[j][klen] == '=') {
-                free(env->v[j]);
-                env->v[j] = mj_xstrdup(over->v[i]);
-                replaced = true;
-            }
-        }
-        if (!replaced)
-            mj_strv_push(env, over->v[i]);
-    }
-}
+static int build(const mj_config_t *cfg, const mj_command_t *cmd, mj_plan_t *plan, mj_error_t **err);
 
 int mj_plan_build(const mj_config_t *cfg, const mj_command_t *cmd, mj_plan_t *plan, mj_error_t **err)
 {
     memset(plan, 0, sizeof(*plan));
     plan->id_slot_fd = -1;
     plan->landlock_fd = plan->landlock_ro_fd = -1;
+    if (build(cfg, cmd, plan, err) < 0) {
+        mj_plan_free(plan);
+        return -1;
+    }
+    return 0;
+}
+
+static int build(const mj_config_t *cfg, const mj_command_t *cmd, mj_plan_t *plan, mj_error_t **err)
+{
     plan->persistent = cmd == NULL;
 
     if (cmd && cmd->argv.n == 0) {
@@ -385,6 +363,8 @@ int mj_plan_build(const mj_config_t *cfg, const mj_command_t *cmd, mj_plan_t *pl
     plan->readonly_root = cfg->readonly_root;
     plan->hostname = mj_xstrdup(cfg->hostname ? cfg->hostname : "moonjail");
     plan->new_netns = cfg->network == MJ_NET_NONE;
+    plan->limits = cfg->limits;
+    plan->cleanup_delay = cfg->cleanup_delay;
 
     /* ----- ids */
     plan->host_uid = geteuid();
@@ -403,7 +383,7 @@ int mj_plan_build(const mj_config_t *cfg, const mj_command_t *cmd, mj_plan_t *pl
         plan->gid_map = mj_xasprintf("%u %u 1\n", (unsigned)plan->inner_gid, (unsigned)plan->host_gid);
     } else {
         if (allocate_id_slot(plan, err) < 0)
-            goto fail;
+            return -1;
         plan->init_uid = 0;
         plan->init_gid = 0;
         plan->uid_map = mj_xasprintf("0 %lu %lu\n", plan->id_base, MJ_ID_RANGE);
@@ -413,13 +393,13 @@ int mj_plan_build(const mj_config_t *cfg, const mj_command_t *cmd, mj_plan_t *pl
     /* ----- file system */
     if (plan->host_root) {
         if (add_host_paths(cfg, plan, err) < 0)
-            goto fail;
+            return -1;
     } else {
         struct stat st;
         if (stat(cfg->root, &st) < 0 || !S_ISDIR(st.st_mode)) {
             *err = mj_error_new(MJ_ERR_INVALID_CONFIG, errno ? errno : ENOTDIR,
                                 "filesystem.root: '%s' is not a directory", cfg->root);
-            goto fail;
+            return -1;
         }
         /* The root bind itself is op 0 with an empty destination. */
         push_op(plan, MJ_OP_BIND, MJ_OPF_DIR, cfg->root, "");
@@ -427,9 +407,9 @@ int mj_plan_build(const mj_config_t *cfg, const mj_command_t *cmd, mj_plan_t *pl
     mj_op_t *op = push_op(plan, MJ_OP_PROC, MJ_OPF_DIR, NULL, "/proc");
     (void)op;
     if (add_dev(plan, err) < 0)
-        goto fail;
+        return -1;
     if (add_user_mounts(cfg, plan, err) < 0)
-        goto fail;
+        return -1;
     for (size_t i = 0; i < cfg->masked.n; i++)
         push_op(plan, MJ_OP_MASK, 0, NULL, cfg->masked.v[i]);
     for (size_t i = 0; i < cfg->readonly.n; i++)
@@ -491,12 +471,12 @@ int mj_plan_build(const mj_config_t *cfg, const mj_command_t *cmd, mj_plan_t *pl
     plan->caps_keep = cfg->caps_keep;
     plan->last_cap = mj_caps_last_cap();
     if (mj_seccomp_compile(cfg, plan, err) < 0)
-        goto fail;
+        return -1;
     bool tcp = cfg->landlock_tcp.bind_restricted || cfg->landlock_tcp.connect_restricted;
     if (tcp && cfg->landlock_mode == MJ_LANDLOCK_OFF) {
         *err = mj_error_new(MJ_ERR_INVALID_CONFIG, EINVAL,
                             "landlock: TCP port rules need Landlock on (true or \"best_effort\"), not off");
-        goto fail;
+        return -1;
     }
     if (tcp) {
         int abi = mj_landlock_abi();
@@ -507,7 +487,7 @@ int mj_plan_build(const mj_config_t *cfg, const mj_command_t *cmd, mj_plan_t *pl
                                 "landlock: TCP port rules need Landlock ABI 4 (Linux 6.7); this kernel has ABI %d — "
                                 "use a newer kernel, drop tcp_bind/tcp_connect, or set landlock to \"best_effort\"",
                                 abi);
-            goto fail;
+            return -1;
         }
         if (abi < 4)
             mj_strv_push_owned(&plan->warnings,
@@ -522,7 +502,7 @@ int mj_plan_build(const mj_config_t *cfg, const mj_command_t *cmd, mj_plan_t *pl
                 *err = mj_error_new(MJ_ERR_UNSUPPORTED, ENOSYS,
                                     "landlock: this kernel has no Landlock (needs 5.13+ with 'landlock' in the LSM "
                                     "list); set landlock = \"best_effort\" to run without it");
-                goto fail;
+                return -1;
             }
             mj_strv_push(&plan->warnings, "landlock: not available on this kernel, not applied (best effort)");
         } else if (plan->landlock_abi == 1 && !plan->landlock_required) {
@@ -555,8 +535,4 @@ int mj_plan_build(const mj_config_t *cfg, const mj_command_t *cmd, mj_plan_t *pl
     plan->workdir = mj_xstrdup(cmd && cmd->workdir ? cmd->workdir : cfg->workdir ? cfg->workdir : "/");
     read_proc_areas(plan);
     return 0;
-
-fail:
-    mj_plan_free(plan);
-    return -1;
 }

@@ -1,10 +1,34 @@
-/* proto.h — the wire format between the host and a sandbox's supervisor (and its exec shims).
- * Unix SOCK_SEQPACKET: one message per packet, fixed headers, lengths checked on both sides.
- * The host treats every byte it receives as hostile; the supervisor checks every request. */
+/* proto.h — the wire format between the host and a sandbox: the status messages (mj_msg_t) its
+ * first process and the exec shims send, and the requests and replies between the host and a
+ * persistent sandbox's supervisor.  Unix SOCK_SEQPACKET (or a pipe for a one-shot run's status):
+ * one message per packet, fixed headers, lengths checked on both sides.  The host treats every
+ * byte it receives as hostile; the supervisor checks every request.  Formats only: wire.c moves
+ * them. */
 #ifndef MJ_PROTO_H
 #define MJ_PROTO_H
 
 #include <stdint.h>
+
+/* sandbox -> host: the status channel of a one-shot run (a pipe), the supervisor's control
+ * connection while it starts, and each command's channel (from its exec shim) */
+enum {
+    MJ_MSG_SETUP_FAILED = 1, /* a = stage, b = errno, c = op index */
+    MJ_MSG_STARTED,          /* a = pid of the command inside, t_ns = realtime */
+    MJ_MSG_EXEC_FAILED,      /* b = errno */
+    MJ_MSG_EXITED,           /* a = wait status, c = 1 when a tmpfs of the sandbox is full, t_ns = realtime,
+                              * u1/u2 = utime/stime us, u3 = maxrss KiB */
+    MJ_MSG_READY,            /* supervisor: set up and serving; t_ns = realtime */
+    MJ_MSG_DENIED,           /* one-shot init: the filter refused a system call; a = nr, b = pid inside */
+};
+
+typedef struct {
+    uint32_t type;
+    int32_t a;
+    int32_t b;
+    int32_t c;
+    int64_t t_ns;
+    uint64_t u1, u2, u3;
+} mj_msg_t;
 
 #define MJ_PROTO_MAGIC 0x4d4a5031u /* "MJP1" */
 #define MJ_PROTO_MAX (256u * 1024u)

@@ -2,27 +2,31 @@
  * the sandbox (never the caller's own terminal: no TIOCSTI into the user's shell), the caller's
  * terminal in raw mode while the command runs, and window sizes copied across. */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/ioctl.h>
 #include <termios.h>
+#include <unistd.h>
 
-#include "internal.h"
+#include "error.h"
+#include "pty.h"
 
 int mj_pty_open(int *master, int *slave, mj_error_t **err)
 {
     int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
     char name[128];
     if (m < 0 || grantpt(m) < 0 || unlockpt(m) < 0 || ptsname_r(m, name, sizeof(name)) != 0) {
-        *err = mj_error_new(MJ_ERR_COMMAND_EXECUTION_FAILED, errno, "allocating a pseudo-terminal: %s", strerror(errno));
+        *err = mj_error_sys(MJ_ERR_COMMAND_EXECUTION_FAILED, errno, "allocating a pseudo-terminal");
         if (m >= 0)
             close(m);
         return -1;
     }
     int sl = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
     if (sl < 0) {
-        *err = mj_error_new(MJ_ERR_COMMAND_EXECUTION_FAILED, errno, "opening %s: %s", name, strerror(errno));
+        *err = mj_error_sys(MJ_ERR_COMMAND_EXECUTION_FAILED, errno, "opening %s", name);
         close(m);
         return -1;
     }

@@ -13,27 +13,34 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 
-#include "internal.h"
-
-void mj_close_fd(int *fd)
-{
-    if (*fd >= 0) {
-        close(*fd);
-        *fd = -1;
-    }
-}
-
-int mj_set_nonblock(int fd)
-{
-    int fl = fcntl(fd, F_GETFL);
-    return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
-}
+#include "error.h"
+#include "config.h"
+#include "exec.h"
+#include "proto.h"
+#include "pump.h"
+#include "seccomp.h"
+#include "util.h"
 
 void mj_pump_init(mj_pump_t *p)
 {
     memset(p, 0, sizeof(*p));
     p->out_r = p->err_r = p->status_fd = p->stdin_w = p->relay_r = p->sig_fd = -1;
     p->tee_out = p->tee_err = -1;
+}
+
+void mj_pump_take_command(mj_pump_t *p, const mj_command_t *cmd, double released)
+{
+    p->limit = cmd->output_limit;
+    p->tee_out = cmd->tee_out;
+    p->tee_err = cmd->tee_err;
+    p->forward_signals = cmd->forward_signals;
+    p->deadline = cmd->timeout > 0 ? released + cmd->timeout : 0;
+    if (cmd->has_stdin) {
+        p->stdin_data = cmd->stdin_data.data ? cmd->stdin_data.data : "";
+        p->stdin_len = cmd->stdin_data.len;
+    } else {
+        p->relay_r = cmd->stdin_fd;
+    }
 }
 
 static void do_kill(mj_pump_t *p)
@@ -261,7 +268,7 @@ int mj_pump_run(mj_pump_t *p, mj_error_t **err)
         if (r < 0) {
             if (errno == EINTR)
                 continue;
-            *err = mj_error_new(MJ_ERR_COMMAND_EXECUTION_FAILED, errno, "poll: %s", strerror(errno));
+            *err = mj_error_sys(MJ_ERR_COMMAND_EXECUTION_FAILED, errno, "poll");
             do_kill(p);
             ret = -1;
             break;
@@ -315,117 +322,4 @@ void mj_pump_close(mj_pump_t *p)
     mj_buf_free(&p->out);
     mj_buf_free(&p->err);
     mj_buf_free(&p->combined);
-}
-
-mj_error_t *mj_exec_error(const char *argv0, const char *workdir, const mj_msg_t *m)
-{
-    int stage = m->a, e = m->b;
-    switch (stage) {
-    case MJ_EXEC_STAGE_CHDIR:
-        return mj_error_new(MJ_ERR_COMMAND_EXECUTION_FAILED, e, "working directory '%s': %s", workdir, strerror(e));
-    case MJ_EXEC_STAGE_LIMITS:
-        return mj_error_new(MJ_ERR_COMMAND_EXECUTION_FAILED, e, "setting resource limits: %s", strerror(e));
-    case MJ_EXEC_STAGE_CREDS:
-        return mj_error_new(MJ_ERR_COMMAND_EXECUTION_FAILED, e, "dropping privileges: %s", strerror(e));
-    case MJ_EXEC_STAGE_CGROUP:
-        return mj_error_new(MJ_ERR_SANDBOX_INIT_FAILED, e,
-                            "moving the command into the sandbox's work cgroup: %s (needs Linux 5.16+)", strerror(e));
-    case MJ_EXEC_STAGE_LSM:
-        return mj_error_new(MJ_ERR_SANDBOX_INIT_FAILED, e, "applying the AppArmor profile / SELinux label: %s",
-                            strerror(e));
-    case MJ_EXEC_STAGE_LANDLOCK:
-        return mj_error_new(MJ_ERR_SANDBOX_INIT_FAILED, e, "applying Landlock: %s", strerror(e));
-    case MJ_EXEC_STAGE_SECCOMP:
-        return mj_error_new(MJ_ERR_SANDBOX_INIT_FAILED, e, "loading the seccomp filter: %s", strerror(e));
-    default:
-        if (e == ENOENT)
-            return mj_error_new(MJ_ERR_COMMAND_EXECUTION_FAILED, e, "'%s': command not found", argv0);
-        if (e == EACCES)
-            return mj_error_new(MJ_ERR_COMMAND_EXECUTION_FAILED, e, "'%s': permission denied (not executable)", argv0);
-        return mj_error_new(MJ_ERR_COMMAND_EXECUTION_FAILED, e, "'%s': %s", argv0, strerror(e));
-    }
-}
-
-static void result_from_status(mj_result_t *res, const mj_msg_t *exited)
-{
-    int st = exited->a;
-    res->end_time = (double)exited->t_ns / 1e9;
-    res->cpu_time = (double)(exited->u1 + exited->u2) / 1e6;
-    res->memory_peak = exited->u3 * 1024;
-    if (WIFEXITED(st)) {
-        res->ended_by = MJ_END_EXIT;
-        res->exit_code = WEXITSTATUS(st);
-    } else if (WIFSIGNALED(st)) {
-        res->ended_by = MJ_END_SIGNAL;
-        res->signal = WTERMSIG(st);
-        res->exit_code = 128 + res->signal;
-    }
-}
-
-int mj_pump_result(mj_pump_t *p, const char *argv0, const char *workdir, double t_released, mj_result_t **out,
-                   mj_error_t **err)
-{
-    if (p->got_exec_failed) {
-        *err = mj_exec_error(argv0, workdir, &p->failed);
-        return -1;
-    }
-    /* Output or a kill by us means the command ran even if init died before saying STARTED. */
-    if (!p->got_started && !p->timed_out && !p->over_limit && p->total == 0) {
-        *err = mj_error_new(MJ_ERR_SANDBOX_INIT_FAILED, 0, "the sandbox ended before starting the command");
-        return -1;
-    }
-    mj_result_t *res = mj_xcalloc(1, sizeof(*res));
-    double now = mj_now_realtime();
-    res->start_time = p->got_started ? (double)p->started.t_ns / 1e9 : now - (mj_now_monotonic() - t_released);
-    res->pid = p->got_started ? p->started.a : 0;
-    if (p->got_exited)
-        result_from_status(res, &p->exited);
-    if (p->over_cpu || (p->cpu_limit > 0 && res->signal == SIGXCPU) ||
-        (p->cpu_limit > 0 && res->signal == SIGKILL && res->cpu_time >= p->cpu_limit)) {
-        res->ended_by = MJ_END_CPU_TIME;
-        if (!p->got_exited) {
-            res->signal = SIGKILL;
-            res->exit_code = 128 + SIGKILL;
-            res->end_time = now;
-        }
-    } else if (p->got_exited && p->exited.c == 1 && !(res->ended_by == MJ_END_EXIT && res->exit_code == 0) &&
-               !p->timed_out && !p->over_limit) {
-        res->ended_by = MJ_END_DISK; /* failed with a tmpfs of the sandbox full: ENOSPC */
-    } else if (p->timed_out) {
-        res->ended_by = MJ_END_TIMEOUT;
-        res->exit_code = 124;
-        res->signal = SIGKILL;
-        if (!p->got_exited)
-            res->end_time = now;
-    } else if (p->over_limit) {
-        res->ended_by = MJ_END_OUTPUT_LIMIT;
-        if (!p->got_exited) {
-            res->signal = SIGKILL;
-            res->exit_code = 128 + SIGKILL;
-            res->end_time = now;
-        }
-    } else if (!p->got_exited) {
-        free(res);
-        *err = mj_error_new(MJ_ERR_SANDBOX_INIT_FAILED, 0, "the sandbox's init died before the command finished");
-        return -1;
-    }
-    if (res->end_time < res->start_time)
-        res->end_time = res->start_time;
-    /* The duration comes from the monotonic clock (when STARTED and EXITED reached us, or now for
-     * a command we killed), so a stepped wall clock cannot make it negative or hours long. */
-    double end_mono = p->got_exited ? p->exited_mono : mj_now_monotonic();
-    double start_mono = p->got_started ? p->started_mono : t_released;
-    res->duration = end_mono > start_mono ? end_mono - start_mono : 0;
-    res->truncated = p->over_limit;
-    memcpy(res->denials, p->denials, sizeof(res->denials));
-    res->n_denials = p->n_denials;
-    res->denials_total = p->denials_total;
-    res->out = p->out;
-    res->err = p->err;
-    res->combined = p->combined;
-    memset(&p->out, 0, sizeof(p->out));
-    memset(&p->err, 0, sizeof(p->err));
-    memset(&p->combined, 0, sizeof(p->combined));
-    *out = res;
-    return 0;
 }

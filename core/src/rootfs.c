@@ -14,7 +14,9 @@
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 
-#include "internal.h"
+#include "plan.h"
+#include "rootfs.h"
+#include "util.h"
 
 #ifndef OPEN_TREE_CLONE
 #define OPEN_TREE_CLONE 1
@@ -258,7 +260,7 @@ static int do_symlink(int root_fd, const mj_op_t *op)
 
 static int do_mask(int root_fd, const mj_op_t *op, int devnull_fd)
 {
-    int target = open_target(root_fd, op->dst, false, false);
+    cleanup_close int target = open_target(root_fd, op->dst, false, false);
     bool is_dir = false;
     if (target < 0 && errno == EISDIR) {
         target = open_target(root_fd, op->dst, true, false);
@@ -266,59 +268,43 @@ static int do_mask(int root_fd, const mj_op_t *op, int devnull_fd)
     }
     if (target < 0)
         return errno == ENOENT ? 0 : -1; /* nothing to hide */
-    int mnt;
+    cleanup_close int mnt = -1;
     if (is_dir) {
         mnt = make_tmpfs(4096, 0555, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
     } else {
         /* Mask with our own /dev/null, verified through the fd (CVE-2025-31133). */
         struct stat st;
         if (devnull_fd < 0 || fstat(devnull_fd, &st) < 0 || !S_ISCHR(st.st_mode) || st.st_rdev != makedev(1, 3)) {
-            close(target);
             errno = ENODEV;
             return -1;
         }
         mnt = sys_open_tree(devnull_fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
-        if (mnt >= 0 && sys_mount_setattr(mnt, "", AT_EMPTY_PATH, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, 0) < 0) {
-            int e = errno;
-            close(mnt);
-            errno = e;
-            mnt = -1;
-        }
+        if (mnt >= 0 &&
+            sys_mount_setattr(mnt, "", AT_EMPTY_PATH, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, 0) < 0)
+            return -1;
     }
-    int r = mnt < 0 ? -1 : attach(mnt, target);
-    int e = errno;
-    if (mnt >= 0)
-        close(mnt);
-    close(target);
-    errno = e;
-    return r;
+    return mnt < 0 ? -1 : attach(mnt, target); /* mnt, then target, closed on the way out (errno kept) */
 }
 
 static int do_readonly(int root_fd, const mj_op_t *op)
 {
-    int target = open_target(root_fd, op->dst, true, false);
+    cleanup_close int target = open_target(root_fd, op->dst, true, false);
     if (target < 0 && (errno == ENOTDIR || errno == ELOOP))
         target = open_target(root_fd, op->dst, false, false);
     if (target < 0)
         return errno == ENOENT ? 0 : -1;
-    int mnt = sys_open_tree(target, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH);
-    int r = -1;
-    if (mnt >= 0 && sys_mount_setattr(mnt, "", AT_EMPTY_PATH | AT_RECURSIVE,
-                                      MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, 0) == 0)
-        r = attach(mnt, target);
-    int e = errno;
-    if (mnt >= 0)
-        close(mnt);
-    close(target);
-    errno = e;
-    return r;
+    cleanup_close int mnt = sys_open_tree(target, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH);
+    if (mnt < 0 || sys_mount_setattr(mnt, "", AT_EMPTY_PATH | AT_RECURSIVE,
+                                     MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, 0) != 0)
+        return -1;
+    return attach(mnt, target);
 }
 
 static int do_mount_op(int root_fd, mj_op_t *op, int *devnull_fd)
 {
     unsigned base = MOUNT_ATTR_NOSUID | ((op->flags & MJ_OPF_NODEV_KEEP) ? 0 : MOUNT_ATTR_NODEV) |
                     ((op->flags & MJ_OPF_NOEXEC) ? MOUNT_ATTR_NOEXEC : 0);
-    int mnt = -1;
+    cleanup_close int mnt = -1;
     switch (op->kind) {
     case MJ_OP_BIND:
         if (op->src_fd < 0)
@@ -326,7 +312,7 @@ static int do_mount_op(int root_fd, mj_op_t *op, int *devnull_fd)
         mnt = mj_steal_fd(&op->src_fd);
         if (sys_mount_setattr(mnt, "", AT_EMPTY_PATH | AT_RECURSIVE,
                               base | ((op->flags & MJ_OPF_RDONLY) ? MOUNT_ATTR_RDONLY : 0), 0) < 0)
-            goto fail_mnt;
+            return -1;
         break;
     case MJ_OP_TMPFS:
         mnt = make_tmpfs(op->size, op->mode, base);
@@ -344,7 +330,7 @@ static int do_mount_op(int root_fd, mj_op_t *op, int *devnull_fd)
         if (op->flags & MJ_OPF_PREPARED) { /* mounted by moonjail as root (idmap.c) */
             mnt = mj_steal_fd(&op->src_fd);
             if (sys_mount_setattr(mnt, "", AT_EMPTY_PATH, base, 0) < 0)
-                goto fail_mnt;
+                return -1;
             break;
         }
         /* The layers were opened while the host tree was in view (the new root now covers it);
@@ -372,23 +358,15 @@ static int do_mount_op(int root_fd, mj_op_t *op, int *devnull_fd)
     }
     if (mnt < 0)
         return -1;
-    int target = open_target(root_fd, op->dst, (op->flags & MJ_OPF_DIR) != 0, true);
+    cleanup_close int target = open_target(root_fd, op->dst, (op->flags & MJ_OPF_DIR) != 0, true);
     if (target < 0)
-        goto fail_mnt;
+        return -1;
     int r = attach(mnt, target);
     int e = errno;
     if (r == 0 && op->kind == MJ_OP_BIND && strcmp(op->dst, "dev/null") == 0 && *devnull_fd < 0)
         *devnull_fd = openat(root_fd, "dev/null", O_PATH | O_NOFOLLOW | O_CLOEXEC);
-    close(target);
-    close(mnt);
     errno = e;
-    return r;
-fail_mnt : {
-    int e2 = errno;
-    close(mnt);
-    errno = e2;
-    return -1;
-}
+    return r; /* target, then mnt, closed on the way out (errno kept) */
 }
 
 int mj_rootfs_setup(mj_plan_t *plan, mj_stage_t *stage, int *op_index)

@@ -24,7 +24,11 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
-#include "internal.h"
+#include "config.h"
+#include "error.h"
+#include "plan.h"
+#include "seccomp.h"
+#include "util.h"
 
 static const char *const default_allow[] = {
     "accept", "accept4", "access", "adjtimex", "alarm", "arch_prctl", "bind", "brk", "cachestat", "capget",
@@ -163,7 +167,7 @@ static int build_default(scmp_filter_ctx ctx, const mj_strv_t *base, const mj_st
         }
     }
     if (r < 0) {
-        *err = mj_error_new(MJ_ERR_SANDBOX_INIT_FAILED, -r, "seccomp: building the filter: %s", strerror(-r));
+        *err = mj_error_sys(MJ_ERR_SANDBOX_INIT_FAILED, -r, "seccomp: building the filter");
         return -1;
     }
     return 0;
@@ -191,7 +195,7 @@ static int export_bpf(scmp_filter_ctx ctx, struct sock_filter **insns, unsigned 
     if (fd >= 0)
         close(fd);
     if (r < 0) {
-        *err = mj_error_new(MJ_ERR_SANDBOX_INIT_FAILED, -r, "seccomp: exporting the filter: %s", strerror(-r));
+        *err = mj_error_sys(MJ_ERR_SANDBOX_INIT_FAILED, -r, "seccomp: exporting the filter");
         return -1;
     }
     return 0;
@@ -285,11 +289,17 @@ static int build_unconfined(scmp_filter_ctx ctx, const mj_strv_t *deny, mj_error
         int nr = seccomp_syscall_resolve_name(deny->v[i]);
         int r = nr == __NR_SCMP_ERROR ? -EINVAL : add(ctx, refuse_action, nr, 0, NULL);
         if (r < 0) {
-            *err = mj_error_new(MJ_ERR_INVALID_CONFIG, -r, "seccomp.deny: '%s': %s", deny->v[i], strerror(-r));
+            *err = mj_error_sys(MJ_ERR_INVALID_CONFIG, -r, "seccomp.deny: '%s'", deny->v[i]);
             return -1;
         }
     }
     return 0;
+}
+
+static void release_ctx(scmp_filter_ctx *ctx)
+{
+    if (*ctx)
+        seccomp_release(*ctx);
 }
 
 int mj_seccomp_compile(const mj_config_t *cfg, mj_plan_t *plan, mj_error_t **err)
@@ -300,7 +310,7 @@ int mj_seccomp_compile(const mj_config_t *cfg, mj_plan_t *plan, mj_error_t **err
     /* Logged refusals: answered (EPERM) and reported by the supervisor, or a one-shot run's init. */
     bool notify = cfg->seccomp_log && seccomp_api_get() >= 5;
     /* Cache key: the allow and deny lists (the default profile is the only base for now). */
-    mj_buf_t key = {0};
+    cleanup_buf mj_buf_t key = {0};
     if (notify)
         mj_buf_append(&key, "notify:", 7);
     if (unconfined)
@@ -333,7 +343,6 @@ int mj_seccomp_compile(const mj_config_t *cfg, mj_plan_t *plan, mj_error_t **err
             plan->seccomp = mj_xmalloc(cache[i].len * sizeof(struct sock_filter));
             memcpy(plan->seccomp, cache[i].insns, cache[i].len * sizeof(struct sock_filter));
             pthread_mutex_unlock(&cache_lock);
-            mj_buf_free(&key);
             return 0;
         }
     }
@@ -344,16 +353,15 @@ int mj_seccomp_compile(const mj_config_t *cfg, mj_plan_t *plan, mj_error_t **err
     disk_cache_path(key.data, path, sizeof(path));
     if (path[0] && disk_cache_load(path, plan) == 0) {
         plan->seccomp_notify = notify;
-        mj_buf_free(&key);
         return 0;
     }
 
-    int ret = -1;
     refuse_action = notify ? SCMP_ACT_NOTIFY : SCMP_ACT_ERRNO(EPERM);
-    scmp_filter_ctx ctx = seccomp_init(unconfined ? SCMP_ACT_ALLOW : SCMP_ACT_ERRNO(ENOSYS));
+    __attribute__((cleanup(release_ctx))) scmp_filter_ctx ctx =
+        seccomp_init(unconfined ? SCMP_ACT_ALLOW : SCMP_ACT_ERRNO(ENOSYS));
     if (!ctx) {
         *err = mj_error_new(MJ_ERR_SANDBOX_INIT_FAILED, ENOMEM, "seccomp: cannot create a filter");
-        goto out;
+        return -1;
     }
     /* Foreign arches (x32, i386 via int 0x80) are not added: the filter kills them. */
     seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
@@ -363,17 +371,17 @@ int mj_seccomp_compile(const mj_config_t *cfg, mj_plan_t *plan, mj_error_t **err
     if (unconfined ? build_unconfined(ctx, &cfg->seccomp_deny, err) < 0
                    : build_default(ctx, cfg->seccomp_custom ? &cfg->seccomp_base : NULL, &cfg->seccomp_allow,
                                    &cfg->seccomp_deny, err) < 0)
-        goto out;
+        return -1;
     struct sock_filter *insns = NULL;
     unsigned short len = 0;
     if (export_bpf(ctx, &insns, &len, err) < 0)
-        goto out;
+        return -1;
     plan->seccomp = insns;
     plan->seccomp_len = len;
     plan->seccomp_notify = notify;
     plan->seccomp_arch = seccomp_arch_native();
     plan->seccomp_ioctl_nr = seccomp_syscall_resolve_name("ioctl");
-            plan->seccomp_personality_nr = seccomp_syscall_resolve_name("personality");
+    plan->seccomp_personality_nr = seccomp_syscall_resolve_name("personality");
     if (path[0])
         disk_cache_store(path, plan);
     pthread_mutex_lock(&cache_lock);
@@ -387,12 +395,7 @@ int mj_seccomp_compile(const mj_config_t *cfg, mj_plan_t *plan, mj_error_t **err
         }
     }
     pthread_mutex_unlock(&cache_lock);
-    ret = 0;
-out:
-    if (ctx)
-        seccomp_release(ctx);
-    mj_buf_free(&key);
-    return ret;
+    return 0;
 }
 
 /* A second, hand-written filter: ioctl(fd, TIOCSTI|TIOCLINUX) compared on the low 32 bits of the

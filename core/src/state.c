@@ -4,14 +4,19 @@
  * we can take means the supervisor is gone — no pid reuse guesswork. */
 #define _GNU_SOURCE
 #include <ctype.h>
-#include <dirent.h>
+#include <dirent.h> /* DT_DIR */
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <sys/file.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 
-#include "internal.h"
+#include "error.h"
+#include "handle.h"
+#include "state.h"
+#include "util.h"
 
 const char *mj_state_dir(void)
 {
@@ -47,8 +52,7 @@ bool mj_name_valid(const char *name)
 static int ensure_private_dir(const char *path, mj_error_t **err)
 {
     if (mkdir(path, 0700) < 0 && errno != EEXIST) {
-        *err = mj_error_new(MJ_ERR_PERMISSION_DENIED, errno, "cannot create state directory %s: %s", path,
-                            strerror(errno));
+        *err = mj_error_sys(MJ_ERR_PERMISSION_DENIED, errno, "cannot create state directory %s", path);
         return -1;
     }
     struct stat st;
@@ -81,20 +85,19 @@ int mj_state_write_file(const char *dir, const char *name, const void *data, siz
 {
     cleanup_free char *tmp = mj_xasprintf("%s/.%s.tmp", dir, name);
     cleanup_free char *path = mj_xasprintf("%s/%s", dir, name);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    cleanup_close int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0 || mj_write_all(fd, data, len) < 0 || fsync(fd) < 0) {
         int e = errno;
-        if (fd >= 0)
-            close(fd);
+        mj_close_fd(&fd);
         unlink(tmp);
-        *err = mj_error_new(MJ_ERR_FILE_OPERATION_FAILED, e, "writing %s: %s", path, strerror(e));
+        *err = mj_error_sys(MJ_ERR_FILE_OPERATION_FAILED, e, "writing %s", path);
         return -1;
     }
-    close(fd);
+    mj_close_fd(&fd);
     if (rename(tmp, path) < 0) {
         int e = errno;
         unlink(tmp);
-        *err = mj_error_new(MJ_ERR_FILE_OPERATION_FAILED, e, "writing %s: %s", path, strerror(e));
+        *err = mj_error_sys(MJ_ERR_FILE_OPERATION_FAILED, e, "writing %s", path);
         return -1;
     }
     return 0;
@@ -104,26 +107,22 @@ int mj_state_write_file(const char *dir, const char *name, const void *data, siz
 char *mj_state_read_file(const char *dir, const char *name, size_t *len)
 {
     cleanup_free char *path = mj_xasprintf("%s/%s", dir, name);
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
     if (fd < 0)
         return NULL;
     struct stat st;
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > (1 << 20)) {
-        close(fd);
         errno = EINVAL;
         return NULL;
     }
-    char *buf = mj_xmalloc((size_t)st.st_size + 1);
+    cleanup_free char *buf = mj_xmalloc((size_t)st.st_size + 1);
     ssize_t n = mj_read_all(fd, buf, (size_t)st.st_size);
-    close(fd);
-    if (n < 0) {
-        free(buf);
+    if (n < 0)
         return NULL;
-    }
     buf[n] = '\0';
     if (len)
         *len = (size_t)n;
-    return buf;
+    return steal_pointer(&buf);
 }
 
 /* 1 when the supervisor holding <dir>/lock is alive, 0 when gone, -1 when there is no lock. */
@@ -140,26 +139,80 @@ int mj_state_alive(const char *dir)
     return errno == EWOULDBLOCK ? 1 : -1;
 }
 
-static int remove_tree_at(int dfd, const char *name)
+char *mj_state_create(const char *name, mj_error_t **err)
 {
-    int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0)
-        return unlinkat(dfd, name, 0);
-    DIR *d = fdopendir(fd);
-    if (!d) {
-        close(fd);
+    cleanup_free char *base = mj_state_sandboxes_dir(true, err);
+    if (!base)
+        return NULL;
+    cleanup_free char *dir = mj_xasprintf("%s/%s", base, name);
+    if (mkdir(dir, 0700) == 0)
+        return steal_pointer(&dir);
+    int e = errno;
+    if (e == EEXIST && mj_state_alive(dir) == 0) {
+        /* A dead sandbox of that name (failed, or a finished shutdown): take the name over. */
+        mj_state_remove(dir);
+        if (mkdir(dir, 0700) == 0)
+            return steal_pointer(&dir);
+        e = errno;
+    }
+    *err = e == EEXIST ? mj_error_new(MJ_ERR_INVALID_STATE, EEXIST, "a sandbox named '%s' already exists", name)
+                       : mj_error_sys(MJ_ERR_FILE_OPERATION_FAILED, e, "creating %s", dir);
+    return NULL;
+}
+
+int mj_state_sock_address(const char *dir, int dirfd, struct sockaddr_un *sa)
+{
+    memset(sa, 0, sizeof(*sa));
+    sa->sun_family = AF_UNIX;
+    int n = snprintf(sa->sun_path, sizeof(sa->sun_path), "%s/sock", dir);
+    if (n < 0 || (size_t)n >= sizeof(sa->sun_path)) {
+        if (dirfd < 0) {
+            errno = ENAMETOOLONG;
+            return -1;
+        }
+        snprintf(sa->sun_path, sizeof(sa->sun_path), "/proc/self/fd/%d/sock", dirfd);
+    }
+    return 0;
+}
+
+int mj_state_claim(const char *dir, int *lock_fd, int *listen_fd, mj_error_t **err)
+{
+    cleanup_close int dir_fd = open(dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    cleanup_free char *lock = mj_xasprintf("%s/lock", dir);
+    cleanup_close int lfd = open(lock, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (lfd < 0 || flock(lfd, LOCK_EX | LOCK_NB) < 0) {
+        *err = mj_error_sys(MJ_ERR_FILE_OPERATION_FAILED, errno, "locking %s", lock);
         return -1;
     }
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-            continue;
-        if (de->d_type == DT_DIR)
-            remove_tree_at(dirfd(d), de->d_name);
-        else
-            unlinkat(dirfd(d), de->d_name, 0);
+    struct sockaddr_un sa;
+    cleanup_close int sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    if (sock < 0 || mj_state_sock_address(dir, dir_fd, &sa) < 0 || bind(sock, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        *err = mj_error_sys(MJ_ERR_SANDBOX_INIT_FAILED, errno, "socket in %s", dir);
+        return -1;
     }
-    closedir(d);
+    *lock_fd = mj_steal_fd(&lfd);
+    *listen_fd = mj_steal_fd(&sock);
+    return 0;
+}
+
+static int remove_tree_at(int dfd, const char *name);
+
+static int remove_entry(int dfd, const char *name, unsigned char type, void *ctx)
+{
+    (void)ctx;
+    if (type == DT_DIR)
+        remove_tree_at(dfd, name);
+    else
+        unlinkat(dfd, name, 0);
+    return 0;
+}
+
+static int remove_tree_at(int dfd, const char *name)
+{
+    cleanup_close int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return unlinkat(dfd, name, 0);
+    (void)mj_dir_each(fd, remove_entry, NULL);
     return unlinkat(dfd, name, AT_REMOVEDIR);
 }
 
@@ -168,6 +221,119 @@ int mj_state_remove(const char *dir)
     return remove_tree_at(AT_FDCWD, dir);
 }
 
+static int list_entry(int dfd, const char *name, unsigned char type, void *ctx)
+{
+    (void)dfd;
+    (void)type;
+    if (name[0] != '.' && mj_name_valid(name))
+        mj_strv_push(ctx, name);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ a named sandbox's handle */
+
+int mj_state_save(const mj_sandbox_t *sb, mj_error_t **err)
+{
+    if (!sb->dir)
+        return 0;
+    mj_buf_t b = {0};
+    char *line = mj_xasprintf("id %s\npid %d\nstarttime %llu\ncreated %.6f\nstarted %.6f\nhostname %s\nuid %u\n"
+                              "gid %u\nbase %lu\nrootless %d\nhost_uid %u\nhost_gid %u\ncleanup_delay %.3f\nnetns %d\n"
+                              "cpu_time_limit %.3f\nmemory_limit %llu\n",
+                              sb->id, (int)sb->pid, sb->starttime, sb->created_at, sb->started_at, sb->hostname,
+                              (unsigned)sb->uid, (unsigned)sb->gid, sb->id_base, sb->rootless ? 1 : 0,
+                              (unsigned)sb->host_uid, (unsigned)sb->host_gid, sb->cleanup_delay, sb->own_netns ? 1 : 0,
+                              sb->cpu_time_limit, (unsigned long long)sb->memory_limit);
+    mj_buf_append(&b, line, strlen(line));
+    free(line);
+    for (size_t i = 0; i < sb->tmpfs.n; i++) {
+        line = mj_xasprintf("tmpfs %s\n", sb->tmpfs.v[i]);
+        mj_buf_append(&b, line, strlen(line));
+        free(line);
+    }
+    int r = mj_state_write_file(sb->dir, "state", b.data, b.len, err);
+    mj_buf_free(&b);
+    return r;
+}
+
+int mj_state_save_defaults(const mj_sandbox_t *sb, mj_error_t **err)
+{
+    if (!sb->dir)
+        return 0;
+    mj_buf_t b = {0};
+    for (size_t i = 0; i < sb->env.n; i++)
+        mj_buf_append(&b, sb->env.v[i], strlen(sb->env.v[i]) + 1);
+    int r = mj_state_write_file(sb->dir, "env", b.data ? b.data : "", b.len, err);
+    mj_buf_free(&b);
+    if (r == 0)
+        r = mj_state_write_file(sb->dir, "workdir", sb->workdir, strlen(sb->workdir), err);
+    return r;
+}
+
+int mj_state_load(mj_sandbox_t *sb, mj_error_t **err)
+{
+    size_t len;
+    cleanup_free char *text = mj_state_read_file(sb->dir, "state", &len);
+    if (!text) {
+        *err = mj_error_new(MJ_ERR_SANDBOX_NOT_FOUND, ENOENT, "%s", sb->name);
+        return -1;
+    }
+    for (char *save = NULL, *ln = strtok_r(text, "\n", &save); ln; ln = strtok_r(NULL, "\n", &save)) {
+        char *sp = strchr(ln, ' ');
+        if (!sp)
+            continue;
+        *sp++ = '\0';
+        if (strcmp(ln, "id") == 0)
+            snprintf(sb->id, sizeof(sb->id), "%s", sp);
+        else if (strcmp(ln, "pid") == 0)
+            sb->pid = (pid_t)atoi(sp);
+        else if (strcmp(ln, "starttime") == 0)
+            sb->starttime = strtoull(sp, NULL, 10);
+        else if (strcmp(ln, "created") == 0)
+            sb->created_at = strtod(sp, NULL);
+        else if (strcmp(ln, "started") == 0)
+            sb->started_at = strtod(sp, NULL);
+        else if (strcmp(ln, "hostname") == 0)
+            snprintf(sb->hostname, sizeof(sb->hostname), "%s", sp);
+        else if (strcmp(ln, "uid") == 0)
+            sb->uid = (uid_t)strtoul(sp, NULL, 10);
+        else if (strcmp(ln, "gid") == 0)
+            sb->gid = (gid_t)strtoul(sp, NULL, 10);
+        else if (strcmp(ln, "base") == 0)
+            sb->id_base = strtoul(sp, NULL, 10);
+        else if (strcmp(ln, "rootless") == 0)
+            sb->rootless = atoi(sp) != 0;
+        else if (strcmp(ln, "host_uid") == 0)
+            sb->host_uid = (uid_t)strtoul(sp, NULL, 10);
+        else if (strcmp(ln, "host_gid") == 0)
+            sb->host_gid = (gid_t)strtoul(sp, NULL, 10);
+        else if (strcmp(ln, "cleanup_delay") == 0)
+            sb->cleanup_delay = strtod(sp, NULL);
+        else if (strcmp(ln, "cpu_time_limit") == 0)
+            sb->cpu_time_limit = strtod(sp, NULL);
+        else if (strcmp(ln, "memory_limit") == 0)
+            sb->memory_limit = strtoull(sp, NULL, 10);
+        else if (strcmp(ln, "netns") == 0)
+            sb->own_netns = atoi(sp) != 0;
+        else if (strcmp(ln, "tmpfs") == 0)
+            mj_strv_push(&sb->tmpfs, sp);
+    }
+    size_t elen = 0;
+    cleanup_free char *env = mj_state_read_file(sb->dir, "env", &elen);
+    for (size_t off = 0; env && off < elen;) {
+        size_t l = strlen(env + off);
+        if (l && strchr(env + off, '='))
+            mj_strv_push(&sb->env, env + off);
+        off += l + 1;
+    }
+    char *wd = mj_state_read_file(sb->dir, "workdir", NULL);
+    sb->workdir = wd && mj_path_is_clean_absolute(wd) ? wd : (free(wd), mj_xstrdup("/"));
+    sb->meta = mj_state_read_file(sb->dir, "meta", NULL);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ listing */
+
 int mj_sandbox_list(char ***names, size_t *count, mj_error_t **err)
 {
     *names = NULL;
@@ -175,21 +341,16 @@ int mj_sandbox_list(char ***names, size_t *count, mj_error_t **err)
     mj_error_t *ignored = NULL;
     cleanup_free char *dir = mj_state_sandboxes_dir(false, &ignored);
     mj_error_free(ignored);
-    DIR *d = dir ? opendir(dir) : NULL;
-    if (!d) {
+    cleanup_close int fd = dir ? open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+    if (fd < 0) {
         if (errno == ENOENT)
             return 0;
         if (err)
-            *err = mj_error_new(MJ_ERR_FILE_OPERATION_FAILED, errno, "listing %s: %s", dir ? dir : "?",
-                                strerror(errno));
+            *err = mj_error_sys(MJ_ERR_FILE_OPERATION_FAILED, errno, "listing %s", dir ? dir : "?");
         return -1;
     }
     mj_strv_t v = {0};
-    struct dirent *de;
-    while ((de = readdir(d)))
-        if (de->d_name[0] != '.' && mj_name_valid(de->d_name))
-            mj_strv_push(&v, de->d_name);
-    closedir(d);
+    (void)mj_dir_each(fd, list_entry, &v);
     /* sort for stable output */
     for (size_t i = 1; i < v.n; i++)
         for (size_t j = i; j > 0 && strcmp(v.v[j - 1], v.v[j]) > 0; j--) {

@@ -1,22 +1,18 @@
-/* supervisor.c — pid 1 of a persistent sandbox, and the per-command exec shims it forks.
+/* supervisor.c — pid 1 of a persistent sandbox.
  *
- * The supervisor reaps zombies and serves requests from host connections (control socket from
- * the creator, plus connections accepted on a named sandbox's listening socket): exec, signal
- * everything, pause/resume, stop, shut down, status.  It allocates nothing: requests land in a
- * static buffer, connections in a fixed table.  Every request is checked before use; a bad one
- * gets an error reply and its fds are closed.
+ * Takes over from the spawn stage's common child setup (spawn.c): arranges its fds, builds the
+ * Landlock rulesets and loads the workload's seccomp filter, which every command inherits.  Then
+ * it reaps zombies and serves requests from host connections (control socket from the creator,
+ * plus connections accepted on a named sandbox's listening socket): exec, signal everything,
+ * pause/resume, stop, shut down, status, the root fd, denials.  It allocates nothing: requests
+ * land in a static buffer, connections in a fixed table.  Every request is checked before use; a
+ * bad one gets an error reply and its fds are closed.
  *
- * The supervisor forks the spawner first (comm "moonjail-spawn"), then narrows its own seccomp
- * filter to what serving requests takes (no fork, exec, mount or writes to files): commands must
- * not inherit that, so the spawner — under the workload's filter only — forks their shims.
- *
- * Each command runs under a shim (a child of the spawner, comm "moonjail-exec") that is a
- * child subreaper: whatever the command starts — setsid, double forks — stays below the shim,
- * so a timeout or a kill ends the whole tree.  The shim talks to the host over the per-command
- * channel the host passed with the request: STARTED, EXEC_FAILED, EXITED out; SIGNAL, KILL_TREE
- * in.  When the host end goes away the shim kills its tree, unless the command was detached. */
+ * The supervisor forks the spawner first (shim.c), then narrows its own seccomp filter to what
+ * serving requests takes (no fork, exec, mount or writes to files): commands must not inherit
+ * that, so the spawner — under the workload's filter only — forks their exec shims.
+ * Never: runs a command itself, or calls back into the spawn stage. */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <sys/ioctl.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -30,23 +26,20 @@
 #include <sys/wait.h>
 #include <time.h>
 
-#include "internal.h"
+#include "landlock.h"
+#include "plan.h"
+#include "proc.h"
 #include "proto.h"
+#include "seccomp.h"
+#include "shim.h"
+#include "supervisor.h"
+#include "util.h"
+#include "wire.h"
 
 #define MAX_CONNS 64
 #define CTL_FD 3
 
 static char req_buf[MJ_PROTO_MAX + sizeof(mj_req_t)];
-static char *exec_argv[MJ_PROTO_MAX_ARGS + 1];
-static char *exec_envp[MJ_PROTO_MAX_ENV + 1];
-static char exec_path[PATH_MAX];
-
-static int64_t realtime_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static int64_t monotonic_ms(void)
 {
@@ -90,345 +83,18 @@ static void kill_everything(void)
     (void)wait_empty(5000);
 }
 
-/* ------------------------------------------------------------------ exec shim */
+/* ------------------------------------------------------------------ spawner (shim.c) */
 
-static const mj_plan_t *shim_plan;
-
-static void shim_send(int chan, uint32_t type, int32_t a, int32_t b, int64_t t_ns, const struct rusage *ru)
-{
-    mj_msg_t m = {.type = type, .a = a, .b = b, .t_ns = t_ns};
-    if (type == MJ_MSG_EXITED && shim_plan)
-        m.c = mj_disk_full(shim_plan);
-    if (ru) {
-        m.u1 = (uint64_t)ru->ru_utime.tv_sec * 1000000 + (uint64_t)ru->ru_utime.tv_usec;
-        m.u2 = (uint64_t)ru->ru_stime.tv_sec * 1000000 + (uint64_t)ru->ru_stime.tv_usec;
-        m.u3 = (uint64_t)ru->ru_maxrss;
-    }
-    (void)send(chan, &m, sizeof(m), MSG_NOSIGNAL);
-}
-
-static pid_t shim_cmd = -1;
-static bool shim_cmd_done;
-static int shim_cmd_status;
-static struct rusage shim_cmd_ru;
-
-/* Reaps whatever has exited, remembering the command's own status. */
-static void shim_reap(void)
-{
-    int st;
-    struct rusage ru;
-    pid_t pid;
-    while ((pid = wait4(-1, &st, WNOHANG, &ru)) > 0) {
-        if (pid == shim_cmd) {
-            shim_cmd_done = true;
-            shim_cmd_status = st;
-            shim_cmd_ru = ru;
-        }
-    }
-}
-
-/* Calls fn for every pid in this pid namespace's /proc (numbers only, read with getdents64:
- * nothing allocated); -1 when /proc cannot be opened. */
-static int for_each_pid(void (*fn)(pid_t pid, void *ctx), void *ctx)
-{
-    char buf[4096];
-    int dfd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0)
-        return -1;
-    for (;;) {
-        long n = syscall(SYS_getdents64, dfd, buf, sizeof(buf));
-        if (n <= 0)
-            break;
-        for (long off = 0; off < n;) {
-            struct {
-                uint64_t ino;
-                int64_t off;
-                unsigned short reclen;
-                unsigned char type;
-                char name[];
-            } *d = (void *)(buf + off);
-            off += d->reclen;
-            pid_t pid = (pid_t)atoi(d->name);
-            if (pid > 0)
-                fn(pid, ctx);
-        }
-    }
-    close(dfd);
-    return 0;
-}
-
-typedef struct {
-    pid_t self;
-    int found;
-} kill_tree_t;
-
-/* SIGKILLs pid when it is a child of the shim. */
-static void kill_if_child(pid_t pid, void *ctx)
-{
-    kill_tree_t *k = ctx;
-    if (pid <= 1 || pid == k->self)
-        return;
-    char path[32], stat[512], digits[12];
-    int nd = 0, len = 0;
-    for (pid_t v = pid; v > 0 && nd < 11; v /= 10)
-        digits[nd++] = (char)('0' + v % 10);
-    memcpy(path, "/proc/", 6);
-    len = 6;
-    while (nd > 0)
-        path[len++] = digits[--nd];
-    memcpy(path + len, "/stat", 6);
-    int sfd = open(path, O_RDONLY | O_CLOEXEC);
-    if (sfd < 0)
-        return;
-    ssize_t r = read(sfd, stat, sizeof(stat) - 1);
-    close(sfd);
-    if (r <= 0)
-        return;
-    stat[r] = '\0';
-    char *p = strrchr(stat, ')');
-    if (!p || p[1] != ' ' || !p[2] || p[3] != ' ')
-        return;
-    if ((pid_t)atoi(p + 4) == k->self) {
-        kill(pid, SIGKILL);
-        k->found++;
-    }
-}
-
-/* Kills every descendant of the shim.  With the shim as subreaper, orphans come back to it, so
- * repeated passes over /proc catch processes forked while we were killing. */
-static void shim_kill_tree(void)
-{
-    kill_tree_t k = {.self = getpid()};
-    for (int pass = 0; pass < 200; pass++) {
-        k.found = 0;
-        if (for_each_pid(kill_if_child, &k) < 0)
-            return;
-        /* Reap what we killed; their children reparent to us for the next pass. */
-        shim_reap();
-        if (!k.found)
-            return;
-        struct timespec ts = {0, 1000000};
-        nanosleep(&ts, NULL);
-    }
-}
-
-__attribute__((noreturn)) static void run_shim(const mj_plan_t *plan, const mj_exec_params_t *params, int fds[4],
-                                               bool detached)
-{
-    int chan = fds[3];
-    shim_plan = plan;
-    prctl(PR_SET_NAME, "moonjail-exec", 0, 0, 0);
-    prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
-    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-
-    int errpipe[2];
-    if (pipe2(errpipe, O_CLOEXEC) < 0) {
-        shim_send(chan, MJ_MSG_EXEC_FAILED, MJ_EXEC_STAGE_EXEC, errno, realtime_ns(), NULL);
-        _exit(1);
-    }
-    int64_t start_ns = realtime_ns();
-    pid_t cmd = (pid_t)syscall(SYS_clone, SIGCHLD, 0, NULL, NULL, 0);
-    if (cmd < 0) {
-        shim_send(chan, MJ_MSG_EXEC_FAILED, MJ_EXEC_STAGE_EXEC, errno, start_ns, NULL);
-        _exit(1);
-    }
-    if (cmd == 0) {
-        /* stdio from the host's pipes, 3 = error pipe, nothing else. */
-        /* stdio, 3 = error pipe, 4 = the Landlock ruleset (if any), nothing else. */
-        int ep = fcntl(errpipe[1], F_DUPFD_CLOEXEC, 10);
-        int src_ll = params->read_only ? plan->landlock_ro_fd : plan->landlock_fd;
-        int ll = src_ll >= 0 ? fcntl(src_ll, F_DUPFD_CLOEXEC, 10) : -1;
-        /* stdio, 3 = error pipe, 4 = Landlock ruleset, 5.. the work cgroup's cgroup.procs */
-        int work[MJ_PLAN_MAX_WORK_FDS];
-        size_t n_work = plan->n_cg_work_fds;
-        for (size_t i = 0; i < n_work; i++)
-            if ((work[i] = fcntl(plan->cg_work_fds[i], F_DUPFD_CLOEXEC, 64)) < 0)
-                _exit(127);
-        if (ep < 0 || (src_ll >= 0 && ll < 0) || dup2(fds[0], 0) < 0 || dup2(fds[1], 1) < 0 || dup2(fds[2], 2) < 0 ||
-            dup3(ep, 3, O_CLOEXEC) < 0 || (ll >= 0 && dup3(ll, 4, O_CLOEXEC) < 0))
-            _exit(127);
-        int next = mj_place_work_fds(work, n_work, 5);
-        if (next < 0)
-            _exit(127);
-        if (syscall(SYS_close_range, (unsigned)next, ~0U, 0U) < 0)
-            for (int fd = next; fd < 1024; fd++)
-                close(fd);
-        mj_exec_params_t p2 = *params;
-        p2.landlock_fd = ll >= 0 ? 4 : -1;
-        p2.cg_work_fds = work;
-        p2.n_cg_work_fds = n_work;
-        mj_exec_child(plan, &p2, 3);
-    }
-    close(errpipe[1]);
-    close(fds[0]);
-    close(fds[1]);
-    close(fds[2]);
-
-    int32_t report[2];
-    ssize_t n = mj_read_all(errpipe[0], report, sizeof(report));
-    close(errpipe[0]);
-    if (n == (ssize_t)sizeof(report)) {
-        while (waitpid(cmd, NULL, 0) < 0 && errno == EINTR)
-            ;
-        shim_send(chan, MJ_MSG_EXEC_FAILED, report[0], report[1], realtime_ns(), NULL);
-        _exit(0);
-    }
-    shim_send(chan, MJ_MSG_STARTED, cmd, 0, start_ns, NULL);
-    shim_cmd = cmd;
-
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGCHLD);
-    sigprocmask(SIG_BLOCK, &set, NULL);
-    int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-    bool chan_open = true, killed = false;
-    for (;;) {
-        struct pollfd pfd[2] = {{.fd = sfd, .events = POLLIN}, {.fd = chan_open ? chan : -1, .events = POLLIN}};
-        if (poll(pfd, 2, -1) < 0 && errno != EINTR)
-            _exit(1);
-        if (pfd[1].revents) {
-            mj_req_t req;
-            ssize_t r = recv(chan, &req, sizeof(req), MSG_DONTWAIT);
-            if (r == (ssize_t)sizeof(req) && req.magic == MJ_PROTO_MAGIC) {
-                if (req.type == MJ_CHAN_SIGNAL && req.arg > 0 && req.arg < NSIG)
-                    kill(cmd, req.arg);
-                else if (req.type == MJ_CHAN_KILL_TREE && !killed) {
-                    killed = true;
-                    shim_kill_tree();
-                }
-            } else if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
-                chan_open = false;
-                if (!detached && !killed) {
-                    killed = true;
-                    shim_kill_tree();
-                }
-            }
-        }
-        struct signalfd_siginfo si;
-        while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
-            ;
-        shim_reap();
-        if (shim_cmd_done) {
-            if (chan_open)
-                shim_send(chan, MJ_MSG_EXITED, shim_cmd_status, 0, realtime_ns(), &shim_cmd_ru);
-            if (killed)
-                shim_kill_tree();
-            /* Leftovers (daemons) reparent to the supervisor and keep running. */
-            _exit(0);
-        }
-    }
-}
-
-/* ------------------------------------------------------------------ spawner */
-
-/* Seccomp filters are inherited, so the supervisor cannot narrow its own filter while it forks
- * the commands' shims.  It forks the spawner first — a child that keeps the workload's filter and
- * only turns exec requests into shims — and then narrows itself (mj_seccomp_load_supervisor). */
 static pid_t spawner_pid = -1;
 static int spawner_fd = -1; /* the supervisor's end of the spawner's socket */
-
-static int parse_exec(const mj_plan_t *plan, size_t len, mj_exec_params_t *params);
-
-/* Receives a request (into req_buf) with up to 4 fds; bytes, or -1. */
-static ssize_t recv_request(int fd, int flags, int rfds[4], int *nfds)
-{
-    char cbuf[CMSG_SPACE(sizeof(int) * 4)];
-    struct iovec iov = {.iov_base = req_buf, .iov_len = sizeof(req_buf)};
-    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
-    ssize_t n = recvmsg(fd, &msg, flags | MSG_CMSG_CLOEXEC);
-    *nfds = 0;
-    for (struct cmsghdr *c = n >= 0 ? CMSG_FIRSTHDR(&msg) : NULL; c; c = CMSG_NXTHDR(&msg, c)) {
-        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-            continue;
-        int cnt = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-        for (int i = 0; i < cnt; i++) {
-            int f;
-            memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-            if (*nfds < 4)
-                rfds[(*nfds)++] = f;
-            else
-                close(f);
-        }
-    }
-    if (n >= 0 && (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
-        errno = EMSGSIZE;
-        return -2; /* fds (if any) are in rfds for the caller to close */
-    }
-    return n;
-}
-
-__attribute__((noreturn)) static void spawner_main(const mj_plan_t *plan, int sock, bool detached_sandbox)
-{
-    (void)detached_sandbox;
-    prctl(PR_SET_NAME, "moonjail-spawn", 0, 0, 0);
-    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-    if (getppid() != 1)
-        _exit(0); /* the supervisor is already gone */
-    /* Every signal stays blocked, as in the supervisor: a shim inherits the mask, so its command's
-     * SIGCHLD waits for its signalfd.  Shims are reaped here (so their times, with their
-     * commands', land in this process's children times, which usage counts). */
-    sigset_t chld;
-    sigemptyset(&chld);
-    sigaddset(&chld, SIGCHLD);
-    int sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
-    for (;;) {
-        struct pollfd pfd[2] = {{.fd = sock, .events = POLLIN}, {.fd = sfd, .events = POLLIN}};
-        if (poll(pfd, sfd >= 0 ? 2 : 1, -1) < 0)
-            continue;
-        if (sfd >= 0 && pfd[1].revents) {
-            struct signalfd_siginfo si;
-            while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
-                ;
-            reap_all();
-        }
-        if (!pfd[0].revents)
-            continue;
-        int rfds[4] = {-1, -1, -1, -1}, nfds = 0;
-        ssize_t n = recv_request(sock, 0, rfds, &nfds);
-        if (n == -1 && errno == EINTR)
-            continue;
-        if (n == 0 || (n == -1))
-            _exit(0);
-        int32_t answer;
-        mj_exec_params_t params;
-        int eflags = -1;
-        if (n < (ssize_t)sizeof(mj_req_t) || nfds != 4)
-            errno = EPROTO;
-        else
-            eflags = parse_exec(plan, (size_t)n - sizeof(mj_req_t), &params);
-        if (eflags < 0) {
-            answer = -errno;
-        } else {
-            pid_t shim = (pid_t)syscall(SYS_clone, SIGCHLD, 0, NULL, NULL, 0);
-            if (shim == 0) {
-                close(sock);
-                if (sfd >= 0)
-                    close(sfd);
-                run_shim(plan, &params, rfds, (eflags & MJ_EXEC_DETACHED) != 0);
-            }
-            answer = shim < 0 ? -errno : (int32_t)shim;
-        }
-        for (int i = 0; i < nfds; i++)
-            close(rfds[i]);
-        (void)send(sock, &answer, sizeof(answer), MSG_NOSIGNAL);
-    }
-}
 
 /* Hands the exec request in req_buf (n bytes) with its 4 fds to the spawner; the shim's pid, or
  * -1 with errno. */
 static pid_t forward_exec(size_t n, const int rfds[4])
 {
-    char cb[CMSG_SPACE(sizeof(int) * 4)];
-    memset(cb, 0, sizeof(cb));
     struct iovec iov = {.iov_base = req_buf, .iov_len = n};
-    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cb, .msg_controllen = sizeof(cb)};
-    struct cmsghdr *c = CMSG_FIRSTHDR(&m);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int) * 4);
-    memcpy(CMSG_DATA(c), rfds, sizeof(int) * 4);
     int32_t answer;
-    if (spawner_fd < 0 || sendmsg(spawner_fd, &m, MSG_NOSIGNAL) < 0 ||
+    if (spawner_fd < 0 || mj_wire_send(spawner_fd, &iov, 1, rfds, 4, MSG_NOSIGNAL) < 0 ||
         recv(spawner_fd, &answer, sizeof(answer), 0) != (ssize_t)sizeof(answer)) {
         errno = ECHILD; /* the spawner is gone: this sandbox can start no more commands */
         return -1;
@@ -442,83 +108,22 @@ static pid_t forward_exec(size_t n, const int rfds[4])
 
 /* Signals every process of the sandbox but the supervisor and the spawner (kill(-1) would hit
  * the spawner too, and a sandbox whose spawner is gone can start nothing). */
-static void signal_unless_ours(pid_t pid, void *ctx)
+static int signal_unless_ours(int procfd, const char *name, pid_t pid, void *ctx)
 {
+    (void)procfd;
+    (void)name;
     if (pid > 1 && pid != spawner_pid)
         kill(pid, *(int *)ctx);
+    return 0;
 }
 
 static void signal_all(int sig)
 {
-    if (for_each_pid(signal_unless_ours, &sig) < 0)
+    if (mj_proc_each_pid(-1, signal_unless_ours, &sig) < 0)
         kill(-1, sig);
 }
 
 /* ------------------------------------------------------------------ requests */
-
-/* Parses an exec request in req_buf into exec_argv/exec_envp; -1 with errno on a bad one. */
-static int parse_exec(const mj_plan_t *plan, size_t len, mj_exec_params_t *params)
-{
-    if (len < sizeof(mj_exec_req_t)) {
-        errno = EPROTO;
-        return -1;
-    }
-    mj_exec_req_t er;
-    memcpy(&er, req_buf + sizeof(mj_req_t), sizeof(er));
-    if (er.argc < 1 || er.argc > MJ_PROTO_MAX_ARGS || er.envc > MJ_PROTO_MAX_ENV || (er.flags & ~(MJ_EXEC_DETACHED | MJ_EXEC_READ_ONLY | MJ_EXEC_TTY | MJ_EXEC_NO_NETWORK))) {
-        errno = E2BIG;
-        return -1;
-    }
-    if (er.uid >= 65536 || er.gid >= 65536 ||
-        (plan->rootless && (er.uid != plan->inner_uid || er.gid != plan->inner_gid))) {
-        errno = EINVAL; /* rootless maps exactly one id */
-        return -1;
-    }
-    char *p = req_buf + sizeof(mj_req_t) + sizeof(er);
-    char *end = req_buf + sizeof(mj_req_t) + len;
-    size_t want = 1 + er.argc + er.envc;
-    char *strings[1] = {NULL};
-    for (size_t i = 0; i < want; i++) {
-        char *nul = memchr(p, '\0', (size_t)(end - p));
-        if (!nul) {
-            errno = EPROTO;
-            return -1;
-        }
-        if (i == 0)
-            strings[0] = p;
-        else if (i <= er.argc)
-            exec_argv[i - 1] = p;
-        else
-            exec_envp[i - 1 - er.argc] = p;
-        p = nul + 1;
-    }
-    exec_argv[er.argc] = NULL;
-    exec_envp[er.envc] = NULL;
-    if (strings[0][0] != '/' || !exec_argv[0][0]) {
-        errno = EINVAL;
-        return -1;
-    }
-    const char *path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-    for (size_t i = 0; i < er.envc; i++)
-        if (strncmp(exec_envp[i], "PATH=", 5) == 0)
-            path = exec_envp[i] + 5;
-    params->argv = exec_argv;
-    params->envp = exec_envp;
-    params->path_env = path;
-    params->workdir = strings[0];
-    params->uid = er.uid;
-    params->gid = er.gid;
-    params->exec_buf = exec_path;
-    params->read_only = (er.flags & MJ_EXEC_READ_ONLY) != 0;
-    params->tty = (er.flags & MJ_EXEC_TTY) != 0;
-    params->no_network = (er.flags & MJ_EXEC_NO_NETWORK) != 0;
-    params->landlock_fd = -1;
-    if (params->read_only && plan->landlock_ro_fd < 0) {
-        errno = ENOTSUP; /* cannot narrow without Landlock: refuse rather than run unrestricted */
-        return -1;
-    }
-    return (int)er.flags;
-}
 
 typedef struct {
     int fd;
@@ -561,7 +166,7 @@ static void handle_request(int ci)
     int fd = conns[ci].fd;
     int rfds[4] = {-1, -1, -1, -1};
     int nfds = 0;
-    ssize_t n = recv_request(fd, MSG_DONTWAIT, rfds, &nfds);
+    ssize_t n = mj_wire_recv_request(fd, req_buf, sizeof(req_buf), MSG_DONTWAIT, rfds, &nfds);
     if (n == -1 && (errno == EAGAIN || errno == EINTR))
         return;
     if (n == 0 || n == -1) {
@@ -599,8 +204,7 @@ static void handle_request(int ci)
         mj_rep_t r = {.magic = MJ_PROTO_MAGIC, .type = MJ_REP_OK, .value = (int32_t)n_denials};
         struct iovec iov2[2] = {{.iov_base = &r, .iov_len = sizeof(r)},
                                 {.iov_base = denials, .iov_len = n_denials * sizeof(denials[0])}};
-        struct msghdr m = {.msg_iov = iov2, .msg_iovlen = 2};
-        (void)sendmsg(fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
+        (void)mj_wire_send(fd, iov2, 2, NULL, 0, MSG_NOSIGNAL | MSG_DONTWAIT);
         n_denials = 0;
         break;
     }
@@ -614,15 +218,7 @@ static void handle_request(int ci)
         }
         mj_rep_t r = {.magic = MJ_PROTO_MAGIC, .type = MJ_REP_OK};
         struct iovec iov2 = {.iov_base = &r, .iov_len = sizeof(r)};
-        char cb[CMSG_SPACE(sizeof(int))];
-        memset(cb, 0, sizeof(cb));
-        struct msghdr m = {.msg_iov = &iov2, .msg_iovlen = 1, .msg_control = cb, .msg_controllen = sizeof(cb)};
-        struct cmsghdr *c = CMSG_FIRSTHDR(&m);
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(c), &root, sizeof(int));
-        (void)sendmsg(fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
+        (void)mj_wire_send(fd, &iov2, 1, &root, 1, MSG_NOSIGNAL | MSG_DONTWAIT);
         close(root);
         break;
     }
@@ -696,7 +292,9 @@ static void handle_request(int ci)
     }
 }
 
-__attribute__((noreturn)) void mj_supervisor_main(const mj_plan_t *plan, bool detached, int listen_fd, int notify_fd)
+/* Serves requests until shut down; never returns.  fds 0-2 are /dev/null, 3 = control
+ * connection, 4 = listen socket or -1, 5 = lock, 6 = id slot. */
+__attribute__((noreturn)) static void serve(const mj_plan_t *plan, bool detached, int listen_fd, int notify_fd)
 {
     prctl(PR_SET_NAME, "moonjail-init", 0, 0, 0);
     if (detached)
@@ -731,7 +329,7 @@ __attribute__((noreturn)) void mj_supervisor_main(const mj_plan_t *plan, bool de
         for (size_t f = 0; f < MJ_ARRAY_LEN(own_fds); f++)
             if (own_fds[f] >= 0)
                 close(own_fds[f]);
-        spawner_main(plan, sp[1], detached);
+        mj_shim_spawner_main(plan, sp[1]);
     }
     close(sp[1]);
     spawner_fd = sp[0];
@@ -740,7 +338,7 @@ __attribute__((noreturn)) void mj_supervisor_main(const mj_plan_t *plan, bool de
     if (mj_seccomp_load_supervisor(notify_fd >= 0) < 0 && plan->seccomp)
         _exit(1);
 
-    mj_msg_t ready = {.type = MJ_MSG_READY, .t_ns = realtime_ns()};
+    mj_msg_t ready = {.type = MJ_MSG_READY, .t_ns = mj_realtime_ns()};
     (void)send(CTL_FD, &ready, sizeof(ready), MSG_NOSIGNAL);
 
     struct pollfd pfd[MAX_CONNS + 3];
@@ -795,4 +393,56 @@ __attribute__((noreturn)) void mj_supervisor_main(const mj_plan_t *plan, bool de
             monotonic_ms() >= linger_until)
             _exit(0);
     }
+}
+
+__attribute__((noreturn)) void mj_supervisor_start(mj_plan_t *plan, int ctl_fd, int listen_fd, int lock_fd, bool detached)
+{
+    /* 0-2 /dev/null, 3 control, 4 listen, 5 lock, 6 id slot; nothing else survives. */
+    int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (devnull >= 0 && devnull < 64) { /* out of the 3..6 range we are about to fill */
+        int high = fcntl(devnull, F_DUPFD_CLOEXEC, 64);
+        close(devnull);
+        devnull = high;
+    }
+    int keep[4] = {ctl_fd, listen_fd, lock_fd, plan->id_slot_fd};
+    /* Move the kept fds above the range we are about to fill, then into place. */
+    for (int i = 0; i < 4; i++)
+        if (keep[i] >= 0 && (keep[i] = fcntl(keep[i], F_DUPFD_CLOEXEC, 64)) < 0)
+            mj_wire_setup_failed(ctl_fd, MJ_STAGE_FORK, -1);
+    if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(devnull, 1) < 0 || dup2(devnull, 2) < 0)
+        mj_wire_setup_failed(ctl_fd, MJ_STAGE_FORK, -1);
+    for (int i = 0; i < 4; i++) {
+        if (keep[i] < 0) {
+            /* a placeholder keeps the slot taken, so nothing else (a Landlock ruleset) lands
+             * on a number the supervisor treats as its own */
+            if (dup3(devnull, 3 + i, O_CLOEXEC) < 0)
+                mj_wire_setup_failed(keep[0], MJ_STAGE_FORK, -1);
+            continue;
+        }
+        if (dup3(keep[i], 3 + i, O_CLOEXEC) < 0)
+            mj_wire_setup_failed(keep[0], MJ_STAGE_FORK, -1);
+    }
+    /* 7.. the work cgroup's cgroup.procs, one per hierarchy */
+    int next = mj_place_fds(plan->cg_work_fds, plan->n_cg_work_fds, 7);
+    if (next < 0)
+        mj_wire_setup_failed(CTL_FD, MJ_STAGE_FORK, -1);
+    if (syscall(SYS_close_range, (unsigned)next, ~0U, 0U) < 0)
+        for (int fd = next; fd < 1024; fd++)
+            close(fd);
+    if (mj_landlock_build(plan) < 0)
+        mj_wire_setup_failed(CTL_FD, MJ_STAGE_LANDLOCK, -1);
+    /* The workload's filter, loaded once here: every command inherits it (no per-exec load),
+     * and the supervisor itself runs under it too (it needs nothing the workload may not do;
+     * CAP_SYS_ADMIN in our user namespace stands in for no_new_privs, which would get in the
+     * way of LSM transitions at exec). */
+    int notify_fd = -1;
+    if (plan->seccomp_notify) {
+        notify_fd = mj_seccomp_load_listener(plan);
+        if (notify_fd < 0)
+            mj_wire_setup_failed(CTL_FD, MJ_STAGE_SECCOMP, -1);
+    } else if (mj_seccomp_load(plan) < 0) {
+        mj_wire_setup_failed(CTL_FD, MJ_STAGE_SECCOMP, -1);
+    }
+    plan->seccomp_loaded = true;
+    serve(plan, detached, listen_fd >= 0 ? 4 : -1, notify_fd);
 }

@@ -1,10 +1,9 @@
 /* usage.c — resource usage and the process list of a persistent sandbox, read from the host
- * through the sandbox's own procfs (reached via /proc/<supervisor>/root/proc, checked to be a
- * real procfs) and statfs of its tmpfs mounts.  Without cgroups these are sums over live
+ * through the sandbox's own procfs (reached through its root fd, mj_client_root_fd, and checked
+ * to be a real procfs) and statfs of its tmpfs mounts.  Without cgroups these are sums over live
  * processes plus the supervisor's reaped-children times; docs/lua-api.md says which fields are
  * approximations.  Everything parsed here comes from the sandbox: bounded reads, checked fields. */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <linux/openat2.h>
@@ -13,7 +12,11 @@
 #include <sys/syscall.h>
 #include <sys/sysinfo.h>
 
-#include "internal.h"
+#include "cgroup.h"
+#include "client.h"
+#include "handle.h"
+#include "proc.h"
+#include "util.h"
 
 static int open_in(int dirfd_, const char *path, int flags)
 {
@@ -37,7 +40,7 @@ static ssize_t read_small(int dirfd_, const char *name, char *buf, size_t len)
 /* The sandbox's procfs as a directory fd, verified. */
 static int open_sandbox_proc(mj_sandbox_t *sb, mj_error_t **err)
 {
-    int root = mj_sandbox_root_fd(sb, err);
+    int root = mj_client_root_fd(sb, err);
     if (root < 0)
         return -1;
     int fd = open_in(root, "proc", O_RDONLY | O_DIRECTORY);
@@ -46,7 +49,7 @@ static int open_sandbox_proc(mj_sandbox_t *sb, mj_error_t **err)
         if (fd >= 0)
             close(fd);
         *err = mj_error_new(MJ_ERR_FILE_OPERATION_FAILED, fd < 0 ? errno : EXDEV,
-                            "sandbox %s: its /proc is not a procfs", sb->name ? sb->name : sb->id);
+                            "sandbox %s: its /proc is not a procfs", mj_client_name(sb));
         return -1;
     }
     return fd;
@@ -92,23 +95,47 @@ static bool parse_stat(const char *buf, stat_t *s)
     return true;
 }
 
+static int count_entry(int dfd, const char *name, unsigned char type, void *ctx)
+{
+    (void)dfd;
+    (void)type;
+    if (name[0] != '.')
+        ++*(unsigned *)ctx;
+    return 0;
+}
+
 static unsigned count_dir(int dirfd_, const char *name)
 {
-    int fd = openat(dirfd_, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0)
-        return 0;
-    DIR *d = fdopendir(fd);
-    if (!d) {
-        close(fd);
-        return 0;
-    }
+    cleanup_close int fd = openat(dirfd_, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
     unsigned n = 0;
-    struct dirent *de;
-    while ((de = readdir(d)))
-        if (de->d_name[0] != '.')
-            n++;
-    closedir(d);
+    if (fd >= 0)
+        (void)mj_dir_each(fd, count_entry, &n);
     return n;
+}
+
+typedef struct {
+    void (*fn)(int pdir, const stat_t *s, void *ctx);
+    void *ctx;
+    unsigned long long *spawner_reaped;
+} process_walk_t;
+
+static int process_entry(int procfd, const char *name, pid_t pid, void *ctx)
+{
+    process_walk_t *w = ctx;
+    if (pid <= 1)
+        return 0;
+    cleanup_close int pdir = openat(procfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+    if (pdir < 0)
+        return 0;
+    char buf[1024];
+    stat_t s;
+    bool ok = read_small(pdir, "stat", buf, sizeof(buf)) > 0 && parse_stat(buf, &s) && s.state != 'Z';
+    bool spawner = ok && s.ppid == 1 && strcmp(s.comm, "moonjail-spawn") == 0;
+    if (spawner && w->spawner_reaped)
+        *w->spawner_reaped += s.cutime + s.cstime;
+    if (ok && !spawner && strcmp(s.comm, "moonjail-exec") != 0) /* ours, not the workload's */
+        w->fn(pdir, &s, w->ctx);
+    return 0;
 }
 
 /* Calls fn for every process of the sandbox except its supervisor, the supervisor's spawner and
@@ -117,34 +144,8 @@ static unsigned count_dir(int dirfd_, const char *name)
 static int for_each_process(int procfd, void (*fn)(int pdir, const stat_t *s, void *ctx), void *ctx,
                             unsigned long long *spawner_reaped)
 {
-    int dup_fd = fcntl(procfd, F_DUPFD_CLOEXEC, 3);
-    DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
-    if (!d) {
-        if (dup_fd >= 0)
-            close(dup_fd);
-        return -1;
-    }
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        char *end;
-        long pid = strtol(de->d_name, &end, 10);
-        if (*end || pid <= 1)
-            continue;
-        int pdir = openat(procfd, de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-        if (pdir < 0)
-            continue;
-        char buf[1024];
-        stat_t s;
-        bool ok = read_small(pdir, "stat", buf, sizeof(buf)) > 0 && parse_stat(buf, &s) && s.state != 'Z';
-        bool spawner = ok && s.ppid == 1 && strcmp(s.comm, "moonjail-spawn") == 0;
-        if (spawner && spawner_reaped)
-            *spawner_reaped += s.cutime + s.cstime;
-        if (ok && !spawner && strcmp(s.comm, "moonjail-exec") != 0) /* ours, not the workload's */
-            fn(pdir, &s, ctx);
-        close(pdir);
-    }
-    closedir(d);
-    return 0;
+    process_walk_t w = {.fn = fn, .ctx = ctx, .spawner_reaped = spawner_reaped};
+    return mj_proc_each_pid(procfd, process_entry, &w);
 }
 
 typedef struct {
@@ -201,7 +202,7 @@ int mj_sandbox_usage(mj_sandbox_t *sb, mj_usage_t *u, mj_error_t **err)
     u->cpu_time = (double)acc.ticks / (double)tick;
     u->memory_usage = (uint64_t)acc.rss_pages * (uint64_t)page;
     /* The kernel's own accounting beats sums over /proc when the sandbox has cgroups. */
-    mj_cgroup_t *cg = mj_sandbox_cgroup(sb);
+    mj_cgroup_t *cg = mj_client_cgroup(sb);
     mj_cgroup_stats_t cst;
     if (cg && mj_cgroup_stats(cg, &cst) == 0) {
         if (cst.have_cpu)
@@ -241,11 +242,10 @@ int mj_sandbox_usage(mj_sandbox_t *sb, mj_usage_t *u, mj_error_t **err)
         u->cpu_percent = 0;
     if (u->cpu_percent > cap)
         u->cpu_percent = cap;
-    if (sb->last_sample_time > 0 && interval < 0.5)
-        goto keep_sample; /* keep the older sample as the base of the next interval */
-    sb->last_sample_time = u->timestamp;
-    sb->last_cpu_time = u->cpu_time;
-keep_sample:
+    if (sb->last_sample_time <= 0 || interval >= 0.5) { /* else the older sample stays the next base */
+        sb->last_sample_time = u->timestamp;
+        sb->last_cpu_time = u->cpu_time;
+    }
 
     /* Network: the sandbox's own interfaces (none in "host" mode, where counters are the host's). */
     if (sb->own_netns && one >= 0 && read_small(one, "net/dev", buf, sizeof(buf)) > 0) {
@@ -261,7 +261,7 @@ keep_sample:
         }
     }
     /* Disk: bytes used in the sandbox's own tmpfs mounts. */
-    int root = mj_sandbox_root_fd(sb, err);
+    int root = mj_client_root_fd(sb, err);
     for (size_t i = 0; root >= 0 && i < sb->tmpfs.n; i++) {
         int fd = open_in(root, sb->tmpfs.v[i], O_PATH | O_DIRECTORY);
         struct statfs sfs;

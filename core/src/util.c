@@ -1,10 +1,14 @@
-/* util.c — allocation, buffers, string vectors, I/O loops and clocks used across the core.
+/* util.c — allocation, buffers, string vectors and environments, fd helpers, the directory walk,
+ * I/O loops and clocks used across the core.
  * Must never depend on sandbox state; everything here is safe to unit-test in isolation. */
 #define _GNU_SOURCE
 #include "util.h"
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <sys/random.h>
+#include <sys/syscall.h>
 #include <stdio.h>
 #include <time.h>
 
@@ -112,6 +116,118 @@ void mj_strv_copy(mj_strv_t *dst, const mj_strv_t *src)
         mj_strv_push(dst, src->v[i]);
 }
 
+const char *mj_env_lookup(const mj_strv_t *env, const char *key)
+{
+    size_t klen = strlen(key);
+    for (size_t i = 0; i < env->n; i++)
+        if (strncmp(env->v[i], key, klen) == 0 && env->v[i][klen] == '=')
+            return env->v[i] + klen + 1;
+    return NULL;
+}
+
+void mj_env_set(mj_strv_t *env, const char *key, const char *value)
+{
+    size_t klen = strlen(key);
+    char *entry = mj_xasprintf("%s=%s", key, value);
+    for (size_t i = 0; i < env->n; i++) {
+        if (strncmp(env->v[i], key, klen) == 0 && env->v[i][klen] == '=') {
+            free(env->v[i]);
+            env->v[i] = entry;
+            return;
+        }
+    }
+    mj_strv_push_owned(env, entry);
+}
+
+void mj_env_overlay(mj_strv_t *env, const mj_strv_t *over)
+{
+    for (size_t i = 0; i < over->n; i++) {
+        const char *eq = strchr(over->v[i], '=');
+        size_t klen = eq ? (size_t)(eq - over->v[i]) : strlen(over->v[i]);
+        bool replaced = false;
+        for (size_t j = 0; j < env->n && !replaced; j++) {
+            if (strncmp(env->v[j], over->v[i], klen) == 0 && env->v[j][klen] == '=') {
+                free(env->v[j]);
+                env->v[j] = mj_xstrdup(over->v[i]);
+                replaced = true;
+            }
+        }
+        if (!replaced)
+            mj_strv_push(env, over->v[i]);
+    }
+}
+
+bool mj_env_unset(mj_strv_t *env, const char *key)
+{
+    size_t klen = key ? strlen(key) : 0;
+    for (size_t i = 0; i < env->n; i++) {
+        if (strncmp(env->v[i], key, klen) == 0 && env->v[i][klen] == '=') {
+            free(env->v[i]);
+            memmove(&env->v[i], &env->v[i + 1], (env->n - i) * sizeof(char *)); /* with the NULL */
+            env->n--;
+            return true;
+        }
+    }
+    return false;
+}
+
+void mj_close_fd(int *fd)
+{
+    if (*fd >= 0) {
+        close(*fd);
+        *fd = -1;
+    }
+}
+
+int mj_set_nonblock(int fd)
+{
+    int fl = fcntl(fd, F_GETFL);
+    return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+int mj_place_fds(int *fds, size_t n, int first)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (dup3(fds[i], first + (int)i, O_CLOEXEC) < 0)
+            return -1;
+        if (fds[i] != first + (int)i)
+            close(fds[i]);
+        fds[i] = first + (int)i;
+    }
+    return first + (int)n;
+}
+
+/* The kernel's struct linux_dirent64 (glibc declares none for getdents64 callers). */
+struct mj_dirent64 {
+    uint64_t ino;
+    int64_t off;
+    unsigned short reclen;
+    unsigned char type;
+    char name[];
+};
+
+int mj_dir_each(int dfd, mj_dir_fn fn, void *ctx)
+{
+    /* Small: walks recurse (copies, removals) with a buffer per level; a record is ≤ 280 bytes. */
+    char buf[2048] __attribute__((aligned(8)));
+    for (;;) {
+        long n = syscall(SYS_getdents64, dfd, buf, sizeof(buf));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return n < 0 ? -1 : 0;
+        for (long off = 0; off < n;) {
+            const struct mj_dirent64 *d = (const void *)(buf + off);
+            off += d->reclen;
+            if (d->name[0] == '.' && (!d->name[1] || (d->name[1] == '.' && !d->name[2])))
+                continue;
+            int r = fn(dfd, d->name, d->type, ctx);
+            if (r != 0)
+                return r;
+        }
+    }
+}
+
 ssize_t mj_write_all(int fd, const void *buf, size_t len)
 {
     const char *p = buf;
@@ -158,6 +274,13 @@ double mj_now_monotonic(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int64_t mj_realtime_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 bool mj_path_is_clean_absolute(const char *path)

@@ -2,7 +2,7 @@
 #include <moonjail/moonjail.h>
 #include <string.h>
 
-#include "internal.h"
+#include "config.h"
 #include "mjtest.h"
 
 /* Takes &e so the error is read after the call under test ran (argument order is unspecified). */

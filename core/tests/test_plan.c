@@ -3,7 +3,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "internal.h"
+#include "plan.h"
 #include "mjtest.h"
 
 static mj_command_t *echo_cmd(void)
