@@ -556,21 +556,33 @@ int mj_cgroup_kill_all(mj_cgroup_t *cg)
     }
 }
 
+static void remove_group(const char *dir, int depth);
+
+struct remove_ctx {
+    const char *dir;
+    int depth;
+};
+
+static int remove_child_group(int dfd, const char *name, unsigned char type, void *ctx)
+{
+    (void)dfd;
+    const struct remove_ctx *rc = ctx;
+    if (type == DT_DIR) {
+        cleanup_free char *sub = join(rc->dir, name);
+        remove_group(sub, rc->depth + 1);
+    }
+    return 0;
+}
+
 /* rmdir dir after its child groups (depth-bounded); cgroupfs holds no symlinks or files to unlink. */
 static void remove_group(const char *dir, int depth)
 {
     if (depth > 8)
         return;
-    DIR *dh = opendir(dir);
-    if (dh) {
-        struct dirent *de;
-        while ((de = readdir(dh))) {
-            if (de->d_type != DT_DIR || strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-                continue;
-            cleanup_free char *sub = join(dir, de->d_name);
-            remove_group(sub, depth + 1);
-        }
-        closedir(dh);
+    cleanup_close int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        struct remove_ctx rc = {.dir = dir, .depth = depth};
+        (void)mj_dir_each(dfd, remove_child_group, &rc);
     }
     for (int tries = 0; tries < 40; tries++) {
         if (rmdir(dir) == 0 || errno == ENOENT || errno != EBUSY)

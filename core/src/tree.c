@@ -69,31 +69,21 @@ static int cmp_names(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+static int push_name(int dfd, const char *name, unsigned char type, void *ctx)
+{
+    (void)dfd;
+    (void)type;
+    mj_strv_push(ctx, name);
+    return 0;
+}
+
 int mj_tree_list(int dirfd_, mj_strv_t *out)
 {
-    int fd = openat(dirfd_, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    cleanup_close int fd = openat(dirfd_, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
         return -1;
-    DIR *d = fdopendir(fd);
-    if (!d) {
+    if (mj_dir_each(fd, push_name, out) < 0) {
         int e = errno;
-        close(fd);
-        errno = e;
-        return -1;
-    }
-    struct dirent *de;
-    for (;;) {
-        errno = 0;
-        de = readdir(d);
-        if (!de)
-            break;
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-            continue;
-        mj_strv_push(out, de->d_name);
-    }
-    int e = errno;
-    closedir(d);
-    if (e) {
         mj_strv_free(out);
         errno = e;
         return -1;

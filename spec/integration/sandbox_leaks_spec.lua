@@ -68,10 +68,12 @@ local function state_entries()
 end
 
 -- Every process on the host: array of { pid, ppid, state, comm }.
+-- The listing is read whole (and its shell reaped) before any /proc/<pid>/stat is: a popen'ed
+-- shell still being read from is a child of this process that exits before p:close() reaps it,
+-- and would show up as this process's own zombie.
 local function processes()
   local list = {}
-  local p = assert(io.popen("ls /proc"))
-  for name in p:lines() do
+  for _, name in ipairs(helpers.lines(helpers.sh("ls /proc"))) do
     if name:match("^%d+$") then
       local stat = helpers.read_file("/proc/" .. name .. "/stat")
       if stat then
@@ -83,7 +85,6 @@ local function processes()
       end
     end
   end
-  p:close()
   return list
 end
 
