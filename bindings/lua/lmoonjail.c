@@ -25,6 +25,7 @@
 #include <lua.h>
 
 #include "embedded.h"
+#include "limage.h"
 #include "lmoonjail.h"
 #include "moonjail/moonjail.h"
 
@@ -1159,6 +1160,7 @@ int luaopen_moonjail(lua_State *L)
     lua_setfield(L, -2, "error_mt");
     mjl_sandbox_register(L); /* core.sandbox, core.open, core.list, the Sandbox and Process types */
     mjl_tree_register(L);    /* core.fetch, core.unpack, core.walk, … (repositories) */
+    mjl_image_register(L);   /* core.image = package.loaded["moonjail.imagecore"] (limage.c) */
     lua_call(L, 1, 1);
     return 1;
 }
