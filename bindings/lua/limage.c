@@ -3,7 +3,7 @@
  *
  * Owns: the table package.loaded["moonjail.imagecore"] (= core.image): client(opts) →
  * Client{request, close}, digest(algo, data), digest_valid(s), base64_decode(s),
- * base64_encode(s), machine(), status_error(status, retry_after, what), and store(root) from
+ * base64_encode(s), machine(), euid(), status_error(status, retry_after, what), and store(root) from
  * limagestore.c; the arena every call keeps its C memory in.
  * Must never: decide anything (which URL, which auth, which platform: Lua does), cut a string at
  * an embedded NUL (raises instead), or raise while C memory is not owned by a to-be-closed
@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/utsname.h>
+#include <unistd.h>
 
 #include <lauxlib.h>
 #include <lua.h>
@@ -376,6 +377,13 @@ static int image_machine(lua_State *L)
     return 1;
 }
 
+/* image.euid() -> the effective uid (where the store lives by default is Lua's decision). */
+static int image_euid(lua_State *L)
+{
+    lua_pushinteger(L, (lua_Integer)geteuid());
+    return 1;
+}
+
 /* image.status_error(status, retry_after|nil, what) -> err: what an HTTP status means. */
 static int image_status_error(lua_State *L)
 {
@@ -395,6 +403,7 @@ static const luaL_Reg image_funcs[] = {
     {"base64_decode", image_base64_decode},
     {"base64_encode", image_base64_encode},
     {"machine", image_machine},
+    {"euid", image_euid},
     {"status_error", image_status_error},
     {NULL, NULL},
 };

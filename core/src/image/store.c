@@ -329,6 +329,16 @@ static void lock_name(char *out, size_t size, const char *digest)
     snprintf(out, size, "%.*s-%s.lock", (int)strcspn(digest, ":"), digest, strchr(digest, ':') + 1);
 }
 
+/* Unlocks a digest's lock taken by lock_digest, removing its file first: waiters notice that
+ * the file they locked has lost its name and take the new one (lock_digest). */
+static void unlock_digest(mj_store_t *s, const char *digest, int fd)
+{
+    char name[MJ_DIGEST_MAX + 16];
+    lock_name(name, sizeof(name), digest);
+    unlinkat(s->locks_fd, name, 0);
+    close(fd);
+}
+
 /* 1 with *out_fd when the lock is ours, 0 when busy (without wait). */
 static int lock_digest(mj_store_t *s, const char *digest, bool wait, int *out_fd, mj_error_t **err)
 {
@@ -374,7 +384,7 @@ int mj_store_ingest_begin(mj_store_t *s, const char *digest, bool wait, mj_inges
     /* the holder we waited for may have committed it */
     have = mj_store_has_blob(s, digest, NULL, err);
     if (have != 0) {
-        close(lock_fd);
+        unlock_digest(s, digest, lock_fd);
         return have < 0 ? -1 : MJ_INGEST_PRESENT;
     }
     mj_ingest_t *ing = mj_xcalloc(1, sizeof(*ing));
@@ -405,7 +415,7 @@ void mj_ingest_release(mj_ingest_t *ing, bool discard)
     if (discard)
         unlinkat(ing->store->ingest_fd, ing->name, 0);
     if (ing->lock_fd >= 0)
-        close(ing->lock_fd);
+        unlock_digest(ing->store, ing->digest, ing->lock_fd);
     free(ing->path);
     free(ing);
 }
