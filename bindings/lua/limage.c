@@ -189,19 +189,16 @@ static int client_close(lua_State *L)
     return 1;
 }
 
-/* image.client(opts) -> Client | nil, err.  opts: insecure, ca_file, connect_timeout,
+/* image.client(opts) -> Client | nil, err.  opts: ca_file, connect_timeout,
  * stall_timeout, stall_speed, request_timeout (seconds), parallel. */
 static int image_client(lua_State *L)
 {
-    static const char *const keys[] = {"insecure", "ca_file", "connect_timeout", "stall_timeout", "stall_speed",
+    static const char *const keys[] = {"ca_file", "connect_timeout", "stall_timeout", "stall_speed",
                                        "request_timeout", "parallel", NULL};
     mj_http_opts_t o = {0};
     if (!lua_isnoneornil(L, 1)) {
         luaL_checktype(L, 1, LUA_TTABLE);
         check_keys(L, 1, "image client", keys);
-        lua_getfield(L, 1, "insecure");
-        o.insecure = lua_toboolean(L, -1);
-        lua_pop(L, 1);
         o.ca_file = mjl_image_opt_field(L, 1, "ca_file"); /* stays on the stack */
         o.connect_timeout = (long)opt_int_field(L, 1, "connect_timeout", 0, 0, 3600);
         o.stall_timeout = (long)opt_int_field(L, 1, "stall_timeout", 0, 0, 3600);
@@ -260,12 +257,12 @@ static int request_release(lua_State *L)
     return 0;
 }
 
-/* client:request{method, url, headers, max_body} -> {status, url, headers, body} | nil, err.
+/* client:request{method, url, headers, max_body, insecure} -> {status, url, headers, body} | nil, err.
  * Any HTTP status is an answer; nil, err only when none came (NETWORK, retryable or not) or the
  * body was larger than max_body (IMAGE). */
 static int client_request(lua_State *L)
 {
-    static const char *const keys[] = {"method", "url", "headers", "max_body", NULL};
+    static const char *const keys[] = {"method", "url", "headers", "max_body", "insecure", NULL};
     mj_http_client_t *c = mjl_check_client(L, 1);
     luaL_checktype(L, 2, LUA_TTABLE);
     check_keys(L, 2, "request", keys);
@@ -281,6 +278,8 @@ static int client_request(lua_State *L)
     lua_getfield(L, 2, "headers");
     u->req.headers = mjl_image_headers(L, a, -1, "request headers");
     u->req.max_body = (size_t)opt_int_field(L, 2, "max_body", 0, 0, INT32_MAX);
+    lua_getfield(L, 2, "insecure");
+    u->req.insecure = lua_toboolean(L, -1);
     mj_error_t *e = NULL;
     int failed = mj_http_perform(c, &u->req, 1, NULL, NULL, &e);
     if (failed < 0 || u->req.error) {

@@ -490,13 +490,13 @@ static void push_fetch_result(lua_State *L, const mj_blob_fetch_t *j)
     mjl_set_int(L, "resumed_from", mjl_clamp_u64(j->req.resumed_from));
 }
 
-/* store:fetch(client, {{url, headers, digest, size}, …}, progress|nil) -> {result…} | nil, err.
+/* store:fetch(client, {{url, headers, digest, size, insecure}, …}, progress|nil) -> {result…} | nil, err.
  * Every blob ends in the store or with its own error: result = {ok, present, error, status,
  * retry_after, www_authenticate, received, resumed_from}.  progress(i, done, total) is called as
  * bytes arrive (false cancels); an error it raises is raised here once everything is cleaned. */
 static int store_fetch(lua_State *L)
 {
-    static const char *const keys[] = {"url", "headers", "digest", "size", NULL};
+    static const char *const keys[] = {"url", "headers", "digest", "size", "insecure", NULL};
     mj_store_t *s = check_store(L);
     mj_http_client_t *c = mjl_check_client(L, 2);
     luaL_checktype(L, 3, LUA_TTABLE);
@@ -536,6 +536,8 @@ static int store_fetch(lua_State *L)
         lua_getfield(L, t, "headers");
         j->headers = mjl_image_headers(L, a, -1, "fetch headers");
         j->size = (uint64_t)check_size_field(L, t);
+        lua_getfield(L, t, "insecure");
+        j->insecure = lua_toboolean(L, -1);
         lua_settop(L, t - 1); /* the strings stay alive in the job tables */
     }
     progress_ctx_t x = {.L = L, .fn = lua_isnil(L, 4) ? 0 : 4, .err_slot = 5};

@@ -9,7 +9,8 @@
 -- leaves no partial file, no blob and no record in the store; through a fault proxy, a stall
 -- and a truncation mid-blob are retryable NETWORK errors (the stall after the stall timeout) that
 -- keep the partial file, and the next pull resumes it (a Range request answered 206) and moves
--- only the rest; with retries a single pull recovers by itself; two concurrent pulls of one
+-- only the rest; a 429 is waited out for as long as its Retry-After says; with retries a single
+-- pull recovers by itself; two concurrent pulls of one
 -- image store each blob once (each layer fetched once from the registry); the record, list and
 -- prune of the store.
 local helpers = require "spec.helpers"
@@ -201,6 +202,21 @@ describe("image pull #registry", function()
       assert.equal("NETWORK", err.code)
       assert.is_true(err.retryable)
       assert_resumes(proxy, ref, "truncate")
+    end)
+
+    it("waits as long as a 429's Retry-After asks, then goes on", function()
+      local d = env:build("busy", { "--file", "/etc/unique=busy" })
+      env:push("busy", reg, "busy:1")
+      local proxy = env:start_proxy(reg, "busy")
+      local started = helpers.now()
+      local rec, err = pull(proxy.host .. "/busy:1", { insecure = { proxy.host },
+        retries = { attempts = 3, base_delay = 0.01 } })
+      assert(rec, err and tostring(err))
+      assert.equal(d, rec.digest)
+      assert.is_true(helpers.now() - started >= 1, "did not wait for Retry-After")
+      assert.matches(" 429 0 busy", helpers.read_file(proxy.log))
+      rec, err = pull(proxy.host .. "/busy:1", { insecure = { proxy.host }, retries = { attempts = 1 } })
+      assert.truthy(rec, err and tostring(err))
     end)
 
     it("recovers within one pull when retries are allowed", function()

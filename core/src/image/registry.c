@@ -462,8 +462,8 @@ static int start(transfer_t *t, const char *url, mj_error_t **err)
     if (!req->path)
         CURLF(curl_easy_setopt)(h, CURLOPT_MAXFILESIZE_LARGE,
                                 (curl_off_t)(req->max_body ? req->max_body : DEFAULT_MAX_BODY));
-    CURLF(curl_easy_setopt)(h, CURLOPT_SSL_VERIFYPEER, c->opts.insecure ? 0L : 1L);
-    CURLF(curl_easy_setopt)(h, CURLOPT_SSL_VERIFYHOST, c->opts.insecure ? 0L : 2L);
+    CURLF(curl_easy_setopt)(h, CURLOPT_SSL_VERIFYPEER, req->insecure ? 0L : 1L);
+    CURLF(curl_easy_setopt)(h, CURLOPT_SSL_VERIFYHOST, req->insecure ? 0L : 2L);
     if (c->ca_file)
         CURLF(curl_easy_setopt)(h, CURLOPT_CAINFO, c->ca_file);
     CURLF(curl_easy_setopt)(h, CURLOPT_USERAGENT, "moonjail/" MJ_VERSION_STRING);
@@ -495,7 +495,7 @@ static int redirect(transfer_t *t)
         t->abort_error = transfer_error(t, MJ_ERR_IMAGE, 0, "more than %d redirects", MAX_REDIRECTS);
         return -1;
     }
-    if (strncasecmp(req->resp.url, "https://", 8) == 0 && strncasecmp(next, "http://", 7) == 0 && !t->client->opts.insecure) {
+    if (strncasecmp(req->resp.url, "https://", 8) == 0 && strncasecmp(next, "http://", 7) == 0 && !req->insecure) {
         t->abort_error = transfer_error(t, MJ_ERR_IMAGE, 0, "refusing a redirect from https to plain http");
         return -1;
     }

@@ -15,7 +15,6 @@
 
 /* How a client talks; copied by mj_http_client_new.  Zero fields take the defaults. */
 typedef struct {
-    bool insecure;          /* TLS without certificate checks: only for registries named insecure */
     const char *ca_file;    /* PEM bundle trusted instead of the system's, or NULL */
     long connect_timeout;   /* seconds to connect (30) */
     long stall_timeout;     /* seconds a transfer may stay under stall_speed before it fails (30) */
@@ -42,6 +41,8 @@ typedef struct {
  * frees the results with mj_http_request_reset. */
 typedef struct {
     const char *method;          /* "GET" (NULL) or "HEAD" */
+    bool insecure;               /* TLS without certificate checks, and a redirect from https to
+                                  * http allowed: only for a registry named insecure */
     const char *url;             /* http:// or https:// */
     const char *const *headers;  /* "Name: value" lines, NULL-terminated, or NULL.  An
                                   * Authorization line is dropped once a redirect leaves the

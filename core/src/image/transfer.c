@@ -52,7 +52,7 @@ static int download(mj_http_client_t *c, mj_blob_fetch_t *jobs, const size_t *id
     for (size_t i = 0; i < k; i++) {
         mj_blob_fetch_t *j = &jobs[idx[i]];
         reqs[i] = (mj_http_request_t){.url = j->url, .headers = j->headers, .path = mj_ingest_path(ings[i]),
-                                      .digest = j->digest, .size = j->size};
+                                      .digest = j->digest, .size = j->size, .insecure = j->insecure};
     }
     progress_map_t map = {.progress = progress, .ud = ud, .job_of = idx};
     int r = mj_http_perform(c, reqs, k, map_progress, &map, err);

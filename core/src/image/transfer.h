@@ -18,6 +18,7 @@ typedef struct {
     const char *const *headers;  /* Authorization, …; NULL-terminated or NULL */
     const char *digest;
     uint64_t size;
+    bool insecure;               /* see mj_http_request_t */
     /* out */
     bool present;                /* it was in the store already (or another process put it there) */
     mj_http_request_t req;       /* the download, when there was one: status, headers, bytes */
