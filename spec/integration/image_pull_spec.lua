@@ -10,7 +10,9 @@
 -- and a truncation mid-blob are retryable NETWORK errors (the stall after the stall timeout) that
 -- keep the partial file, and the next pull resumes it (a Range request answered 206) and moves
 -- only the rest; a 429 is waited out for as long as its Retry-After says; with retries a single
--- pull recovers by itself; two concurrent pulls of one
+-- pull recovers by itself; a config embedded in its descriptor (`data`) is used without a fetch
+-- and refused when it does not match its digest; a foreign layer (`urls`) is refused unless
+-- allowed, and then fetched from its URL when the registry lacks it; two concurrent pulls of one
 -- image store each blob once (each layer fetched once from the registry); the record, list and
 -- prune of the store.
 local helpers = require "spec.helpers"
@@ -228,6 +230,56 @@ describe("image pull #registry", function()
       assert(rec, err and tostring(err))
       assert.equal(d, rec.digest)
       assert.matches("bytes=" .. AFTER .. "%- 206", helpers.read_file(proxy.log))
+    end)
+  end)
+
+  describe("descriptors with data and urls", function()
+    it("use a config embedded in its descriptor without fetching it", function()
+      env:build("embed-src", {})
+      local d = env:build("embedded", { "--from", "embed-src", "--config-data", "good" })
+      env:push("embedded", reg, "embedded:1")
+      local _, config = env:manifest_layers(d)
+      local before = #reg:blob_gets()
+      local rec = must_pull(reg.host .. "/embedded:1")
+      assert.equal(config.digest, rec.config.digest)
+      assert.equal("amd64", rec.config.data.architecture)
+      for i, r in ipairs(reg:blob_gets()) do
+        if i > before then assert.not_equal(config.digest, r.digest) end
+      end
+    end)
+
+    it("refuse embedded data that does not match its digest", function()
+      env:build("bad-src", {})
+      local d = env:build("bad-data", { "--from", "bad-src", "--config-data", "bad" })
+      env:push("bad-data", reg, "bad-data:1")
+      local rec, err = pull(reg.host .. "/bad-data:1")
+      assert.is_nil(rec)
+      assert.equal("IMAGE", err.code)
+      local _, config = env:manifest_layers(d)
+      local store = assert(image.open_store{ store = env.store })
+      assert.is_false(store:has(config.digest))
+      store:close()
+    end)
+
+    it("refuse a foreign layer unless allowed, then fetch it from its URL", function()
+      env:build("foreign-src", { "--file", "/etc/foreign=yes" })
+      env:push("foreign-src", reg, "foreignsrc:1")
+      local d = env:build("foreign", { "--from", "foreign-src", "--foreign-last-layer",
+        "http://" .. reg.host .. "/v2/foreignsrc/blobs/" })
+      env:push("foreign", reg, "foreign:1")
+      local rec, err = pull(reg.host .. "/foreign:1")
+      assert.is_nil(rec)
+      assert.equal("IMAGE", err.code)
+      assert.matches("foreign layer", err.message, 1, true)
+      rec, err = pull(reg.host .. "/foreign:1", { allow_foreign_layers = true })
+      assert(rec, err and tostring(err))
+      local layers = env:manifest_layers(d)
+      local foreign = layers[#layers].digest
+      local from_url = false
+      for _, r in ipairs(reg:blob_gets()) do
+        from_url = from_url or (r.path == "/v2/foreignsrc/blobs/" .. foreign and r.status == 200)
+      end
+      assert.is_true(from_url)
     end)
   end)
 
