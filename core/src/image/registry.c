@@ -56,6 +56,7 @@ typedef struct {
     int redirects;
     char errbuf[CURL_ERROR_SIZE];
     bool started, finished;
+    bool in_headers;          /* between a status line and the blank line ending its headers */
     /* the blob file */
     int fd;
     mj_hash_t *hash;
@@ -225,7 +226,15 @@ static size_t header_cb(char *data, size_t size, size_t nmemb, void *ud)
     transfer_t *t = ud;
     mj_http_response_t *r = &t->req->resp;
     size_t n = size * nmemb;
-    if (n >= 5 && strncmp(data, "HTTP/", 5) == 0) {
+    if (n <= 2 && (n == 0 || data[0] == '\r' || data[0] == '\n')) {
+        t->in_headers = false; /* the end of one answer's header block */
+        return n;
+    }
+    if (!t->in_headers) {
+        /* a status line starts the next block; anything else here (trailers) is ignored */
+        if (n < 5 || strncmp(data, "HTTP/", 5) != 0)
+            return n;
+        t->in_headers = true;
         /* a new answer (after a 1xx, or the first): forget the headers of the one before */
         char *url = steal_pointer(&r->url);
         mj_buf_t body = r->body;
