@@ -12,8 +12,10 @@ file(GLOB MJ_NET_SOURCES CONFIGURE_DEPENDS "${PROJECT_SOURCE_DIR}/core/src/net/*
 list(FILTER MJ_NET_SOURCES EXCLUDE REGEX "/main\\.c$")
 
 add_library(moonjail_net STATIC ${MJ_NET_SOURCES})
-target_include_directories(moonjail_net PUBLIC
-  "${PROJECT_SOURCE_DIR}/core/include" "${PROJECT_SOURCE_DIR}/core/src")
+target_include_directories(moonjail_net PUBLIC "${PROJECT_SOURCE_DIR}/core/include")
+# core/src's private headers by #include "x.h" only, as core/ does: its seccomp.h must not hide
+# libseccomp's <seccomp.h>.
+target_compile_options(moonjail_net PUBLIC "SHELL:-iquote ${PROJECT_SOURCE_DIR}/core/src")
 target_link_libraries(moonjail_net PUBLIC moonjail_static PkgConfig::SECCOMP)
 set_target_properties(moonjail_net PROPERTIES ARCHIVE_OUTPUT_DIRECTORY "${CMAKE_BINARY_DIR}/lib")
 

@@ -62,6 +62,8 @@ cp "$bin" "$work/tree/build/moonjail"
 for dir in spec scripts policies examples; do
   [ -d "$src/$dir" ] && cp -R "$src/$dir" "$work/tree/"
 done
+# (and tests/registry/: the image specs start their registry and build their images with it)
+[ -d "$src/tests/registry" ] && mkdir -p "$work/tree/tests" && cp -R "$src/tests/registry" "$work/tree/tests/"
 chown -R "$user:" "$work/tree" "$work/run" "$work/tmp"
 chmod 0700 "$work/run"
 

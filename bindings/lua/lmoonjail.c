@@ -10,7 +10,7 @@
  * The layers of bindings/lua, bottom to top; a file calls only files of a lower layer:
  *   embedded_data (generated) < embedded.c < lbox.c < lerror.c
  *   < lopts.c, lresult.c, lhandle.c < lprocess.c < lsandbox.c
- *   < lrun.c, lposix.c, ltree.c, linfo.c < lmoonjail.c
+ *   < lrun.c, lposix.c, ltree.c, linfo.c, limagestore.c < limage.c < lmoonjail.c
  * (lutil.h holds inline helpers only; main.c, the executable, stands on lmoonjail.c.)
  */
 #include <lauxlib.h>
@@ -20,6 +20,7 @@
 #include "lbox.h"
 #include "lerror.h"
 #include "linfo.h"
+#include "limage.h"
 #include "lmoonjail.h"
 #include "lposix.h"
 #include "lprocess.h"
@@ -40,6 +41,7 @@ int luaopen_moonjail(lua_State *L)
     mjl_tree_register(L);    /* core.fetch, core.unpack, core.walk, … (repositories) */
     mjl_posix_register(L);   /* core.path_kind, core.mkdir_private, core.sleep, … */
     mjl_info_register(L);    /* core.version, core.doctor, core.policy_source, … */
+    mjl_image_register(L);   /* core.image = package.loaded["moonjail.imagecore"] (limage.c) */
 
     lua_getglobal(L, "require");
     lua_pushliteral(L, "moonjail.api");
@@ -48,5 +50,6 @@ int luaopen_moonjail(lua_State *L)
         return luaL_error(L, "moonjail: module 'moonjail.api' must return a function");
     lua_insert(L, -2);
     lua_call(L, 1, 1); /* api(core) -> the module */
+
     return 1;
 }
