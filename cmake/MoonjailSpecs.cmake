@@ -70,3 +70,11 @@ if(NOT CMAKE_BUILD_TYPE STREQUAL "Asan")
     ENVIRONMENT "MOONJAIL_BUILD_DIR=${PROJECT_BINARY_DIR}"
     LABELS "vm")
 endif()
+
+# check:layering — tests/layering/check holds core/, core/src/net/ and bindings/lua/ to the layer
+# list of docs/architecture.md (nm on the objects: nothing calls a file of its own or a higher
+# layer) and libmoonjail.so's exports to what moonjail.h declares.
+add_test(NAME "check:layering"
+         COMMAND python3 "${PROJECT_SOURCE_DIR}/tests/layering/check" "${PROJECT_BINARY_DIR}"
+         WORKING_DIRECTORY "${PROJECT_SOURCE_DIR}")
+set_tests_properties("check:layering" PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 120 LABELS "check")

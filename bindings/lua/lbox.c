@@ -22,8 +22,9 @@ static int box_release(lua_State *L)
     free(box->mem);
     mj_strings_free(box->names, box->n_names);
     mj_file_infos_free(box->files, box->n_files);
-    free(box->file.name);
-    free(box->file.path);
+    mj_file_info_clear(&box->file);
+    mj_proc_entries_free(box->procs, box->n_procs);
+    mj_checks_free(box->checks, box->n_checks);
     memset(box, 0, sizeof *box);
     return 0;
 }

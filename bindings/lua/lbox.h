@@ -24,7 +24,11 @@ typedef struct {
     size_t n_names;
     mj_file_info_t *files; /* n_files infos and the array: mj_file_infos_free() */
     size_t n_files;
-    mj_file_info_t file;  /* one info filled in place: its name and path are freed */
+    mj_file_info_t file;  /* one info filled in place: mj_file_info_clear() */
+    mj_proc_entry_t *procs; /* n_procs entries and the array: mj_proc_entries_free() */
+    size_t n_procs;
+    mj_check_t *checks;   /* n_checks checks and the array: mj_checks_free() */
+    size_t n_checks;
 } mjl_box_t;
 
 /* Pushes a new empty box and marks its stack slot to-be-closed. */

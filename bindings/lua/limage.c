@@ -444,7 +444,6 @@ void mjl_image_register(lua_State *L)
     lua_pop(L, 1);
 
     luaL_newlib(L, image_funcs);
-    mjl_image_store_register(L);
     lua_pushvalue(L, -1);
     lua_setfield(L, core, "image");
     luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);

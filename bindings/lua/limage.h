@@ -15,8 +15,8 @@
  * core.image and as package.loaded["moonjail.imagecore"] (what image.lua requires). */
 void mjl_image_register(lua_State *L);
 
-/* limagestore.c: adds store(root) to the table on top of the stack and registers the Store and
- * Lease metatables. */
+/* limagestore.c: adds store(root) to core.image (core is the table on top of the stack; call it
+ * after mjl_image_register) and registers the Store and Lease metatables. */
 void mjl_image_store_register(lua_State *L);
 
 /* limage.c: the client at idx (raises on a wrong or closed one). */

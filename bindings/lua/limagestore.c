@@ -610,6 +610,8 @@ void mjl_image_store_register(lua_State *L)
     new_type(L, LEASE_MT, lease_methods, lease_release);
     new_type(L, JOBS_MT, NULL, jobs_release);
     new_type(L, RECORDS_MT, NULL, records_release);
+    lua_getfield(L, -1, "image"); /* core.image, made by mjl_image_register below us */
     lua_pushcfunction(L, image_store);
     lua_setfield(L, -2, "store");
+    lua_pop(L, 1);
 }

@@ -51,7 +51,8 @@ static int core_doctor(lua_State *L)
     mj_check_t *checks = NULL;
     size_t n = 0;
     mj_doctor(&checks, &n);
-    box->mem = checks;
+    box->checks = checks;
+    box->n_checks = n;
     lua_createtable(L, (int)n, 0);
     for (size_t i = 0; i < n; i++) {
         lua_createtable(L, 0, 4);
@@ -61,7 +62,7 @@ static int core_doctor(lua_State *L)
         lua_setfield(L, -2, "status");
         lua_pushstring(L, checks[i].detail);
         lua_setfield(L, -2, "detail");
-        if (checks[i].fix[0]) {
+        if (checks[i].fix && checks[i].fix[0]) {
             lua_pushstring(L, checks[i].fix);
             lua_setfield(L, -2, "fix");
         }

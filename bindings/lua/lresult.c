@@ -13,12 +13,6 @@
 #include "lutil.h"
 
 /* t[field] = the string in the char array s of size max (or up to its first NUL). */
-static void set_chars(lua_State *L, const char *field, const char *s, size_t max)
-{
-    lua_pushlstring(L, s, strnlen(s, max));
-    lua_setfield(L, -2, field);
-}
-
 static void set_lstring(lua_State *L, const char *field, const char *s, size_t len)
 {
     lua_pushlstring(L, s ? s : "", s ? len : 0);
@@ -27,8 +21,12 @@ static void set_lstring(lua_State *L, const char *field, const char *s, size_t l
 
 static void push_denial(lua_State *L, const mj_denial_t *d)
 {
-    lua_createtable(L, 0, 2);
-    set_chars(L, "syscall", d->syscall, sizeof d->syscall - 1);
+    lua_createtable(L, 0, 3);
+    if (d->syscall)
+        mjl_set_str(L, "syscall", d->syscall);
+    else
+        lua_pushfstring(L, "%d", d->nr), lua_setfield(L, -2, "syscall"); /* a number libseccomp cannot name */
+    mjl_set_int(L, "nr", d->nr);
     mjl_set_int(L, "pid", d->pid);
 }
 
@@ -115,13 +113,13 @@ void mjl_push_info(lua_State *L, const mj_sandbox_t *sb, const mj_sandbox_info_t
 {
     const char *status = mj_status_name(info->status);
     lua_createtable(L, 0, 10);
-    set_chars(L, "id", info->id, sizeof info->id - 1);
-    if (info->name[0] != '\0')
-        set_chars(L, "name", info->name, sizeof info->name - 1);
+    mjl_set_str(L, "id", info->id);
+    if (info->name && info->name[0] != '\0')
+        mjl_set_str(L, "name", info->name);
     mjl_set_str(L, "status", status ? status : "failed");
     mjl_set_num(L, "created_at", info->created_at);
     mjl_set_num(L, "started_at", info->started_at);
-    set_chars(L, "hostname", info->hostname, sizeof info->hostname - 1);
+    mjl_set_str(L, "hostname", info->hostname ? info->hostname : "");
     mjl_set_int(L, "supervisor_pid", info->supervisor_pid);
     mjl_set_int(L, "uid", info->uid);
     mjl_set_int(L, "gid", info->gid);
@@ -148,7 +146,7 @@ void mjl_push_processes(lua_State *L, const mj_proc_entry_t *v, size_t n)
         mjl_set_str(L, "state", state);
         mjl_set_num(L, "cpu_time", v[i].cpu_time);
         mjl_set_int(L, "rss", mjl_clamp_u64(v[i].rss));
-        set_chars(L, "command", v[i].command, sizeof v[i].command - 1);
+        mjl_set_str(L, "command", v[i].command ? v[i].command : "");
         lua_rawseti(L, -2, (lua_Integer)i + 1);
     }
 }
@@ -181,9 +179,9 @@ void mjl_push_file_info(lua_State *L, const mj_file_info_t *f)
     mjl_set_num(L, "mod_time", f->mod_time);
     mjl_set_bool(L, "is_dir", f->is_dir);
     mjl_set_bool(L, "is_link", f->is_link);
-    set_chars(L, "owner", f->owner, sizeof f->owner);
-    set_chars(L, "group", f->group, sizeof f->group);
-    set_chars(L, "permissions", f->permissions, sizeof f->permissions);
+    mjl_set_str(L, "owner", f->owner ? f->owner : "");
+    mjl_set_str(L, "group", f->group ? f->group : "");
+    mjl_set_str(L, "permissions", f->permissions ? f->permissions : "");
 }
 
 void mjl_push_file_infos(lua_State *L, const mj_file_info_t *v, size_t n)

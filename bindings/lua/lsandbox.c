@@ -318,14 +318,15 @@ static int sb_processes(lua_State *L)
     mj_proc_entry_t *v = NULL;
     size_t n = 0;
     int rc = mj_sandbox_processes(sb, &v, &n, &box->err);
-    box->mem = v;
+    box->procs = v;
+    box->n_procs = n;
     if (rc < 0)
         return mjl_push_status(L, rc, box);
     mjl_push_processes(L, v, n);
     return 1;
 }
 
-/* ops.denials(sb) -> array of { syscall, pid } refused since the previous call */
+/* ops.denials(sb) -> array of { syscall, nr, pid } refused since the previous call */
 static int sb_denials(lua_State *L)
 {
     mj_sandbox_t *sb = check_sandbox(L, 1);

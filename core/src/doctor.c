@@ -17,10 +17,18 @@
 #include "error.h"
 #include "util.h"
 
-static mj_check_t *add(mj_check_t **v, size_t *n, const char *name, int status)
+/* A check while it is written (fixed buffers for snprintf); handed out as mj_check_t. */
+typedef struct {
+    char name[48];
+    int status;
+    char detail[256];
+    char fix[256];
+} check_t;
+
+static check_t *add(check_t **v, size_t *n, const char *name, int status)
 {
     *v = mj_xrealloc(*v, (*n + 1) * sizeof(**v));
-    mj_check_t *c = &(*v)[(*n)++];
+    check_t *c = &(*v)[(*n)++];
     memset(c, 0, sizeof(*c));
     snprintf(c->name, sizeof(c->name), "%s", name);
     c->status = status;
@@ -79,10 +87,10 @@ static int probe_seccomp(void)
 
 int mj_doctor(mj_check_t **out, size_t *count)
 {
-    mj_check_t *v = NULL;
+    check_t *v = NULL;
     size_t n = 0;
     char buf[160];
-    mj_check_t *c;
+    check_t *c;
 
     /* user namespaces */
     int uns = probe(probe_userns);
@@ -136,7 +144,7 @@ int mj_doctor(mj_check_t **out, size_t *count)
     if (cgr == 0 && cg) {
         snprintf(c->detail, sizeof(c->detail), "memory and pids limits can be applied (cgroup %s)", mj_cgroup_version(cg));
         mj_cgroup_t *freeze = cg;
-        mj_check_t *f = add(&v, &n, "freezer", mj_cgroup_can_freeze(freeze) ? 1 : 0);
+        check_t *f = add(&v, &n, "freezer", mj_cgroup_can_freeze(freeze) ? 1 : 0);
         snprintf(f->detail, sizeof(f->detail), "%s", mj_cgroup_can_freeze(freeze) ? "pause/resume freeze the cgroup"
                                                                                    : "no freezer: pause uses SIGSTOP");
         mj_cgroup_destroy(cg);
@@ -238,7 +246,27 @@ int mj_doctor(mj_check_t **out, size_t *count)
     snprintf(c->detail, sizeof(c->detail), "%s (uid %u)", geteuid() == 0 ? "root: sandboxes get a private host id range"
                                                                         : "rootless: one id mapped into each sandbox",
              (unsigned)geteuid());
-    *out = v;
+    mj_check_t *r = mj_xcalloc(n ? n : 1, sizeof(*r));
+    for (size_t i = 0; i < n; i++) {
+        r[i].name = mj_xstrdup(v[i].name);
+        r[i].status = v[i].status;
+        r[i].detail = mj_xstrdup(v[i].detail);
+        r[i].fix = mj_xstrdup(v[i].fix);
+    }
+    free(v);
+    *out = r;
     *count = n;
     return 0;
+}
+
+void mj_checks_free(mj_check_t *v, size_t n)
+{
+    if (!v)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        free(v[i].name);
+        free(v[i].detail);
+        free(v[i].fix);
+    }
+    free(v);
 }

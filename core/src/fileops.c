@@ -273,19 +273,33 @@ static void fill_info(mj_sandbox_t *sb, int root, const char *dirpath, const cha
     fi->mod_time = (double)st->st_mtim.tv_sec + (double)st->st_mtim.tv_nsec / 1e9;
     fi->is_dir = S_ISDIR(st->st_mode);
     fi->is_link = S_ISLNK(st->st_mode);
-    lookup_name(root, "/etc/passwd", inside_id(sb, st->st_uid, true), fi->owner, sizeof(fi->owner));
-    lookup_name(root, "/etc/group", inside_id(sb, st->st_gid, false), fi->group, sizeof(fi->group));
-    perm_string(st->st_mode, fi->permissions);
+    char owner[64], group[64], perms[11];
+    lookup_name(root, "/etc/passwd", inside_id(sb, st->st_uid, true), owner, sizeof(owner));
+    lookup_name(root, "/etc/group", inside_id(sb, st->st_gid, false), group, sizeof(group));
+    perm_string(st->st_mode, perms);
+    fi->owner = mj_xstrdup(owner);
+    fi->group = mj_xstrdup(group);
+    fi->permissions = mj_xstrdup(perms);
+}
+
+void mj_file_info_clear(mj_file_info_t *fi)
+{
+    if (!fi)
+        return;
+    free(fi->name);
+    free(fi->path);
+    free(fi->owner);
+    free(fi->group);
+    free(fi->permissions);
+    memset(fi, 0, sizeof(*fi));
 }
 
 void mj_file_infos_free(mj_file_info_t *v, size_t n)
 {
     if (!v)
         return;
-    for (size_t i = 0; i < n; i++) {
-        free(v[i].name);
-        free(v[i].path);
-    }
+    for (size_t i = 0; i < n; i++)
+        mj_file_info_clear(&v[i]);
     free(v);
 }
 

@@ -77,7 +77,8 @@ static void handle_msg(mj_pump_t *p, const mj_msg_t *m)
         p->denials_total++;
         if (p->n_denials < MJ_RESULT_DENIALS_MAX) {
             mj_denial_t *d = &p->denials[p->n_denials++];
-            mj_seccomp_syscall_name(m->a, d->syscall, sizeof(d->syscall));
+            d->nr = m->a;
+            d->syscall = mj_seccomp_syscall_name(m->a);
             d->pid = m->b;
         }
         break;

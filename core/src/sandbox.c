@@ -93,7 +93,8 @@ int mj_sandbox_denials(mj_sandbox_t *sb, mj_denial_t **out, size_t *count, uint6
     size_t k = (size_t)buf.rep.value;
     mj_denial_t *v = mj_xcalloc(k ? k : 1, sizeof(*v));
     for (size_t i = 0; i < k; i++) {
-        mj_seccomp_syscall_name(buf.rec[i].nr, v[i].syscall, sizeof(v[i].syscall));
+        v[i].nr = buf.rec[i].nr;
+        v[i].syscall = mj_seccomp_syscall_name(buf.rec[i].nr);
         v[i].pid = buf.rec[i].pid;
     }
     *out = v;
@@ -525,12 +526,12 @@ int mj_sandbox_info(mj_sandbox_t *sb, mj_sandbox_info_t *out, mj_error_t **err)
 {
     (void)err;
     memset(out, 0, sizeof(*out));
-    snprintf(out->id, sizeof(out->id), "%s", sb->id);
-    snprintf(out->name, sizeof(out->name), "%s", mj_client_name(sb));
+    out->id = sb->id;
+    out->name = mj_client_name(sb);
     out->status = mj_sandbox_status(sb);
     out->created_at = sb->created_at;
     out->started_at = sb->started_at;
-    snprintf(out->hostname, sizeof(out->hostname), "%s", sb->hostname);
+    out->hostname = sb->hostname;
     out->supervisor_pid = sb->pid;
     out->uid = sb->uid;
     out->gid = sb->gid;

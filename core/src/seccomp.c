@@ -543,14 +543,24 @@ int mj_config_seccomp_base(mj_config_t *cfg, const char *const *names, size_t n,
     return 0;
 }
 
-void mj_seccomp_syscall_name(int nr, char *out, size_t len)
+/* Names libseccomp knows, interned once per number: at most MJ_SYSCALL_NAMES strings, never
+ * freed, so a name handed out stays valid for the life of the process. */
+#define MJ_SYSCALL_NAMES 1024
+static pthread_mutex_t names_lock = PTHREAD_MUTEX_INITIALIZER;
+static char *names[MJ_SYSCALL_NAMES];
+
+const char *mj_seccomp_syscall_name(int nr)
 {
-    char *name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, nr);
-    if (name)
-        snprintf(out, len, "%s", name);
-    else
-        snprintf(out, len, "%d", nr);
-    free(name);
+    if (nr < 0 || nr >= MJ_SYSCALL_NAMES)
+        return NULL; /* not a native system call libseccomp could name (a refused x32 or bogus nr) */
+    pthread_mutex_lock(&names_lock);
+    if (!names[nr]) {
+        char *name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, nr);
+        names[nr] = name ? name : NULL;
+    }
+    const char *r = names[nr];
+    pthread_mutex_unlock(&names_lock);
+    return r;
 }
 
 /* Audit arch of this build (the init filter is compiled in, so it matches the binary). */

@@ -17,8 +17,9 @@ int mj_seccomp_compile(const mj_config_t *cfg, mj_plan_t *plan, mj_error_t **err
 int mj_seccomp_load(const mj_plan_t *plan);
 /* The same, returning a user-notification listener fd (plan->seccomp_notify), -1 on failure. */
 int mj_seccomp_load_listener(const mj_plan_t *plan);
-/* The name of system call nr (or its number as text) into out. */
-void mj_seccomp_syscall_name(int nr, char *out, size_t len);
+/* The native system call nr's name (a string that lives as long as the process), NULL when
+ * libseccomp does not know it. */
+const char *mj_seccomp_syscall_name(int nr);
 /* The one-shot init's own filter, once its command runs: it may only wait, signal, write its
  * reports and exit (a fixed list, no libseccomp after clone); notify: it also serves the command's
  * listener fd (ppoll, read of its signalfd, and the two SECCOMP_IOCTL_NOTIF_* ioctls).  -1 with

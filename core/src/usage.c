@@ -273,6 +273,8 @@ int mj_sandbox_usage(mj_sandbox_t *sb, mj_usage_t *u, mj_error_t **err)
     return 0;
 }
 
+#define MJ_COMMAND_MAX 256 /* bytes of a command line ps/top show */
+
 typedef struct {
     mj_sandbox_t *sb;
     mj_proc_entry_t *v;
@@ -308,7 +310,7 @@ static void add_proc(int pdir, const stat_t *s, void *ctx)
                 e->uid = (uid_t)(host - sb->id_base);
         }
     }
-    ssize_t n = read_small(pdir, "cmdline", buf, sizeof(e->command));
+    ssize_t n = read_small(pdir, "cmdline", buf, MJ_COMMAND_MAX);
     if (n > 0) {
         for (ssize_t i = 0; i < n; i++)
             if (buf[i] == '\0')
@@ -318,12 +320,22 @@ static void add_proc(int pdir, const stat_t *s, void *ctx)
         for (ssize_t i = 0; i < n; i++)
             if ((unsigned char)buf[i] < 0x20 || buf[i] == 0x7f)
                 buf[i] = '?'; /* never echo terminal control bytes from the sandbox */
-        size_t len = (size_t)n < sizeof(e->command) - 1 ? (size_t)n : sizeof(e->command) - 1;
+        size_t len = (size_t)n < MJ_COMMAND_MAX - 1 ? (size_t)n : MJ_COMMAND_MAX - 1;
+        e->command = mj_xmalloc(len + 1);
         memcpy(e->command, buf, len);
         e->command[len] = '\0';
     } else {
-        snprintf(e->command, sizeof(e->command), "[%s]", s->comm);
+        e->command = mj_xasprintf("[%s]", s->comm);
     }
+}
+
+void mj_proc_entries_free(mj_proc_entry_t *v, size_t n)
+{
+    if (!v)
+        return;
+    for (size_t i = 0; i < n; i++)
+        free(v[i].command);
+    free(v);
 }
 
 static int cmp_pid(const void *a, const void *b)

@@ -1,5 +1,6 @@
 -- moonjail.sandbox — the methods of persistent sandboxes (Sandbox) and of the processes
--- streamed from them (Process), written over the C primitives of bindings/lua/lsandbox.c.
+-- streamed from them (Process), written over the C primitives of bindings/lua/lsandbox.c and
+-- lprocess.c.
 --
 -- Returns function(core, helpers) -> { create = fn, open = fn }.  Installing it fills
 -- core.sandbox_methods and core.process_methods, the __index tables of the userdata types, so

@@ -23,6 +23,10 @@
 extern "C" {
 #endif
 
+/* Everything declared here is libmoonjail's API, exported from the shared library; the library is
+ * built with -fvisibility=hidden, so nothing else is. */
+#pragma GCC visibility push(default)
+
 #define MJ_VERSION_MAJOR 0
 #define MJ_VERSION_MINOR 1
 #define MJ_VERSION_PATCH 0
@@ -139,7 +143,8 @@ int mj_config_add_masked(mj_config_t *cfg, const char *path, mj_error_t **err);
 /* Paths made read-only inside (e.g. /proc/sys). */
 int mj_config_add_readonly(mj_config_t *cfg, const char *path, mj_error_t **err);
 int mj_config_set_hostname(mj_config_t *cfg, const char *hostname, mj_error_t **err);
-/* The ids the command runs as inside the sandbox.  Never host root: see DESIGN.md. */
+/* The ids the command runs as inside the sandbox.  Never host root: a new user namespace maps them
+ * to unprivileged host ids (docs/architecture.md, "Decisions"). */
 int mj_config_set_user(mj_config_t *cfg, uid_t uid, gid_t gid, mj_error_t **err);
 int mj_config_set_network(mj_config_t *cfg, mj_network_mode_t mode, mj_error_t **err);
 /* value UINT64_MAX means unlimited. */
@@ -360,13 +365,14 @@ void mj_sandbox_clear_env(mj_sandbox_t *sb);
 int mj_sandbox_set_meta(mj_sandbox_t *sb, const char *text, mj_error_t **err);
 const char *mj_sandbox_meta(const mj_sandbox_t *sb);
 
+/* The strings are borrowed from the handle: valid until it is freed. */
 typedef struct {
-    char id[40];
-    char name[72];
+    const char *id;
+    const char *name;        /* the id for an anonymous sandbox */
     mj_status_t status;
     double created_at;       /* epoch seconds */
     double started_at;
-    char hostname[72];
+    const char *hostname;
     pid_t supervisor_pid;    /* on the host */
     uid_t uid;               /* inside */
     gid_t gid;
@@ -405,11 +411,14 @@ typedef struct {
 
 int mj_sandbox_usage(mj_sandbox_t *sb, mj_usage_t *out, mj_error_t **err);
 
-/* System calls the filter refused since the previous call (seccomp_log sandboxes; others: none). */
+/* A system call the filter refused. */
 typedef struct {
-    char syscall[32];  /* name, or the number */
-    pid_t pid;         /* inside the sandbox */
+    int nr;               /* the system call's number (native arch) */
+    const char *syscall;  /* its name (a static string), NULL when libseccomp does not know it */
+    pid_t pid;            /* inside the sandbox */
 } mj_denial_t;
+/* System calls the filter refused since the previous call (seccomp_log sandboxes; others: none);
+ * *out is malloc'ed: free(*out). */
 int mj_sandbox_denials(mj_sandbox_t *sb, mj_denial_t **out, size_t *count, uint64_t *total, mj_error_t **err);
 /* One-shot runs with seccomp_log: the refusals during the run (the first 64; total counts all).
  * Borrowed from the result. */
@@ -425,10 +434,12 @@ typedef struct {
     char state;
     double cpu_time;
     uint64_t rss;
-    char command[256];
+    char *command;           /* its command line, owned by the array */
 } mj_proc_entry_t;
 
 int mj_sandbox_processes(mj_sandbox_t *sb, mj_proc_entry_t **out, size_t *count, mj_error_t **err);
+/* Frees the entries' strings and the array. */
+void mj_proc_entries_free(mj_proc_entry_t *v, size_t n);
 
 /* ---------------------------------------------------------------- files inside a sandbox
  * Paths are absolute paths inside the sandbox.  The host resolves them inside the sandbox's root
@@ -443,12 +454,15 @@ typedef struct {
     double mod_time;         /* epoch seconds */
     bool is_dir;
     bool is_link;
-    char owner[64];          /* names from the sandbox's /etc/passwd, else the number */
-    char group[64];
-    char permissions[11];    /* "-rw-r--r--" */
+    char *owner;             /* names from the sandbox's /etc/passwd, else the number */
+    char *group;
+    char *permissions;       /* "-rw-r--r--" */
 } mj_file_info_t;
 
+/* Frees the strings of n infos and the array itself. */
 void mj_file_infos_free(mj_file_info_t *v, size_t n);
+/* Frees the strings of one info (mj_sandbox_stat's) and zeroes it. */
+void mj_file_info_clear(mj_file_info_t *fi);
 
 /* Writes (creates or truncates) a regular file owned by the sandbox's user; mode & 07777. */
 int mj_sandbox_write_file(mj_sandbox_t *sb, const char *path, const void *data, size_t len, unsigned mode,
@@ -490,14 +504,17 @@ void mj_process_free(mj_process_t *p);
 /* ---------------------------------------------------------------- host checks (moonjail doctor) */
 
 typedef struct {
-    char name[48];     /* "user_namespaces", "cgroup_limits", "seccomp", "landlock", … */
+    char *name;        /* "user_namespaces", "cgroup_limits", "seccomp", "landlock", … */
     int status;        /* 1 available, 0 missing, -1 informational */
-    char detail[256];
-    char fix[256];     /* how to get it, when missing */
+    char *detail;
+    char *fix;         /* how to get it, when missing; "" otherwise */
 } mj_check_t;
 
-/* Probes what this host can enforce; *checks is malloc'ed (free it). */
+/* Probes what this host can enforce; free *checks with mj_checks_free. */
 int mj_doctor(mj_check_t **checks, size_t *count);
+void mj_checks_free(mj_check_t *v, size_t n);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }
