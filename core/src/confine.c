@@ -7,9 +7,10 @@
  * root; a rootless caller's ids and groups are its commands' already), then no capability at all
  * (the switch from root already empties them; done again for a caller that keeps some), then
  * no_new_privs and landlock_restrict_self on the commands' ruleset.  None of that can be undone,
- * so a worker serves one host operation and ends; the calling thread keeps its credentials for
- * the host's side (where a copy out writes).  Only the calls the host hands it run on it.
- * Never: touches the process's credentials through glibc, or outlives its operation. */
+ * so a worker serves one sandbox (its handle keeps it) and ends with it; the calling thread keeps
+ * its credentials for the host's side (where a copy out writes).  Only the calls the host hands
+ * it run on it, one at a time; it takes no signal.
+ * Never: touches the process's credentials through glibc, or serves another sandbox. */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <signal.h>
@@ -121,12 +122,14 @@ int mj_confine_start(const mj_confine_creds_t *creds, mj_confined_t **out)
 int mj_confine_run(mj_confined_t *c, int (*fn)(void *arg), void *arg)
 {
     pthread_mutex_lock(&c->lock);
+    while (c->state != READY) /* one job at a time, whoever hands them */
+        pthread_cond_wait(&c->cond, &c->lock);
     c->fn = fn;
     c->arg = arg;
     set_state(c, JOB);
     wait_while(c, JOB);
     int r = c->result, e = c->err;
-    c->state = READY;
+    set_state(c, READY);
     pthread_mutex_unlock(&c->lock);
     errno = e;
     return r;

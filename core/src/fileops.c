@@ -39,7 +39,7 @@ static int parent_of(job_t *j)
 /* Runs fn(j) on a view of j->sb opened for j->path; "<op> <path>: …" when fn fails. */
 static int run_job(job_t *j, int (*fn)(void *job), mj_error_t **err)
 {
-    cleanup_fsview mj_fsview_t v = {0};
+    mj_fsview_t v;
     if (mj_fsview_open(&v, j->sb, j->path, err) < 0)
         return -1;
     j->root = v.root;

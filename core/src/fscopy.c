@@ -87,6 +87,7 @@ static int open_on(const side_t *s, int dir, const char *name, int flags, mode_t
 typedef struct {
     side_t src, dst;
     mode_t mode_mask;         /* 07777 into the sandbox; 0777 out of it: never carry setuid/setgid bits out */
+    bool out;                 /* out of the sandbox: within the budget, and undone when it fails */
     mj_copy_budget_t *budget; /* a copy out's, else NULL */
     mj_copy_budget_t given;   /* the budget as it was given, for messages */
     uint64_t created;         /* entries created on the destination and still there */
@@ -119,7 +120,7 @@ static int take(copy_t *c, uint64_t *left, uint64_t n, const char *what)
         return 0;
     if (*left < n) {
         errno = EDQUOT;
-        return fail(c, true, what);
+        return fail(c, false, what); /* named by the source entry that would go over it */
     }
     *left -= n;
     return 0;
@@ -242,7 +243,7 @@ static int copy_link(copy_t *c, int src_dir, const char *name, int dst_dir, cons
 /* A copy out that failed inside a directory it made removes it again with what it holds. */
 static int undo_dir(copy_t *c, bool made, int dst_dir, const char *dname, int d_out, uint64_t created_before)
 {
-    if (!c->budget || !made)
+    if (!c->out || !made)
         return -1;
     int e = errno;
     mj_tree_clear_at(d_out, dname);
@@ -308,7 +309,7 @@ static int copy_file(copy_t *c, int src_dir, const char *name, int dst_dir, cons
     if (r == 0)
         return 0;
     /* a copy out leaves no half-written file behind */
-    if (c->budget && on(&c->dst, (call_t){.op = CALL_UNLINK, .dir = dst_dir, .name = dname}) == 0)
+    if (c->out && on(&c->dst, (call_t){.op = CALL_UNLINK, .dir = dst_dir, .name = dname}) == 0)
         c->created--;
     return -1;
 }
@@ -442,7 +443,7 @@ static void join_display(const char *dir, const char *name, char out[PATH_MAX + 
 
 int mj_sandbox_copy_in(mj_sandbox_t *sb, const char *host_src, const char *dest, mj_error_t **err)
 {
-    cleanup_fsview mj_fsview_t v = {0};
+    mj_fsview_t v;
     if (mj_fsview_open(&v, sb, dest, err) < 0)
         return -1;
     char bbuf[PATH_MAX], hostdir[PATH_MAX];
@@ -483,7 +484,7 @@ int mj_sandbox_copy_out_budget(mj_sandbox_t *sb, const char *src, const char *ho
     mj_copy_budget_t fallback = {.bytes = MJ_COPY_OUT_BYTES, .entries = MJ_COPY_OUT_ENTRIES};
     if (!budget)
         budget = &fallback;
-    cleanup_fsview mj_fsview_t v = {0};
+    mj_fsview_t v;
     if (mj_fsview_open(&v, sb, src, err) < 0)
         return -1;
     if (strspn(src, "/") == strlen(src)) {
@@ -516,6 +517,7 @@ int mj_sandbox_copy_out_budget(mj_sandbox_t *sb, const char *src, const char *ho
     cleanup_free copy_t *c = mj_xcalloc(1, sizeof(*c));
     c->src.view = &v;
     c->mode_mask = 0777;
+    c->out = true;
     c->budget = budget;
     c->given = *budget;
     if (copy_at(c, src_dir, from.name, ddir, dname, 0) < 0) {

@@ -7,7 +7,8 @@
  * resolves a path, opens, creates or changes a file there runs on a worker thread (confine.c)
  * that has the sandbox user's ids, none of the caller's groups or capabilities, and the Landlock
  * ruleset its commands run under, which the supervisor hands over: the host's root reads
- * nothing through a sandbox's mounts that the sandbox's user could not.
+ * nothing through a sandbox's mounts that the sandbox's user could not.  The handle keeps its
+ * worker (sb->fs_worker) from its first file operation until it is freed.
  * Never: talks to the supervisor itself (client.c does), or reads and writes data. */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -76,14 +77,15 @@ static int check_path(const char *path, mj_error_t **err)
     return 0;
 }
 
-int mj_fsview_open(mj_fsview_t *v, mj_sandbox_t *sb, const char *path, mj_error_t **err)
+/* The handle's worker, started on first use: the user and the rules are the sandbox's for good,
+ * so one worker serves every operation of the handle. */
+static mj_confined_t *worker_of(mj_sandbox_t *sb, mj_error_t **err)
 {
-    *v = (mj_fsview_t){.sb = sb, .root = -1};
-    if (check_path(path, err) < 0 || (v->root = mj_client_root_fd(sb, err)) < 0)
-        return -1;
+    if (sb->fs_worker)
+        return sb->fs_worker;
     cleanup_close int ruleset = -1;
     if (mj_client_ruleset(sb, &ruleset, err) < 0)
-        return -1;
+        return NULL;
     /* Root-started: the user's host ids (the mapped range).  Rootless: the caller's own ids are the
      * ones mapped, and its groups stay with its commands too (setgroups is denied there). */
     mj_confine_creds_t creds = {
@@ -92,21 +94,30 @@ int mj_fsview_open(mj_fsview_t *v, mj_sandbox_t *sb, const char *path, mj_error_
         .gid = (gid_t)(sb->id_base + sb->gid),
         .ruleset = ruleset,
     };
-    if (mj_confine_start(&creds, &v->worker) < 0) {
+    if (mj_confine_start(&creds, &sb->fs_worker) < 0) {
         *err = mj_error_sys(MJ_ERR_PERMISSION_DENIED, errno, "sandbox %s: cannot act as its user (%u:%u) on the host",
                             mj_client_name(sb), (unsigned)sb->uid, (unsigned)sb->gid);
-        return -1;
+        return NULL;
     }
-    return 0;
+    return sb->fs_worker;
 }
 
-void mj_fsview_close(mj_fsview_t *v)
+int mj_fsview_open(mj_fsview_t *v, mj_sandbox_t *sb, const char *path, mj_error_t **err)
 {
-    mj_confine_stop(v->worker);
-    v->worker = NULL;
+    *v = (mj_fsview_t){.sb = sb, .root = -1};
+    if (check_path(path, err) < 0 || (v->root = mj_client_root_fd(sb, err)) < 0)
+        return -1;
+    v->worker = worker_of(sb, err);
+    return v->worker ? 0 : -1;
 }
 
 int mj_fsview_run(mj_fsview_t *v, int (*fn)(void *arg), void *arg)
 {
     return mj_confine_run(v->worker, fn, arg);
+}
+
+void mj_fsview_release(mj_sandbox_t *sb)
+{
+    mj_confine_stop(sb->fs_worker);
+    sb->fs_worker = NULL;
 }

@@ -12,19 +12,19 @@
 typedef struct {
     mj_sandbox_t *sb;
     int root;               /* the sandbox's "/" (borrowed from the handle) */
-    mj_confined_t *worker;  /* acts as the sandbox's user, under its commands' Landlock rules */
+    mj_confined_t *worker;  /* the handle's: acts as the sandbox's user, under its commands' Landlock rules */
 } mj_fsview_t;
 
-/* Checks path (absolute, shorter than PATH_MAX), then opens the view: the sandbox's root, its
- * commands' Landlock ruleset and a worker with its user's ids.  -1 with *err. */
+/* Checks path (absolute, shorter than PATH_MAX), then opens the view: the sandbox's root and
+ * the handle's worker (started on the first view, with the commands' Landlock ruleset and the
+ * user's ids).  -1 with *err. */
 int mj_fsview_open(mj_fsview_t *v, mj_sandbox_t *sb, const char *path, mj_error_t **err);
-/* Ends the worker (a view never opened, zeroed, is fine). */
-void mj_fsview_close(mj_fsview_t *v);
-#define cleanup_fsview __attribute__((cleanup(mj_fsview_close)))
 /* Runs fn(arg) as the sandbox's user: fn's result, with errno as fn left it.  Whatever resolves
  * a path or creates, opens or changes a file inside runs so; reading and writing the fds it
  * opened may happen on any thread. */
 int mj_fsview_run(mj_fsview_t *v, int (*fn)(void *arg), void *arg);
+/* Stops the handle's worker (sandbox.c, when it frees the handle). */
+void mj_fsview_release(mj_sandbox_t *sb);
 
 /* openat2 from root with RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS (leading slashes dropped; "/"
  * is root itself), O_CLOEXEC added.  -1 with errno. */
