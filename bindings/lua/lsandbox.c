@@ -423,6 +423,30 @@ static int sb_remove(lua_State *L)
     return mjl_push_status(L, rc, box);
 }
 
+/* ops.copy_out(sb, src, host_dst, max_bytes|nil, max_entries|nil) -> true, {bytes, entries} | nil, err:
+ * the budget (libmoonjail's default for what is nil) and what the copy wrote of it. */
+static int sb_copy_out(lua_State *L)
+{
+    mj_sandbox_t *sb = check_sandbox(L, 1);
+    const char *src = luaL_checkstring(L, 2);
+    const char *dst = luaL_checkstring(L, 3);
+    lua_Integer max_bytes = luaL_optinteger(L, 4, (lua_Integer)MJ_COPY_OUT_BYTES);
+    lua_Integer max_entries = luaL_optinteger(L, 5, (lua_Integer)MJ_COPY_OUT_ENTRIES);
+    luaL_argcheck(L, max_bytes >= 0, 4, "must be >= 0");
+    luaL_argcheck(L, max_entries >= 0, 5, "must be >= 0");
+    mj_copy_budget_t budget = {.bytes = (uint64_t)max_bytes, .entries = (uint64_t)max_entries};
+    mjl_box_t *box = mjl_new_box(L);
+    if (mj_sandbox_copy_out_budget(sb, src, dst, &budget, &box->err) < 0)
+        return mjl_push_status(L, -1, box);
+    lua_pushboolean(L, 1);
+    lua_createtable(L, 0, 2);
+    lua_pushinteger(L, max_bytes - (lua_Integer)budget.bytes);
+    lua_setfield(L, -2, "bytes");
+    lua_pushinteger(L, max_entries - (lua_Integer)budget.entries);
+    lua_setfield(L, -2, "entries");
+    return 2;
+}
+
 /* ---------------------------------------------------------------- the plain status calls */
 
 /* The primitives that pass the sandbox and nargs strings to one libmoonjail call and answer
@@ -441,7 +465,6 @@ static const struct status_call {
     {"set_workdir", 1, .call1 = mj_sandbox_set_workdir}, /* (sb, dir) */
     {"set_meta", 1, .call1 = mj_sandbox_set_meta},       /* (sb, text) */
     {"copy_in", 2, .call2 = mj_sandbox_copy_in},         /* (sb, host_src, dst) */
-    {"copy_out", 2, .call2 = mj_sandbox_copy_out},       /* (sb, src, host_dst) */
 };
 
 static int status_call(lua_State *L)
@@ -482,6 +505,7 @@ static const luaL_Reg sandbox_ops[] = {
     {"stat", sb_stat},
     {"mkdir", sb_mkdir},
     {"remove", sb_remove},
+    {"copy_out", sb_copy_out},
     {NULL, NULL},
 };
 

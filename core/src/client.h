@@ -51,5 +51,8 @@ bool mj_client_frozen(mj_sandbox_t *sb);
  * root only, while the supervisor is frozen with its commands — through /proc/<pid>/root, checked
  * to belong to the live supervisor. */
 int mj_client_root_fd(mj_sandbox_t *sb, mj_error_t **err);
+/* The Landlock ruleset the sandbox's commands run under (a new fd the caller closes), from its
+ * supervisor; -1 when the sandbox has none.  INVALID_STATE while the supervisor is frozen. */
+int mj_client_ruleset(mj_sandbox_t *sb, int *ruleset, mj_error_t **err);
 
 #endif

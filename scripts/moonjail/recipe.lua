@@ -16,7 +16,8 @@ local json = require "moonjail.json"
 
 local RECIPE_KEYS = { name = true, description = true, policy = true, image = true, rootfs = true,
   repositories = true, env = true, workdir = true, output = true, params = true, steps = true, artifacts = true,
-  limits = true, network = true, hostname = true, labels = true, annotations = true, user = true }
+  limits = true, network = true, hostname = true, labels = true, annotations = true, user = true,
+  output_budget = true }
 local STEP_KEYS = { name = true, run = true, env = true, workdir = true, timeout = true, retries = true,
   retry_on = true, backoff = true, allow_failure = true, before = true, after = true, user = true, stdin = true,
   output_limit = true, hook_timeout = true }
@@ -26,6 +27,9 @@ local HOOK_TIMEOUT = 300          -- seconds of Lua a hook may run (time in sand
 local MAX_SOURCE_BYTES = 1024 * 1024
 local EX_TEMPFAIL = 75
 local MAX_BACKOFF = 30
+-- What a recipe may write into its output directory (artifacts, copy_out, export_diff) when its
+-- output_budget does not say: libmoonjail's budget of one copy out (MJ_COPY_OUT_*).
+local OUTPUT_BUDGET = { bytes = 8 * 1024 ^ 3, entries = 200000 }
 
 return function(mj, core)
   local M = {}
@@ -180,6 +184,19 @@ return function(mj, core)
       for i, a in ipairs(type(r.artifacts) == "table" and r.artifacts or {}) do
         if type(a) ~= "string" or a:sub(1, 1) ~= "/" or a:find("/%.%.?/") or a:find("/%.%.?$") then
           add("artifacts[%d]: expected an absolute path or glob inside the sandbox, got %s", i, tostring(a))
+        end
+      end
+    end
+    if r.output_budget ~= nil then
+      if type(r.output_budget) ~= "table" then add("output_budget: expected { bytes = size, entries = count }") end
+      for k, v in pairs(type(r.output_budget) == "table" and r.output_budget or {}) do
+        if k == "bytes" then
+          local _, why = util.parse_size(v)
+          if why then add("output_budget.bytes: %s", why) end
+        elseif k == "entries" then
+          if math.type(v) ~= "integer" or v < 0 then add("output_budget.entries: expected an integer >= 0") end
+        else
+          add("%s", unknown("output_budget", k, OUTPUT_BUDGET))
         end
       end
     end
@@ -380,6 +397,41 @@ return function(mj, core)
     return p
   end
 
+  -- The output budget: what is left of it in rec.budget, spent by every copy into the output
+  -- directory; going over it is RESOURCE_LIMIT_EXCEEDED naming the budget.
+  local function over_budget(rec, detail)
+    return err("RESOURCE_LIMIT_EXCEEDED", string.format("the recipe's output budget (output_budget: %s, %d entries) "
+      .. "is spent: %s", rec.budget_text, rec.budget_given.entries, detail))
+  end
+
+  -- sb:copy_out within what is left of the budget.
+  local function copy_out(sb, rec, src, dest)
+    local ok, used = sb:copy_out(src, dest, { max_bytes = rec.budget.bytes, max_entries = rec.budget.entries })
+    if not ok then
+      local e = used
+      if e.code == "RESOURCE_LIMIT_EXCEEDED" then return nil, over_budget(rec, e.message) end
+      return nil, e
+    end
+    rec.budget.bytes = rec.budget.bytes - used.bytes
+    rec.budget.entries = rec.budget.entries - used.entries
+    return ok, used
+  end
+
+  -- Charges a file written into the output directory (an exported diff) to the budget, removing
+  -- it when it does not fit.
+  local function spend_file(rec, path, what)
+    local f = io.open(path, "rb")
+    local size = f and f:seek("end") or 0
+    if f then f:close() end
+    if size > rec.budget.bytes or rec.budget.entries < 1 then
+      os.remove(path)
+      return nil, over_budget(rec, string.format("%s %s: %d bytes; removed", what, path, size))
+    end
+    rec.budget.bytes = rec.budget.bytes - size
+    rec.budget.entries = rec.budget.entries - 1
+    return true
+  end
+
   -- The sandbox as recipe hooks see it: every method of Sandbox, except that host paths are
   -- confined — copy_out/export_diff write beneath the output directory, copy_files reads beneath
   -- the recipe's directory or the output directory.
@@ -401,13 +453,15 @@ return function(mj, core)
     function view.copy_out(_, src, dest)
       local p, e = confined("copy_out", dest)
       if not p then return nil, e end
-      return sb:copy_out(src, p)
+      return copy_out(sb, rec, src, p)
     end
     function view.export_diff(_, dest, mount)
       local p, e = confined("export_diff", dest)
       if not p then return nil, e end
       if core.lstat_type(p) == "file" then os.remove(p) end -- a tar of an earlier call is replaced
-      return sb:export_diff(p, mount)
+      local ok, xerr = sb:export_diff(p, mount)
+      if not ok then return nil, xerr end
+      return spend_file(rec, p, "export_diff")
     end
     function view.copy_files(_, src, dest)
       local p = type(src) == "string" and util.clean_path(src:sub(1, 1) == "/" and src or (rec.dir .. "/" .. src))
@@ -501,7 +555,7 @@ return function(mj, core)
         elseif not taken[base] then -- (the same file matched by two patterns is copied once)
           taken[base] = p
           local dest = rec.output_real .. "/" .. base
-          local ok, e = sb:copy_out(p, dest)
+          local ok, e = copy_out(sb, rec, p, dest)
           if ok then
             report.artifacts[#report.artifacts + 1] = { path = p, file = dest }
           else
@@ -537,6 +591,12 @@ return function(mj, core)
     local ok, why = prepare_output(rec.output)
     if not ok then return nil, err("FILE_OPERATION_FAILED", "recipe output " .. rec.output .. ": " .. tostring(why)) end
     rec.output_real = core.realpath(rec.output)
+    local b = r.output_budget or {}
+    rec.budget_given = { bytes = b.bytes and util.parse_size(b.bytes) or OUTPUT_BUDGET.bytes,
+      entries = b.entries or OUTPUT_BUDGET.entries }
+    rec.budget = { bytes = rec.budget_given.bytes, entries = rec.budget_given.entries }
+    rec.budget_text = type(b.bytes) == "string" and b.bytes
+      or b.bytes and (b.bytes .. " bytes") or "8G (the default)"
 
     local started = mj.now()
     local report = { name = r.name or rec.file:match("([^/]+)$"):gsub("%.lua$", ""), file = rec.file,
