@@ -107,8 +107,9 @@ static void copy_value(copier_t *c, int idx, int depth)
     lua_rawsetp(to, c->seen, key);
     lua_pushnil(from);
     while (lua_next(from, idx)) {
-        copy_value(c, -2, depth + 1);
-        copy_value(c, -1, depth + 1);
+        int v = lua_gettop(from); /* (absolute: from may be to, whose top grows below) */
+        copy_value(c, v - 1, depth + 1);
+        copy_value(c, v, depth + 1);
         lua_rawset(to, copy);
         lua_pop(from, 1);
     }

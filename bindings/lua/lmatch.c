@@ -67,6 +67,7 @@ static bool in_class(int c, int cl)
     case 'u': r = isupper(c); break;
     case 'w': r = isalnum(c); break;
     case 'x': r = isxdigit(c); break;
+    case 'z': r = c == 0; break; /* still in Lua 5.4, though deprecated since 5.2 */
     default: return cl == c;
     }
     return isupper(cl) ? !r : r;
