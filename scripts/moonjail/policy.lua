@@ -483,7 +483,9 @@ end
 
 -- Resolves a reference to { file =, source =, dir = } (not yet run).
 local function locate(core, ref, base_dir)
-  if ref == "" or ref:find("%z") then return invalid(core, "a policy name or path must not be empty or hold a NUL byte") end
+  if ref == "" or ref:find("%z") then
+    return invalid(core, "a policy name or path must not be empty or hold a NUL byte")
+  end
   if ref:find("/", 1, true) or ref:match("%.lua$") then
     local path = ref
     if path:sub(1, 1) ~= "/" and base_dir then path = base_dir .. "/" .. path end
