@@ -79,31 +79,38 @@ function M.glob(g)
   for c in body:gmatch("[^/]+") do
     if c == "." or c == ".." then return nil, "'.' and '..' have no place in a glob" end
     if c == "**" then
-      comps[#comps + 1] = "**"
+      if comps[#comps] ~= "**" then comps[#comps + 1] = "**" end -- "**/**" is "**"
     else
       local pat, why = component_pattern(c)
       if not pat then return nil, why end
       comps[#comps + 1] = pat
     end
   end
-  if not anchored then table.insert(comps, 1, "**") end
-  local function match(parts, pi, ci)
-    if ci > #comps then return pi > #parts end
-    if comps[ci] == "**" then
+  if not anchored and comps[1] ~= "**" then table.insert(comps, 1, "**") end
+  -- Each (part, component) pair is decided once (failed remembers the pairs that did not
+  -- match), so several "**" cost parts x components, not parts ^ stars.
+  local function match(parts, pi, ci, failed)
+    local key = pi * (#comps + 2) + ci
+    if failed[key] then return false end
+    local ok
+    if ci > #comps then
+      ok = pi > #parts
+    elseif comps[ci] == "**" then
+      ok = false
       for k = pi, #parts + 1 do
-        if match(parts, k, ci + 1) then return true end
+        if match(parts, k, ci + 1, failed) then ok = true; break end
       end
-      return false
+    else
+      ok = pi <= #parts and parts[pi]:find(comps[ci]) ~= nil and match(parts, pi + 1, ci + 1, failed)
     end
-    if pi > #parts then return false end
-    if not parts[pi]:find(comps[ci]) then return false end
-    return match(parts, pi + 1, ci + 1)
+    if not ok then failed[key] = true end
+    return ok
   end
   return function(path, is_dir)
     if dir_only and not is_dir then return false end
     local parts = {}
     for c in path:gmatch("[^/]+") do parts[#parts + 1] = c end
-    return match(parts, 1, 1)
+    return match(parts, 1, 1, {})
   end
 end
 
