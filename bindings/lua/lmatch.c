@@ -222,7 +222,7 @@ static const char *back_reference(matcher_t *m, const char *s, int digit)
 {
     int i = digit - '1';
     if (i < 0 || i >= m->ncap || m->cap[i].len == CAP_OPEN)
-        luaL_error(m->L, "invalid capture index %%%d in pattern", i + 1);
+        luaL_error(m->L, "invalid capture index %%%d", i + 1);
     ptrdiff_t len = m->cap[i].len;
     if (len < 0 || m->src_end - s < len) /* a position capture never matches */
         return NULL;
