@@ -162,6 +162,9 @@ return function(mj, core)
       add("repositories: expected an array of rules")
     end
     if r.params ~= nil and type(r.params) ~= "table" then add("params: expected { name = default }") end
+    for k in pairs(type(r.params) == "table" and r.params or {}) do
+      if type(k) ~= "string" then add("params: expected { name = default } (a name is a string, not %s)", type(k)) end
+    end
     if r.artifacts ~= nil then
       if type(r.artifacts) ~= "table" then add("artifacts: expected an array of absolute paths or globs") end
       for i, a in ipairs(type(r.artifacts) == "table" and r.artifacts or {}) do

@@ -131,6 +131,12 @@ return { output = "out", params = { greeting = "hi" },
     r = helpers.cli({ "recipe", dir .. "/p.lua", "--set", "greting=x" })
     assert.are.equal(125, r.status)
     assert.is_truthy(r.stderr:find("did you mean 'greeting'", 1, true), r.stderr)
+    -- (found by fuzzing) a params table with a key that is not a name is refused, not a crash
+    recipe_file(dir, "k.lua", 'return { output = "out", params = { {} }, steps = { { run = "true" } } }')
+    r = helpers.cli({ "recipe", dir .. "/k.lua", "--set", "x=1" })
+    assert.are.equal(125, r.status)
+    assert.is_truthy(r.stderr:find("INVALID_CONFIG", 1, true), r.stderr)
+    assert.is_truthy(r.stderr:find("a name is a string", 1, true), r.stderr)
   end)
 
   it("print the report as JSON with --json and exit 1 when a step failed", function()
