@@ -308,7 +308,8 @@ static int core_limited(lua_State *L)
     lua_xmove(L, co, nargs + 1);
 
     lua_pushliteral(L, "");
-    lua_getmetatable(L, -1);
+    if (!lua_getmetatable(L, -1))
+        return luaL_error(L, "moonjail core.limited: strings have no metatable (open the string library)");
     int mt = lua_gettop(L);
     lua_getfield(L, mt, "__index"); /* saved */
     int saved = lua_gettop(L);
