@@ -22,6 +22,7 @@
 
 #include "image/base64.h"
 #include "image/hash.h"
+#include "largs.h"
 #include "limage.h"
 #include "lerror.h"
 #include "lutil.h"
@@ -86,24 +87,13 @@ void *mjl_arena_alloc(lua_State *L, mjl_arena_t *a, size_t n)
 
 /* ---------------------------------------------------------------- argument helpers */
 
-const char *mjl_image_cstring(lua_State *L, int idx, const char *what)
-{
-    size_t len;
-    const char *s = lua_tolstring(L, idx, &len);
-    if (!s || lua_type(L, idx) != LUA_TSTRING)
-        luaL_error(L, "%s: string expected, got %s", what, luaL_typename(L, idx));
-    if (strlen(s) != len)
-        luaL_error(L, "%s: embedded NUL in string", what);
-    return s;
-}
-
 /* Leaves t[field] on the stack (so a string stays alive) and returns it, or NULL for nil. */
 const char *mjl_image_opt_field(lua_State *L, int t, const char *field)
 {
     lua_getfield(L, t, field);
     if (lua_isnil(L, -1))
         return NULL;
-    return mjl_image_cstring(L, -1, field);
+    return mjl_tocstring(L, -1, field);
 }
 
 /* Raises unless every key of the table at t is in allowed (NULL-terminated). */
@@ -151,7 +141,7 @@ const char **mjl_image_headers(lua_State *L, mjl_arena_t *a, int idx, const char
     const char **v = mjl_arena_alloc(L, a, ((size_t)n + 1) * sizeof(char *));
     for (lua_Integer i = 1; i <= n; i++) {
         lua_rawgeti(L, idx, i);
-        const char *h = mjl_image_cstring(L, -1, what);
+        const char *h = mjl_tocstring(L, -1, what);
         if (strpbrk(h, "\r\n") || !strchr(h, ':'))
             luaL_error(L, "%s: '%s' is not one \"Name: value\" line", what, h);
         v[i - 1] = h; /* alive: the table holds it */
@@ -296,7 +286,7 @@ static int client_request(lua_State *L)
 
 static mj_hash_algo_t check_algo(lua_State *L, int idx)
 {
-    const char *algo = luaL_checkstring(L, idx);
+    const char *algo = mjl_checkcstring(L, idx);
     if (strcmp(algo, "sha256") == 0)
         return MJ_HASH_SHA256;
     if (strcmp(algo, "sha512") == 0)
@@ -327,7 +317,7 @@ static int image_digest_valid(lua_State *L)
 {
     size_t len;
     const char *s = lua_tolstring(L, 1, &len);
-    lua_pushboolean(L, lua_type(L, 1) == LUA_TSTRING && strlen(s) == len && mj_digest_valid(s));
+    lua_pushboolean(L, lua_type(L, 1) == LUA_TSTRING && strlen(s) == len && mj_digest_valid(s)); /* never raises */
     return 1;
 }
 
@@ -388,8 +378,8 @@ static int image_euid(lua_State *L)
 static int image_status_error(lua_State *L)
 {
     lua_Integer status = luaL_checkinteger(L, 1);
-    const char *retry_after = luaL_optstring(L, 2, NULL);
-    const char *what = luaL_checkstring(L, 3);
+    const char *retry_after = mjl_optcstring(L, 2, NULL);
+    const char *what = mjl_checkcstring(L, 3);
     mj_error_t *e = mj_http_status_error((long)status, retry_after, what);
     mjl_push_error(L, e);
     mj_error_free(e);

@@ -21,8 +21,6 @@ void mjl_image_store_register(lua_State *L);
 
 /* limage.c: the client at idx (raises on a wrong or closed one). */
 mj_http_client_t *mjl_check_client(lua_State *L, int idx);
-/* A string argument or field that must not hold a NUL (raises naming what, never truncates). */
-const char *mjl_image_cstring(lua_State *L, int idx, const char *what);
 /* t[field] as an optional C string (NULL when nil), raising on another type or a NUL. */
 const char *mjl_image_opt_field(lua_State *L, int t, const char *field);
 /* A to-be-closed userdata that frees the C memory of one call when it returns or raises. */

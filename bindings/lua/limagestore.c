@@ -22,6 +22,7 @@
 #include "image/records.h"
 #include "image/store.h"
 #include "image/transfer.h"
+#include "largs.h"
 #include "limage.h"
 #include "lerror.h"
 #include "lutil.h"
@@ -78,7 +79,7 @@ static int store_close(lua_State *L)
 /* image.store(root) -> Store | nil, err */
 static int image_store(lua_State *L)
 {
-    const char *root = mjl_image_cstring(L, 1, "store root");
+    const char *root = mjl_tocstring(L, 1, "store root");
     store_ud_t *u = lua_newuserdatauv(L, sizeof(*u), 0);
     u->store = NULL;
     luaL_setmetatable(L, STORE_MT);
@@ -99,7 +100,7 @@ static int store_blob_path(lua_State *L)
 {
     mj_store_t *s = check_store(L);
     mj_error_t *e = NULL;
-    char *path = mj_store_blob_path(s, mjl_image_cstring(L, 2, "digest"), &e);
+    char *path = mj_store_blob_path(s, mjl_tocstring(L, 2, "digest"), &e);
     if (!path)
         return fail_free(L, e, "blob path");
     lua_pushstring(L, path); /* may raise: free first is not possible, so copy through the stack */
@@ -113,7 +114,7 @@ static int store_has(lua_State *L)
     mj_store_t *s = check_store(L);
     uint64_t size = 0;
     mj_error_t *e = NULL;
-    int r = mj_store_has_blob(s, mjl_image_cstring(L, 2, "digest"), &size, &e);
+    int r = mj_store_has_blob(s, mjl_tocstring(L, 2, "digest"), &size, &e);
     if (r < 0)
         return fail_free(L, e, "blob lookup");
     lua_pushboolean(L, r);
@@ -127,7 +128,7 @@ static int store_has(lua_State *L)
 static int store_read(lua_State *L)
 {
     mj_store_t *s = check_store(L);
-    const char *digest = mjl_image_cstring(L, 2, "digest");
+    const char *digest = mjl_tocstring(L, 2, "digest");
     lua_Integer max = luaL_checkinteger(L, 3);
     luaL_argcheck(L, max > 0 && max <= (1 << 30), 3, "from 1 to 2^30 bytes");
     mjl_arena_t *a = mjl_arena_new(L);
@@ -146,7 +147,7 @@ static int store_read(lua_State *L)
 static int store_put(lua_State *L)
 {
     mj_store_t *s = check_store(L);
-    const char *digest = mjl_image_cstring(L, 2, "digest");
+    const char *digest = mjl_tocstring(L, 2, "digest");
     size_t len;
     const char *data = luaL_checklstring(L, 3, &len);
     mj_error_t *e = NULL;
@@ -182,7 +183,7 @@ static void check_record(lua_State *L, int idx, mjl_arena_t *a, mj_image_record_
     r->blobs.n = r->blobs.cap = (size_t)n;
     for (lua_Integer i = 1; i <= n; i++) {
         lua_rawgeti(L, blobs, i);
-        r->blobs.v[i - 1] = (char *)mjl_image_cstring(L, -1, "image record blob");
+        r->blobs.v[i - 1] = (char *)mjl_tocstring(L, -1, "image record blob");
         lua_pop(L, 1); /* alive: the blobs table holds it */
     }
 }
@@ -257,8 +258,8 @@ static records_ud_t *new_records(lua_State *L)
 static int store_image(lua_State *L)
 {
     mj_store_t *s = check_store(L);
-    const char *name = mjl_image_cstring(L, 2, "name");
-    const char *platform = mjl_image_cstring(L, 3, "platform");
+    const char *name = mjl_tocstring(L, 2, "name");
+    const char *platform = mjl_tocstring(L, 3, "platform");
     records_ud_t *u = new_records(L);
     mj_error_t *e = NULL;
     int r = mj_store_image_get(s, name, platform, &u->one, &e);
@@ -295,7 +296,7 @@ static int store_remove_image(lua_State *L)
 {
     mj_store_t *s = check_store(L);
     mj_error_t *e = NULL;
-    int r = mj_store_image_remove(s, mjl_image_cstring(L, 2, "name"), mjl_image_cstring(L, 3, "platform"), &e);
+    int r = mj_store_image_remove(s, mjl_tocstring(L, 2, "name"), mjl_tocstring(L, 3, "platform"), &e);
     if (r < 0)
         return fail_free(L, e, "image record");
     lua_pushboolean(L, r);
@@ -351,7 +352,7 @@ static int lease_fd(lua_State *L)
 static int store_lease(lua_State *L)
 {
     mj_store_t *s = check_store(L);
-    const char *holder = lua_isnoneornil(L, 3) ? NULL : mjl_image_cstring(L, 3, "holder");
+    const char *holder = lua_isnoneornil(L, 3) ? NULL : mjl_tocstring(L, 3, "holder");
     lease_ud_t *u = lua_newuserdatauv(L, sizeof(*u), 0);
     u->lease = NULL;
     luaL_setmetatable(L, LEASE_MT);
@@ -371,7 +372,7 @@ static int store_in_use(lua_State *L)
 {
     mj_store_t *s = check_store(L);
     mj_error_t *e = NULL;
-    int n = mj_store_image_in_use(s, mjl_image_cstring(L, 2, "digest"), &e);
+    int n = mj_store_image_in_use(s, mjl_tocstring(L, 2, "digest"), &e);
     if (n < 0)
         return fail_free(L, e, "image leases");
     lua_pushinteger(L, n);
@@ -383,7 +384,7 @@ static int store_refs(lua_State *L)
 {
     mj_store_t *s = check_store(L);
     mj_error_t *e = NULL;
-    int n = mj_store_blob_refs(s, mjl_image_cstring(L, 2, "digest"), &e);
+    int n = mj_store_blob_refs(s, mjl_tocstring(L, 2, "digest"), &e);
     if (n < 0)
         return fail_free(L, e, "blob references");
     lua_pushinteger(L, n);

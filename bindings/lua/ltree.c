@@ -18,6 +18,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 
+#include "largs.h"
 #include "lbox.h"
 #include "lerror.h"
 #include "ltree.h"
@@ -115,8 +116,8 @@ static uint64_t opt_count(lua_State *L, int arg)
 /* core.fetch(url, dest [, max_bytes]) -> true | nil, err */
 static int tree_fetch(lua_State *L)
 {
-    const char *url = luaL_checkstring(L, 1);
-    const char *dest = luaL_checkstring(L, 2);
+    const char *url = mjl_checkcstring(L, 1);
+    const char *dest = mjl_checkcstring(L, 2);
     uint64_t max = opt_count(L, 3);
     mjl_box_t *box = mjl_new_box(L);
     int rc = mj_fetch_url(url, dest, max, &box->err);
@@ -126,8 +127,8 @@ static int tree_fetch(lua_State *L)
 /* core.unpack(archive, dest [, {max_bytes=, max_entries=, strip_components=}]) -> true | nil, err */
 static int tree_unpack(lua_State *L)
 {
-    const char *archive = luaL_checkstring(L, 1);
-    const char *dest = luaL_checkstring(L, 2);
+    const char *archive = mjl_checkcstring(L, 1);
+    const char *dest = mjl_checkcstring(L, 2);
     mj_unpack_limits_t lim = {0};
     if (!lua_isnoneornil(L, 3)) {
         luaL_checktype(L, 3, LUA_TTABLE);
@@ -183,7 +184,7 @@ static int walk_collect(const mj_tree_entry_t *e, void *ud)
 /* core.walk(root) -> array of {path, type, mode, size, dev, ino, nlink, uid, gid, mtime, target} */
 static int tree_walk(lua_State *L)
 {
-    const char *root = luaL_checkstring(L, 1);
+    const char *root = mjl_checkcstring(L, 1);
     mjl_box_t *box = mjl_new_box(L);
     tree_list_t *l = new_list(L);
     int rc = mj_tree_walk(root, walk_collect, l, &box->err);
@@ -215,7 +216,7 @@ static int tree_walk(lua_State *L)
 /* core.remove_tree(path) -> true | nil, err */
 static int tree_remove(lua_State *L)
 {
-    const char *path = luaL_checkstring(L, 1);
+    const char *path = mjl_checkcstring(L, 1);
     mjl_box_t *box = mjl_new_box(L);
     int rc = mj_tree_remove(path, &box->err);
     return mjl_push_status(L, rc, box);
@@ -256,8 +257,8 @@ static int diff_collect(const char *path, mj_diff_kind_t kind, mode_t mode, void
 /* core.overlay_diff(upper, lower) -> array of {path, kind = "added"|"modified"|"deleted", type} */
 static int tree_overlay_diff(lua_State *L)
 {
-    const char *upper = luaL_checkstring(L, 1);
-    const char *lower = luaL_checkstring(L, 2);
+    const char *upper = mjl_checkcstring(L, 1);
+    const char *lower = mjl_checkcstring(L, 2);
     mjl_box_t *box = mjl_new_box(L);
     tree_list_t *l = new_list(L);
     int rc = mj_overlay_diff(upper, lower, diff_collect, l, &box->err);
@@ -280,9 +281,9 @@ static int tree_overlay_diff(lua_State *L)
 /* core.overlay_export(upper, lower, dest) -> true | nil, err */
 static int tree_overlay_export(lua_State *L)
 {
-    const char *upper = luaL_checkstring(L, 1);
-    const char *lower = luaL_checkstring(L, 2);
-    const char *dest = luaL_checkstring(L, 3);
+    const char *upper = mjl_checkcstring(L, 1);
+    const char *lower = mjl_checkcstring(L, 2);
+    const char *dest = mjl_checkcstring(L, 3);
     mjl_box_t *box = mjl_new_box(L);
     int rc = mj_overlay_export(upper, lower, dest, &box->err);
     return mjl_push_status(L, rc, box);
@@ -291,9 +292,9 @@ static int tree_overlay_export(lua_State *L)
 /* core.git_archive(repo, ref, dest) -> true | nil, err */
 static int tree_git_archive(lua_State *L)
 {
-    const char *repo = luaL_checkstring(L, 1);
-    const char *ref = luaL_checkstring(L, 2);
-    const char *dest = luaL_checkstring(L, 3);
+    const char *repo = mjl_checkcstring(L, 1);
+    const char *ref = mjl_checkcstring(L, 2);
+    const char *dest = mjl_checkcstring(L, 3);
     mjl_box_t *box = mjl_new_box(L);
     int rc = mj_git_archive(repo, ref, dest, &box->err);
     return mjl_push_status(L, rc, box);
@@ -302,7 +303,7 @@ static int tree_git_archive(lua_State *L)
 /* core.sha256_file(path) -> 64 hex digits | nil, err */
 static int tree_sha256_file(lua_State *L)
 {
-    const char *path = luaL_checkstring(L, 1);
+    const char *path = mjl_checkcstring(L, 1);
     mjl_box_t *box = mjl_new_box(L);
     char hex[65];
     int rc = mj_file_sha256(path, hex, &box->err);

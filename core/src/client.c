@@ -112,8 +112,7 @@ int mj_client_request(mj_sandbox_t *sb, uint32_t type, int32_t arg, const void *
         *err = mj_error_new(MJ_ERR_TIMEOUT, ETIMEDOUT, "the supervisor of %s did not answer", mj_client_name(sb));
         return -1;
     }
-    if (n != (ssize_t)sizeof(*rep) || rep->magic != MJ_PROTO_MAGIC ||
-        (rep->type != MJ_REP_OK && rep->type != MJ_REP_ERR)) {
+    if (!mj_wire_reply_ok(rep, n)) {
         mj_close_fd(&sb->ctl);
         *err = mj_client_gone_error(sb);
         return -1;

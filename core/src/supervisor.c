@@ -180,15 +180,7 @@ static void handle_request(int ci)
         return;
     }
     mj_req_t req;
-    if (n == -2 || (size_t)n < sizeof(req)) { /* short, or truncated */
-        for (int i = 0; i < nfds; i++)
-            close(rfds[i]);
-        reply(fd, MJ_REP_ERR, EPROTO, 0);
-        return;
-    }
-    memcpy(&req, req_buf, sizeof(req));
-    if (req.magic != MJ_PROTO_MAGIC || req.len != (size_t)n - sizeof(req) ||
-        (req.type != MJ_REQ_EXEC && nfds > 0)) {
+    if (n == -2 || mj_wire_check_request(req_buf, (size_t)n, nfds, &req) != 0) { /* truncated, short, bad */
         for (int i = 0; i < nfds; i++)
             close(rfds[i]);
         reply(fd, MJ_REP_ERR, EPROTO, 0);

@@ -8,9 +8,12 @@
 -- Returns function(mj, core) -> M with M.load(path_or_table, opts) and M.run(path_or_table, opts).
 -- The recipe file and its hooks run in a restricted environment: safe standard libraries, the
 -- recipe's `params`, and a `moonjail` table without anything that reaches the host; the sandbox
--- a hook receives can copy files out only into the recipe's output directory.
--- Never: give recipe code io, os.execute, load/require/package/debug, or write on the host
--- outside `output`.
+-- a hook receives can copy files out only into the recipe's output directory.  They run under a
+-- budget (core.limited: memory through the allocator, a deadline and, while loading, an
+-- instruction count — bounding work inside one C call such as a gsub too), and what the file
+-- returns is copied raw (core.plain), so none of its metamethods runs outside that budget.
+-- Never: give recipe code io, os.execute, load/require/package/debug or a __gc metamethod, read
+-- a recipe's values through their metamethods, or write on the host outside `output`.
 local util = require "moonjail.util"
 local json = require "moonjail.json"
 
@@ -23,7 +26,9 @@ local STEP_KEYS = { name = true, run = true, env = true, workdir = true, timeout
   output_limit = true, hook_timeout = true }
 local MAX_INSTRUCTIONS = 5000000 -- loading the recipe file
 local LOAD_TIMEOUT = 10           -- seconds loading a recipe file may take
+local LOAD_MEMORY = 64 * 1024 * 1024  -- bytes loading a recipe file may add to the Lua heap
 local HOOK_TIMEOUT = 300          -- seconds of Lua a hook may run (time in sandbox calls included)
+local HOOK_MEMORY = 256 * 1024 * 1024 -- bytes a hook may add (its sandbox calls' results included)
 local MAX_SOURCE_BYTES = 1024 * 1024
 local EX_TEMPFAIL = 75
 local MAX_BACKOFF = 30
@@ -48,25 +53,13 @@ return function(mj, core)
     return t
   end
 
-  local hook_deadline, hook_limit -- of the hook running now
-  local function deadline_hook()
-    if hook_deadline and mj.now() > hook_deadline then
-      error(string.format("ran longer than %gs (hook_timeout, or the limit on loading a recipe)", hook_limit), 2)
+  -- setmetatable for recipe code: a __gc metamethod would run whenever the collector decides,
+  -- outside every budget (and with hooks off), so it is refused.
+  local function safe_setmetatable(t, mt)
+    if type(mt) == "table" and rawget(mt, "__gc") ~= nil then
+      error("recipes cannot set a __gc metamethod", 2)
     end
-  end
-  -- coroutine.create for recipe code: coroutines a hook makes are watched too
-  local function watched_create(f)
-    local co = coroutine.create(f)
-    debug.sethook(co, deadline_hook, "", 10000)
-    return co
-  end
-  local function watched_wrap(f)
-    local co = watched_create(f)
-    return function(...)
-      local res = table.pack(coroutine.resume(co, ...))
-      if not res[1] then error(res[2], 2) end
-      return table.unpack(res, 2, res.n)
-    end
+    return setmetatable(t, mt)
   end
 
   local function sandbox_env(params, output_dir, log)
@@ -74,15 +67,16 @@ return function(mj, core)
       assert = assert, error = error, ipairs = ipairs, next = next, pairs = pairs, pcall = pcall,
       select = select, tonumber = tonumber, tostring = tostring, type = type, xpcall = xpcall,
       rawequal = rawequal, rawlen = rawlen, rawget = rawget, rawset = rawset,
-      setmetatable = setmetatable,
+      setmetatable = safe_setmetatable,
       -- a string's metatable leads to the real string library the runner itself uses
       getmetatable = function(v)
         if type(v) == "string" then return nil end
         return getmetatable(v)
       end,
-      string = copy_lib(string, { dump = true }), table = copy_lib(table), math = copy_lib(math),
+      -- find, match, gmatch and gsub that poll the budget while they backtrack
+      string = copy_lib(core.string_lib(), { dump = true }), table = copy_lib(table), math = copy_lib(math),
       utf8 = copy_lib(utf8),
-      coroutine = copy_lib(coroutine, { create = true, wrap = true }),
+      coroutine = copy_lib(coroutine), -- coroutines recipe code makes inherit its budget
       os = { time = os.time, clock = os.clock, date = os.date, difftime = os.difftime },
       params = params,
       print = function(...)
@@ -91,7 +85,6 @@ return function(mj, core)
         log(table.concat(parts, "\t"))
       end,
     }
-    env.coroutine.create, env.coroutine.wrap = watched_create, watched_wrap
     env.moonjail = {
       version = mj.version, sleep = mj.sleep, now = mj.now, signal_number = mj.signal_number,
       json = { encode = json.encode, decode = json.decode, array = json.array },
@@ -101,35 +94,29 @@ return function(mj, core)
     return env
   end
 
-  -- Runs fn under the instruction budget (loading the recipe file).
+  -- Runs fn under the budget of loading a recipe file: ok, value or false, message.
   local function run_limited(fn)
-    local co = coroutine.create(fn)
-    local count = 0
-    debug.sethook(co, function()
-      count = count + 100
-      if count > MAX_INSTRUCTIONS then error("instruction limit exceeded while loading the recipe", 2) end
-    end, "", 100)
-    -- coroutines the file makes are not counted, but watched by the clock (LOAD_TIMEOUT)
-    hook_deadline, hook_limit = mj.now() + LOAD_TIMEOUT, LOAD_TIMEOUT
-    local ok, res = coroutine.resume(co)
-    hook_deadline = nil
-    debug.sethook(co)
-    return ok, res
+    local ok, res, kind, where = core.limited(fn,
+      { instructions = MAX_INSTRUCTIONS, seconds = LOAD_TIMEOUT, memory = LOAD_MEMORY })
+    if ok then return true, res end
+    if kind == "instructions" then
+      return false, string.format("%sinstruction limit exceeded while loading the recipe (%d)", where, MAX_INSTRUCTIONS)
+    elseif kind == "time" then
+      return false, string.format("%sran longer than %gs (the limit on loading a recipe)", where, LOAD_TIMEOUT)
+    end
+    return false, res -- its own error, or "file:line: memory limit exceeded (64 MiB)"
   end
 
-  -- Runs a hook like pcall, but an endless loop in it ends with an error after `limit` seconds
-  -- instead of hanging the recipe (checked every 10000 instructions; a single long call into
-  -- the sandbox, such as sb:exec, is bounded by its own timeout).
+  -- Runs a hook like pcall, under its budget: `limit` seconds (hook_timeout; checked between
+  -- instructions and inside pattern matching: a single long call into the sandbox, such as
+  -- sb:exec, is bounded by its own timeout) and HOOK_MEMORY.  Returns true, or false and a
+  -- message (an error value that is not a string is never converted through its metamethods).
   local function call_hook(limit, fn, ...)
-    local args = table.pack(...)
-    hook_deadline, hook_limit = mj.now() + limit, limit
-    local co = watched_create(function() return fn(table.unpack(args, 1, args.n)) end)
-    local res = table.pack(coroutine.resume(co))
-    hook_deadline = nil
-    if coroutine.status(co) == "suspended" then
-      return false, "hooks must not yield"
-    end
-    return table.unpack(res, 1, res.n)
+    local ok, res, kind, where = core.limited(fn, { seconds = limit, memory = HOOK_MEMORY }, ...)
+    if ok then return true end
+    if kind == "yield" then return false, "hooks must not yield" end
+    if kind == "time" then return false, string.format("%sran longer than %gs (hook_timeout)", where, limit) end
+    return false, res
   end
 
   ----------------------------------------------------------------------------------------------
@@ -179,6 +166,9 @@ return function(mj, core)
       add("repositories: expected an array of rules")
     end
     if r.params ~= nil and type(r.params) ~= "table" then add("params: expected { name = default }") end
+    for k in pairs(type(r.params) == "table" and r.params or {}) do
+      if type(k) ~= "string" then add("params: expected { name = default } (a name is a string, not %s)", type(k)) end
+    end
     if r.artifacts ~= nil then
       if type(r.artifacts) ~= "table" then add("artifacts: expected an array of absolute paths or globs") end
       for i, a in ipairs(type(r.artifacts) == "table" and r.artifacts or {}) do
@@ -284,6 +274,7 @@ return function(mj, core)
         if type(value) ~= "table" then
           return invalid(file .. ": a recipe must return a table (got " .. type(value) .. ")")
         end
+        value = core.plain(value) -- read from here on without running any of its metamethods
         value.__env = env
         return value
       end
@@ -670,7 +661,7 @@ return function(mj, core)
           entry.retryable = rerr.retryable
         end
         if hook_ok and step.after then
-          local aok, aerr = call_hook(limit, step.after, view, result)
+          local aok, aerr = call_hook(limit, step.after, view, util.deepcopy(result))
           if not aok then entry.error = "after hook: " .. tostring(aerr) end
         end
         local passed = result and result.success and not entry.error

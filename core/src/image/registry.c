@@ -242,8 +242,15 @@ static size_t header_cb(char *data, size_t size, size_t nmemb, void *ud)
         response_clear(r);
         r->url = url;
         r->body = body;
-        const char *sp = memchr(data, ' ', n);
-        r->status = sp ? strtol(sp + 1, NULL, 10) : 0;
+        /* the code after the first space, read within the n bytes (the data has no NUL) */
+        const char *sp = memchr(data, ' ', n), *end = data + n;
+        const char *d = sp ? sp + 1 : end;
+        while (d < end && (*d == ' ' || *d == '\t'))
+            d++;
+        long status = 0;
+        for (; d < end && isdigit((unsigned char)*d) && status < 1000; d++)
+            status = status * 10 + (*d - '0');
+        r->status = status;
         return n;
     }
     const char *colon = memchr(data, ':', n);
