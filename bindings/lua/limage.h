@@ -7,9 +7,20 @@
 #ifndef MOONJAIL_LIMAGE_H
 #define MOONJAIL_LIMAGE_H
 
+#include <lauxlib.h>
 #include <lua.h>
 
 #include "image/registry.h"
+#include "lhandle.h"
+
+/* The handle userdata of the image binding (lhandle.h's life cycle): Client (limage.c), Store
+ * (limagestore.c, limagelayer.c) and Lease (limagestore.c). */
+extern const mjl_handle_type_t mjl_image_client_type;
+extern const mjl_handle_type_t mjl_image_store_type;
+extern const mjl_handle_type_t mjl_image_lease_type;
+/* Creates the metatable mt unless it exists: __index = methods (NULL: none), __gc and __close =
+ * release (idempotent), __name = mt. */
+void mjl_image_type(lua_State *L, const char *mt, const luaL_Reg *methods, lua_CFunction release);
 
 /* With the core table on top of the stack: builds the table of image primitives, sets it as
  * core.image and as package.loaded["moonjail.imagecore"] (what image.lua requires). */
@@ -18,6 +29,10 @@ void mjl_image_register(lua_State *L);
 /* limagestore.c: adds store(root) to core.image (core is the table on top of the stack; call it
  * after mjl_image_register) and registers the Store and Lease metatables. */
 void mjl_image_store_register(lua_State *L);
+
+/* limagelayer.c: adds unpack_layers and layer_path to the Store type (call it after
+ * mjl_image_store_register). */
+void mjl_image_layer_register(lua_State *L);
 
 /* limage.c: the client at idx (raises on a wrong or closed one). */
 mj_http_client_t *mjl_check_client(lua_State *L, int idx);

@@ -10,7 +10,7 @@
  * The layers of bindings/lua, bottom to top; a file calls only files of a lower layer:
  *   embedded_data (generated) < embedded.c < lbox.c < lerror.c
  *   < lopts.c, lresult.c, lhandle.c < lprocess.c < lsandbox.c
- *   < lrun.c, lposix.c, ltree.c, linfo.c, limage.c < limagestore.c < lmoonjail.c
+ *   < lrun.c, lposix.c, ltree.c, linfo.c, limage.c < limagestore.c, limagelayer.c < lmoonjail.c
  * (lutil.h holds inline helpers only; main.c, the executable, stands on lmoonjail.c.)
  */
 #include <lauxlib.h>
@@ -43,6 +43,7 @@ int luaopen_moonjail(lua_State *L)
     mjl_info_register(L);    /* core.version, core.doctor, core.policy_source, … */
     mjl_image_register(L);   /* core.image = package.loaded["moonjail.imagecore"] (limage.c) */
     mjl_image_store_register(L); /* core.image.store, the Store and Lease types (limagestore.c) */
+    mjl_image_layer_register(L); /* the Store's unpack_layers and layer_path (limagelayer.c) */
 
     lua_getglobal(L, "require");
     lua_pushliteral(L, "moonjail.api");

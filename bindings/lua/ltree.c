@@ -65,11 +65,7 @@ static int list_release(lua_State *L)
 /* Pushes a new empty list and marks its stack slot to-be-closed. */
 static tree_list_t *new_list(lua_State *L)
 {
-    tree_list_t *l = lua_newuserdatauv(L, sizeof(*l), 0);
-    memset(l, 0, sizeof(*l));
-    luaL_setmetatable(L, TREE_LIST_MT);
-    lua_toclose(L, -1);
-    return l;
+    return mjl_new_tbc(L, sizeof(tree_list_t), TREE_LIST_MT);
 }
 
 /* A new zeroed item with a copy of path, or NULL (oom set) when memory ran out. */

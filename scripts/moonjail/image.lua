@@ -1,7 +1,9 @@
 -- moonjail.image — the control plane of OCI images: pull a reference from a registry into the
--- content-addressed store and record it, list, remove and collect.  Lua decides (which URL,
--- which credentials, which platform, when to retry); C moves and verifies the bytes
--- (moonjail.imagecore, bindings/lua/limage*.c over core/src/image).
+-- content-addressed store, unpack its layers and record it; load OCI layouts and `docker save`
+-- archives (moonjail.image.load); list, remove and collect; and hand a sandbox what it needs to
+-- run an image (root()).  Lua decides (which URL, which credentials, which platform, when to
+-- retry); C moves, verifies and unpacks the bytes (moonjail.imagecore, bindings/lua/limage*.c
+-- over core/src/image).
 --
 -- pull(ref, opts) -> record | nil, err.  opts (all optional; unknown keys raise):
 --   store = dir (default: default_store()), platform = "linux/arm64/v8" (default: the host's),
@@ -11,14 +13,18 @@
 --   retries = { attempts = 5, base_delay = 0.5, max_delay = 10, max_retry_after = 60 },
 --   timeouts = { connect = 30, stall = 30, request = 120 } (seconds; a blob stalls when it moves
 --   under 1 byte/s for `stall` seconds), parallel = 4, progress = function(event),
---   allow_foreign_layers = false, max_size = 32 GiB (config + layers).
+--   allow_foreign_layers = false, max_size = 32 GiB (config + layers), unpack = true (unpack the
+--   layers into the store: moonjail.image.layers), allow_devices = false (root: create the
+--   device nodes a layer has), layer_limits = { max_bytes, max_entries, max_depth, max_ratio }
+--   (per layer; see core/src/image/layer.h), unpack_parallel = 2.
 -- record = { name, registry, repository, tag, digest (the image manifest's), index (the index it
 --   was chosen from, or nil), media_type, platform = { os, architecture, variant },
 --   platform_string, config = { digest, size, media_type, data (the decoded config) },
---   layers = { { media_type, digest, size, annotations, urls }, … }, annotations, store,
---   pulled, downloaded (blob bytes moved by this pull), warnings }.
+--   layers = { { media_type, digest, size, annotations, urls }, … }, diff_ids (one per layer),
+--   annotations, store, pulled, downloaded (blob bytes moved by this pull), warnings }.
 -- progress events: { event = "manifest", digest, media_type }, { event = "blob", digest, kind =
---   "config" | "layer", index, done, total }; returning false cancels the pull.
+--   "config" | "layer", index, done, total }, { event = "unpack", index, total, diff_id, digest,
+--   present, entries, bytes }; returning false cancels the pull.
 -- Errors: INVALID_CONFIG (reference, options), NETWORK (retryable: transport, 408, 429, 5xx —
 --   retried with exponential backoff honouring Retry-After before it reaches the caller),
 --   PERMISSION_DENIED (401/403), IMAGE (404, digest or size mismatch, hostile or unsupported
@@ -28,11 +34,13 @@
 local reference = require "moonjail.image.reference"
 local manifest = require "moonjail.image.manifest"
 local auth = require "moonjail.image.auth"
+local layers = require "moonjail.image.layers"
 
 local M = {}
 
 M.reference = reference
 M.manifest = manifest
+M.layers = layers
 
 local C -- moonjail.imagecore, once moonjail is loaded
 local function core()
@@ -49,9 +57,12 @@ local function fail(code, msg, opts) return nil, mj().error(code, msg, opts) end
 local OPTION_TYPES = {
   store = "string", platform = "string", insecure = "table", ca_file = "string", credentials = "table",
   auth_files = "table", retries = "table", timeouts = "table", parallel = "number", progress = "function",
-  allow_foreign_layers = "boolean", max_size = "number",
+  allow_foreign_layers = "boolean", max_size = "number", unpack = "boolean", allow_devices = "boolean",
+  layer_limits = "table", unpack_parallel = "number",
 }
 local DEFAULT_MAX_SIZE = 32 * 1024 * 1024 * 1024
+
+M.OPTION_TYPES = OPTION_TYPES
 
 local function check_opts(fname, opts, types)
   if opts == nil then return {} end
@@ -374,6 +385,15 @@ local function pull(ctx)
       .. reference.platform_string(ctx.want) .. ")"
   end
 
+  local diff_ids = {}
+  if ctx.unpack then
+    local jobs, ids_or_code, jmsg = layers.jobs(doc, cfg)
+    if not jobs then return fail(ids_or_code, ref.name .. ": " .. jmsg) end
+    local results, uerr = layers.unpack(ctx.store, jobs, ctx.unpack_opts, ctx.progress)
+    if not results then return nil, uerr end
+    diff_ids = ids_or_code
+  end
+
   local ok, perr = ctx.store:put(digest, body)
   if ok and index_digest then ok, perr = ctx.store:put(index_digest, index_body) end
   if not ok then return nil, perr end
@@ -383,15 +403,15 @@ local function pull(ctx)
   local pstring = reference.platform_string(platform)
   local pulled = mj().now()
   ok, perr = ctx.store:set_image{ name = ref.name, platform = pstring, digest = digest, index = index_digest,
-    pulled = pulled, blobs = blobs }
+    pulled = pulled, blobs = blobs, layers = diff_ids }
   if not ok then return nil, perr end
 
   return {
     name = ref.name, registry = ref.registry, repository = ref.repository, tag = ref.tag, digest = digest,
     index = index_digest, media_type = doc.media_type, platform = platform, platform_string = pstring,
     config = { digest = doc.config.digest, size = doc.config.size, media_type = doc.config.media_type, data = cfg },
-    layers = doc.layers, annotations = doc.annotations, store = ctx.store:root(), pulled = pulled,
-    downloaded = moved, size = total, warnings = warnings,
+    layers = doc.layers, diff_ids = cfg.rootfs.diff_ids, annotations = doc.annotations, store = ctx.store:root(),
+    pulled = pulled, downloaded = moved, size = total, warnings = warnings,
   }
 end
 
@@ -423,7 +443,7 @@ function M.pull(ref_string, opts)
   local ctx = {
     ref = ref, want = want, platform_asked = opts.platform ~= nil, base = base, client = client, store = store,
     retry = retry_policy(opts), progress = opts.progress, allow_foreign = opts.allow_foreign_layers == true,
-    max_size = opts.max_size or DEFAULT_MAX_SIZE,
+    max_size = opts.max_size or DEFAULT_MAX_SIZE, unpack = opts.unpack ~= false, unpack_opts = layers.options(C_, opts),
     session = auth.session{ client = client, C = C_, base = base, host = ref.host, repository = ref.repository,
       credentials = auth.credentials(ref.registry, opts, C_), insecure = insecure },
   }
