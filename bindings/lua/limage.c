@@ -141,8 +141,7 @@ const char *mjl_image_opt_field(lua_State *L, int t, const char *field)
     return mjl_image_cstring(L, -1, field);
 }
 
-/* Raises unless every key of the table at t is in allowed (NULL-terminated). */
-static void check_keys(lua_State *L, int t, const char *what, const char *const *allowed)
+void mjl_image_check_keys(lua_State *L, int t, const char *what, const char *const *allowed)
 {
     lua_pushnil(L);
     while (lua_next(L, t)) {
@@ -156,6 +155,60 @@ static void check_keys(lua_State *L, int t, const char *what, const char *const 
             luaL_error(L, "%s: unknown option '%s'", what, luaL_tolstring(L, -1, NULL));
         }
     }
+}
+
+lua_Integer mjl_image_job_args(lua_State *L, int list, int fn, lua_Integer max, const char *what)
+{
+    luaL_checktype(L, list, LUA_TTABLE);
+    if (!lua_isnoneornil(L, fn))
+        luaL_checktype(L, fn, LUA_TFUNCTION);
+    lua_settop(L, fn);
+    lua_pushnil(L); /* fn + 1: the progress function's error, if it raises */
+    lua_Integer n = luaL_len(L, list);
+    if (n < 0 || n > max)
+        luaL_error(L, "%s: at most %d at once", what, (int)max);
+    return n;
+}
+
+void *mjl_image_jobs_new(lua_State *L, mjl_arena_t *a, const char *mt, lua_Integer n, size_t size)
+{
+    mjl_jobs_t *holder = mjl_new_tbc(L, sizeof(mjl_jobs_t), mt);
+    void *v = mjl_arena_alloc(L, a, ((size_t)n + 1) * size);
+    holder->v = v;
+    holder->n = (size_t)n;
+    return v;
+}
+
+mjl_progress_t mjl_progress_at(lua_State *L, int fn)
+{
+    return (mjl_progress_t){.L = L, .fn = lua_isnil(L, fn) ? 0 : fn, .err_slot = fn + 1};
+}
+
+bool mjl_progress_push(mjl_progress_t *x, int nargs)
+{
+    if (!x->fn || x->raised || !lua_checkstack(x->L, nargs + 2))
+        return false;
+    lua_pushvalue(x->L, x->fn);
+    return true;
+}
+
+int mjl_progress_call(mjl_progress_t *x, int nargs)
+{
+    lua_State *L = x->L;
+    if (lua_pcall(L, nargs, 1, 0) != LUA_OK) {
+        lua_replace(L, x->err_slot);
+        x->raised = true;
+        return 1;
+    }
+    int cancel = lua_isboolean(L, -1) && !lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    return cancel;
+}
+
+int mjl_progress_rethrow(mjl_progress_t *x)
+{
+    lua_pushvalue(x->L, x->err_slot);
+    return lua_error(x->L);
 }
 
 static lua_Integer opt_int_field(lua_State *L, int t, const char *field, lua_Integer dflt, lua_Integer lo,
@@ -225,7 +278,7 @@ static int image_client(lua_State *L)
     mj_http_opts_t o = {0};
     if (!lua_isnoneornil(L, 1)) {
         luaL_checktype(L, 1, LUA_TTABLE);
-        check_keys(L, 1, "image client", keys);
+        mjl_image_check_keys(L, 1, "image client", keys);
         o.ca_file = mjl_image_opt_field(L, 1, "ca_file"); /* stays on the stack */
         o.connect_timeout = (long)opt_int_field(L, 1, "connect_timeout", 0, 0, 3600);
         o.stall_timeout = (long)opt_int_field(L, 1, "stall_timeout", 0, 0, 3600);
@@ -293,7 +346,7 @@ static int client_request(lua_State *L)
     static const char *const keys[] = {"method", "url", "headers", "max_body", "insecure", NULL};
     mj_http_client_t *c = mjl_check_client(L, 1);
     luaL_checktype(L, 2, LUA_TTABLE);
-    check_keys(L, 2, "request", keys);
+    mjl_image_check_keys(L, 2, "request", keys);
     mjl_arena_t *a = mjl_arena_new(L);
     request_ud_t *u = mjl_new_tbc(L, sizeof(request_ud_t), REQUEST_MT);
     u->req.method = mjl_image_opt_field(L, 2, "method");

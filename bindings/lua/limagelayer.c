@@ -23,16 +23,12 @@
 #define LAYER_JOBS_MT "moonjail.image_layer_jobs"
 #define MAX_LAYER_JOBS 1024
 
-typedef struct {
-    mj_layer_job_t *jobs;
-    size_t n;
-} layer_jobs_t;
-
 static int layer_jobs_release(lua_State *L)
 {
-    layer_jobs_t *u = luaL_checkudata(L, 1, LAYER_JOBS_MT);
+    mjl_jobs_t *u = luaL_checkudata(L, 1, LAYER_JOBS_MT);
+    mj_layer_job_t *jobs = u->v;
     for (size_t i = 0; i < u->n; i++)
-        mj_layer_job_clear(&u->jobs[i]);
+        mj_layer_job_clear(&jobs[i]);
     u->n = 0;
     return 0;
 }
@@ -89,15 +85,7 @@ static void check_opts(lua_State *L, int t, mj_layer_opts_t *o, unsigned *parall
     if (lua_isnoneornil(L, t))
         return;
     luaL_checktype(L, t, LUA_TTABLE);
-    lua_pushnil(L);
-    while (lua_next(L, t)) {
-        lua_pop(L, 1);
-        bool ok = false;
-        for (const char *const *k = keys; *k && !ok; k++)
-            ok = lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), *k) == 0;
-        if (!ok)
-            luaL_error(L, "unpack_layers: unknown option '%s'", luaL_tolstring(L, -1, NULL));
-    }
+    mjl_image_check_keys(L, t, "unpack_layers", keys);
     o->keep_owners = opt_flag(L, t, "keep_owners");
     o->trusted_xattrs = opt_flag(L, t, "trusted_xattrs");
     o->allow_devices = opt_flag(L, t, "allow_devices");
@@ -142,32 +130,14 @@ static void push_result(lua_State *L, const mj_layer_job_t *j)
     lua_setfield(L, -2, "stats");
 }
 
-typedef struct {
-    lua_State *L;
-    int fn;       /* stack index of the progress function, 0 for none */
-    int err_slot; /* where an error it raises is kept */
-    bool raised;
-} progress_ctx_t;
-
 static int unpack_progress(void *ud, size_t index, const mj_layer_job_t *job)
 {
-    progress_ctx_t *x = ud;
-    lua_State *L = x->L;
-    if (!x->fn || x->raised)
+    mjl_progress_t *x = ud;
+    if (!mjl_progress_push(x, 2))
         return x->raised;
-    if (!lua_checkstack(L, 8))
-        return 0;
-    lua_pushvalue(L, x->fn);
-    lua_pushinteger(L, (lua_Integer)index + 1);
-    push_result(L, job);
-    if (lua_pcall(L, 2, 1, 0) != LUA_OK) {
-        lua_replace(L, x->err_slot);
-        x->raised = true;
-        return 1;
-    }
-    int cancel = lua_isboolean(L, -1) && !lua_toboolean(L, -1);
-    lua_pop(L, 1);
-    return cancel;
+    lua_pushinteger(x->L, (lua_Integer)index + 1);
+    push_result(x->L, job);
+    return mjl_progress_call(x, 2);
 }
 
 /* store:unpack_layers({{blob, diff_id, compression = "gzip" | "zstd" | "tar"}, …}, opts, progress)
@@ -178,22 +148,12 @@ static int unpack_progress(void *ud, size_t index, const mj_layer_job_t *job)
 static int store_unpack_layers(lua_State *L)
 {
     mj_store_t *s = check_store(L);
-    luaL_checktype(L, 2, LUA_TTABLE);
     mj_layer_opts_t o;
     unsigned parallel;
     check_opts(L, 3, &o, &parallel);
-    if (!lua_isnoneornil(L, 4))
-        luaL_checktype(L, 4, LUA_TFUNCTION);
-    lua_settop(L, 4);
-    lua_pushnil(L); /* 5: the progress function's error, if it raises */
-    lua_Integer n = luaL_len(L, 2);
-    if (n < 0 || n > MAX_LAYER_JOBS)
-        return luaL_error(L, "unpack_layers: at most %d layers at once", MAX_LAYER_JOBS);
+    lua_Integer n = mjl_image_job_args(L, 2, 4, MAX_LAYER_JOBS, "unpack_layers: layers");
     mjl_arena_t *a = mjl_arena_new(L);
-    layer_jobs_t *ju = mjl_new_tbc(L, sizeof(layer_jobs_t), LAYER_JOBS_MT);
-    mj_layer_job_t *jobs = mjl_arena_alloc(L, a, ((size_t)n + 1) * sizeof(*jobs));
-    ju->jobs = jobs;
-    ju->n = (size_t)n;
+    mj_layer_job_t *jobs = mjl_image_jobs_new(L, a, LAYER_JOBS_MT, n, sizeof(*jobs));
     for (lua_Integer i = 1; i <= n; i++) {
         lua_rawgeti(L, 2, i);
         int t = lua_gettop(L);
@@ -206,13 +166,12 @@ static int store_unpack_layers(lua_State *L)
         j->compression = check_compression(L, t);
         lua_settop(L, t - 1); /* the strings stay alive in the job tables */
     }
-    progress_ctx_t x = {.L = L, .fn = lua_isnil(L, 4) ? 0 : 4, .err_slot = 5};
+    mjl_progress_t x = mjl_progress_at(L, 4);
     mj_error_t *e = NULL;
     int failed = mj_store_unpack_layers(s, jobs, (size_t)n, &o, parallel, unpack_progress, &x, &e);
     if (x.raised) {
         mj_error_free(e);
-        lua_pushvalue(L, 5);
-        return lua_error(L); /* the jobs and the arena are closed on the way out */
+        return mjl_progress_rethrow(&x); /* the jobs and the arena are closed on the way out */
     }
     if (failed < 0) {
         int r = mjl_fail(L, e, "layer unpack");

@@ -37,11 +37,6 @@
 #define MAX_JOBS 4096
 #define MAX_SAFE_INTEGER 9007199254740992.0 /* 2^53: JSON numbers above lose precision */
 
-typedef struct {
-    mj_blob_fetch_t *jobs;
-    size_t n;
-} jobs_ud_t;
-
 static int fail_free(lua_State *L, mj_error_t *e, const char *fallback)
 {
     int r = mjl_fail(L, e, fallback);
@@ -392,28 +387,28 @@ static int store_lease(lua_State *L)
     return 1;
 }
 
-/* store:in_use(digest) -> count of live leases | nil, err */
-static int store_in_use(lua_State *L)
+/* A count the store keeps of the digest at 2: count | nil, err. */
+static int digest_count(lua_State *L, int (*count)(mj_store_t *, const char *, mj_error_t **), const char *what)
 {
     mj_store_t *s = check_store(L);
     mj_error_t *e = NULL;
-    int n = mj_store_image_in_use(s, mjl_image_cstring(L, 2, "digest"), &e);
+    int n = count(s, mjl_image_cstring(L, 2, "digest"), &e);
     if (n < 0)
-        return fail_free(L, e, "image leases");
+        return fail_free(L, e, what);
     lua_pushinteger(L, n);
     return 1;
 }
 
-/* store:refs(digest) -> reference count | nil, err */
+/* store:in_use(digest) -> count of live leases | nil, err */
+static int store_in_use(lua_State *L)
+{
+    return digest_count(L, mj_store_image_in_use, "image leases");
+}
+
+/* store:refs(digest) -> reference count (records and live leases listing the blob or layer) | nil, err */
 static int store_refs(lua_State *L)
 {
-    mj_store_t *s = check_store(L);
-    mj_error_t *e = NULL;
-    int n = mj_store_blob_refs(s, mjl_image_cstring(L, 2, "digest"), &e);
-    if (n < 0)
-        return fail_free(L, e, "blob references");
-    lua_pushinteger(L, n);
-    return 1;
+    return digest_count(L, mj_store_blob_refs, "blob references");
 }
 
 /* store:gc{wait = false, partial_max_age = seconds (0: all)} -> stats | nil, err */
@@ -450,40 +445,23 @@ static int store_gc(lua_State *L)
 
 static int jobs_release(lua_State *L)
 {
-    jobs_ud_t *u = luaL_checkudata(L, 1, JOBS_MT);
+    mjl_jobs_t *u = luaL_checkudata(L, 1, JOBS_MT);
+    mj_blob_fetch_t *jobs = u->v;
     for (size_t i = 0; i < u->n; i++)
-        mj_blob_fetch_clear(&u->jobs[i]);
+        mj_blob_fetch_clear(&jobs[i]);
     u->n = 0;
     return 0;
 }
 
-typedef struct {
-    lua_State *L;
-    int fn;       /* stack index of the progress function, 0 for none */
-    int err_slot; /* stack index where a raised error is kept */
-    bool raised;
-} progress_ctx_t;
-
 static int fetch_progress(void *ud, size_t index, uint64_t done, uint64_t total)
 {
-    progress_ctx_t *x = ud;
-    lua_State *L = x->L;
-    if (!x->fn || x->raised)
+    mjl_progress_t *x = ud;
+    if (!mjl_progress_push(x, 3))
         return x->raised;
-    if (!lua_checkstack(L, 6))
-        return 0;
-    lua_pushvalue(L, x->fn);
-    lua_pushinteger(L, (lua_Integer)index + 1);
-    lua_pushinteger(L, mjl_clamp_u64(done));
-    lua_pushinteger(L, mjl_clamp_u64(total));
-    if (lua_pcall(L, 3, 1, 0) != LUA_OK) {
-        lua_replace(L, x->err_slot);
-        x->raised = true;
-        return 1;
-    }
-    int cancel = lua_isboolean(L, -1) && !lua_toboolean(L, -1);
-    lua_pop(L, 1);
-    return cancel;
+    lua_pushinteger(x->L, (lua_Integer)index + 1);
+    lua_pushinteger(x->L, mjl_clamp_u64(done));
+    lua_pushinteger(x->L, mjl_clamp_u64(total));
+    return mjl_progress_call(x, 3);
 }
 
 static lua_Integer check_size_field(lua_State *L, int t)
@@ -529,32 +507,14 @@ static int store_fetch(lua_State *L)
     static const char *const keys[] = {"url", "headers", "digest", "size", "insecure", NULL};
     mj_store_t *s = check_store(L);
     mj_http_client_t *c = mjl_check_client(L, 2);
-    luaL_checktype(L, 3, LUA_TTABLE);
-    if (!lua_isnoneornil(L, 4))
-        luaL_checktype(L, 4, LUA_TFUNCTION);
-    lua_settop(L, 4);
-    lua_pushnil(L); /* 5: the progress function's error, if it raises */
-    lua_Integer n = luaL_len(L, 3);
-    if (n < 0 || n > MAX_JOBS)
-        return luaL_error(L, "fetch: at most %d blobs at once", MAX_JOBS);
+    lua_Integer n = mjl_image_job_args(L, 3, 4, MAX_JOBS, "fetch: blobs");
     mjl_arena_t *a = mjl_arena_new(L);
-    jobs_ud_t *ju = mjl_new_tbc(L, sizeof(jobs_ud_t), JOBS_MT);
-    mj_blob_fetch_t *jobs = mjl_arena_alloc(L, a, ((size_t)n + 1) * sizeof(*jobs));
-    ju->jobs = jobs;
-    ju->n = (size_t)n;
+    mj_blob_fetch_t *jobs = mjl_image_jobs_new(L, a, JOBS_MT, n, sizeof(*jobs));
     for (lua_Integer i = 1; i <= n; i++) {
         lua_rawgeti(L, 3, i);
         int t = lua_gettop(L);
         luaL_checktype(L, t, LUA_TTABLE);
-        lua_pushnil(L);
-        while (lua_next(L, t)) {
-            lua_pop(L, 1);
-            bool ok = false;
-            for (const char *const *k = keys; *k && !ok; k++)
-                ok = lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), *k) == 0;
-            if (!ok)
-                return luaL_error(L, "fetch: unknown blob field '%s'", luaL_tolstring(L, -1, NULL));
-        }
+        mjl_image_check_keys(L, t, "fetch: blob", keys);
         mj_blob_fetch_t *j = &jobs[i - 1];
         j->url = mjl_image_opt_field(L, t, "url");
         j->digest = mjl_image_opt_field(L, t, "digest");
@@ -567,13 +527,12 @@ static int store_fetch(lua_State *L)
         j->insecure = lua_toboolean(L, -1);
         lua_settop(L, t - 1); /* the strings stay alive in the job tables */
     }
-    progress_ctx_t x = {.L = L, .fn = lua_isnil(L, 4) ? 0 : 4, .err_slot = 5};
+    mjl_progress_t x = mjl_progress_at(L, 4);
     mj_error_t *e = NULL;
     int failed = mj_image_fetch_blobs(s, c, jobs, (size_t)n, fetch_progress, &x, &e);
     if (x.raised) {
         mj_error_free(e);
-        lua_pushvalue(L, 5);
-        return lua_error(L); /* the jobs and the arena are closed on the way out */
+        return mjl_progress_rethrow(&x); /* the jobs and the arena are closed on the way out */
     }
     if (failed < 0)
         return fail_free(L, e, "blob fetch");

@@ -20,7 +20,6 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -214,14 +213,10 @@ static mj_error_t *entry_error(unpack_t *u, const char *shown, int errnum, const
 static mj_error_t *entry_error(unpack_t *u, const char *shown, int errnum, const char *fmt, ...)
 {
     va_list ap;
-    char *detail = NULL;
     va_start(ap, fmt);
-    if (vasprintf(&detail, fmt, ap) < 0)
-        detail = NULL;
+    cleanup_free char *detail = mj_xvasprintf(fmt, ap);
     va_end(ap);
-    mj_error_t *e = mj_error_new(MJ_ERR_IMAGE, errnum, "layer %s: entry '%.300s': %s", u->what, shown, detail ? detail : "");
-    free(detail);
-    return e;
+    return mj_error_new(MJ_ERR_IMAGE, errnum, "layer %s: entry '%.300s': %s", u->what, shown, detail);
 }
 
 /* A system call on the layer's own tree failed: FILE_OPERATION_FAILED (ENOSPC, EIO, …) with
@@ -537,26 +532,6 @@ static int whiteout(unpack_t *u, int dfd, const char *base, const char *shown, m
     return 0;
 }
 
-static const char *type_word(mode_t type)
-{
-    switch (type) {
-    case AE_IFCHR:
-        return "character device";
-    case AE_IFBLK:
-        return "block device";
-    case AE_IFIFO:
-        return "fifo";
-    case AE_IFSOCK:
-        return "socket";
-    case AE_IFLNK:
-        return "symbolic link";
-    case AE_IFREG:
-        return "file";
-    default:
-        return "special file";
-    }
-}
-
 static int unpack_entry(unpack_t *u, struct archive *tar, struct archive_entry *e, mj_error_t **err)
 {
     const char *raw = AR(archive_entry_pathname)(e);
@@ -572,7 +547,7 @@ static int unpack_entry(unpack_t *u, struct archive *tar, struct archive_entry *
     if (!rel) { /* the layer's root: it is the directory given */
         if (type != AE_IFDIR || hardlink)
             return mj_fail(err, entry_error(u, shown, EINVAL, "the layer's root can only be a directory, not a %s",
-                                            hardlink ? "hard link" : type_word(type)));
+                                            hardlink ? "hard link" : mj_unpack_type_word(type)));
         return 0;
     }
     unsigned depth = 1;
