@@ -24,12 +24,14 @@
 
 #include "error.h"
 #include "image/gc.h"
+#include "image/layerstore.h"
 #include "image/lease.h"
 #include "image/records.h"
 #include "image/store.h"
 #include "image/transfer.h"
 #include "limage.h"
 #include "lerror.h"
+#include "ltree.h"
 #include "lutil.h"
 
 #define JOBS_MT "moonjail.image_jobs"
@@ -165,6 +167,34 @@ static int store_put_file(lua_State *L)
         close(fd);
     if (e)
         return fail_free(L, e, "blob put");
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* store:stage() -> path | nil, err: a new private directory layers/.unpack-<id> for staging (an
+ * archive extracted by a load); store:unstage(path) removes one (only such a directory). */
+static int store_stage(lua_State *L)
+{
+    mj_store_t *s = check_store(L);
+    mjl_arena_t *a = mjl_arena_new(L);
+    mjl_arena_reserve(L, a);
+    char *path = NULL;
+    mj_error_t *e = NULL;
+    int rc = mj_store_stage_dir(s, &path, &e);
+    mjl_arena_keep(a, path);
+    if (rc < 0)
+        return fail_free(L, e, "staging directory");
+    lua_pushstring(L, path);
+    return 1;
+}
+
+static int store_unstage(lua_State *L)
+{
+    mj_store_t *s = check_store(L);
+    const char *path = mjl_image_cstring(L, 2, "path");
+    mj_error_t *e = NULL;
+    if (mj_store_unstage_dir(s, path, &e) < 0)
+        return fail_free(L, e, "staging directory");
     lua_pushboolean(L, 1);
     return 1;
 }
@@ -553,6 +583,8 @@ static const luaL_Reg store_methods[] = {
     {"read", store_read},
     {"put", store_put},
     {"put_file", store_put_file},
+    {"stage", store_stage},
+    {"unstage", store_unstage},
     {"fetch", store_fetch},
     {"set_image", store_set_image},
     {"image", store_image},
@@ -583,5 +615,6 @@ void mjl_image_store_register(lua_State *L)
     lua_getfield(L, -1, "image"); /* core.image, made by mjl_image_register below us */
     lua_pushcfunction(L, image_store);
     lua_setfield(L, -2, "store");
+    mjl_tree_add_to_images(L); /* unpack_archive, walk, sha256_file, remove_tree (ltree.c) */
     lua_pop(L, 1);
 }

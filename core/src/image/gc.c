@@ -44,8 +44,8 @@ static int mark_record(const mj_image_record_t *rec, void *ud)
         mj_strv_push(marks, rec->index);
     for (size_t i = 0; i < rec->blobs.n; i++)
         mj_strv_push(marks, rec->blobs.v[i]);
-    for (size_t i = 0; i < rec->layers.n; i++)
-        mj_strv_push(marks, rec->layers.v[i]);
+    for (size_t i = 0; i < rec->layers.n; i++) /* "layer <diff-id>": a layer is no blob of that digest */
+        mj_strv_push_owned(marks, mj_xasprintf("layer %s", rec->layers.v[i]));
     return 0;
 }
 
@@ -178,7 +178,9 @@ static void sweep_layer(int dirfd, const char *name, void *ud)
     struct stat st;
     if (!mj_digest_valid(digest) || fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
         return;
-    if (marked(w->marks, digest)) {
+    char mark[MJ_DIGEST_MAX + 8];
+    snprintf(mark, sizeof(mark), "layer %s", digest);
+    if (marked(w->marks, mark)) {
         w->stats->layers_kept++;
         return;
     }

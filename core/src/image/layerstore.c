@@ -59,6 +59,35 @@ static int write_info(int dirfd, const mj_layer_job_t *job, mj_layer_flavour_t f
     return mj_store_write_atomic(dirfd, "info", text, strlen(text), err);
 }
 
+/* A new layers/.unpack-<id>: its name in *name (".unpack-" + 32 hex + NUL). */
+static int make_staging(mj_store_t *s, char name[48], const char *what, mj_error_t **err)
+{
+    char id[33];
+    mj_random_id(id);
+    snprintf(name, 48, ".unpack-%s", id);
+    if (mkdirat(mj_store_dirfd(s, "layers"), name, 0700) < 0)
+        return mj_fail(err, layer_file_error(errno, "creating its staging directory", what));
+    return 0;
+}
+
+int mj_store_stage_dir(mj_store_t *s, char **path, mj_error_t **err)
+{
+    char name[48];
+    if (make_staging(s, name, "(staging)", err) < 0)
+        return -1;
+    *path = mj_xasprintf("%s/layers/%s", mj_store_root(s), name);
+    return 0;
+}
+
+int mj_store_unstage_dir(mj_store_t *s, const char *path, mj_error_t **err)
+{
+    cleanup_free char *prefix = mj_xasprintf("%s/layers/.unpack-", mj_store_root(s));
+    size_t n = strlen(prefix);
+    if (strncmp(path, prefix, n) != 0 || strlen(path + n) != 32 || strspn(path + n, "0123456789abcdef") != 32)
+        return mj_fail(err, mj_error_new(MJ_ERR_INVALID_CONFIG, EINVAL, "image store: %s is not a staging directory", path));
+    return mj_tree_remove(path, err);
+}
+
 /* Unpacks into layers/.unpack-<id> and renames it to the layer's name.  Under the layer's lock. */
 static int unpack_staged(mj_store_t *s, mj_layer_job_t *job, const mj_layer_opts_t *opts, const char *name,
                          const char *what, mj_error_t **err)
@@ -73,13 +102,10 @@ static int unpack_staged(mj_store_t *s, mj_layer_job_t *job, const mj_layer_opts
         return mj_fail(err, errno == ENOENT ? mj_error_new(MJ_ERR_IMAGE, ENOENT, "layer %s: blob %s is not in the image store "
                                                            "(pull the image again)", what, job->blob)
                                             : layer_file_error(errno, "opening its blob", what));
-    char id[33];
-    mj_random_id(id);
     char staged[48];
-    snprintf(staged, sizeof(staged), ".unpack-%s", id);
+    if (make_staging(s, staged, what, err) < 0)
+        return -1;
     cleanup_free char *staged_path = mj_xasprintf("%s/layers/%s", mj_store_root(s), staged);
-    if (mkdirat(layers, staged, 0700) < 0)
-        return mj_fail(err, layer_file_error(errno, "creating its staging directory", what));
     cleanup_close int dir = openat(layers, staged, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     cleanup_close int root = -1;
     mj_error_t *e = NULL;

@@ -44,4 +44,10 @@ void mj_layer_job_clear(mj_layer_job_t *job);
  * when not, -1 on error. */
 int mj_store_layer_path(mj_store_t *s, const char *diff_id, mj_layer_flavour_t flavour, char **path, mj_error_t **err);
 
+/* A new private directory layers/.unpack-<id> (*path, malloc'ed) for a caller's staging: a load
+ * extracts an archive there.  mj_store_unstage_dir removes one (refusing any other path); the
+ * collection removes what a crash leaves. */
+int mj_store_stage_dir(mj_store_t *s, char **path, mj_error_t **err);
+int mj_store_unstage_dir(mj_store_t *s, const char *path, mj_error_t **err);
+
 #endif
