@@ -374,6 +374,13 @@ static int apply_owner_at(unpack_t *u, struct archive_entry *e, int dfd, const c
     return 0;
 }
 
+/* Blocks of zeros are not written: the file gets a hole there (ftruncate sets its size), so a
+ * layer of zeros (a decompression bomb, or a sparse file) costs no disk. */
+static bool all_zero(const char *buf, size_t len)
+{
+    return len > 0 && buf[0] == 0 && memcmp(buf, buf + 1, len - 1) == 0;
+}
+
 static int pwrite_all(int fd, const char *buf, size_t len, off_t off)
 {
     while (len > 0) {
@@ -411,7 +418,7 @@ static int write_file(unpack_t *u, struct archive *tar, struct archive_entry *e,
     while ((r = AR(archive_read_data_block)(tar, &buf, &len, &off)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
         if (off < 0 || (uint64_t)off > (uint64_t)size || len > (uint64_t)size - (uint64_t)off)
             return mj_fail(err, entry_error(u, shown, EINVAL, "data beyond the size it declares"));
-        if (len && pwrite_all(fd, buf, len, (off_t)off) < 0)
+        if (len && !all_zero(buf, len) && pwrite_all(fd, buf, len, (off_t)off) < 0)
             return mj_fail(err, entry_sys_error(u, shown, errno, "writing the file"));
         written += len;
     }
@@ -423,7 +430,7 @@ static int write_file(unpack_t *u, struct archive *tar, struct archive_entry *e,
     else if (r != ARCHIVE_EOF)
         return -1; /* the caller reports the reader's error */
     struct stat st;
-    if (fstat(fd, &st) < 0 || (st.st_size < size && ftruncate(fd, size) < 0)) /* a sparse file's hole at its end */
+    if (fstat(fd, &st) < 0 || (st.st_size < size && ftruncate(fd, size) < 0)) /* a hole at its end */
         return mj_fail(err, entry_sys_error(u, shown, errno, "writing the file"));
     if (u->o->keep_owners && fchown(fd, (uid_t)AR(archive_entry_uid)(e), (gid_t)AR(archive_entry_gid)(e)) < 0)
         return mj_fail(err, entry_sys_error(u, shown, errno, "setting its owner"));
@@ -486,9 +493,14 @@ static int make_hardlink(unpack_t *u, struct archive_entry *e, int dfd, const ch
     const char *tname = slash ? slash + 1 : target;
     if (slash)
         *slash = '\0';
-    cleanup_close int tdir = open_dir(u, slash ? target : "", false, false, shown, err);
-    if (tdir < 0)
-        return -1;
+    mj_error_t *why_not = NULL;
+    cleanup_close int tdir = open_dir(u, slash ? target : "", false, false, shown, &why_not);
+    if (tdir < 0) {
+        if (mj_error_errno(why_not) != ENOENT)
+            return mj_fail(err, why_not);
+        mj_error_free(why_not);
+        return mj_fail(err, entry_error(u, shown, ENOENT, "hard link target '%.300s' is not in the layer", raw));
+    }
     struct stat st;
     if (fstatat(tdir, tname, &st, AT_SYMLINK_NOFOLLOW) < 0)
         return mj_fail(err, entry_error(u, shown, errno, "hard link target '%.300s' is not in the layer", raw));
