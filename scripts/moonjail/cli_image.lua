@@ -40,8 +40,8 @@ return function(shared)
         io.stderr:write(what, ": manifest ", short(e.digest), " (", e.media_type, ")\n")
       elseif e.event == "blob" and e.total and e.done == e.total and not kinds[e.digest] then
         kinds[e.digest] = true
-        io.stderr:write(what, ": ", e.kind == "config" and "config" or ("layer " .. tostring(e.index)), " ",
-          short(e.digest), " ", size_text(e.total), "\n")
+        io.stderr:write(what, ": ", e.kind == "config" and "config" or "layer", " ", short(e.digest), " ",
+          size_text(e.total), "\n")
       elseif e.event == "unpack" then
         io.stderr:write(what, ": layer ", short(e.diff_id), e.present and " already unpacked\n"
           or string.format(" unpacked (%d/%d, %d entries)\n", e.index, e.total, e.entries or 0))

@@ -400,6 +400,7 @@ local function pull(ctx)
   local blobs = { digest }
   if index_digest then blobs[#blobs + 1] = index_digest end
   for _, d in ipairs(descs) do blobs[#blobs + 1] = d.digest end
+  platform = reference.platform(reference.platform_string(platform)) or platform -- arm64 is arm64/v8
   local pstring = reference.platform_string(platform)
   local pulled = mj().now()
   ok, perr = ctx.store:set_image{ name = ref.name, platform = pstring, digest = digest, index = index_digest,

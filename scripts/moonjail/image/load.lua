@@ -141,6 +141,7 @@ local function record(ctx, im)
   local platform = { os = cfg.os, architecture = cfg.architecture,
     variant = type(cfg.variant) == "string" and cfg.variant ~= "" and cfg.variant or nil }
   if im.platform then platform = im.platform end
+  platform = reference.platform(reference.platform_string(platform)) or platform -- arm64 is arm64/v8
   local pstring = reference.platform_string(platform)
   local names = #im.names > 0 and im.names
     or { ctx.name or ("localhost/" .. im.doc.config.digest:sub(8, 19) .. ":latest") }
