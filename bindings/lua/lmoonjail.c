@@ -11,7 +11,7 @@
  *   embedded_data (generated), lbox.c, lerror.c, lbudget.c, largs.c
  *   < embedded.c, lopts.c, lresult.c, lhandle.c, lmatch.c
  *   < lprocess.c, lrun.c, lposix.c, ltree.c, limage.c, lisolate.c
- *   < lsandbox.c, linfo.c, limagestore.c < lmoonjail.c  (docs/architecture.md holds the list)
+ *   < lsandbox.c, linfo.c, limagestore.c, limagelayer.c < lmoonjail.c  (docs/architecture.md holds the list)
  * (lutil.h holds inline helpers only; main.c, the executable, stands on lmoonjail.c.)
  */
 #include <lauxlib.h>
@@ -47,6 +47,7 @@ int luaopen_moonjail(lua_State *L)
     mjl_info_register(L);    /* core.version, core.doctor, core.policy_source, … */
     mjl_image_register(L);   /* core.image = package.loaded["moonjail.imagecore"] (limage.c) */
     mjl_image_store_register(L); /* core.image.store, the Store and Lease types (limagestore.c) */
+    mjl_image_layer_register(L); /* the Store's unpack_layers and layer_path (limagelayer.c) */
     mjl_isolate_register(L); /* core.eval_data, core.limited, core.plain, core.string_lib */
 
     lua_getglobal(L, "require");

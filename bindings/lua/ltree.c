@@ -1,7 +1,8 @@
 /* ltree.c — the host file-tree primitives of the Lua binding, for repository mounts.
  *
  * Owns: core.fetch, core.unpack, core.walk, core.remove_tree, core.mkdtemp, core.overlay_diff,
- * core.overlay_export and core.git_archive (scripts/moonjail/repo.lua builds on them), their
+ * core.overlay_export and core.git_archive (scripts/moonjail/repo.lua builds on them; the image
+ * load uses unpack, walk, sha256_file and remove_tree through core.image), their
  * argument checks, and the Lua shape of walk and diff results.
  * Must never: raise while it holds C memory.  Walk and diff results are gathered into a
  * to-be-closed "moonjail.tree_list" userdata before any Lua table is built, and errors sit in a
@@ -66,11 +67,7 @@ static int list_release(lua_State *L)
 /* Pushes a new empty list and marks its stack slot to-be-closed. */
 static tree_list_t *new_list(lua_State *L)
 {
-    tree_list_t *l = lua_newuserdatauv(L, sizeof(*l), 0);
-    memset(l, 0, sizeof(*l));
-    luaL_setmetatable(L, TREE_LIST_MT);
-    lua_toclose(L, -1);
-    return l;
+    return mjl_new_tbc(L, sizeof(tree_list_t), TREE_LIST_MT);
 }
 
 /* A new zeroed item with a copy of path, or NULL (oom set) when memory ran out. */
@@ -325,6 +322,19 @@ static const luaL_Reg tree_funcs[] = {
     {"git_archive", tree_git_archive},
     {NULL, NULL},
 };
+
+static const luaL_Reg image_funcs[] = {
+    {"unpack_archive", tree_unpack},
+    {"walk", tree_walk},
+    {"sha256_file", tree_sha256_file},
+    {"remove_tree", tree_remove},
+    {NULL, NULL},
+};
+
+void mjl_tree_add_to_images(lua_State *L)
+{
+    luaL_setfuncs(L, image_funcs, 0);
+}
 
 void mjl_tree_register(lua_State *L)
 {

@@ -8,4 +8,9 @@
  * overlay_diff, overlay_export, git_archive and sha256_file to it. */
 void mjl_tree_register(lua_State *L);
 
+/* Adds unpack_archive (= core.unpack), walk, sha256_file and remove_tree to the table on top
+ * of the stack: what `moonjail.image`'s load of archives stands on (limagestore.c adds them to
+ * core.image). */
+void mjl_tree_add_to_images(lua_State *L);
+
 #endif
