@@ -17,6 +17,8 @@ set(MJ_LUA_CMOD_DIR "${_mj_cmod_default}" CACHE STRING
     "Install directory of the moonjail.so Lua module (relative to the prefix, or absolute)")
 
 install(TARGETS moonjail_cli RUNTIME DESTINATION "${CMAKE_INSTALL_BINDIR}")
+# moonjail-runc -> moonjail: runc's command line, for container engines (docs/oci-runtime.md)
+install(CODE "file(CREATE_LINK moonjail \"\$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_BINDIR}/moonjail-runc\" SYMBOLIC)")
 install(TARGETS moonjail_shared moonjail_static
         EXPORT moonjailTargets
         LIBRARY DESTINATION "${CMAKE_INSTALL_LIBDIR}"

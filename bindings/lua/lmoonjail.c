@@ -10,7 +10,7 @@
  * The layers of bindings/lua, bottom to top; a file calls only files of a lower layer:
  *   embedded_data (generated), lbox.c, lerror.c, lbudget.c, largs.c
  *   < embedded.c, lopts.c, lresult.c, lhandle.c, lmatch.c
- *   < lprocess.c, lrun.c, lposix.c, ltree.c, limage.c, lisolate.c
+ *   < lprocess.c, lrun.c, lposix.c, ltree.c, limage.c, lisolate.c, loci.c
  *   < lsandbox.c, linfo.c, limagestore.c, limagelayer.c < lmoonjail.c  (docs/architecture.md holds the list)
  * (lutil.h holds inline helpers only; main.c, the executable, stands on lmoonjail.c.)
  */
@@ -25,6 +25,7 @@
 #include "limage.h"
 #include "lisolate.h"
 #include "lmoonjail.h"
+#include "loci.h"
 #include "lposix.h"
 #include "lprocess.h"
 #include "lrun.h"
@@ -49,6 +50,7 @@ int luaopen_moonjail(lua_State *L)
     mjl_image_store_register(L); /* core.image.store, the Store and Lease types (limagestore.c) */
     mjl_image_layer_register(L); /* the Store's unpack_layers and layer_path (limagelayer.c) */
     mjl_isolate_register(L); /* core.eval_data, core.limited, core.plain, core.string_lib */
+    mjl_oci_register(L);     /* core.oci: an OCI container's main process (loci.c) */
 
     lua_getglobal(L, "require");
     lua_pushliteral(L, "moonjail.api");

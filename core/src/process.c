@@ -18,6 +18,7 @@
 #include "error.h"
 #include "handle.h"
 #include "landlock.h"
+#include "process.h"
 #include "proto.h"
 #include "pty.h"
 #include "pump.h"
@@ -67,9 +68,8 @@ struct mj_process {
     char *workdir;
 };
 
-/* Builds and sends an exec request; on success *chan is the host end of the command's channel. */
-static int start_exec(mj_sandbox_t *sb, const mj_command_t *cmd, bool detached, int io[3], int *chan, char **workdir_out,
-                      mj_error_t **err)
+int mj_process_start_exec(mj_sandbox_t *sb, const mj_command_t *cmd, uint32_t flags, const int io[3], int *chan,
+                          char **workdir_out, mj_error_t **err)
 {
     if (mj_client_check_usable(sb, "exec", err) < 0)
         return -1;
@@ -94,7 +94,7 @@ static int start_exec(mj_sandbox_t *sb, const mj_command_t *cmd, bool detached, 
     mj_exec_req_t er = {
         .uid = cmd->has_user ? cmd->uid : sb->uid,
         .gid = cmd->has_user ? cmd->gid : sb->gid,
-        .flags = (detached ? MJ_EXEC_DETACHED : 0) | (cmd->read_only ? MJ_EXEC_READ_ONLY : 0) |
+        .flags = (flags & (MJ_EXEC_DETACHED | MJ_EXEC_MAIN)) | (cmd->read_only ? MJ_EXEC_READ_ONLY : 0) |
                  (cmd->tty ? MJ_EXEC_TTY : 0) | (cmd->no_network ? MJ_EXEC_NO_NETWORK : 0),
         .argc = (uint32_t)cmd->argv.n,
         .envc = (uint32_t)env.n,
@@ -208,7 +208,7 @@ int mj_sandbox_exec(mj_sandbox_t *sb, const mj_command_t *cmd, mj_result_t **out
     mj_pump_init(&pump);
     int chan = -1;
     cleanup_free char *workdir = NULL;
-    if (start_exec(sb, cmd, false, io, &chan, &workdir, err) < 0)
+    if (mj_process_start_exec(sb, cmd, 0, io, &chan, &workdir, err) < 0)
         return -1;
     close_sandbox_ends(&pipes);
     if (pty_master >= 0) {
@@ -311,7 +311,7 @@ int mj_sandbox_spawn(mj_sandbox_t *sb, const mj_command_t *cmd, mj_process_t **o
     int io[3] = {pipes.in[0], pipes.out[1], pipes.err[1]};
     p->t_released = mj_now_monotonic();
     p->argv0 = mj_xstrdup(cmd->argv.n ? cmd->argv.v[0] : "");
-    if (start_exec(sb, cmd, false, io, &p->chan, &p->workdir, err) < 0)
+    if (mj_process_start_exec(sb, cmd, 0, io, &p->chan, &p->workdir, err) < 0)
         return -1;
     close_sandbox_ends(&pipes);
     p->stdin_w = mj_steal_fd(&pipes.in[1]);
@@ -346,7 +346,7 @@ int mj_sandbox_spawn_detached(mj_sandbox_t *sb, const mj_command_t *cmd, pid_t *
     }
     int io[3] = {devnull, devnull, devnull};
     p.argv0 = mj_xstrdup(cmd->argv.n ? cmd->argv.v[0] : "");
-    if (start_exec(sb, cmd, true, io, &p.chan, &p.workdir, err) < 0 || wait_started(&p, err) < 0)
+    if (mj_process_start_exec(sb, cmd, MJ_EXEC_DETACHED, io, &p.chan, &p.workdir, err) < 0 || wait_started(&p, err) < 0)
         return -1;
     if (pid)
         *pid = p.pid;

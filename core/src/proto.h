@@ -48,22 +48,30 @@ enum {
     MJ_REQ_ROOT_FD,     /* reply carries an O_PATH fd of the sandbox's "/" (SCM_RIGHTS) */
     MJ_REQ_DENIALS,     /* reply: mj_rep_t (value = n) + n mj_denial_rec_t, then forgotten */
     MJ_REQ_RULESET,     /* reply value 1 + the commands' Landlock ruleset fd (SCM_RIGHTS); value 0: none */
+    /* the main process of an OCI container (core/src/oci/main.c): one per sandbox */
+    MJ_REQ_MAIN_WATCH,  /* fd: the supervisor's end of the channel of an MJ_EXEC_MAIN command */
+    MJ_REQ_MAIN_START,  /* let the main command start (MJ_CHAN_START on its channel) */
+    MJ_REQ_MAIN_SIGNAL, /* arg = signal, to the main command (before it started: it ends with it) */
 };
 
 /* host -> exec shim (per-command channel) */
 enum {
     MJ_CHAN_SIGNAL = 100, /* arg = signal, to the command */
     MJ_CHAN_KILL_TREE,    /* the command and everything it started */
+    MJ_CHAN_START,        /* an MJ_EXEC_MAIN command may start now */
 };
 
 #define MJ_EXEC_DETACHED 0x1u
 #define MJ_EXEC_READ_ONLY 0x2u /* Landlock: no writes for this command */
 #define MJ_EXEC_TTY 0x4u       /* stdio is a pty slave: make it the controlling terminal */
 #define MJ_EXEC_NO_NETWORK 0x8u /* Landlock: no TCP bind/connect for this command */
+#define MJ_EXEC_MAIN 0x10u      /* an OCI container's main command: its shim waits for MJ_CHAN_START */
 
 #define MJ_SUP_PAUSED 0x1
 #define MJ_SUP_STOPPED 0x2
 #define MJ_SUP_SHUTTING_DOWN 0x4
+#define MJ_SUP_MAIN_CREATED 0x8  /* a main command waits for MJ_REQ_MAIN_START */
+#define MJ_SUP_MAIN_STARTED 0x10 /* … and was let go: when it ends, the supervisor exits with its status */
 
 typedef struct {
     uint32_t magic;

@@ -139,14 +139,44 @@ static void shim_kill_tree(void)
     }
 }
 
+/* An OCI container's main command (MJ_EXEC_MAIN) waits here, before it exists, for the word to
+ * start from the supervisor, which holds the other end of its channel.  A signal that ends a
+ * process by default, sent before that, ends it as if the command had died of it; the channel
+ * closing (the supervisor gone) ends the shim. */
+static void shim_wait_start(int chan)
+{
+    for (;;) {
+        mj_req_t req;
+        ssize_t r = recv(chan, &req, sizeof(req), 0);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            _exit(0);
+        if (r != (ssize_t)sizeof(req) || req.magic != MJ_PROTO_MAGIC)
+            continue;
+        if (req.type == MJ_CHAN_START)
+            return;
+        int sig = req.type == MJ_CHAN_KILL_TREE                           ? SIGKILL
+                  : req.type == MJ_CHAN_SIGNAL && req.arg > 0 && req.arg < NSIG ? req.arg
+                                                                           : 0;
+        if (sig == 0 || sig == SIGCHLD || sig == SIGCONT || sig == SIGURG || sig == SIGWINCH)
+            continue;
+        shim_send(chan, MJ_MSG_EXITED, sig & 0x7f, 0, mj_realtime_ns(), NULL); /* a wait status: killed by sig */
+        _exit(0);
+    }
+}
+
 __attribute__((noreturn)) static void run_shim(const mj_plan_t *plan, const mj_exec_params_t *params, int fds[4],
-                                               bool detached)
+                                               uint32_t flags)
 {
     int chan = fds[3];
+    bool detached = (flags & MJ_EXEC_DETACHED) != 0;
     shim_plan = plan;
     prctl(PR_SET_NAME, "moonjail-exec", 0, 0, 0);
     prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
     prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    if (flags & MJ_EXEC_MAIN)
+        shim_wait_start(chan);
 
     int errpipe[2];
     if (pipe2(errpipe, O_CLOEXEC) < 0) {
@@ -325,7 +355,7 @@ __attribute__((noreturn)) void mj_shim_spawner_main(const mj_plan_t *plan, int s
                 close(sock);
                 if (sfd >= 0)
                     close(sfd);
-                run_shim(plan, &params, rfds, (eflags & MJ_EXEC_DETACHED) != 0);
+                run_shim(plan, &params, rfds, (uint32_t)eflags);
             }
             answer = shim < 0 ? -errno : (int32_t)shim;
         }

@@ -4,7 +4,9 @@
  * Landlock rulesets and loads the workload's seccomp filter, which every command inherits.  Then
  * it reaps zombies and serves requests from host connections (control socket from the creator,
  * plus connections accepted on a named sandbox's listening socket): exec, signal everything,
- * pause/resume, stop, shut down, status, the root fd, the commands' Landlock ruleset, denials.  It allocates nothing: requests
+ * pause/resume, stop, shut down, status, the root fd, the commands' Landlock ruleset, denials,
+ * and an OCI container's main command (started on the word, signalled; when it ends, the
+ * supervisor exits with its status).  It allocates nothing: requests
  * land in a static buffer, connections in a fixed table.  Every request is checked before use; a
  * bad one gets an error reply and its fds are closed.
  *
@@ -121,6 +123,41 @@ static void signal_all(int sig)
 {
     if (mj_proc_each_pid(-1, signal_unless_ours, &sig) < 0)
         kill(-1, sig);
+}
+
+/* ------------------------------------------------------------------ an OCI container's main command */
+
+/* Our end of the main command's channel (MJ_REQ_MAIN_WATCH; its shim waits for MJ_CHAN_START on
+ * the other end), -1 without one. */
+static int main_chan = -1;
+
+static void main_send(uint32_t type, int32_t arg)
+{
+    mj_req_t req = {.magic = MJ_PROTO_MAGIC, .type = type, .len = 0, .arg = arg};
+    (void)send(main_chan, &req, sizeof(req), MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+/* The main command ended: everything else goes with it and the supervisor exits with the
+ * command's status, as a container's init does (the engine waits for our pid). */
+__attribute__((noreturn)) static void main_ended(int code)
+{
+    kill_everything();
+    _exit(code);
+}
+
+/* A message from the main command's shim: only its end matters here. */
+static void handle_main_message(void)
+{
+    mj_msg_t m;
+    ssize_t r = recv(main_chan, &m, sizeof(m), MSG_DONTWAIT);
+    if (r < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
+    if (r != (ssize_t)sizeof(m))
+        main_ended(255); /* its shim is gone without a word */
+    if (m.type == MJ_MSG_EXITED)
+        main_ended(WIFEXITED(m.a) ? WEXITSTATUS(m.a) : WIFSIGNALED(m.a) ? 128 + WTERMSIG(m.a) : 255);
+    if (m.type == MJ_MSG_EXEC_FAILED)
+        main_ended(m.b == ENOENT ? 127 : 126); /* as a shell reports a command it could not run */
 }
 
 /* ------------------------------------------------------------------ requests */
@@ -282,6 +319,34 @@ static void handle_request(int ci)
         reply(fd, MJ_REP_OK, 0, 0);
         break;
     }
+    case MJ_REQ_MAIN_WATCH:
+        if (nfds != 1 || main_chan >= 0) {
+            for (int i = 0; i < nfds; i++)
+                close(rfds[i]);
+            reply(fd, MJ_REP_ERR, nfds != 1 ? EPROTO : EBUSY, 0);
+            break;
+        }
+        main_chan = rfds[0];
+        flags_state |= MJ_SUP_MAIN_CREATED;
+        reply(fd, MJ_REP_OK, 0, 0);
+        break;
+    case MJ_REQ_MAIN_START:
+        if (main_chan < 0 || (flags_state & MJ_SUP_MAIN_STARTED)) {
+            reply(fd, MJ_REP_ERR, main_chan < 0 ? ENOENT : EALREADY, 0);
+            break;
+        }
+        main_send(MJ_CHAN_START, 0);
+        flags_state |= MJ_SUP_MAIN_STARTED;
+        reply(fd, MJ_REP_OK, 0, 0);
+        break;
+    case MJ_REQ_MAIN_SIGNAL:
+        if (main_chan < 0 || req.arg <= 0 || req.arg >= NSIG) {
+            reply(fd, MJ_REP_ERR, main_chan < 0 ? ENOENT : EINVAL, 0);
+            break;
+        }
+        main_send(MJ_CHAN_SIGNAL, req.arg);
+        reply(fd, MJ_REP_OK, 0, 0);
+        break;
     case MJ_REQ_SHUTDOWN:
         begin_shutdown(req.arg);
         reply(fd, MJ_REP_OK, 0, 0);
@@ -342,7 +407,7 @@ __attribute__((noreturn)) static void serve(const mj_plan_t *plan, bool detached
     mj_msg_t ready = {.type = MJ_MSG_READY, .t_ns = mj_realtime_ns()};
     (void)send(CTL_FD, &ready, sizeof(ready), MSG_NOSIGNAL);
 
-    struct pollfd pfd[MAX_CONNS + 3];
+    struct pollfd pfd[MAX_CONNS + 4];
     for (;;) {
         if (linger_until >= 0 && monotonic_ms() >= linger_until)
             _exit(0);
@@ -352,6 +417,11 @@ __attribute__((noreturn)) static void serve(const mj_plan_t *plan, bool detached
         if (notify_fd >= 0) {
             notify_slot = np;
             pfd[np++] = (struct pollfd){.fd = notify_fd, .events = POLLIN};
+        }
+        int main_slot = -1;
+        if (main_chan >= 0) {
+            main_slot = np;
+            pfd[np++] = (struct pollfd){.fd = main_chan, .events = POLLIN};
         }
         int listen_slot = -1;
         if (listen_fd >= 0 && n_conns < MAX_CONNS) {
@@ -379,6 +449,8 @@ __attribute__((noreturn)) static void serve(const mj_plan_t *plan, bool detached
         }
         if (notify_slot >= 0 && (pfd[notify_slot].revents & POLLIN))
             handle_notification(notify_fd);
+        if (main_slot >= 0 && pfd[main_slot].revents)
+            handle_main_message();
         if (listen_slot >= 0 && pfd[listen_slot].revents) {
             int c = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
             if (c >= 0)

@@ -79,7 +79,8 @@ int mj_wire_check_request(const void *buf, size_t n, int nfds, mj_req_t *req)
     if (n < sizeof(*req))
         return EPROTO;
     memcpy(req, buf, sizeof(*req));
-    if (req->magic != MJ_PROTO_MAGIC || req->len != n - sizeof(*req) || (req->type != MJ_REQ_EXEC && nfds > 0))
+    if (req->magic != MJ_PROTO_MAGIC || req->len != n - sizeof(*req) ||
+        (req->type != MJ_REQ_EXEC && req->type != MJ_REQ_MAIN_WATCH && nfds > 0))
         return EPROTO;
     return 0;
 }
@@ -93,7 +94,7 @@ int mj_wire_decode_exec(char *payload, size_t len, const uint32_t *only_ids, mj_
     }
     memcpy(er, payload, sizeof(*er));
     if (er->argc < 1 || er->argc > MJ_PROTO_MAX_ARGS || er->envc > MJ_PROTO_MAX_ENV ||
-        (er->flags & ~(MJ_EXEC_DETACHED | MJ_EXEC_READ_ONLY | MJ_EXEC_TTY | MJ_EXEC_NO_NETWORK))) {
+        (er->flags & ~(MJ_EXEC_DETACHED | MJ_EXEC_READ_ONLY | MJ_EXEC_TTY | MJ_EXEC_NO_NETWORK | MJ_EXEC_MAIN))) {
         errno = E2BIG;
         return -1;
     }

@@ -365,7 +365,12 @@ local COMMANDS = { run = cmd_run, script = cmd_script, version = cmd_version, he
 
 return function(argv)
   argv = argv or {}
+  -- as `moonjail-runc` (a link), the whole command line is runc's (moonjail.oci.cli)
+  if type(argv[0]) == "string" and argv[0]:match("[^/]*$") == "moonjail-runc" then
+    return require("moonjail.oci.cli")(argv, 1)
+  end
   local sub = argv[1]
+  if sub == "oci" then return require("moonjail.oci.cli")(argv, 2) end
   local top = sub == nil and "help" or cliopts.match("moonjail", sub)
   if top == "help" then return help_of(nil) end
   if top == "version" then return cmd_version(argv, 2) end
