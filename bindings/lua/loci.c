@@ -21,6 +21,7 @@
 #include "lerror.h"
 #include "loci.h"
 #include "lutil.h"
+#include "oci/bundle.h"
 #include "oci/console.h"
 #include "oci/main.h"
 #include "error.h"
@@ -190,9 +191,45 @@ static int oci_wait(lua_State *L)
     return 1;
 }
 
+/* core.oci.private_mounts() -> true | nil, err: this process's own mount namespace (oci/bundle.c) */
+static int oci_private_mounts(lua_State *L)
+{
+    cleanup_error mj_error_t *err = NULL;
+    if (mj_oci_private_mounts(&err) < 0)
+        return mjl_fail(L, err, "mount namespace");
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* core.oci.bind(src, dst) -> true | nil, err: a recursive bind in that namespace */
+static int oci_bind(lua_State *L)
+{
+    const char *src = mjl_checkcstring(L, 1);
+    const char *dst = mjl_checkcstring(L, 2);
+    cleanup_error mj_error_t *err = NULL;
+    if (mj_oci_bind(src, dst, &err) < 0)
+        return mjl_fail(L, err, "bind");
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* core.oci.mountpoint(root, rel, is_dir) -> true | nil, err (oci/bundle.c) */
+static int oci_mountpoint(lua_State *L)
+{
+    const char *root = mjl_checkcstring(L, 1);
+    const char *rel = mjl_checkcstring(L, 2);
+    bool dir = lua_toboolean(L, 3);
+    cleanup_error mj_error_t *err = NULL;
+    if (mj_oci_mountpoint(root, rel, dir, &err) < 0)
+        return mjl_fail(L, err, "mount point");
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
 static const luaL_Reg oci_funcs[] = {
     {"state_dir", oci_state_dir},   {"main_create", oci_main_create}, {"main_start", oci_main_start},
     {"main_signal", oci_main_signal}, {"main_state", oci_main_state},  {"wait", oci_wait},
+    {"private_mounts", oci_private_mounts}, {"bind", oci_bind}, {"mountpoint", oci_mountpoint},
     {NULL, NULL},
 };
 
@@ -200,7 +237,7 @@ void mjl_oci_register(lua_State *L)
 {
     luaL_newlib(L, oci_funcs);
     /* the POSIX helpers the runtime's Lua needs, registered before us (lposix.c) */
-    static const char *const borrowed[] = {"process_start", "realpath", "list_dir", "mkdir_private", "now", "path_kind"};
+    static const char *const borrowed[] = {"process_start", "realpath", "list_dir", "mkdir_private", "now", "path_kind", "chmod", "euid"};
     for (size_t i = 0; i < sizeof(borrowed) / sizeof(borrowed[0]); i++) {
         lua_getfield(L, -2, borrowed[i]);
         lua_setfield(L, -2, borrowed[i]);

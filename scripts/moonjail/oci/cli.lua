@@ -113,15 +113,78 @@ local function absolute(path)
   return (cwd or os.getenv("PWD") or "/") .. "/" .. path
 end
 
-local function rm_state(id)
-  local dir = state.dir(G.root, id)
+-- Removes a directory's entries and the directory (one level: all the runtime writes there).
+local function rm_dir(dir)
   for _, n in ipairs(C.list_dir(dir) or {}) do os.remove(dir .. "/" .. n) end
   os.remove(dir)
+end
+
+local function rm_state(id, st)
+  if st and type(st.mounts) == "string" and st.mounts:find("/moonjail-runc/mnt/", 1, true) then rm_dir(st.mounts) end
+  rm_dir(state.dir(G.root, id))
 end
 
 local function destroy_sandbox(id)
   local sb = mj.open(id)
   if sb then sb:destroy() end
+end
+
+-- The bundle's root and bind sources, bound (in this process's own mount namespace, which the
+-- sandbox copies) onto mount points in the container's state directory: engines keep them
+-- beneath directories only host root may enter, and the sandbox resolves them as its mapped ids
+-- (core/src/oci/bundle.c).
+-- The mount points live beneath MOUNT_BASE (its parents open to everyone, unlike an engine's
+-- --root), one directory per container and create, named in state.json for delete.
+local function mount_base()
+  local run = C.euid() == 0 and "/run" or os.getenv("XDG_RUNTIME_DIR") or "/tmp"
+  return run .. "/moonjail-runc"
+end
+
+local function reachable(fs, id)
+  local ok, e = C.private_mounts()
+  if not ok then return nil, e end
+  local base = mount_base()
+  local dir = string.format("%s/mnt/%s.%d", base, id, math.floor(C.now() * 1e6))
+  for _, path in ipairs({ base, base .. "/mnt", dir }) do
+    ok, e = C.mkdir_private(path, tonumber("711", 8))
+    if ok then ok, e = C.chmod(path, tonumber("711", 8)) end
+    if not ok then return nil, e end
+  end
+  local function bind(src, name)
+    local kind = C.path_kind(src)
+    local mp = dir .. "/" .. name
+    if kind == "directory" then
+      ok, e = C.mkdir_private(mp, tonumber("755", 8))
+    elseif kind == "file" then
+      local f
+      f, e = io.open(mp, "w")
+      if f then f:close() end
+      ok = f ~= nil
+    else
+      return nil, "bind source " .. src .. " does not exist"
+    end
+    if ok then ok, e = C.bind(src, mp) end
+    if not ok then return nil, e end
+    return mp
+  end
+  -- the mount points the root lacks, created as runc creates them (never through a symlink)
+  local points = { { "/proc", true }, { "/dev", true } }
+  for _, t in ipairs(fs.tmpfs) do points[#points + 1] = { t.dst, true } end
+  for _, m in ipairs(fs.mounts) do points[#points + 1] = { m.dst, C.path_kind(m.src) == "directory" } end
+  for _, pt in ipairs(points) do
+    ok, e = C.mountpoint(fs.root, pt[1], pt[2])
+    if not ok then return nil, e end
+  end
+  local mp
+  mp, e = bind(fs.root, "rootfs")
+  if not mp then return nil, e end
+  fs.root = mp
+  for i, m in ipairs(fs.mounts) do
+    mp, e = bind(m.src, "mount" .. i)
+    if not mp then return nil, e end
+    m.src = mp
+  end
+  return dir
 end
 
 -- create: the sandbox (its supervisor is the container's pid), then the main process, waiting.
@@ -147,10 +210,14 @@ local function create(o, id)
   local opts, main, notes = config.translate(spec, bundle, dir)
   if not opts then rm_state(id); return nil, main end
   for _, n in ipairs(notes) do log("warning", "container " .. id .. ": " .. n) end
+  local rootfs = opts.policy.filesystem.root
+  local mounts
+  mounts, e = reachable(opts.policy.filesystem, id)
+  if not mounts then rm_state(id); return nil, e end
   opts.name = id
   local pok, sb, serr = pcall(mj.sandbox, opts)
   if not pok or not sb then
-    rm_state(id)
+    rm_state(id, { mounts = mounts })
     return nil, pok and serr or sb
   end
   local info = sb:info() or {}
@@ -159,18 +226,18 @@ local function create(o, id)
   local mok, merr = C.main_create(id, main)
   if not mok then
     destroy_sandbox(id)
-    rm_state(id)
+    rm_state(id, { mounts = mounts })
     return nil, merr
   end
   local pid = info.supervisor_pid
   local _, start = C.process_start(pid)
   local st = { ociVersion = spec.ociVersion, id = id, pid = pid, starttime = start, bundle = bundle,
-    rootfs = opts.policy.filesystem.root, created = state.timestamp(C.now()), annotations = spec.annotations or {} }
+    rootfs = rootfs, mounts = mounts, created = state.timestamp(C.now()), annotations = spec.annotations or {} }
   ok, e = state.save(G.root, st)
   if ok and o["pid-file"] then ok, e = state.write_file(absolute(o["pid-file"]), tostring(pid)) end
   if not ok then
     destroy_sandbox(id)
-    rm_state(id)
+    rm_state(id, { mounts = mounts })
     return nil, e
   end
   log("debug", "container " .. id .. " created, supervisor pid " .. tostring(pid))
@@ -242,7 +309,7 @@ local function delete(st, force)
     return nil, "cannot delete container " .. st.id .. " that is not stopped: " .. status
   end
   destroy_sandbox(st.id)
-  rm_state(st.id)
+  rm_state(st.id, st)
   return true
 end
 
