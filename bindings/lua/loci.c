@@ -213,6 +213,13 @@ static int oci_bind(lua_State *L)
     return 1;
 }
 
+/* core.oci.unbind(path): detaches this process's bind at path, if any */
+static int oci_unbind(lua_State *L)
+{
+    mj_oci_unbind(mjl_checkcstring(L, 1));
+    return 0;
+}
+
 /* core.oci.mountpoint(root, rel, is_dir) -> true | nil, err (oci/bundle.c) */
 static int oci_mountpoint(lua_State *L)
 {
@@ -230,6 +237,7 @@ static const luaL_Reg oci_funcs[] = {
     {"state_dir", oci_state_dir},   {"main_create", oci_main_create}, {"main_start", oci_main_start},
     {"main_signal", oci_main_signal}, {"main_state", oci_main_state},  {"wait", oci_wait},
     {"private_mounts", oci_private_mounts}, {"bind", oci_bind}, {"mountpoint", oci_mountpoint},
+    {"unbind", oci_unbind},
     {NULL, NULL},
 };
 

@@ -128,5 +128,8 @@ describe("podman with --runtime moonjail-runc", function()
     assert.are.equal(0, s, err)
     s, _, err = run_podman(runtimes.moonjail, { "rm", id })
     assert.are.equal(0, s, err)
+    -- nothing of the container is left in moonjail's runtime directories
+    local base = "/run/moonjail-runc/"
+    assert.are.equal("", helpers.sh("ls -d " .. base .. id .. "* " .. base .. "mnt/" .. id .. "* 2>/dev/null"))
   end)
 end)

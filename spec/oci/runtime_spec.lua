@@ -291,6 +291,20 @@ case("annotations are kept in the state", function(rt)
   return st and st.annotations and st.annotations["org.example.key"] == "v1", "annotations"
 end)
 
+case("delete leaves nothing in the runtime's directories", function(rt)
+  local b = bundle(function(c) args(c, "sleep 30") end)
+  local id = fresh_id(rt)
+  if runtime(rt, { "run", "--detach", "--bundle", b, id }) ~= 0 then return false, "run -d failed" end
+  runtime(rt, { "delete", "--force", id })
+  local id2 = fresh_id(rt) -- and `run`, which deletes in the process that created
+  runtime(rt, { "run", "--bundle", bundle(function(c) args(c, "true") end), id2 })
+  local root = rt.argv[#rt.argv]
+  local mnt = "/run/moonjail-runc/mnt/"
+  local left = sh(table.concat({ "ls -d", q(root .. "/" .. id), q(root .. "/" .. id2), mnt .. id .. ".*",
+    mnt .. id2 .. ".* 2>/dev/null" }, " "))
+  return left == "", "left: " .. left
+end)
+
 case("features prints JSON", function(rt)
   local s, out = runtime(rt, { "features" })
   local f = s == 0 and json.decode(out)

@@ -47,6 +47,11 @@ int mj_oci_bind(const char *src, const char *dst, mj_error_t **err)
     return 0;
 }
 
+void mj_oci_unbind(const char *path)
+{
+    (void)umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW);
+}
+
 int mj_oci_mountpoint(const char *root, const char *rel, bool dir, mj_error_t **err)
 {
     cleanup_close int cur = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);

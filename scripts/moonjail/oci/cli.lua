@@ -114,13 +114,18 @@ local function absolute(path)
 end
 
 -- Removes a directory's entries and the directory (one level: all the runtime writes there).
-local function rm_dir(dir)
-  for _, n in ipairs(C.list_dir(dir) or {}) do os.remove(dir .. "/" .. n) end
+local function rm_dir(dir, unbind)
+  for _, n in ipairs(C.list_dir(dir) or {}) do
+    if unbind then C.unbind(dir .. "/" .. n) end -- `run` and a failed create hold their binds
+    os.remove(dir .. "/" .. n)
+  end
   os.remove(dir)
 end
 
 local function rm_state(id, st)
-  if st and type(st.mounts) == "string" and st.mounts:find("/moonjail-runc/mnt/", 1, true) then rm_dir(st.mounts) end
+  if st and type(st.mounts) == "string" and st.mounts:find("/moonjail-runc/mnt/", 1, true) then
+    rm_dir(st.mounts, true)
+  end
   rm_dir(state.dir(G.root, id))
 end
 
@@ -572,6 +577,12 @@ return function(argv, first)
   end
   G.root = absolute(G.root)
   if sub ~= "spec" and sub ~= "features" then
+    -- parents as runc makes them (containerd passes /run/containerd/runc/NAMESPACE)
+    local prefix = ""
+    for comp in G.root:gmatch("[^/]+") do
+      if prefix ~= "" and not C.path_kind(prefix) then C.mkdir_private(prefix, tonumber("711", 8)) end
+      prefix = prefix .. "/" .. comp
+    end
     local ok, e = C.mkdir_private(G.root)
     if not ok then return fail(e) end
     C.state_dir(G.root .. "/moonjail")
