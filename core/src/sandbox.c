@@ -215,6 +215,12 @@ int mj_sandbox_create(const mj_config_t *cfg, const char *name, mj_sandbox_t **o
         mj_error_free(ignored);
     if (name && (mj_state_save(sb, err) < 0 || mj_state_save_defaults(sb, err) < 0))
         return -1;
+    if (name) {
+        /* Published: from now on the sandbox outlives this process. */
+        mj_rep_t rep;
+        if (mj_client_request(sb, MJ_REQ_DETACH, 0, NULL, 0, NULL, 0, 10, &rep, err) < 0)
+            return -1;
+    }
     *out = steal_pointer(&sb);
     return 0;
 }
