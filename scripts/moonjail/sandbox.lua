@@ -511,6 +511,8 @@ return function(core, h)
       -- moonjail's own
       policy = st.policy, network = st.network, workdir = ops.workdir(self),
       supervisor_pid = raw.supervisor_pid, uid = raw.uid, gid = raw.gid, rootless = raw.rootless,
+      -- false when its supervisor did not answer in time: status is then the last one known
+      responding = raw.responding,
       warnings = warnings_of(st, raw),
     }
   end

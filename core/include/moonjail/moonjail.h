@@ -377,6 +377,7 @@ typedef struct {
     uid_t uid;               /* inside */
     gid_t gid;
     bool rootless;
+    bool responding;         /* false: its supervisor did not answer in time (status is the last known) */
 } mj_sandbox_info_t;
 
 int mj_sandbox_info(mj_sandbox_t *sb, mj_sandbox_info_t *out, mj_error_t **err);
