@@ -407,6 +407,9 @@ static void read_channel(exec_t *e)
     if (r == (ssize_t)sizeof(req) && req.magic == MJ_PROTO_MAGIC) {
         if (req.type == MJ_CHAN_SIGNAL && req.arg > 0 && req.arg < NSIG) {
             kill(e->pid, req.arg); /* ours until reaped: never a reused pid */
+            /* A stopped command acts on a request to end only once continued (as systemd does). */
+            if (req.arg == SIGTERM || req.arg == SIGINT || req.arg == SIGHUP || req.arg == SIGQUIT)
+                kill(e->pid, SIGCONT);
             chan_msg(e, MJ_MSG_ACK, (int32_t)req.type, req.arg, mj_realtime_ns(), NULL);
         } else if (req.type == MJ_CHAN_KILL_TREE) {
             e->killed = true;
