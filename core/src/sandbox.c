@@ -22,6 +22,7 @@
 #include "plan.h"
 #include "proc.h"
 #include "proto.h"
+#include "prune.h"
 #include "seccomp.h"
 #include "spawn.h"
 #include "state.h"
@@ -59,7 +60,7 @@ static void sandbox_free_fields(mj_sandbox_t *sb)
 static mj_sandbox_t *sandbox_alloc(void)
 {
     mj_sandbox_t *sb = mj_xcalloc(1, sizeof(*sb));
-    sb->ctl = sb->pidfd = sb->root_fd = -1;
+    sb->ctl = sb->pidfd = sb->root_fd = sb->claim_fd = -1;
     sb->status = MJ_STATUS_CREATING;
     return sb;
 }
@@ -148,8 +149,35 @@ static void discard_new(mj_sandbox_t **sbp)
         mj_cgroup_destroy(sb->cg);
         sb->cg = NULL;
     }
+    mj_state_release_id(sb->id, sb->claim_fd);
     sandbox_free_fields(sb);
     free(sb);
+}
+
+/* Gives the new sandbox in sb->dir (.new-<id>) its name, taking the name over from a dead
+ * sandbox (its state and cgroups removed first); INVALID_STATE when a live one holds it. */
+static int publish(mj_sandbox_t *sb, mj_error_t **err)
+{
+    for (int attempt = 0; attempt < 2; attempt++) {
+        char *named = mj_state_publish(sb->dir, sb->name);
+        if (named) {
+            free(sb->dir);
+            sb->dir = named;
+            return 0;
+        }
+        if (errno != EEXIST && errno != ENOTEMPTY)
+            break;
+        mj_error_t *ignored = NULL;
+        cleanup_free char *base = mj_state_sandboxes_dir(false, &ignored);
+        mj_error_free(ignored);
+        cleanup_free char *holder = mj_xasprintf("%s/%s", base ? base : ".", sb->name);
+        if (mj_prune_state_dir(holder, false, NULL) < 0) {
+            *err = mj_error_new(MJ_ERR_INVALID_STATE, EEXIST, "a sandbox named '%s' already exists", sb->name);
+            return -1;
+        }
+    }
+    *err = mj_error_sys(MJ_ERR_FILE_OPERATION_FAILED, errno, "naming sandbox %s", sb->name);
+    return -1;
 }
 
 int mj_sandbox_create(const mj_config_t *cfg, const char *name, mj_sandbox_t **out, mj_error_t **errp)
@@ -186,9 +214,12 @@ int mj_sandbox_create(const mj_config_t *cfg, const char *name, mj_sandbox_t **o
 
     cleanup_close int lock_fd = -1;
     cleanup_close int listen_fd = -1;
+    /* Until its supervisor is in its cgroups, the id is claimed: prune leaves them alone. */
+    sb->claim_fd = mj_state_claim_id(sb->id);
     if (name) {
+        /* Made under a hidden name, named once up: a crash leaves no half-made sandbox listed. */
         sb->name = mj_xstrdup(name);
-        sb->dir = mj_state_create(name, err);
+        sb->dir = mj_state_create(name, sb->id, err);
         if (!sb->dir || mj_state_claim(sb->dir, &lock_fd, &listen_fd, err) < 0)
             return -1;
     }
@@ -211,6 +242,7 @@ int mj_sandbox_create(const mj_config_t *cfg, const char *name, mj_sandbox_t **o
         return -1;
     sb->pid = spawned.pid;
     sb->pidfd = spawned.pidfd;
+    mj_state_release_id(sb->id, mj_steal_fd(&sb->claim_fd));
     mj_close_fd(&ctl[1]);
     sb->ctl = mj_steal_fd(&ctl[0]);
     if (wait_ready(sb, &plan, err) < 0)
@@ -220,10 +252,11 @@ int mj_sandbox_create(const mj_config_t *cfg, const char *name, mj_sandbox_t **o
     mj_error_t *ignored = NULL;
     if (mj_client_root_fd(sb, &ignored) < 0) /* cached now: later it works while paused too */
         mj_error_free(ignored);
-    if (name && (mj_state_save(sb, err) < 0 || mj_state_save_defaults(sb, err) < 0))
+    if (name && (mj_state_save(sb, err) < 0 || mj_state_save_defaults(sb, err) < 0 || publish(sb, err) < 0))
         return -1;
     if (name) {
-        /* Published: from now on the sandbox outlives this process. */
+        /* Published: from now on the sandbox outlives this process (until now, our going away
+         * ended it: a creator killed halfway leaves no orphaned supervisor). */
         mj_rep_t rep;
         if (mj_client_request(sb, MJ_REQ_DETACH, 0, NULL, 0, NULL, 0, MJ_CLIENT_QUICK, &rep, err) < 0)
             return -1;
@@ -292,7 +325,7 @@ int mj_sandbox_open(const char *name, mj_sandbox_t **out, mj_error_t **errp)
             *out = steal_pointer(&sb);
             return 0;
         }
-        mj_state_remove(sb->dir);
+        (void)mj_prune_state_dir(sb->dir, false, NULL); /* its delayed shutdown is over */
         *err = mj_error_new(MJ_ERR_SANDBOX_NOT_FOUND, ENOENT, "%s", name);
         return -1;
     }
@@ -424,6 +457,14 @@ int mj_sandbox_destroy(mj_sandbox_t *sb, mj_error_t **err)
 {
     if (sb->status == MJ_STATUS_DESTROYED)
         return 0;
+    if (sb->dir && sb->cleanup_delay <= 0) {
+        /* Unlisted first: a removal cut short is finished by prune, never half-listed. */
+        char *moved = mj_state_unpublish(sb->dir, sb->id);
+        if (moved) {
+            free(sb->dir);
+            sb->dir = moved;
+        }
+    }
     mj_cgroup_t *cg = mj_client_cgroup(sb);
     if (cg && mj_cgroup_can_freeze(cg) && mj_cgroup_frozen(cg) == 1) {
         mj_error_t *ignored = NULL;

@@ -149,7 +149,7 @@ return function(core, h)
     spec.facts, spec.metadata, spec.warnings, spec.argv, spec.audit_log = nil, nil, nil, nil, nil
     spec.timeout, spec.output_limit = nil, nil
     local prep
-    prep, e = h.with_repositories(spec)
+    prep, e = h.with_repositories(spec, opts.name)
     if prep == false then return nil, e end
     local sb
     sb, e = core.sandbox(spec, opts.name)
