@@ -142,7 +142,7 @@ int mj_sandbox_prune(mj_prune_report_t *out, mj_error_t **err)
     prune_walk_t w = {.base = base, .out = out};
     if (dfd >= 0)
         (void)mj_dir_each(dfd, prune_state_entry, &w);
-    cleanup_free char *claims = mj_xasprintf("%s/creating", mj_state_dir());
+    cleanup_free char *claims = mj_state_claims_dir();
     cleanup_close int cfd = open(claims, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (cfd >= 0)
         (void)mj_dir_each(cfd, prune_claim, NULL);

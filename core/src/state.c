@@ -183,11 +183,33 @@ char *mj_state_unpublish(const char *dir, const char *id)
 
 /* ------------------------------------------------------------------ ids being created */
 
-/* <state dir>/creating/<id>, its directory made (owner-only) when make_dir. */
+/* Where claims live: the default state directory, whatever MOONJAIL_STATE_DIR says — cgroups are
+ * shared by every state directory of a user, so their claims must be too. */
+static const char *claims_base(void)
+{
+    static char dir[PATH_MAX];
+    if (dir[0])
+        return dir;
+    const char *env;
+    if (geteuid() == 0)
+        snprintf(dir, sizeof(dir), "/run/moonjail");
+    else if ((env = getenv("XDG_RUNTIME_DIR")) && env[0] == '/')
+        snprintf(dir, sizeof(dir), "%s/moonjail", env);
+    else
+        snprintf(dir, sizeof(dir), "/tmp/moonjail-%u", (unsigned)geteuid());
+    return dir;
+}
+
+char *mj_state_claims_dir(void)
+{
+    return mj_xasprintf("%s/creating", claims_base());
+}
+
+/* <claims>/<id>, its directory made (owner-only) when make_dir. */
 static char *claim_path(const char *id, bool make_dir)
 {
-    const char *base = mj_state_dir();
-    cleanup_free char *dir = mj_xasprintf("%s/creating", base);
+    const char *base = claims_base();
+    cleanup_free char *dir = mj_state_claims_dir();
     if (make_dir) {
         mj_error_t *ignored = NULL;
         if (ensure_private_dir(base, &ignored) < 0 || ensure_private_dir(dir, &ignored) < 0) {

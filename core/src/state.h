@@ -36,11 +36,14 @@ char *mj_state_publish(const char *dir, const char *name);
 /* Renames a named sandbox's dir to <sandboxes>/.rm-<id> (the first step of its removal); the new
  * path, or NULL with errno. */
 char *mj_state_unpublish(const char *dir, const char *id);
-/* The sandbox id being created here: a lock on <state dir>/creating/<id>, held from before its
- * cgroups exist until its first process is in them (mj_cgroup_prune leaves such an empty group
- * alone).  The fd, or -1 when the state dir cannot be written (best effort). */
+/* The sandbox id being created here: a lock on <claims dir>/<id>, held from before its cgroups
+ * exist until its first process is in them (mj_cgroup_prune leaves such an empty group alone).
+ * The fd, or -1 when the directory cannot be written (best effort). */
 int mj_state_claim_id(const char *id);
 void mj_state_release_id(const char *id, int fd);
+/* <the default state dir>/creating, not moved by MOONJAIL_STATE_DIR: cgroups are shared by every
+ * state directory of a user, so their claims are too. */
+char *mj_state_claims_dir(void);
 /* Whether a creation holds id's claim; a claim left by a dead creator is removed (false). */
 bool mj_state_id_claimed(const char *id);
 /* Takes <dir>/lock (a new sandbox's supervisor holds it for life: its liveness) and binds the
