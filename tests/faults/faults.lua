@@ -59,19 +59,23 @@ victim() {
 
 -- Runs `moonjail ARGS` in the background, SIGKILLs the victim of kind `kind` after `delay`
 -- seconds (when it exists by then), waits up to 30 s: status (nil: it hung), stderr, the pid
--- killed (nil when the victim was not there).
-local function with_fault(args, kind, delay)
+-- killed (nil when the victim was not there).  A helper of a sandbox that exists already
+-- (`early`) is looked up before the operation starts: looking it up takes longer than a quick
+-- operation (rm -f), which would otherwise always have ended it before the kill.
+local function with_fault(args, kind, delay, early)
   local script = FIND .. string.format([[
+v=
+[ %s = yes ] && v=$(victim %s | head -1)
 ( export %s; exec %s %s >%s/o 2>%s/e </dev/null ) & p=$!
 sleep %.4f
-v=$(victim %s | head -1)
+[ -z "$v" ] && v=$(victim %s | head -1)
 # Only a live victim counts: the CLI may have ended already (a zombie until waited for).
 if [ -n "$v" ] && [ "$(sed 's/.*) //' /proc/$v/stat 2>/dev/null | cut -d' ' -f1)" = Z ]; then v=; fi
 [ -n "$v" ] && { kill -KILL $v 2>/dev/null || v=; }
 i=0; while kill -0 $p 2>/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
 if kill -0 $p 2>/dev/null; then kill -KILL $p; wait $p; echo hung; else wait $p; echo status $?; fi
 echo victim ${v:-none}
-]], ENV, q(BIN), args, q(OUT), q(OUT), delay, kind)
+]], early and "yes" or "no", kind, ENV, q(BIN), args, q(OUT), q(OUT), delay, kind)
   local out = sh(script)
   local f = io.open(OUT .. "/e")
   local err = f and f:read("a") or ""
@@ -319,7 +323,8 @@ for i = 1, ITERATIONS do
       if st ~= 0 then fail("iteration %d: setup cp failed: %s", i, e) end
     end
   end
-  local status, err, victim, raw = with_fault(args_for(op, name, mark), kind, delay)
+  local status, err, victim, raw = with_fault(args_for(op, name, mark), kind, delay,
+    op ~= "create" and kind ~= "cli" and kind ~= "command")
   local f = io.open(OUT .. "/o")
   local printed = f and f:read("a") or ""
   if f then f:close() end
