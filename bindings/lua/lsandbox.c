@@ -2,7 +2,7 @@
  *
  * Owns: the metatable "moonjail.Sandbox", its primitives core.sandbox_ops (exec, spawn, signal,
  * stop, destroy, env, info, usage, the file operations, …) and core.sandbox / core.open /
- * core.list.  scripts/moonjail/sandbox.lua writes the methods users call over these primitives
+ * core.list / core.prune_sandboxes.  scripts/moonjail/sandbox.lua writes the methods users call over these primitives
  * into core.sandbox_methods, the metatable's __index table.  The life cycle is lhandle.c's (as
  * liolib's files); a sandbox keeps a weak set of the processes spawned from it (user value 1)
  * and frees them before itself.
@@ -128,6 +128,26 @@ static int core_list(lua_State *L)
     if (mj_sandbox_list(&box->names, &box->n_names, &box->err) < 0)
         return mjl_push_status(L, -1, box);
     mjl_push_strings(L, box->names, box->n_names);
+    return 1;
+}
+
+/* core.prune_sandboxes() -> { sandboxes, leftovers, supervisors, cgroups } (counts of what went) |
+ * nil, err: what dead sandboxes and crashes left (mj_sandbox_prune) */
+static int core_prune_sandboxes(lua_State *L)
+{
+    mjl_box_t *box = mjl_new_box(L);
+    mj_prune_report_t rep;
+    if (mj_sandbox_prune(&rep, &box->err) < 0)
+        return mjl_push_status(L, -1, box);
+    lua_createtable(L, 0, 4);
+    lua_pushinteger(L, rep.sandboxes);
+    lua_setfield(L, -2, "sandboxes");
+    lua_pushinteger(L, rep.leftovers);
+    lua_setfield(L, -2, "leftovers");
+    lua_pushinteger(L, rep.supervisors);
+    lua_setfield(L, -2, "supervisors");
+    lua_pushinteger(L, rep.cgroups);
+    lua_setfield(L, -2, "cgroups");
     return 1;
 }
 
@@ -514,6 +534,7 @@ static const luaL_Reg sandbox_funcs[] = {
     {"sandbox", core_sandbox},
     {"open", core_open},
     {"list", core_list},
+    {"prune_sandboxes", core_prune_sandboxes},
     {NULL, NULL},
 };
 

@@ -22,6 +22,7 @@ enum {
     MJ_EXEC_STAGE_LANDLOCK,
     MJ_EXEC_STAGE_LSM,
     MJ_EXEC_STAGE_CGROUP,
+    MJ_EXEC_STAGE_REQUEST, /* the spawner refused the request itself (bad field, no room, …) */
 };
 typedef struct {
     char *const *argv;

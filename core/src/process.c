@@ -16,6 +16,7 @@
 #include "client.h"
 #include "config.h"
 #include "error.h"
+#include "exec.h"
 #include "handle.h"
 #include "landlock.h"
 #include "proto.h"
@@ -66,6 +67,29 @@ struct mj_process {
     char *argv0;
     char *workdir;
 };
+
+/* An exec request the supervisor or the spawner refused (errno e). */
+static mj_error_t *refusal_error(mj_sandbox_t *sb, int e)
+{
+    if (e == ESHUTDOWN || e == EBUSY)
+        return mj_client_state_error(sb, e, "exec");
+    if (e == ENOTSUP)
+        return mj_error_new(MJ_ERR_PERMISSION_DENIED, ENOTSUP,
+                            "allow_write = false cannot be enforced: this sandbox runs without Landlock");
+    if (e == EINVAL && sb->rootless)
+        return mj_error_new(MJ_ERR_PERMISSION_DENIED, EINVAL, "user: a rootless sandbox maps only uid %u:%u",
+                            (unsigned)sb->uid, (unsigned)sb->gid);
+    if (e == EAGAIN)
+        return mj_error_new(MJ_ERR_TEMPORARY_FAILURE, EAGAIN,
+                            "sandbox %s is starting too many commands at once: try again", mj_client_name(sb));
+    return mj_error_sys(MJ_ERR_COMMAND_EXECUTION_FAILED, e, "exec");
+}
+
+/* The error for a command that never ran: refused by the spawner, or failed before execve. */
+static mj_error_t *not_started_error(mj_sandbox_t *sb, const char *argv0, const char *workdir, const mj_msg_t *m)
+{
+    return m->a == MJ_EXEC_STAGE_REQUEST ? refusal_error(sb, m->b) : mj_exec_error(argv0, workdir, m);
+}
 
 /* Builds and sends an exec request; on success *chan is the host end of the command's channel. */
 static int start_exec(mj_sandbox_t *sb, const mj_command_t *cmd, bool detached, int io[3], int *chan, char **workdir_out,
@@ -122,16 +146,7 @@ static int start_exec(mj_sandbox_t *sb, const mj_command_t *cmd, bool detached, 
     if (mj_client_request(sb, MJ_REQ_EXEC, 0, b.data, b.len, fds, 4, 30, &rep, err) < 0)
         return -1;
     if (rep.type != MJ_REP_OK) {
-        if (rep.err == ESHUTDOWN || rep.err == EBUSY)
-            *err = mj_client_state_error(sb, rep.err, "exec");
-        else if (rep.err == ENOTSUP)
-            *err = mj_error_new(MJ_ERR_PERMISSION_DENIED, ENOTSUP,
-                                "allow_write = false cannot be enforced: this sandbox runs without Landlock");
-        else if (rep.err == EINVAL && sb->rootless)
-            *err = mj_error_new(MJ_ERR_PERMISSION_DENIED, EINVAL,
-                                "user: a rootless sandbox maps only uid %u:%u", (unsigned)sb->uid, (unsigned)sb->gid);
-        else
-            *err = mj_error_sys(MJ_ERR_COMMAND_EXECUTION_FAILED, rep.err, "exec");
+        *err = refusal_error(sb, rep.err);
         return -1;
     }
     *chan = mj_steal_fd(&sp[0]);
@@ -225,6 +240,7 @@ int mj_sandbox_exec(mj_sandbox_t *sb, const mj_command_t *cmd, mj_result_t **out
     }
     pump.status_fd = chan; /* closed by mj_pump_close */
     pump.stop_on_exit = true;
+    pump.acks = true; /* the spawner acknowledges signals and kills: silence means it is stuck */
     mj_pump_take_command(&pump, cmd, t0);
     exec_ctx_t ectx = {.chan = &chan, .cg = sb->cg, .pty_master = cmd->tty ? pump.out_r : -1,
                        .tty_in = cmd->stdin_fd};
@@ -243,6 +259,17 @@ int mj_sandbox_exec(mj_sandbox_t *sb, const mj_command_t *cmd, mj_result_t **out
         mj_tty_restore(cmd->stdin_fd, &saved_tio);
     if (pr < 0)
         return -1;
+    if (pump.unresponsive) {
+        *err = mj_error_new(MJ_ERR_TIMEOUT, ETIMEDOUT,
+                            "sandbox %s did not answer within %.0f s of being told to %s; the command may still run",
+                            mj_client_name(sb), pump.killed ? MJ_PUMP_KILL_GRACE : MJ_PUMP_ACK_GRACE,
+                            pump.killed ? "kill it" : "signal it");
+        return -1;
+    }
+    if (pump.got_exec_failed) {
+        *err = not_started_error(sb, cmd->argv.v[0], workdir, &pump.failed);
+        return -1;
+    }
     if (pump.status_fd < 0 && !pump.got_exited && !pump.got_exec_failed) {
         /* The channel closed without an answer: the shim or the supervisor died. */
         (void)mj_client_status(sb);
@@ -265,21 +292,34 @@ int mj_sandbox_exec(mj_sandbox_t *sb, const mj_command_t *cmd, mj_result_t **out
     return 0;
 }
 
-/* Reads the channel until STARTED or EXEC_FAILED. */
+/* Reads the channel until STARTED or EXEC_FAILED, for up to 30 s. */
 static int wait_started(mj_process_t *p, mj_error_t **err)
 {
+    double deadline = mj_now_monotonic() + 30;
     for (;;) {
         mj_msg_t m;
         ssize_t n;
+        struct pollfd pfd = {.fd = p->chan, .events = POLLIN};
+        double left = deadline - mj_now_monotonic();
+        int r = left > 0 ? poll(&pfd, 1, (int)(left * 1000) + 1) : 0;
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r == 0) {
+            *err = mj_error_new(MJ_ERR_TIMEOUT, ETIMEDOUT, "sandbox %s did not start the command within 30 s",
+                                mj_client_name(p->sb));
+            return -1;
+        }
         do
-            n = recv(p->chan, &m, sizeof(m), 0);
+            n = recv(p->chan, &m, sizeof(m), MSG_DONTWAIT);
         while (n < 0 && errno == EINTR);
+        if (n < 0 && errno == EAGAIN)
+            continue;
         if (n != (ssize_t)sizeof(m)) {
             *err = mj_error_new(MJ_ERR_COMMAND_EXECUTION_FAILED, EPIPE, "the command's supervisor process died");
             return -1;
         }
         if (m.type == MJ_MSG_EXEC_FAILED) {
-            *err = mj_exec_error(p->argv0, p->workdir, &m);
+            *err = not_started_error(p->sb, p->argv0, p->workdir, &m);
             return -1;
         }
         if (m.type == MJ_MSG_STARTED) {
@@ -338,7 +378,7 @@ int mj_sandbox_spawn_detached(mj_sandbox_t *sb, const mj_command_t *cmd, pid_t *
     cleanup_error mj_error_t *local_err = NULL;
     mj_error_t **err = errp ? errp : &local_err;
     cleanup_close int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-    __attribute__((cleanup(detached_release))) mj_process_t p = {.chan = -1};
+    __attribute__((cleanup(detached_release))) mj_process_t p = {.sb = sb, .chan = -1};
     mj_pump_init(&p.pump);
     if (devnull < 0) {
         *err = mj_error_sys(MJ_ERR_COMMAND_EXECUTION_FAILED, errno, "/dev/null");

@@ -19,6 +19,7 @@ enum {
                               * u1/u2 = utime/stime us, u3 = maxrss KiB */
     MJ_MSG_READY,            /* supervisor: set up and serving; t_ns = realtime */
     MJ_MSG_DENIED,           /* one-shot init: the filter refused a system call; a = nr, b = pid inside */
+    MJ_MSG_ACK,              /* spawner: a = the channel request (MJ_CHAN_*) it carried out, b = its arg */
 };
 
 typedef struct {
@@ -35,7 +36,9 @@ typedef struct {
 #define MJ_PROTO_MAX_ARGS 4096u
 #define MJ_PROTO_MAX_ENV 4096u
 
-/* host -> supervisor (control connection); each gets one mj_rep_t back */
+/* host -> supervisor (control connection); each gets one mj_rep_t back.  An EXEC's reply says the
+ * supervisor handed it on; the spawner's verdict comes on the command's channel (STARTED, or
+ * EXEC_FAILED with stage MJ_EXEC_STAGE_REQUEST and the errno of a refused request). */
 enum {
     MJ_REQ_PING = 1,
     MJ_REQ_EXEC,        /* payload mj_exec_req_t + strings; fds: stdin, stdout, stderr, channel */
@@ -48,6 +51,7 @@ enum {
     MJ_REQ_ROOT_FD,     /* reply carries an O_PATH fd of the sandbox's "/" (SCM_RIGHTS) */
     MJ_REQ_DENIALS,     /* reply: mj_rep_t (value = n) + n mj_denial_rec_t, then forgotten */
     MJ_REQ_RULESET,     /* reply value 1 + the commands' Landlock ruleset fd (SCM_RIGHTS); value 0: none */
+    MJ_REQ_DETACH,      /* a named sandbox's creator published it: its going away no longer ends it */
 };
 
 /* host -> exec shim (per-command channel) */
@@ -64,6 +68,7 @@ enum {
 #define MJ_SUP_PAUSED 0x1
 #define MJ_SUP_STOPPED 0x2
 #define MJ_SUP_SHUTTING_DOWN 0x4
+#define MJ_SUP_STOPPING 0x8 /* a stop is under way (its grace period) */
 
 typedef struct {
     uint32_t magic;

@@ -43,6 +43,14 @@ void mj_pump_take_command(mj_pump_t *p, const mj_command_t *cmd, double released
     }
 }
 
+/* With acks, every word to the sandbox side starts a clock: a stuck supervisor or spawner never
+ * keeps the host waiting for good. */
+static void expect_ack(mj_pump_t *p)
+{
+    if (p->acks && p->ack_due <= 0)
+        p->ack_due = mj_now_monotonic() + MJ_PUMP_ACK_GRACE;
+}
+
 static void do_kill(mj_pump_t *p)
 {
     if (p->killed)
@@ -50,6 +58,9 @@ static void do_kill(mj_pump_t *p)
     p->killed = true;
     if (p->kill)
         p->kill(p->ctx);
+    expect_ack(p);
+    if (p->acks)
+        p->exit_due = mj_now_monotonic() + MJ_PUMP_KILL_GRACE;
 }
 
 static void handle_msg(mj_pump_t *p, const mj_msg_t *m)
@@ -72,6 +83,9 @@ static void handle_msg(mj_pump_t *p, const mj_msg_t *m)
     case MJ_MSG_SETUP_FAILED:
         p->failed = *m;
         p->got_setup_failed = true;
+        break;
+    case MJ_MSG_ACK:
+        p->ack_due = 0;
         break;
     case MJ_MSG_DENIED:
         p->denials_total++;
@@ -184,8 +198,11 @@ static void forward_signals(mj_pump_t *p)
 {
     struct signalfd_siginfo si;
     while (read(p->sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
-        if (p->signal)
+        if (p->signal) {
             p->signal(p->ctx, (int)si.ssi_signo);
+            if (si.ssi_signo != SIGWINCH) /* a window size goes to the pty, not the sandbox */
+                expect_ack(p);
+        }
 }
 
 static bool finished(const mj_pump_t *p)
@@ -264,6 +281,22 @@ int mj_pump_run(mj_pump_t *p, mj_error_t **err)
             int left_ms = (int)(left * 1000) + 1;
             if (timeout_ms < 0 || left_ms < timeout_ms)
                 timeout_ms = left_ms;
+        }
+        if (p->acks) {
+            double now = mj_now_monotonic(), due = 0;
+            if (p->ack_due > 0)
+                due = p->ack_due;
+            if (p->exit_due > 0 && (due <= 0 || p->exit_due < due))
+                due = p->exit_due;
+            if (due > 0 && now >= due) {
+                p->unresponsive = true;
+                break;
+            }
+            if (due > 0) {
+                int due_ms = (int)((due - now) * 1000) + 1;
+                if (timeout_ms < 0 || due_ms < timeout_ms)
+                    timeout_ms = due_ms;
+            }
         }
         int r = poll(pfd, (nfds_t)n, timeout_ms);
         if (r < 0) {

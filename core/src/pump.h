@@ -11,6 +11,10 @@
 #include "util.h"
 
 #define MJ_RESULT_DENIALS_MAX 64 /* refusals a one-shot result lists (all are counted) */
+/* With acks: seconds the sandbox side has to acknowledge a forwarded signal or kill, and to
+ * report the exit of a command it was told to kill, before the pump stops waiting for it. */
+#define MJ_PUMP_ACK_GRACE 5.0
+#define MJ_PUMP_KILL_GRACE 10.0
 
 /* One command's stdio and status, carried by mj_pump_run. */
 typedef struct {
@@ -23,6 +27,7 @@ typedef struct {
     int tee_out, tee_err;                 /* borrowed */
     bool forward_signals;
     bool stop_on_exit;                    /* persistent exec: done at EXITED, not at EOF */
+    bool acks;                            /* the sandbox side ACKs signals and kills (a spawner) */
     double deadline;                      /* monotonic seconds, 0 = none */
     double cpu_limit;                     /* CPU seconds of the whole group, 0 = none (needs cpu_usage) */
     int (*cpu_usage)(void *ctx, double *seconds);
@@ -40,6 +45,8 @@ typedef struct {
     /* what happened */
     bool got_started, got_exited, got_exec_failed, got_setup_failed;
     double started_mono, exited_mono; /* CLOCK_MONOTONIC when STARTED / EXITED arrived */
+    double ack_due, exit_due;         /* with acks: when an ACK / the EXITED after a kill is overdue */
+    bool unresponsive;                /* with acks: one was overdue, the pump stopped waiting */
     mj_denial_t denials[MJ_RESULT_DENIALS_MAX];
     size_t n_denials;
     uint64_t denials_total;

@@ -318,7 +318,9 @@ static int do_mount_op(int root_fd, mj_op_t *op, int *devnull_fd)
         mnt = make_tmpfs(op->size, op->mode, base);
         break;
     case MJ_OP_PROC: {
-        mnt = mj_make_fs("proc", NULL, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+        /* A persistent sandbox's /proc comes made, by its workload namespace's init (reaper.c). */
+        mnt = op->src_fd >= 0 ? mj_steal_fd(&op->src_fd)
+                              : mj_make_fs("proc", NULL, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
         break;
     }
     case MJ_OP_DEVPTS: {

@@ -18,6 +18,7 @@
 #include "pump.h"
 #include "result.h"
 #include "spawn.h"
+#include "state.h"
 #include "util.h"
 
 /* The sandbox of one run, as the pump's callbacks see it. */
@@ -70,12 +71,25 @@ static void signal_init(void *ctx, int sig)
         kill(c->pid, sig);
 }
 
+/* The claim on a new sandbox's id (state.c): held until its init is in its cgroups. */
+typedef struct {
+    const char *id;
+    int fd;
+} id_claim_t;
+
+static void release_claim(id_claim_t *c)
+{
+    mj_state_release_id(c->id, c->fd);
+    c->fd = -1;
+}
+
 static int run_plan(mj_plan_t *plan, const mj_command_t *cmd, mj_result_t **out, mj_error_t **err)
 {
     __attribute__((cleanup(oneshot_release))) oneshot_child_t child = {
         .pid = -1, .pidfd = -1, .pty_master = -1, .tty_in = cmd->stdin_fd};
     char cgid[33];
     mj_random_id(cgid);
+    __attribute__((cleanup(release_claim))) id_claim_t claim = {.id = cgid, .fd = mj_state_claim_id(cgid)};
     /* A CPU-time limit wants a group too (CPU accounting for the whole tree). */
     if (mj_spawn_prepare(plan, cgid, plan->cpu_time_limit > 0, &child.cg, err) < 0)
         return -1;
@@ -103,6 +117,7 @@ static int run_plan(mj_plan_t *plan, const mj_command_t *cmd, mj_result_t **out,
     mj_spawned_t spawned;
     if (mj_spawn(plan, child.cg, &fds, &spawned, err) < 0)
         return -1;
+    release_claim(&claim);
     child.pid = spawned.pid;
     child.pidfd = spawned.pidfd;
     mj_close_fd(&p_status[1]);

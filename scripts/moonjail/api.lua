@@ -142,24 +142,24 @@ return function(core)
     return repo
   end
 
-  -- Whether the named sandbox `name` still exists as the one with this id (for the garbage
-  -- collection of repository working trees).
+  -- Whether the named sandbox `name` still exists as the one with this id (any one of that name
+  -- when id is nil), for the garbage collection of repository working trees.
   local function sandbox_alive(name, id)
     local sb = core.open(name)
     if not sb then return false end
     local info = core.sandbox_ops.info(sb)
     core.sandbox_ops.close(sb)
-    return info ~= nil and info.id == id
+    return info ~= nil and (id == nil or info.id == id)
   end
 
   -- Prepares spec.repositories on the host (working trees, archives, git) and folds them into the
   -- spec's mounts, masked paths and environment.  Returns the preparation (to discard once the
   -- sandbox is gone; nil when there is nothing) or false, err.
-  local function with_repositories(spec)
+  local function with_repositories(spec, name)
     local rules = spec.repositories
     spec.repositories = nil
     if not rules or #rules == 0 then return nil end
-    local prep, err = repo_module().prepare(core, rules, spec.uid, spec.gid, sandbox_alive)
+    local prep, err = repo_module().prepare(core, rules, spec.uid, spec.gid, sandbox_alive, name)
     if not prep then return false, err end
     for _, m in ipairs(prep.mounts) do spec.mounts[#spec.mounts + 1] = m end
     for _, p in ipairs(prep.masked) do spec.masked[#spec.masked + 1] = p end
@@ -507,6 +507,33 @@ return function(core)
       error("bad argument #1 to 'open' (string expected, got " .. type(name) .. ")", 2)
     end
     return sandbox_module().open(name)
+  end
+
+  --- What `moonjail prune` removes, step by step, in order: each step's fn returns a table of
+  -- counts or nil, err.  A crash at any point of a sandbox's life leaves only what these remove
+  -- (SECURITY.md, "Crash windows").  The image store adds its step here (unused images and
+  -- blobs: moonjail.image's prune), after the sandboxes, whose removal releases what they used.
+  local prune_steps = {
+    -- state and cgroups of dead named sandboxes, half-made and half-removed ones, empty cgroups
+    { name = "sandboxes", fn = function() return core.prune_sandboxes() end },
+    -- repository working trees (cow layers, unpacked archives) whose owner is gone
+    { name = "working_trees", fn = function()
+      local repo_mod = repo_module()
+      return { removed = repo_mod.collect_garbage(core, repo_mod.work_root(core), sandbox_alive) }
+    end },
+  }
+  M.prune_steps = prune_steps
+
+  --- Removes what dead sandboxes and crashed moonjail processes left for this user.  Returns
+  -- { [step] = counts } or nil, err (and the steps done so far).
+  function M.prune()
+    local report = {}
+    for _, step in ipairs(prune_steps) do
+      local counts, err = step.fn()
+      if not counts then return nil, err, report end
+      report[step.name] = counts
+    end
+    return report
   end
 
   --- Names of the named sandboxes (sorted); array or nil, err.

@@ -56,7 +56,6 @@ end
 local cliopts = require "moonjail.cliopts"
 
 local NOT_YET = {}
-for name in ([[prune]]):gmatch("%S+") do NOT_YET[name] = true end
 
 -- The image commands live in moonjail.cli_image, loaded when one runs.
 local IMAGE_COMMANDS = { pull = true, images = true, rmi = true, load = true }
@@ -343,6 +342,29 @@ local function cmd_policy(argv, first)
   return policy_cli(argv, first)
 end
 
+-- `moonjail prune [--json] [-q]`: what dead sandboxes and crashed moonjail processes left, removed
+-- (mj.prune, step by step: the image store adds its step to mj.prune_steps); one line per step.
+local function cmd_prune(argv, first)
+  local o, pos = options("prune", argv, first)
+  if not o then return pos end
+  if #pos > 0 then return report_error(usage_error("prune: unexpected argument '" .. pos[1] .. "'"), o.json) end
+  local report, err = moonjail().prune()
+  if not report then return report_error(err, o.json) end
+  if o.json then
+    io.stdout:write(json_encode(report), "\n")
+  elseif not o.quiet then
+    for _, step in ipairs(moonjail().prune_steps) do
+      local counts, parts = report[step.name] or {}, {}
+      local keys = {}
+      for k in pairs(counts) do keys[#keys + 1] = k end
+      table.sort(keys)
+      for _, k in ipairs(keys) do parts[#parts + 1] = k .. " " .. tostring(counts[k]) end
+      io.stdout:write(step.name, ": ", table.concat(parts, ", "), "\n")
+    end
+  end
+  return 0
+end
+
 -- Prints the help of `topic` (a command; nil: the command list).
 local function help_of(topic)
   if topic == nil or cliopts.is_help(topic) then io.stdout:write(cliopts.help("moonjail")); return 0 end
@@ -361,7 +383,7 @@ local function cmd_help(argv, first)
 end
 
 local COMMANDS = { run = cmd_run, script = cmd_script, version = cmd_version, help = cmd_help, doctor = cmd_doctor,
-  policy = cmd_policy, recipe = cmd_recipe }
+  policy = cmd_policy, recipe = cmd_recipe, prune = cmd_prune }
 
 return function(argv)
   argv = argv or {}

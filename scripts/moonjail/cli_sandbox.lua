@@ -216,11 +216,12 @@ return function(shared)
     for _, e in ipairs(all) do
       local info = e.sb:info()
       if info and (flags.all or LIVE[info.status]) then
-        local usage = e.sb:usage()
+        -- one that does not answer in time is listed as such (status: the last one known)
+        local usage = info.responding ~= false and e.sb:usage() or nil
         info.process_count = usage and usage.process_count or nil
         infos[#infos + 1] = info
-        rows[#rows + 1] = { e.name, info.status, ago(info.created_at),
-          usage and tostring(usage.process_count) or "-", info.policy or "-" }
+        rows[#rows + 1] = { e.name, info.responding == false and "unresponsive" or info.status,
+          ago(info.created_at), usage and tostring(usage.process_count) or "-", info.policy or "-" }
       end
       e.sb:close()
     end

@@ -136,6 +136,7 @@ Commands:
   stop [-t SECS] NAME...            Stop everything in a sandbox (files stay)
   kill [-s SIG] NAME...             Signal every process in a sandbox
   rm [-f] NAME...                   Remove sandboxes
+  prune [--json]                    Remove what dead sandboxes and crashes left
   script FILE [ARGS...]             Run a Lua script with `require "moonjail"` available
   recipe FILE [--set K=V] [--json]  Run a task recipe: steps in a sandbox, artifacts, a report
   version [--json]                  Show the version
@@ -148,8 +149,6 @@ Commands:
   images [--json]                   List the images in the store
   rmi [OPTIONS] REF...              Remove images from the store (refused while in use)
   load [OPTIONS] FILE|DIR           Load an OCI layout or a 'docker save' archive
-
-Not implemented yet: prune.
 
 Run 'moonjail COMMAND --help' for more on a command.
 ]],
@@ -476,6 +475,23 @@ Usage: moonjail doctor [--json]
 Probe what this host can enforce — user namespaces (and what restricts them), cgroups and their
 controllers, seccomp, Landlock's ABI, LSMs, overlayfs, openat2, pidfd, the new mount API — and say
 how to fix each missing piece.  Exits 0 when sandboxes can start here, 1 otherwise.
+]],
+}
+
+C.prune = {
+  args = "interleave",
+  options = { { "json", help = 'Print { "sandboxes": {…}, "working_trees": {…} }: what each step removed' },
+    { "quiet", help = "Print nothing but errors" }, "help" },
+  column = 16,
+  help = [[
+Usage: moonjail prune [OPTIONS]
+
+Remove what dead sandboxes and crashed moonjail processes left on this host for you: the state
+and cgroups of named sandboxes whose supervisor is gone (the "failed" ones of 'ps -a'), sandboxes
+whose creation or removal was cut short (never listed), cgroups no process is in, and repository
+working trees whose owner is gone.  Running, paused and stopped sandboxes are left alone.
+
+Options:
 ]],
 }
 

@@ -419,10 +419,13 @@ end
 
 ------------------------------------------------------------------------------------------------
 -- Working trees left behind.  Each one names its owner in OWNER_FILE: "process PID START" (the
--- process that prepared it, START telling it from a later one with the same pid) or "sandbox
--- NAME ID" (a named sandbox, which outlives that process).  A tree whose owner is gone —
--- crashed, killed, or a named sandbox removed by its cleanup delay — is removed by the next
--- prepare(); trees without an owner file (being prepared right now) are left alone.
+-- process that prepared it, START telling it from a later one with the same pid), followed by
+-- the name of the named sandbox it is for, if any; or "sandbox NAME ID" (a named sandbox, which
+-- outlives that process, once it is made).  Its directory's name, repo-PID-START-XXXXXX, names
+-- the preparing process too, so a tree is never without an owner, even when its preparer died
+-- before writing the file.  A tree whose owner is gone — crashed, killed, or a named sandbox
+-- removed — is removed by the next prepare() and by `moonjail prune`; old trees named
+-- repo-XXXXXX without an owner file are left alone.
 
 local OWNER_FILE = "owner"
 
@@ -440,17 +443,19 @@ function M.collect_garbage(core, root, sandbox_alive)
   local names = core.list_dir(root)
   local removed = 0
   for _, name in ipairs(names or {}) do
-    if name:match("^repo%-%w+$") then
+    if name:match("^repo%-[%w%-]+$") then
       local dir = root .. "/" .. name
       local f = core.lstat_type(dir .. "/" .. OWNER_FILE) == "file" and io.open(dir .. "/" .. OWNER_FILE, "rb")
       local text = f and f:read(256) or ""
       if f then f:close() end
       local gone = false
-      local pid, start = text:match("^process (%d+) (%d+)")
+      local pid, start, for_name = text:match("^process (%d+) (%d+) ?(%S*)")
+      if not pid and text == "" then pid, start = name:match("^repo%-(%d+)%-(%d+)%-") end
       local sname, sid = text:match("^sandbox (%S+) (%x+)")
       if pid then
         local _, now = core.process_start(math.tointeger(tonumber(pid)))
-        gone = now ~= start
+        -- its preparer is gone; a named sandbox it was for may hold it still (made, not yet told)
+        gone = now ~= start and not (for_name and for_name ~= "" and sandbox_alive and sandbox_alive(for_name))
       elseif sname and sandbox_alive then
         gone = not sandbox_alive(sname, sid)
       end
@@ -463,8 +468,9 @@ end
 --- Prepares rules (normalized) for a sandbox whose user is uid:gid.  Returns
 --- { mounts = {core mount specs}, masked = {inside paths}, readonly = {inside paths}, env = {…},
 --- cow = {…}, dirs = {…} }
---- or nil, err; on failure everything made so far is removed.
-function M.prepare(core, rules, uid, gid, sandbox_alive)
+--- or nil, err; on failure everything made so far is removed.  sandbox_name: the named sandbox
+--- they are for (its trees survive their preparer once it exists).
+function M.prepare(core, rules, uid, gid, sandbox_alive, sandbox_name)
   local prep = { mounts = {}, masked = {}, readonly = {}, env = {}, cow = {}, dirs = {} }
   if not rules or #rules == 0 then return prep end
   local ok, perr = pcall(function()
@@ -473,11 +479,11 @@ function M.prepare(core, rules, uid, gid, sandbox_alive)
     if not made then error(core.error("SANDBOX_INIT_FAILED", "repositories: " .. why), 0) end
     M.collect_garbage(core, root, sandbox_alive)
     local base
-    base, why = core.mkdtemp(root .. "/repo-")
+    local pid, start = core.process_start()
+    base, why = core.mkdtemp(root .. "/repo-" .. pid .. "-" .. start .. "-")
     if not base then error(core.error("SANDBOX_INIT_FAILED", "repositories: " .. tostring(why)), 0) end
     prep.dirs[#prep.dirs + 1] = base
-    local pid, start = core.process_start()
-    M.set_owner(base, "process " .. pid .. " " .. start)
+    M.set_owner(base, "process " .. pid .. " " .. start .. (sandbox_name and (" " .. sandbox_name) or ""))
     assert(core.chmod(base, 493)) -- 0755: the sandbox's mapped ids traverse it to reach unpacked trees
     made, why = core.mkdir_private(base .. "/git", 493)
     if not made then error(core.error("SANDBOX_INIT_FAILED", "repositories: " .. why), 0) end

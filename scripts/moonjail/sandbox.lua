@@ -149,7 +149,7 @@ return function(core, h)
     spec.facts, spec.metadata, spec.warnings, spec.argv, spec.audit_log = nil, nil, nil, nil, nil
     spec.timeout, spec.output_limit = nil, nil
     local prep
-    prep, e = h.with_repositories(spec)
+    prep, e = h.with_repositories(spec, opts.name)
     if prep == false then return nil, e end
     local sb
     sb, e = core.sandbox(spec, opts.name)
@@ -525,6 +525,8 @@ return function(core, h)
       -- moonjail's own
       policy = st.policy, network = st.network, workdir = ops.workdir(self),
       supervisor_pid = raw.supervisor_pid, uid = raw.uid, gid = raw.gid, rootless = raw.rootless,
+      -- false when its supervisor did not answer in time: status is then the last one known
+      responding = raw.responding,
       warnings = warnings_of(st, raw),
     }
   end

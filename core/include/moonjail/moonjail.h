@@ -328,6 +328,19 @@ int mj_sandbox_open(const char *name, mj_sandbox_t **out, mj_error_t **err);
 int mj_sandbox_list(char ***names, size_t *count, mj_error_t **err);
 void mj_strings_free(char **v, size_t n);
 
+/* What mj_sandbox_prune removed. */
+typedef struct {
+    unsigned sandboxes;   /* named sandboxes whose supervisor was gone (failed, or their linger over) */
+    unsigned leftovers;   /* creations and removals a crash cut short (never listed) */
+    unsigned supervisors; /* supervisors of those, still running, killed */
+    unsigned cgroups;     /* cgroup directories of this caller's that no process was in and no creation claimed */
+} mj_prune_report_t;
+/* Removes what dead sandboxes and crashed moonjail processes left on this host for this caller:
+ * the state and cgroups of named sandboxes whose supervisor is gone, the half-made and
+ * half-removed ones, and empty, unclaimed cgroups under <own>/moonjail.  Live sandboxes (running,
+ * paused, stopped, lingering) are left alone. */
+int mj_sandbox_prune(mj_prune_report_t *out, mj_error_t **err);
+
 /* Runs a command and waits for it; like mj_run, a result whenever the command ran.  The
  * command's env is the sandbox's env overlaid with the command's own; its workdir defaults to the
  * sandbox's.  Background processes the command leaves behind keep running (use a timeout or
@@ -377,6 +390,7 @@ typedef struct {
     uid_t uid;               /* inside */
     gid_t gid;
     bool rootless;
+    bool responding;         /* false: its supervisor did not answer in time (status is the last known) */
 } mj_sandbox_info_t;
 
 int mj_sandbox_info(mj_sandbox_t *sb, mj_sandbox_info_t *out, mj_error_t **err);
