@@ -597,6 +597,8 @@ int mjl_spec_command(lua_State *L, int spec, mj_command_t *cmd, bool own_context
 
     if (spec_bool(L, spec, "tee", false))
         mj_command_set_tee(cmd, 1, 2);
+    if (!spec_bool(L, spec, "capture", true))
+        mj_command_set_capture(cmd, false);
     mj_command_set_forward_signals(cmd, spec_bool(L, spec, "forward_signals", false));
     return own_context ? command_context(L, spec, cmd, err) : 0;
 }

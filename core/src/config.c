@@ -432,6 +432,11 @@ void mj_command_set_tty(mj_command_t *cmd, bool tty)
     cmd->tty = tty;
 }
 
+void mj_command_set_capture(mj_command_t *cmd, bool capture)
+{
+    cmd->no_capture = !capture;
+}
+
 void mj_command_set_read_only(mj_command_t *cmd, bool read_only)
 {
     cmd->read_only = read_only;

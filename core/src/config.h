@@ -83,6 +83,7 @@ struct mj_command {
     bool read_only;
     bool no_network;
     bool tty;
+    bool no_capture; /* output is counted against the cap and teed, not kept */
 };
 
 #endif

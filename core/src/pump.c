@@ -33,6 +33,7 @@ void mj_pump_take_command(mj_pump_t *p, const mj_command_t *cmd, double released
     p->limit = cmd->output_limit;
     p->tee_out = cmd->tee_out;
     p->tee_err = cmd->tee_err;
+    p->no_capture = cmd->no_capture;
     p->forward_signals = cmd->forward_signals;
     p->deadline = cmd->timeout > 0 ? released + cmd->timeout : 0;
     if (cmd->has_stdin) {
@@ -132,8 +133,10 @@ static void read_output(mj_pump_t *p, int *fd, mj_buf_t *own, int tee)
         }
         if (take == 0)
             continue; /* keep draining so writers do not block while they die */
-        mj_buf_append(own, buf, take);
-        mj_buf_append(&p->combined, buf, take);
+        if (!p->no_capture) {
+            mj_buf_append(own, buf, take);
+            mj_buf_append(&p->combined, buf, take);
+        }
         p->total += take;
         if (tee >= 0)
             (void)mj_write_all(tee, buf, take);

@@ -21,6 +21,7 @@ typedef struct {
     int relay_r;                          /* borrowed host fd relayed to stdin */
     uint64_t limit;
     int tee_out, tee_err;                 /* borrowed */
+    bool no_capture;                      /* count and tee the output, keep none of it */
     bool forward_signals;
     bool stop_on_exit;                    /* persistent exec: done at EXITED, not at EOF */
     double deadline;                      /* monotonic seconds, 0 = none */

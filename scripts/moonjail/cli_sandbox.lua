@@ -92,7 +92,8 @@ return function(shared)
     local flags, pos = shared.sandbox_options("create", argv, first)
     if not flags then return pos end
     local opts = flags.opts
-    if #pos ~= 1 then
+    if flags.name and #pos == 0 then pos[1] = flags.name end
+    if #pos ~= 1 or (flags.name and flags.name ~= pos[1]) then
       return fail(usage_error("create: expected exactly one NAME (usage: moonjail create NAME [OPTIONS])"), flags.json)
     end
     opts.name = pos[1]
@@ -121,13 +122,13 @@ return function(shared)
     if not flags then return pos end
     local opts = flags.opts
     local name = table.remove(pos, 1)
+    if pos[1] == "--" then table.remove(pos, 1) end -- `exec NAME -- CMD`, as `run -- CMD`
     if name == nil or #pos == 0 then
-      return fail(usage_error("exec: expected NAME and CMD (usage: moonjail exec [OPTIONS] NAME CMD [ARG...])"),
+      return fail(usage_error("exec: expected NAME and CMD (usage: moonjail exec [OPTIONS] NAME [--] CMD [ARG...])"),
         flags.json)
     end
-    if flags.detach and (flags.interactive or flags.json) then
-      return fail(usage_error("exec: -d cannot be combined with -i or --json"), flags.json)
-    end
+    local why = shared.check_terminal("exec", flags)
+    if why then return fail(usage_error("exec: " .. why), flags.json) end
     local eopts = { workdir = opts.workdir, user = opts.user, timeout = opts.timeout,
       output_limit = opts.output_limit }
     if next(opts.env) then eopts.env = opts.env end
@@ -144,6 +145,7 @@ return function(shared)
     end
 
     eopts.stream = not flags.json
+    eopts.capture = flags.json or false -- streamed output is not kept
     eopts.forward_signals = true
     if flags.interactive then eopts.stdin_fd = 0 end
     if flags.tty then eopts.tty = true end
@@ -210,6 +212,9 @@ return function(shared)
     local flags, pos = options("ps", argv, first)
     if not flags then return pos end
     if #pos > 0 then return fail(usage_error("ps: unexpected argument '" .. pos[1] .. "'"), flags.json) end
+    if flags.quiet and flags.json then
+      return fail(usage_error("ps: -q and --json cannot be combined (-q prints the names, --json everything)"), true)
+    end
     local all, err = open_all()
     if not all then return fail(err, flags.json) end
     local rows, infos = {}, array()
@@ -416,7 +421,7 @@ return function(shared)
     local grace
     return each("stop", argv, first, function(flags)
       if flags.time == nil then grace = 10; return true end
-      grace = tonumber(flags.time)
+      grace = shared.values().decimal(flags.time)
       if not grace or grace < 0 then
         local why
         grace, why = moonjail().parse_duration(flags.time)
@@ -449,7 +454,13 @@ return function(shared)
     end)
   end
 
+  local function not_yet(what)
+    return function() return fail(moonjail().error("UNSUPPORTED", what .. " is not implemented yet")) end
+  end
+
   return {
+    run_named = not_yet("run --name/-d"), logs = not_yet("logs"), start = not_yet("start"),
+    restart = not_yet("restart"),
     create = cmd_create, exec = cmd_exec, cp = cmd_cp, ps = cmd_ps, info = cmd_info, stats = cmd_stats,
     top = cmd_top, diff = cmd_diff, pause = cmd_pause, resume = cmd_resume, stop = cmd_stop, kill = cmd_kill,
     rm = cmd_rm,

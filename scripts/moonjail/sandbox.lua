@@ -201,11 +201,11 @@ return function(core, h)
     allow_network = { "boolean" }, allow_write = { "boolean" }, restrict_paths = { "table" },
     tty = { "boolean" },
     -- for hosts such as the CLI
-    stream = { "boolean" }, stdin_fd = { "number" }, forward_signals = { "boolean" },
+    stream = { "boolean" }, capture = { "boolean" }, stdin_fd = { "number" }, forward_signals = { "boolean" },
   }
   local SPAWN_OPTIONS = {}
   for k, v in pairs(EXEC_OPTIONS) do SPAWN_OPTIONS[k] = v end
-  SPAWN_OPTIONS.stream, SPAWN_OPTIONS.forward_signals = nil, nil
+  SPAWN_OPTIONS.stream, SPAWN_OPTIONS.forward_signals, SPAWN_OPTIONS.capture = nil, nil, nil
 
   -- Builds the command spec for ops.exec/spawn: spec, warnings, metadata or nil, err.
   local function command_spec(sb, argv, opts)
@@ -268,15 +268,17 @@ return function(core, h)
     end
     spec.stdin, spec.stdin_fd = opts.stdin, opts.stdin_fd
     spec.tee, spec.forward_signals = opts.stream or false, opts.forward_signals or false
+    spec.capture = opts.capture ~= false
 
     local metadata = { sandbox_id = st.id, sandbox_name = st.name, policy = st.policy,
       labels = st.labels, annotations = st.annotations, image = st.image }
     return spec, warnings, metadata
   end
 
-  local function finish(result, warnings, metadata)
+  local function finish(result, warnings, metadata, timeout)
     result.warnings = result.warnings or {}
     for _, w in ipairs(warnings) do result.warnings[#result.warnings + 1] = w end
+    if result.ended_by == "timeout" then result.warnings[#result.warnings + 1] = util.timeout_warning(timeout) end
     result.metadata = metadata
     return result
   end
@@ -298,7 +300,7 @@ return function(core, h)
       audit(self, "exec_failed", { command = argv, code = e and e.code, message = e and e.message })
       return nil, e
     end
-    result = finish(result, warnings, metadata)
+    result = finish(result, warnings, metadata, spec.timeout)
     audit_mod = audit_mod or require "moonjail.audit"
     audit(self, "exec", audit_mod.result_fields(argv, result))
     if state_of(self).audit_log then
@@ -318,7 +320,7 @@ return function(core, h)
     if not spec then return nil, warnings end
     local p, e = ops.spawn(self, spec)
     if not p then return nil, e end
-    pstates[p] = { warnings = warnings, metadata = metadata }
+    pstates[p] = { warnings = warnings, metadata = metadata, timeout = spec.timeout }
     return p
   end
 
@@ -632,7 +634,7 @@ return function(core, h)
     local ps = pstates[self]
     if result and ps and not ps.done then
       ps.done = true
-      finish(result, ps.warnings, ps.metadata)
+      finish(result, ps.warnings, ps.metadata, ps.timeout)
     end
     return result
   end

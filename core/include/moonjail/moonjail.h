@@ -242,6 +242,10 @@ void mj_command_set_timeout(mj_command_t *cmd, double seconds);
 void mj_command_set_output_limit(mj_command_t *cmd, uint64_t bytes);
 /* Copies output to these host fds as it arrives (borrowed; -1 = do not copy). */
 void mj_command_set_tee(mj_command_t *cmd, int stdout_fd, int stderr_fd);
+/* Whether the result keeps the output (default true).  false: stdout, stderr and combined stay
+ * empty, so a host that only tees the output holds none of it; the output limit still counts
+ * every byte and ends the command at the cap. */
+void mj_command_set_capture(mj_command_t *cmd, bool capture);
 /* While the command runs, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 and SIGWINCH sent to
  * this process are forwarded to the command instead (for CLI hosts). */
 void mj_command_set_forward_signals(mj_command_t *cmd, bool forward);
