@@ -22,6 +22,7 @@ enum {
     MJ_EXEC_STAGE_LANDLOCK,
     MJ_EXEC_STAGE_LSM,
     MJ_EXEC_STAGE_CGROUP,
+    MJ_EXEC_STAGE_TTY, /* opening the command's terminal (console.c) */
 };
 typedef struct {
     char *const *argv;

@@ -188,15 +188,8 @@ int mj_sandbox_exec(mj_sandbox_t *sb, const mj_command_t *cmd, mj_result_t **out
     if (open_pipes(&pipes, err) < 0)
         return -1;
     int io[3] = {pipes.in[0], pipes.out[1], pipes.err[1]};
-    cleanup_close int pty_master = -1;
-    cleanup_close int pty_slave = -1;
     struct termios saved_tio;
     bool raw = false;
-    if (cmd->tty) {
-        if (mj_pty_open(&pty_master, &pty_slave, err) < 0)
-            return -1;
-        io[0] = io[1] = io[2] = pty_slave;
-    }
     double t0 = mj_now_monotonic();
     /* OOM and pids hits are counted by the kernel: compare the counters around the command, but
      * only where a memory or pids limit can produce them (file reads cost on every exec). */
@@ -211,19 +204,23 @@ int mj_sandbox_exec(mj_sandbox_t *sb, const mj_command_t *cmd, mj_result_t **out
     if (start_exec(sb, cmd, false, io, &chan, &workdir, err) < 0)
         return -1;
     close_sandbox_ends(&pipes);
-    if (pty_master >= 0) {
-        /* Everything goes through the terminal: its output reads as stdout, input is typed in. */
-        mj_close_fd(&pty_slave);
-        pump.out_r = mj_steal_fd(&pty_master);
-        pump.stdin_w = fcntl(pump.out_r, F_DUPFD_CLOEXEC, 3);
-        raw = mj_tty_raw(cmd->stdin_fd, &saved_tio);
-        mj_pty_copy_winsize(cmd->stdin_fd, pump.out_r);
+    pump.status_fd = chan; /* closed by mj_pump_close */
+    if (cmd->tty) {
+        /* Everything goes through the terminal, a pty of the sandbox's own whose master the
+         * command's shim hands over first: its output reads as stdout, input is typed in. */
+        if (mj_pump_take_pty(&pump, 30, err) < 0) {
+            exec_kill(&(exec_ctx_t){.chan = &chan});
+            return -1;
+        }
+        if (pump.out_r >= 0) {
+            raw = mj_tty_raw(cmd->stdin_fd, &saved_tio);
+            mj_pty_copy_winsize(cmd->stdin_fd, pump.out_r);
+        }
     } else {
         pump.out_r = mj_steal_fd(&pipes.out[0]);
         pump.err_r = mj_steal_fd(&pipes.err[0]);
         pump.stdin_w = mj_steal_fd(&pipes.in[1]);
     }
-    pump.status_fd = chan; /* closed by mj_pump_close */
     pump.stop_on_exit = true;
     mj_pump_take_command(&pump, cmd, t0);
     exec_ctx_t ectx = {.chan = &chan, .cg = sb->cg, .pty_master = cmd->tty ? pump.out_r : -1,
@@ -301,6 +298,10 @@ int mj_sandbox_spawn(mj_sandbox_t *sb, const mj_command_t *cmd, mj_process_t **o
 {
     cleanup_error mj_error_t *local_err = NULL;
     mj_error_t **err = errp ? errp : &local_err;
+    if (cmd->tty) {
+        *err = mj_error_new(MJ_ERR_UNSUPPORTED, ENOTSUP, "tty: a spawned process has no terminal (use exec)");
+        return -1;
+    }
     __attribute__((cleanup(discard_process))) mj_process_t *p = mj_xcalloc(1, sizeof(*p));
     p->sb = sb;
     p->chan = p->stdin_w = p->stdout_r = p->stderr_r = -1;
@@ -337,6 +338,10 @@ int mj_sandbox_spawn_detached(mj_sandbox_t *sb, const mj_command_t *cmd, pid_t *
 {
     cleanup_error mj_error_t *local_err = NULL;
     mj_error_t **err = errp ? errp : &local_err;
+    if (cmd->tty) {
+        *err = mj_error_new(MJ_ERR_UNSUPPORTED, ENOTSUP, "tty: a detached command has no terminal");
+        return -1;
+    }
     cleanup_close int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
     __attribute__((cleanup(detached_release))) mj_process_t p = {.chan = -1};
     mj_pump_init(&p.pump);

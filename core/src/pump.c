@@ -17,9 +17,11 @@
 #include "config.h"
 #include "exec.h"
 #include "proto.h"
+#include "pty.h"
 #include "pump.h"
 #include "seccomp.h"
 #include "util.h"
+#include "wire.h"
 
 void mj_pump_init(mj_pump_t *p)
 {
@@ -86,6 +88,59 @@ static void handle_msg(mj_pump_t *p, const mj_msg_t *m)
     default:
         break; /* unknown: ignored, never trusted */
     }
+}
+
+int mj_pump_take_pty(mj_pump_t *p, double timeout, mj_error_t **err)
+{
+    double deadline = mj_now_monotonic() + timeout;
+    mj_msg_t m;
+    int fds[1] = {-1}, nfds = 0;
+    bool truncated = false;
+    ssize_t n;
+    for (;;) {
+        double left = deadline - mj_now_monotonic();
+        struct pollfd pfd = {.fd = p->status_fd, .events = POLLIN};
+        int r = left > 0 ? poll(&pfd, 1, (int)(left * 1000) + 1) : 0;
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            *err = mj_error_new(MJ_ERR_COMMAND_EXECUTION_FAILED, ETIMEDOUT,
+                                "the sandbox did not hand over the command's terminal within %g s", timeout);
+            return -1;
+        }
+        n = mj_wire_recv(p->status_fd, &m, sizeof(m), MSG_DONTWAIT, fds, 1, &nfds, &truncated);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+            continue;
+        break;
+    }
+    int master = nfds == 1 ? fds[0] : -1;
+    if (n != (ssize_t)sizeof(m) || truncated) {
+        mj_close_fd(&master);
+        if (n == 0) { /* gone before a word: the pump reports it from the EOF */
+            mj_close_fd(&p->status_fd);
+            return 0;
+        }
+        *err = mj_error_new(MJ_ERR_COMMAND_EXECUTION_FAILED, EPROTO, "a bad message from the sandbox");
+        return -1;
+    }
+    if (m.type != MJ_MSG_PTY) {
+        mj_close_fd(&master); /* only PTY carries an fd */
+        handle_msg(p, &m);
+        return 0;
+    }
+    if (master < 0 || !mj_pty_is_master(master)) {
+        mj_close_fd(&master);
+        *err = mj_error_new(MJ_ERR_COMMAND_EXECUTION_FAILED, EPROTO, "the sandbox handed over no terminal");
+        return -1;
+    }
+    p->stdin_w = fcntl(master, F_DUPFD_CLOEXEC, 3);
+    if (p->stdin_w < 0) {
+        mj_close_fd(&master);
+        *err = mj_error_sys(MJ_ERR_COMMAND_EXECUTION_FAILED, errno, "dup");
+        return -1;
+    }
+    p->out_r = master;
+    return 0;
 }
 
 static void read_status(mj_pump_t *p)

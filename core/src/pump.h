@@ -54,6 +54,12 @@ void mj_pump_init(mj_pump_t *p);
 /* Takes what a command asks of its pump: the output cap, the tees, signal forwarding, the deadline
  * (timeout after released, a CLOCK_MONOTONIC time) and its stdin (bytes, or a relayed fd). */
 void mj_pump_take_command(mj_pump_t *p, const mj_command_t *cmd, double released);
+/* A command on a terminal of the sandbox's own: its first message on status_fd (a socket) carries
+ * the pty's master (MJ_MSG_PTY), which becomes out_r and, duplicated, stdin_w.  Any other first
+ * message is taken as mj_pump_run would take it (a setup or exec failure: the pump then runs
+ * without a terminal and reports it).  Waits at most timeout seconds for it; -1 with the error
+ * when none came, or what came with it is no pty master. */
+int mj_pump_take_pty(mj_pump_t *p, double timeout, mj_error_t **err);
 /* Runs until the command is done (EOF on everything, or its EXITED with stop_on_exit), killing it
  * at the deadline, the CPU limit or the output cap; -1 with the error when the loop itself failed. */
 int mj_pump_run(mj_pump_t *p, mj_error_t **err);

@@ -8,7 +8,9 @@
  * child subreaper: whatever the command starts — setsid, double forks — stays below the shim,
  * so a timeout or a kill ends the whole tree.  The shim talks to the host over the per-command
  * channel the host passed with the request: STARTED, EXEC_FAILED, EXITED out; SIGNAL, KILL_TREE
- * in.  When the host end goes away the shim kills its tree, unless the command was detached.
+ * in.  When the host end goes away the shim kills its tree, unless the command was detached.  A
+ * command with a terminal gets a pty of the sandbox's own (console.c), whose master goes out
+ * (PTY) before anything else.
  *
  * Owns: parsing exec requests (every field checked), the shim's life.  Never: allocation (the
  * request lands in a static buffer), or anything the supervisor itself does (it forks us). */
@@ -25,6 +27,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include "console.h"
 #include "exec.h"
 #include "plan.h"
 #include "proc.h"
@@ -153,6 +156,11 @@ __attribute__((noreturn)) static void run_shim(const mj_plan_t *plan, const mj_e
         shim_send(chan, MJ_MSG_EXEC_FAILED, MJ_EXEC_STAGE_EXEC, errno, mj_realtime_ns(), NULL);
         _exit(1);
     }
+    int tty = -1; /* the terminal's slave, which replaces the stdio fds */
+    if (params->tty && mj_console_open(chan, params->uid, params->gid, &tty) < 0) {
+        shim_send(chan, MJ_MSG_EXEC_FAILED, MJ_EXEC_STAGE_TTY, errno, mj_realtime_ns(), NULL);
+        _exit(1);
+    }
     int64_t start_ns = mj_realtime_ns();
     pid_t cmd = (pid_t)syscall(SYS_clone, SIGCHLD, 0, NULL, NULL, 0);
     if (cmd < 0) {
@@ -160,6 +168,8 @@ __attribute__((noreturn)) static void run_shim(const mj_plan_t *plan, const mj_e
         _exit(1);
     }
     if (cmd == 0) {
+        if (tty >= 0)
+            fds[0] = fds[1] = fds[2] = tty;
         /* stdio from the host's pipes, 3 = error pipe, nothing else. */
         /* stdio, 3 = error pipe, 4 = the Landlock ruleset (if any), nothing else. */
         int ep = fcntl(errpipe[1], F_DUPFD_CLOEXEC, 10);
@@ -190,6 +200,8 @@ __attribute__((noreturn)) static void run_shim(const mj_plan_t *plan, const mj_e
     close(fds[0]);
     close(fds[1]);
     close(fds[2]);
+    if (tty >= 0)
+        close(tty);
 
     int32_t report[2];
     ssize_t n = mj_read_all(errpipe[0], report, sizeof(report));
