@@ -2,8 +2,9 @@
  * (a process handle to stream from), spawn_detached, and the mj_process_* handle.  Builds each
  * exec request (checked against the protocol's bounds), passes the command's stdio and its own
  * channel to the supervisor, and pumps (pump.c) or collects what the command's shim reports.
+ * An exec may also keep its output in the sandbox's logs (logfile.c, opened at STARTED).
  * Owns: mj_process_t.  Never: the sandbox's life cycle (sandbox.c) or the control connection's
- * framing (client.c). */
+ * framing (client.c); detached commands are detach.c's, over mj_process_start_detached. */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <poll.h>
@@ -18,6 +19,8 @@
 #include "error.h"
 #include "handle.h"
 #include "landlock.h"
+#include "logfile.h"
+#include "process.h"
 #include "proto.h"
 #include "pty.h"
 #include "pump.h"
@@ -199,6 +202,15 @@ int mj_sandbox_exec(mj_sandbox_t *sb, const mj_command_t *cmd, mj_result_t **out
                        mj_cgroup_stats(sb->cg, &before) == 0;
     cleanup_pump mj_pump_t pump;
     mj_pump_init(&pump);
+    cleanup_free char *log_dir = NULL;
+    if (cmd->log) {
+        if (!(log_dir = mj_process_log_dir(sb))) {
+            *err = mj_error_new(MJ_ERR_INVALID_STATE, EINVAL, "log: only a named sandbox keeps output");
+            return -1;
+        }
+        pump.log_dir = log_dir; /* opened when STARTED names the command's pid */
+        pump.log_max = cmd->log_max;
+    }
     int chan = -1;
     cleanup_free char *workdir = NULL;
     if (start_exec(sb, cmd, false, io, &chan, &workdir, err) < 0)
@@ -251,13 +263,19 @@ int mj_sandbox_exec(mj_sandbox_t *sb, const mj_command_t *cmd, mj_result_t **out
         }
     }
     mj_result_t *res = NULL;
-    if (mj_result_from_pump(&pump, cmd->argv.v[0], workdir, t0, &res, err) < 0)
+    if (mj_result_from_pump(&pump, cmd->argv.v[0], workdir, t0, &res, err) < 0) {
+        mj_log_end(pump.log, NULL, *err);
         return -1;
+    }
     if (sb->cg && have_before) {
         mj_cgroup_stats_t after;
         if (mj_cgroup_stats(sb->cg, &after) == 0)
             mj_result_apply_cgroup(res, &before, &after);
     }
+    mj_log_end(pump.log, res, NULL);
+    if (pump.log_errno || mj_log_errno(pump.log))
+        mj_strv_push_owned(&res->warnings, mj_xasprintf("log: the output was not kept in full: %s",
+                                                        strerror(pump.log_errno ? pump.log_errno : mj_log_errno(pump.log))));
     *out = res;
     return 0;
 }
@@ -334,28 +352,27 @@ static void detached_release(mj_process_t *p)
     free(p->workdir);
 }
 
-int mj_sandbox_spawn_detached(mj_sandbox_t *sb, const mj_command_t *cmd, pid_t *pid, mj_error_t **errp)
+int mj_process_start_detached(mj_sandbox_t *sb, const mj_command_t *cmd, int io[3], int *chan, pid_t *pid,
+                              mj_error_t **err)
 {
-    cleanup_error mj_error_t *local_err = NULL;
-    mj_error_t **err = errp ? errp : &local_err;
-    if (cmd->tty) {
-        *err = mj_error_new(MJ_ERR_UNSUPPORTED, ENOTSUP, "tty: a detached command has no terminal");
-        return -1;
-    }
-    cleanup_close int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
     __attribute__((cleanup(detached_release))) mj_process_t p = {.chan = -1};
     mj_pump_init(&p.pump);
-    if (devnull < 0) {
-        *err = mj_error_sys(MJ_ERR_COMMAND_EXECUTION_FAILED, errno, "/dev/null");
-        return -1;
-    }
-    int io[3] = {devnull, devnull, devnull};
     p.argv0 = mj_xstrdup(cmd->argv.n ? cmd->argv.v[0] : "");
     if (start_exec(sb, cmd, true, io, &p.chan, &p.workdir, err) < 0 || wait_started(&p, err) < 0)
         return -1;
-    if (pid)
-        *pid = p.pid;
+    *pid = p.pid;
+    *chan = mj_steal_fd(&p.chan);
     return 0;
+}
+
+void mj_process_kill_detached(int chan)
+{
+    chan_send(chan, MJ_CHAN_KILL_TREE, 0);
+}
+
+char *mj_process_log_dir(const mj_sandbox_t *sb)
+{
+    return sb->dir ? mj_xasprintf("%s/logs", sb->dir) : NULL;
 }
 
 /* ------------------------------------------------------------------ processes */

@@ -50,6 +50,7 @@ enum {
     MJ_REQ_STATUS,      /* rep.value = MJ_SUP_* flags */
     MJ_REQ_ROOT_FD,     /* reply carries an O_PATH fd of the sandbox's "/" (SCM_RIGHTS) */
     MJ_REQ_DENIALS,     /* reply: mj_rep_t (value = n) + n mj_denial_rec_t, then forgotten */
+    MJ_REQ_START,       /* a stopped sandbox takes commands again */
 };
 
 /* host -> exec shim (per-command channel) */

@@ -62,6 +62,13 @@ static void handle_msg(mj_pump_t *p, const mj_msg_t *m)
         p->started = *m;
         p->got_started = true;
         p->started_mono = mj_now_monotonic();
+        if (p->log_dir && !p->log && !p->log_errno) {
+            mj_error_t *e = NULL;
+            if (mj_log_open(p->log_dir, m->a, p->log_max, &p->log, &e) < 0) {
+                p->log_errno = mj_error_errno(e) ? mj_error_errno(e) : EIO;
+                mj_error_free(e);
+            }
+        }
         break;
     case MJ_MSG_EXITED:
         p->exited = *m;
@@ -192,6 +199,8 @@ static void read_output(mj_pump_t *p, int *fd, mj_buf_t *own, int tee)
             mj_buf_append(own, buf, take);
             mj_buf_append(&p->combined, buf, take);
         }
+        if (p->log)
+            mj_log_write(p->log, own == &p->err ? MJ_LOG_STDERR : MJ_LOG_STDOUT, buf, take);
         p->total += take;
         if (tee >= 0)
             (void)mj_write_all(tee, buf, take);
@@ -286,9 +295,11 @@ int mj_pump_run(mj_pump_t *p, mj_error_t **err)
     while (!finished(p)) {
         struct pollfd pfd[6];
         int n = 0, i_out = -1, i_err = -1, i_st = -1, i_in = -1, i_relay = -1, i_sig = -1;
-        if (p->out_r >= 0)
+        /* Output to be logged waits for the log (STARTED names it), unless the status is over. */
+        bool hold = p->log_dir && !p->log && !p->log_errno && p->status_fd >= 0;
+        if (p->out_r >= 0 && !hold)
             pfd[i_out = n++] = (struct pollfd){.fd = p->out_r, .events = POLLIN};
-        if (p->err_r >= 0)
+        if (p->err_r >= 0 && !hold)
             pfd[i_err = n++] = (struct pollfd){.fd = p->err_r, .events = POLLIN};
         if (p->status_fd >= 0)
             pfd[i_st = n++] = (struct pollfd){.fd = p->status_fd, .events = POLLIN};
@@ -381,4 +392,6 @@ void mj_pump_close(mj_pump_t *p)
     mj_buf_free(&p->out);
     mj_buf_free(&p->err);
     mj_buf_free(&p->combined);
+    mj_log_close(p->log);
+    p->log = NULL;
 }

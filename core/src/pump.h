@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "logfile.h"
 #include "proto.h"
 #include "util.h"
 
@@ -22,6 +23,12 @@ typedef struct {
     uint64_t limit;
     int tee_out, tee_err;                 /* borrowed */
     bool no_capture;                      /* count and tee the output, keep none of it */
+    const char *log_dir;                  /* borrowed: also keep the output in a log there (a named
+                                           * sandbox's), opened when STARTED names the pid; output
+                                           * waits in its pipes until then */
+    uint64_t log_max;
+    mj_log_t *log;                        /* owned (closed by mj_pump_close); set by the caller or at STARTED */
+    int log_errno;                        /* the log could not be opened */
     bool forward_signals;
     bool stop_on_exit;                    /* persistent exec: done at EXITED, not at EOF */
     double deadline;                      /* monotonic seconds, 0 = none */

@@ -4,7 +4,8 @@
  * Landlock rulesets and loads the workload's seccomp filter, which every command inherits.  Then
  * it reaps zombies and serves requests from host connections (control socket from the creator,
  * plus connections accepted on a named sandbox's listening socket): exec, signal everything,
- * pause/resume, stop, shut down, status, the root fd, denials.  It allocates nothing: requests
+ * pause/resume, stop (everything but the spawner, so that start can take commands again), start,
+ * shut down, status, the root fd, denials.  It allocates nothing: requests
  * land in a static buffer, connections in a fixed table.  Every request is checked before use; a
  * bad one gets an error reply and its fds are closed.
  *
@@ -121,6 +122,48 @@ static void signal_all(int sig)
 {
     if (mj_proc_each_pid(-1, signal_unless_ours, &sig) < 0)
         kill(-1, sig);
+}
+
+/* ------------------------------------------------------------------ stop and start */
+
+static int count_unless_ours(int procfd, const char *name, pid_t pid, void *ctx)
+{
+    (void)procfd;
+    (void)name;
+    if (pid > 1 && pid != spawner_pid)
+        (*(int *)ctx)++;
+    return 0;
+}
+
+/* Waits up to ms, reaping, for every process but the supervisor and the spawner to be gone. */
+static bool wait_workload_gone(int64_t ms)
+{
+    int64_t deadline = monotonic_ms() + ms;
+    for (;;) {
+        reap_all();
+        int left = 0;
+        if (mj_proc_each_pid(-1, count_unless_ours, &left) < 0)
+            return wait_empty(ms);
+        if (left == 0)
+            return true;
+        if (monotonic_ms() >= deadline)
+            return false;
+        struct timespec ts = {0, 5 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* Stop: SIGTERM to every command, SIGKILL after the grace period.  The spawner stays (it starts
+ * nothing while the sandbox is stopped: exec requests are refused), so start can take commands
+ * again; when it is gone, start says so. */
+static void stop_workload(int64_t grace_ms)
+{
+    signal_all(SIGTERM);
+    signal_all(SIGCONT);
+    if (!wait_workload_gone(grace_ms)) {
+        signal_all(SIGKILL);
+        (void)wait_workload_gone(5000);
+    }
 }
 
 /* ------------------------------------------------------------------ requests */
@@ -269,19 +312,24 @@ static void handle_request(int ci)
         flags_state &= ~MJ_SUP_PAUSED;
         reply(fd, MJ_REP_OK, 0, 0);
         break;
-    case MJ_REQ_STOP: {
-        int64_t grace = req.arg > 0 ? req.arg : 0;
-        /* no command starts after a stop: the spawner (which ignores SIGTERM) goes first */
-        if (spawner_pid > 0)
-            kill(spawner_pid, SIGKILL);
-        kill(-1, SIGTERM);
-        kill(-1, SIGCONT);
-        if (!wait_empty(grace))
-            kill_everything();
+    case MJ_REQ_STOP:
+        /* no command starts after a stop: exec requests are refused from here */
         flags_state = (flags_state & ~MJ_SUP_PAUSED) | MJ_SUP_STOPPED;
+        stop_workload(req.arg > 0 ? req.arg : 0);
         reply(fd, MJ_REP_OK, 0, 0);
         break;
-    }
+    case MJ_REQ_START:
+        if (flags_state & MJ_SUP_SHUTTING_DOWN)
+            reply(fd, MJ_REP_ERR, ESHUTDOWN, 0);
+        else if (!(flags_state & MJ_SUP_STOPPED))
+            reply(fd, MJ_REP_ERR, EALREADY, 0);
+        else if (spawner_pid <= 0 || kill(spawner_pid, 0) < 0)
+            reply(fd, MJ_REP_ERR, ECHILD, 0); /* nothing can start commands here any more */
+        else {
+            flags_state &= ~MJ_SUP_STOPPED;
+            reply(fd, MJ_REP_OK, 0, 0);
+        }
+        break;
     case MJ_REQ_SHUTDOWN:
         begin_shutdown(req.arg);
         reply(fd, MJ_REP_OK, 0, 0);
