@@ -32,6 +32,7 @@ local OPTION_TYPES = {
   forward_signals = { "boolean" },
   capabilities = { "table" },
   overrides = { "table" }, -- a partial policy merged over the chosen one (the CLI's docker flags)
+  progress = { "function" }, -- told how repository downloads go (moonjail.progress events)
 }
 
 -- Limits that are accepted and validated but have no enforcement yet.
@@ -158,10 +159,10 @@ return function(core)
   -- spec's mounts, masked paths and environment.  Returns the preparation (to discard once the
   -- sandbox is gone; nil when there is nothing) or false, err.
   local function with_repositories(spec)
-    local rules = spec.repositories
-    spec.repositories = nil
+    local rules, progress = spec.repositories, spec.progress
+    spec.repositories, spec.progress = nil, nil
     if not rules or #rules == 0 then return nil end
-    local prep, err = repo_module().prepare(core, rules, spec.uid, spec.gid, sandbox_alive)
+    local prep, err = repo_module().prepare(core, rules, spec.uid, spec.gid, sandbox_alive, progress)
     if not prep then return false, err end
     for _, m in ipairs(prep.mounts) do spec.mounts[#spec.mounts + 1] = m end
     for _, p in ipairs(prep.masked) do spec.masked[#spec.masked + 1] = p end
@@ -269,6 +270,7 @@ return function(core)
       used[r.mount] = true
     end
     spec.repositories = repos
+    spec.progress = opts.progress
 
     -- identity, naming, network
     local function root_file(rel)

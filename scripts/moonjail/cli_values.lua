@@ -444,6 +444,11 @@ function M.finish(res)
     override(res, { "capabilities", "drop" }, { append = res.cap_drop })
   end
   if next(res.limits) then res.opts.limits = res.limits end
+  for _, r in ipairs(res.opts.repositories or {}) do
+    if r.url and not res.opts.progress then -- downloads show their progress (moonjail.progress)
+      res.opts.progress = require("moonjail.progress").for_cli(res):callback()
+    end
+  end
   if next(res.overrides) then res.opts.overrides = res.overrides end
 end
 

@@ -428,8 +428,9 @@ end
 --- Prepares rules (normalized) for a sandbox whose user is uid:gid.  Returns
 --- { mounts = {core mount specs}, masked = {inside paths}, readonly = {inside paths}, env = {…},
 --- cow = {…}, dirs = {…} }
---- or nil, err; on failure everything made so far is removed.
-function M.prepare(core, rules, uid, gid, sandbox_alive)
+--- or nil, err; on failure everything made so far is removed.  progress (optional) is told how
+--- downloads go: { event = "download", url, done, total } (moonjail.progress).
+function M.prepare(core, rules, uid, gid, sandbox_alive, progress)
   local prep = { mounts = {}, masked = {}, readonly = {}, env = {}, cow = {}, dirs = {} }
   if not rules or #rules == 0 then return prep end
   local ok, perr = pcall(function()
@@ -469,7 +470,12 @@ function M.prepare(core, rules, uid, gid, sandbox_alive)
           local archive = r.path
           if r.url then
             archive = base .. "/download" .. i
-            check(core.fetch(r.url, archive, r.max_bytes))
+            local told -- download events for moonjail.progress, the URL without user:password@
+            if progress then
+              local shown = r.url:gsub("^(https?://)[^/@]*@", "%1")
+              told = function(done, total) progress({ event = "download", url = shown, done = done, total = total }) end
+            end
+            check(core.fetch(r.url, archive, r.max_bytes, told))
           elseif core.path_kind(archive) ~= "file" then
             error(core.error("INVALID_CONFIG", what .. ": archive '" .. archive .. "' does not exist"), 0)
           end
