@@ -31,6 +31,7 @@
 --            other argument starts the rest, passed on untouched); "--" always ends the options
 --   options  the option ids it takes, in --help order; an entry { id, help = "…" } gives that
 --            option's help text for this command
+--   summary  one line saying what it does (completion descriptions)
 --   help     the help text up to its option list
 --   column   when present, --help lists the options after `help`, their text at this column
 --   subcommands  the words that may follow (a command made of subcommands)
@@ -189,6 +190,7 @@ local C = {}
 M.commands = C
 
 C.run = {
+  summary = "Run a command in a fresh sandbox",
   args = "stop",
   operands = { "command" },
   options = { "policy", "image", "rootfs", "ro", "rw", "volume", "tmpfs", "mount", "repo", "exclude", "read-only",
@@ -213,6 +215,7 @@ Options:
 }
 
 C.create = {
+  summary = "Create a named sandbox that stays warm",
   args = "interleave",
   refuses = "run",
   options = { "policy", "image", "rootfs", "ro", "rw", "volume", "tmpfs", "mount",
@@ -242,6 +245,7 @@ Options (as for 'moonjail run'; they may come before or after NAME):
 }
 
 C.exec = {
+  summary = "Run a command in a named sandbox",
   args = "stop",
   operands = { "sandbox", "command" },
   options = { "interactive", "tty", "detach", "env", "env-file",
@@ -263,6 +267,7 @@ Options:
 }
 
 C.cp = {
+  summary = "Copy files between the host and a sandbox",
   args = "interleave",
   operands = { "cp_path", "cp_path" },
   options = { "help" },
@@ -278,6 +283,7 @@ sandbox's user.
 }
 
 C.ps = {
+  summary = "List named sandboxes",
   args = "interleave",
   options = { "all", { "quiet", help = "Print names only" },
     { "json", help = "Print an array of their info objects as JSON" }, "help" },
@@ -292,6 +298,7 @@ Options:
 }
 
 C.info = {
+  summary = "Show a sandbox's details",
   args = "interleave",
   aliases = { "inspect" },
   operands = { "sandbox" },
@@ -305,6 +312,7 @@ allocated resources, labels, annotations, policy, network, working directory.
 }
 
 C.stats = {
+  summary = "Show live resource usage",
   args = "interleave",
   operands = { "sandbox", "…" },
   options = { { "all", help = "Include stopped sandboxes" }, "no-stream",
@@ -322,6 +330,7 @@ Options:
 }
 
 C.top = {
+  summary = "Show the processes in a sandbox",
   args = "interleave",
   operands = { "sandbox" },
   options = { "json", "help" },
@@ -333,6 +342,7 @@ Show the processes running inside a named sandbox (pids as the sandbox sees them
 }
 
 C.diff = {
+  summary = "List or export the changes in a cow repository",
   args = "interleave",
   operands = { "sandbox" },
   options = { "diff-mount", "export", "json", "help" },
@@ -347,6 +357,7 @@ when DEST ends in .tar, .tar.gz or .tgz (deletions as OCI whiteouts, .wh.NAME).
 }
 
 C.pause = {
+  summary = "Freeze a sandbox's processes",
   args = "interleave",
   operands = { "sandbox", "…" },
   options = { "help" },
@@ -358,6 +369,7 @@ Freeze every process in the sandboxes (file operations still work).
 }
 
 C.resume = {
+  summary = "Thaw a paused sandbox",
   args = "interleave",
   operands = { "sandbox", "…" },
   options = { "help" },
@@ -369,6 +381,7 @@ Thaw paused sandboxes.
 }
 
 C.stop = {
+  summary = "Stop everything in a sandbox",
   args = "interleave",
   operands = { "sandbox", "…" },
   options = { "time", "help" },
@@ -381,6 +394,7 @@ stopped sandbox keeps its files (cp, info work) but refuses commands; remove it 
 }
 
 C.kill = {
+  summary = "Signal every process in a sandbox",
   args = "interleave",
   operands = { "sandbox", "…" },
   options = { "signal", "help" },
@@ -393,6 +407,7 @@ sandboxes except their supervisor.
 }
 
 C.rm = {
+  summary = "Remove sandboxes",
   args = "interleave",
   operands = { "sandbox", "…" },
   options = { "force", "help" },
@@ -405,6 +420,7 @@ which kills everything in it first.
 }
 
 C.logs = {
+  summary = "Show the output of a sandbox's detached commands",
   args = "interleave",
   operands = { "sandbox" },
   options = { "follow", "tail", "help" },
@@ -422,6 +438,7 @@ Options:
 }
 
 C.start = {
+  summary = "Start a stopped sandbox again",
   args = "interleave",
   operands = { "sandbox", "…" },
   options = { "attach", "help" },
@@ -438,6 +455,7 @@ Options:
 }
 
 C.restart = {
+  summary = "Stop and start a sandbox",
   args = "interleave",
   operands = { "sandbox", "…" },
   options = { "time", "help" },
@@ -453,6 +471,7 @@ Options:
 }
 
 C.completion = {
+  summary = "Print a shell completion script",
   args = "interleave",
   operands = { "shell" },
   options = { "help" },
@@ -468,6 +487,7 @@ Print a completion script for the shell, made from the same tables the option pa
 }
 
 C.script = {
+  summary = "Run a Lua script with the moonjail module",
   args = "passthrough",
   operands = { "file" },
   options = { "help" },
@@ -481,6 +501,7 @@ normally (or with the integer it returns), 1 with a traceback when it raises.
 }
 
 C.recipe = {
+  summary = "Run a task recipe",
   args = "interleave",
   operands = { "file" },
   options = { "set", "output", { "json", help = "Print only the report, as JSON" },
@@ -500,6 +521,7 @@ Options:
 }
 
 C.version = {
+  summary = "Show the version",
   args = "interleave",
   options = { "json", "help" },
   help = [[
@@ -510,6 +532,7 @@ Print moonjail's version.
 }
 
 C.help = {
+  summary = "Show help for moonjail or a command",
   args = "passthrough",
   operands = { "command_name" },
   options = { "help" },
@@ -519,6 +542,7 @@ Usage: moonjail help [COMMAND]
 }
 
 C.doctor = {
+  summary = "Show what this host can enforce",
   args = "interleave",
   options = { "json", "help" },
   help = [[
@@ -531,6 +555,7 @@ how to fix each missing piece.  Exits 0 when sandboxes can start here, 1 otherwi
 }
 
 C.policy = {
+  summary = "List, show and validate policies",
   args = "passthrough",
   options = { "help" },
   subcommands = { "list", "show", "check" },
@@ -550,6 +575,7 @@ anything else names a built-in policy.  Run 'moonjail policy COMMAND --help' for
 }
 
 C["policy list"] = {
+  summary = "The built-in policies",
   args = "interleave",
   options = { { "json", help = 'Print an array of { "name", "description" } objects' }, "help" },
   column = 16,
@@ -563,6 +589,7 @@ Options:
 }
 
 C["policy show"] = {
+  summary = "A policy with its extends chain merged",
   args = "interleave",
   operands = { "policy" },
   options = { { "json", help = "Print the merged policy as a JSON object (unlimited counts as -1)" }, "help" },
@@ -581,6 +608,7 @@ Options:
 }
 
 C["policy check"] = {
+  summary = "Validate policy files",
   args = "interleave",
   operands = { "file", "…" },
   options = { { "json", help = 'Print { "ok": bool, "files": [ { "file", "ok", "problems": [ { "message",\n'
