@@ -123,7 +123,8 @@ local function command_status(flags, ok, result, err)
     local out = {}
     for k, v in pairs(result) do out[k] = v end
     out.warnings = array(result.warnings)
-    io.stdout:write(json_encode(out), "\n")
+    -- streamed, large strings in slices: the output is held once as Lua strings, never escaped whole
+    json_module().write(io.stdout, out):write("\n")
   else
     io.stdout:flush()
     print_warnings(result.warnings, flags.quiet)

@@ -117,6 +117,7 @@ function M.write(file, v)
       for i = 1, #s, SLICE do
         local e = c.encode(s:sub(i, i + SLICE - 1))
         file:write(e:sub(2, -2)) -- lua-cjson escapes byte by byte: slices join cleanly
+        collectgarbage("step", 0) -- slices are garbage at once: never let them pile up
       end
       file:write('"')
     else
