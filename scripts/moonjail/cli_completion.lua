@@ -345,7 +345,8 @@ return setmetatable(M, { __call = function(_, shared)
     local o, pos = shared.options("completion", argv, first)
     if not o then return pos end
     if #pos ~= 1 or not SHELLS[pos[1]] then
-      return shared.report_error(shared.usage_error("completion: expected bash, zsh or fish"))
+      local got = #pos == 0 and "nothing" or ("'" .. table.concat(pos, " ") .. "'")
+      return shared.report_error(shared.usage_error("completion: expected bash, zsh or fish, got " .. got))
     end
     io.stdout:write(M.script(pos[1]))
     return 0

@@ -430,8 +430,9 @@ Usage: moonjail logs [-f] [--tail N] NAME [PID]
 
 Print what a sandbox's detached command wrote, stdout to stdout and stderr to stderr: the
 command of 'moonjail run --name NAME -d' (or without -d), or with PID the one 'moonjail exec -d'
-started.  The output is kept in the sandbox's state, the last 1 MiB per stream order (older
-output rotates out), until the sandbox is removed.
+started.  The output is kept in the sandbox's state, both streams in the order written: the
+latest 1 to 2 MiB (older output rotates out), until the sandbox is removed.  After 'start' or
+'restart' it shows the command's latest run.
 
 Options:
 ]],
