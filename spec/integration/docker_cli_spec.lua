@@ -164,6 +164,13 @@ describe("docker's run flags", function()
     assert.matches("Seccomp:%s*2", run_ok({ "run", "--", "grep", "Seccomp:", "/proc/self/status" }))
     assert.matches("Seccomp:%s*0", run_ok({ "run", "--security-opt", "seccomp=unconfined", "--", "grep", "Seccomp:",
       "/proc/self/status" }))
+    -- seccomp=FILE reaches the policy's seccomp.profile: an allow-by-default profile is refused there
+    local allow_all = helpers.write_file(dir .. "/allow-all.json", '{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[]}')
+    refused(cli({ "run", "--security-opt", "seccomp=" .. allow_all, "true" }), "allow")
+    if helpers.exists("/usr/share/containers/seccomp.json") then -- podman's own profile (Debian's containers-common)
+      assert.are.equal("ok\n", run_ok({ "run", "--security-opt", "seccomp=/usr/share/containers/seccomp.json", "--",
+        "echo", "ok" }))
+    end
     local r = cli({ "run", "--security-opt", "apparmor=mjspec-profile", "true" })
     if not helpers.exists("/sys/kernel/security/apparmor") then
       refused(r, "AppArmor", "mjspec-profile") -- it reached the policy's apparmor key, which fails closed
@@ -216,6 +223,12 @@ describe("docker's run flags", function()
   it("--rm leaves nothing behind (as every run without --name)", function()
     assert.are.equal("x\n", run_ok({ "run", "--rm", "--", "echo", "x" }))
     assert.are.equal("", run_ok({ "ps", "-aq" }))
+  end)
+
+  it("--timeout ends the command with 124 and one line saying so", function()
+    local r = cli({ "run", "--timeout", "300ms", "--", "sleep", "5" })
+    assert.are.equal(124, r.status)
+    assert.are.equal("moonjail: warning: the command ran past its time limit (0.3s) and was killed\n", r.stderr)
   end)
 
   it("--pids-limit -1 is unlimited; numbers are decimal", function()
