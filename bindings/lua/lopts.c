@@ -599,6 +599,17 @@ int mjl_spec_command(lua_State *L, int spec, mj_command_t *cmd, bool own_context
 
     if (spec_bool(L, spec, "tee", false))
         mj_command_set_tee(cmd, 1, 2);
+    if (!spec_bool(L, spec, "capture", true))
+        mj_command_set_capture(cmd, false);
+    lua_Integer log_max = spec_integer(L, spec, "log", -1); /* bytes per file, 0 = the default; absent: none */
+    if (log_max >= 0)
+        mj_command_set_log(cmd, true, (uint64_t)log_max);
+    const char *on_exit = spec_string(L, spec, "on_exit", true);
+    if (on_exit) {
+        if (strcmp(on_exit, "stop") != 0 && strcmp(on_exit, "destroy") != 0)
+            return luaL_error(L, "moonjail core: spec field 'on_exit' must be \"stop\" or \"destroy\"");
+        mj_command_set_on_exit(cmd, on_exit[0] == 's' ? MJ_ON_EXIT_STOP : MJ_ON_EXIT_DESTROY);
+    }
     mj_command_set_forward_signals(cmd, spec_bool(L, spec, "forward_signals", false));
     return own_context ? command_context(L, spec, cmd, err) : 0;
 }

@@ -214,6 +214,18 @@ static int sb_spawn_detached(lua_State *L)
     return 1;
 }
 
+/* ops.log_dir(sb) -> the directory of its kept output | nil (anonymous) */
+static int sb_log_dir(lua_State *L)
+{
+    mj_sandbox_t *sb = check_sandbox(L, 1);
+    char *dir = mj_sandbox_log_dir(sb);
+    if (!dir)
+        return 0;
+    lua_pushstring(L, dir);
+    free(dir);
+    return 1;
+}
+
 static int sb_signal(lua_State *L)
 {
     mj_sandbox_t *sb = check_sandbox(L, 1);
@@ -482,6 +494,7 @@ static const struct status_call {
     };
 } status_calls[] = {
     {"pause", 0, .call0 = mj_sandbox_pause},
+    {"start", 0, .call0 = mj_sandbox_start},
     {"resume", 0, .call0 = mj_sandbox_resume},
     {"set_workdir", 1, .call1 = mj_sandbox_set_workdir}, /* (sb, dir) */
     {"set_meta", 1, .call1 = mj_sandbox_set_meta},       /* (sb, text) */
@@ -507,6 +520,7 @@ static const luaL_Reg sandbox_ops[] = {
     {"exec", sb_exec},
     {"spawn", sb_spawn},
     {"spawn_detached", sb_spawn_detached},
+    {"log_dir", sb_log_dir},
     {"signal", sb_signal},
     {"stop", sb_stop},
     {"destroy", sb_destroy},

@@ -110,14 +110,42 @@ static uint64_t opt_count(lua_State *L, int arg)
     return (uint64_t)v;
 }
 
-/* core.fetch(url, dest [, max_bytes]) -> true | nil, err */
+/* The Lua function at stack index `fn` told how a download goes: it must not raise through
+ * libcurl, so it runs protected; an error or a false return stops the transfer. */
+typedef struct {
+    lua_State *L;
+    int fn;
+} fetch_progress_t;
+
+static int call_progress(uint64_t done, uint64_t total, void *ud)
+{
+    fetch_progress_t *p = ud;
+    lua_pushvalue(p->L, p->fn);
+    lua_pushinteger(p->L, (lua_Integer)done);
+    if (total)
+        lua_pushinteger(p->L, (lua_Integer)total);
+    else
+        lua_pushnil(p->L);
+    if (lua_pcall(p->L, 2, 1, 0) != LUA_OK) {
+        lua_pop(p->L, 1);
+        return -1;
+    }
+    int stop = lua_isboolean(p->L, -1) && !lua_toboolean(p->L, -1);
+    lua_pop(p->L, 1);
+    return stop ? -1 : 0;
+}
+
+/* core.fetch(url, dest [, max_bytes [, progress(done, total|nil) -> false to stop]]) -> true | nil, err */
 static int tree_fetch(lua_State *L)
 {
     const char *url = mjl_checkcstring(L, 1);
     const char *dest = mjl_checkcstring(L, 2);
     uint64_t max = opt_count(L, 3);
+    if (!lua_isnoneornil(L, 4))
+        luaL_checktype(L, 4, LUA_TFUNCTION);
+    fetch_progress_t progress = {.L = L, .fn = 4};
     mjl_box_t *box = mjl_new_box(L);
-    int rc = mj_fetch_url(url, dest, max, &box->err);
+    int rc = mj_fetch_url_progress(url, dest, max, lua_isfunction(L, 4) ? call_progress : NULL, &progress, &box->err);
     return mjl_push_status(L, rc, box);
 }
 

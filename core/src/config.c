@@ -432,6 +432,22 @@ void mj_command_set_tty(mj_command_t *cmd, bool tty)
     cmd->tty = tty;
 }
 
+void mj_command_set_capture(mj_command_t *cmd, bool capture)
+{
+    cmd->no_capture = !capture;
+}
+
+void mj_command_set_log(mj_command_t *cmd, bool log, uint64_t max_bytes)
+{
+    cmd->log = log;
+    cmd->log_max = max_bytes;
+}
+
+void mj_command_set_on_exit(mj_command_t *cmd, mj_on_exit_t action)
+{
+    cmd->on_exit = action;
+}
+
 void mj_command_set_read_only(mj_command_t *cmd, bool read_only)
 {
     cmd->read_only = read_only;

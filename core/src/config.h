@@ -83,6 +83,10 @@ struct mj_command {
     bool read_only;
     bool no_network;
     bool tty;
+    bool no_capture; /* output is counted against the cap and teed, not kept */
+    bool log;        /* keep the output in the named sandbox's logs (logfile.c) */
+    uint64_t log_max;
+    mj_on_exit_t on_exit; /* detached and logged: what its end does to the sandbox */
 };
 
 #endif

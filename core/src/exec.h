@@ -23,6 +23,7 @@ enum {
     MJ_EXEC_STAGE_LSM,
     MJ_EXEC_STAGE_CGROUP,
     MJ_EXEC_STAGE_REQUEST, /* the spawner refused the request itself (bad field, no room, …) */
+    MJ_EXEC_STAGE_TTY, /* opening the command's terminal (console.c) */
 };
 typedef struct {
     char *const *argv;

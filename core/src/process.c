@@ -2,8 +2,9 @@
  * (a process handle to stream from), spawn_detached, and the mj_process_* handle.  Builds each
  * exec request (checked against the protocol's bounds), passes the command's stdio and its own
  * channel to the supervisor, and pumps (pump.c) or collects what the command's shim reports.
+ * An exec may also keep its output in the sandbox's logs (logfile.c, opened at STARTED).
  * Owns: mj_process_t.  Never: the sandbox's life cycle (sandbox.c) or the control connection's
- * framing (client.c). */
+ * framing (client.c); detached commands are detach.c's, over mj_process_start_detached. */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <poll.h>
@@ -19,6 +20,8 @@
 #include "exec.h"
 #include "handle.h"
 #include "landlock.h"
+#include "logfile.h"
+#include "process.h"
 #include "proto.h"
 #include "pty.h"
 #include "pump.h"
@@ -203,15 +206,8 @@ int mj_sandbox_exec(mj_sandbox_t *sb, const mj_command_t *cmd, mj_result_t **out
     if (open_pipes(&pipes, err) < 0)
         return -1;
     int io[3] = {pipes.in[0], pipes.out[1], pipes.err[1]};
-    cleanup_close int pty_master = -1;
-    cleanup_close int pty_slave = -1;
     struct termios saved_tio;
     bool raw = false;
-    if (cmd->tty) {
-        if (mj_pty_open(&pty_master, &pty_slave, err) < 0)
-            return -1;
-        io[0] = io[1] = io[2] = pty_slave;
-    }
     double t0 = mj_now_monotonic();
     /* OOM and pids hits are counted by the kernel: compare the counters around the command, but
      * only where a memory or pids limit can produce them (file reads cost on every exec). */
@@ -221,24 +217,37 @@ int mj_sandbox_exec(mj_sandbox_t *sb, const mj_command_t *cmd, mj_result_t **out
                        mj_cgroup_stats(sb->cg, &before) == 0;
     cleanup_pump mj_pump_t pump;
     mj_pump_init(&pump);
+    cleanup_free char *log_dir = NULL;
+    if (cmd->log) {
+        if (!(log_dir = mj_process_log_dir(sb))) {
+            *err = mj_error_new(MJ_ERR_INVALID_STATE, EINVAL, "log: only a named sandbox keeps output");
+            return -1;
+        }
+        pump.log_dir = log_dir; /* opened when STARTED names the command's pid */
+        pump.log_max = cmd->log_max;
+    }
     int chan = -1;
     cleanup_free char *workdir = NULL;
     if (start_exec(sb, cmd, false, io, &chan, &workdir, err) < 0)
         return -1;
     close_sandbox_ends(&pipes);
-    if (pty_master >= 0) {
-        /* Everything goes through the terminal: its output reads as stdout, input is typed in. */
-        mj_close_fd(&pty_slave);
-        pump.out_r = mj_steal_fd(&pty_master);
-        pump.stdin_w = fcntl(pump.out_r, F_DUPFD_CLOEXEC, 3);
-        raw = mj_tty_raw(cmd->stdin_fd, &saved_tio);
-        mj_pty_copy_winsize(cmd->stdin_fd, pump.out_r);
+    pump.status_fd = chan; /* closed by mj_pump_close */
+    if (cmd->tty) {
+        /* Everything goes through the terminal, a pty of the sandbox's own whose master the
+         * command's shim hands over first: its output reads as stdout, input is typed in. */
+        if (mj_pump_take_pty(&pump, 30, err) < 0) {
+            exec_kill(&(exec_ctx_t){.chan = &chan});
+            return -1;
+        }
+        if (pump.out_r >= 0) {
+            raw = mj_tty_raw(cmd->stdin_fd, &saved_tio);
+            mj_pty_copy_winsize(cmd->stdin_fd, pump.out_r);
+        }
     } else {
         pump.out_r = mj_steal_fd(&pipes.out[0]);
         pump.err_r = mj_steal_fd(&pipes.err[0]);
         pump.stdin_w = mj_steal_fd(&pipes.in[1]);
     }
-    pump.status_fd = chan; /* closed by mj_pump_close */
     pump.stop_on_exit = true;
     pump.acks = true; /* the spawner acknowledges signals and kills: silence means it is stuck */
     mj_pump_take_command(&pump, cmd, t0);
@@ -281,13 +290,19 @@ int mj_sandbox_exec(mj_sandbox_t *sb, const mj_command_t *cmd, mj_result_t **out
         }
     }
     mj_result_t *res = NULL;
-    if (mj_result_from_pump(&pump, cmd->argv.v[0], workdir, t0, &res, err) < 0)
+    if (mj_result_from_pump(&pump, cmd->argv.v[0], workdir, t0, &res, err) < 0) {
+        mj_log_end(pump.log, NULL, *err);
         return -1;
+    }
     if (sb->cg && have_before) {
         mj_cgroup_stats_t after;
         if (mj_cgroup_stats(sb->cg, &after) == 0)
             mj_result_apply_cgroup(res, &before, &after);
     }
+    mj_log_end(pump.log, res, NULL);
+    if (pump.log_errno || mj_log_errno(pump.log))
+        mj_strv_push_owned(&res->warnings, mj_xasprintf("log: the output was not kept in full: %s",
+                                                        strerror(pump.log_errno ? pump.log_errno : mj_log_errno(pump.log))));
     *out = res;
     return 0;
 }
@@ -341,6 +356,10 @@ int mj_sandbox_spawn(mj_sandbox_t *sb, const mj_command_t *cmd, mj_process_t **o
 {
     cleanup_error mj_error_t *local_err = NULL;
     mj_error_t **err = errp ? errp : &local_err;
+    if (cmd->tty) {
+        *err = mj_error_new(MJ_ERR_UNSUPPORTED, ENOTSUP, "tty: a spawned process has no terminal (use exec)");
+        return -1;
+    }
     __attribute__((cleanup(discard_process))) mj_process_t *p = mj_xcalloc(1, sizeof(*p));
     p->sb = sb;
     p->chan = p->stdin_w = p->stdout_r = p->stderr_r = -1;
@@ -373,24 +392,27 @@ static void detached_release(mj_process_t *p)
     free(p->workdir);
 }
 
-int mj_sandbox_spawn_detached(mj_sandbox_t *sb, const mj_command_t *cmd, pid_t *pid, mj_error_t **errp)
+int mj_process_start_detached(mj_sandbox_t *sb, const mj_command_t *cmd, int io[3], int *chan, pid_t *pid,
+                              mj_error_t **err)
 {
-    cleanup_error mj_error_t *local_err = NULL;
-    mj_error_t **err = errp ? errp : &local_err;
-    cleanup_close int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
     __attribute__((cleanup(detached_release))) mj_process_t p = {.sb = sb, .chan = -1};
     mj_pump_init(&p.pump);
-    if (devnull < 0) {
-        *err = mj_error_sys(MJ_ERR_COMMAND_EXECUTION_FAILED, errno, "/dev/null");
-        return -1;
-    }
-    int io[3] = {devnull, devnull, devnull};
     p.argv0 = mj_xstrdup(cmd->argv.n ? cmd->argv.v[0] : "");
     if (start_exec(sb, cmd, true, io, &p.chan, &p.workdir, err) < 0 || wait_started(&p, err) < 0)
         return -1;
-    if (pid)
-        *pid = p.pid;
+    *pid = p.pid;
+    *chan = mj_steal_fd(&p.chan);
     return 0;
+}
+
+void mj_process_kill_detached(int chan)
+{
+    chan_send(chan, MJ_CHAN_KILL_TREE, 0);
+}
+
+char *mj_process_log_dir(const mj_sandbox_t *sb)
+{
+    return sb->dir ? mj_xasprintf("%s/logs", sb->dir) : NULL;
 }
 
 /* ------------------------------------------------------------------ processes */

@@ -20,6 +20,9 @@ enum {
     MJ_MSG_READY,            /* supervisor: set up and serving; t_ns = realtime */
     MJ_MSG_DENIED,           /* one-shot init: the filter refused a system call; a = nr, b = pid inside */
     MJ_MSG_ACK,              /* spawner: a = the channel request (MJ_CHAN_*) it carried out, b = its arg */
+    MJ_MSG_PTY,              /* a command on a terminal: carries the pty's master (SCM_RIGHTS); sent
+                              * before STARTED, on a socket (the status channel of a one-shot run with
+                              * a tty is one too) */
 };
 
 typedef struct {
@@ -52,6 +55,7 @@ enum {
     MJ_REQ_DENIALS,     /* reply: mj_rep_t (value = n) + n mj_denial_rec_t, then forgotten */
     MJ_REQ_RULESET,     /* reply value 1 + the commands' Landlock ruleset fd (SCM_RIGHTS); value 0: none */
     MJ_REQ_DETACH,      /* a named sandbox's creator published it: its going away no longer ends it */
+    MJ_REQ_START,       /* a stopped sandbox takes commands again */
 };
 
 /* host -> exec shim (per-command channel) */
@@ -62,7 +66,7 @@ enum {
 
 #define MJ_EXEC_DETACHED 0x1u
 #define MJ_EXEC_READ_ONLY 0x2u /* Landlock: no writes for this command */
-#define MJ_EXEC_TTY 0x4u       /* stdio is a pty slave: make it the controlling terminal */
+#define MJ_EXEC_TTY 0x4u       /* a pty of the sandbox's own (console.c) instead of the stdio fds */
 #define MJ_EXEC_NO_NETWORK 0x8u /* Landlock: no TCP bind/connect for this command */
 
 #define MJ_SUP_PAUSED 0x1

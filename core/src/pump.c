@@ -17,9 +17,11 @@
 #include "config.h"
 #include "exec.h"
 #include "proto.h"
+#include "pty.h"
 #include "pump.h"
 #include "seccomp.h"
 #include "util.h"
+#include "wire.h"
 
 void mj_pump_init(mj_pump_t *p)
 {
@@ -33,6 +35,7 @@ void mj_pump_take_command(mj_pump_t *p, const mj_command_t *cmd, double released
     p->limit = cmd->output_limit;
     p->tee_out = cmd->tee_out;
     p->tee_err = cmd->tee_err;
+    p->no_capture = cmd->no_capture;
     p->forward_signals = cmd->forward_signals;
     p->deadline = cmd->timeout > 0 ? released + cmd->timeout : 0;
     if (cmd->has_stdin) {
@@ -70,6 +73,13 @@ static void handle_msg(mj_pump_t *p, const mj_msg_t *m)
         p->started = *m;
         p->got_started = true;
         p->started_mono = mj_now_monotonic();
+        if (p->log_dir && !p->log && !p->log_errno) {
+            mj_error_t *e = NULL;
+            if (mj_log_open(p->log_dir, m->a, p->log_max, &p->log, &e) < 0) {
+                p->log_errno = mj_error_errno(e) ? mj_error_errno(e) : EIO;
+                mj_error_free(e);
+            }
+        }
         break;
     case MJ_MSG_EXITED:
         p->exited = *m;
@@ -99,6 +109,59 @@ static void handle_msg(mj_pump_t *p, const mj_msg_t *m)
     default:
         break; /* unknown: ignored, never trusted */
     }
+}
+
+int mj_pump_take_pty(mj_pump_t *p, double timeout, mj_error_t **err)
+{
+    double deadline = mj_now_monotonic() + timeout;
+    mj_msg_t m;
+    int fds[1] = {-1}, nfds = 0;
+    bool truncated = false;
+    ssize_t n;
+    for (;;) {
+        double left = deadline - mj_now_monotonic();
+        struct pollfd pfd = {.fd = p->status_fd, .events = POLLIN};
+        int r = left > 0 ? poll(&pfd, 1, (int)(left * 1000) + 1) : 0;
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            *err = mj_error_new(MJ_ERR_COMMAND_EXECUTION_FAILED, ETIMEDOUT,
+                                "the sandbox did not hand over the command's terminal within %g s", timeout);
+            return -1;
+        }
+        n = mj_wire_recv(p->status_fd, &m, sizeof(m), MSG_DONTWAIT, fds, 1, &nfds, &truncated);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+            continue;
+        break;
+    }
+    int master = nfds == 1 ? fds[0] : -1;
+    if (n != (ssize_t)sizeof(m) || truncated) {
+        mj_close_fd(&master);
+        if (n == 0) { /* gone before a word: the pump reports it from the EOF */
+            mj_close_fd(&p->status_fd);
+            return 0;
+        }
+        *err = mj_error_new(MJ_ERR_COMMAND_EXECUTION_FAILED, EPROTO, "a bad message from the sandbox");
+        return -1;
+    }
+    if (m.type != MJ_MSG_PTY) {
+        mj_close_fd(&master); /* only PTY carries an fd */
+        handle_msg(p, &m);
+        return 0;
+    }
+    if (master < 0 || !mj_pty_is_master(master)) {
+        mj_close_fd(&master);
+        *err = mj_error_new(MJ_ERR_COMMAND_EXECUTION_FAILED, EPROTO, "the sandbox handed over no terminal");
+        return -1;
+    }
+    p->stdin_w = fcntl(master, F_DUPFD_CLOEXEC, 3);
+    if (p->stdin_w < 0) {
+        mj_close_fd(&master);
+        *err = mj_error_sys(MJ_ERR_COMMAND_EXECUTION_FAILED, errno, "dup");
+        return -1;
+    }
+    p->out_r = master;
+    return 0;
 }
 
 static void read_status(mj_pump_t *p)
@@ -146,8 +209,12 @@ static void read_output(mj_pump_t *p, int *fd, mj_buf_t *own, int tee)
         }
         if (take == 0)
             continue; /* keep draining so writers do not block while they die */
-        mj_buf_append(own, buf, take);
-        mj_buf_append(&p->combined, buf, take);
+        if (!p->no_capture) {
+            mj_buf_append(own, buf, take);
+            mj_buf_append(&p->combined, buf, take);
+        }
+        if (p->log)
+            mj_log_write(p->log, own == &p->err ? MJ_LOG_STDERR : MJ_LOG_STDOUT, buf, take);
         p->total += take;
         if (tee >= 0)
             (void)mj_write_all(tee, buf, take);
@@ -245,9 +312,11 @@ int mj_pump_run(mj_pump_t *p, mj_error_t **err)
     while (!finished(p)) {
         struct pollfd pfd[6];
         int n = 0, i_out = -1, i_err = -1, i_st = -1, i_in = -1, i_relay = -1, i_sig = -1;
-        if (p->out_r >= 0)
+        /* Output to be logged waits for the log (STARTED names it), unless the status is over. */
+        bool hold = p->log_dir && !p->log && !p->log_errno && p->status_fd >= 0;
+        if (p->out_r >= 0 && !hold)
             pfd[i_out = n++] = (struct pollfd){.fd = p->out_r, .events = POLLIN};
-        if (p->err_r >= 0)
+        if (p->err_r >= 0 && !hold)
             pfd[i_err = n++] = (struct pollfd){.fd = p->err_r, .events = POLLIN};
         if (p->status_fd >= 0)
             pfd[i_st = n++] = (struct pollfd){.fd = p->status_fd, .events = POLLIN};
@@ -356,4 +425,6 @@ void mj_pump_close(mj_pump_t *p)
     mj_buf_free(&p->out);
     mj_buf_free(&p->err);
     mj_buf_free(&p->combined);
+    mj_log_close(p->log);
+    p->log = NULL;
 }

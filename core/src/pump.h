@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "logfile.h"
 #include "proto.h"
 #include "util.h"
 
@@ -25,6 +26,13 @@ typedef struct {
     int relay_r;                          /* borrowed host fd relayed to stdin */
     uint64_t limit;
     int tee_out, tee_err;                 /* borrowed */
+    bool no_capture;                      /* count and tee the output, keep none of it */
+    const char *log_dir;                  /* borrowed: also keep the output in a log there (a named
+                                           * sandbox's), opened when STARTED names the pid; output
+                                           * waits in its pipes until then */
+    uint64_t log_max;
+    mj_log_t *log;                        /* owned (closed by mj_pump_close); set by the caller or at STARTED */
+    int log_errno;                        /* the log could not be opened */
     bool forward_signals;
     bool stop_on_exit;                    /* persistent exec: done at EXITED, not at EOF */
     bool acks;                            /* the sandbox side ACKs signals and kills (a spawner) */
@@ -60,6 +68,12 @@ void mj_pump_init(mj_pump_t *p);
 /* Takes what a command asks of its pump: the output cap, the tees, signal forwarding, the deadline
  * (timeout after released, a CLOCK_MONOTONIC time) and its stdin (bytes, or a relayed fd). */
 void mj_pump_take_command(mj_pump_t *p, const mj_command_t *cmd, double released);
+/* A command on a terminal of the sandbox's own: its first message on status_fd (a socket) carries
+ * the pty's master (MJ_MSG_PTY), which becomes out_r and, duplicated, stdin_w.  Any other first
+ * message is taken as mj_pump_run would take it (a setup or exec failure: the pump then runs
+ * without a terminal and reports it).  Waits at most timeout seconds for it; -1 with the error
+ * when none came, or what came with it is no pty master. */
+int mj_pump_take_pty(mj_pump_t *p, double timeout, mj_error_t **err);
 /* Runs until the command is done (EOF on everything, or its EXITED with stop_on_exit), killing it
  * at the deadline, the CPU limit or the output cap; -1 with the error when the loop itself failed. */
 int mj_pump_run(mj_pump_t *p, mj_error_t **err);

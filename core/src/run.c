@@ -1,11 +1,13 @@
 /* run.c — one-shot runs: the plan, the spawn stage (spawn.c: clone, maps, cgroups, release; the
  * sandbox's init is init.c), then the pump (pump.c) carries the command's stdio and status until
- * the whole tree is gone, and what init reported becomes an mj_result_t.  Never: reads the config
- * after the plan, or does anything inside the sandbox. */
+ * the whole tree is gone, and what init reported becomes an mj_result_t.  A command with a terminal
+ * gets one of the sandbox's own: init hands its master over the status channel (then a socket).
+ * Never: reads the config after the plan, or does anything inside the sandbox. */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -26,13 +28,12 @@ typedef struct {
     pid_t pid;
     int pidfd;
     mj_cgroup_t *cg;
-    int pty_master; /* -1 without a terminal */
+    int pty_master; /* the terminal's master (borrowed from the pump), -1 without one */
     int tty_in;
 } oneshot_child_t;
 
 static void oneshot_release(oneshot_child_t *c)
 {
-    mj_close_fd(&c->pty_master);
     if (c->cg)
         mj_cgroup_destroy(c->cg);
     c->cg = NULL;
@@ -100,20 +101,16 @@ static int run_plan(mj_plan_t *plan, const mj_command_t *cmd, mj_result_t **out,
     cleanup_pipe int p_out[2] = {-1, -1};
     cleanup_pipe int p_err[2] = {-1, -1};
     cleanup_pipe int p_status[2] = {-1, -1};
+    /* With a terminal, the status channel is a socket: the terminal's master comes over it. */
     if (pipe2(p_in, O_CLOEXEC) < 0 || pipe2(p_out, O_CLOEXEC) < 0 || pipe2(p_err, O_CLOEXEC) < 0 ||
-        pipe2(p_status, O_CLOEXEC) < 0) {
+        (cmd->tty ? socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, p_status) : pipe2(p_status, O_CLOEXEC)) < 0) {
         *err = mj_error_sys(MJ_ERR_SANDBOX_INIT_FAILED, errno, "pipe");
         return -1;
     }
-    cleanup_close int pty_slave = -1;
-    if (cmd->tty && mj_pty_open(&child.pty_master, &pty_slave, err) < 0)
-        return -1;
     mj_spawn_fds_t fds = {
         .status_w = p_status[1], .stdin_r = p_in[0], .stdout_w = p_out[1], .stderr_w = p_err[1],
         .listen_fd = -1, .lock_fd = -1, .host_ends = {p_status[0], p_in[1], p_out[0], p_err[0]},
     };
-    if (pty_slave >= 0) /* a terminal of its own: stdin, stdout and stderr */
-        fds.stdin_r = fds.stdout_w = fds.stderr_w = pty_slave;
     mj_spawned_t spawned;
     if (mj_spawn(plan, child.cg, &fds, &spawned, err) < 0)
         return -1;
@@ -130,12 +127,19 @@ static int run_plan(mj_plan_t *plan, const mj_command_t *cmd, mj_result_t **out,
     struct termios saved_tio;
     bool raw = false;
     pump.status_fd = mj_steal_fd(&p_status[0]);
-    if (child.pty_master >= 0) {
-        mj_close_fd(&pty_slave);
-        pump.out_r = fcntl(child.pty_master, F_DUPFD_CLOEXEC, 3);
-        pump.stdin_w = fcntl(child.pty_master, F_DUPFD_CLOEXEC, 3);
-        raw = mj_tty_raw(cmd->stdin_fd, &saved_tio);
-        mj_pty_copy_winsize(cmd->stdin_fd, child.pty_master);
+    if (cmd->tty) {
+        /* The command's terminal is the sandbox's own: its init hands the master over first. */
+        if (mj_pump_take_pty(&pump, 30, err) < 0) {
+            kill_init(&child);
+            while (waitpid(child.pid, NULL, 0) < 0 && errno == EINTR)
+                ;
+            return -1;
+        }
+        child.pty_master = pump.out_r;
+        if (child.pty_master >= 0) {
+            raw = mj_tty_raw(cmd->stdin_fd, &saved_tio);
+            mj_pty_copy_winsize(cmd->stdin_fd, child.pty_master);
+        }
     } else {
         pump.out_r = mj_steal_fd(&p_out[0]);
         pump.err_r = mj_steal_fd(&p_err[0]);

@@ -455,6 +455,25 @@ int mj_sandbox_stop(mj_sandbox_t *sb, double grace, mj_error_t **err)
     return simple_request(sb, MJ_REQ_STOP, (int32_t)(grace * 1000), grace + 15, "stop", err);
 }
 
+int mj_sandbox_start(mj_sandbox_t *sb, mj_error_t **err)
+{
+    if (mj_client_check_usable(sb, "start", err) < 0)
+        return -1;
+    mj_rep_t rep;
+    if (mj_client_request(sb, MJ_REQ_START, 0, NULL, 0, NULL, 0, 10, &rep, err) < 0)
+        return -1;
+    if (rep.type != MJ_REP_OK) {
+        *err = rep.err == EALREADY ? mj_error_new(MJ_ERR_INVALID_STATE, EALREADY, "cannot start: sandbox %s is not "
+                                                  "stopped", sb->name ? sb->name : sb->id)
+               : rep.err == ECHILD ? mj_error_new(MJ_ERR_INVALID_STATE, ECHILD, "cannot start: sandbox %s can start "
+                                                  "no commands any more (remove it)", sb->name ? sb->name : sb->id)
+                                   : mj_client_state_error(sb, rep.err, "start");
+        return -1;
+    }
+    (void)mj_sandbox_status(sb);
+    return 0;
+}
+
 int mj_sandbox_destroy(mj_sandbox_t *sb, mj_error_t **err)
 {
     if (sb->status == MJ_STATUS_DESTROYED)

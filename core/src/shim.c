@@ -16,6 +16,8 @@
  * command, its session and everything descending from them, read from a procfs of the
  * supervisor's namespace; a daemon that left both (setsid, then its parent exited) has become the
  * workload init's (reaper.c) and outlives the command like any daemon a command leaves behind.
+ * A command with a terminal gets a pty of the sandbox's own (console.c), whose master goes out
+ * on its channel (PTY) before anything else; the slave becomes its stdio.
  *
  * Owns: parsing exec requests (every field checked), the commands' lives.  Never: allocation
  * (requests land in a static buffer, commands in a fixed table), or anything the supervisor does
@@ -34,6 +36,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include "console.h"
 #include "exec.h"
 #include "plan.h"
 #include "proc.h"
@@ -314,19 +317,37 @@ static void start_command(const mj_plan_t *plan, size_t n, int rfds[4])
     int report[2] = {-1, -1};
     if (eflags >= 0 && pipe2(report, O_CLOEXEC) < 0)
         eflags = -1;
+    /* A terminal: the master goes out on the channel first (a fresh socket: the send cannot
+     * block), the slave is the command's stdio. */
+    int tty = -1, tty_err = 0;
+    if (eflags >= 0 && params.tty && mj_console_open(chan, params.uid, params.gid, &tty) < 0) {
+        tty_err = errno;
+        eflags = -1;
+    }
+    int stdio[3] = {rfds[0], rfds[1], rfds[2]};
+    if (tty >= 0)
+        stdio[0] = stdio[1] = stdio[2] = tty;
     int64_t start_ns = mj_realtime_ns();
     pid_t pid = eflags >= 0 ? (pid_t)syscall(SYS_clone, SIGCHLD, 0, NULL, NULL, 0) : -1;
     if (pid == 0)
-        command_child(plan, &params, rfds, report[1]);
+        command_child(plan, &params, stdio, report[1]);
     int e_clone = errno;
     for (int i = 0; i < 3; i++)
         close(rfds[i]);
+    if (tty >= 0)
+        close(tty);
     if (report[1] >= 0)
         close(report[1]);
     if (pid < 0) {
         if (report[0] >= 0)
             close(report[0]);
-        refuse(chan, e_clone);
+        if (tty_err) {
+            mj_msg_t m = {.type = MJ_MSG_EXEC_FAILED, .a = MJ_EXEC_STAGE_TTY, .b = tty_err, .t_ns = mj_realtime_ns()};
+            (void)send(chan, &m, sizeof(m), MSG_NOSIGNAL | MSG_DONTWAIT);
+            close(chan);
+        } else {
+            refuse(chan, e_clone);
+        }
         return;
     }
     mj_set_nonblock(report[0]);

@@ -5,7 +5,8 @@
  * pid namespace under the workload's seccomp filter, then loads its own filters and reaps and
  * serves requests from host connections (the control connection from the creator, plus
  * connections accepted on a named sandbox's listening socket): exec (handed on to the spawner),
- * signal everything, pause/resume, stop, shut down, status, the root fd, the commands' Landlock
+ * signal everything, pause/resume, stop (every command, not the spawner or the reaper, so
+ * that start can take commands again), start, shut down, status, the root fd, the commands' Landlock
  * ruleset, denials, detach.  It allocates nothing: requests land in a static buffer, connections
  * in a fixed table.  Every request is checked before use; a bad one gets an error reply and its
  * fds are closed.
@@ -216,14 +217,12 @@ static void begin_shutdown(int64_t linger_ms)
     linger_until = monotonic_ms() + (linger_ms > 0 ? linger_ms : 0);
 }
 
-/* The end of a stop: the grace period is over or nothing of the workload is left.  Killing the
- * reaper ends its namespace; the spawner went first. */
+/* The end of a stop: the grace period is over or nothing of the workload is left. */
 static void finish_stop(void)
 {
-    if (reaper_pid > 0)
-        kill(reaper_pid, SIGKILL);
-    reaper_pid = -1;
-    (void)signal_workload(SIGKILL); /* whatever the workload's init had not taken with it yet */
+    /* The grace period is over: whatever is left goes.  The workload's init (reaper.c) stays,
+     * with its pid namespace, so that start can take commands again. */
+    (void)signal_workload(SIGKILL);
     flags_state = (flags_state & ~(MJ_SUP_PAUSED | MJ_SUP_STOPPING)) | MJ_SUP_STOPPED;
     stop_deadline = -1;
     for (int i = 0; i < n_conns; i++)
@@ -365,11 +364,8 @@ static void handle_request(int ci)
             break;
         }
         int64_t grace = req.arg > 0 ? req.arg : 0;
-        /* No command starts after a stop: the spawner goes first (its commands become ours). */
-        if (spawner_pid > 0)
-            kill(spawner_pid, SIGKILL);
-        spawner_pid = -1;
-        mj_close_fd(&spawner_fd);
+        /* No command starts after a stop (exec requests are refused from here); the spawner
+         * and the reaper stay, so that start can take commands again. */
         (void)signal_workload(SIGTERM);
         (void)signal_workload(SIGCONT);
         flags_state = (flags_state & ~MJ_SUP_PAUSED) | MJ_SUP_STOPPING;
@@ -379,6 +375,18 @@ static void handle_request(int ci)
             finish_stop();
         break; /* answered by finish_stop */
     }
+    case MJ_REQ_START:
+        if (flags_state & MJ_SUP_SHUTTING_DOWN)
+            reply(fd, MJ_REP_ERR, ESHUTDOWN, 0);
+        else if (!(flags_state & MJ_SUP_STOPPED))
+            reply(fd, MJ_REP_ERR, EALREADY, 0);
+        else if (spawner_pid <= 0 || reaper_pid <= 0)
+            reply(fd, MJ_REP_ERR, ECHILD, 0); /* nothing can start commands here any more */
+        else {
+            flags_state &= ~MJ_SUP_STOPPED;
+            reply(fd, MJ_REP_OK, 0, 0);
+        }
+        break;
     case MJ_REQ_SHUTDOWN:
         /* Answered first: the host does not wait for the killing. */
         reply(fd, MJ_REP_OK, 0, 0);

@@ -26,10 +26,13 @@ local OPTION_TYPES = {
   annotations = { "table" },
   -- extras for hosts such as the CLI
   stream = { "boolean" },
+  capture = { "boolean" },
   stdin_fd = { "number" },
   tty = { "boolean" },
   forward_signals = { "boolean" },
   capabilities = { "table" },
+  overrides = { "table" }, -- a partial policy merged over the chosen one (the CLI's docker flags)
+  progress = { "function" }, -- told how repository downloads go (moonjail.progress events)
 }
 
 -- Limits that are accepted and validated but have no enforcement yet.
@@ -156,10 +159,10 @@ return function(core)
   -- spec's mounts, masked paths and environment.  Returns the preparation (to discard once the
   -- sandbox is gone; nil when there is nothing) or false, err.
   local function with_repositories(spec, name)
-    local rules = spec.repositories
-    spec.repositories = nil
+    local rules, progress = spec.repositories, spec.progress
+    spec.repositories, spec.progress = nil, nil
     if not rules or #rules == 0 then return nil end
-    local prep, err = repo_module().prepare(core, rules, spec.uid, spec.gid, sandbox_alive, name)
+    local prep, err = repo_module().prepare(core, rules, spec.uid, spec.gid, sandbox_alive, name, progress)
     if not prep then return false, err end
     for _, m in ipairs(prep.mounts) do spec.mounts[#spec.mounts + 1] = m end
     for _, p in ipairs(prep.masked) do spec.masked[#spec.masked + 1] = p end
@@ -188,6 +191,13 @@ return function(core)
       overlay[k] = opts[k]
     end
     if opts.rootfs ~= nil then overlay.filesystem = { root = opts.rootfs } end
+    for k, v in pairs(opts.overrides or {}) do
+      if type(v) == "table" and type(overlay[k]) == "table" then
+        for k2, v2 in pairs(v) do overlay[k][k2] = v2 end
+      else
+        overlay[k] = v
+      end
+    end
     local ok
     ok, err = P.load(core, overlay, cwd) -- validation only: the overlay has no `extends`
     if not ok then
@@ -260,6 +270,7 @@ return function(core)
       used[r.mount] = true
     end
     spec.repositories = repos
+    spec.progress = opts.progress
 
     -- identity, naming, network
     local function root_file(rel)
@@ -324,7 +335,7 @@ return function(core)
         if not cg[k] or cg[k] < 0 then return invalid("limits." .. k .. ": expected a number of cores") end
       end
     end
-    if limits.pids ~= nil then
+    if limits.pids ~= nil and limits.pids ~= -1 and limits.pids ~= math.huge then -- -1: unlimited
       cg.pids = math.tointeger(tonumber(limits.pids))
       if not cg.pids or cg.pids < 0 then return invalid("limits.pids: expected a whole number") end
     end
@@ -424,6 +435,7 @@ return function(core)
     spec.stdin_fd = opts.stdin_fd
     spec.tty = opts.tty
     spec.tee = opts.stream or false
+    spec.capture = opts.capture ~= false
     spec.forward_signals = opts.forward_signals or false
     spec.audit_log = (pol.audit or {}).log
     spec.metadata = { labels = pol.labels or {}, annotations = pol.annotations or {},
@@ -467,6 +479,7 @@ return function(core)
     end
     result.warnings = result.warnings or {}
     for _, w in ipairs(warnings) do result.warnings[#result.warnings + 1] = w end
+    if result.ended_by == "timeout" then result.warnings[#result.warnings + 1] = util.timeout_warning(spec.timeout) end
     result.metadata = metadata
     if audit then
       audit.log(audit_log, "run", audit.result_fields(argv, result))
@@ -575,6 +588,8 @@ return function(core)
   --- Sleeps (seconds, a number); the current time as epoch seconds (float).
   M.sleep = core.sleep
   M.now = core.now
+  --- Is host fd a terminal?
+  M.isatty = core.isatty
 
   return M
 end

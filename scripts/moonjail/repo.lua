@@ -469,8 +469,9 @@ end
 --- { mounts = {core mount specs}, masked = {inside paths}, readonly = {inside paths}, env = {…},
 --- cow = {…}, dirs = {…} }
 --- or nil, err; on failure everything made so far is removed.  sandbox_name: the named sandbox
---- they are for (its trees survive their preparer once it exists).
-function M.prepare(core, rules, uid, gid, sandbox_alive, sandbox_name)
+--- they are for (its trees survive their preparer once it exists).  progress (optional) is told
+--- how downloads go: { event = "download", url, done, total } (moonjail.progress).
+function M.prepare(core, rules, uid, gid, sandbox_alive, sandbox_name, progress)
   local prep = { mounts = {}, masked = {}, readonly = {}, env = {}, cow = {}, dirs = {} }
   if not rules or #rules == 0 then return prep end
   local ok, perr = pcall(function()
@@ -510,7 +511,12 @@ function M.prepare(core, rules, uid, gid, sandbox_alive, sandbox_name)
           local archive = r.path
           if r.url then
             archive = base .. "/download" .. i
-            check(core.fetch(r.url, archive, r.max_bytes))
+            local told -- download events for moonjail.progress, the URL without user:password@
+            if progress then
+              local shown = r.url:gsub("^(https?://)[^/@]*@", "%1")
+              told = function(done, total) progress({ event = "download", url = shown, done = done, total = total }) end
+            end
+            check(core.fetch(r.url, archive, r.max_bytes, told))
           elseif core.path_kind(archive) ~= "file" then
             error(core.error("INVALID_CONFIG", what .. ": archive '" .. archive .. "' does not exist"), 0)
           end

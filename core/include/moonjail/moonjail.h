@@ -242,6 +242,23 @@ void mj_command_set_timeout(mj_command_t *cmd, double seconds);
 void mj_command_set_output_limit(mj_command_t *cmd, uint64_t bytes);
 /* Copies output to these host fds as it arrives (borrowed; -1 = do not copy). */
 void mj_command_set_tee(mj_command_t *cmd, int stdout_fd, int stderr_fd);
+/* Whether the result keeps the output (default true).  false: stdout, stderr and combined stay
+ * empty, so a host that only tees the output holds none of it; the output limit still counts
+ * every byte and ends the command at the cap. */
+void mj_command_set_capture(mj_command_t *cmd, bool capture);
+/* Keeps the command's output in its named sandbox's state, for `moonjail logs` (anonymous
+ * sandboxes refuse it: INVALID_STATE): `<log dir>/<pid>.log`, at most max_bytes (0: 1 MiB) before
+ * it rotates into `<pid>.log.1`, so at most twice that is kept per command, and the logs of at most
+ * 64 commands per sandbox (the oldest ended ones go).  With mj_sandbox_exec the caller's pump writes
+ * it while the command runs (besides what it captures); with mj_sandbox_spawn_detached a host
+ * process of its own does ("moonjail-log", forked: call it from a single-threaded host), which
+ * outlives the caller.  `<pid>.exit` is written when the command ends. */
+void mj_command_set_log(mj_command_t *cmd, bool log, uint64_t max_bytes);
+/* What the end of a detached, logged command does to its sandbox: nothing (the default), stop it
+ * (as `moonjail stop`: everything else in it is ended; `mj_sandbox_start` makes it usable again),
+ * or destroy it (`moonjail run --rm`). */
+typedef enum { MJ_ON_EXIT_NOTHING = 0, MJ_ON_EXIT_STOP, MJ_ON_EXIT_DESTROY } mj_on_exit_t;
+void mj_command_set_on_exit(mj_command_t *cmd, mj_on_exit_t action);
 /* While the command runs, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 and SIGWINCH sent to
  * this process are forwarded to the command instead (for CLI hosts). */
 void mj_command_set_forward_signals(mj_command_t *cmd, bool forward);
@@ -348,8 +365,16 @@ int mj_sandbox_prune(mj_prune_report_t *out, mj_error_t **err);
 int mj_sandbox_exec(mj_sandbox_t *sb, const mj_command_t *cmd, mj_result_t **out, mj_error_t **err);
 /* Starts a command and returns at once; stdio through mj_process_*. */
 int mj_sandbox_spawn(mj_sandbox_t *sb, const mj_command_t *cmd, mj_process_t **out, mj_error_t **err);
-/* Like spawn, but the command keeps running when this process goes away (moonjail exec -d). */
+/* Like spawn, but the command keeps running when this process goes away (moonjail exec -d); its
+ * output is kept with mj_command_set_log, else it goes to /dev/null.  No terminal (UNSUPPORTED). */
 int mj_sandbox_spawn_detached(mj_sandbox_t *sb, const mj_command_t *cmd, pid_t *pid, mj_error_t **err);
+/* Where a named sandbox keeps its commands' output (mj_command_set_log), allocated (free() it);
+ * NULL for an anonymous one.  Each command's `<pid>.log` (and the older `<pid>.log.1`) is a
+ * sequence of records: one byte 'o' (stdout) or 'e' (stderr), the length (4 bytes, little
+ * endian), the bytes; a rotated file ends with a record 'r' of no bytes; `<pid>.exit` ("KEY=VALUE" lines: exit_code, signal, ended_by, end_time, or
+ * error) appears when it ended; `<pid>.writer` names the host process writing it ("PID
+ * STARTTIME", as /proc/PID/stat's field 22). */
+char *mj_sandbox_log_dir(const mj_sandbox_t *sb);
 
 /* Sends sig to every process of the sandbox except its supervisor. */
 int mj_sandbox_signal(mj_sandbox_t *sb, int sig, mj_error_t **err);
@@ -358,6 +383,8 @@ int mj_sandbox_resume(mj_sandbox_t *sb, mj_error_t **err);
 /* SIGTERM to every process, up to grace seconds, then SIGKILL; the sandbox is then "stopped":
  * its files stay readable, commands are refused. */
 int mj_sandbox_stop(mj_sandbox_t *sb, double grace, mj_error_t **err);
+/* A stopped sandbox takes commands again (`moonjail start`); INVALID_STATE when it is not stopped. */
+int mj_sandbox_start(mj_sandbox_t *sb, mj_error_t **err);
 /* Kills everything, removes mounts, state and the name; idempotent.  With a cleanup delay in the
  * config the supervisor lingers that long (files inspectable) before it goes. */
 int mj_sandbox_destroy(mj_sandbox_t *sb, mj_error_t **err);
