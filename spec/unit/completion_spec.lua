@@ -54,7 +54,7 @@ describe("shell completion", function()
 
   it("completes subcommands, including the docker names moonjail has", function()
     assert.are.same({ "exec" }, complete("moonjail ex"))
-    assert.are.same({ "recipe", "restart", "resume", "rm", "run" }, complete("moonjail r"))
+    assert.are.same({ "recipe", "restart", "resume", "rm", "rmi", "run" }, complete("moonjail r"))
     assert.are.same({ "inspect" }, complete("moonjail insp"))
     assert.is_true(has(complete("moonjail "), "logs"))
     assert.is_true(has(complete("moonjail "), "completion"))
