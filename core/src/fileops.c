@@ -122,6 +122,58 @@ static void restore_ids(fs_ids_t *saved)
     errno = e;
 }
 
+/* ------------------------------------------------------------------ missing parents */
+
+/* Creates the directories missing above path (not path itself), as `mkdir -p` of its dirname:
+ * each new one 0755 whatever the umask, owned by whoever this thread's fs ids say (callers switch
+ * to the sandbox user first).  Every prefix is resolved inside the root; an existing component
+ * that is not a directory fails with ENOTDIR. */
+static int make_parents(int root, const char *path)
+{
+    char buf[PATH_MAX];
+    snprintf(buf, sizeof(buf), "%s", path);
+    size_t n = strlen(buf);
+    while (n > 1 && buf[n - 1] == '/')
+        buf[--n] = '\0';
+    char *last = strrchr(buf, '/');
+    if (!last || last == buf)
+        return 0; /* the parent is the root */
+    *last = '\0';
+    for (char *p = buf + 1;; p++) {
+        if (*p != '/' && *p != '\0')
+            continue;
+        char saved = *p;
+        *p = '\0';
+        cleanup_close int fd = resolve(root, buf, O_PATH | O_DIRECTORY, 0);
+        if (fd < 0 && errno == ENOENT) {
+            char name[NAME_MAX + 1];
+            cleanup_close int dir = open_parent(root, buf, name);
+            if (dir < 0)
+                return -1;
+            cleanup_close int rdir = openat(dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+            if (rdir < 0 || (mkdirat(rdir, name, 0755) < 0 && errno != EEXIST))
+                return -1;
+            fd = openat(rdir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (fd < 0 || fchmod(fd, 0755) < 0)
+                return -1;
+        } else if (fd < 0) {
+            return -1;
+        }
+        *p = saved;
+        if (!saved)
+            return 0;
+    }
+}
+
+/* make_parents as the sandbox's user. */
+static int make_parents_as_user(mj_sandbox_t *sb, int root, const char *path)
+{
+    fs_ids_t saved = as_sandbox_user(sb);
+    int r = make_parents(root, path);
+    restore_ids(&saved);
+    return r;
+}
+
 static int sandbox_write_file_as_user(mj_sandbox_t *sb, const char *path, const void *data, size_t len, unsigned mode,
                           mj_error_t **err)
 {
@@ -129,6 +181,10 @@ static int sandbox_write_file_as_user(mj_sandbox_t *sb, const char *path, const 
     if (root < 0)
         return -1;
     char name[NAME_MAX + 1];
+    if (make_parents(root, path) < 0) {
+        *err = file_error(errno, "write", path);
+        return -1;
+    }
     cleanup_close int dir = open_parent(root, path, name);
     if (dir < 0) {
         *err = file_error(errno, "write", path);
@@ -641,6 +697,10 @@ int mj_sandbox_copy_in(mj_sandbox_t *sb, const char *host_src, const char *dest,
         parent = dest_dir;
         dname = bname;
     } else {
+        if (make_parents_as_user(sb, root, dest) < 0) {
+            *err = file_error(errno, "copy to", dest);
+            return -1;
+        }
         parent = open_parent(root, dest, name);
         if (parent < 0) {
             *err = file_error(errno, "copy to", dest);

@@ -386,6 +386,29 @@ describe("Sandbox files", function()
     assert.are.equal("from-api", sh_ok(sb, "cat /work/from-api"))
   end)
 
+  it("creates the missing parent directories of write_file: 0755, owned by the sandbox's user", function()
+    ok(sb:write_file("/work/p/q/r.txt", "deep"))
+    assert.are.equal("deep", ok(sb:read_file("/work/p/q/r.txt")))
+    for _, d in ipairs({ "/work/p", "/work/p/q" }) do
+      local st = stat_inside(d)
+      assert.is_true(st.is_dir, d)
+      assert.are.equal(tonumber("755", 8), st.mode, d)
+      assert.are.equal(owner, st.owner, d)
+    end
+    -- a component that exists and is no directory stays an error
+    ok(sb:write_file("/work/plainfile", "x"))
+    local v, err = sb:write_file("/work/plainfile/sub/f", "y")
+    assert_fails("FILE_OPERATION_FAILED", v, err, false)
+  end)
+
+  it("creates the missing parent directories of copy_files' destination", function()
+    helpers.write_file(host .. "/parented.txt", "parented\n", "0644")
+    ok(sb:copy_files(host .. "/parented.txt", "/work/made/for/it.txt"))
+    assert.are.equal("parented\n", ok(sb:read_file("/work/made/for/it.txt")))
+    assert.are.equal(tonumber("755", 8), stat_inside("/work/made/for").mode)
+    assert.are.equal(owner, stat_inside("/work/made").owner)
+  end)
+
   it("lists a directory with every FileInfo field matching stat inside", function()
     sh_ok(sb, "mkdir -p /work/list/sub && chmod 0750 /work/list/sub")
     ok(sb:write_file("/work/list/f.txt", string.rep("x", 1024), "0644"))
