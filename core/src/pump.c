@@ -140,6 +140,11 @@ static void read_output(mj_pump_t *p, int *fd, mj_buf_t *own, int tee)
     }
 }
 
+void mj_pump_take_output(mj_pump_t *p, int *fd, bool is_err)
+{
+    read_output(p, fd, is_err ? &p->err : &p->out, is_err ? p->tee_err : p->tee_out);
+}
+
 static void pump_stdin(mj_pump_t *p)
 {
     const char *data = p->stdin_data ? p->stdin_data : p->relay_buf;

@@ -56,6 +56,10 @@ void mj_pump_take_command(mj_pump_t *p, const mj_command_t *cmd, double released
 /* Runs until the command is done (EOF on everything, or its EXITED with stop_on_exit), killing it
  * at the deadline, the CPU limit or the output cap; -1 with the error when the loop itself failed. */
 int mj_pump_run(mj_pump_t *p, mj_error_t **err);
+/* Takes what can be read from *fd now (a command's stdout, or its stderr when is_err) into the
+ * captures, in arrival order, under the output cap (passing it calls kill); closes *fd at EOF.
+ * For hosts that drive their own loop (a spawned process's wait). */
+void mj_pump_take_output(mj_pump_t *p, int *fd, bool is_err);
 /* Closes the owned fds and frees the captured output (what mj_result_from_pump did not take). */
 void mj_pump_close(mj_pump_t *p);
 #define cleanup_pump __attribute__((cleanup(mj_pump_close)))
