@@ -1,7 +1,8 @@
 /* usage.c — resource usage and the process list of a persistent sandbox, read from the host
  * through the sandbox's own procfs (reached through its root fd, mj_client_root_fd, and checked
  * to be a real procfs) and statfs of its tmpfs mounts.  Without cgroups these are sums over live
- * processes plus the supervisor's reaped-children times; docs/lua-api.md says which fields are
+ * processes (RSS from /proc/PID/stat; moonjail's own supervisor, spawner and exec shims excluded)
+ * plus the supervisor's reaped-children times; docs/lua-api.md says which fields are
  * approximations.  Everything parsed here comes from the sandbox: bounded reads, checked fields. */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -154,13 +155,18 @@ typedef struct {
     long long rss_pages;
 } usage_acc_t;
 
+/* Counts one process, unless it holds no memory: then it is exiting (its address space already
+ * released) or between two programs in execve, and counting it would show a live process using 0
+ * bytes.  memory_usage and process_count thus always describe the same processes. */
 static void add_usage(int pdir, const stat_t *s, void *ctx)
 {
     usage_acc_t *a = ctx;
+    if (s->rss_pages <= 0)
+        return;
     a->u->process_count++;
     a->u->thread_count += (unsigned)(s->threads > 0 ? s->threads : 1);
     a->ticks += s->utime + s->stime + s->cutime + s->cstime;
-    a->rss_pages += s->rss_pages > 0 ? s->rss_pages : 0;
+    a->rss_pages += s->rss_pages;
     a->u->file_handles += count_dir(pdir, "fd");
     char buf[1024];
     if (read_small(pdir, "io", buf, sizeof(buf)) > 0) {

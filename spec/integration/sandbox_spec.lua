@@ -675,6 +675,19 @@ describe("Sandbox:usage", function()
     end
   end)
 
+  it("never counts a live process without its memory: process_count and memory_usage agree", function()
+    local n = helpers.unique_number()
+    sh_ok(sb, string.format("sleep %d >/dev/null 2>&1 &", n))
+    -- sampled at once and over and over while the shell exits and the sleep starts
+    for _ = 1, 40 do
+      local u = ok(sb:usage())
+      assert.is_true(u.memory_usage >= 4096 * u.process_count,
+        string.format("%d processes with %d bytes of memory", u.process_count, u.memory_usage))
+    end
+    ok(sb:signal(SIGKILL))
+    assert.is_truthy(eventually(2, function() return ok(sb:usage()).process_count == 0 end))
+  end)
+
   it("counts a background process, its memory, threads and fds", function()
     local idle = ok(sb:usage())
     assert.are.equal(0, idle.process_count)
