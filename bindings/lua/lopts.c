@@ -475,6 +475,21 @@ static int config_env(lua_State *L, int tbl, const struct spec_rule *r, mj_confi
     return 0;
 }
 
+/* spec.disk (bytes) and spec.disk_required */
+static int disk(lua_State *L, int spec, const struct spec_rule *r, mj_config_t *cfg, mj_error_t **err)
+{
+    lua_Integer bytes = spec_integer(L, spec, r->field, 0);
+    if (bytes < 0)
+        return luaL_error(L, "moonjail core: spec field 'disk' must be >= 0");
+    return bytes ? mj_config_set_disk_limit(cfg, (uint64_t)bytes, spec_bool(L, spec, "disk_required", false), err) : 0;
+}
+
+static int resolv_conf(lua_State *L, int spec, const struct spec_rule *r, mj_config_t *cfg, mj_error_t **err)
+{
+    const char *text = spec_string(L, spec, r->field, true);
+    return text ? mj_config_set_resolv_conf(cfg, text, err) : 0;
+}
+
 static int cleanup_delay(lua_State *L, int spec, const struct spec_rule *r, mj_config_t *cfg, mj_error_t **err)
 {
     (void)err;
@@ -505,6 +520,9 @@ static const struct spec_rule config_rules[] = {
     {"env", RULE_TABLE, .apply = config_env},
     {"workdir", RULE_STRING, .set = mj_config_set_workdir},
     {"cleanup_delay", RULE_CUSTOM, .apply = cleanup_delay},
+    {"disk", RULE_CUSTOM, .apply = disk},
+    {"etc_hosts", RULE_STRINGS, .set = mj_config_add_hosts_entry},
+    {"resolv_conf", RULE_CUSTOM, .apply = resolv_conf},
     {.field = NULL},
 };
 

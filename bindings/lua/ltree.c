@@ -253,18 +253,15 @@ static int diff_collect(const char *path, mj_diff_kind_t kind, mode_t mode, void
     return 0;
 }
 
-/* core.overlay_diff(upper, lower) -> array of {path, kind = "added"|"modified"|"deleted", type} */
-static int tree_overlay_diff(lua_State *L)
+int mjl_push_diff(lua_State *L, int (*run)(void *ctx, mj_diff_fn fn, void *ud, mj_error_t **err), void *ctx)
 {
-    const char *upper = luaL_checkstring(L, 1);
-    const char *lower = luaL_checkstring(L, 2);
     mjl_box_t *box = mjl_new_box(L);
     tree_list_t *l = new_list(L);
-    int rc = mj_overlay_diff(upper, lower, diff_collect, l, &box->err);
+    int rc = run(ctx, diff_collect, l, &box->err);
     if (l->oom)
-        return luaL_error(L, "core.overlay_diff: not enough memory");
+        return luaL_error(L, "diff: not enough memory");
     if (rc < 0)
-        return mjl_fail(L, box->err, "overlay diff failed");
+        return mjl_fail(L, box->err, "diff failed");
     lua_createtable(L, l->n > INT_MAX ? INT_MAX : (int)l->n, 0);
     for (size_t i = 0; i < l->n; i++) {
         const tree_item_t *it = &l->v[i];
@@ -275,6 +272,23 @@ static int tree_overlay_diff(lua_State *L)
         lua_rawseti(L, -2, (lua_Integer)i + 1);
     }
     return 1;
+}
+
+typedef struct {
+    const char *upper, *lower;
+} overlay_pair_t;
+
+static int run_overlay_diff(void *ctx, mj_diff_fn fn, void *ud, mj_error_t **err)
+{
+    overlay_pair_t *p = ctx;
+    return mj_overlay_diff(p->upper, p->lower, fn, ud, err);
+}
+
+/* core.overlay_diff(upper, lower) -> array of {path, kind = "added"|"modified"|"deleted", type} */
+static int tree_overlay_diff(lua_State *L)
+{
+    overlay_pair_t p = {luaL_checkstring(L, 1), luaL_checkstring(L, 2)};
+    return mjl_push_diff(L, run_overlay_diff, &p);
 }
 
 /* core.overlay_export(upper, lower, dest) -> true | nil, err */

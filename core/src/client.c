@@ -163,10 +163,10 @@ bool mj_client_frozen(mj_sandbox_t *sb)
     return cg && mj_cgroup_can_freeze(cg) && mj_cgroup_frozen(cg) == 1;
 }
 
-/* Asks the supervisor for an O_PATH fd of its "/". */
-static int request_root(mj_sandbox_t *sb, mj_error_t **err)
+/* Asks the supervisor for an O_PATH fd of its "/" (which 0) or of its container layer (1). */
+static int request_fd(mj_sandbox_t *sb, int which, mj_error_t **err)
 {
-    if (mj_client_send(sb, MJ_REQ_ROOT_FD, 0, NULL, 0, NULL, 0, err) < 0)
+    if (mj_client_send(sb, MJ_REQ_ROOT_FD, which, NULL, 0, NULL, 0, err) < 0)
         return -1;
     mj_rep_t rep;
     ssize_t n;
@@ -181,9 +181,28 @@ static int request_root(mj_sandbox_t *sb, mj_error_t **err)
         *err = mj_client_gone_error(sb);
     } else {
         *err = mj_error_new(MJ_ERR_INVALID_STATE, rep.type == MJ_REP_ERR ? rep.err : EPROTO,
-                            "sandbox %s: cannot reach its root", mj_client_name(sb));
+                            "sandbox %s: cannot reach its %s", mj_client_name(sb), which ? "layer" : "root");
     }
     return -1;
+}
+
+static int request_root(mj_sandbox_t *sb, mj_error_t **err)
+{
+    return request_fd(sb, 0, err);
+}
+
+int mj_client_layer_fd(mj_sandbox_t *sb, mj_error_t **err)
+{
+    if (mj_client_check_usable(sb, "read the layer of", err) < 0)
+        return -1;
+    cleanup_close int fd = request_fd(sb, 1, err);
+    struct stat st;
+    if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISDIR(st.st_mode))) {
+        *err = mj_error_new(MJ_ERR_INVALID_STATE, ENOTDIR, "sandbox %s: its supervisor sent no layer directory",
+                            mj_client_name(sb));
+        return -1;
+    }
+    return mj_steal_fd(&fd);
 }
 
 /* Frozen with the supervisor (a group without the sup/work split): it cannot answer.  Host root

@@ -51,5 +51,8 @@ bool mj_client_frozen(mj_sandbox_t *sb);
  * root only, while the supervisor is frozen with its commands — through /proc/<pid>/root, checked
  * to belong to the live supervisor. */
 int mj_client_root_fd(mj_sandbox_t *sb, mj_error_t **err);
+/* An O_PATH fd of the sandbox's container layer (layer.c), new for the caller: INVALID_STATE with
+ * errno ENOENT when the sandbox has none (a read-only rootfs root). */
+int mj_client_layer_fd(mj_sandbox_t *sb, mj_error_t **err);
 
 #endif

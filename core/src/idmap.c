@@ -20,18 +20,10 @@
 #include "idmap.h"
 #include "plan.h"
 #include "proc.h"
-#include "rootfs.h"
+#include "layer.h"
+#include "mountapi.h"
 #include "util.h"
 
-#ifndef MOUNT_ATTR_IDMAP
-#define MOUNT_ATTR_IDMAP 0x00100000
-#endif
-#ifndef AT_RECURSIVE
-#define AT_RECURSIVE 0x8000
-#endif
-#ifndef OPEN_TREE_CLONE
-#define OPEN_TREE_CLONE 1
-#endif
 
 /* A user namespace carrying the given maps, as an fd (for MOUNT_ATTR_IDMAP). */
 static int idmap_userns(const char *uid_map, const char *gid_map, mj_error_t **err)
@@ -146,12 +138,65 @@ static int give_dir(const mj_plan_t *plan, const mj_op_t *op, const char *dir, u
     return 0;
 }
 
+/* The container layer, built here as host root in a thread's private mount namespace: its lowers
+ * (the host paths and a rootfs directory) idmapped so that host id N shows as N inside — the
+ * sandbox's root owns what host root owns there, as a container's root owns its image — and its
+ * overlays mounted over them (the sandbox's user namespace could not mount over an idmapped layer
+ * it does not own). */
+typedef struct {
+    mj_plan_t *plan;
+    int ns;
+    int rc, err, op_index;
+} layer_job_t;
+
+static void *layer_thread(void *arg)
+{
+    layer_job_t *j = arg;
+    j->rc = -1;
+    j->op_index = -1;
+    if (unshare(CLONE_FS | CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+        j->err = errno;
+        return NULL;
+    }
+    j->rc = mj_layer_build(j->plan, j->ns, outer_uid(j->plan, 0), (gid_t)j->plan->id_base, &j->op_index);
+    j->err = errno;
+    return NULL;
+}
+
+static int build_layer(mj_plan_t *plan, mj_error_t **err)
+{
+    cleanup_free char *map = mj_xasprintf("0 %lu 65536\n", plan->id_base);
+    cleanup_close int ns = idmap_userns(map, map, err);
+    if (ns < 0)
+        return -1;
+    layer_job_t job = {.plan = plan, .ns = ns};
+    pthread_t t;
+    int rc = pthread_create(&t, NULL, layer_thread, &job);
+    if (rc != 0) {
+        *err = mj_error_sys(MJ_ERR_SANDBOX_INIT_FAILED, rc, "building the root's layer");
+        return -1;
+    }
+    pthread_join(t, NULL);
+    if (job.rc == 0)
+        return 0;
+    if (job.op_index >= 0)
+        *err = mj_error_sys(MJ_ERR_SANDBOX_INIT_FAILED, job.err, "building the root's layer of %s (/%s)",
+                            plan->ops[job.op_index].src, plan->ops[job.op_index].dst);
+    else
+        *err = mj_error_sys(MJ_ERR_SANDBOX_INIT_FAILED, job.err, "building the root's layer");
+    return -1;
+}
+
 int mj_idmap_rw_binds(mj_plan_t *plan, mj_error_t **err)
 {
     if (plan->rootless)
         return 0;
+    if (plan->layer && build_layer(plan, err) < 0)
+        return -1;
     for (size_t i = 0; i < plan->n_ops; i++) {
         mj_op_t *op = &plan->ops[i];
+        if (op->flags & MJ_OPF_LAYER)
+            continue; /* built with the layer */
         bool overlay = op->kind == MJ_OP_OVERLAY;
         if (!overlay && (op->kind != MJ_OP_BIND || (op->flags & MJ_OPF_NODEV_KEEP) || !op->dst[0] ||
                          ((op->flags & MJ_OPF_RDONLY) && !op->has_owner)))

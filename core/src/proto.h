@@ -45,7 +45,8 @@ enum {
     MJ_REQ_STOP,        /* arg = grace in ms */
     MJ_REQ_SHUTDOWN,    /* arg = linger in ms */
     MJ_REQ_STATUS,      /* rep.value = MJ_SUP_* flags */
-    MJ_REQ_ROOT_FD,     /* reply carries an O_PATH fd of the sandbox's "/" (SCM_RIGHTS) */
+    MJ_REQ_ROOT_FD,     /* reply carries an O_PATH fd of the sandbox's "/" (SCM_RIGHTS); arg 1: of its
+                         * container layer (ENOENT when it has none) */
     MJ_REQ_DENIALS,     /* reply: mj_rep_t (value = n) + n mj_denial_rec_t, then forgotten */
 };
 

@@ -142,7 +142,8 @@ static void handle_notification(int nfd)
     if (mj_seccomp_refuse_one(nfd, &nr, &pid) == 0 && n_denials < MJ_DENIALS_MAX)
         denials[n_denials++] = (mj_denial_rec_t){.nr = nr, .pid = pid};
 }
-static int own_fds[5] = {-1, -1, -1, -1, -1}; /* listen, lock, id slot, signalfd, notify: closed in shims */
+static int own_fds[6] = {-1, -1, -1, -1, -1, -1}; /* listen, lock, id slot, signalfd, notify, layer: closed in shims */
+static int layer_fd = -1; /* the container layer (layer.c), for the host's diff of the root */
 static int n_conns;
 static int flags_state;
 static int64_t linger_until = -1;
@@ -210,8 +211,13 @@ static void handle_request(int ci)
     }
     case MJ_REQ_ROOT_FD: {
         /* The host reaches our files through this (rootless hosts cannot open /proc/1/root of a
-         * non-dumpable process whose mm belongs to the initial user namespace). */
-        int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+         * non-dumpable process whose mm belongs to the initial user namespace); arg 1 asks for the
+         * container layer instead (what the root changed, for the host's diff). */
+        if (req.arg == 1 && layer_fd < 0) {
+            reply(fd, MJ_REP_ERR, ENOENT, 0);
+            break;
+        }
+        int root = req.arg == 1 ? fcntl(layer_fd, F_DUPFD_CLOEXEC, 3) : open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (root < 0) {
             reply(fd, MJ_REP_ERR, errno, 0);
             break;
@@ -293,7 +299,8 @@ static void handle_request(int ci)
 }
 
 /* Serves requests until shut down; never returns.  fds 0-2 are /dev/null, 3 = control
- * connection, 4 = listen socket or -1, 5 = lock, 6 = id slot. */
+ * connection, 4 = listen socket or -1, 5 = lock, 6 = id slot, then the work cgroups' and the
+ * container layer's. */
 __attribute__((noreturn)) static void serve(const mj_plan_t *plan, bool detached, int listen_fd, int notify_fd)
 {
     prctl(PR_SET_NAME, "moonjail-init", 0, 0, 0);
@@ -314,6 +321,7 @@ __attribute__((noreturn)) static void serve(const mj_plan_t *plan, bool detached
     int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
     own_fds[3] = sfd;
     own_fds[4] = notify_fd;
+    own_fds[5] = layer_fd;
 
     conns[n_conns++] = (conn_t){.fd = CTL_FD, .owner = !detached};
 
@@ -404,6 +412,10 @@ __attribute__((noreturn)) void mj_supervisor_start(mj_plan_t *plan, int ctl_fd, 
         close(devnull);
         devnull = high;
     }
+    /* the container layer's fd, kept for the host's diff: out of the way first */
+    int layer = plan->layer_fd >= 0 ? fcntl(plan->layer_fd, F_DUPFD_CLOEXEC, 64) : -1;
+    if (plan->layer_fd >= 0 && layer < 0)
+        mj_wire_setup_failed(ctl_fd, MJ_STAGE_FORK, -1);
     int keep[4] = {ctl_fd, listen_fd, lock_fd, plan->id_slot_fd};
     /* Move the kept fds above the range we are about to fill, then into place. */
     for (int i = 0; i < 4; i++)
@@ -426,6 +438,13 @@ __attribute__((noreturn)) void mj_supervisor_start(mj_plan_t *plan, int ctl_fd, 
     int next = mj_place_fds(plan->cg_work_fds, plan->n_cg_work_fds, 7);
     if (next < 0)
         mj_wire_setup_failed(CTL_FD, MJ_STAGE_FORK, -1);
+    /* then the layer's */
+    if (layer >= 0) {
+        if (dup3(layer, next, O_CLOEXEC) < 0)
+            mj_wire_setup_failed(CTL_FD, MJ_STAGE_FORK, -1);
+        layer_fd = next++;
+    }
+    plan->layer_fd = -1; /* its number is closed below or reused */
     if (syscall(SYS_close_range, (unsigned)next, ~0U, 0U) < 0)
         for (int fd = next; fd < 1024; fd++)
             close(fd);

@@ -266,12 +266,14 @@ int mj_sandbox_usage(mj_sandbox_t *sb, mj_usage_t *u, mj_error_t **err)
             }
         }
     }
-    /* Disk: bytes used in the sandbox's own tmpfs mounts. */
+    /* Disk: bytes used in the sandbox's own tmpfs mounts and in its root's layer ("/", an
+     * overlay whose statfs is its upper's: the layer's tmpfs). */
     int root = mj_client_root_fd(sb, err);
     for (size_t i = 0; root >= 0 && i < sb->tmpfs.n; i++) {
         int fd = open_in(root, sb->tmpfs.v[i], O_PATH | O_DIRECTORY);
         struct statfs sfs;
-        if (fd >= 0 && fstatfs(fd, &sfs) == 0 && sfs.f_type == TMPFS_MAGIC)
+        if (fd >= 0 && fstatfs(fd, &sfs) == 0 &&
+            (sfs.f_type == TMPFS_MAGIC || (sfs.f_type == OVERLAYFS_SUPER_MAGIC && strcmp(sb->tmpfs.v[i], "/") == 0)))
             u->disk_usage += (uint64_t)(sfs.f_blocks - sfs.f_bfree) * (uint64_t)sfs.f_bsize;
         if (fd >= 0)
             close(fd);

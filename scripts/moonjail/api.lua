@@ -340,25 +340,21 @@ return function(core)
       cg.io_required = required("io")
     end
     spec.limits = cg
-    -- disk: every tmpfs of the sandbox without its own size is capped at limits.disk, so filling
-    -- it ends in ENOSPC (ended_by "disk").  tmpfs pages are charged to the memory cgroup: a disk
-    -- limit above the memory limit would end in OOM instead, which needs a disk-image backend.
+    -- disk: caps the root's container layer and every tmpfs of the sandbox without its own size
+    -- (the core applies it), so filling them ends in ENOSPC (ended_by "disk").  tmpfs pages are
+    -- charged to the memory cgroup: a disk limit you asked for above the memory limit is refused;
+    -- the shipped default's is lowered to half the memory limit by the core (with a warning).
     if limits.disk ~= nil then
       local disk
       disk, why = util.parse_size(limits.disk)
       if not disk then return invalid("limits.disk: " .. why) end
-      if cg.memory and disk > cg.memory then
-        local msg = string.format("limits.disk (%s) is larger than limits.memory (%s): sandbox tmpfs is charged to "
-          .. "memory, so filling it would end in an OOM kill, not ENOSPC; a disk-image backend for larger disks "
-          .. "is not built yet — lower limits.disk or raise limits.memory", tostring(limits.disk),
-          tostring(limits.memory))
-        if required("disk") then return unsupported(msg) end
-        warnings[#warnings + 1] = msg
+      if cg.memory and disk > cg.memory and required("disk") then
+        return unsupported(string.format("limits.disk (%s) is larger than limits.memory (%s): the sandbox's layer "
+          .. "and tmpfs are charged to memory, so filling them would end in an OOM kill, not ENOSPC; a disk-image "
+          .. "backend for larger disks is not built yet — lower limits.disk or raise limits.memory",
+          tostring(limits.disk), tostring(limits.memory)))
       end
-      for _, m in ipairs(spec.mounts) do
-        if m.kind == "tmpfs" and (m.size == nil or m.size == 0) then m.size = disk end
-      end
-      spec.disk = disk
+      spec.disk, spec.disk_required = disk, required("disk")
     end
 
     local caps_ok, timeout, output = util.command_caps(opts, limits.wall_time, limits.output)

@@ -566,6 +566,14 @@ return function(core, h)
     return r1, r2, r3
   end
 
+  --- Changes made to the sandbox's root: its container layer (everything written outside the
+  --- mounts: /, /etc, /usr/local, …) as array of { path, kind = "added" | "modified" |
+  --- "deleted", type } with paths inside, or nil, err.  A read-only root has none.
+  function S:diff()
+    check(self, "diff")
+    return ops.root_diff(self)
+  end
+
   --- Changes made in a copy-on-write repository (the only one, or the one at mount):
   --- array of { path, kind = "added" | "modified" | "deleted", type } or nil, err.
   function S:repo_diff(mount)

@@ -113,9 +113,14 @@ typedef enum {
 mj_config_t *mj_config_new(void);
 void mj_config_free(mj_config_t *cfg);
 
-/* Root file system: NULL or "host" builds a fresh root from read-only binds of host paths
- * (mj_config_add_host_path); any other value is a directory used as the root (bound read-only
- * when readonly_root is set, the default). */
+/* Root file system: NULL or "host" builds a fresh root from host paths (mj_config_add_host_path)
+ * and a generated /etc (mj_config_add_hosts_entry); any other value is a directory used as the
+ * root.  A read-only root (the default, mj_config_set_readonly_root) binds them read-only.  A
+ * writable root is copy-on-write, as a container's: an overlay whose upper layer is the sandbox's
+ * own tmpfs (capped by mj_config_set_disk_limit), over the root directory or the host paths'
+ * directories, each an overlay of its own; nothing written there reaches the host.  Started as
+ * root, those lowers are idmapped so that host id N shows as N inside (the sandbox's root owns
+ * what host root owns there, and can change it in its layer); rootless, they keep their owners. */
 int mj_config_set_root(mj_config_t *cfg, const char *root, mj_error_t **err);
 /* A host path exposed read-only at the same place in a "host" root.  Symlinks (as /bin on a
  * merged-/usr system) are recreated as symlinks.  Missing paths are skipped unless required. */
@@ -168,6 +173,23 @@ int mj_config_set_pids_limit(mj_config_t *cfg, uint64_t pids, bool required, mj_
  * operations/s, 0 = no limit for that field.  Up to 4 devices. */
 int mj_config_add_io_limit(mj_config_t *cfg, const char *device, uint64_t read_bps, uint64_t write_bps,
                            uint64_t read_iops, uint64_t write_iops, bool required, mj_error_t **err);
+
+/* The cap on what a sandbox writes into its own file systems: the container layer (everything a
+ * writable root takes: size and inodes) and every tmpfs mount without a size of its own.  0 = the
+ * defaults (1 GiB for a writable root, 64 MiB for a tmpfs).  A disk that is not required is
+ * lowered to half the memory limit when that is smaller (tmpfs pages are memory: filling it must
+ * end in ENOSPC, not an OOM kill), with a warning; a required one is never lowered.  Less than
+ * 64 KiB is INVALID_CONFIG. */
+int mj_config_set_disk_limit(mj_config_t *cfg, uint64_t bytes, bool required, mj_error_t **err);
+
+/* The generated /etc of a "host" root holds passwd and group (root, nobody and the sandbox's
+ * user — unless the host's are listed with mj_config_add_host_path on purpose), hosts, hostname
+ * and resolv.conf.  These add a line "ADDRESS NAME [NAME…]" to its hosts (after localhost and the
+ * sandbox's own name), and replace its resolv.conf (default: the host's with MJ_NET_HOST, none
+ * otherwise).  Other host files of /etc listed as host paths are copied in (those others may
+ * read); host directories there are mounted as host paths are. */
+int mj_config_add_hosts_entry(mj_config_t *cfg, const char *line, mj_error_t **err);
+int mj_config_set_resolv_conf(mj_config_t *cfg, const char *text, mj_error_t **err);
 
 /* How long a destroyed sandbox's supervisor lingers, files readable, before it goes. */
 void mj_config_set_cleanup_delay(mj_config_t *cfg, double seconds);
