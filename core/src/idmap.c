@@ -20,7 +20,6 @@
 #include "idmap.h"
 #include "plan.h"
 #include "proc.h"
-#include "layer.h"
 #include "mountapi.h"
 #include "util.h"
 
@@ -138,60 +137,43 @@ static int give_dir(const mj_plan_t *plan, const mj_op_t *op, const char *dir, u
     return 0;
 }
 
-/* The container layer, built here as host root in a thread's private mount namespace: its lowers
- * (the host paths and a rootfs directory) idmapped so that host id N shows as N inside — the
- * sandbox's root owns what host root owns there, as a container's root owns its image — and its
- * overlays mounted over them (the sandbox's user namespace could not mount over an idmapped layer
- * it does not own). */
-typedef struct {
-    mj_plan_t *plan;
-    int ns;
-    int rc, err, op_index;
-} layer_job_t;
-
-static void *layer_thread(void *arg)
-{
-    layer_job_t *j = arg;
-    j->rc = -1;
-    j->op_index = -1;
-    if (unshare(CLONE_FS | CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
-        j->err = errno;
-        return NULL;
-    }
-    j->rc = mj_layer_build(j->plan, j->ns, outer_uid(j->plan, 0), (gid_t)j->plan->id_base, &j->op_index);
-    j->err = errno;
-    return NULL;
-}
-
-static int build_layer(mj_plan_t *plan, mj_error_t **err)
+/* The container layer's lowers (the host paths made layers, a rootfs directory), opened here as
+ * detached trees idmapped so that host id N shows as N inside — the sandbox's root owns what
+ * host root owns there, as a container's root owns its image; the child attaches them and builds
+ * the layer over them (layer.c). */
+static int open_layer_lowers(mj_plan_t *plan, mj_error_t **err)
 {
     cleanup_free char *map = mj_xasprintf("0 %lu 65536\n", plan->id_base);
     cleanup_close int ns = idmap_userns(map, map, err);
     if (ns < 0)
         return -1;
-    layer_job_t job = {.plan = plan, .ns = ns};
-    pthread_t t;
-    int rc = pthread_create(&t, NULL, layer_thread, &job);
-    if (rc != 0) {
-        *err = mj_error_sys(MJ_ERR_SANDBOX_INIT_FAILED, rc, "building the root's layer");
-        return -1;
+    struct mj_mount_attr_idmap attr = {.attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)ns};
+    for (size_t i = 0, k = 0; i < plan->n_ops || k < plan->root_lowers.n;) {
+        const char *src = i < plan->n_ops ? plan->ops[i].src : plan->root_lowers.v[k];
+        int *fd = i < plan->n_ops ? &plan->ops[i].src_fd : &plan->root_lower_fds[k];
+        bool want = i < plan->n_ops ? (plan->ops[i].flags & MJ_OPF_LAYER) != 0 : true;
+        if (i < plan->n_ops)
+            i++;
+        else
+            k++;
+        if (!want)
+            continue;
+        cleanup_close int tree = mj_open_tree(AT_FDCWD, src, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+        if (tree < 0 || syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH, &attr, sizeof(attr)) < 0) {
+            *err = mj_error_sys(MJ_ERR_SANDBOX_INIT_FAILED, errno, "idmapping %s for the root's layer", src);
+            return -1;
+        }
+        *fd = mj_steal_fd(&tree);
     }
-    pthread_join(t, NULL);
-    if (job.rc == 0)
-        return 0;
-    if (job.op_index >= 0)
-        *err = mj_error_sys(MJ_ERR_SANDBOX_INIT_FAILED, job.err, "building the root's layer of %s (/%s)",
-                            plan->ops[job.op_index].src, plan->ops[job.op_index].dst);
-    else
-        *err = mj_error_sys(MJ_ERR_SANDBOX_INIT_FAILED, job.err, "building the root's layer");
-    return -1;
+    plan->layer_idmapped = true;
+    return 0;
 }
 
 int mj_idmap_rw_binds(mj_plan_t *plan, mj_error_t **err)
 {
     if (plan->rootless)
         return 0;
-    if (plan->layer && build_layer(plan, err) < 0)
+    if (plan->layer && open_layer_lowers(plan, err) < 0)
         return -1;
     for (size_t i = 0; i < plan->n_ops; i++) {
         mj_op_t *op = &plan->ops[i];

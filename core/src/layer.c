@@ -9,8 +9,8 @@
  * and builds the root and the layers' overlays from it.  Nothing a sandbox writes reaches a host
  * directory: every write lands in this tmpfs.  An image root is the same overlay with the
  * image's layers as root lowers.
- * Runs after clone (rootless) or in a host thread's private mount namespace (as root): system
- * calls only, no allocation.  Never: follows a symlink while creating the base, writes a lower,
+ * Runs after clone, in the sandbox's own user and mount namespaces: system calls only, no
+ * allocation.  Started as root, the host has opened the lowers already, idmapped (idmap.c).  Never: follows a symlink while creating the base, writes a lower,
  * or leaves the layer reachable from inside the sandbox (only the root's and the layers' overlays
  * are; the supervisor keeps an fd of it for the host). */
 #define _GNU_SOURCE
@@ -29,10 +29,7 @@
 
 typedef struct {
     int t;          /* the layer's root */
-    uid_t uid;      /* owner of what is created, (uid_t)-1: the creator */
-    gid_t gid;
-    bool idmapped;  /* lowers idmapped and attached in lowers/ */
-    int ns;
+    bool idmapped;  /* lowers are idmapped trees from the host, attached in lowers/ */
 } builder_t;
 
 /* "/proc/self/fd/N" into buf (at least 32 bytes). */
@@ -46,28 +43,15 @@ static const char *fd_path(char *buf, int fd)
     return buf;
 }
 
-/* Gives name (in dfd; "" = dfd itself) to the builder's owner. */
-static int own(const builder_t *b, int dfd, const char *name)
+/* mkdirat (the builder runs with umask 0: modes are exact); an existing directory is fine. */
+static int make_dir(int dfd, const char *name, unsigned mode)
 {
-    if (b->uid == (uid_t)-1)
-        return 0;
-    return fchownat(dfd, name, b->uid, b->gid, AT_SYMLINK_NOFOLLOW | (*name ? 0 : AT_EMPTY_PATH));
-}
-
-/* mkdirat with the exact mode (whatever the umask), owned as the builder says; an existing
- * directory is fine. */
-static int make_dir(const builder_t *b, int dfd, const char *name, unsigned mode)
-{
-    if (mkdirat(dfd, name, mode) < 0)
-        return errno == EEXIST ? 0 : -1;
-    if (fchmodat(dfd, name, mode, 0) < 0)
-        return -1;
-    return own(b, dfd, name);
+    return mkdirat(dfd, name, mode) < 0 && errno != EEXIST ? -1 : 0;
 }
 
 /* Opens the directory rel[0..len) under dfd (O_PATH), creating missing components (0755); never
  * follows a symlink. */
-static int open_dirs(const builder_t *b, int dfd, const char *rel, size_t len)
+static int open_dirs(int dfd, const char *rel, size_t len)
 {
     char comp[NAME_MAX + 1];
     int cur = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
@@ -87,7 +71,7 @@ static int open_dirs(const builder_t *b, int dfd, const char *rel, size_t len)
         } else {
             memcpy(comp, rel + s, n);
             comp[n] = '\0';
-            if (make_dir(b, cur, comp, 0755) == 0)
+            if (make_dir(cur, comp, 0755) == 0)
                 next = openat(cur, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         }
         int e = errno;
@@ -114,7 +98,7 @@ static int write_all_fd(int fd, const char *data, size_t len)
 
 /* A copy of a host regular file; one that cannot be opened is left out (plan.c took only files
  * others may read). */
-static int copy_host_file(const builder_t *b, int dir, const char *name, const mj_base_entry_t *e)
+static int copy_host_file(int dir, const char *name, const mj_base_entry_t *e)
 {
     int in = open(e->data, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     if (in < 0)
@@ -122,7 +106,7 @@ static int copy_host_file(const builder_t *b, int dir, const char *name, const m
     struct stat st;
     int out = -1, r = -1;
     if (fstat(in, &st) == 0 && S_ISREG(st.st_mode)) {
-        out = openat(dir, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+        out = openat(dir, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, e->mode & 07777);
         r = out < 0 ? -1 : 0;
         for (off_t left = st.st_size; r == 0 && left > 0;) {
             ssize_t n = sendfile(out, in, NULL, (size_t)(left > (1 << 30) ? (1 << 30) : left));
@@ -132,8 +116,6 @@ static int copy_host_file(const builder_t *b, int dir, const char *name, const m
                 break; /* shrank meanwhile: what there is */
             left -= n;
         }
-        if (r == 0 && (fchmod(out, e->mode & 07777) < 0 || own(b, dir, name) < 0))
-            r = -1;
     } else {
         r = 0; /* no longer a regular file: left out */
     }
@@ -145,47 +127,41 @@ static int copy_host_file(const builder_t *b, int dir, const char *name, const m
     return r;
 }
 
-static int make_entry(const builder_t *b, int base, const mj_base_entry_t *e)
+static int make_entry(int base, const mj_base_entry_t *e)
 {
     const char *slash = strrchr(e->path, '/');
     const char *name = slash ? slash + 1 : e->path;
-    int dir = open_dirs(b, base, e->path, slash ? (size_t)(slash - e->path) : 0);
+    int dir = open_dirs(base, e->path, slash ? (size_t)(slash - e->path) : 0);
     if (dir < 0)
         return -1;
     int r = 0;
     switch (e->kind) {
     case MJ_BASE_DIR:
-        r = make_dir(b, dir, name, e->mode ? e->mode : 0755);
+        r = make_dir(dir, name, e->mode ? e->mode : 0755);
         break;
     case MJ_BASE_FILE: {
         int fd = openat(dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-        if (fd >= 0) {
+        if (fd >= 0)
             close(fd);
-            r = own(b, dir, name);
-        } else if (errno != EEXIST) {
-            r = -1;
-        }
-        break;
-    }
-    case MJ_BASE_LINK:
-        if (symlinkat(e->data, dir, name) == 0)
-            r = own(b, dir, name);
         else if (errno != EEXIST)
             r = -1;
         break;
+    }
+    case MJ_BASE_LINK:
+        if (symlinkat(e->data, dir, name) < 0 && errno != EEXIST)
+            r = -1;
+        break;
     case MJ_BASE_DATA: {
-        int fd = openat(dir, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-        r = fd < 0 || write_all_fd(fd, e->data, e->len) < 0 || fchmod(fd, e->mode & 07777) < 0 ? -1 : 0;
+        int fd = openat(dir, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, e->mode & 07777);
+        r = fd < 0 || write_all_fd(fd, e->data, e->len) < 0 ? -1 : 0;
         int en = errno;
         if (fd >= 0)
             close(fd);
         errno = en;
-        if (r == 0)
-            r = own(b, dir, name);
         break;
     }
     case MJ_BASE_COPY:
-        r = copy_host_file(b, dir, name, e);
+        r = copy_host_file(dir, name, e);
         break;
     }
     int en = errno;
@@ -194,21 +170,10 @@ static int make_entry(const builder_t *b, int base, const mj_base_entry_t *e)
     return r;
 }
 
-/* Opens a lower: the host directory itself, or (idmapped) a detached idmapped clone of it. */
-static int open_lower(const builder_t *b, const char *path)
+/* Opens a lower still in view (an idmapped one came open from the host). */
+static int open_lower(const char *path)
 {
-    if (!b->idmapped)
-        return open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    int tree = mj_open_tree(AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
-    if (tree < 0)
-        return -1;
-    if (mj_mount_setattr(tree, "", AT_EMPTY_PATH, MOUNT_ATTR_IDMAP, 0, b->ns) < 0) {
-        int e = errno;
-        close(tree);
-        errno = e;
-        return -1;
-    }
-    return tree;
+    return open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
 }
 
 /* Idmapped lowers are attached at lowers/NAME (overlayfs clones a lower only from the mounter's
@@ -219,7 +184,7 @@ static int place_lower(const builder_t *b, int *fd, const char *name)
         return 0;
     char rel[40] = "lowers/";
     memcpy(rel + 7, name, strlen(name) + 1);
-    if (make_dir(b, b->t, rel, 0700) < 0)
+    if (make_dir(b->t, rel, 0700) < 0)
         return -1;
     int at = openat(b->t, rel, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (at < 0 || mj_attach(*fd, at) < 0) {
@@ -242,14 +207,14 @@ static int make_upper(const builder_t *b, const char *rel, int lower, int *upper
     struct stat st;
     if (fstat(lower, &st) < 0)
         return -1;
-    int dir = open_dirs(b, b->t, rel, strlen(rel));
+    int dir = open_dirs(b->t, rel, strlen(rel));
     if (dir < 0)
         return -1;
-    int r = make_dir(b, dir, "upper", st.st_mode & 07777);
-    if (r == 0 && b->uid != (uid_t)-1) /* the lower's owner as the idmapped lower shows it */
+    int r = make_dir(dir, "upper", st.st_mode & 07777);
+    if (r == 0 && b->idmapped) /* the lower's owner as the idmapped lower shows it */
         r = fchownat(dir, "upper", st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW);
     if (r == 0)
-        r = make_dir(b, dir, "work", 0700);
+        r = make_dir(dir, "work", 0700);
     if (r == 0) {
         *upper = openat(dir, "upper", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         *work = openat(dir, "work", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -263,11 +228,11 @@ static int make_upper(const builder_t *b, const char *rel, int lower, int *upper
 
 /* An overlay of lowerdir (a ':'-list of /proc/self/fd paths) with upper and work; closes upper
  * and work. */
-static int make_overlay(const builder_t *b, const char *lowerdir, int upper, int work)
+static int make_overlay(const char *lowerdir, int upper, int work)
 {
     char u[32], w[32];
     const char *kv[] = {"lowerdir", lowerdir, "upperdir", fd_path(u, upper), "workdir", fd_path(w, work),
-                        b->idmapped ? NULL : "userxattr", NULL, NULL};
+                        "userxattr", NULL, NULL};
     int mnt = mj_make_fs("overlay", kv, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
     int e = errno;
     close(upper);
@@ -299,12 +264,12 @@ static int build(builder_t *b, mj_plan_t *plan, int *op_index)
         if (!(op->flags & MJ_OPF_LAYER) || op->src_fd >= 0)
             continue;
         *op_index = (int)i;
-        if ((op->src_fd = open_lower(b, op->src)) < 0)
+        if ((op->src_fd = open_lower(op->src)) < 0)
             return -1;
     }
     *op_index = -1;
     for (size_t k = 0; k < plan->root_lowers.n; k++)
-        if ((plan->root_lower_fds[k] = open_lower(b, plan->root_lowers.v[k])) < 0)
+        if (plan->root_lower_fds[k] < 0 && (plan->root_lower_fds[k] = open_lower(plan->root_lowers.v[k])) < 0)
             return -1;
 
     int mnt = mj_make_tmpfs(plan->layer_size, plan->layer_inodes, 0755, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
@@ -319,18 +284,17 @@ static int build(builder_t *b, mj_plan_t *plan, int *op_index)
     errno = e;
     if (r < 0 || (b->t = open(plan->staging, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
         return -1;
-    if (own(b, b->t, "") < 0 || make_dir(b, b->t, "base", 0755) < 0 || make_dir(b, b->t, "layers", 0700) < 0 ||
-        make_dir(b, b->t, "lowers", 0700) < 0)
+    if (make_dir(b->t, "base", 0755) < 0 || make_dir(b->t, "layers", 0700) < 0 || make_dir(b->t, "lowers", 0700) < 0)
         return -1;
     cleanup_close int base = openat(b->t, "base", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (base < 0)
         return -1;
     for (size_t i = 0; i < plan->n_base; i++)
-        if (make_entry(b, base, &plan->base[i]) < 0)
+        if (make_entry(base, &plan->base[i]) < 0)
             return -1;
     if (plan->layer_index) {
         cleanup_close int fd = openat(b->t, "index", O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-        if (fd < 0 || write_all_fd(fd, plan->layer_index, strlen(plan->layer_index)) < 0 || own(b, b->t, "index") < 0)
+        if (fd < 0 || write_all_fd(fd, plan->layer_index, strlen(plan->layer_index)) < 0)
             return -1;
     }
 
@@ -356,7 +320,7 @@ static int build(builder_t *b, mj_plan_t *plan, int *op_index)
         if (make_upper(b, "root", plan->root_lower_fds && plan->root_lowers.n ? plan->root_lower_fds[0] : base, &upper,
                        &work) < 0)
             return -1;
-        if ((plan->root_mnt_fd = make_overlay(b, lowerdir, upper, work)) < 0)
+        if ((plan->root_mnt_fd = make_overlay(lowerdir, upper, work)) < 0)
             return -1;
     }
 
@@ -374,7 +338,7 @@ static int build(builder_t *b, mj_plan_t *plan, int *op_index)
         if (place_lower(b, &op->src_fd, n) < 0 || make_upper(b, rel, op->src_fd, &upper, &work) < 0)
             return -1;
         fd_path(lowerdir, op->src_fd);
-        int ov = make_overlay(b, lowerdir, upper, work);
+        int ov = make_overlay(lowerdir, upper, work);
         if (ov < 0)
             return -1;
         close(op->src_fd);
@@ -386,12 +350,14 @@ static int build(builder_t *b, mj_plan_t *plan, int *op_index)
     return 0;
 }
 
-int mj_layer_build(mj_plan_t *plan, int idmap_ns, uid_t owner_uid, gid_t owner_gid, int *op_index)
+int mj_layer_build(mj_plan_t *plan, int *op_index)
 {
-    builder_t b = {.t = -1, .uid = owner_uid, .gid = owner_gid, .idmapped = idmap_ns >= 0, .ns = idmap_ns};
+    builder_t b = {.t = -1, .idmapped = plan->layer_idmapped};
     *op_index = -1;
+    mode_t mask = umask(0); /* modes exactly as planned */
     int r = build(&b, plan, op_index);
     int e = errno;
+    umask(mask);
     if (b.t >= 0)
         close(b.t);
     for (size_t k = 0; plan->root_lower_fds && k < plan->root_lowers.n; k++)

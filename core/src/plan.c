@@ -12,7 +12,7 @@
 #include "caps.h"
 #include "config.h"
 #include "error.h"
-#include "etc.h"
+#include "layerplan.h"
 #include "landlock.h"
 #include "plan.h"
 #include "seccomp.h"
@@ -22,8 +22,6 @@
 #define MJ_ID_RANGE 65536UL
 #define MJ_ID_BASE 1000000UL /* host ids of root-started sandboxes: 1000000 + slot * 65536 */
 #define MJ_ID_SLOTS 4096
-#define MJ_LAYER_DEFAULT_SIZE ((uint64_t)1 << 30) /* a writable root without limits.disk */
-#define MJ_TMPFS_DEFAULT_SIZE ((uint64_t)64 << 20)
 
 static const char *const stage_names[MJ_STAGE__COUNT] = {
     [MJ_STAGE_NONE] = "none",
@@ -147,42 +145,6 @@ static int cmp_mount_depth(const void *a, const void *b)
     return (*ma < *mb) ? -1 : (*ma > *mb);
 }
 
-uint64_t mj_tmpfs_inodes(uint64_t size)
-{
-    uint64_t n = size / 4096;
-    return n < 1024 ? 1024 : n;
-}
-
-static mj_base_entry_t *push_base(mj_plan_t *plan, mj_base_kind_t kind, const char *path, const char *data,
-                                  size_t len, unsigned mode)
-{
-    plan->base = mj_xrealloc(plan->base, (plan->n_base + 1) * sizeof(*plan->base));
-    mj_base_entry_t *e = &plan->base[plan->n_base++];
-    while (*path == '/')
-        path++;
-    e->kind = kind;
-    e->path = mj_xstrdup(path);
-    e->data = NULL;
-    if (data) {
-        e->data = mj_xmalloc(len + 1);
-        memcpy(e->data, data, len);
-        e->data[len] = '\0';
-    }
-    e->len = len;
-    e->mode = mode;
-    return e;
-}
-
-static bool base_has(const mj_plan_t *plan, const char *path)
-{
-    while (*path == '/')
-        path++;
-    for (size_t i = 0; i < plan->n_base; i++)
-        if (strcmp(plan->base[i].path, path) == 0)
-            return true;
-    return false;
-}
-
 /* The host paths of a "host" root: symlinks recreated, directories bound read-only (a read-only
  * root) or made copy-on-write layers (a writable one), files of /etc copied into the generated
  * /etc (those others may read: what the sandbox would see of them), other files bound read-only. */
@@ -224,144 +186,12 @@ static int add_host_paths(const mj_config_t *cfg, mj_plan_t *plan, mj_error_t **
                                                 "left out of the sandbox's /etc", hp->path));
                 continue;
             }
-            push_base(plan, MJ_BASE_COPY, hp->path, hp->path, strlen(hp->path), st.st_mode & 07777);
+            mj_base_push(plan, MJ_BASE_COPY, hp->path, hp->path, strlen(hp->path), st.st_mode & 07777);
         } else {
             push_op(plan, MJ_OP_BIND, MJ_OPF_RDONLY, hp->path, hp->path);
         }
     }
     return 0;
-}
-
-/* The generated /etc of a "host" root (etc.c), but for the files host paths bring on purpose. */
-static void add_etc(const mj_config_t *cfg, mj_plan_t *plan)
-{
-    mj_etc_params_t p = {.uid = cfg->uid, .gid = cfg->gid, .hostname = plan->hostname,
-                         .host_network = cfg->network == MJ_NET_HOST, .hosts = &cfg->etc_hosts,
-                         .resolv_conf = cfg->resolv_conf};
-    for (int f = 0; f < MJ_ETC__COUNT; f++) {
-        cleanup_free char *path = mj_xasprintf("etc/%s", mj_etc_name((mj_etc_file_t)f));
-        if (base_has(plan, path))
-            continue;
-        cleanup_free char *text = mj_etc_text((mj_etc_file_t)f, &p);
-        push_base(plan, MJ_BASE_DATA, path, text, strlen(text), 0644);
-    }
-}
-
-static bool is_mount_op(const mj_op_t *op)
-{
-    return op->dst[0] && (op->kind == MJ_OP_BIND || op->kind == MJ_OP_TMPFS || op->kind == MJ_OP_PROC ||
-                          op->kind == MJ_OP_DEVPTS || op->kind == MJ_OP_OVERLAY);
-}
-
-/* Whether op i's target lies inside the mount of an earlier op (it is made there, not in base). */
-static bool inside_earlier_mount(const mj_plan_t *plan, size_t i)
-{
-    for (size_t j = 0; j < i; j++) {
-        if (!is_mount_op(&plan->ops[j]))
-            continue;
-        size_t n = strlen(plan->ops[j].dst);
-        if (strncmp(plan->ops[i].dst, plan->ops[j].dst, n) == 0 && plan->ops[i].dst[n] == '/')
-            return true;
-    }
-    return false;
-}
-
-static bool in_root_lowers(const mj_plan_t *plan, const char *rel)
-{
-    for (size_t k = 0; k < plan->root_lowers.n; k++) {
-        cleanup_free char *p = mj_xasprintf("%s/%s", plan->root_lowers.v[k], rel);
-        struct stat st;
-        if (lstat(p, &st) == 0)
-            return true;
-    }
-    return false;
-}
-
-/* The disk cap: limits.disk, but a cap that was not asked for is lowered to half the memory
- * limit (tmpfs pages are memory: filling one must end in ENOSPC, not an OOM kill).  0 = none. */
-static int disk_cap(const mj_config_t *cfg, mj_error_t **err)
-{
-    uint64_t mem = cfg->limits.memory_max;
-    if (cfg->disk_required && mem && cfg->disk_limit > mem) {
-        *err = mj_error_new(MJ_ERR_UNSUPPORTED, EINVAL,
-                            "limits.disk (%llu bytes) is larger than limits.memory (%llu bytes): the sandbox's layer "
-                            "and tmpfs are memory, so filling them would end in an OOM kill, not ENOSPC — lower "
-                            "limits.disk or raise limits.memory",
-                            (unsigned long long)cfg->disk_limit, (unsigned long long)mem);
-        return -1;
-    }
-    return 0;
-}
-
-static uint64_t lowered(const mj_config_t *cfg, mj_plan_t *plan, uint64_t size, bool *warned)
-{
-    uint64_t mem = cfg->limits.memory_max;
-    if (!mem || cfg->disk_required || size <= mem / 2)
-        return size;
-    if (!*warned) {
-        *warned = true;
-        mj_strv_push_owned(&plan->warnings,
-                           mj_xasprintf("limits.disk: lowered to %llu MiB, half of limits.memory, so that filling the "
-                                        "sandbox's root or tmpfs ends in ENOSPC rather than an OOM kill",
-                                        (unsigned long long)(mem / 2) >> 20));
-    }
-    return mem / 2;
-}
-
-/* The container layer's plan: the base holds every mount point and symlink the ops make on the
- * root (so none of them shows as a change of the root), its size follows the disk cap, and the
- * index names each copy-on-write layer for the host-side diff. */
-static void plan_layer(const mj_config_t *cfg, mj_plan_t *plan)
-{
-    if (plan->host_root)
-        add_etc(cfg, plan);
-    for (size_t i = 0; i < plan->n_ops; i++) {
-        const mj_op_t *op = &plan->ops[i];
-        if (!op->dst[0] || op->kind == MJ_OP_MASK || op->kind == MJ_OP_READONLY || inside_earlier_mount(plan, i) ||
-            base_has(plan, op->dst) || in_root_lowers(plan, op->dst))
-            continue;
-        if (op->kind == MJ_OP_SYMLINK)
-            push_base(plan, MJ_BASE_LINK, op->dst, op->src, strlen(op->src), 0);
-        else
-            push_base(plan, (op->flags & MJ_OPF_DIR) ? MJ_BASE_DIR : MJ_BASE_FILE, op->dst, NULL, 0, 0755);
-    }
-    if (plan->readonly_root) {
-        uint64_t bytes = 1 << 20;
-        for (size_t i = 0; i < plan->n_base; i++) {
-            struct stat st;
-            if (plan->base[i].kind == MJ_BASE_DATA)
-                bytes += plan->base[i].len + 4096;
-            else if (plan->base[i].kind == MJ_BASE_COPY && stat(plan->base[i].data, &st) == 0)
-                bytes += (uint64_t)st.st_size + 4096;
-        }
-        plan->layer_size = bytes;
-    } else {
-        plan->layer_size = lowered(cfg, plan, cfg->disk_limit ? cfg->disk_limit : MJ_LAYER_DEFAULT_SIZE,
-                                   &plan->disk_lowered);
-        mj_strv_push(&plan->disk_paths, "/");
-    }
-    plan->layer_inodes = mj_tmpfs_inodes(plan->layer_size);
-    plan->root_lower_fds = mj_xcalloc(plan->root_lowers.n ? plan->root_lowers.n : 1, sizeof(int));
-    for (size_t k = 0; k < plan->root_lowers.n; k++)
-        plan->root_lower_fds[k] = -1;
-    mj_buf_t idx = {0};
-    if (!plan->readonly_root) {
-        cleanup_free char *line = mj_xasprintf("/\troot/upper\t@base");
-        mj_buf_append(&idx, line, strlen(line));
-        for (size_t k = 0; k < plan->root_lowers.n; k++) {
-            mj_buf_append(&idx, "\t", 1);
-            mj_buf_append(&idx, plan->root_lowers.v[k], strlen(plan->root_lowers.v[k]));
-        }
-        mj_buf_append(&idx, "\n", 1);
-    }
-    for (size_t i = 0; i < plan->n_ops; i++) {
-        if (!(plan->ops[i].flags & MJ_OPF_LAYER))
-            continue;
-        cleanup_free char *line = mj_xasprintf("/%s\tlayers/%zu/upper\t%s\n", plan->ops[i].dst, i, plan->ops[i].src);
-        mj_buf_append(&idx, line, strlen(line));
-    }
-    mj_buf_append(&idx, "", 1);
-    plan->layer_index = idx.data;
 }
 
 static int add_dev(mj_plan_t *plan, mj_error_t **err)
@@ -412,8 +242,7 @@ static int add_user_mounts(const mj_config_t *cfg, mj_plan_t *plan, mj_error_t *
         const mj_mount_spec_t *m = sorted[i];
         if (m->kind == MJ_MOUNT_TMPFS) {
             mj_op_t *op = push_op(plan, MJ_OP_TMPFS, MJ_OPF_DIR, NULL, m->dst);
-            op->size = m->size ? m->size : lowered(cfg, plan, cfg->disk_limit ? cfg->disk_limit : MJ_TMPFS_DEFAULT_SIZE,
-                                                   &plan->disk_lowered);
+            op->size = m->size ? m->size : mj_disk_lowered(cfg, plan, cfg->disk_limit ? cfg->disk_limit : MJ_TMPFS_DEFAULT_SIZE);
             op->inodes = mj_tmpfs_inodes(op->size);
             op->mode = m->mode ? m->mode : 01777;
             continue;
@@ -605,7 +434,7 @@ static int build(const mj_config_t *cfg, const mj_command_t *cmd, mj_plan_t *pla
 
     /* ----- file system */
     plan->layer = plan->host_root || !cfg->readonly_root;
-    if (disk_cap(cfg, err) < 0)
+    if (mj_disk_check(cfg, err) < 0)
         return -1;
     if (plan->host_root) {
         if (add_host_paths(cfg, plan, err) < 0)
@@ -638,7 +467,7 @@ static int build(const mj_config_t *cfg, const mj_command_t *cmd, mj_plan_t *pla
     for (size_t i = 0; i < cfg->readonly.n; i++)
         push_op(plan, MJ_OP_READONLY, 0, NULL, cfg->readonly.v[i]);
     if (plan->layer)
-        plan_layer(cfg, plan);
+        mj_layer_plan(cfg, plan);
 
     /* ----- limits */
     set_rlimit(plan, MJ_RLIMIT_CORE, 0);

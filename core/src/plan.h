@@ -169,6 +169,7 @@ struct mj_plan {
     char *layer_index;         /* written to <layer>/index: what the host-side diff reads */
     int layer_fd;              /* O_PATH of the layer tmpfs's root, once built; the supervisor keeps it */
     int root_mnt_fd;           /* the finished root mount, once built */
+    bool layer_idmapped;       /* the lowers were opened by the host as idmapped trees (root) */
     bool disk_lowered;         /* the disk cap was lowered to fit the memory limit (warned once) */
 };
 
@@ -178,10 +179,6 @@ int mj_plan_build(const mj_config_t *cfg, const mj_command_t *cmd, mj_plan_t *pl
 void mj_plan_free(mj_plan_t *plan);
 /* A plan freed when it goes out of scope (after mj_plan_build, which leaves a failed plan freeable). */
 #define cleanup_plan __attribute__((cleanup(mj_plan_free)))
-
-/* nr_inodes of a tmpfs of size bytes: one per 4 KiB, at least 1024 (a tmpfs without them lets
- * empty files grow the host's slab unbounded). */
-uint64_t mj_tmpfs_inodes(uint64_t size);
 
 /* MJ_RLIMIT_* -> RLIMIT_* */
 extern const int mj_rlimit_resource[MJ_RLIMIT__COUNT];

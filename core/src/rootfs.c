@@ -276,13 +276,12 @@ int mj_rootfs_setup(mj_plan_t *plan, mj_stage_t *stage, int *op_index)
     }
     *op_index = -1;
 
-    /* The new root: the container layer's (layer.c; built by the host already when moonjail runs
-     * as root, to idmap its lowers), or the tree of a read-only rootfs directory. */
+    /* The new root: the container layer's (layer.c), or the tree of a read-only rootfs directory. */
     size_t first = 0;
     int root_mnt;
     if (plan->layer) {
         *stage = MJ_STAGE_LAYER;
-        if (plan->root_mnt_fd < 0 && mj_layer_build(plan, -1, (uid_t)-1, (gid_t)-1, op_index) < 0)
+        if (mj_layer_build(plan, op_index) < 0)
             return -1;
         *op_index = -1;
         root_mnt = mj_steal_fd(&plan->root_mnt_fd);

@@ -275,9 +275,10 @@ C.diff = {
   help = [[
 Usage: moonjail diff NAME [--mount DST] [--export DEST] [--json]
 
-List what the commands changed in a copy-on-write repository of the named sandbox, one path
-per line: A added, C changed, D deleted (as 'docker diff').  --mount picks the repository when
-the sandbox has several.  --export writes the changes to DEST instead: a directory, or a tar
+List what the commands changed in the named sandbox — in its root (the copy-on-write container
+layer: /, /etc, /usr/local, ...) and in its copy-on-write repositories — one path per line: A
+added, C changed, D deleted (as 'docker diff').  --mount lists one repository only (needed when
+the sandbox has several).  --export writes the changes to DEST instead: a directory, or a tar
 when DEST ends in .tar, .tar.gz or .tgz (deletions as OCI whiteouts, .wh.NAME).
 ]],
 }

@@ -109,11 +109,11 @@ describe("mj.run isolation", function()
   end)
 
   it("has a read-only root when the policy says so: /newfile and /usr/... cannot be created", function()
-    local ro = { policy = { extends = "default", filesystem = { readonly_root = true } } }
+    local readonly = { policy = { extends = "default", filesystem = { readonly_root = true } } }
     local name = "mjspec-" .. helpers.unique_number()
-    local res = run("true >/" .. name .. " || exit 10; exit 0", ro)
+    local res = run("true >/" .. name .. " || exit 10; exit 0", readonly)
     assert.are.equal(10, res.exit_code, "/" .. name .. " was created")
-    res = run("true >/usr/" .. name .. " || exit 10; exit 0", ro)
+    res = run("true >/usr/" .. name .. " || exit 10; exit 0", readonly)
     -- a broken sandbox could have created it on the host: remove it before failing
     if helpers.exists("/usr/" .. name) then os.remove("/usr/" .. name) end
     assert.are.equal(10, res.exit_code, "/usr/" .. name .. " was created")
