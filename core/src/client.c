@@ -133,6 +133,7 @@ mj_status_t mj_client_status(mj_sandbox_t *sb)
         return sb->status; /* the gone error set FAILED when the supervisor is gone */
     }
     if (rep.type == MJ_REP_OK) {
+        sb->expired = (rep.value & MJ_SUP_EXPIRED) != 0;
         if (rep.value & MJ_SUP_SHUTTING_DOWN)
             sb->status = MJ_STATUS_STOPPING;
         else if (rep.value & MJ_SUP_STOPPED)

@@ -353,6 +353,7 @@ void mj_command_free(mj_command_t *cmd)
         return;
     mj_strv_free(&cmd->argv);
     mj_strv_free(&cmd->env);
+    mj_strv_free(&cmd->restrict_paths);
     free(cmd->workdir);
     mj_buf_free(&cmd->stdin_data);
     free(cmd);
@@ -469,6 +470,11 @@ int mj_config_set_resolv_conf(mj_config_t *cfg, const char *text, mj_error_t **e
     free(cfg->resolv_conf);
     cfg->resolv_conf = text ? mj_xstrdup(text) : NULL;
     return 0;
+}
+
+void mj_config_set_lifetime(mj_config_t *cfg, double seconds)
+{
+    cfg->lifetime = seconds > 0 ? seconds : 0;
 }
 
 void mj_config_set_cleanup_delay(mj_config_t *cfg, double seconds)
@@ -696,5 +702,18 @@ int mj_config_add_io_limit(mj_config_t *cfg, const char *device, uint64_t read_b
     cfg->limits.io[i].read_iops = read_iops;
     cfg->limits.io[i].write_iops = write_iops;
     cfg->limits.io_required = cfg->limits.io_required || required;
+    return 0;
+}
+
+int mj_command_add_restrict_path(mj_command_t *cmd, const char *path, mj_error_t **err)
+{
+    if (check_abs("restrict_paths", path, err) < 0)
+        return -1;
+    if (cmd->restrict_paths.n >= 64) {
+        if (err)
+            *err = mj_error_new(MJ_ERR_INVALID_CONFIG, E2BIG, "restrict_paths: at most 64 paths");
+        return -1;
+    }
+    mj_strv_push(&cmd->restrict_paths, path);
     return 0;
 }

@@ -88,6 +88,7 @@ struct mj_command {
     bool read_only;
     bool no_network;
     bool tty;
+    mj_strv_t restrict_paths; /* Landlock: the command reaches only beneath these */
 };
 
 #endif

@@ -407,6 +407,7 @@ static int build(const mj_config_t *cfg, const mj_command_t *cmd, mj_plan_t *pla
     plan->new_netns = cfg->network == MJ_NET_NONE;
     plan->limits = cfg->limits;
     plan->cleanup_delay = cfg->cleanup_delay;
+    plan->lifetime = cfg->lifetime;
 
     /* ----- ids */
     plan->host_uid = geteuid();

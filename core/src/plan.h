@@ -157,6 +157,7 @@ struct mj_plan {
     size_t n_cg_sup_fds;
     mj_cgroup_limits_t limits; /* for the sandbox's cgroups (spawn.c) */
     double cleanup_delay;      /* persistent: how long the supervisor lingers after its owner closes it */
+    double lifetime;           /* persistent: seconds until the supervisor stops the sandbox, 0 = none */
     /* The container layer (layer.c): a tmpfs of the sandbox's own holding the root's base and the
      * upper of every copy-on-write layer; the root is an overlay of base (and root_lowers) with
      * its upper there, or base itself, read-only.  Off for a read-only rootfs directory. */

@@ -77,6 +77,11 @@ static int start_exec(mj_sandbox_t *sb, const mj_command_t *cmd, bool detached, 
         *err = mj_error_new(MJ_ERR_INVALID_CONFIG, EINVAL, "command: empty command");
         return -1;
     }
+    if (cmd->restrict_paths.n && mj_landlock_abi() <= 0) {
+        *err = mj_error_new(MJ_ERR_UNSUPPORTED, ENOTSUP,
+                            "restrict_paths cannot be enforced: this kernel has no Landlock");
+        return -1;
+    }
     if (cmd->no_network) {
         int abi = mj_landlock_abi();
         if (abi < 4) {
@@ -98,6 +103,7 @@ static int start_exec(mj_sandbox_t *sb, const mj_command_t *cmd, bool detached, 
                  (cmd->tty ? MJ_EXEC_TTY : 0) | (cmd->no_network ? MJ_EXEC_NO_NETWORK : 0),
         .argc = (uint32_t)cmd->argv.n,
         .envc = (uint32_t)env.n,
+        .npaths = (uint32_t)cmd->restrict_paths.n,
     };
     cleanup_buf mj_buf_t b = {0};
     mj_buf_append(&b, &er, sizeof(er));
@@ -106,6 +112,8 @@ static int start_exec(mj_sandbox_t *sb, const mj_command_t *cmd, bool detached, 
         mj_buf_append(&b, cmd->argv.v[i], strlen(cmd->argv.v[i]) + 1);
     for (size_t i = 0; i < env.n; i++)
         mj_buf_append(&b, env.v[i], strlen(env.v[i]) + 1);
+    for (size_t i = 0; i < cmd->restrict_paths.n; i++)
+        mj_buf_append(&b, cmd->restrict_paths.v[i], strlen(cmd->restrict_paths.v[i]) + 1);
     mj_strv_free(&env);
     if (b.len > MJ_PROTO_MAX || cmd->argv.n > MJ_PROTO_MAX_ARGS || er.envc > MJ_PROTO_MAX_ENV) {
         *err = mj_error_new(MJ_ERR_INVALID_CONFIG, E2BIG, "command: arguments and environment exceed %u KiB",

@@ -34,6 +34,7 @@ typedef struct {
 #define MJ_PROTO_MAX (256u * 1024u)
 #define MJ_PROTO_MAX_ARGS 4096u
 #define MJ_PROTO_MAX_ENV 4096u
+#define MJ_PROTO_MAX_PATHS 64u
 
 /* host -> supervisor (control connection); each gets one mj_rep_t back */
 enum {
@@ -64,6 +65,7 @@ enum {
 #define MJ_SUP_PAUSED 0x1
 #define MJ_SUP_STOPPED 0x2
 #define MJ_SUP_SHUTTING_DOWN 0x4
+#define MJ_SUP_EXPIRED 0x8 /* stopped by itself at the end of its lifetime */
 
 typedef struct {
     uint32_t magic;
@@ -76,8 +78,8 @@ typedef struct {
     uint32_t uid, gid;
     uint32_t flags;
     uint32_t argc, envc;
-    uint32_t reserved;
-    /* then: workdir\0 argv[0]\0 … argv[argc-1]\0 env[0]\0 … env[envc-1]\0 */
+    uint32_t npaths; /* restrict_paths, at most MJ_PROTO_MAX_PATHS */
+    /* then: workdir\0 argv[0]\0 … argv[argc-1]\0 env[0]\0 … env[envc-1]\0 path[0]\0 … */
 } mj_exec_req_t;
 
 enum { MJ_REP_OK = 1, MJ_REP_ERR };

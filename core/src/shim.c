@@ -36,6 +36,7 @@
 static char req_buf[MJ_PROTO_MAX + sizeof(mj_req_t)];
 static char *exec_argv[MJ_PROTO_MAX_ARGS + 1];
 static char *exec_envp[MJ_PROTO_MAX_ENV + 1];
+static char *exec_paths[MJ_PROTO_MAX_PATHS + 1];
 static char exec_path[PATH_MAX];
 
 static void reap_all(void)
@@ -257,7 +258,8 @@ static int parse_exec(const mj_plan_t *plan, size_t len, mj_exec_params_t *param
     }
     mj_exec_req_t er;
     memcpy(&er, req_buf + sizeof(mj_req_t), sizeof(er));
-    if (er.argc < 1 || er.argc > MJ_PROTO_MAX_ARGS || er.envc > MJ_PROTO_MAX_ENV || (er.flags & ~(MJ_EXEC_DETACHED | MJ_EXEC_READ_ONLY | MJ_EXEC_TTY | MJ_EXEC_NO_NETWORK))) {
+    if (er.argc < 1 || er.argc > MJ_PROTO_MAX_ARGS || er.envc > MJ_PROTO_MAX_ENV || er.npaths > MJ_PROTO_MAX_PATHS ||
+        (er.flags & ~(MJ_EXEC_DETACHED | MJ_EXEC_READ_ONLY | MJ_EXEC_TTY | MJ_EXEC_NO_NETWORK))) {
         errno = E2BIG;
         return -1;
     }
@@ -268,7 +270,7 @@ static int parse_exec(const mj_plan_t *plan, size_t len, mj_exec_params_t *param
     }
     char *p = req_buf + sizeof(mj_req_t) + sizeof(er);
     char *end = req_buf + sizeof(mj_req_t) + len;
-    size_t want = 1 + er.argc + er.envc;
+    size_t want = 1 + er.argc + er.envc + er.npaths;
     char *strings[1] = {NULL};
     for (size_t i = 0; i < want; i++) {
         char *nul = memchr(p, '\0', (size_t)(end - p));
@@ -280,12 +282,20 @@ static int parse_exec(const mj_plan_t *plan, size_t len, mj_exec_params_t *param
             strings[0] = p;
         else if (i <= er.argc)
             exec_argv[i - 1] = p;
-        else
+        else if (i <= er.argc + er.envc)
             exec_envp[i - 1 - er.argc] = p;
+        else
+            exec_paths[i - 1 - er.argc - er.envc] = p;
         p = nul + 1;
     }
     exec_argv[er.argc] = NULL;
     exec_envp[er.envc] = NULL;
+    exec_paths[er.npaths] = NULL;
+    for (size_t i = 0; i < er.npaths; i++)
+        if (exec_paths[i][0] != '/') {
+            errno = EINVAL;
+            return -1;
+        }
     if (strings[0][0] != '/' || !exec_argv[0][0]) {
         errno = EINVAL;
         return -1;
@@ -305,6 +315,7 @@ static int parse_exec(const mj_plan_t *plan, size_t len, mj_exec_params_t *param
     params->tty = (er.flags & MJ_EXEC_TTY) != 0;
     params->no_network = (er.flags & MJ_EXEC_NO_NETWORK) != 0;
     params->landlock_fd = -1;
+    params->restrict_paths = er.npaths ? exec_paths : NULL;
     if (params->read_only && plan->landlock_ro_fd < 0) {
         errno = ENOTSUP; /* cannot narrow without Landlock: refuse rather than run unrestricted */
         return -1;

@@ -162,6 +162,19 @@ static void begin_shutdown(int64_t linger_ms)
     linger_until = monotonic_ms() + (linger_ms > 0 ? linger_ms : 0);
 }
 
+/* Stops every command: SIGTERM, SIGKILL after grace ms; the sandbox is then "stopped". */
+static void stop_all(int64_t grace)
+{
+    /* no command starts after a stop: the spawner (which ignores SIGTERM) goes first */
+    if (spawner_pid > 0)
+        kill(spawner_pid, SIGKILL);
+    kill(-1, SIGTERM);
+    kill(-1, SIGCONT);
+    if (!wait_empty(grace))
+        kill_everything();
+    flags_state = (flags_state & ~MJ_SUP_PAUSED) | MJ_SUP_STOPPED;
+}
+
 static void handle_request(int ci)
 {
     int fd = conns[ci].fd;
@@ -275,19 +288,10 @@ static void handle_request(int ci)
         flags_state &= ~MJ_SUP_PAUSED;
         reply(fd, MJ_REP_OK, 0, 0);
         break;
-    case MJ_REQ_STOP: {
-        int64_t grace = req.arg > 0 ? req.arg : 0;
-        /* no command starts after a stop: the spawner (which ignores SIGTERM) goes first */
-        if (spawner_pid > 0)
-            kill(spawner_pid, SIGKILL);
-        kill(-1, SIGTERM);
-        kill(-1, SIGCONT);
-        if (!wait_empty(grace))
-            kill_everything();
-        flags_state = (flags_state & ~MJ_SUP_PAUSED) | MJ_SUP_STOPPED;
+    case MJ_REQ_STOP:
+        stop_all(req.arg > 0 ? req.arg : 0);
         reply(fd, MJ_REP_OK, 0, 0);
         break;
-    }
     case MJ_REQ_SHUTDOWN:
         begin_shutdown(req.arg);
         reply(fd, MJ_REP_OK, 0, 0);
@@ -349,10 +353,19 @@ __attribute__((noreturn)) static void serve(const mj_plan_t *plan, bool detached
     mj_msg_t ready = {.type = MJ_MSG_READY, .t_ns = mj_realtime_ns()};
     (void)send(CTL_FD, &ready, sizeof(ready), MSG_NOSIGNAL);
 
+    /* A lifetime: the sandbox stops itself when it ends (its files stay readable). */
+    int64_t expire_at = plan->lifetime > 0 ? monotonic_ms() + (int64_t)(plan->lifetime * 1000) : -1;
     struct pollfd pfd[MAX_CONNS + 3];
     for (;;) {
         if (linger_until >= 0 && monotonic_ms() >= linger_until)
             _exit(0);
+        if (expire_at >= 0 && monotonic_ms() >= expire_at) {
+            expire_at = -1;
+            if (!(flags_state & (MJ_SUP_STOPPED | MJ_SUP_SHUTTING_DOWN))) {
+                stop_all(5000);
+                flags_state |= MJ_SUP_EXPIRED;
+            }
+        }
         int np = 0;
         pfd[np++] = (struct pollfd){.fd = sfd, .events = POLLIN};
         int notify_slot = -1;
@@ -372,6 +385,11 @@ __attribute__((noreturn)) static void serve(const mj_plan_t *plan, bool detached
         if (linger_until >= 0) {
             int64_t left = linger_until - monotonic_ms();
             timeout = left > 0 ? (int)left : 0;
+        }
+        if (expire_at >= 0) {
+            int64_t left = expire_at - monotonic_ms();
+            int t = left > 0 ? (left > INT32_MAX ? INT32_MAX : (int)left) : 0;
+            timeout = timeout < 0 || t < timeout ? t : timeout;
         }
         if (poll(pfd, (nfds_t)np, timeout) < 0) {
             if (errno == EINTR)

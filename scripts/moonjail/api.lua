@@ -275,6 +275,7 @@ return function(core)
     if not spec.uid then return invalid("user: " .. tostring(spec.gid or uerr)) end
     spec.hostname = pol.hostname
     spec.workdir = pol.workdir or "/"
+    if pol.lifetime ~= nil then spec.lifetime = util.parse_duration(pol.lifetime) end
     local net = pol.network or "none"
     if type(net) == "table" then
       if (net.mode or "filtered") == "filtered" then
@@ -450,6 +451,7 @@ return function(core)
     if not spec then return nil, err end
     local warnings, metadata, audit_log = spec.warnings, spec.metadata, spec.audit_log
     spec.warnings, spec.metadata, spec.facts, spec.audit_log = nil, nil, nil, nil
+    spec.lifetime = nil -- a one-shot run has its timeout; lifetime is a persistent sandbox's
     local prep
     prep, err = with_repositories(spec)
     if prep == false then return nil, err end

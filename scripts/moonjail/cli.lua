@@ -150,6 +150,7 @@ local SANDBOX_OPTIONS = {
   timeout = checked("timeout", "parse_duration"),
   ["output-limit"] = checked("output_limit", "parse_size"),
   ["cleanup-delay"] = checked("cleanup_delay", "parse_duration"),
+  lifetime = checked("lifetime", "parse_duration"),
   memory = limit("memory"), cpus = limit("cpus", false), ["pids-limit"] = limit("pids", true),
   label = keyed("labels"), annotation = keyed("annotations"),
   network = function(res, v) res.opts.network = v == "filtered" and { mode = "filtered" } or v end,

@@ -68,6 +68,8 @@ M.options = {
   annotation = { long = "annotation", value = "K=V", type = "kv", repeats = true, help = "Set an annotation" },
   ["cleanup-delay"] = { long = "cleanup-delay", value = "D", type = "duration",
     help = "Keep the sandbox inspectable this long after it is removed" },
+  lifetime = { long = "lifetime", value = "D", type = "duration",
+    help = "Stop the sandbox by itself this long after it started" },
 
   -- how a command runs (run, exec; create's defaults)
   env = { long = "env", short = "e", value = "K[=V]", type = "env", repeats = true,
@@ -171,7 +173,7 @@ C.create = {
     "hostname", "network",
     { "timeout", help = "Default wall-clock limit of each command" },
     { "output-limit", help = "Default cap on each command's captured output" },
-    "memory", "cpus", "pids-limit", "cap-add", "label", "annotation", "cleanup-delay",
+    "memory", "cpus", "pids-limit", "cap-add", "label", "annotation", "cleanup-delay", "lifetime",
     { "json", help = "Print the sandbox's info as JSON instead of its name" },
     "quiet", "help" },
   column = 26,

@@ -910,6 +910,37 @@ describe("Sandbox status transitions", function()
   end)
 end)
 
+describe("Sandbox lifetime", function()
+  teardown(function() close_all() helpers.cleanup() end)
+
+  it("stops itself when its lifetime ends, and says why", function()
+    local sb = new_sandbox({ lifetime = "1s" })
+    local n = helpers.unique_number()
+    sh_ok(sb, string.format("sleep %d >/dev/null 2>&1 &", n))
+    ok(sb:write_file("/kept", "kept"))
+    assert.are.equal("running", sb:status())
+    assert.is_nil(ok(sb:info()).ended_by)
+    assert.is_truthy(eventually(5, function() return sb:status() == "stopped" end), "still " .. sb:status())
+    local status, why = sb:status()
+    assert.are.equal("stopped", status)
+    assert.are.equal("lifetime", why)
+    assert.are.equal("lifetime", ok(sb:info()).ended_by)
+    assert.are.equal(0, (helpers.count_processes("sleep " .. n)), "the end of its lifetime left a process")
+    local res, err = sb:exec({ "true" })
+    assert_fails("INVALID_STATE", res, err, false)
+    assert.are.equal("kept", ok(sb:read_file("/kept")))
+  end)
+
+  it("takes its lifetime from a policy, and a stop by request is not one", function()
+    local sb = new_sandbox({ policy = { extends = "default", lifetime = "1h" } })
+    ok(sb:stop(1))
+    local status, why = sb:status()
+    assert.are.equal("stopped", status)
+    assert.is_nil(why)
+    assert.is_nil(ok(sb:info()).ended_by)
+  end)
+end)
+
 describe("Sandbox cleanup", function()
   teardown(function() close_all() helpers.cleanup() end)
 
@@ -1037,6 +1068,29 @@ describe("Sandbox errors", function()
     -- only this command: the next one connects (and is refused by the peer) again
     local again = ok(sb:exec(probe))
     assert.is_nil(again.stderr:find("Permission denied", 1, true), again.stderr)
+  end)
+
+  -- restrict_paths: only beneath the listed paths (read, and write where the sandbox allows),
+  -- plus what a command needs to run; a Landlock layer of its own, so only for this command.
+  it("narrows one command to its restrict_paths: a listed path is reached, another refused", function()
+    local abi = 0 -- as moonjail doctor sees it
+    for _, c in ipairs(helpers.json_decode(helpers.cli({ "doctor", "--json" }).stdout).checks) do
+      if c.name == "landlock" then abi = tonumber((c.detail or ""):match("ABI (%d+)")) or 0 end
+    end
+    local sb = new_sandbox({ mounts = { { type = "tmpfs", dst = "/work" } } })
+    sh_ok(sb, "mkdir -p /work/a /work/b && echo in-a >/work/a/f && echo in-b >/work/b/f")
+    local res, err = sb:exec("cat /work/a/f; echo made >/work/a/new && cat /work/a/new; cat /work/b/f; "
+      .. "echo x >/work/b/new", { restrict_paths = { "/work/a" } })
+    if abi < 1 then
+      assert_fails("UNSUPPORTED", res, err, false)
+      return
+    end
+    assert.is_truthy(res, tostring(err))
+    assert.are.equal("in-a\nmade\n", res.stdout)
+    assert.matches("/work/b/f: Permission denied", res.stderr, 1, true)
+    assert.matches("/work/b/new: Permission denied", res.stderr, 1, true)
+    -- only this command: the next one reaches /work/b again
+    assert.are.equal("in-b\n", sh_ok(sb, "cat /work/b/f"))
   end)
 
   it("reports an operation that timed out as TIMEOUT", function()

@@ -191,6 +191,10 @@ int mj_config_set_disk_limit(mj_config_t *cfg, uint64_t bytes, bool required, mj
 int mj_config_add_hosts_entry(mj_config_t *cfg, const char *line, mj_error_t **err);
 int mj_config_set_resolv_conf(mj_config_t *cfg, const char *text, mj_error_t **err);
 
+/* Persistent sandboxes: after this many seconds from its start the sandbox stops itself, as
+ * mj_sandbox_stop does (SIGTERM, SIGKILL 5 s later; files stay readable until it is destroyed),
+ * and its info says ended_by "lifetime".  0 = no lifetime (the default). */
+void mj_config_set_lifetime(mj_config_t *cfg, double seconds);
 /* How long a destroyed sandbox's supervisor lingers, files readable, before it goes. */
 void mj_config_set_cleanup_delay(mj_config_t *cfg, double seconds);
 
@@ -252,6 +256,13 @@ void mj_command_set_read_only(mj_command_t *cmd, bool read_only);
  * own, ABI 4+, on top of the sandbox's).  A kernel without Landlock TCP rules makes the exec fail
  * with UNSUPPORTED rather than run unrestricted.  UDP and unix sockets are not covered. */
 void mj_command_set_no_network(mj_command_t *cmd, bool no_network);
+/* Narrows one command of a persistent sandbox to the paths given (Landlock, a layer of its own on
+ * top of the sandbox's, so it can only narrow): the command may then reach only beneath them —
+ * read and execute, and write where the sandbox lets it write — plus, to run at all, read and
+ * execute /usr, /bin, /sbin, /lib*, /etc, read /proc and use /dev's nodes.  Absolute paths, at
+ * most 64; a missing one grants nothing.  Without Landlock the exec fails with UNSUPPORTED rather
+ * than run unrestricted. */
+int mj_command_add_restrict_path(mj_command_t *cmd, const char *path, mj_error_t **err);
 /* Runs the command on a new pseudo-terminal (persistent sandboxes): a fresh pty pair whose slave
  * becomes the command's controlling terminal and stdio; the caller's own terminal is never
  * passed in.  Output arrives as stdout; stdin bytes / the stdin fd are typed into it.  When the
@@ -399,6 +410,7 @@ typedef struct {
     uid_t uid;               /* inside */
     gid_t gid;
     bool rootless;
+    const char *ended_by;    /* why a stopped sandbox stopped by itself: "lifetime"; NULL otherwise */
 } mj_sandbox_info_t;
 
 int mj_sandbox_info(mj_sandbox_t *sb, mj_sandbox_info_t *out, mj_error_t **err);
