@@ -1,7 +1,7 @@
 /* ltree.c — the host file-tree primitives of the Lua binding, for repository mounts.
  *
  * Owns: core.fetch, core.unpack, core.walk, core.remove_tree, core.mkdtemp, core.overlay_diff,
- * core.overlay_export and core.git_archive (scripts/moonjail/repo.lua builds on them), their
+ * core.overlay_export, core.git_archive and core.git_clone (scripts/moonjail/repo.lua builds on them), their
  * argument checks, and the Lua shape of walk and diff results.
  * Must never: raise while it holds C memory.  Walk and diff results are gathered into a
  * to-be-closed "moonjail.tree_list" userdata before any Lua table is built, and errors sit in a
@@ -313,6 +313,18 @@ static int tree_git_archive(lua_State *L)
     return mjl_push_status(L, rc, box);
 }
 
+/* core.git_clone(url, branch, cache_dir, dest) -> true | nil, err */
+static int tree_git_clone(lua_State *L)
+{
+    const char *url = luaL_checkstring(L, 1);
+    const char *branch = luaL_optstring(L, 2, "HEAD");
+    const char *cache = luaL_checkstring(L, 3);
+    const char *dest = luaL_checkstring(L, 4);
+    mjl_box_t *box = mjl_new_box(L);
+    int rc = mj_git_clone_archive(url, branch, cache, dest, &box->err);
+    return mjl_push_status(L, rc, box);
+}
+
 /* core.sha256_file(path) -> 64 hex digits | nil, err */
 static int tree_sha256_file(lua_State *L)
 {
@@ -336,6 +348,7 @@ static const luaL_Reg tree_funcs[] = {
     {"overlay_diff", tree_overlay_diff},
     {"overlay_export", tree_overlay_export},
     {"git_archive", tree_git_archive},
+    {"git_clone", tree_git_clone},
     {NULL, NULL},
 };
 
