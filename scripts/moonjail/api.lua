@@ -442,6 +442,17 @@ return function(core)
     return resolve(argv, opts)
   end
 
+  --- Internal (moonjail run --dump-plan, specs): the plan cmd and opts resolve to, as the core's
+  -- text (plandump.c), or nil, err.  Repository rules are left out (they need the host work).
+  function M._dump_plan(cmd, opts)
+    local argv = check_cmd("_dump_plan", cmd, 2)
+    opts = check_opts("_dump_plan", opts, 2)
+    local spec, err = resolve(argv, opts)
+    if not spec then return nil, err end
+    spec.warnings, spec.metadata, spec.facts, spec.audit_log, spec.repositories = nil, nil, nil, nil, nil
+    return core.dump_plan(spec)
+  end
+
   --- Runs cmd once in a fresh sandbox.  Returns the result table (whatever the command's exit
   -- status) or nil, err when nothing ran.
   function M.run(cmd, opts)

@@ -42,6 +42,8 @@ M.options = {
 
   -- what a sandbox is made of (run, create)
   policy = { long = "policy", value = "P", type = "policy", help = "Policy name, or path to a policy .lua file" },
+  ["dump-plan"] = { long = "dump-plan", hidden = true,
+    help = "Print the plan the sandbox would be built from, and run nothing (for tests)" },
   image = { long = "image", value = "IMAGE", type = "string", hidden = true,
     help = "An OCI image (not implemented yet: UNSUPPORTED)" },
   ro = { long = "ro", value = "SRC[:DST]", type = "bind", repeats = true,
@@ -148,7 +150,7 @@ C.run = {
   args = "stop",
   options = { "policy", "image", "ro", "rw", "tmpfs", "repo", "exclude", "env", "workdir", "user", "hostname",
     "network", "timeout", "output-limit", "memory", "cpus", "pids-limit", "cap-add", "interactive", "tty", "json",
-    "quiet", "help" },
+    "quiet", "dump-plan", "help" },
   column = 26,
   help = [[
 Usage: moonjail run [OPTIONS] [--] CMD [ARG...]

@@ -110,7 +110,18 @@ typedef enum {
     MJ_RLIMIT__COUNT
 } mj_rlimit_t;
 
+/* A bare config: a read-only "host" root without host paths (not even /bin/sh), no tmpfs, no
+ * limits; only what the setters add. */
 mj_config_t *mj_config_new(void);
+/* The shipped default policy's sandbox (policies/default.lua): what `moonjail run` gives with no
+ * options.  Host /usr, /bin, /lib* and the /etc files programs read, a generated /etc, a writable
+ * copy-on-write root capped at 1 GiB (mj_config_set_disk_limit, not required: lowered to fit a
+ * memory limit), a /tmp tmpfs, /proc's kernel files masked or read-only as Docker has them, the
+ * host's TLS private keys masked, no network, Landlock best effort, the default seccomp profile,
+ * nofile 1024 and nproc 4096, TERM and LANG from this process's environment, PATH, HOME=/root,
+ * hostname "moonjail", user 0:0 (inside).  The CLI's per-command defaults stay the command's
+ * (output limit 16 MiB: mj_command_set_output_limit).  Change anything with the setters. */
+mj_config_t *mj_config_new_default(void);
 void mj_config_free(mj_config_t *cfg);
 
 /* Root file system: NULL or "host" builds a fresh root from host paths (mj_config_add_host_path)
