@@ -17,6 +17,8 @@
 
 #include <lauxlib.h>
 
+#include "largs.h"
+
 #define MODULE_PREFIX "moonjail."
 #define MAX_FILE_SIZE (16u << 20) /* a policy or script larger than this is a mistake */
 
@@ -115,7 +117,7 @@ fail:
 
 static int searcher(lua_State *L)
 {
-    const char *name = luaL_checkstring(L, 1);
+    const char *name = mjl_checkcstring(L, 1);
     if (!valid_module_name(name)) {
         lua_pushfstring(L, "no embedded module '%s'", name);
         return 1;

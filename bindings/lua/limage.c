@@ -22,13 +22,53 @@
 
 #include "image/base64.h"
 #include "image/hash.h"
+#include "largs.h"
+#include "image/lease.h"
+#include "image/store.h"
 #include "limage.h"
 #include "lerror.h"
 #include "lutil.h"
 
 #define CLIENT_MT "moonjail.image_client"
+#define STORE_MT "moonjail.image_store"
+#define LEASE_MT "moonjail.image_lease"
 #define ARENA_MT "moonjail.image_arena"
 #define REQUEST_MT "moonjail.image_request"
+
+/* ---------------------------------------------------------------- handle types */
+
+static void free_client(void *h)
+{
+    mj_http_client_free(h);
+}
+static void free_store(void *h)
+{
+    mj_store_close(h);
+}
+static void free_lease(void *h)
+{
+    mj_lease_release(h);
+}
+
+const mjl_handle_type_t mjl_image_client_type = {.mt = CLIENT_MT, .what = "image client", .free = free_client};
+const mjl_handle_type_t mjl_image_store_type = {.mt = STORE_MT, .what = "image store", .free = free_store};
+const mjl_handle_type_t mjl_image_lease_type = {.mt = LEASE_MT, .what = "image lease", .free = free_lease};
+
+void mjl_image_type(lua_State *L, const char *mt, const luaL_Reg *methods, lua_CFunction release)
+{
+    if (luaL_newmetatable(L, mt)) {
+        if (methods) {
+            lua_newtable(L);
+            luaL_setfuncs(L, methods, 0);
+            lua_setfield(L, -2, "__index");
+        }
+        lua_pushcfunction(L, release);
+        lua_setfield(L, -2, "__gc");
+        lua_pushcfunction(L, release);
+        lua_setfield(L, -2, "__close");
+    }
+    lua_pop(L, 1);
+}
 
 /* ---------------------------------------------------------------- arena */
 
@@ -49,11 +89,7 @@ static int arena_release(lua_State *L)
 
 mjl_arena_t *mjl_arena_new(lua_State *L)
 {
-    mjl_arena_t *a = lua_newuserdatauv(L, sizeof(*a), 0);
-    memset(a, 0, sizeof(*a));
-    luaL_setmetatable(L, ARENA_MT);
-    lua_toclose(L, -1);
-    return a;
+    return mjl_new_tbc(L, sizeof(mjl_arena_t), ARENA_MT);
 }
 
 void mjl_arena_reserve(lua_State *L, mjl_arena_t *a)
@@ -86,28 +122,16 @@ void *mjl_arena_alloc(lua_State *L, mjl_arena_t *a, size_t n)
 
 /* ---------------------------------------------------------------- argument helpers */
 
-const char *mjl_image_cstring(lua_State *L, int idx, const char *what)
-{
-    size_t len;
-    const char *s = lua_tolstring(L, idx, &len);
-    if (!s || lua_type(L, idx) != LUA_TSTRING)
-        luaL_error(L, "%s: string expected, got %s", what, luaL_typename(L, idx));
-    if (strlen(s) != len)
-        luaL_error(L, "%s: embedded NUL in string", what);
-    return s;
-}
-
 /* Leaves t[field] on the stack (so a string stays alive) and returns it, or NULL for nil. */
 const char *mjl_image_opt_field(lua_State *L, int t, const char *field)
 {
     lua_getfield(L, t, field);
     if (lua_isnil(L, -1))
         return NULL;
-    return mjl_image_cstring(L, -1, field);
+    return mjl_tocstring(L, -1, field);
 }
 
-/* Raises unless every key of the table at t is in allowed (NULL-terminated). */
-static void check_keys(lua_State *L, int t, const char *what, const char *const *allowed)
+void mjl_image_check_keys(lua_State *L, int t, const char *what, const char *const *allowed)
 {
     lua_pushnil(L);
     while (lua_next(L, t)) {
@@ -121,6 +145,60 @@ static void check_keys(lua_State *L, int t, const char *what, const char *const 
             luaL_error(L, "%s: unknown option '%s'", what, luaL_tolstring(L, -1, NULL));
         }
     }
+}
+
+lua_Integer mjl_image_job_args(lua_State *L, int list, int fn, lua_Integer max, const char *what)
+{
+    luaL_checktype(L, list, LUA_TTABLE);
+    if (!lua_isnoneornil(L, fn))
+        luaL_checktype(L, fn, LUA_TFUNCTION);
+    lua_settop(L, fn);
+    lua_pushnil(L); /* fn + 1: the progress function's error, if it raises */
+    lua_Integer n = luaL_len(L, list);
+    if (n < 0 || n > max)
+        luaL_error(L, "%s: at most %d at once", what, (int)max);
+    return n;
+}
+
+void *mjl_image_jobs_new(lua_State *L, mjl_arena_t *a, const char *mt, lua_Integer n, size_t size)
+{
+    mjl_jobs_t *holder = mjl_new_tbc(L, sizeof(mjl_jobs_t), mt);
+    void *v = mjl_arena_alloc(L, a, ((size_t)n + 1) * size);
+    holder->v = v;
+    holder->n = (size_t)n;
+    return v;
+}
+
+mjl_progress_t mjl_progress_at(lua_State *L, int fn)
+{
+    return (mjl_progress_t){.L = L, .fn = lua_isnil(L, fn) ? 0 : fn, .err_slot = fn + 1};
+}
+
+bool mjl_progress_push(mjl_progress_t *x, int nargs)
+{
+    if (!x->fn || x->raised || !lua_checkstack(x->L, nargs + 2))
+        return false;
+    lua_pushvalue(x->L, x->fn);
+    return true;
+}
+
+int mjl_progress_call(mjl_progress_t *x, int nargs)
+{
+    lua_State *L = x->L;
+    if (lua_pcall(L, nargs, 1, 0) != LUA_OK) {
+        lua_replace(L, x->err_slot);
+        x->raised = true;
+        return 1;
+    }
+    int cancel = lua_isboolean(L, -1) && !lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    return cancel;
+}
+
+int mjl_progress_rethrow(mjl_progress_t *x)
+{
+    lua_pushvalue(x->L, x->err_slot);
+    return lua_error(x->L);
 }
 
 static lua_Integer opt_int_field(lua_State *L, int t, const char *field, lua_Integer dflt, lua_Integer lo,
@@ -151,7 +229,7 @@ const char **mjl_image_headers(lua_State *L, mjl_arena_t *a, int idx, const char
     const char **v = mjl_arena_alloc(L, a, ((size_t)n + 1) * sizeof(char *));
     for (lua_Integer i = 1; i <= n; i++) {
         lua_rawgeti(L, idx, i);
-        const char *h = mjl_image_cstring(L, -1, what);
+        const char *h = mjl_tocstring(L, -1, what);
         if (strpbrk(h, "\r\n") || !strchr(h, ':'))
             luaL_error(L, "%s: '%s' is not one \"Name: value\" line", what, h);
         v[i - 1] = h; /* alive: the table holds it */
@@ -162,23 +240,14 @@ const char **mjl_image_headers(lua_State *L, mjl_arena_t *a, int idx, const char
 
 /* ---------------------------------------------------------------- the Client */
 
-typedef struct {
-    mj_http_client_t *client;
-} client_ud_t;
-
 mj_http_client_t *mjl_check_client(lua_State *L, int idx)
 {
-    client_ud_t *u = luaL_checkudata(L, idx, CLIENT_MT);
-    if (!u->client)
-        luaL_error(L, "attempt to use a closed image client");
-    return u->client;
+    return ((mjl_handle_t *)mjl_handle_check(L, idx, &mjl_image_client_type))->handle;
 }
 
 static int client_release(lua_State *L)
 {
-    client_ud_t *u = luaL_checkudata(L, 1, CLIENT_MT);
-    mj_http_client_free(u->client);
-    u->client = NULL;
+    mjl_handle_release(L, 1, &mjl_image_client_type);
     return 0;
 }
 
@@ -199,7 +268,7 @@ static int image_client(lua_State *L)
     mj_http_opts_t o = {0};
     if (!lua_isnoneornil(L, 1)) {
         luaL_checktype(L, 1, LUA_TTABLE);
-        check_keys(L, 1, "image client", keys);
+        mjl_image_check_keys(L, 1, "image client", keys);
         o.ca_file = mjl_image_opt_field(L, 1, "ca_file"); /* stays on the stack */
         o.connect_timeout = (long)opt_int_field(L, 1, "connect_timeout", 0, 0, 3600);
         o.stall_timeout = (long)opt_int_field(L, 1, "stall_timeout", 0, 0, 3600);
@@ -207,11 +276,12 @@ static int image_client(lua_State *L)
         o.request_timeout = (long)opt_int_field(L, 1, "request_timeout", 0, 0, 3600);
         o.parallel = (unsigned)opt_int_field(L, 1, "parallel", 0, 0, 16);
     }
-    client_ud_t *u = lua_newuserdatauv(L, sizeof(*u), 0);
-    u->client = NULL;
-    luaL_setmetatable(L, CLIENT_MT);
+    mjl_handle_t *u = mjl_handle_new(L, &mjl_image_client_type, sizeof(*u), 0);
+    mj_http_client_t *c = NULL;
     mj_error_t *e = NULL;
-    if (mj_http_client_new(&o, &u->client, &e) < 0) {
+    int rc = mj_http_client_new(&o, &c, &e);
+    u->handle = c;
+    if (rc < 0) {
         int r = mjl_fail(L, e, "image client");
         mj_error_free(e);
         return r;
@@ -266,12 +336,9 @@ static int client_request(lua_State *L)
     static const char *const keys[] = {"method", "url", "headers", "max_body", "insecure", NULL};
     mj_http_client_t *c = mjl_check_client(L, 1);
     luaL_checktype(L, 2, LUA_TTABLE);
-    check_keys(L, 2, "request", keys);
+    mjl_image_check_keys(L, 2, "request", keys);
     mjl_arena_t *a = mjl_arena_new(L);
-    request_ud_t *u = lua_newuserdatauv(L, sizeof(*u), 0);
-    memset(u, 0, sizeof(*u));
-    luaL_setmetatable(L, REQUEST_MT);
-    lua_toclose(L, -1);
+    request_ud_t *u = mjl_new_tbc(L, sizeof(request_ud_t), REQUEST_MT);
     u->req.method = mjl_image_opt_field(L, 2, "method");
     u->req.url = mjl_image_opt_field(L, 2, "url");
     if (!u->req.url)
@@ -296,7 +363,7 @@ static int client_request(lua_State *L)
 
 static mj_hash_algo_t check_algo(lua_State *L, int idx)
 {
-    const char *algo = luaL_checkstring(L, idx);
+    const char *algo = mjl_checkcstring(L, idx);
     if (strcmp(algo, "sha256") == 0)
         return MJ_HASH_SHA256;
     if (strcmp(algo, "sha512") == 0)
@@ -327,7 +394,7 @@ static int image_digest_valid(lua_State *L)
 {
     size_t len;
     const char *s = lua_tolstring(L, 1, &len);
-    lua_pushboolean(L, lua_type(L, 1) == LUA_TSTRING && strlen(s) == len && mj_digest_valid(s));
+    lua_pushboolean(L, lua_type(L, 1) == LUA_TSTRING && strlen(s) == len && mj_digest_valid(s)); /* never raises */
     return 1;
 }
 
@@ -388,8 +455,8 @@ static int image_euid(lua_State *L)
 static int image_status_error(lua_State *L)
 {
     lua_Integer status = luaL_checkinteger(L, 1);
-    const char *retry_after = luaL_optstring(L, 2, NULL);
-    const char *what = luaL_checkstring(L, 3);
+    const char *retry_after = mjl_optcstring(L, 2, NULL);
+    const char *what = mjl_checkcstring(L, 3);
     mj_error_t *e = mj_http_status_error((long)status, retry_after, what);
     mjl_push_error(L, e);
     mj_error_free(e);
@@ -417,31 +484,9 @@ static const luaL_Reg client_methods[] = {
 void mjl_image_register(lua_State *L)
 {
     int core = lua_gettop(L);
-    if (luaL_newmetatable(L, ARENA_MT)) {
-        lua_pushcfunction(L, arena_release);
-        lua_setfield(L, -2, "__gc");
-        lua_pushcfunction(L, arena_release);
-        lua_setfield(L, -2, "__close");
-    }
-    lua_pop(L, 1);
-    if (luaL_newmetatable(L, REQUEST_MT)) {
-        lua_pushcfunction(L, request_release);
-        lua_setfield(L, -2, "__gc");
-        lua_pushcfunction(L, request_release);
-        lua_setfield(L, -2, "__close");
-    }
-    lua_pop(L, 1);
-    if (luaL_newmetatable(L, CLIENT_MT)) {
-        luaL_newlib(L, client_methods);
-        lua_setfield(L, -2, "__index");
-        lua_pushcfunction(L, client_release);
-        lua_setfield(L, -2, "__gc");
-        lua_pushcfunction(L, client_release);
-        lua_setfield(L, -2, "__close");
-        lua_pushliteral(L, "moonjail.image_client");
-        lua_setfield(L, -2, "__name");
-    }
-    lua_pop(L, 1);
+    mjl_image_type(L, ARENA_MT, NULL, arena_release);
+    mjl_image_type(L, REQUEST_MT, NULL, request_release);
+    mjl_image_type(L, CLIENT_MT, client_methods, client_release);
 
     luaL_newlib(L, image_funcs);
     lua_pushvalue(L, -1);

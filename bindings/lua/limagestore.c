@@ -1,8 +1,9 @@
 /* limagestore.c — the Store and Lease userdata of the Lua binding, over core/src/image.
  *
- * Owns: image.store(root) → Store{root, blob_path, has, read, put, fetch, set_image, image,
- * images, remove_image, lease, in_use, gc, refs, close}, Lease{id, fd, release, detach}, and the
- * Lua shape of image records and fetch results.
+ * Owns: image.store(root) → Store{root, blob_path, has, read, put, put_file, fetch, set_image,
+ * image, images, remove_image, lease, in_use, gc, refs, close} (unpack_layers and layer_path are
+ * limagelayer.c's), Lease{id, fd, release, detach}, and the Lua shape of image records and fetch
+ * results.
  * Must never: decide which blobs an image needs or where the store is (image.lua does), raise
  * while C memory is not owned by a to-be-closed userdata, or let a Lua error escape through
  * libcurl (the progress function runs under lua_pcall; its error is raised after cleanup).
@@ -10,41 +11,34 @@
  * raise "attempt to use a closed image store" (or "… lease").
  */
 #define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <lauxlib.h>
 #include <lua.h>
 
+#include "error.h"
 #include "image/gc.h"
+#include "image/layerstore.h"
 #include "image/lease.h"
 #include "image/records.h"
 #include "image/store.h"
 #include "image/transfer.h"
+#include "largs.h"
 #include "limage.h"
 #include "lerror.h"
+#include "ltree.h"
 #include "lutil.h"
 
-#define STORE_MT "moonjail.image_store"
-#define LEASE_MT "moonjail.image_lease"
 #define JOBS_MT "moonjail.image_jobs"
 #define RECORDS_MT "moonjail.image_records"
 #define MAX_JOBS 4096
 #define MAX_SAFE_INTEGER 9007199254740992.0 /* 2^53: JSON numbers above lose precision */
-
-typedef struct {
-    mj_store_t *store;
-} store_ud_t;
-
-typedef struct {
-    mj_lease_t *lease;
-} lease_ud_t;
-
-typedef struct {
-    mj_blob_fetch_t *jobs;
-    size_t n;
-} jobs_ud_t;
 
 static int fail_free(lua_State *L, mj_error_t *e, const char *fallback)
 {
@@ -55,17 +49,12 @@ static int fail_free(lua_State *L, mj_error_t *e, const char *fallback)
 
 static mj_store_t *check_store(lua_State *L)
 {
-    store_ud_t *u = luaL_checkudata(L, 1, STORE_MT);
-    if (!u->store)
-        luaL_error(L, "attempt to use a closed image store");
-    return u->store;
+    return ((mjl_handle_t *)mjl_handle_check(L, 1, &mjl_image_store_type))->handle;
 }
 
 static int store_release(lua_State *L)
 {
-    store_ud_t *u = luaL_checkudata(L, 1, STORE_MT);
-    mj_store_close(u->store);
-    u->store = NULL;
+    mjl_handle_release(L, 1, &mjl_image_store_type);
     return 0;
 }
 
@@ -78,12 +67,13 @@ static int store_close(lua_State *L)
 /* image.store(root) -> Store | nil, err */
 static int image_store(lua_State *L)
 {
-    const char *root = mjl_image_cstring(L, 1, "store root");
-    store_ud_t *u = lua_newuserdatauv(L, sizeof(*u), 0);
-    u->store = NULL;
-    luaL_setmetatable(L, STORE_MT);
+    const char *root = mjl_tocstring(L, 1, "store root");
+    mjl_handle_t *u = mjl_handle_new(L, &mjl_image_store_type, sizeof(*u), 0);
+    mj_store_t *s = NULL;
     mj_error_t *e = NULL;
-    if (mj_store_open(root, &u->store, &e) < 0)
+    int rc = mj_store_open(root, &s, &e);
+    u->handle = s;
+    if (rc < 0)
         return fail_free(L, e, "image store");
     return 1;
 }
@@ -99,7 +89,7 @@ static int store_blob_path(lua_State *L)
 {
     mj_store_t *s = check_store(L);
     mj_error_t *e = NULL;
-    char *path = mj_store_blob_path(s, mjl_image_cstring(L, 2, "digest"), &e);
+    char *path = mj_store_blob_path(s, mjl_tocstring(L, 2, "digest"), &e);
     if (!path)
         return fail_free(L, e, "blob path");
     lua_pushstring(L, path); /* may raise: free first is not possible, so copy through the stack */
@@ -113,7 +103,7 @@ static int store_has(lua_State *L)
     mj_store_t *s = check_store(L);
     uint64_t size = 0;
     mj_error_t *e = NULL;
-    int r = mj_store_has_blob(s, mjl_image_cstring(L, 2, "digest"), &size, &e);
+    int r = mj_store_has_blob(s, mjl_tocstring(L, 2, "digest"), &size, &e);
     if (r < 0)
         return fail_free(L, e, "blob lookup");
     lua_pushboolean(L, r);
@@ -127,7 +117,7 @@ static int store_has(lua_State *L)
 static int store_read(lua_State *L)
 {
     mj_store_t *s = check_store(L);
-    const char *digest = mjl_image_cstring(L, 2, "digest");
+    const char *digest = mjl_tocstring(L, 2, "digest");
     lua_Integer max = luaL_checkinteger(L, 3);
     luaL_argcheck(L, max > 0 && max <= (1 << 30), 3, "from 1 to 2^30 bytes");
     mjl_arena_t *a = mjl_arena_new(L);
@@ -146,7 +136,7 @@ static int store_read(lua_State *L)
 static int store_put(lua_State *L)
 {
     mj_store_t *s = check_store(L);
-    const char *digest = mjl_image_cstring(L, 2, "digest");
+    const char *digest = mjl_tocstring(L, 2, "digest");
     size_t len;
     const char *data = luaL_checklstring(L, 3, &len);
     mj_error_t *e = NULL;
@@ -156,7 +146,82 @@ static int store_put(lua_State *L)
     return 1;
 }
 
+/* store:put_file(digest, path, size) -> true | nil, err (IMAGE when the file does not hold
+ * size bytes that hash to digest) */
+static int store_put_file(lua_State *L)
+{
+    mj_store_t *s = check_store(L);
+    const char *digest = mjl_tocstring(L, 2, "digest");
+    const char *path = mjl_tocstring(L, 3, "path");
+    lua_Integer size = luaL_checkinteger(L, 4);
+    luaL_argcheck(L, size >= 0, 4, "a size in bytes");
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    struct stat st;
+    mj_error_t *e = NULL;
+    if (fd < 0 || fstat(fd, &st) < 0)
+        e = mj_error_sys(MJ_ERR_FILE_OPERATION_FAILED, errno, "blob %s: cannot read %s", digest, path);
+    else if (!S_ISREG(st.st_mode))
+        e = mj_error_new(MJ_ERR_IMAGE, EINVAL, "blob %s: %s is not a regular file", digest, path);
+    else
+        mj_store_put_file(s, digest, fd, (uint64_t)size, &e);
+    if (fd >= 0)
+        close(fd);
+    if (e)
+        return fail_free(L, e, "blob put");
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* store:stage() -> path | nil, err: a new private directory layers/.unpack-<id> for staging (an
+ * archive extracted by a load); store:unstage(path) removes one (only such a directory). */
+static int store_stage(lua_State *L)
+{
+    mj_store_t *s = check_store(L);
+    mjl_arena_t *a = mjl_arena_new(L);
+    mjl_arena_reserve(L, a);
+    char *path = NULL;
+    mj_error_t *e = NULL;
+    int rc = mj_store_stage_dir(s, &path, &e);
+    mjl_arena_keep(a, path);
+    if (rc < 0)
+        return fail_free(L, e, "staging directory");
+    lua_pushstring(L, path);
+    return 1;
+}
+
+static int store_unstage(lua_State *L)
+{
+    mj_store_t *s = check_store(L);
+    const char *path = mjl_tocstring(L, 2, "path");
+    mj_error_t *e = NULL;
+    if (mj_store_unstage_dir(s, path, &e) < 0)
+        return fail_free(L, e, "staging directory");
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
 /* ---------------------------------------------------------------- records */
+
+/* t[field], an array of min to 10000 strings, borrowed into *v (nil: none when min is 0); the
+ * table stays on the stack, so the strings stay alive. */
+static void check_digests(lua_State *L, int t, const char *field, lua_Integer min, mjl_arena_t *a, mj_strv_t *v)
+{
+    lua_getfield(L, t, field);
+    if (lua_isnil(L, -1) && min == 0)
+        return;
+    luaL_checktype(L, -1, LUA_TTABLE);
+    int list = lua_gettop(L);
+    lua_Integer n = luaL_len(L, list);
+    if (n < min || n > 10000)
+        luaL_error(L, "image record: %d to 10000 %s", (int)min, field);
+    v->v = mjl_arena_alloc(L, a, ((size_t)n + 1) * sizeof(char *));
+    v->n = v->cap = (size_t)n;
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_rawgeti(L, list, i);
+        v->v[i - 1] = (char *)mjl_tocstring(L, -1, field);
+        lua_pop(L, 1); /* alive: the table holds it */
+    }
+}
 
 /* The record table at idx, borrowed into *r (strings stay Lua's; arrays in the arena). */
 static void check_record(lua_State *L, int idx, mjl_arena_t *a, mj_image_record_t *r)
@@ -172,18 +237,16 @@ static void check_record(lua_State *L, int idx, mjl_arena_t *a, mj_image_record_
         luaL_error(L, "image record: name, platform and digest are required");
     lua_getfield(L, idx, "pulled");
     r->pulled = lua_isnil(L, -1) ? 0 : luaL_checknumber(L, -1);
-    lua_getfield(L, idx, "blobs");
-    luaL_checktype(L, -1, LUA_TTABLE);
-    int blobs = lua_gettop(L);
-    lua_Integer n = luaL_len(L, blobs);
-    if (n < 1 || n > 10000)
-        luaL_error(L, "image record: 1 to 10000 blobs");
-    r->blobs.v = mjl_arena_alloc(L, a, ((size_t)n + 1) * sizeof(char *));
-    r->blobs.n = r->blobs.cap = (size_t)n;
-    for (lua_Integer i = 1; i <= n; i++) {
-        lua_rawgeti(L, blobs, i);
-        r->blobs.v[i - 1] = (char *)mjl_image_cstring(L, -1, "image record blob");
-        lua_pop(L, 1); /* alive: the blobs table holds it */
+    check_digests(L, idx, "blobs", 1, a, &r->blobs);
+    check_digests(L, idx, "layers", 0, a, &r->layers);
+}
+
+static void push_strings(lua_State *L, const mj_strv_t *v)
+{
+    lua_createtable(L, (int)v->n, 0);
+    for (size_t i = 0; i < v->n; i++) {
+        lua_pushstring(L, v->v[i]);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
     }
 }
 
@@ -205,12 +268,10 @@ static void push_record(lua_State *L, const mj_image_record_t *r)
         lua_setfield(L, -2, "holder");
     }
     mjl_set_num(L, "pulled", r->pulled);
-    lua_createtable(L, (int)r->blobs.n, 0);
-    for (size_t i = 0; i < r->blobs.n; i++) {
-        lua_pushstring(L, r->blobs.v[i]);
-        lua_rawseti(L, -2, (lua_Integer)i + 1);
-    }
+    push_strings(L, &r->blobs);
     lua_setfield(L, -2, "blobs");
+    push_strings(L, &r->layers);
+    lua_setfield(L, -2, "layers");
 }
 
 /* store:set_image(record) -> true | nil, err */
@@ -246,19 +307,15 @@ static int records_release(lua_State *L)
 
 static records_ud_t *new_records(lua_State *L)
 {
-    records_ud_t *u = lua_newuserdatauv(L, sizeof(*u), 0);
-    memset(u, 0, sizeof(*u));
-    luaL_setmetatable(L, RECORDS_MT);
-    lua_toclose(L, -1);
-    return u;
+    return mjl_new_tbc(L, sizeof(records_ud_t), RECORDS_MT);
 }
 
 /* store:image(name, platform) -> record | false | nil, err */
 static int store_image(lua_State *L)
 {
     mj_store_t *s = check_store(L);
-    const char *name = mjl_image_cstring(L, 2, "name");
-    const char *platform = mjl_image_cstring(L, 3, "platform");
+    const char *name = mjl_tocstring(L, 2, "name");
+    const char *platform = mjl_tocstring(L, 3, "platform");
     records_ud_t *u = new_records(L);
     mj_error_t *e = NULL;
     int r = mj_store_image_get(s, name, platform, &u->one, &e);
@@ -295,7 +352,7 @@ static int store_remove_image(lua_State *L)
 {
     mj_store_t *s = check_store(L);
     mj_error_t *e = NULL;
-    int r = mj_store_image_remove(s, mjl_image_cstring(L, 2, "name"), mjl_image_cstring(L, 3, "platform"), &e);
+    int r = mj_store_image_remove(s, mjl_tocstring(L, 2, "name"), mjl_tocstring(L, 3, "platform"), &e);
     if (r < 0)
         return fail_free(L, e, "image record");
     lua_pushboolean(L, r);
@@ -306,17 +363,12 @@ static int store_remove_image(lua_State *L)
 
 static mj_lease_t *check_lease(lua_State *L)
 {
-    lease_ud_t *u = luaL_checkudata(L, 1, LEASE_MT);
-    if (!u->lease)
-        luaL_error(L, "attempt to use a closed image lease");
-    return u->lease;
+    return ((mjl_handle_t *)mjl_handle_check(L, 1, &mjl_image_lease_type))->handle;
 }
 
 static int lease_release(lua_State *L)
 {
-    lease_ud_t *u = luaL_checkudata(L, 1, LEASE_MT);
-    mj_lease_release(u->lease);
-    u->lease = NULL;
+    mjl_handle_release(L, 1, &mjl_image_lease_type);
     return 0;
 }
 
@@ -328,10 +380,9 @@ static int lease_release_method(lua_State *L)
 
 static int lease_detach(lua_State *L)
 {
-    lease_ud_t *u = luaL_checkudata(L, 1, LEASE_MT);
-    check_lease(L);
-    mj_lease_detach(u->lease);
-    u->lease = NULL;
+    mjl_handle_t *u = mjl_handle_check(L, 1, &mjl_image_lease_type);
+    mj_lease_detach(u->handle);
+    u->handle = NULL;
     return 0;
 }
 
@@ -351,43 +402,44 @@ static int lease_fd(lua_State *L)
 static int store_lease(lua_State *L)
 {
     mj_store_t *s = check_store(L);
-    const char *holder = lua_isnoneornil(L, 3) ? NULL : mjl_image_cstring(L, 3, "holder");
-    lease_ud_t *u = lua_newuserdatauv(L, sizeof(*u), 0);
-    u->lease = NULL;
-    luaL_setmetatable(L, LEASE_MT);
+    const char *holder = lua_isnoneornil(L, 3) ? NULL : mjl_tocstring(L, 3, "holder");
+    mjl_handle_t *u = mjl_handle_new(L, &mjl_image_lease_type, sizeof(*u), 0);
     int ud = lua_gettop(L);
     mjl_arena_t *a = mjl_arena_new(L);
     mj_image_record_t r;
     check_record(L, 2, a, &r);
+    mj_lease_t *lease = NULL;
     mj_error_t *e = NULL;
-    if (mj_store_lease(s, &r, holder, &u->lease, &e) < 0)
+    int rc = mj_store_lease(s, &r, holder, &lease, &e);
+    u->handle = lease;
+    if (rc < 0)
         return fail_free(L, e, "image lease");
     lua_pushvalue(L, ud);
+    return 1;
+}
+
+/* A count the store keeps of the digest at 2: count | nil, err. */
+static int digest_count(lua_State *L, int (*count)(mj_store_t *, const char *, mj_error_t **), const char *what)
+{
+    mj_store_t *s = check_store(L);
+    mj_error_t *e = NULL;
+    int n = count(s, mjl_tocstring(L, 2, "digest"), &e);
+    if (n < 0)
+        return fail_free(L, e, what);
+    lua_pushinteger(L, n);
     return 1;
 }
 
 /* store:in_use(digest) -> count of live leases | nil, err */
 static int store_in_use(lua_State *L)
 {
-    mj_store_t *s = check_store(L);
-    mj_error_t *e = NULL;
-    int n = mj_store_image_in_use(s, mjl_image_cstring(L, 2, "digest"), &e);
-    if (n < 0)
-        return fail_free(L, e, "image leases");
-    lua_pushinteger(L, n);
-    return 1;
+    return digest_count(L, mj_store_image_in_use, "image leases");
 }
 
-/* store:refs(digest) -> reference count | nil, err */
+/* store:refs(digest) -> reference count (records and live leases listing the blob or layer) | nil, err */
 static int store_refs(lua_State *L)
 {
-    mj_store_t *s = check_store(L);
-    mj_error_t *e = NULL;
-    int n = mj_store_blob_refs(s, mjl_image_cstring(L, 2, "digest"), &e);
-    if (n < 0)
-        return fail_free(L, e, "blob references");
-    lua_pushinteger(L, n);
-    return 1;
+    return digest_count(L, mj_store_blob_refs, "blob references");
 }
 
 /* store:gc{wait = false, partial_max_age = seconds (0: all)} -> stats | nil, err */
@@ -408,12 +460,15 @@ static int store_gc(lua_State *L)
     mj_error_t *e = NULL;
     if (mj_store_gc(s, wait, age, &st, &e) < 0)
         return fail_free(L, e, "image store collection");
-    lua_createtable(L, 0, 5);
+    lua_createtable(L, 0, 8);
     mjl_set_int(L, "blobs_removed", mjl_clamp_u64(st.blobs_removed));
     mjl_set_int(L, "bytes_removed", mjl_clamp_u64(st.bytes_removed));
     mjl_set_int(L, "partials_removed", mjl_clamp_u64(st.partials_removed));
     mjl_set_int(L, "leases_removed", mjl_clamp_u64(st.leases_removed));
     mjl_set_int(L, "kept", mjl_clamp_u64(st.kept));
+    mjl_set_int(L, "layers_removed", mjl_clamp_u64(st.layers_removed));
+    mjl_set_int(L, "layers_kept", mjl_clamp_u64(st.layers_kept));
+    mjl_set_int(L, "unpacks_removed", mjl_clamp_u64(st.unpacks_removed));
     return 1;
 }
 
@@ -421,40 +476,23 @@ static int store_gc(lua_State *L)
 
 static int jobs_release(lua_State *L)
 {
-    jobs_ud_t *u = luaL_checkudata(L, 1, JOBS_MT);
+    mjl_jobs_t *u = luaL_checkudata(L, 1, JOBS_MT);
+    mj_blob_fetch_t *jobs = u->v;
     for (size_t i = 0; i < u->n; i++)
-        mj_blob_fetch_clear(&u->jobs[i]);
+        mj_blob_fetch_clear(&jobs[i]);
     u->n = 0;
     return 0;
 }
 
-typedef struct {
-    lua_State *L;
-    int fn;       /* stack index of the progress function, 0 for none */
-    int err_slot; /* stack index where a raised error is kept */
-    bool raised;
-} progress_ctx_t;
-
 static int fetch_progress(void *ud, size_t index, uint64_t done, uint64_t total)
 {
-    progress_ctx_t *x = ud;
-    lua_State *L = x->L;
-    if (!x->fn || x->raised)
+    mjl_progress_t *x = ud;
+    if (!mjl_progress_push(x, 3))
         return x->raised;
-    if (!lua_checkstack(L, 6))
-        return 0;
-    lua_pushvalue(L, x->fn);
-    lua_pushinteger(L, (lua_Integer)index + 1);
-    lua_pushinteger(L, mjl_clamp_u64(done));
-    lua_pushinteger(L, mjl_clamp_u64(total));
-    if (lua_pcall(L, 3, 1, 0) != LUA_OK) {
-        lua_replace(L, x->err_slot);
-        x->raised = true;
-        return 1;
-    }
-    int cancel = lua_isboolean(L, -1) && !lua_toboolean(L, -1);
-    lua_pop(L, 1);
-    return cancel;
+    lua_pushinteger(x->L, (lua_Integer)index + 1);
+    lua_pushinteger(x->L, mjl_clamp_u64(done));
+    lua_pushinteger(x->L, mjl_clamp_u64(total));
+    return mjl_progress_call(x, 3);
 }
 
 static lua_Integer check_size_field(lua_State *L, int t)
@@ -500,35 +538,14 @@ static int store_fetch(lua_State *L)
     static const char *const keys[] = {"url", "headers", "digest", "size", "insecure", NULL};
     mj_store_t *s = check_store(L);
     mj_http_client_t *c = mjl_check_client(L, 2);
-    luaL_checktype(L, 3, LUA_TTABLE);
-    if (!lua_isnoneornil(L, 4))
-        luaL_checktype(L, 4, LUA_TFUNCTION);
-    lua_settop(L, 4);
-    lua_pushnil(L); /* 5: the progress function's error, if it raises */
-    lua_Integer n = luaL_len(L, 3);
-    if (n < 0 || n > MAX_JOBS)
-        return luaL_error(L, "fetch: at most %d blobs at once", MAX_JOBS);
+    lua_Integer n = mjl_image_job_args(L, 3, 4, MAX_JOBS, "fetch: blobs");
     mjl_arena_t *a = mjl_arena_new(L);
-    jobs_ud_t *ju = lua_newuserdatauv(L, sizeof(*ju), 0);
-    memset(ju, 0, sizeof(*ju));
-    luaL_setmetatable(L, JOBS_MT);
-    lua_toclose(L, -1);
-    mj_blob_fetch_t *jobs = mjl_arena_alloc(L, a, ((size_t)n + 1) * sizeof(*jobs));
-    ju->jobs = jobs;
-    ju->n = (size_t)n;
+    mj_blob_fetch_t *jobs = mjl_image_jobs_new(L, a, JOBS_MT, n, sizeof(*jobs));
     for (lua_Integer i = 1; i <= n; i++) {
         lua_rawgeti(L, 3, i);
         int t = lua_gettop(L);
         luaL_checktype(L, t, LUA_TTABLE);
-        lua_pushnil(L);
-        while (lua_next(L, t)) {
-            lua_pop(L, 1);
-            bool ok = false;
-            for (const char *const *k = keys; *k && !ok; k++)
-                ok = lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), *k) == 0;
-            if (!ok)
-                return luaL_error(L, "fetch: unknown blob field '%s'", luaL_tolstring(L, -1, NULL));
-        }
+        mjl_image_check_keys(L, t, "fetch: blob", keys);
         mj_blob_fetch_t *j = &jobs[i - 1];
         j->url = mjl_image_opt_field(L, t, "url");
         j->digest = mjl_image_opt_field(L, t, "digest");
@@ -541,13 +558,12 @@ static int store_fetch(lua_State *L)
         j->insecure = lua_toboolean(L, -1);
         lua_settop(L, t - 1); /* the strings stay alive in the job tables */
     }
-    progress_ctx_t x = {.L = L, .fn = lua_isnil(L, 4) ? 0 : 4, .err_slot = 5};
+    mjl_progress_t x = mjl_progress_at(L, 4);
     mj_error_t *e = NULL;
     int failed = mj_image_fetch_blobs(s, c, jobs, (size_t)n, fetch_progress, &x, &e);
     if (x.raised) {
         mj_error_free(e);
-        lua_pushvalue(L, 5);
-        return lua_error(L); /* the jobs and the arena are closed on the way out */
+        return mjl_progress_rethrow(&x); /* the jobs and the arena are closed on the way out */
     }
     if (failed < 0)
         return fail_free(L, e, "blob fetch");
@@ -567,6 +583,9 @@ static const luaL_Reg store_methods[] = {
     {"has", store_has},
     {"read", store_read},
     {"put", store_put},
+    {"put_file", store_put_file},
+    {"stage", store_stage},
+    {"unstage", store_unstage},
     {"fetch", store_fetch},
     {"set_image", store_set_image},
     {"image", store_image},
@@ -588,30 +607,15 @@ static const luaL_Reg lease_methods[] = {
     {NULL, NULL},
 };
 
-static void new_type(lua_State *L, const char *name, const luaL_Reg *methods, lua_CFunction release)
-{
-    if (luaL_newmetatable(L, name)) {
-        if (methods) {
-            lua_newtable(L);
-            luaL_setfuncs(L, methods, 0);
-            lua_setfield(L, -2, "__index");
-        }
-        lua_pushcfunction(L, release);
-        lua_setfield(L, -2, "__gc");
-        lua_pushcfunction(L, release);
-        lua_setfield(L, -2, "__close");
-    }
-    lua_pop(L, 1);
-}
-
 void mjl_image_store_register(lua_State *L)
 {
-    new_type(L, STORE_MT, store_methods, store_release);
-    new_type(L, LEASE_MT, lease_methods, lease_release);
-    new_type(L, JOBS_MT, NULL, jobs_release);
-    new_type(L, RECORDS_MT, NULL, records_release);
+    mjl_image_type(L, mjl_image_store_type.mt, store_methods, store_release);
+    mjl_image_type(L, mjl_image_lease_type.mt, lease_methods, lease_release);
+    mjl_image_type(L, JOBS_MT, NULL, jobs_release);
+    mjl_image_type(L, RECORDS_MT, NULL, records_release);
     lua_getfield(L, -1, "image"); /* core.image, made by mjl_image_register below us */
     lua_pushcfunction(L, image_store);
     lua_setfield(L, -2, "store");
+    mjl_tree_add_to_images(L); /* unpack_archive, walk, sha256_file, remove_tree (ltree.c) */
     lua_pop(L, 1);
 }

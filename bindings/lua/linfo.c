@@ -10,6 +10,7 @@
 #include <lua.h>
 
 #include "embedded.h"
+#include "largs.h"
 #include "lbox.h"
 #include "linfo.h"
 #include "moonjail/moonjail.h"
@@ -18,7 +19,7 @@
 static int core_policy_source(lua_State *L)
 {
     size_t len = 0;
-    const char *src = mjl_policy_source(luaL_checkstring(L, 1), &len);
+    const char *src = mjl_policy_source(mjl_checkcstring(L, 1), &len);
     if (src == NULL)
         lua_pushnil(L);
     else
@@ -74,7 +75,7 @@ static int core_doctor(lua_State *L)
 /* core.syscall_known(name) -> boolean */
 static int core_syscall_known(lua_State *L)
 {
-    lua_pushboolean(L, mj_seccomp_syscall_known(luaL_checkstring(L, 1)));
+    lua_pushboolean(L, mj_seccomp_syscall_known(mjl_checkcstring(L, 1)));
     return 1;
 }
 

@@ -8,9 +8,10 @@
  * it stands above all of them (docs/lua-api.md, "The core.run contract", lists the primitives).
  *
  * The layers of bindings/lua, bottom to top; a file calls only files of a lower layer:
- *   embedded_data (generated) < embedded.c < lbox.c < lerror.c
- *   < lopts.c, lresult.c, lhandle.c < lprocess.c < lsandbox.c
- *   < lrun.c, lposix.c, ltree.c, linfo.c, limage.c < limagestore.c < lmoonjail.c
+ *   embedded_data (generated), lbox.c, lerror.c, lbudget.c, largs.c
+ *   < embedded.c, lopts.c, lresult.c, lhandle.c, lmatch.c
+ *   < lprocess.c, lrun.c, lposix.c, ltree.c, limage.c, lisolate.c
+ *   < lsandbox.c, linfo.c, limagestore.c, limagelayer.c < lmoonjail.c  (docs/architecture.md holds the list)
  * (lutil.h holds inline helpers only; main.c, the executable, stands on lmoonjail.c.)
  */
 #include <lauxlib.h>
@@ -18,9 +19,11 @@
 
 #include "embedded.h"
 #include "lbox.h"
+#include "lbudget.h"
 #include "lerror.h"
 #include "linfo.h"
 #include "limage.h"
+#include "lisolate.h"
 #include "lmoonjail.h"
 #include "lposix.h"
 #include "lprocess.h"
@@ -31,6 +34,7 @@
 int luaopen_moonjail(lua_State *L)
 {
     mjl_install_searcher(L); /* idempotent */
+    mjl_budget_install(L);   /* the counting allocator untrusted code runs under; idempotent */
 
     lua_newtable(L); /* core */
     mjl_box_register(L);
@@ -43,6 +47,8 @@ int luaopen_moonjail(lua_State *L)
     mjl_info_register(L);    /* core.version, core.doctor, core.policy_source, … */
     mjl_image_register(L);   /* core.image = package.loaded["moonjail.imagecore"] (limage.c) */
     mjl_image_store_register(L); /* core.image.store, the Store and Lease types (limagestore.c) */
+    mjl_image_layer_register(L); /* the Store's unpack_layers and layer_path (limagelayer.c) */
+    mjl_isolate_register(L); /* core.eval_data, core.limited, core.plain, core.string_lib */
 
     lua_getglobal(L, "require");
     lua_pushliteral(L, "moonjail.api");

@@ -15,6 +15,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 
+#include "largs.h"
 #include "lopts.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
@@ -45,7 +46,7 @@ static const char *spec_string(lua_State *L, int spec, const char *field, bool o
         lua_pop(L, 1);
         return NULL;
     }
-    const char *s = lua_tostring(L, -1);
+    const char *s = mjl_tocstring(L, -1, field);
     lua_pop(L, 1); /* the spec table keeps the string alive */
     return s;
 }
@@ -101,7 +102,7 @@ static const char *array_string(lua_State *L, int arr, const char *field, lua_In
     if (lua_geti(L, arr, i) != LUA_TSTRING)
         luaL_error(L, "moonjail core: spec field '%s[%d]' must be a string (got %s)", field,
                    (int)i, luaL_typename(L, -1));
-    const char *s = lua_tostring(L, -1);
+    const char *s = mjl_tocstring(L, -1, field);
     lua_pop(L, 1);
     return s;
 }
@@ -113,6 +114,8 @@ static int env_next(lua_State *L, int tbl)
         return 0;
     if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING)
         luaL_error(L, "moonjail core: spec field 'env' must map strings to strings");
+    mjl_tocstring(L, -2, "env");
+    mjl_tocstring(L, -1, "env");
     return 1;
 }
 
@@ -294,7 +297,7 @@ static int rlimits(lua_State *L, int tbl, const struct spec_rule *r, mj_config_t
     (void)r;
     lua_pushnil(L);
     while (lua_next(L, tbl) != 0) {
-        const char *key = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+        const char *key = lua_type(L, -2) == LUA_TSTRING ? mjl_tocstring(L, -2, "rlimits") : NULL;
         size_t k = 0, nk = ARRAY_LEN(rlimit_names);
         while (key != NULL && k < nk && strcmp(rlimit_names[k].name, key) != 0)
             k++;
@@ -335,7 +338,7 @@ static int seccomp_base(lua_State *L, int sc, const struct spec_rule *r, mj_conf
         lua_rawgeti(L, bt, (lua_Integer)i + 1);
         if (lua_type(L, -1) != LUA_TSTRING)
             return luaL_error(L, "moonjail core: spec field 'seccomp.base' must hold strings");
-        names[i] = lua_tostring(L, -1);
+        names[i] = mjl_tocstring(L, -1, "seccomp.base");
         lua_pop(L, 1); /* the string stays alive in the table */
     }
     int rc = mj_config_seccomp_base(cfg, names, n, err);
@@ -403,8 +406,7 @@ static int limits(lua_State *L, int t, const struct spec_rule *r, mj_config_t *c
         bool ioreq = limit_flag(L, t, "io_required");
         for (lua_Integer i = 1; lua_rawgeti(L, io, i) == LUA_TTABLE; i++) {
             int e = lua_gettop(L);
-            lua_getfield(L, e, "device");
-            const char *dev = lua_tostring(L, -1);
+            const char *dev = lua_getfield(L, e, "device") == LUA_TNIL ? NULL : mjl_tocstring(L, -1, "limits.io.device");
             double v[4] = {limit_number(L, e, "read_bps"), limit_number(L, e, "write_bps"),
                            limit_number(L, e, "read_iops"), limit_number(L, e, "write_iops")};
             int rc = mj_config_add_io_limit(cfg, dev, (uint64_t)v[0], (uint64_t)v[1], (uint64_t)v[2], (uint64_t)v[3],

@@ -1,7 +1,7 @@
 /* lposix.c — the small POSIX library of the Lua binding: what the Lua side needs of the host
  * that Lua 5.4 itself lacks.
  *
- * Owns: core.path_kind, core.lstat_type, core.realpath, core.list_dir, core.mkdir_private,
+ * Owns: core.path_kind, core.lstat_type, core.realpath, core.readable, core.list_dir, core.mkdir_private,
  * core.chmod, core.process_start, core.euid, core.sleep, core.now and core.platform.
  * Must never: follow a symlink where the function says it does not (lstat_type, chmod, list_dir),
  * touch anything of a sandbox, or return moonjail error objects: these answer nil, message (and
@@ -23,6 +23,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 
+#include "largs.h"
 #include "lbox.h"
 #include "lposix.h"
 #include "lresult.h"
@@ -31,7 +32,7 @@
 static int core_path_kind(lua_State *L)
 {
     struct stat st;
-    if (stat(luaL_checkstring(L, 1), &st) < 0) {
+    if (stat(mjl_checkcstring(L, 1), &st) < 0) {
         int saved = errno;
         lua_pushnil(L);
         lua_pushstring(L, strerror(saved));
@@ -56,7 +57,7 @@ static int push_errno(lua_State *L, const char *what, const char *path)
  * writable by group or others, so nobody else can plant files in our working trees. */
 static int core_mkdir_private(lua_State *L)
 {
-    const char *path = luaL_checkstring(L, 1);
+    const char *path = mjl_checkcstring(L, 1);
     lua_Integer mode = luaL_optinteger(L, 2, 0700);
     if (mode < 0 || mode > 0777)
         return luaL_argerror(L, 2, "a mode between 0 and 0777 expected");
@@ -78,7 +79,7 @@ static int core_mkdir_private(lua_State *L)
 /* core.chmod(path, mode) -> true | nil, msg  (never follows a symlink) */
 static int core_chmod(lua_State *L)
 {
-    const char *path = luaL_checkstring(L, 1);
+    const char *path = mjl_checkcstring(L, 1);
     lua_Integer mode = luaL_checkinteger(L, 2);
     if (mode < 0 || mode > 07777)
         return luaL_argerror(L, 2, "a mode between 0 and 07777 expected");
@@ -99,7 +100,7 @@ static int core_chmod(lua_State *L)
 /* core.realpath(path) -> the canonical absolute path (symlinks resolved) | nil, msg */
 static int core_realpath(lua_State *L)
 {
-    const char *path = luaL_checkstring(L, 1);
+    const char *path = mjl_checkcstring(L, 1);
     char *r = realpath(path, NULL);
     if (!r)
         return push_errno(L, "resolving", path);
@@ -108,10 +109,17 @@ static int core_realpath(lua_State *L)
     return 1;
 }
 
+/* core.readable(path) -> boolean: may the caller's real ids read path (access(2), R_OK)? */
+static int core_readable(lua_State *L)
+{
+    lua_pushboolean(L, access(mjl_checkcstring(L, 1), R_OK) == 0);
+    return 1;
+}
+
 /* core.lstat_type(path) -> "file" | "directory" | "symlink" | "other" | nil (missing), msg */
 static int core_lstat_type(lua_State *L)
 {
-    const char *path = luaL_checkstring(L, 1);
+    const char *path = mjl_checkcstring(L, 1);
     struct stat st;
     if (lstat(path, &st) < 0)
         return push_errno(L, "checking", path);
@@ -130,7 +138,7 @@ static int cmp_str(const void *a, const void *b)
 /* core.list_dir(path) -> sorted array of names (no "." or "..") | nil, msg  (one level) */
 static int core_list_dir(lua_State *L)
 {
-    const char *path = luaL_checkstring(L, 1);
+    const char *path = mjl_checkcstring(L, 1);
     mjl_box_t *box = mjl_new_box(L); /* owns the names until the function returns */
     int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     DIR *d = fd < 0 ? NULL : fdopendir(fd);
@@ -249,6 +257,7 @@ static const luaL_Reg posix_funcs[] = {
     {"path_kind", core_path_kind},
     {"lstat_type", core_lstat_type},
     {"realpath", core_realpath},
+    {"readable", core_readable},
     {"list_dir", core_list_dir},
     {"mkdir_private", core_mkdir_private},
     {"chmod", core_chmod},

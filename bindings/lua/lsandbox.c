@@ -17,6 +17,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 
+#include "largs.h"
 #include "lbox.h"
 #include "lerror.h"
 #include "lhandle.h"
@@ -88,7 +89,7 @@ static mjl_handle_t *new_sandbox(lua_State *L)
 static int core_sandbox(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
-    const char *name = luaL_optstring(L, 2, NULL);
+    const char *name = mjl_optcstring(L, 2, NULL);
     lua_settop(L, 2);
     mjl_handle_t *h = new_sandbox(L); /* 3: before the handle exists */
     mjl_box_t *box = mjl_new_box(L);  /* 4 */
@@ -109,7 +110,7 @@ static int core_sandbox(lua_State *L)
 /* core.open(name) -> Sandbox | nil, err */
 static int core_open(lua_State *L)
 {
-    const char *name = luaL_checkstring(L, 1);
+    const char *name = mjl_checkcstring(L, 1);
     lua_settop(L, 1);
     mjl_handle_t *h = new_sandbox(L);
     mjl_box_t *box = mjl_new_box(L);
@@ -255,8 +256,8 @@ static int sb_env(lua_State *L)
 static int sb_set_env(lua_State *L)
 {
     mj_sandbox_t *sb = check_sandbox(L, 1);
-    const char *key = luaL_checkstring(L, 2);
-    const char *value = luaL_optstring(L, 3, NULL);
+    const char *key = mjl_checkcstring(L, 2);
+    const char *value = mjl_optcstring(L, 3, NULL);
     mjl_box_t *box = mjl_new_box(L);
     int rc = value ? mj_sandbox_set_env(sb, key, value, &box->err) : mj_sandbox_unset_env(sb, key, &box->err);
     return mjl_push_status(L, rc, box);
@@ -360,7 +361,7 @@ static int sb_root_diff(lua_State *L)
 static int sb_write_file(lua_State *L)
 {
     mj_sandbox_t *sb = check_sandbox(L, 1);
-    const char *path = luaL_checkstring(L, 2);
+    const char *path = mjl_checkcstring(L, 2);
     size_t len;
     const char *data = luaL_checklstring(L, 3, &len);
     lua_Integer mode = luaL_optinteger(L, 4, 0644);
@@ -375,7 +376,7 @@ static int sb_write_file(lua_State *L)
 static int sb_read_file(lua_State *L)
 {
     mj_sandbox_t *sb = check_sandbox(L, 1);
-    const char *path = luaL_checkstring(L, 2);
+    const char *path = mjl_checkcstring(L, 2);
     lua_Integer max = luaL_optinteger(L, 3, 0);
     if (max < 0)
         return luaL_argerror(L, 3, "must be >= 0");
@@ -394,7 +395,7 @@ static int sb_read_file(lua_State *L)
 static int sb_list_files(lua_State *L)
 {
     mj_sandbox_t *sb = check_sandbox(L, 1);
-    const char *path = luaL_checkstring(L, 2);
+    const char *path = mjl_checkcstring(L, 2);
     mjl_box_t *box = mjl_new_box(L);
     if (mj_sandbox_list_files(sb, path, &box->files, &box->n_files, &box->err) < 0)
         return mjl_push_status(L, -1, box);
@@ -406,7 +407,7 @@ static int sb_list_files(lua_State *L)
 static int sb_stat(lua_State *L)
 {
     mj_sandbox_t *sb = check_sandbox(L, 1);
-    const char *path = luaL_checkstring(L, 2);
+    const char *path = mjl_checkcstring(L, 2);
     mjl_box_t *box = mjl_new_box(L);
     if (mj_sandbox_stat(sb, path, &box->file, &box->err) < 0)
         return mjl_push_status(L, -1, box);
@@ -417,7 +418,7 @@ static int sb_stat(lua_State *L)
 static int sb_mkdir(lua_State *L)
 {
     mj_sandbox_t *sb = check_sandbox(L, 1);
-    const char *path = luaL_checkstring(L, 2);
+    const char *path = mjl_checkcstring(L, 2);
     lua_Integer mode = luaL_optinteger(L, 3, 0755);
     if (mode < 0 || mode > 07777)
         return luaL_argerror(L, 3, "file mode out of range");
@@ -429,11 +430,35 @@ static int sb_mkdir(lua_State *L)
 static int sb_remove(lua_State *L)
 {
     mj_sandbox_t *sb = check_sandbox(L, 1);
-    const char *path = luaL_checkstring(L, 2);
+    const char *path = mjl_checkcstring(L, 2);
     bool recursive = lua_toboolean(L, 3);
     mjl_box_t *box = mjl_new_box(L);
     int rc = mj_sandbox_remove(sb, path, recursive, &box->err);
     return mjl_push_status(L, rc, box);
+}
+
+/* ops.copy_out(sb, src, host_dst, max_bytes|nil, max_entries|nil) -> true, {bytes, entries} | nil, err:
+ * the budget (libmoonjail's default for what is nil) and what the copy wrote of it. */
+static int sb_copy_out(lua_State *L)
+{
+    mj_sandbox_t *sb = check_sandbox(L, 1);
+    const char *src = luaL_checkstring(L, 2);
+    const char *dst = luaL_checkstring(L, 3);
+    lua_Integer max_bytes = luaL_optinteger(L, 4, (lua_Integer)MJ_COPY_OUT_BYTES);
+    lua_Integer max_entries = luaL_optinteger(L, 5, (lua_Integer)MJ_COPY_OUT_ENTRIES);
+    luaL_argcheck(L, max_bytes >= 0, 4, "must be >= 0");
+    luaL_argcheck(L, max_entries >= 0, 5, "must be >= 0");
+    mj_copy_budget_t budget = {.bytes = (uint64_t)max_bytes, .entries = (uint64_t)max_entries};
+    mjl_box_t *box = mjl_new_box(L);
+    if (mj_sandbox_copy_out_budget(sb, src, dst, &budget, &box->err) < 0)
+        return mjl_push_status(L, -1, box);
+    lua_pushboolean(L, 1);
+    lua_createtable(L, 0, 2);
+    lua_pushinteger(L, max_bytes - (lua_Integer)budget.bytes);
+    lua_setfield(L, -2, "bytes");
+    lua_pushinteger(L, max_entries - (lua_Integer)budget.entries);
+    lua_setfield(L, -2, "entries");
+    return 2;
 }
 
 /* ---------------------------------------------------------------- the plain status calls */
@@ -454,15 +479,14 @@ static const struct status_call {
     {"set_workdir", 1, .call1 = mj_sandbox_set_workdir}, /* (sb, dir) */
     {"set_meta", 1, .call1 = mj_sandbox_set_meta},       /* (sb, text) */
     {"copy_in", 2, .call2 = mj_sandbox_copy_in},         /* (sb, host_src, dst) */
-    {"copy_out", 2, .call2 = mj_sandbox_copy_out},       /* (sb, src, host_dst) */
 };
 
 static int status_call(lua_State *L)
 {
     const struct status_call *c = lua_touserdata(L, lua_upvalueindex(1));
     mj_sandbox_t *sb = check_sandbox(L, 1);
-    const char *a = c->nargs > 0 ? luaL_checkstring(L, 2) : NULL;
-    const char *b = c->nargs > 1 ? luaL_checkstring(L, 3) : NULL;
+    const char *a = c->nargs > 0 ? mjl_checkcstring(L, 2) : NULL;
+    const char *b = c->nargs > 1 ? mjl_checkcstring(L, 3) : NULL;
     mjl_box_t *box = mjl_new_box(L);
     int rc = c->nargs == 0   ? c->call0(sb, &box->err)
              : c->nargs == 1 ? c->call1(sb, a, &box->err)
@@ -496,6 +520,7 @@ static const luaL_Reg sandbox_ops[] = {
     {"stat", sb_stat},
     {"mkdir", sb_mkdir},
     {"remove", sb_remove},
+    {"copy_out", sb_copy_out},
     {NULL, NULL},
 };
 

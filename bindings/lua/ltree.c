@@ -1,7 +1,8 @@
 /* ltree.c — the host file-tree primitives of the Lua binding, for repository mounts.
  *
  * Owns: core.fetch, core.unpack, core.walk, core.remove_tree, core.mkdtemp, core.overlay_diff,
- * core.overlay_export, core.git_archive and core.git_clone (scripts/moonjail/repo.lua builds on them), their
+ * core.overlay_export, core.git_archive and core.git_clone (scripts/moonjail/repo.lua builds on
+ * them; the image load uses unpack, walk, sha256_file and remove_tree through core.image), their
  * argument checks, and the Lua shape of walk and diff results.
  * Must never: raise while it holds C memory.  Walk and diff results are gathered into a
  * to-be-closed "moonjail.tree_list" userdata before any Lua table is built, and errors sit in a
@@ -18,6 +19,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 
+#include "largs.h"
 #include "lbox.h"
 #include "lerror.h"
 #include "ltree.h"
@@ -65,11 +67,7 @@ static int list_release(lua_State *L)
 /* Pushes a new empty list and marks its stack slot to-be-closed. */
 static tree_list_t *new_list(lua_State *L)
 {
-    tree_list_t *l = lua_newuserdatauv(L, sizeof(*l), 0);
-    memset(l, 0, sizeof(*l));
-    luaL_setmetatable(L, TREE_LIST_MT);
-    lua_toclose(L, -1);
-    return l;
+    return mjl_new_tbc(L, sizeof(tree_list_t), TREE_LIST_MT);
 }
 
 /* A new zeroed item with a copy of path, or NULL (oom set) when memory ran out. */
@@ -115,8 +113,8 @@ static uint64_t opt_count(lua_State *L, int arg)
 /* core.fetch(url, dest [, max_bytes]) -> true | nil, err */
 static int tree_fetch(lua_State *L)
 {
-    const char *url = luaL_checkstring(L, 1);
-    const char *dest = luaL_checkstring(L, 2);
+    const char *url = mjl_checkcstring(L, 1);
+    const char *dest = mjl_checkcstring(L, 2);
     uint64_t max = opt_count(L, 3);
     mjl_box_t *box = mjl_new_box(L);
     int rc = mj_fetch_url(url, dest, max, &box->err);
@@ -126,8 +124,8 @@ static int tree_fetch(lua_State *L)
 /* core.unpack(archive, dest [, {max_bytes=, max_entries=, strip_components=}]) -> true | nil, err */
 static int tree_unpack(lua_State *L)
 {
-    const char *archive = luaL_checkstring(L, 1);
-    const char *dest = luaL_checkstring(L, 2);
+    const char *archive = mjl_checkcstring(L, 1);
+    const char *dest = mjl_checkcstring(L, 2);
     mj_unpack_limits_t lim = {0};
     if (!lua_isnoneornil(L, 3)) {
         luaL_checktype(L, 3, LUA_TTABLE);
@@ -183,7 +181,7 @@ static int walk_collect(const mj_tree_entry_t *e, void *ud)
 /* core.walk(root) -> array of {path, type, mode, size, dev, ino, nlink, uid, gid, mtime, target} */
 static int tree_walk(lua_State *L)
 {
-    const char *root = luaL_checkstring(L, 1);
+    const char *root = mjl_checkcstring(L, 1);
     mjl_box_t *box = mjl_new_box(L);
     tree_list_t *l = new_list(L);
     int rc = mj_tree_walk(root, walk_collect, l, &box->err);
@@ -215,7 +213,7 @@ static int tree_walk(lua_State *L)
 /* core.remove_tree(path) -> true | nil, err */
 static int tree_remove(lua_State *L)
 {
-    const char *path = luaL_checkstring(L, 1);
+    const char *path = mjl_checkcstring(L, 1);
     mjl_box_t *box = mjl_new_box(L);
     int rc = mj_tree_remove(path, &box->err);
     return mjl_push_status(L, rc, box);
@@ -287,16 +285,16 @@ static int run_overlay_diff(void *ctx, mj_diff_fn fn, void *ud, mj_error_t **err
 /* core.overlay_diff(upper, lower) -> array of {path, kind = "added"|"modified"|"deleted", type} */
 static int tree_overlay_diff(lua_State *L)
 {
-    overlay_pair_t p = {luaL_checkstring(L, 1), luaL_checkstring(L, 2)};
+    overlay_pair_t p = {mjl_checkcstring(L, 1), mjl_checkcstring(L, 2)};
     return mjl_push_diff(L, run_overlay_diff, &p);
 }
 
 /* core.overlay_export(upper, lower, dest) -> true | nil, err */
 static int tree_overlay_export(lua_State *L)
 {
-    const char *upper = luaL_checkstring(L, 1);
-    const char *lower = luaL_checkstring(L, 2);
-    const char *dest = luaL_checkstring(L, 3);
+    const char *upper = mjl_checkcstring(L, 1);
+    const char *lower = mjl_checkcstring(L, 2);
+    const char *dest = mjl_checkcstring(L, 3);
     mjl_box_t *box = mjl_new_box(L);
     int rc = mj_overlay_export(upper, lower, dest, &box->err);
     return mjl_push_status(L, rc, box);
@@ -305,9 +303,9 @@ static int tree_overlay_export(lua_State *L)
 /* core.git_archive(repo, ref, dest) -> true | nil, err */
 static int tree_git_archive(lua_State *L)
 {
-    const char *repo = luaL_checkstring(L, 1);
-    const char *ref = luaL_checkstring(L, 2);
-    const char *dest = luaL_checkstring(L, 3);
+    const char *repo = mjl_checkcstring(L, 1);
+    const char *ref = mjl_checkcstring(L, 2);
+    const char *dest = mjl_checkcstring(L, 3);
     mjl_box_t *box = mjl_new_box(L);
     int rc = mj_git_archive(repo, ref, dest, &box->err);
     return mjl_push_status(L, rc, box);
@@ -316,10 +314,10 @@ static int tree_git_archive(lua_State *L)
 /* core.git_clone(url, branch, cache_dir, dest) -> true | nil, err */
 static int tree_git_clone(lua_State *L)
 {
-    const char *url = luaL_checkstring(L, 1);
-    const char *branch = luaL_optstring(L, 2, "HEAD");
-    const char *cache = luaL_checkstring(L, 3);
-    const char *dest = luaL_checkstring(L, 4);
+    const char *url = mjl_checkcstring(L, 1);
+    const char *branch = mjl_optcstring(L, 2, "HEAD");
+    const char *cache = mjl_checkcstring(L, 3);
+    const char *dest = mjl_checkcstring(L, 4);
     mjl_box_t *box = mjl_new_box(L);
     int rc = mj_git_clone_archive(url, branch, cache, dest, &box->err);
     return mjl_push_status(L, rc, box);
@@ -328,7 +326,7 @@ static int tree_git_clone(lua_State *L)
 /* core.sha256_file(path) -> 64 hex digits | nil, err */
 static int tree_sha256_file(lua_State *L)
 {
-    const char *path = luaL_checkstring(L, 1);
+    const char *path = mjl_checkcstring(L, 1);
     mjl_box_t *box = mjl_new_box(L);
     char hex[65];
     int rc = mj_file_sha256(path, hex, &box->err);
@@ -351,6 +349,19 @@ static const luaL_Reg tree_funcs[] = {
     {"git_clone", tree_git_clone},
     {NULL, NULL},
 };
+
+static const luaL_Reg image_funcs[] = {
+    {"unpack_archive", tree_unpack},
+    {"walk", tree_walk},
+    {"sha256_file", tree_sha256_file},
+    {"remove_tree", tree_remove},
+    {NULL, NULL},
+};
+
+void mjl_tree_add_to_images(lua_State *L)
+{
+    luaL_setfuncs(L, image_funcs, 0);
+}
 
 void mjl_tree_register(lua_State *L)
 {

@@ -14,4 +14,9 @@ void mjl_tree_register(lua_State *L);
  * an array of { path, kind = "added" | "modified" | "deleted", type }, or nil, err. */
 int mjl_push_diff(lua_State *L, int (*run)(void *ctx, mj_diff_fn fn, void *ud, mj_error_t **err), void *ctx);
 
+/* Adds unpack_archive (= core.unpack), walk, sha256_file and remove_tree to the table on top
+ * of the stack: what `moonjail.image`'s load of archives stands on (limagestore.c adds them to
+ * core.image). */
+void mjl_tree_add_to_images(lua_State *L);
+
 #endif

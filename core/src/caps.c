@@ -1,5 +1,7 @@
-/* caps.c — capability sets and id switching for a command about to exec inside the sandbox.
- * Runs in a forked child after the plan was built: only system calls, no allocation. */
+/* caps.c — capability sets and id switching for a command about to exec inside the sandbox (in a
+ * forked child after the plan was built) and for the thread that does the host's file operations
+ * as a sandbox's user (confine.c).  Only system calls, each acting on the calling thread; no
+ * allocation. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -42,6 +44,13 @@ static int capset_all(uint64_t eff, uint64_t prm, uint64_t inh)
         {.effective = (uint32_t)(eff >> 32), .permitted = (uint32_t)(prm >> 32), .inheritable = (uint32_t)(inh >> 32)},
     };
     return (int)syscall(SYS_capset, &hdr, data);
+}
+
+int mj_caps_clear(void)
+{
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+        return -1;
+    return capset_all(0, 0, 0);
 }
 
 int mj_caps_drop_and_setid(uint64_t keep, int last_cap, uid_t uid, gid_t gid, bool can_setgroups)

@@ -2,6 +2,7 @@
  * on the control connection (with a deadline), the errors for a supervisor that is gone or
  * refuses, the handle's lazily looked-up cgroups and its root fd.  Every reply is checked like
  * any other untrusted input: wrong size, magic or type means the supervisor is gone to us.
+ * Also fetches the commands' Landlock ruleset, with which fileops.c confines itself.
  * Owns: sb->ctl, sb->root_fd, sb->cg lookup.  Never: life cycle (sandbox.c), commands
  * (process.c), or reading files inside (fileops.c). */
 #define _GNU_SOURCE
@@ -111,8 +112,7 @@ int mj_client_request(mj_sandbox_t *sb, uint32_t type, int32_t arg, const void *
         *err = mj_error_new(MJ_ERR_TIMEOUT, ETIMEDOUT, "the supervisor of %s did not answer", mj_client_name(sb));
         return -1;
     }
-    if (n != (ssize_t)sizeof(*rep) || rep->magic != MJ_PROTO_MAGIC ||
-        (rep->type != MJ_REP_OK && rep->type != MJ_REP_ERR)) {
+    if (!mj_wire_reply_ok(rep, n)) {
         mj_close_fd(&sb->ctl);
         *err = mj_client_gone_error(sb);
         return -1;
@@ -164,39 +164,60 @@ bool mj_client_frozen(mj_sandbox_t *sb)
     return cg && mj_cgroup_can_freeze(cg) && mj_cgroup_frozen(cg) == 1;
 }
 
-/* Asks the supervisor for an O_PATH fd of its "/" (which 0) or of its container layer (1). */
-static int request_fd(mj_sandbox_t *sb, int which, mj_error_t **err)
+/* Sends a request (type, arg) whose reply may carry one fd: 0 with the fd (-1 when none came) and
+ * the reply's value, or -1 with *err ("sandbox NAME: cannot <what>" when the supervisor refuses). */
+static int request_fd(mj_sandbox_t *sb, uint32_t type, int64_t arg, const char *what, int *out, int32_t *value,
+                      mj_error_t **err)
 {
-    if (mj_client_send(sb, MJ_REQ_ROOT_FD, which, NULL, 0, NULL, 0, err) < 0)
+    *out = -1;
+    if (mj_client_send(sb, type, arg, NULL, 0, NULL, 0, err) < 0)
         return -1;
     mj_rep_t rep;
     ssize_t n;
     cleanup_close int fd = -1;
     int r = mj_client_recv(sb, 10000, &rep, sizeof(rep), &fd, &n);
-    if (n == (ssize_t)sizeof(rep) && rep.magic == MJ_PROTO_MAGIC && rep.type == MJ_REP_OK && fd >= 0)
-        return mj_steal_fd(&fd);
+    if (n == (ssize_t)sizeof(rep) && rep.magic == MJ_PROTO_MAGIC && rep.type == MJ_REP_OK) {
+        *out = mj_steal_fd(&fd);
+        *value = rep.value;
+        return 0;
+    }
     if (r == 0) {
         *err = mj_error_new(MJ_ERR_TIMEOUT, ETIMEDOUT, "the supervisor of %s did not answer", mj_client_name(sb));
     } else if (n <= 0) {
         mj_close_fd(&sb->ctl);
         *err = mj_client_gone_error(sb);
     } else {
-        *err = mj_error_new(MJ_ERR_INVALID_STATE, rep.type == MJ_REP_ERR ? rep.err : EPROTO,
-                            "sandbox %s: cannot reach its %s", mj_client_name(sb), which ? "layer" : "root");
+        *err = mj_error_new(MJ_ERR_INVALID_STATE, rep.type == MJ_REP_ERR ? rep.err : EPROTO, "sandbox %s: cannot %s",
+                            mj_client_name(sb), what);
     }
     return -1;
 }
 
+/* Asks the supervisor for an O_PATH fd of its "/" (arg 0) or of its container layer (arg 1). */
+static int request_dir(mj_sandbox_t *sb, int which, mj_error_t **err)
+{
+    const char *what = which ? "reach its layer" : "reach its root";
+    int fd;
+    int32_t value;
+    if (request_fd(sb, MJ_REQ_ROOT_FD, which, what, &fd, &value, err) < 0)
+        return -1;
+    if (fd < 0) {
+        *err = mj_error_new(MJ_ERR_INVALID_STATE, EPROTO, "sandbox %s: cannot %s", mj_client_name(sb), what);
+        return -1;
+    }
+    return fd;
+}
+
 static int request_root(mj_sandbox_t *sb, mj_error_t **err)
 {
-    return request_fd(sb, 0, err);
+    return request_dir(sb, 0, err);
 }
 
 int mj_client_layer_fd(mj_sandbox_t *sb, mj_error_t **err)
 {
     if (mj_client_check_usable(sb, "read the layer of", err) < 0)
         return -1;
-    cleanup_close int fd = request_fd(sb, 1, err);
+    cleanup_close int fd = request_dir(sb, 1, err);
     struct stat st;
     if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISDIR(st.st_mode))) {
         *err = mj_error_new(MJ_ERR_INVALID_STATE, ENOTDIR, "sandbox %s: its supervisor sent no layer directory",
@@ -249,4 +270,28 @@ int mj_client_root_fd(mj_sandbox_t *sb, mj_error_t **err)
     }
     sb->root_fd = mj_steal_fd(&fd);
     return sb->root_fd;
+}
+
+int mj_client_ruleset(mj_sandbox_t *sb, int *ruleset, mj_error_t **err)
+{
+    *ruleset = -1;
+    mj_cgroup_t *cg = mj_client_cgroup(sb);
+    if (cg && mj_cgroup_freezes_supervisor(cg) && mj_cgroup_frozen(cg) == 1) {
+        *err = mj_error_new(MJ_ERR_INVALID_STATE, EBUSY,
+                            "sandbox %s is paused together with its supervisor, which cannot hand out its Landlock "
+                            "rules: resume it to reach its files",
+                            mj_client_name(sb));
+        return -1;
+    }
+    cleanup_close int fd = -1;
+    int32_t value = 0;
+    if (request_fd(sb, MJ_REQ_RULESET, 0, "get its Landlock rules", &fd, &value, err) < 0)
+        return -1;
+    if ((value != 0) != (fd >= 0)) {
+        *err = mj_error_new(MJ_ERR_INVALID_STATE, EPROTO, "sandbox %s: its supervisor sent no Landlock rules",
+                            mj_client_name(sb));
+        return -1;
+    }
+    *ruleset = mj_steal_fd(&fd);
+    return 0;
 }

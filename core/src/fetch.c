@@ -1,8 +1,8 @@
 /* fetch.c — HTTP(S) downloads with libcurl, loaded on first use: one GET request whose body goes
  * to a caller's sink under a byte budget, and the download of a URL into a new file on top of it.
  *
- * Owns: mj_fetch and mj_fetch_url, libcurl's global initialisation and the retryable verdict on
- * transport failures.
+ * Owns: mj_fetch and mj_fetch_url, libcurl's global initialisation (mj_curl_ready) and the
+ * retryable verdict on transport failures (mj_curl_retryable), for the registry client too.
  * Must never: speak any protocol but http and https (redirects included), put a URL's
  * user:password into an error, write a file it did not create itself (O_EXCL, O_NOFOLLOW), or
  * leave a partial download behind.  It knows nothing of sandboxes, archives or Lua.
@@ -31,6 +31,17 @@ static CURLcode curl_init_result = CURLE_FAILED_INIT;
 static void curl_init(void)
 {
     curl_init_result = MJ_LAZY(MJ_LIB_CURL, curl_global_init)(CURL_GLOBAL_DEFAULT);
+}
+
+int mj_curl_ready(mj_error_t **err)
+{
+    if (mj_lib_open(MJ_LIB_CURL, err) < 0)
+        return -1;
+    pthread_once(&curl_once, curl_init);
+    if (curl_init_result != CURLE_OK)
+        return mj_fail(err, mj_error_new(MJ_ERR_NETWORK, 0, "libcurl did not initialise: %s",
+                                         MJ_LAZY(MJ_LIB_CURL, curl_easy_strerror)(curl_init_result)));
+    return 0;
 }
 
 static void free_curl(CURL **h)
@@ -69,10 +80,9 @@ static size_t fetch_write(char *data, size_t size, size_t nmemb, void *ud)
     return n;
 }
 
-/* Transport failures worth another try: the network, not the request, was the problem. */
-static bool curl_retryable(CURLcode rc)
+bool mj_curl_retryable(int code)
 {
-    switch (rc) {
+    switch ((CURLcode)code) {
     case CURLE_COULDNT_RESOLVE_PROXY:
     case CURLE_COULDNT_RESOLVE_HOST:
     case CURLE_COULDNT_CONNECT:
@@ -119,10 +129,10 @@ static int fetch_begin(const char *url, char **shown, mj_error_t **err)
 /* libcurl's global state, initialised once per process. */
 static int fetch_ready(const char *shown, mj_error_t **err)
 {
-    pthread_once(&curl_once, curl_init);
-    if (curl_init_result != CURLE_OK)
-        return mj_fail(err, mj_error_new(MJ_ERR_NETWORK, 0, "fetch %s: libcurl did not initialise: %s", shown,
-                                         MJ_LAZY(MJ_LIB_CURL, curl_easy_strerror)(curl_init_result)));
+    if (mj_curl_ready(err) < 0) {
+        mj_error_wrap(err, "fetch %s", shown);
+        return -1;
+    }
     return 0;
 }
 
@@ -174,7 +184,7 @@ static int fetch_perform(const mj_fetch_request_t *req, const char *shown, mj_er
     } else if (rc != CURLE_OK) {
         e = mj_error_new(MJ_ERR_NETWORK, rc == CURLE_OPERATION_TIMEDOUT ? ETIMEDOUT : 0, "fetch %s: %s", shown,
                          errbuf[0] ? errbuf : MJ_LAZY(MJ_LIB_CURL, curl_easy_strerror)(rc));
-        mj_error_set_retryable(e, curl_retryable(rc));
+        mj_error_set_retryable(e, mj_curl_retryable(rc));
     }
     return e ? mj_fail(err, e) : 0;
 }

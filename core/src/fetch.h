@@ -1,10 +1,20 @@
-/* fetch.h — HTTP(S) with libcurl (fetch.c): one GET request whose body goes to a sink, and, on
- * top of it, the download of a URL into a new file.  A registry client stands on mj_fetch. */
+/* fetch.h — HTTP(S) with libcurl (fetch.c): libcurl's one-time set-up and the verdict on its
+ * transport failures (the registry client, image/registry.c, stands on both), one GET request
+ * whose body goes to a sink, and, on top of it, the download of a URL into a new file. */
 #ifndef MJ_FETCH_H
 #define MJ_FETCH_H
 
 #include <moonjail/moonjail.h>
+#include <stdbool.h>
 #include <stddef.h>
+
+/* libcurl loaded (lazylib.h) and initialised, once per process: 0, or -1 with UNSUPPORTED (not
+ * installed) or NETWORK (it did not initialise). */
+int mj_curl_ready(mj_error_t **err);
+/* Whether a libcurl result code (CURLcode) is a transport failure worth another try: the
+ * network, not the request, was the problem (resolve, connect, timeouts, send/receive, TLS
+ * handshake, HTTP/2 stream errors). */
+bool mj_curl_retryable(int code);
 
 /* Takes the next piece of a response body: 0 to go on, -1 with errno to stop the transfer. */
 typedef int (*mj_fetch_sink_fn)(const void *data, size_t len, void *ud);

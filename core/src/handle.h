@@ -1,7 +1,7 @@
 /* handle.h — the host's handle of a persistent sandbox (mj_sandbox_t): what every host-side file
  * reads of it.  Data only.  sandbox.c creates, opens and frees it; client.c talks to the
  * supervisor through it (control connection, root fd, cgroups); state.c saves and loads a named
- * one; process.c, fileops.c and usage.c read it. */
+ * one; process.c, fsview.c and usage.c read it (fsview.c keeps its file-operation worker). */
 #ifndef MJ_HANDLE_H
 #define MJ_HANDLE_H
 
@@ -38,6 +38,8 @@ struct mj_sandbox {
     mj_strv_t warnings;
     mj_status_t status;
     int root_fd;         /* O_PATH fd of its "/", opened lazily (client.c) */
+    struct mj_confined *fs_worker; /* acts as its user for file operations: started on the first
+                                    * (fsview.c), stopped with the handle (mj_fsview_release) */
     uint64_t memory_peak;
     bool own_netns;
     double last_sample_time, last_cpu_time;

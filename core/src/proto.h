@@ -49,6 +49,7 @@ enum {
     MJ_REQ_ROOT_FD,     /* reply carries an O_PATH fd of the sandbox's "/" (SCM_RIGHTS); arg 1: of its
                          * container layer (ENOENT when it has none) */
     MJ_REQ_DENIALS,     /* reply: mj_rep_t (value = n) + n mj_denial_rec_t, then forgotten */
+    MJ_REQ_RULESET,     /* reply value 1 + the commands' Landlock ruleset fd (SCM_RIGHTS); value 0: none */
 };
 
 /* host -> exec shim (per-command channel) */

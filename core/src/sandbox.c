@@ -17,6 +17,7 @@
 #include "cgroup.h"
 #include "client.h"
 #include "error.h"
+#include "fsview.h"
 #include "handle.h"
 #include "plan.h"
 #include "proc.h"
@@ -48,6 +49,7 @@ static void sandbox_free_fields(mj_sandbox_t *sb)
     mj_close_fd(&sb->ctl);
     mj_close_fd(&sb->pidfd);
     mj_close_fd(&sb->root_fd);
+    mj_fsview_release(sb);
     mj_strv_free(&sb->env);
     free(sb->workdir);
     free(sb->meta);

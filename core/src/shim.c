@@ -252,54 +252,12 @@ __attribute__((noreturn)) static void run_shim(const mj_plan_t *plan, const mj_e
 /* Parses an exec request in req_buf into exec_argv/exec_envp; -1 with errno on a bad one. */
 static int parse_exec(const mj_plan_t *plan, size_t len, mj_exec_params_t *params)
 {
-    if (len < sizeof(mj_exec_req_t)) {
-        errno = EPROTO;
-        return -1;
-    }
     mj_exec_req_t er;
-    memcpy(&er, req_buf + sizeof(mj_req_t), sizeof(er));
-    if (er.argc < 1 || er.argc > MJ_PROTO_MAX_ARGS || er.envc > MJ_PROTO_MAX_ENV || er.npaths > MJ_PROTO_MAX_PATHS ||
-        (er.flags & ~(MJ_EXEC_DETACHED | MJ_EXEC_READ_ONLY | MJ_EXEC_TTY | MJ_EXEC_NO_NETWORK))) {
-        errno = E2BIG;
-        return -1;
-    }
-    if (er.uid >= 65536 || er.gid >= 65536 ||
-        (plan->rootless && (er.uid != plan->inner_uid || er.gid != plan->inner_gid))) {
-        errno = EINVAL; /* rootless maps exactly one id */
-        return -1;
-    }
-    char *p = req_buf + sizeof(mj_req_t) + sizeof(er);
-    char *end = req_buf + sizeof(mj_req_t) + len;
-    size_t want = 1 + er.argc + er.envc + er.npaths;
     char *strings[1] = {NULL};
-    for (size_t i = 0; i < want; i++) {
-        char *nul = memchr(p, '\0', (size_t)(end - p));
-        if (!nul) {
-            errno = EPROTO;
-            return -1;
-        }
-        if (i == 0)
-            strings[0] = p;
-        else if (i <= er.argc)
-            exec_argv[i - 1] = p;
-        else if (i <= er.argc + er.envc)
-            exec_envp[i - 1 - er.argc] = p;
-        else
-            exec_paths[i - 1 - er.argc - er.envc] = p;
-        p = nul + 1;
-    }
-    exec_argv[er.argc] = NULL;
-    exec_envp[er.envc] = NULL;
-    exec_paths[er.npaths] = NULL;
-    for (size_t i = 0; i < er.npaths; i++)
-        if (exec_paths[i][0] != '/') {
-            errno = EINVAL;
-            return -1;
-        }
-    if (strings[0][0] != '/' || !exec_argv[0][0]) {
-        errno = EINVAL;
+    uint32_t only_ids[2] = {plan->inner_uid, plan->inner_gid}; /* rootless maps exactly one id */
+    if (mj_wire_decode_exec(req_buf + sizeof(mj_req_t), len, plan->rootless ? only_ids : NULL, &er, &strings[0],
+                            exec_argv, exec_envp, exec_paths) < 0)
         return -1;
-    }
     const char *path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
     for (size_t i = 0; i < er.envc; i++)
         if (strncmp(exec_envp[i], "PATH=", 5) == 0)

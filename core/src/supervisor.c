@@ -4,7 +4,7 @@
  * Landlock rulesets and loads the workload's seccomp filter, which every command inherits.  Then
  * it reaps zombies and serves requests from host connections (control socket from the creator,
  * plus connections accepted on a named sandbox's listening socket): exec, signal everything,
- * pause/resume, stop, shut down, status, the root fd, denials.  It allocates nothing: requests
+ * pause/resume, stop, shut down, status, the root fd, the commands' Landlock ruleset, denials.  It allocates nothing: requests
  * land in a static buffer, connections in a fixed table.  Every request is checked before use; a
  * bad one gets an error reply and its fds are closed.
  *
@@ -144,6 +144,7 @@ static void handle_notification(int nfd)
 }
 static int own_fds[6] = {-1, -1, -1, -1, -1, -1}; /* listen, lock, id slot, signalfd, notify, layer: closed in shims */
 static int layer_fd = -1; /* the container layer (layer.c), for the host's diff of the root */
+static int ruleset_fd = -1; /* the commands' Landlock ruleset (the plan's), -1 without Landlock */
 static int n_conns;
 static int flags_state;
 static int64_t linger_until = -1;
@@ -193,15 +194,7 @@ static void handle_request(int ci)
         return;
     }
     mj_req_t req;
-    if (n == -2 || (size_t)n < sizeof(req)) { /* short, or truncated */
-        for (int i = 0; i < nfds; i++)
-            close(rfds[i]);
-        reply(fd, MJ_REP_ERR, EPROTO, 0);
-        return;
-    }
-    memcpy(&req, req_buf, sizeof(req));
-    if (req.magic != MJ_PROTO_MAGIC || req.len != (size_t)n - sizeof(req) ||
-        (req.type != MJ_REQ_EXEC && nfds > 0)) {
+    if (n == -2 || mj_wire_check_request(req_buf, (size_t)n, nfds, &req) != 0) { /* truncated, short, bad */
         for (int i = 0; i < nfds; i++)
             close(rfds[i]);
         reply(fd, MJ_REP_ERR, EPROTO, 0);
@@ -239,6 +232,13 @@ static void handle_request(int ci)
         struct iovec iov2 = {.iov_base = &r, .iov_len = sizeof(r)};
         (void)mj_wire_send(fd, &iov2, 1, &root, 1, MSG_NOSIGNAL | MSG_DONTWAIT);
         close(root);
+        break;
+    }
+    case MJ_REQ_RULESET: {
+        /* The host confines its own operations on our files with the rules our commands have. */
+        mj_rep_t r = {.magic = MJ_PROTO_MAGIC, .type = MJ_REP_OK, .value = ruleset_fd >= 0};
+        struct iovec iov2 = {.iov_base = &r, .iov_len = sizeof(r)};
+        (void)mj_wire_send(fd, &iov2, 1, &ruleset_fd, ruleset_fd >= 0 ? 1 : 0, MSG_NOSIGNAL | MSG_DONTWAIT);
         break;
     }
     case MJ_REQ_EXEC: {
@@ -326,6 +326,7 @@ __attribute__((noreturn)) static void serve(const mj_plan_t *plan, bool detached
     own_fds[3] = sfd;
     own_fds[4] = notify_fd;
     own_fds[5] = layer_fd;
+    ruleset_fd = plan->landlock_fd;
 
     conns[n_conns++] = (conn_t){.fd = CTL_FD, .owner = !detached};
 

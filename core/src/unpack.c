@@ -1,8 +1,9 @@
 /* unpack.c — archives unpacked into a host directory with libarchive: every entry's path is
  * cleaned and checked before libarchive writes it, under budgets of bytes and entries.
  *
- * Owns: mj_unpack_archive, its entry sanitiser (mj_unpack_entry_path, mj_unpack_check_parents)
- * and the libarchive glue the tar export shares (mj_archive_why, mj_archive_write_freep).
+ * Owns: mj_unpack_archive, its entry sanitiser (mj_unpack_entry_path, mj_unpack_check_parents,
+ * mj_unpack_type_word) and the libarchive glue the tar export and the layer unpacker share
+ * (mj_archive_why, mj_archive_write_freep).
  * Must never: write outside the directory it was given, through a symlink (extracted or found),
  * restore owners, setuid/setgid/sticky bits, devices, fifos or sockets, read an mtree (its entries
  * name host files), run a decompression program, or change the process's working directory (the
@@ -155,9 +156,9 @@ typedef struct {
     mj_error_t *err;      /* out */
 } unpack_job_t;
 
-static const char *type_word(mode_t type)
+const char *mj_unpack_type_word(mode_t type)
 {
-    switch (type) {
+    switch (type & AE_IFMT) {
     case AE_IFCHR:
         return "character device";
     case AE_IFBLK:
@@ -166,6 +167,12 @@ static const char *type_word(mode_t type)
         return "fifo";
     case AE_IFSOCK:
         return "socket";
+    case AE_IFLNK:
+        return "symbolic link";
+    case AE_IFREG:
+        return "file";
+    case AE_IFDIR:
+        return "directory";
     default:
         return "special file";
     }
@@ -206,7 +213,7 @@ static int unpack_entry(unpack_job_t *j, struct archive *in, struct archive *out
         MJ_LAZY(MJ_LIB_ARCHIVE, archive_entry_set_hardlink)(ent, link_rel);
     } else if (type != AE_IFREG && type != AE_IFDIR && type != AE_IFLNK) {
         return mj_fail(err, mj_error_new(MJ_ERR_INVALID_CONFIG, EINVAL, "archive %s: entry '%s': %s entries are not allowed",
-                                         j->archive, shown, type_word(type)));
+                                         j->archive, shown, mj_unpack_type_word(type)));
     }
     if (mj_unpack_check_parents(j->dest_fd, rel, false, NULL) < 0) {
         if (errno == ELOOP)

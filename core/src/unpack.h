@@ -39,6 +39,9 @@ int mj_unpack_entry_path(const char *raw, unsigned strip, char **out, const char
  * must exist and be no directory (a hardlink's target; EISDIR), and *last_mode gets its mode. */
 int mj_unpack_check_parents(int dest_fd, const char *rel, bool check_last, mode_t *last_mode);
 
+/* What an entry of libarchive file type type (AE_IFCHR, …) is, for messages: "fifo", … */
+const char *mj_unpack_type_word(mode_t type);
+
 /* libarchive's error text for a (never NULL). */
 const char *mj_archive_why(struct archive *a);
 /* Frees a writer (NULL is a no-op): for __attribute__((cleanup)). */

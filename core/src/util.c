@@ -52,15 +52,20 @@ char *mj_xstrdup(const char *s)
     return d;
 }
 
+char *mj_xvasprintf(const char *fmt, va_list ap)
+{
+    char *out = NULL;
+    if (vasprintf(&out, fmt, ap) < 0)
+        mj_oom();
+    return out;
+}
+
 char *mj_xasprintf(const char *fmt, ...)
 {
     va_list ap;
-    char *out = NULL;
     va_start(ap, fmt);
-    int n = vasprintf(&out, fmt, ap);
+    char *out = mj_xvasprintf(fmt, ap);
     va_end(ap);
-    if (n < 0)
-        mj_oom();
     return out;
 }
 

@@ -5,6 +5,7 @@
 #define MJ_UTIL_H
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -63,6 +64,7 @@ void *mj_xcalloc(size_t n, size_t size);
 void *mj_xrealloc(void *p, size_t n);
 char *mj_xstrdup(const char *s);
 char *mj_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *mj_xvasprintf(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 
 /* A growable byte buffer; data is always NUL-terminated for convenience. */
 typedef struct {

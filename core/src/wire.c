@@ -1,4 +1,5 @@
-/* wire.c — SCM_RIGHTS packets and the sandbox side's status messages (see wire.h). */
+/* wire.c — SCM_RIGHTS packets, the decoders of requests and replies, and the sandbox side's status
+ * messages (see wire.h). */
 #define _GNU_SOURCE
 #include "proto.h"
 #include "util.h"
@@ -69,6 +70,75 @@ ssize_t mj_wire_recv_request(int sock, void *buf, size_t size, int flags, int fd
         return -2;
     }
     return n;
+}
+
+/* ------------------------------------------------------------------ decoders */
+
+int mj_wire_check_request(const void *buf, size_t n, int nfds, mj_req_t *req)
+{
+    if (n < sizeof(*req))
+        return EPROTO;
+    memcpy(req, buf, sizeof(*req));
+    if (req->magic != MJ_PROTO_MAGIC || req->len != n - sizeof(*req) || (req->type != MJ_REQ_EXEC && nfds > 0))
+        return EPROTO;
+    return 0;
+}
+
+int mj_wire_decode_exec(char *payload, size_t len, const uint32_t *only_ids, mj_exec_req_t *er, char **workdir,
+                        char **argv, char **envp, char **paths)
+{
+    if (len < sizeof(*er)) {
+        errno = EPROTO;
+        return -1;
+    }
+    memcpy(er, payload, sizeof(*er));
+    if (er->argc < 1 || er->argc > MJ_PROTO_MAX_ARGS || er->envc > MJ_PROTO_MAX_ENV || er->npaths > MJ_PROTO_MAX_PATHS ||
+        (er->flags & ~(MJ_EXEC_DETACHED | MJ_EXEC_READ_ONLY | MJ_EXEC_TTY | MJ_EXEC_NO_NETWORK))) {
+        errno = E2BIG;
+        return -1;
+    }
+    if (er->uid >= 65536 || er->gid >= 65536 || (only_ids && (er->uid != only_ids[0] || er->gid != only_ids[1]))) {
+        errno = EINVAL; /* rootless maps exactly one id */
+        return -1;
+    }
+    char *p = payload + sizeof(*er);
+    char *end = payload + len;
+    size_t want = 1 + er->argc + er->envc + er->npaths;
+    for (size_t i = 0; i < want; i++) {
+        char *nul = memchr(p, '\0', (size_t)(end - p));
+        if (!nul) {
+            errno = EPROTO;
+            return -1;
+        }
+        if (i == 0)
+            *workdir = p;
+        else if (i <= er->argc)
+            argv[i - 1] = p;
+        else if (i <= er->argc + er->envc)
+            envp[i - 1 - er->argc] = p;
+        else
+            paths[i - 1 - er->argc - er->envc] = p;
+        p = nul + 1;
+    }
+    argv[er->argc] = NULL;
+    envp[er->envc] = NULL;
+    paths[er->npaths] = NULL;
+    if ((*workdir)[0] != '/' || !argv[0][0]) {
+        errno = EINVAL;
+        return -1;
+    }
+    for (size_t i = 0; i < er->npaths; i++)
+        if (paths[i][0] != '/') {
+            errno = EINVAL;
+            return -1;
+        }
+    return 0;
+}
+
+bool mj_wire_reply_ok(const mj_rep_t *rep, ssize_t n)
+{
+    return n == (ssize_t)sizeof(*rep) && rep->magic == MJ_PROTO_MAGIC &&
+           (rep->type == MJ_REP_OK || rep->type == MJ_REP_ERR);
 }
 
 void mj_wire_msg(int fd, uint32_t type, int32_t a, int32_t b, int32_t c)

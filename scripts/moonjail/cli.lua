@@ -56,7 +56,10 @@ end
 local cliopts = require "moonjail.cliopts"
 
 local NOT_YET = {}
-for name in ([[pull load images rmi prune]]):gmatch("%S+") do NOT_YET[name] = true end
+for name in ([[prune]]):gmatch("%S+") do NOT_YET[name] = true end
+
+-- The image commands live in moonjail.cli_image, loaded when one runs.
+local IMAGE_COMMANDS = { pull = true, images = true, rmi = true, load = true }
 
 -- The commands of named sandboxes live in moonjail.cli_sandbox, loaded when one runs.
 local SANDBOX_COMMANDS = {}
@@ -328,6 +331,12 @@ local shared = { moonjail = moonjail, report_error = report_error, usage_error =
   options = options, sandbox_options = sandbox_options, command_status = command_status,
   print_warnings = print_warnings }
 
+local image_cli -- moonjail.cli_image, once loaded
+local function image_commands()
+  image_cli = image_cli or require("moonjail.cli_image")(shared)
+  return image_cli
+end
+
 local sandbox_cli -- moonjail.cli_sandbox, once loaded
 local function sandbox_commands()
   sandbox_cli = sandbox_cli or require("moonjail.cli_sandbox")(shared)
@@ -369,6 +378,7 @@ return function(argv)
   if top == "version" then return cmd_version(argv, 2) end
   local fn = COMMANDS[sub]
   if not fn and SANDBOX_COMMANDS[sub] then fn = sandbox_commands()[sub] end
+  if not fn and IMAGE_COMMANDS[sub] then fn = image_commands()[sub] end
   if fn then return fn(argv, 2) end
   if NOT_YET[sub] then
     if cliopts.is_help(argv[2]) then return help_of(sub) end

@@ -105,6 +105,17 @@ M.options = {
     help = "Set a recipe parameter (the recipe reads params.KEY)" },
   output = { long = "output", value = "DIR", type = "host_path",
     help = 'Output directory (default: the recipe\'s `output`, else "out" beside it)' },
+
+  -- images (pull, images, rmi, load)
+  platform = { long = "platform", value = "OS/ARCH[/VARIANT]", type = "string",
+    help = "The platform to take from a multi-platform image (default:\n"
+      .. 'this host\'s), e.g. "linux/arm64" or "linux/arm/v7"' },
+  ["insecure-registry"] = { long = "insecure-registry", value = "HOST[:PORT]", type = "string", repeats = true,
+    help = "Reach this registry over plain HTTP (every other one is HTTPS with\ncertificate checks)" },
+  ["all-platforms"] = { long = "all-platforms",
+    help = "Every platform's image of that name (the default without --platform)" },
+  ["image-name"] = { long = "name", value = "NAME", type = "string",
+    help = "The name for an image the files do not name (a tag alone names an\nimage of NAME's repository)" },
 }
 
 M.main = {
@@ -137,7 +148,12 @@ Commands:
   doctor [--json]                   Show what this host can enforce, and how to fix what it cannot
   policy list|show|check            List, show (merged) and validate policies
 
-Not implemented yet: pull, load, images, rmi, prune.
+  pull [OPTIONS] REF                Pull an image from a registry into the image store
+  images [--json]                   List the images in the store
+  rmi [OPTIONS] REF...              Remove images from the store (refused while in use)
+  load [OPTIONS] FILE|DIR           Load an OCI layout or a 'docker save' archive
+
+Not implemented yet: prune.
 
 Run 'moonjail COMMAND --help' for more on a command.
 ]],
@@ -365,6 +381,74 @@ docs/recipes.md): create its sandbox, run each step with a header and its live o
 what is retryable, copy the artifacts into the recipe's output directory and write
 report.json there.  Exits 0 when every step passed and every artifact was found, 1 when not,
 125 when the recipe is invalid or its sandbox cannot start.
+
+Options:
+]],
+}
+
+C.pull = {
+  args = "interleave",
+  options = { "platform", "insecure-registry",
+    { "quiet", help = "No progress on stderr; print only the image's name and digest" },
+    { "json", help = "Print the image's record as JSON instead of progress lines" }, "help" },
+  column = 34,
+  help = [[
+Usage: moonjail pull [OPTIONS] REF
+
+Pull the image REF ([REGISTRY[:PORT]/]REPOSITORY[:TAG][@DIGEST]; Docker Hub's defaults) into
+the image store (/var/lib/moonjail as root, $XDG_DATA_HOME/moonjail otherwise,
+$MOONJAIL_IMAGE_STORE to choose): every manifest and blob verified against its digest, the
+layers unpacked once for every sandbox to share.  What the store already has is not fetched
+again.  Credentials come from $XDG_CONFIG_HOME/moonjail/auth.json or docker's config.json.
+One line per layer on stderr; the name and digest on stdout.
+
+Options:
+]],
+}
+
+C.images = {
+  args = "interleave",
+  options = { { "quiet", help = "Print the names only" },
+    { "json", help = "Print an array of the image records as JSON" }, "help" },
+  column = 16,
+  help = [[
+Usage: moonjail images [OPTIONS]
+
+List the images in the image store: repository, tag, platform, digest, when it was pulled,
+size (of its blobs) and how many running sandboxes use it.
+
+Options:
+]],
+}
+
+C.rmi = {
+  args = "interleave",
+  options = { { "platform", help = "Remove only this platform's image of the name" }, "all-platforms",
+    { "json", help = "Print the removed records as JSON" }, "help" },
+  column = 28,
+  help = [[
+Usage: moonjail rmi [OPTIONS] REF...
+
+Remove the images REF from the image store (every platform's, unless --platform).  Refused
+(INVALID_STATE) while a running sandbox uses one; a sandbox never loses its image.  The blobs
+and unpacked layers stay until nothing needs them and the store is pruned.
+
+Options:
+]],
+}
+
+C.load = {
+  args = "interleave",
+  options = { "platform", "image-name",
+    { "quiet", help = "No progress on stderr" },
+    { "json", help = "Print the loaded records as JSON" }, "help" },
+  column = 26,
+  help = [[
+Usage: moonjail load [OPTIONS] FILE|DIR
+
+Load images into the image store from an OCI image layout (a directory, or a tar of one) or a
+'docker save' archive: every blob is verified as a pull verifies it, the layers are unpacked,
+and each name the files give is recorded.
 
 Options:
 ]],

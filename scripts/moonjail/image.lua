@@ -1,7 +1,9 @@
 -- moonjail.image — the control plane of OCI images: pull a reference from a registry into the
--- content-addressed store and record it, list, remove and collect.  Lua decides (which URL,
--- which credentials, which platform, when to retry); C moves and verifies the bytes
--- (moonjail.imagecore, bindings/lua/limage*.c over core/src/image).
+-- content-addressed store, unpack its layers and record it; load OCI layouts and `docker save`
+-- archives (moonjail.image.load); list, remove and collect; and hand a sandbox what it needs to
+-- run an image (root()).  Lua decides (which URL, which credentials, which platform, when to
+-- retry); C moves, verifies and unpacks the bytes (moonjail.imagecore, bindings/lua/limage*.c
+-- over core/src/image).
 --
 -- pull(ref, opts) -> record | nil, err.  opts (all optional; unknown keys raise):
 --   store = dir (default: default_store()), platform = "linux/arm64/v8" (default: the host's),
@@ -11,14 +13,18 @@
 --   retries = { attempts = 5, base_delay = 0.5, max_delay = 10, max_retry_after = 60 },
 --   timeouts = { connect = 30, stall = 30, request = 120 } (seconds; a blob stalls when it moves
 --   under 1 byte/s for `stall` seconds), parallel = 4, progress = function(event),
---   allow_foreign_layers = false, max_size = 32 GiB (config + layers).
+--   allow_foreign_layers = false, max_size = 32 GiB (config + layers), unpack = true (unpack the
+--   layers into the store: moonjail.image.layers), allow_devices = false (root: create the
+--   device nodes a layer has), layer_limits = { max_bytes, max_entries, max_depth, max_ratio }
+--   (per layer; see core/src/image/layer.h), unpack_parallel = 2.
 -- record = { name, registry, repository, tag, digest (the image manifest's), index (the index it
 --   was chosen from, or nil), media_type, platform = { os, architecture, variant },
 --   platform_string, config = { digest, size, media_type, data (the decoded config) },
---   layers = { { media_type, digest, size, annotations, urls }, … }, annotations, store,
---   pulled, downloaded (blob bytes moved by this pull), warnings }.
+--   layers = { { media_type, digest, size, annotations, urls }, … }, diff_ids (one per layer),
+--   annotations, store, pulled, downloaded (blob bytes moved by this pull), warnings }.
 -- progress events: { event = "manifest", digest, media_type }, { event = "blob", digest, kind =
---   "config" | "layer", index, done, total }; returning false cancels the pull.
+--   "config" | "layer", index, done, total }, { event = "unpack", index, total, diff_id, digest,
+--   present, entries, bytes }; returning false cancels the pull.
 -- Errors: INVALID_CONFIG (reference, options), NETWORK (retryable: transport, 408, 429, 5xx —
 --   retried with exponential backoff honouring Retry-After before it reaches the caller),
 --   PERMISSION_DENIED (401/403), IMAGE (404, digest or size mismatch, hostile or unsupported
@@ -28,11 +34,13 @@
 local reference = require "moonjail.image.reference"
 local manifest = require "moonjail.image.manifest"
 local auth = require "moonjail.image.auth"
+local layers = require "moonjail.image.layers"
 
 local M = {}
 
 M.reference = reference
 M.manifest = manifest
+M.layers = layers
 
 local C -- moonjail.imagecore, once moonjail is loaded
 local function core()
@@ -49,9 +57,12 @@ local function fail(code, msg, opts) return nil, mj().error(code, msg, opts) end
 local OPTION_TYPES = {
   store = "string", platform = "string", insecure = "table", ca_file = "string", credentials = "table",
   auth_files = "table", retries = "table", timeouts = "table", parallel = "number", progress = "function",
-  allow_foreign_layers = "boolean", max_size = "number",
+  allow_foreign_layers = "boolean", max_size = "number", unpack = "boolean", allow_devices = "boolean",
+  layer_limits = "table", unpack_parallel = "number",
 }
 local DEFAULT_MAX_SIZE = 32 * 1024 * 1024 * 1024
+
+M.OPTION_TYPES = OPTION_TYPES
 
 local function check_opts(fname, opts, types)
   if opts == nil then return {} end
@@ -374,24 +385,34 @@ local function pull(ctx)
       .. reference.platform_string(ctx.want) .. ")"
   end
 
+  local diff_ids = {}
+  if ctx.unpack then
+    local jobs, ids_or_code, jmsg = layers.jobs(doc, cfg)
+    if not jobs then return fail(ids_or_code, ref.name .. ": " .. jmsg) end
+    local results, uerr = layers.unpack(ctx.store, jobs, ctx.unpack_opts, ctx.progress)
+    if not results then return nil, uerr end
+    diff_ids = ids_or_code
+  end
+
   local ok, perr = ctx.store:put(digest, body)
   if ok and index_digest then ok, perr = ctx.store:put(index_digest, index_body) end
   if not ok then return nil, perr end
   local blobs = { digest }
   if index_digest then blobs[#blobs + 1] = index_digest end
   for _, d in ipairs(descs) do blobs[#blobs + 1] = d.digest end
+  platform = reference.platform(reference.platform_string(platform)) or platform -- arm64 is arm64/v8
   local pstring = reference.platform_string(platform)
   local pulled = mj().now()
   ok, perr = ctx.store:set_image{ name = ref.name, platform = pstring, digest = digest, index = index_digest,
-    pulled = pulled, blobs = blobs }
+    pulled = pulled, blobs = blobs, layers = diff_ids }
   if not ok then return nil, perr end
 
   return {
     name = ref.name, registry = ref.registry, repository = ref.repository, tag = ref.tag, digest = digest,
     index = index_digest, media_type = doc.media_type, platform = platform, platform_string = pstring,
     config = { digest = doc.config.digest, size = doc.config.size, media_type = doc.config.media_type, data = cfg },
-    layers = doc.layers, annotations = doc.annotations, store = ctx.store:root(), pulled = pulled,
-    downloaded = moved, size = total, warnings = warnings,
+    layers = doc.layers, diff_ids = cfg.rootfs.diff_ids, annotations = doc.annotations, store = ctx.store:root(),
+    pulled = pulled, downloaded = moved, size = total, warnings = warnings,
   }
 end
 
@@ -423,7 +444,7 @@ function M.pull(ref_string, opts)
   local ctx = {
     ref = ref, want = want, platform_asked = opts.platform ~= nil, base = base, client = client, store = store,
     retry = retry_policy(opts), progress = opts.progress, allow_foreign = opts.allow_foreign_layers == true,
-    max_size = opts.max_size or DEFAULT_MAX_SIZE,
+    max_size = opts.max_size or DEFAULT_MAX_SIZE, unpack = opts.unpack ~= false, unpack_opts = layers.options(C_, opts),
     session = auth.session{ client = client, C = C_, base = base, host = ref.host, repository = ref.repository,
       credentials = auth.credentials(ref.registry, opts, C_), insecure = insecure },
   }
@@ -439,12 +460,23 @@ end
 
 local STORE_OPTS = { store = "string", platform = "string" }
 
---- The image records of the store: array (sorted by name, platform) or nil, err.
+--- The image records of the store: array (sorted by name, platform) or nil, err.  Each record
+-- also says its size (bytes of its blobs) and in_use (live leases: running sandboxes).
 function M.list(opts)
   opts = check_opts("list", opts, STORE_OPTS)
   local store, err = M.open_store(opts)
   if not store then return nil, err end
   local recs, damaged = store:images()
+  if recs then
+    for _, r in ipairs(recs) do
+      r.size = 0
+      for _, d in ipairs(r.blobs) do
+        local have, size = store:has(d)
+        if have then r.size = r.size + size end
+      end
+      r.in_use = store:in_use(r.digest) or 0
+    end
+  end
   store:close()
   if not recs then return nil, damaged end
   return recs, damaged
@@ -468,30 +500,55 @@ function M.find(ref_string, opts)
   return rec
 end
 
---- Removes the record of ref; refused (INVALID_STATE) while a sandbox holds a lease on it.
--- true, or nil, err.  The blobs stay until prune().
+--- Removes the record of ref (opts.all_platforms: every platform's record of that name);
+-- refused (INVALID_STATE) while a sandbox holds a lease on one, and then nothing is removed.
+-- true and the removed records, or nil, err.  Blobs and layers stay until prune(); a running sandbox
+-- keeps its own by its lease.
 function M.remove(ref_string, opts)
-  local rec, err = M.find(ref_string, opts)
-  if not rec then return nil, err end
+  opts = check_opts("remove", opts, { store = "string", platform = "string", all_platforms = "boolean" })
+  local recs = {}
+  if opts.all_platforms then
+    local ref, code, msg = reference.parse(ref_string)
+    if not ref then return fail(code, msg) end
+    local all, err = M.list{ store = opts.store }
+    if not all then return nil, err end
+    for _, r in ipairs(all) do
+      if r.name == ref.name then recs[#recs + 1] = r end
+    end
+    if #recs == 0 then return fail("IMAGE", ref.name .. " is not in the store") end
+  else
+    local rec, err = M.find(ref_string, { store = opts.store, platform = opts.platform })
+    if not rec then return nil, err end
+    recs[1] = rec
+  end
   local store, serr = M.open_store(opts)
   if not store then return nil, serr end
-  local users, uerr = store:in_use(rec.digest)
-  if users == nil then
-    store:close()
-    return nil, uerr
+  for _, rec in ipairs(recs) do
+    local users, uerr = store:in_use(rec.digest)
+    if users == nil or users > 0 then
+      store:close()
+      if users == nil then return nil, uerr end
+      return fail("INVALID_STATE", rec.name .. " (" .. rec.platform .. ") is used by " .. users
+        .. " running sandbox(es): stop them first")
+    end
   end
-  if users > 0 then
-    store:close()
-    return fail("INVALID_STATE", rec.name .. " is used by " .. users .. " running sandbox(es)")
+  for _, rec in ipairs(recs) do
+    local ok, rerr = store:remove_image(rec.name, rec.platform)
+    if ok == nil then
+      store:close()
+      return nil, rerr
+    end
   end
-  local ok, rerr = store:remove_image(rec.name, rec.platform)
   store:close()
-  if ok == nil then return nil, rerr end
-  return true
+  return true, recs
 end
 
---- Collects what no record and no running sandbox needs; stats or nil, err.
--- opts: store, wait (for other moonjail processes using the store), partial_max_age (seconds).
+--- Collects what no record and no running sandbox needs: blobs, unpacked layers, and what
+-- crashed pulls, unpacks and loads left; stats ({ blobs_removed, bytes_removed,
+-- partials_removed, leases_removed, kept, layers_removed, layers_kept, unpacks_removed }) or
+-- nil, err.  opts: store, wait (for other moonjail processes using the store), partial_max_age
+-- (seconds: younger partial downloads stay, to resume).  `moonjail prune` calls this for the
+-- image store.
 function M.prune(opts)
   opts = check_opts("prune", opts, { store = "string", wait = "boolean", partial_max_age = "number" })
   local store, err = M.open_store(opts)
@@ -499,6 +556,106 @@ function M.prune(opts)
   local stats, gerr = store:gc{ wait = opts.wait, partial_max_age = opts.partial_max_age }
   store:close()
   return stats, gerr
+end
+
+-------------------------------------------------------------------------------------------------
+-- The image root provider: what a sandbox needs to run an image
+
+local ROOT_OPTS = { store = "string", platform = "string", holder = "string", layer_limits = "table",
+  allow_devices = "boolean", unpack_parallel = "number" }
+
+-- The manifest and config of a record, parsed; doc, cfg or nil, err.
+local function read_image(store, rec)
+  local body, err = store:read(rec.digest, manifest.LIMITS.manifest_bytes)
+  if not body then return nil, err end
+  local doc, code, msg = manifest.parse(body)
+  if not doc or doc.kind ~= "manifest" then
+    return fail(code or "IMAGE", rec.name .. ": " .. (msg or "its record names an index, not an image manifest"))
+  end
+  local cfg_bytes, cerr = store:read(doc.config.digest, manifest.LIMITS.config_bytes)
+  if not cfg_bytes then return nil, cerr end
+  local cfg, ccode, cmsg = manifest.parse_config(cfg_bytes, #doc.layers)
+  if not cfg then return fail(ccode, rec.name .. ": " .. cmsg) end
+  return doc, cfg
+end
+
+-- root() with the store open: unpacks what is missing (a record of a pull that did not unpack,
+-- or of the other flavour), records the layers, takes the lease.
+local function provide(store, rec, opts)
+  local C_ = core()
+  local doc, cfg = read_image(store, rec)
+  if not doc then return nil, cfg end
+  local run, rcode, rmsg = require("moonjail.image.runconfig").from_config(cfg)
+  if not run then return fail(rcode, rec.name .. ": " .. rmsg) end
+  local jobs, diff_ids, jmsg = layers.jobs(doc, cfg)
+  if not jobs then return fail(diff_ids, rec.name .. ": " .. jmsg) end
+  local dirs = layers.dirs(store, diff_ids, C_)
+  if not dirs then
+    local ok, uerr = layers.unpack(store, jobs, layers.options(C_, opts))
+    if not ok then return nil, uerr end
+    dirs, uerr = layers.dirs(store, diff_ids, C_)
+    if not dirs then return nil, uerr end
+  end
+  if #rec.layers ~= #diff_ids then
+    rec.layers = diff_ids
+    local ok, serr = store:set_image(rec)
+    if not ok then return nil, serr end
+  end
+  local lease, lerr = store:lease(rec, opts.holder)
+  if not lease then return nil, lerr end
+  return {
+    name = rec.name, digest = rec.digest, index = rec.index, platform = reference.platform(rec.platform),
+    platform_string = rec.platform, layers = dirs, diff_ids = diff_ids, config = run, image_config = cfg,
+    lease = lease, store = store:root(), flavour = layers.flavour(C_),
+  }
+end
+
+--- The image root provider: what a sandbox needs to run ref (a reference string, or a record
+-- from list/find/pull), or nil, err (IMAGE when it is not in the store: pull it first).
+-- opts: store, platform (default: the record's, else the host's), holder (one line naming who
+-- holds the lease, e.g. "sandbox NAME"), layer_limits, allow_devices, unpack_parallel (for
+-- layers not unpacked yet).  The answer: { name, digest (the image manifest's), index,
+-- platform = { os, architecture, variant }, platform_string, layers = { dir, … } (the overlay's
+-- lower directories, LOWEST first: overlayfs's lowerdir option lists the top one first),
+-- diff_ids, config (moonjail.image.runconfig.from_config: env, workdir, user, entrypoint, cmd,
+-- labels, stop_signal), image_config (the decoded config), lease (Lease: lease:fd() for the
+-- supervisor to inherit, lease:release() once the sandbox is gone; until then prune() keeps every
+-- blob and layer and rmi is refused), store, flavour ("owners": files carry the image's owners
+-- and need an idmapped mount for the sandbox's id range; "rootless": every file is the
+-- caller's, which the sandbox maps to its root) }.
+function M.root(ref, opts)
+  opts = check_opts("root", opts, ROOT_OPTS)
+  local name, pstring
+  if type(ref) == "table" then
+    name, pstring = ref.name, ref.platform_string or ref.platform
+  else
+    local r, code, msg = reference.parse(ref)
+    if not r then return fail(code, msg) end
+    local want = opts.platform and reference.platform(opts.platform) or reference.host_platform(core().machine())
+    if not want then return fail("INVALID_CONFIG", "bad platform '" .. tostring(opts.platform) .. "'") end
+    name, pstring = r.name, reference.platform_string(want)
+  end
+  if type(name) ~= "string" or type(pstring) ~= "string" then error("root: a reference or an image record", 2) end
+  local store, err = M.open_store(opts)
+  if not store then return nil, err end
+  local rec, gerr = store:image(name, pstring)
+  local ok, result, perr
+  if rec then
+    ok, result, perr = pcall(provide, store, rec, opts)
+  elseif rec == false then
+    ok, result, perr = true, fail("IMAGE", name .. " (" .. pstring .. ") is not in the store: moonjail pull " .. name)
+  else
+    ok, result, perr = true, nil, gerr
+  end
+  store:close()
+  if not ok then error(result, 0) end
+  return result, perr
+end
+
+--- Loads an OCI image layout directory or a `docker save` archive into the store (every blob
+-- verified, layers unpacked, one record per name): see moonjail.image.load.
+function M.load(path, opts)
+  return require("moonjail.image.load").load(M, path, opts)
 end
 
 return M

@@ -1,19 +1,23 @@
 -- moonjail.policy — loads, merges and validates policies.
 --
 -- A policy is a Lua file that returns a table (see docs/policies.md).  It is treated as code from an
--- untrusted author: loaded as text only, in an empty environment, under an instruction and memory
--- budget, and its result is validated key by key.  Errors name the key path and file:line.
--- Never: run a policy with the caller's globals, follow a policy's `extends` more than MAX_DEPTH
--- deep, or decide anything about how a run is executed (moonjail.api does that).
+-- untrusted author: loaded as text only, in a Lua state of its own (core.eval_data) with an empty
+-- environment, under an instruction, memory and wall-clock budget that also bounds work inside
+-- one C call (a gsub, a backtracking find); only plain data comes back, and it is validated key by
+-- key.  Errors name the key path and file:line.
+-- Never: run a policy with the caller's globals, read a file that is not a policy file (a path
+-- must end in ".lua": see policy_path), quote a file's text in an error, follow a policy's
+-- `extends` more than MAX_DEPTH deep, or decide anything about how a run is executed
+-- (moonjail.api does that).
 local util = require "moonjail.util"
 
 local M = {}
 
 local MAX_INSTRUCTIONS = 1000000 -- per policy file
-local MAX_MEMORY_KB = 64 * 1024  -- growth of the Lua heap while a policy file runs
+local MAX_MEMORY = 64 * 1024 * 1024 -- all the Lua state of one policy file holds
+local MAX_SECONDS = 2            -- wall-clock per policy file
 local MAX_SOURCE_BYTES = 1024 * 1024
 local MAX_DEPTH = 16             -- extends chain
-local HOOK_STEP = 10
 
 ------------------------------------------------------------------------------------------------
 -- Value checkers: each returns true, or nil and a reason.
@@ -448,36 +452,29 @@ end
 ------------------------------------------------------------------------------------------------
 -- Loading one layer.
 
--- Runs fn in its own coroutine under the instruction and memory budget; returns ok, value|err.
-local function run_limited(fn)
-  local co = coroutine.create(fn)
-  local count, base = 0, collectgarbage("count")
-  debug.sethook(co, function()
-    count = count + HOOK_STEP
-    if count > MAX_INSTRUCTIONS then error("instruction limit exceeded (" .. MAX_INSTRUCTIONS .. ")", 2) end
-    if collectgarbage("count") - base > MAX_MEMORY_KB then error("memory limit exceeded", 2) end
-  end, "", HOOK_STEP)
-  -- Strings index the real string library through their metatable even in an empty
-  -- environment; hide the allocation-heavy functions while the policy runs.
-  local smt = getmetatable("")
-  local saved = smt.__index
-  local safe = {}
-  for k, f in pairs(saved) do if k ~= "rep" and k ~= "dump" then safe[k] = f end end
-  smt.__index = safe
-  local ok, res = coroutine.resume(co)
-  smt.__index = saved
-  debug.sethook(co)
-  return ok, res
-end
-
 local dirname = util.dirname
 
-local function read_file(core, path)
+--- Whether path names a policy file: it must end in ".lua" (after symlinks are resolved, too),
+--- be a regular file and be readable by the caller's real ids.  Anything else is refused before
+--- a byte of it is read, so `extends = "/etc/shadow"` learns nothing of the file.  Returns the
+--- path, or nil and the reason.
+function M.policy_path(core, path)
+  if not path:match("%.lua$") then return nil, "not a policy file (a policy path ends in \".lua\")" end
   local kind = core.path_kind(path)
-  if kind ~= "file" then
-    return nil, kind and "not a regular file" or "no such file"
+  if kind ~= "file" then return nil, kind and "not a regular file" or "no such file" end
+  local real = core.realpath(path)
+  if not real or not real:match("%.lua$") then
+    return nil, "not a policy file (it resolves to a file whose name does not end in \".lua\")"
   end
-  local f, why = io.open(path, "rb")
+  if not core.readable(path) then return nil, "not readable by you" end
+  return path
+end
+
+local function read_file(core, path)
+  local ok, why = M.policy_path(core, path)
+  if not ok then return nil, why end
+  local f
+  f, why = io.open(path, "rb")
   if not f then return nil, why end
   local src = f:read(MAX_SOURCE_BYTES + 1)
   f:close()
@@ -487,6 +484,9 @@ end
 
 -- Resolves a reference to { file =, source =, dir = } (not yet run).
 local function locate(core, ref, base_dir)
+  if ref == "" or ref:find("%z") then
+    return invalid(core, "a policy name or path must not be empty or hold a NUL byte")
+  end
   if ref:find("/", 1, true) or ref:match("%.lua$") then
     local path = ref
     if path:sub(1, 1) ~= "/" and base_dir then path = base_dir .. "/" .. path end
@@ -504,15 +504,21 @@ local function locate(core, ref, base_dir)
   return { file = "policies/" .. ref .. ".lua", source = src, dir = nil, name = ref }
 end
 
--- Runs a located layer's chunk; fills layer.value.
+-- A syntax error without the token it quotes ("… near 'root'"): an error never echoes a file.
+local function without_token(msg)
+  return (msg:gsub(" near .*$", ""))
+end
+
+-- Runs a located layer's chunk in a state of its own, under the budget; fills layer.value.
 local function evaluate(core, layer)
   if layer.source:byte(1) == 27 then
     return invalid(core, layer.file .. ": policy files must be Lua source text, not bytecode")
   end
-  local chunk, why = load(layer.source, "@" .. layer.file, "t", {})
-  if not chunk then return invalid(core, "syntax error in policy " .. why) end
-  local ok, value = run_limited(chunk)
-  if not ok then return invalid(core, "error in policy " .. tostring(value)) end -- "file:line: why"
+  local ok, value, kind = core.eval_data(layer.source, "@" .. layer.file,
+    { instructions = MAX_INSTRUCTIONS, memory = MAX_MEMORY, seconds = MAX_SECONDS })
+  if not ok and kind == "syntax" then return invalid(core, "syntax error in policy " .. without_token(value)) end
+  if not ok and kind == "data" then return invalid(core, value) end -- "file: a policy returns data only (…)"
+  if not ok then return invalid(core, "error in policy " .. value) end -- "file:line: why"
   if type(value) ~= "table" then
     return invalid(core, layer.file .. ": a policy must return a table (got " .. type(value) .. ")")
   end

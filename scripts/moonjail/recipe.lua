@@ -8,24 +8,33 @@
 -- Returns function(mj, core) -> M with M.load(path_or_table, opts) and M.run(path_or_table, opts).
 -- The recipe file and its hooks run in a restricted environment: safe standard libraries, the
 -- recipe's `params`, and a `moonjail` table without anything that reaches the host; the sandbox
--- a hook receives can copy files out only into the recipe's output directory.
--- Never: give recipe code io, os.execute, load/require/package/debug, or write on the host
--- outside `output`.
+-- a hook receives can copy files out only into the recipe's output directory.  They run under a
+-- budget (core.limited: memory through the allocator, a deadline and, while loading, an
+-- instruction count — bounding work inside one C call such as a gsub too), and what the file
+-- returns is copied raw (core.plain), so none of its metamethods runs outside that budget.
+-- Never: give recipe code io, os.execute, load/require/package/debug or a __gc metamethod, read
+-- a recipe's values through their metamethods, or write on the host outside `output`.
 local util = require "moonjail.util"
 local json = require "moonjail.json"
 
 local RECIPE_KEYS = { name = true, description = true, policy = true, image = true, rootfs = true,
   repositories = true, env = true, workdir = true, output = true, params = true, steps = true, artifacts = true,
-  limits = true, network = true, hostname = true, labels = true, annotations = true, user = true }
+  limits = true, network = true, hostname = true, labels = true, annotations = true, user = true,
+  output_budget = true }
 local STEP_KEYS = { name = true, run = true, env = true, workdir = true, timeout = true, retries = true,
   retry_on = true, backoff = true, allow_failure = true, before = true, after = true, user = true, stdin = true,
   output_limit = true, hook_timeout = true }
 local MAX_INSTRUCTIONS = 5000000 -- loading the recipe file
 local LOAD_TIMEOUT = 10           -- seconds loading a recipe file may take
+local LOAD_MEMORY = 64 * 1024 * 1024  -- bytes loading a recipe file may add to the Lua heap
 local HOOK_TIMEOUT = 300          -- seconds of Lua a hook may run (time in sandbox calls included)
+local HOOK_MEMORY = 256 * 1024 * 1024 -- bytes a hook may add (its sandbox calls' results included)
 local MAX_SOURCE_BYTES = 1024 * 1024
 local EX_TEMPFAIL = 75
 local MAX_BACKOFF = 30
+-- What a recipe may write into its output directory (artifacts, copy_out, export_diff) when its
+-- output_budget does not say: libmoonjail's budget of one copy out (MJ_COPY_OUT_*).
+local OUTPUT_BUDGET = { bytes = 8 * 1024 ^ 3, entries = 200000 }
 
 return function(mj, core)
   local M = {}
@@ -44,25 +53,13 @@ return function(mj, core)
     return t
   end
 
-  local hook_deadline, hook_limit -- of the hook running now
-  local function deadline_hook()
-    if hook_deadline and mj.now() > hook_deadline then
-      error(string.format("ran longer than %gs (hook_timeout, or the limit on loading a recipe)", hook_limit), 2)
+  -- setmetatable for recipe code: a __gc metamethod would run whenever the collector decides,
+  -- outside every budget (and with hooks off), so it is refused.
+  local function safe_setmetatable(t, mt)
+    if type(mt) == "table" and rawget(mt, "__gc") ~= nil then
+      error("recipes cannot set a __gc metamethod", 2)
     end
-  end
-  -- coroutine.create for recipe code: coroutines a hook makes are watched too
-  local function watched_create(f)
-    local co = coroutine.create(f)
-    debug.sethook(co, deadline_hook, "", 10000)
-    return co
-  end
-  local function watched_wrap(f)
-    local co = watched_create(f)
-    return function(...)
-      local res = table.pack(coroutine.resume(co, ...))
-      if not res[1] then error(res[2], 2) end
-      return table.unpack(res, 2, res.n)
-    end
+    return setmetatable(t, mt)
   end
 
   local function sandbox_env(params, output_dir, log)
@@ -70,15 +67,16 @@ return function(mj, core)
       assert = assert, error = error, ipairs = ipairs, next = next, pairs = pairs, pcall = pcall,
       select = select, tonumber = tonumber, tostring = tostring, type = type, xpcall = xpcall,
       rawequal = rawequal, rawlen = rawlen, rawget = rawget, rawset = rawset,
-      setmetatable = setmetatable,
+      setmetatable = safe_setmetatable,
       -- a string's metatable leads to the real string library the runner itself uses
       getmetatable = function(v)
         if type(v) == "string" then return nil end
         return getmetatable(v)
       end,
-      string = copy_lib(string, { dump = true }), table = copy_lib(table), math = copy_lib(math),
+      -- find, match, gmatch and gsub that poll the budget while they backtrack
+      string = copy_lib(core.string_lib(), { dump = true }), table = copy_lib(table), math = copy_lib(math),
       utf8 = copy_lib(utf8),
-      coroutine = copy_lib(coroutine, { create = true, wrap = true }),
+      coroutine = copy_lib(coroutine), -- coroutines recipe code makes inherit its budget
       os = { time = os.time, clock = os.clock, date = os.date, difftime = os.difftime },
       params = params,
       print = function(...)
@@ -87,7 +85,6 @@ return function(mj, core)
         log(table.concat(parts, "\t"))
       end,
     }
-    env.coroutine.create, env.coroutine.wrap = watched_create, watched_wrap
     env.moonjail = {
       version = mj.version, sleep = mj.sleep, now = mj.now, signal_number = mj.signal_number,
       json = { encode = json.encode, decode = json.decode, array = json.array },
@@ -97,35 +94,29 @@ return function(mj, core)
     return env
   end
 
-  -- Runs fn under the instruction budget (loading the recipe file).
+  -- Runs fn under the budget of loading a recipe file: ok, value or false, message.
   local function run_limited(fn)
-    local co = coroutine.create(fn)
-    local count = 0
-    debug.sethook(co, function()
-      count = count + 100
-      if count > MAX_INSTRUCTIONS then error("instruction limit exceeded while loading the recipe", 2) end
-    end, "", 100)
-    -- coroutines the file makes are not counted, but watched by the clock (LOAD_TIMEOUT)
-    hook_deadline, hook_limit = mj.now() + LOAD_TIMEOUT, LOAD_TIMEOUT
-    local ok, res = coroutine.resume(co)
-    hook_deadline = nil
-    debug.sethook(co)
-    return ok, res
+    local ok, res, kind, where = core.limited(fn,
+      { instructions = MAX_INSTRUCTIONS, seconds = LOAD_TIMEOUT, memory = LOAD_MEMORY })
+    if ok then return true, res end
+    if kind == "instructions" then
+      return false, string.format("%sinstruction limit exceeded while loading the recipe (%d)", where, MAX_INSTRUCTIONS)
+    elseif kind == "time" then
+      return false, string.format("%sran longer than %gs (the limit on loading a recipe)", where, LOAD_TIMEOUT)
+    end
+    return false, res -- its own error, or "file:line: memory limit exceeded (64 MiB)"
   end
 
-  -- Runs a hook like pcall, but an endless loop in it ends with an error after `limit` seconds
-  -- instead of hanging the recipe (checked every 10000 instructions; a single long call into
-  -- the sandbox, such as sb:exec, is bounded by its own timeout).
+  -- Runs a hook like pcall, under its budget: `limit` seconds (hook_timeout; checked between
+  -- instructions and inside pattern matching: a single long call into the sandbox, such as
+  -- sb:exec, is bounded by its own timeout) and HOOK_MEMORY.  Returns true, or false and a
+  -- message (an error value that is not a string is never converted through its metamethods).
   local function call_hook(limit, fn, ...)
-    local args = table.pack(...)
-    hook_deadline, hook_limit = mj.now() + limit, limit
-    local co = watched_create(function() return fn(table.unpack(args, 1, args.n)) end)
-    local res = table.pack(coroutine.resume(co))
-    hook_deadline = nil
-    if coroutine.status(co) == "suspended" then
-      return false, "hooks must not yield"
-    end
-    return table.unpack(res, 1, res.n)
+    local ok, res, kind, where = core.limited(fn, { seconds = limit, memory = HOOK_MEMORY }, ...)
+    if ok then return true end
+    if kind == "yield" then return false, "hooks must not yield" end
+    if kind == "time" then return false, string.format("%sran longer than %gs (hook_timeout)", where, limit) end
+    return false, res
   end
 
   ----------------------------------------------------------------------------------------------
@@ -175,11 +166,27 @@ return function(mj, core)
       add("repositories: expected an array of rules")
     end
     if r.params ~= nil and type(r.params) ~= "table" then add("params: expected { name = default }") end
+    for k in pairs(type(r.params) == "table" and r.params or {}) do
+      if type(k) ~= "string" then add("params: expected { name = default } (a name is a string, not %s)", type(k)) end
+    end
     if r.artifacts ~= nil then
       if type(r.artifacts) ~= "table" then add("artifacts: expected an array of absolute paths or globs") end
       for i, a in ipairs(type(r.artifacts) == "table" and r.artifacts or {}) do
         if type(a) ~= "string" or a:sub(1, 1) ~= "/" or a:find("/%.%.?/") or a:find("/%.%.?$") then
           add("artifacts[%d]: expected an absolute path or glob inside the sandbox, got %s", i, tostring(a))
+        end
+      end
+    end
+    if r.output_budget ~= nil then
+      if type(r.output_budget) ~= "table" then add("output_budget: expected { bytes = size, entries = count }") end
+      for k, v in pairs(type(r.output_budget) == "table" and r.output_budget or {}) do
+        if k == "bytes" then
+          local _, why = util.parse_size(v)
+          if why then add("output_budget.bytes: %s", why) end
+        elseif k == "entries" then
+          if math.type(v) ~= "integer" or v < 0 then add("output_budget.entries: expected an integer >= 0") end
+        else
+          add("%s", unknown("output_budget", k, OUTPUT_BUDGET))
         end
       end
     end
@@ -267,6 +274,7 @@ return function(mj, core)
         if type(value) ~= "table" then
           return invalid(file .. ": a recipe must return a table (got " .. type(value) .. ")")
         end
+        value = core.plain(value) -- read from here on without running any of its metamethods
         value.__env = env
         return value
       end
@@ -380,6 +388,41 @@ return function(mj, core)
     return p
   end
 
+  -- The output budget: what is left of it in rec.budget, spent by every copy into the output
+  -- directory; going over it is RESOURCE_LIMIT_EXCEEDED naming the budget.
+  local function over_budget(rec, detail)
+    return err("RESOURCE_LIMIT_EXCEEDED", string.format("the recipe's output budget (output_budget: %s, %d entries) "
+      .. "is spent: %s", rec.budget_text, rec.budget_given.entries, detail))
+  end
+
+  -- sb:copy_out within what is left of the budget.
+  local function copy_out(sb, rec, src, dest)
+    local ok, used = sb:copy_out(src, dest, { max_bytes = rec.budget.bytes, max_entries = rec.budget.entries })
+    if not ok then
+      local e = used
+      if e.code == "RESOURCE_LIMIT_EXCEEDED" then return nil, over_budget(rec, e.message) end
+      return nil, e
+    end
+    rec.budget.bytes = rec.budget.bytes - used.bytes
+    rec.budget.entries = rec.budget.entries - used.entries
+    return ok, used
+  end
+
+  -- Charges a file written into the output directory (an exported diff) to the budget, removing
+  -- it when it does not fit.
+  local function spend_file(rec, path, what)
+    local f = io.open(path, "rb")
+    local size = f and f:seek("end") or 0
+    if f then f:close() end
+    if size > rec.budget.bytes or rec.budget.entries < 1 then
+      os.remove(path)
+      return nil, over_budget(rec, string.format("%s %s: %d bytes; removed", what, path, size))
+    end
+    rec.budget.bytes = rec.budget.bytes - size
+    rec.budget.entries = rec.budget.entries - 1
+    return true
+  end
+
   -- The sandbox as recipe hooks see it: every method of Sandbox, except that host paths are
   -- confined — copy_out/export_diff write beneath the output directory, copy_files reads beneath
   -- the recipe's directory or the output directory.
@@ -401,13 +444,15 @@ return function(mj, core)
     function view.copy_out(_, src, dest)
       local p, e = confined("copy_out", dest)
       if not p then return nil, e end
-      return sb:copy_out(src, p)
+      return copy_out(sb, rec, src, p)
     end
     function view.export_diff(_, dest, mount)
       local p, e = confined("export_diff", dest)
       if not p then return nil, e end
       if core.lstat_type(p) == "file" then os.remove(p) end -- a tar of an earlier call is replaced
-      return sb:export_diff(p, mount)
+      local ok, xerr = sb:export_diff(p, mount)
+      if not ok then return nil, xerr end
+      return spend_file(rec, p, "export_diff")
     end
     function view.copy_files(_, src, dest)
       local p = type(src) == "string" and util.clean_path(src:sub(1, 1) == "/" and src or (rec.dir .. "/" .. src))
@@ -501,7 +546,7 @@ return function(mj, core)
         elseif not taken[base] then -- (the same file matched by two patterns is copied once)
           taken[base] = p
           local dest = rec.output_real .. "/" .. base
-          local ok, e = sb:copy_out(p, dest)
+          local ok, e = copy_out(sb, rec, p, dest)
           if ok then
             report.artifacts[#report.artifacts + 1] = { path = p, file = dest }
           else
@@ -537,6 +582,12 @@ return function(mj, core)
     local ok, why = prepare_output(rec.output)
     if not ok then return nil, err("FILE_OPERATION_FAILED", "recipe output " .. rec.output .. ": " .. tostring(why)) end
     rec.output_real = core.realpath(rec.output)
+    local b = r.output_budget or {}
+    rec.budget_given = { bytes = b.bytes and util.parse_size(b.bytes) or OUTPUT_BUDGET.bytes,
+      entries = b.entries or OUTPUT_BUDGET.entries }
+    rec.budget = { bytes = rec.budget_given.bytes, entries = rec.budget_given.entries }
+    rec.budget_text = type(b.bytes) == "string" and b.bytes
+      or b.bytes and (b.bytes .. " bytes") or "8G (the default)"
 
     local started = mj.now()
     local report = { name = r.name or rec.file:match("([^/]+)$"):gsub("%.lua$", ""), file = rec.file,
@@ -610,7 +661,7 @@ return function(mj, core)
           entry.retryable = rerr.retryable
         end
         if hook_ok and step.after then
-          local aok, aerr = call_hook(limit, step.after, view, result)
+          local aok, aerr = call_hook(limit, step.after, view, util.deepcopy(result))
           if not aok then entry.error = "after hook: " .. tostring(aerr) end
         end
         local passed = result and result.success and not entry.error

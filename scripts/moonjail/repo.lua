@@ -47,28 +47,56 @@ end
 -- one with "/" is anchored at the repository's top ("/" in front is allowed).  A trailing "/"
 -- matches directories only.  Matching a directory covers everything beneath it.
 
-local function component_pattern(c)
-  local out = { "^" }
+-- A component compiled to tokens: "*", "?", a one-character Lua class "^[…]$", or a literal
+-- character (a table { ch }).
+local function component_tokens(c)
+  local out = {}
   local i = 1
   while i <= #c do
     local ch = c:sub(i, i)
     if ch == "*" then
-      out[#out + 1] = "[^/]*"
+      if out[#out] ~= "*" then out[#out + 1] = "*" end -- "**" inside a component is "*"
     elseif ch == "?" then
-      out[#out + 1] = "[^/]"
+      out[#out + 1] = "?"
     elseif ch == "[" then
       local close = c:find("]", i + 2, true)
       if not close then return nil, "unclosed '[' in glob" end
       local body = c:sub(i + 1, close - 1):gsub("^!", "^"):gsub("%%", "%%%%")
-      out[#out + 1] = "[" .. body .. "]"
+      out[#out + 1] = "^[" .. body .. "]$"
       i = close
     else
-      out[#out + 1] = ch:gsub("%W", "%%%0")
+      out[#out + 1] = { ch }
     end
     i = i + 1
   end
-  out[#out + 1] = "$"
-  return table.concat(out)
+  return out
+end
+
+local function one(tok, ch)
+  if tok == "?" then return true end
+  if type(tok) == "table" then return tok[1] == ch end
+  return ch:find(tok) ~= nil
+end
+
+-- Matches a name against a component's tokens: a "*" retried only from the last one seen, so
+-- the cost is name x tokens whatever the glob (no backtracking explosion on "*a*a*a*b").
+local function match_component(toks, name)
+  local si, ti, star, mark = 1, 1, nil, 0
+  while si <= #name do
+    local t = toks[ti]
+    if t == "*" then
+      star, mark, ti = ti, si, ti + 1
+    elseif t ~= nil and one(t, name:sub(si, si)) then
+      si, ti = si + 1, ti + 1
+    elseif star then
+      mark = mark + 1
+      si, ti = mark, star + 1
+    else
+      return false
+    end
+  end
+  while toks[ti] == "*" do ti = ti + 1 end
+  return ti > #toks
 end
 
 --- Compiles a glob; returns a matcher function(path, is_dir) -> bool, or nil, reason.
@@ -83,31 +111,38 @@ function M.glob(g)
   for c in body:gmatch("[^/]+") do
     if c == "." or c == ".." then return nil, "'.' and '..' have no place in a glob" end
     if c == "**" then
-      comps[#comps + 1] = "**"
+      if comps[#comps] ~= "**" then comps[#comps + 1] = "**" end -- "**/**" is "**"
     else
-      local pat, why = component_pattern(c)
-      if not pat then return nil, why end
-      comps[#comps + 1] = pat
+      local toks, why = component_tokens(c)
+      if not toks then return nil, why end
+      comps[#comps + 1] = toks
     end
   end
-  if not anchored then table.insert(comps, 1, "**") end
-  local function match(parts, pi, ci)
-    if ci > #comps then return pi > #parts end
-    if comps[ci] == "**" then
+  if not anchored and comps[1] ~= "**" then table.insert(comps, 1, "**") end
+  -- Each (part, component) pair is decided once (failed remembers the pairs that did not
+  -- match), so several "**" cost parts x components, not parts ^ stars.
+  local function match(parts, pi, ci, failed)
+    local key = pi * (#comps + 2) + ci
+    if failed[key] then return false end
+    local ok
+    if ci > #comps then
+      ok = pi > #parts
+    elseif comps[ci] == "**" then
+      ok = false
       for k = pi, #parts + 1 do
-        if match(parts, k, ci + 1) then return true end
+        if match(parts, k, ci + 1, failed) then ok = true; break end
       end
-      return false
+    else
+      ok = pi <= #parts and match_component(comps[ci], parts[pi]) and match(parts, pi + 1, ci + 1, failed)
     end
-    if pi > #parts then return false end
-    if not parts[pi]:find(comps[ci]) then return false end
-    return match(parts, pi + 1, ci + 1)
+    if not ok then failed[key] = true end
+    return ok
   end
   return function(path, is_dir)
     if dir_only and not is_dir then return false end
     local parts = {}
     for c in path:gmatch("[^/]+") do parts[#parts + 1] = c end
-    return match(parts, 1, 1)
+    return match(parts, 1, 1, {})
   end
 end
 

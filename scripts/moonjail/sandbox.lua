@@ -401,12 +401,26 @@ return function(core, h)
     return ops.copy_in(self, host_src, inside(self, dest))
   end
 
-  --- Sandbox → host.
-  function S:copy_out(src, host_dest)
+  local COPY_OUT_OPTIONS = { max_bytes = { "number", "string" }, max_entries = { "number" } }
+
+  --- Sandbox → host, within a budget: opts.max_bytes of file data (a size; holes are free) and
+  --- opts.max_entries files, directories and links (libmoonjail's defaults where not given).
+  --- Returns true and what the copy wrote, { bytes =, entries = }.
+  function S:copy_out(src, host_dest, opts)
     check(self, "copy_out")
     check_path("copy_out", 1, src)
     check_path("copy_out", 2, host_dest)
-    return ops.copy_out(self, inside(self, src), host_dest)
+    opts = h.check_opts("copy_out", opts, 2, COPY_OUT_OPTIONS)
+    local max_bytes, why
+    if opts.max_bytes ~= nil then
+      max_bytes, why = util.parse_size(opts.max_bytes)
+      if not max_bytes then return invalid("option 'max_bytes': " .. why) end
+    end
+    local max_entries = opts.max_entries
+    if max_entries ~= nil and (math.type(max_entries) ~= "integer" or max_entries < 0) then
+      return invalid("option 'max_entries': expected an integer >= 0")
+    end
+    return ops.copy_out(self, inside(self, src), host_dest, max_bytes, max_entries)
   end
 
   --------------------------------------------------------------------------------------------

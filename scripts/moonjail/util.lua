@@ -75,6 +75,7 @@ function M.suggest(word, candidates)
   if type(word) ~= "string" then return nil end
   local best, best_d
   local function try(c)
+    if type(c) ~= "string" then return end -- (a recipe's or policy's table may hold anything)
     local d = distance(word:lower(), c:lower())
     if d <= math.max(2, #c // 3) and (not best_d or d < best_d or (d == best_d and c < best)) then
       best, best_d = c, d

@@ -9,7 +9,9 @@
 -- --set parameters and their validation; hooks receive the sandbox and cannot write outside the
 -- output directory; the restricted environment (no os.execute, io, io.popen, package.loadlib,
 -- require, load, debug, string.dump) for the recipe file and its hooks; invalid recipes exit 125
--- naming the file; a failed recipe exits 1.
+-- naming the file; a failed recipe exits 1; the budgets bound work inside one C call (issue 18:
+-- a recipe file that reached 1.5 GB, a hook's single long gsub/find), pcall cannot swallow them,
+-- and neither a recipe's metamethods nor its __gc run outside them.
 local mj = require "moonjail"
 local helpers = require "spec.helpers"
 
@@ -129,6 +131,12 @@ return { output = "out", params = { greeting = "hi" },
     r = helpers.cli({ "recipe", dir .. "/p.lua", "--set", "greting=x" })
     assert.are.equal(125, r.status)
     assert.is_truthy(r.stderr:find("did you mean 'greeting'", 1, true), r.stderr)
+    -- (found by fuzzing) a params table with a key that is not a name is refused, not a crash
+    recipe_file(dir, "k.lua", 'return { output = "out", params = { {} }, steps = { { run = "true" } } }')
+    r = helpers.cli({ "recipe", dir .. "/k.lua", "--set", "x=1" })
+    assert.are.equal(125, r.status)
+    assert.is_truthy(r.stderr:find("INVALID_CONFIG", 1, true), r.stderr)
+    assert.is_truthy(r.stderr:find("a name is a string", 1, true), r.stderr)
   end)
 
   it("print the report as JSON with --json and exit 1 when a step failed", function()
@@ -246,6 +254,77 @@ return { output = "out", steps = {
         assert.is_truthy(s.error:find("hook_timeout", 1, true), s.error)
       end
       assert.are.equal("passed", step(report, "fine").status)
+    end)
+
+    it("bounds a recipe file's memory inside one C call (INVALID_CONFIG naming file:line and the budget)", function()
+      local path = recipe_file(dir, "big.lua", [[
+local s = "x"
+for i = 1, 20 do s = s .. s end
+local big = s:gsub(".", { x = s })
+return { output = "out", steps = { { run = "true" } } }
+]])
+      local t0 = helpers.now()
+      local report, err = mj.recipe(path, { quiet = true })
+      assert.is_nil(report)
+      assert.are.equal("INVALID_CONFIG", err.code)
+      assert.matches(path .. ":3: memory limit exceeded (64 MiB)", err.message, 1, true)
+      assert.is_true(helpers.now() - t0 < 10, "took " .. (helpers.now() - t0) .. " s")
+      -- the process stayed well under what the file asked for (1 TiB)
+      local rss = helpers.sh("python3 -c 'import resource,subprocess,sys; subprocess.run(sys.argv[1:], "
+        .. "stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL); "
+        .. "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)' "
+        .. helpers.shell_quote(helpers.moonjail_bin()) .. " recipe " .. helpers.shell_quote(path))
+      assert.is_true(tonumber(rss) < 400 * 1024, "peak RSS " .. rss .. " KiB")
+    end)
+
+    it("bounds a hook's single long C call: a backtracking find ends at hook_timeout, a gsub at 256 MiB", function()
+      recipe_file(dir, "hookc.lua", [[
+local function bomb()
+  local s = "x"
+  for i = 1, 15 do s = s .. s end
+  return s:gsub(".", { x = s })
+end
+return { output = "out", steps = {
+  { name = "find", run = "true", hook_timeout = "1s", allow_failure = true,
+    before = function() local s = ("a"):rep(4096); return s:find(".-.-.-.-b") end },
+  { name = "gsub", run = "true", allow_failure = true, after = function() bomb() end },
+  { name = "swallow", run = "true", hook_timeout = "1s", allow_failure = true,
+    before = function() local s = ("a"):rep(4096); while true do pcall(string.find, s, ".-.-.-.-b") end end },
+  { name = "rep", run = "true", allow_failure = true, before = function() return ("x"):rep(1 << 30) end },
+  { name = "fine", run = "true", after = function(sb, r) assert(("a=1"):match("^(%w)=(%d)$") == "a") end },
+} }]])
+      local t0 = helpers.now()
+      local report = assert(mj.recipe(dir .. "/hookc.lua", { quiet = true }))
+      assert.is_true(helpers.now() - t0 < 30, "took " .. (helpers.now() - t0) .. " s")
+      local find = step(report, "find")
+      assert.are.equal("allowed_failure", find.status)
+      assert.matches("hookc.lua:8: ran longer than 1s (hook_timeout)", find.error, 1, true)
+      assert.matches("memory limit exceeded (256 MiB)", step(report, "gsub").error, 1, true)
+      assert.matches("hook_timeout", step(report, "swallow").error, 1, true)
+      assert.matches("memory limit exceeded (256 MiB)", step(report, "rep").error, 1, true)
+      assert.are.equal("passed", step(report, "fine").status, step(report, "fine").error)
+    end)
+
+    it("never runs a recipe's metamethods outside its budget, and refuses __gc", function()
+      recipe_file(dir, "meta.lua", [[
+local spin = function() while true do end end
+return setmetatable({ output = "out", steps = {
+  setmetatable({ name = "a", run = "true", allow_failure = true, after = function(sb, r)
+    setmetatable(r, { __index = spin, __tostring = spin })
+    r.success = nil
+    error(setmetatable({}, { __tostring = spin }))
+  end }, { __index = spin, __pairs = spin }),
+} }, { __index = spin, __pairs = spin, __len = spin })]])
+      local t0 = helpers.now()
+      local report = assert(mj.recipe(dir .. "/meta.lua", { quiet = true }))
+      assert.is_true(helpers.now() - t0 < 30, "took " .. (helpers.now() - t0) .. " s")
+      assert.matches("error object is a table value", step(report, "a").error, 1, true)
+      local path = recipe_file(dir, "gc.lua", [[
+setmetatable({}, { __gc = function() while true do end end })
+return { output = "out", steps = { { run = "true" } } }]])
+      local r2, err = mj.recipe(path, { quiet = true })
+      assert.is_nil(r2)
+      assert.matches("cannot set a __gc metamethod", err.message, 1, true)
     end)
 
     it("keeps hooks restricted too, and confines their host writes to the output directory", function()

@@ -4,7 +4,11 @@
 -- INVALID_CONFIG naming file:line; an unknown key → INVALID_CONFIG naming the key path;
 -- `extends = "default"` merges onto the parent (also for a table policy); policy files are
 -- code and run text-only in an empty environment (no os.execute, io.open, require, load of
--- bytecode) under an instruction limit (an endless loop fails instead of hanging).
+-- bytecode) under an instruction limit (an endless loop fails instead of hanging); the budget
+-- also bounds work inside one C call — memory through the allocator of the policy's own Lua state,
+-- time by a deadline the pattern matcher polls (issue 18: a gsub that grew to 2.1 GB, a
+-- backtracking find still running at 30 s); `extends` reads only policy files (".lua", readable)
+-- and an error never quotes a file's text.
 local mj = require "moonjail"
 local helpers = require "spec.helpers"
 
@@ -187,5 +191,63 @@ describe("policy files are sandboxed code", function()
     local t0 = helpers.now()
     load_fails(policy_file("loop.lua", "while true do end\nreturn {}\n"))
     assert.is_true(helpers.now() - t0 < 5, "the loop ran for more than 5 s")
+  end)
+
+  it("bounds memory spent inside one C call: s:gsub(\".\", t) fails at 64 MiB, quickly", function()
+    local path = policy_file("gsub.lua", 'local s = "x"\nfor i = 1, 20 do s = s .. s end\n'
+      .. 'local t = { x = s }\nreturn { description = s:gsub(".", t) }\n')
+    local t0 = helpers.now()
+    local err = load_fails(path)
+    assert.matches(path .. ":4: memory limit exceeded (64 MiB)", err.message, 1, true)
+    assert.is_true(helpers.now() - t0 < 5, "took " .. (helpers.now() - t0) .. " s")
+  end)
+
+  it("bounds time spent inside one C call: a backtracking find on 4 KB ends at the deadline", function()
+    local path = policy_file("find.lua", 'local s = ""\nfor i = 1, 4096 do s = s .. "a" end\n'
+      .. 'return { description = tostring(s:find(".-.-.-.-b")) }\n')
+    local t0 = helpers.now()
+    local err = load_fails(path)
+    assert.matches(path .. ":3: time limit exceeded (2s)", err.message, 1, true)
+    assert.is_true(helpers.now() - t0 < 5, "took " .. (helpers.now() - t0) .. " s")
+  end)
+
+  it("returns data only: a function in the result is refused", function()
+    local err = load_fails(policy_file("fn.lua", "return { description = function() end }\n"))
+    assert.matches("fn.lua: a policy returns data only (it returned a function)", err.message, 1, true)
+  end)
+
+  it("keeps the pattern functions' results: the bounded matcher is Lua's", function()
+    local pol, err = mj.load_policy(policy_file("patterns.lua", [[
+local a, b, c = ("key = value"):match("^(%w+)%s*=%s*(%w+)()$")
+local parts = ""
+for w in ("a,b,,c"):gmatch("([^,]*)") do parts = parts .. "<" .. w .. ">" end
+local _, found = ("abc"):find("b", 1, true)
+return { description = a .. b .. c .. parts .. (("hello world"):gsub("o", "0")) .. found
+  .. ("x(y(z))"):match("%b()") }
+]]))
+    assert.is_nil(err)
+    assert.are.equal("keyvalue12<a><b><><c>hell0 w0rld2(y(z))", pol.description)
+  end)
+
+  it("reads only policy files through extends: a path must end in .lua, and nothing is quoted", function()
+    local secret = helpers.write_file(dir .. "/secret", "root:s3cr3t-token:19000:0:99999:7:::\n")
+    local err = load_fails(policy_file("ext.lua", 'return { extends = "' .. secret .. '" }\n'))
+    assert.matches("not a policy file", err.message, 1, true)
+    assert.is_falsy(err.message:find("s3cr3t", 1, true), err.message)
+    err = load_fails(policy_file("shadow.lua", 'return { extends = "/etc/shadow" }\n'))
+    assert.matches("cannot read policy file '/etc/shadow': not a policy file", err.message, 1, true)
+    -- a symlink with a .lua name to a file without one is refused too
+    helpers.sh("ln -sf " .. helpers.shell_quote(secret) .. " " .. helpers.shell_quote(dir .. "/link.lua"))
+    err = load_fails(policy_file("viasym.lua", 'return { extends = "link.lua" }\n'))
+    assert.matches("not a policy file", err.message, 1, true)
+    assert.is_falsy(err.message:find("s3cr3t", 1, true), err.message)
+  end)
+
+  it("names a syntax error's file and line but never quotes the file's text", function()
+    local path = policy_file("tok.lua", "return { x = 1 }\nsecret_token_123 here\n")
+    local err = load_fails(path)
+    assert.matches(path .. ":2:", err.message, 1, true)
+    assert.is_falsy(err.message:find("secret_token_123", 1, true), err.message)
+    assert.is_falsy(err.message:find("here", 1, true), err.message)
   end)
 end)

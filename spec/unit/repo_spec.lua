@@ -16,6 +16,19 @@ local function matches(glob, path, is_dir)
 end
 
 describe("repository globs", function()
+  it("matches many \"**\" in time linear in the path, not exponential (a policy's glob is untrusted)", function()
+    local path = string.rep("d/", 60) .. "x"
+    local t0 = os.clock()
+    assert.is_false(matches(string.rep("**/", 12) .. "z", path))
+    assert.is_false(matches("a/" .. string.rep("**/b/", 6) .. "z", path))
+    assert.is_true(matches(string.rep("**/", 12) .. "x", path))
+    -- (found by fuzzing) stars inside one component: "*a*a*a*a*a*b" against a long name
+    assert.is_false(matches(string.rep("*a", 8) .. "*b", string.rep("a", 200)))
+    assert.is_true(matches(string.rep("*a", 8) .. "*b", string.rep("a", 200) .. "b"))
+    assert.is_true(matches("*****x", "abcx"))
+    assert.is_true(os.clock() - t0 < 1, "took " .. (os.clock() - t0) .. " s")
+  end)
+
   it("match a name at any depth when the glob has no slash", function()
     assert.is_true(matches("*.key", "id.key"))
     assert.is_true(matches("*.key", "deep/er/id.key"))

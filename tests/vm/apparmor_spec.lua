@@ -15,10 +15,10 @@ local helpers = require "spec.helpers"
 
 local PROFILE = "moonjail-vm-test"
 
-helpers.require_sandboxes()
+if helpers.skip_unless_sandboxes() then return end
 local loaded = helpers.read_file("/sys/kernel/security/apparmor/profiles") or ""
 if not loaded:find(PROFILE .. " (enforce)", 1, true) then
-  helpers.skip_file("the AppArmor profile " .. PROFILE .. " is not loaded here (the VM lane loads it)")
+  return helpers.skip_file("the AppArmor profile " .. PROFILE .. " is not loaded here (the VM lane loads it)")
 end
 teardown(function() helpers.cleanup() end)
 

@@ -15,12 +15,12 @@
 local helpers = require "spec.helpers"
 
 local CG = "/sys/fs/cgroup"
-if not helpers.is_root() then helpers.skip_file("needs root to delegate a cgroup (the VM lane runs it)") end
+if not helpers.is_root() then return helpers.skip_file("needs root to delegate a cgroup (the VM lane runs it)") end
 if not helpers.exists(CG .. "/cgroup.subtree_control") or helpers.exists(CG .. "/memory") then
-  helpers.skip_file("needs a pure cgroup v2 host (the VM lane boots one)")
+  return helpers.skip_file("needs a pure cgroup v2 host (the VM lane boots one)")
 end
-if helpers.sh("id -u mjtest 2>/dev/null") == "" then helpers.skip_file("no user mjtest") end
-if os.execute("command -v setpriv >/dev/null 2>&1") ~= true then helpers.skip_file("no setpriv") end
+if helpers.sh("id -u mjtest 2>/dev/null") == "" then return helpers.skip_file("no user mjtest") end
+if os.execute("command -v setpriv >/dev/null 2>&1") ~= true then return helpers.skip_file("no setpriv") end
 
 local made = {}
 teardown(function()

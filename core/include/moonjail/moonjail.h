@@ -489,7 +489,10 @@ void mj_proc_entries_free(mj_proc_entry_t *v, size_t n);
 /* ---------------------------------------------------------------- files inside a sandbox
  * Paths are absolute paths inside the sandbox.  The host resolves them inside the sandbox's root
  * (openat2 RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS), never follows its symlinks out, opens with
- * O_NONBLOCK and refuses anything that is not a regular file where it reads or writes data. */
+ * O_NONBLOCK and refuses anything that is not a regular file where it reads or writes data.
+ * Every operation acts as the sandbox's user — its ids, none of the caller's groups or
+ * capabilities, its commands' Landlock rules — so it sees and changes exactly what a command of
+ * the sandbox could (PERMISSION_DENIED where that command would be refused). */
 
 typedef struct {
     char *name;
@@ -522,8 +525,28 @@ int mj_sandbox_stat(mj_sandbox_t *sb, const char *path, mj_file_info_t *out, mj_
 /* Copies a host file or directory tree into the sandbox (modes kept, owner = sandbox user).
  * When dest is an existing directory the source goes inside it, as cp and docker cp do. */
 int mj_sandbox_copy_in(mj_sandbox_t *sb, const char *host_src, const char *dest, mj_error_t **err);
-/* Copies a sandbox file or tree out to the host (modes kept; symlinks copied as links). */
+/* Copies a sandbox file or tree out to the host (modes kept; symlinks copied as links; the holes
+ * of sparse files kept as holes; devices, FIFOs and sockets inside a tree left out, one named as
+ * src is an error), within the default budget below. */
 int mj_sandbox_copy_out(mj_sandbox_t *sb, const char *src, const char *host_dest, mj_error_t **err);
+
+/* What a copy out may still write on the host: bytes of file data (holes cost nothing) and
+ * entries (files, directories and symlinks it creates).  The copy takes them down as it writes. */
+typedef struct {
+    uint64_t bytes;
+    uint64_t entries;
+} mj_copy_budget_t;
+
+/* The budget of each mj_sandbox_copy_out. */
+#define MJ_COPY_OUT_BYTES ((uint64_t)8 << 30)
+#define MJ_COPY_OUT_ENTRIES ((uint64_t)200000)
+
+/* mj_sandbox_copy_out within *budget (NULL: the default above), taken down by what the copy
+ * wrote.  Going over it, or deeper than 256 directory levels, fails with RESOURCE_LIMIT_EXCEEDED
+ * naming the limit; whatever a failed copy out created on the host is removed again (entries it
+ * copied into directories that existed before are named in the message when they stay). */
+int mj_sandbox_copy_out_budget(mj_sandbox_t *sb, const char *src, const char *host_dest, mj_copy_budget_t *budget,
+                               mj_error_t **err);
 int mj_sandbox_mkdir(mj_sandbox_t *sb, const char *path, unsigned mode, mj_error_t **err);
 int mj_sandbox_remove(mj_sandbox_t *sb, const char *path, bool recursive, mj_error_t **err);
 

@@ -1,7 +1,7 @@
 /* gc.c — mark and sweep over the image store: what image records and live leases list stays,
- * everything else in blobs/ goes, with the leftovers of crashed pulls.
+ * everything else in blobs/ and layers/ goes, with the leftovers of crashed pulls and unpacks.
  *
- * Owns: the only deletion of committed blobs, and reference counts.
+ * Owns: the only deletion of committed blobs and unpacked layers, and reference counts.
  * Must never: run without the store's exclusive lock (no pull can be between committing a blob
  * and recording its image); remove anything when a record or a live lease cannot be read (the
  * marks would be incomplete); follow symlinks in the store (every step is an *at() call).
@@ -19,6 +19,7 @@
 #include "image/gc.h"
 #include "image/lease.h"
 #include "image/records.h"
+#include "tree.h"
 #include "util.h"
 
 static int fail(mj_error_t **err, mj_error_t *e)
@@ -43,6 +44,8 @@ static int mark_record(const mj_image_record_t *rec, void *ud)
         mj_strv_push(marks, rec->index);
     for (size_t i = 0; i < rec->blobs.n; i++)
         mj_strv_push(marks, rec->blobs.v[i]);
+    for (size_t i = 0; i < rec->layers.n; i++) /* "layer <diff-id>": a layer is no blob of that digest */
+        mj_strv_push_owned(marks, mj_xasprintf("layer %s", rec->layers.v[i]));
     return 0;
 }
 
@@ -151,11 +154,62 @@ static void sweep_tmp(int dirfd, const char *name, void *ud)
         unlinkat(dirfd, name, 0);
 }
 
+/* layers/<algo>-<hex>[.rootless]: kept while its diff-id is marked; layers/.unpack-*: an unpack
+ * that crashed (none runs while the exclusive lock is ours). */
+static void sweep_layer(int dirfd, const char *name, void *ud)
+{
+    sweep_t *w = ud;
+    cleanup_free char *path = mj_xasprintf("%s/layers/%s", mj_store_root(w->store), name);
+    if (strncmp(name, ".unpack-", 8) == 0) {
+        if (mj_tree_remove(path, NULL) == 0)
+            w->stats->unpacks_removed++;
+        return;
+    }
+    char digest[MJ_DIGEST_MAX];
+    size_t len = strcspn(name, ".");
+    if (len >= sizeof(digest) || (name[len] && strcmp(name + len, MJ_LAYER_ROOTLESS_SUFFIX) != 0))
+        return; /* not ours */
+    memcpy(digest, name, len);
+    digest[len] = '\0';
+    char *dash = strchr(digest, '-');
+    if (!dash)
+        return;
+    *dash = ':';
+    struct stat st;
+    if (!mj_digest_valid(digest) || fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
+        return;
+    char mark[MJ_DIGEST_MAX + 8];
+    snprintf(mark, sizeof(mark), "layer %s", digest);
+    if (marked(w->marks, mark)) {
+        w->stats->layers_kept++;
+        return;
+    }
+    if (mj_tree_remove(path, NULL) == 0)
+        w->stats->layers_removed++;
+}
+
 static void sweep_lock(int dirfd, const char *name, void *ud)
 {
     sweep_t *w = ud;
     if (!has_suffix(name, ".lock"))
         return;
+    if (strncmp(name, "layer-", 6) == 0) {
+        /* "layer-<algo>-<hex>.lock" → "<algo>:<hex>" */
+        char diff_id[MJ_DIGEST_MAX];
+        size_t n = strlen(name) - 6 - 5;
+        if (n >= sizeof(diff_id))
+            return;
+        memcpy(diff_id, name + 6, n);
+        diff_id[n] = '\0';
+        char *dash = strchr(diff_id, '-');
+        if (!dash)
+            return;
+        *dash = ':';
+        int fd = -1;
+        if (mj_store_lock_layer(w->store, diff_id, false, &fd, NULL) == 1)
+            mj_store_unlock_layer(w->store, diff_id, fd); /* which removes the file */
+        return;
+    }
     /* "<algo>-<hex>.lock" → "<algo>:<hex>": a lock nobody holds may go */
     char digest[MJ_DIGEST_MAX];
     size_t len = strlen(name) - 5;
@@ -200,6 +254,8 @@ int mj_store_gc(mj_store_t *s, bool wait, double partial_max_age, mj_store_gc_st
         if (rc == 0)
             rc = each_entry(mj_store_dirfd(s, "leases"), "leases", sweep_tmp, &w, err);
         if (rc == 0)
+            rc = each_entry(mj_store_dirfd(s, "layers"), "layers", sweep_layer, &w, err);
+        if (rc == 0)
             rc = each_entry(mj_store_dirfd(s, "locks"), "locks", sweep_lock, &w, err);
     }
     mj_strv_free(&marks);
@@ -218,6 +274,8 @@ static int count_refs(const mj_image_record_t *rec, void *ud)
     bool listed = strcmp(rec->digest, r->digest) == 0 || (rec->index && strcmp(rec->index, r->digest) == 0);
     for (size_t i = 0; !listed && i < rec->blobs.n; i++)
         listed = strcmp(rec->blobs.v[i], r->digest) == 0;
+    for (size_t i = 0; !listed && i < rec->layers.n; i++)
+        listed = strcmp(rec->layers.v[i], r->digest) == 0;
     r->count += listed;
     return 0;
 }

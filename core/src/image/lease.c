@@ -43,6 +43,14 @@ int mj_store_lease(mj_store_t *s, const mj_image_record_t *rec, const char *hold
             return fail(err, mj_error_new(MJ_ERR_IMAGE, ENOENT, "image %s: blob %s is not in the store (pull it again)",
                                           rec->name ? rec->name : "?", rec->blobs.v[i]));
     }
+    for (size_t i = 0; i < rec->layers.n; i++) {
+        int have = mj_store_has_layer(s, rec->layers.v[i], -1, err);
+        if (have < 0)
+            return -1;
+        if (!have)
+            return fail(err, mj_error_new(MJ_ERR_IMAGE, ENOENT, "image %s: layer %s is not unpacked in the store",
+                                          rec->name ? rec->name : "?", rec->layers.v[i]));
+    }
     mj_image_record_t copy = *rec;
     copy.holder = (char *)holder;
     mj_buf_t text = {0};

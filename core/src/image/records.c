@@ -70,10 +70,14 @@ static int check_record(const mj_image_record_t *r, bool lease, mj_error_t **err
                       : r->index && !mj_digest_valid(r->index)   ? "index"
                       : lease && r->holder && !holder_ok(r->holder) ? "holder"
                       : r->blobs.n > RECORD_MAX_BLOBS             ? "blobs"
+                      : r->layers.n > RECORD_MAX_BLOBS            ? "layers"
                                                                  : NULL;
     for (size_t i = 0; !bad && i < r->blobs.n; i++)
         if (!mj_digest_valid(r->blobs.v[i]))
             bad = "blob";
+    for (size_t i = 0; !bad && i < r->layers.n; i++)
+        if (!mj_digest_valid(r->layers.v[i]))
+            bad = "layer";
     if (bad)
         return fail(err, mj_error_new(MJ_ERR_IMAGE, EINVAL, "image record: invalid %s", bad));
     return 0;
@@ -87,6 +91,7 @@ void mj_image_record_clear(mj_image_record_t *r)
     free(r->index);
     free(r->holder);
     mj_strv_free(&r->blobs);
+    mj_strv_free(&r->layers);
     memset(r, 0, sizeof(*r));
 }
 
@@ -126,6 +131,8 @@ int mj_record_format(const mj_image_record_t *r, const char *magic, mj_buf_t *ou
         appendf(out, "holder", r->holder);
     for (size_t i = 0; i < r->blobs.n; i++)
         appendf(out, "blob", r->blobs.v[i]);
+    for (size_t i = 0; i < r->layers.n; i++)
+        appendf(out, "layer", r->layers.v[i]);
     return 0;
 }
 
@@ -155,10 +162,12 @@ static int parse_line(mj_image_record_t *r, const char *line, mj_error_t **err)
         return set_once(&r->index, v, "index", err);
     if (KEY("holder"))
         return set_once(&r->holder, v, "holder", err);
-    if (KEY("blob")) {
-        if (r->blobs.n >= RECORD_MAX_BLOBS)
-            return fail(err, mj_error_new(MJ_ERR_IMAGE, E2BIG, "image record: more than %d blobs", RECORD_MAX_BLOBS));
-        mj_strv_push(&r->blobs, v);
+    if (KEY("blob") || KEY("layer")) {
+        mj_strv_t *list = KEY("blob") ? &r->blobs : &r->layers;
+        if (list->n >= RECORD_MAX_BLOBS)
+            return fail(err, mj_error_new(MJ_ERR_IMAGE, E2BIG, "image record: more than %d %ss", RECORD_MAX_BLOBS,
+                                          KEY("blob") ? "blob" : "layer"));
+        mj_strv_push(list, v);
         return 0;
     }
     if (KEY("pulled")) {
@@ -252,6 +261,14 @@ int mj_store_image_put(mj_store_t *s, const mj_image_record_t *rec, mj_error_t *
     if (!listed)
         return fail(err, mj_error_new(MJ_ERR_IMAGE, EINVAL, "image record %s: its manifest is not among its blobs",
                                       rec->name));
+    for (size_t i = 0; i < rec->layers.n; i++) {
+        int have = mj_store_has_layer(s, rec->layers.v[i], -1, err);
+        if (have < 0)
+            return -1;
+        if (!have)
+            return fail(err, mj_error_new(MJ_ERR_IMAGE, ENOENT, "image record %s: layer %s is not unpacked in the store",
+                                          rec->name, rec->layers.v[i]));
+    }
     mj_buf_t text = {0};
     if (mj_record_format(rec, MJ_RECORD_MAGIC, &text, err) < 0) {
         mj_buf_free(&text);

@@ -9,6 +9,7 @@
  *   index sha256:…           (the index it was chosen from; optional)
  *   pulled 1765000000.5
  *   blob sha256:…            (one line per blob: manifest, config, layers, index)
+ *   layer sha256:…           (one line per layer unpacked for it, by diff-id, lowest first)
  *
  * Leases (lease.h) use the same format under the magic "moonjail-lease 1" with a `holder` line.
  */
@@ -29,6 +30,8 @@ typedef struct {
     char *index;        /* the index (manifest list) it was selected from, or NULL */
     double pulled;      /* epoch seconds */
     mj_strv_t blobs;    /* every blob the image needs */
+    mj_strv_t layers;   /* the diff-ids of its unpacked layers (layerstore.h), lowest first; may be
+                         * empty (a record of a pull that did not unpack) */
     char *holder;       /* leases only: who holds it (free text, one line) */
 } mj_image_record_t;
 
@@ -36,7 +39,8 @@ typedef struct {
 #define MJ_LEASE_MAGIC "moonjail-lease 1"
 
 /* Stores rec under (name, platform), replacing an older record atomically.  Every blob it
- * lists must be in the store (IMAGE otherwise), and its digest among them. */
+ * lists must be in the store and every layer unpacked (IMAGE otherwise), and its digest among
+ * the blobs. */
 int mj_store_image_put(mj_store_t *s, const mj_image_record_t *rec, mj_error_t **err);
 /* 1 with *out filled (clear it with mj_image_record_clear), 0 when there is no such record. */
 int mj_store_image_get(mj_store_t *s, const char *name, const char *platform, mj_image_record_t *out, mj_error_t **err);

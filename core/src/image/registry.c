@@ -8,7 +8,8 @@
  * Must never: trust a size, range or digest the server claims without counting and hashing the
  * bytes itself; write a blob anywhere but the path it was given; keep a file whose content does
  * not match its digest; decode content encodings (a blob is hashed exactly as it was sent);
- * parse JSON or decide auth (Lua does); print.
+ * parse JSON or decide auth (Lua does); print.  libcurl's one-time set-up and the verdict on which
+ * transport failures are worth a retry are fetch.c's, shared with repository downloads.
  */
 #define _GNU_SOURCE
 #define CURL_DISABLE_TYPECHECK 1
@@ -17,7 +18,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <strings.h>
@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "fetch.h"
 #include "image/hash.h"
 #include "image/registry.h"
 #include "lazylib.h"
@@ -68,14 +69,6 @@ typedef struct {
     uint64_t reported;
     double reported_at;
 } transfer_t;
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_result = CURLE_FAILED_INIT;
-
-static void curl_init(void)
-{
-    curl_init_result = CURLF(curl_global_init)(CURL_GLOBAL_DEFAULT);
-}
 
 static int fail(mj_error_t **err, mj_error_t *e)
 {
@@ -153,42 +146,16 @@ mj_error_t *mj_http_status_error(long status, const char *retry_after, const cha
     return e;
 }
 
-/* Transport failures worth another try: the network, not the request, was the problem. */
-static bool curl_retryable(CURLcode rc)
-{
-    switch (rc) {
-    case CURLE_COULDNT_RESOLVE_PROXY:
-    case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_CONNECT:
-    case CURLE_OPERATION_TIMEDOUT:
-    case CURLE_SEND_ERROR:
-    case CURLE_RECV_ERROR:
-    case CURLE_GOT_NOTHING:
-    case CURLE_PARTIAL_FILE:
-    case CURLE_SSL_CONNECT_ERROR:
-    case CURLE_HTTP2:
-    case CURLE_HTTP2_STREAM:
-        return true;
-    default:
-        return false;
-    }
-}
-
 static mj_error_t *transfer_error(transfer_t *t, mj_error_code_t code, int errnum, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 static mj_error_t *transfer_error(transfer_t *t, mj_error_code_t code, int errnum, const char *fmt, ...)
 {
     va_list ap;
-    char *detail = NULL;
     va_start(ap, fmt);
-    if (vasprintf(&detail, fmt, ap) < 0)
-        detail = NULL;
+    cleanup_free char *detail = mj_xvasprintf(fmt, ap);
     va_end(ap);
     cleanup_free char *shown = mj_http_display_url(t->req->resp.url ? t->req->resp.url : t->req->url);
-    mj_error_t *e = mj_error_new(code, errnum, "%s %s: %s", t->req->method ? t->req->method : "GET", shown,
-                                 detail ? detail : "");
-    free(detail);
-    return e;
+    return mj_error_new(code, errnum, "%s %s: %s", t->req->method ? t->req->method : "GET", shown, detail);
 }
 
 /* ------------------------------------------------------------------ responses */
@@ -242,8 +209,15 @@ static size_t header_cb(char *data, size_t size, size_t nmemb, void *ud)
         response_clear(r);
         r->url = url;
         r->body = body;
-        const char *sp = memchr(data, ' ', n);
-        r->status = sp ? strtol(sp + 1, NULL, 10) : 0;
+        /* the code after the first space, read within the n bytes (the data has no NUL) */
+        const char *sp = memchr(data, ' ', n), *end = data + n;
+        const char *d = sp ? sp + 1 : end;
+        while (d < end && (*d == ' ' || *d == '\t'))
+            d++;
+        long status = 0;
+        for (; d < end && isdigit((unsigned char)*d) && status < 1000; d++)
+            status = status * 10 + (*d - '0');
+        r->status = status;
         return n;
     }
     const char *colon = memchr(data, ':', n);
@@ -537,7 +511,7 @@ static void finish(transfer_t *t, CURLcode rc)
                                         req->max_body ? req->max_body : DEFAULT_MAX_BODY);
         } else {
             req->error = transfer_error(t, MJ_ERR_NETWORK, rc == CURLE_OPERATION_TIMEDOUT ? ETIMEDOUT : 0, "%s", why);
-            mj_error_set_retryable(req->error, curl_retryable(rc));
+            mj_error_set_retryable(req->error, mj_curl_retryable(rc));
         }
     } else if (req->path && !is_success(req->resp.status)) {
         cleanup_free char *shown = mj_http_display_url(req->resp.url);
@@ -592,12 +566,8 @@ static void transfer_free(transfer_t *t)
 
 int mj_http_client_new(const mj_http_opts_t *opts, mj_http_client_t **out, mj_error_t **err)
 {
-    if (mj_lib_open(MJ_LIB_CURL, err) < 0)
+    if (mj_curl_ready(err) < 0)
         return -1;
-    pthread_once(&curl_once, curl_init);
-    if (curl_init_result != CURLE_OK)
-        return fail(err, mj_error_new(MJ_ERR_NETWORK, 0, "libcurl did not initialise: %s",
-                                      CURLF(curl_easy_strerror)(curl_init_result)));
     mj_http_client_t *c = mj_xcalloc(1, sizeof(*c));
     if (opts)
         c->opts = *opts;

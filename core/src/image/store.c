@@ -26,7 +26,7 @@ struct mj_store {
     char *root;
     int root_fd;
     int blobs_fd[2];
-    int ingest_fd, locks_fd, images_fd, leases_fd;
+    int ingest_fd, locks_fd, images_fd, leases_fd, layers_fd;
     int gc_fd;
 };
 
@@ -108,7 +108,8 @@ int mj_store_open(const char *root, mj_store_t **out, mj_error_t **err)
         return -1;
     mj_store_t *s = mj_xcalloc(1, sizeof(*s));
     s->root = mj_xstrdup(root);
-    s->blobs_fd[0] = s->blobs_fd[1] = s->ingest_fd = s->locks_fd = s->images_fd = s->leases_fd = s->gc_fd = -1;
+    s->blobs_fd[0] = s->blobs_fd[1] = s->ingest_fd = s->locks_fd = s->images_fd = s->leases_fd = s->layers_fd =
+        s->gc_fd = -1;
     s->root_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (s->root_fd < 0) {
         mj_store_close(s);
@@ -120,7 +121,8 @@ int mj_store_open(const char *root, mj_store_t **out, mj_error_t **err)
         (s->ingest_fd = open_subdir(s->root_fd, "ingest", root, err)) < 0 ||
         (s->locks_fd = open_subdir(s->root_fd, "locks", root, err)) < 0 ||
         (s->images_fd = open_subdir(s->root_fd, "images", root, err)) < 0 ||
-        (s->leases_fd = open_subdir(s->root_fd, "leases", root, err)) < 0) {
+        (s->leases_fd = open_subdir(s->root_fd, "leases", root, err)) < 0 ||
+        (s->layers_fd = open_subdir(s->root_fd, "layers", root, err)) < 0) {
         mj_store_close(s);
         return -1;
     }
@@ -139,6 +141,7 @@ void mj_store_close(mj_store_t *s)
     if (!s)
         return;
     close_fd(&s->gc_fd);
+    close_fd(&s->layers_fd);
     close_fd(&s->leases_fd);
     close_fd(&s->images_fd);
     close_fd(&s->locks_fd);
@@ -165,6 +168,8 @@ int mj_store_dirfd(const mj_store_t *s, const char *which)
         return s->ingest_fd;
     if (strcmp(which, "locks") == 0)
         return s->locks_fd;
+    if (strcmp(which, "layers") == 0)
+        return s->layers_fd;
     return -1;
 }
 
@@ -322,6 +327,54 @@ int mj_store_put_blob(mj_store_t *s, const char *digest, const void *data, size_
     return mj_ingest_commit(ing, len, got, err);
 }
 
+int mj_store_put_file(mj_store_t *s, const char *digest, int fd, uint64_t size, mj_error_t **err)
+{
+    mj_hash_algo_t algo;
+    if (mj_digest_parse(digest, &algo, NULL, err) < 0)
+        return -1;
+    mj_ingest_t *ing;
+    int r = mj_store_ingest_begin(s, digest, true, &ing, err);
+    if (r != MJ_INGEST_READY)
+        return r < 0 ? -1 : 0;
+    cleanup_close int out = openat(s->ingest_fd, ing->name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    mj_hash_t *h = NULL;
+    mj_error_t *e = NULL;
+    if (out < 0)
+        e = file_error(errno, "writing", ing->path);
+    else
+        mj_hash_new(algo, &h, &e);
+    cleanup_free char *buf = mj_xmalloc(1 << 20);
+    uint64_t copied = 0;
+    while (!e) {
+        ssize_t n = pread(fd, buf, 1 << 20, (off_t)copied);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            e = file_error(errno, "reading the file of", digest);
+            break;
+        }
+        if (n == 0)
+            break;
+        if ((uint64_t)n > size + 1 - copied) /* one byte past size says it is larger */
+            n = (ssize_t)(size + 1 - copied);
+        mj_hash_update(h, buf, (size_t)n);
+        if (mj_write_all(out, buf, (size_t)n) < 0)
+            e = file_error(errno, "writing", ing->path);
+        copied += (uint64_t)n;
+        if (copied > size)
+            break;
+    }
+    char got[MJ_DIGEST_MAX] = "";
+    if (h && !e)
+        mj_hash_final(h, got);
+    mj_hash_free(h);
+    if (e) {
+        mj_ingest_release(ing, true);
+        return fail(err, e);
+    }
+    return mj_ingest_commit(ing, size, got, err); /* checks the size, then the digest */
+}
+
 /* ------------------------------------------------------------------ locks and ingest */
 
 static void lock_name(char *out, size_t size, const char *digest)
@@ -329,29 +382,33 @@ static void lock_name(char *out, size_t size, const char *digest)
     snprintf(out, size, "%.*s-%s.lock", (int)strcspn(digest, ":"), digest, strchr(digest, ':') + 1);
 }
 
-/* Unlocks a digest's lock taken by lock_digest, removing its file first: waiters notice that
- * the file they locked has lost its name and take the new one (lock_digest). */
-static void unlock_digest(mj_store_t *s, const char *digest, int fd)
+/* Unlocks a lock taken by lock_named, removing its file first: waiters notice that the file
+ * they locked has lost its name and take the new one (lock_named). */
+static void unlock_named(mj_store_t *s, const char *name, int fd)
 {
-    char name[MJ_DIGEST_MAX + 16];
-    lock_name(name, sizeof(name), digest);
     unlinkat(s->locks_fd, name, 0);
     close(fd);
 }
 
-/* 1 with *out_fd when the lock is ours, 0 when busy (without wait). */
-static int lock_digest(mj_store_t *s, const char *digest, bool wait, int *out_fd, mj_error_t **err)
+static void unlock_digest(mj_store_t *s, const char *digest, int fd)
 {
     char name[MJ_DIGEST_MAX + 16];
     lock_name(name, sizeof(name), digest);
+    unlock_named(s, name, fd);
+}
+
+/* 1 with *out_fd when the lock file locks/name is ours, 0 when busy (without wait); what names
+ * it in messages. */
+static int lock_named(mj_store_t *s, const char *name, const char *what, bool wait, int *out_fd, mj_error_t **err)
+{
     for (;;) {
         cleanup_close int fd = openat(s->locks_fd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (fd < 0)
-            return fail(err, file_error(errno, "lock of", digest));
+            return fail(err, file_error(errno, "lock of", what));
         if (flock_retry(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) < 0) {
             if (errno == EWOULDBLOCK)
                 return 0;
-            return fail(err, file_error(errno, "lock of", digest));
+            return fail(err, file_error(errno, "lock of", what));
         }
         /* a collection may have removed the file between our open and flock: lock the one
          * that has the name now */
@@ -364,11 +421,78 @@ static int lock_digest(mj_store_t *s, const char *digest, bool wait, int *out_fd
     }
 }
 
+static int lock_digest(mj_store_t *s, const char *digest, bool wait, int *out_fd, mj_error_t **err)
+{
+    char name[MJ_DIGEST_MAX + 16];
+    lock_name(name, sizeof(name), digest);
+    return lock_named(s, name, digest, wait, out_fd, err);
+}
+
 int mj_store_try_digest_lock(mj_store_t *s, const char *digest, int *fd, mj_error_t **err)
 {
     if (mj_digest_parse(digest, NULL, NULL, err) < 0)
         return -1;
     return lock_digest(s, digest, false, fd, err);
+}
+
+/* ------------------------------------------------------------------ unpacked layers */
+
+int mj_store_layer_name(const char *diff_id, mj_layer_flavour_t flavour, char out[MJ_LAYER_NAME_MAX], mj_error_t **err)
+{
+    mj_hash_algo_t algo;
+    const char *hex;
+    if (mj_digest_parse(diff_id, &algo, &hex, err) < 0)
+        return -1;
+    snprintf(out, MJ_LAYER_NAME_MAX, "%s-%s%s", algo == MJ_HASH_SHA512 ? "sha512" : "sha256", hex,
+             flavour == MJ_LAYER_ROOTLESS ? MJ_LAYER_ROOTLESS_SUFFIX : "");
+    return 0;
+}
+
+int mj_store_has_layer(mj_store_t *s, const char *diff_id, int flavour, mj_error_t **err)
+{
+    for (int f = MJ_LAYER_OWNERS; f <= MJ_LAYER_ROOTLESS; f++) {
+        if (flavour >= 0 && f != flavour)
+            continue;
+        char name[MJ_LAYER_NAME_MAX];
+        if (mj_store_layer_name(diff_id, (mj_layer_flavour_t)f, name, err) < 0)
+            return -1;
+        struct stat st;
+        if (fstatat(s->layers_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+            if (S_ISDIR(st.st_mode))
+                return 1;
+        } else if (errno != ENOENT) {
+            return fail(err, file_error(errno, "looking up layer", diff_id));
+        }
+    }
+    return 0;
+}
+
+/* "layer-<algo>-<hex>.lock": one lock per diff-id, whatever the flavour. */
+static int layer_lock_name(const char *diff_id, char out[MJ_LAYER_NAME_MAX + 16], mj_error_t **err)
+{
+    char name[MJ_LAYER_NAME_MAX];
+    if (mj_store_layer_name(diff_id, MJ_LAYER_OWNERS, name, err) < 0)
+        return -1;
+    snprintf(out, MJ_LAYER_NAME_MAX + 16, "layer-%s.lock", name);
+    return 0;
+}
+
+int mj_store_lock_layer(mj_store_t *s, const char *diff_id, bool wait, int *fd, mj_error_t **err)
+{
+    char name[MJ_LAYER_NAME_MAX + 16];
+    if (layer_lock_name(diff_id, name, err) < 0)
+        return -1;
+    return lock_named(s, name, diff_id, wait, fd, err);
+}
+
+void mj_store_unlock_layer(mj_store_t *s, const char *diff_id, int fd)
+{
+    char name[MJ_LAYER_NAME_MAX + 16];
+    if (layer_lock_name(diff_id, name, NULL) < 0) {
+        close(fd);
+        return;
+    }
+    unlock_named(s, name, fd);
 }
 
 int mj_store_ingest_begin(mj_store_t *s, const char *digest, bool wait, mj_ingest_t **out, mj_error_t **err)

@@ -8,6 +8,9 @@
  *   locks/<algo>-<hex>.lock                   flock per digest: one writer per blob
  *   images/<id>.record                        image records (records.h)
  *   leases/<id>.lease                         images pinned by running sandboxes (lease.h)
+ *   layers/<algo>-<hex>[.rootless]/root       a layer unpacked (layerstore.h), by diff-id:
+ *                                             owners kept (root) or all the caller's (rootless)
+ *   layers/.unpack-<id>/                      an unpack in progress, renamed when complete
  *   gc.lock                                   shared by every open handle, exclusive for a GC
  */
 #ifndef MJ_IMAGE_STORE_H
@@ -42,6 +45,10 @@ int mj_store_read_blob(mj_store_t *s, const char *digest, size_t max, mj_buf_t *
 /* Stores bytes as the blob digest after checking that they hash to it (IMAGE otherwise). */
 int mj_store_put_blob(mj_store_t *s, const char *digest, const void *data, size_t len, mj_error_t **err);
 
+/* Stores size bytes read from fd (from offset 0) as the blob digest, hashed while they are
+ * copied: IMAGE when the file is not size bytes or does not hash to digest (nothing is kept). */
+int mj_store_put_file(mj_store_t *s, const char *digest, int fd, uint64_t size, mj_error_t **err);
+
 /* A blob being written: holds the digest's lock and names its partial file. */
 typedef struct mj_ingest mj_ingest_t;
 
@@ -61,8 +68,21 @@ int mj_ingest_commit(mj_ingest_t *ing, uint64_t size, const char *verified_diges
 /* Gives the lock up; the partial file stays for a later resume unless discard. */
 void mj_ingest_release(mj_ingest_t *ing, bool discard);
 
-/* For records.c, lease.c and gc.c. */
-int mj_store_dirfd(const mj_store_t *s, const char *which); /* "images", "leases", "ingest", "locks" */
+/* How a layer was unpacked: with the image's owners (root), or every file the caller's. */
+typedef enum { MJ_LAYER_OWNERS = 0, MJ_LAYER_ROOTLESS = 1 } mj_layer_flavour_t;
+#define MJ_LAYER_ROOTLESS_SUFFIX ".rootless"
+#define MJ_LAYER_NAME_MAX (MJ_DIGEST_MAX + 16)
+/* The directory name under layers/ of diff_id's layer in a flavour; -1 with IMAGE for a bad digest. */
+int mj_store_layer_name(const char *diff_id, mj_layer_flavour_t flavour, char out[MJ_LAYER_NAME_MAX], mj_error_t **err);
+/* 1 when diff_id is unpacked in flavour (-1: in either), 0 when not, -1 on error. */
+int mj_store_has_layer(mj_store_t *s, const char *diff_id, int flavour, mj_error_t **err);
+/* The lock of one diff-id's unpack (locks/layer-<algo>-<hex>.lock): 1 taken (*fd), 0 busy
+ * (without wait), -1 on error.  mj_store_unlock_layer removes the file and closes fd. */
+int mj_store_lock_layer(mj_store_t *s, const char *diff_id, bool wait, int *fd, mj_error_t **err);
+void mj_store_unlock_layer(mj_store_t *s, const char *diff_id, int fd);
+
+/* For records.c, lease.c, gc.c and layerstore.c. */
+int mj_store_dirfd(const mj_store_t *s, const char *which); /* "images", "leases", "ingest", "locks", "layers" */
 int mj_store_blobs_dirfd(const mj_store_t *s, mj_hash_algo_t algo);
 /* Turns the handle's shared gc.lock into an exclusive one (without wait: TEMPORARY_FAILURE,
  * retryable, when another handle is open), and back. */

@@ -156,6 +156,20 @@ function M.descriptor(d, what)
   return out
 end
 
+-- The array field of a document (what: "index", "manifest"), each entry a descriptor: checked
+-- copies, or nil, message.
+local function descriptors(list, what, field, max, label)
+  if not is_array(list) then return nil, what .. ": " .. field .. " must be an array" end
+  if #list > max then return nil, what .. " with " .. #list .. " " .. field .. " (at most " .. max .. ")" end
+  local out = {}
+  for i, d in ipairs(list) do
+    local desc, why = M.descriptor(d, label .. i)
+    if not desc then return nil, why end
+    out[i] = desc
+  end
+  return out
+end
+
 local function media_of(doc, content_type)
   local ct = type(content_type) == "string" and content_type:match("^%s*([^;%s]+)") or nil
   local field = not absent(doc.mediaType) and doc.mediaType or nil
@@ -171,12 +185,15 @@ local function media_of(doc, content_type)
   return mt or ct or "unknown"
 end
 
+-- M.decode of at most max bytes.
+local function decode_bounded(bytes, max, what)
+  if #bytes > max then return bad(what .. " of " .. #bytes .. " bytes (at most " .. max .. ")") end
+  return M.decode(bytes, what)
+end
+
 --- Parses a manifest or index (bytes already verified against their digest).
 function M.parse(bytes, content_type)
-  if #bytes > M.LIMITS.manifest_bytes then
-    return bad("manifest of " .. #bytes .. " bytes (at most " .. M.LIMITS.manifest_bytes .. ")")
-  end
-  local doc, code, msg = M.decode(bytes, "manifest")
+  local doc, code, msg = decode_bounded(bytes, M.LIMITS.manifest_bytes, "manifest")
   if not doc then return nil, code, msg end
   local mt, why = media_of(doc, content_type)
   if not mt then return bad("manifest: " .. why) end
@@ -190,30 +207,16 @@ function M.parse(bytes, content_type)
   if ann == false then return bad(awhy) end
   local out = { kind = kind, media_type = mt, annotations = ann }
   if kind == "index" then
-    if not is_array(doc.manifests) then return bad("index: manifests must be an array") end
-    if #doc.manifests > M.LIMITS.index_entries then
-      return bad("index with " .. #doc.manifests .. " manifests (at most " .. M.LIMITS.index_entries .. ")")
-    end
-    out.manifests = {}
-    for i, d in ipairs(doc.manifests) do
-      local desc, dwhy = M.descriptor(d, "index entry " .. i)
-      if not desc then return bad(dwhy) end
-      out.manifests[i] = desc
-    end
+    local list, lwhy = descriptors(doc.manifests, "index", "manifests", M.LIMITS.index_entries, "index entry ")
+    if not list then return bad(lwhy) end
+    out.manifests = list
     return out
   end
   local config, cwhy = M.descriptor(doc.config, "config")
   if not config then return bad(cwhy) end
-  if not is_array(doc.layers) then return bad("manifest: layers must be an array") end
-  if #doc.layers > M.LIMITS.layers then
-    return bad("manifest with " .. #doc.layers .. " layers (at most " .. M.LIMITS.layers .. ")")
-  end
-  out.config, out.layers = config, {}
-  for i, d in ipairs(doc.layers) do
-    local desc, dwhy = M.descriptor(d, "layer " .. i)
-    if not desc then return bad(dwhy) end
-    out.layers[i] = desc
-  end
+  local list, lwhy = descriptors(doc.layers, "manifest", "layers", M.LIMITS.layers, "layer ")
+  if not list then return bad(lwhy) end
+  out.config, out.layers = config, list
   if not absent(doc.subject) then
     local subject, swhy = M.descriptor(doc.subject, "subject")
     if not subject then return bad(swhy) end
@@ -224,10 +227,7 @@ end
 
 --- Checks what later phases read from the image config; returns the decoded table.
 function M.parse_config(bytes, n_layers)
-  if #bytes > M.LIMITS.config_bytes then
-    return bad("image config of " .. #bytes .. " bytes (at most " .. M.LIMITS.config_bytes .. ")")
-  end
-  local cfg, code, msg = M.decode(bytes, "image config")
+  local cfg, code, msg = decode_bounded(bytes, M.LIMITS.config_bytes, "image config")
   if not cfg then return nil, code, msg end
   if not clean_string(cfg.os, 64) or not clean_string(cfg.architecture, 64) then
     return bad("image config: os and architecture must be strings")
