@@ -34,7 +34,8 @@ void mj_pump_take_command(mj_pump_t *p, const mj_command_t *cmd, double released
     p->tee_out = cmd->tee_out;
     p->tee_err = cmd->tee_err;
     p->forward_signals = cmd->forward_signals;
-    p->deadline = cmd->timeout > 0 ? released + cmd->timeout : 0;
+    p->timeout = cmd->timeout > 0 ? cmd->timeout : 0;
+    p->deadline = p->timeout > 0 ? released + p->timeout : 0;
     if (cmd->has_stdin) {
         p->stdin_data = cmd->stdin_data.data ? cmd->stdin_data.data : "";
         p->stdin_len = cmd->stdin_data.len;
@@ -59,6 +60,11 @@ static void handle_msg(mj_pump_t *p, const mj_msg_t *m)
         p->started = *m;
         p->got_started = true;
         p->started_mono = mj_now_monotonic();
+        /* The timeout is the command's wall-clock time, as its duration is: counted again from
+         * its start, so a slow sandbox set-up (a container layer under emulation) does not eat it.
+         * Until STARTED the deadline from the release bounds the set-up too. */
+        if (p->timeout > 0)
+            p->deadline = p->started_mono + p->timeout;
         break;
     case MJ_MSG_EXITED:
         p->exited = *m;

@@ -24,6 +24,7 @@ typedef struct {
     bool forward_signals;
     bool stop_on_exit;                    /* persistent exec: done at EXITED, not at EOF */
     double deadline;                      /* monotonic seconds, 0 = none */
+    double timeout;                       /* the command's, seconds, 0 = none (re-based at STARTED) */
     double cpu_limit;                     /* CPU seconds of the whole group, 0 = none (needs cpu_usage) */
     int (*cpu_usage)(void *ctx, double *seconds);
     void (*kill)(void *ctx);
@@ -51,7 +52,8 @@ typedef struct {
 /* All fds -1, nothing captured. */
 void mj_pump_init(mj_pump_t *p);
 /* Takes what a command asks of its pump: the output cap, the tees, signal forwarding, the deadline
- * (timeout after released, a CLOCK_MONOTONIC time) and its stdin (bytes, or a relayed fd). */
+ * (timeout after released, a CLOCK_MONOTONIC time, and again after the command's STARTED) and its
+ * stdin (bytes, or a relayed fd). */
 void mj_pump_take_command(mj_pump_t *p, const mj_command_t *cmd, double released);
 /* Runs until the command is done (EOF on everything, or its EXITED with stop_on_exit), killing it
  * at the deadline, the CPU limit or the output cap; -1 with the error when the loop itself failed. */
