@@ -25,6 +25,8 @@
 #include "lprocess.h"
 #include "lresult.h"
 #include "lsandbox.h"
+#include "ltree.h"
+#include "rootdiff.h"
 
 static void free_sandbox(void *sb)
 {
@@ -374,6 +376,17 @@ static int sb_denials(lua_State *L)
     return 1;
 }
 
+static int run_root_diff(void *ctx, mj_diff_fn fn, void *ud, mj_error_t **err)
+{
+    return mj_sandbox_root_diff(ctx, fn, ud, err);
+}
+
+/* ops.root_diff(sb) -> array of { path, kind, type } | nil, err: the changes of its root */
+static int sb_root_diff(lua_State *L)
+{
+    return mjl_push_diff(L, run_root_diff, check_sandbox(L, 1));
+}
+
 /* ---------------------------------------------------------------- files */
 
 /* ops.write_file(sb, path, data, mode) -> true | nil, err */
@@ -534,6 +547,7 @@ static const luaL_Reg sandbox_ops[] = {
     {"usage", sb_usage},
     {"processes", sb_processes},
     {"denials", sb_denials},
+    {"root_diff", sb_root_diff},
     {"write_file", sb_write_file},
     {"read_file", sb_read_file},
     {"list_files", sb_list_files},

@@ -150,6 +150,7 @@ mj_status_t mj_client_status(mj_sandbox_t *sb)
         return sb->status; /* the gone error set FAILED when the supervisor is gone */
     }
     if (rep.type == MJ_REP_OK) {
+        sb->expired = (rep.value & MJ_SUP_EXPIRED) != 0;
         if (rep.value & (MJ_SUP_SHUTTING_DOWN | MJ_SUP_STOPPING))
             sb->status = MJ_STATUS_STOPPING;
         else if (rep.value & MJ_SUP_STOPPED)
@@ -180,12 +181,13 @@ bool mj_client_frozen(mj_sandbox_t *sb)
     return cg && mj_cgroup_can_freeze(cg) && mj_cgroup_frozen(cg) == 1;
 }
 
-/* Sends a request whose reply may carry one fd: 0 with the fd (-1 when none came) and the reply's
- * value, or -1 with *err ("sandbox NAME: cannot <what>" when the supervisor refuses). */
-static int request_fd(mj_sandbox_t *sb, uint32_t type, const char *what, int *out, int32_t *value, mj_error_t **err)
+/* Sends a request (type, arg) whose reply may carry one fd: 0 with the fd (-1 when none came) and
+ * the reply's value, or -1 with *err ("sandbox NAME: cannot <what>" when the supervisor refuses). */
+static int request_fd(mj_sandbox_t *sb, uint32_t type, int64_t arg, const char *what, int *out, int32_t *value,
+                      mj_error_t **err)
 {
     *out = -1;
-    if (mj_client_send(sb, type, 0, NULL, 0, NULL, 0, err) < 0)
+    if (mj_client_send(sb, type, arg, NULL, 0, NULL, 0, err) < 0)
         return -1;
     mj_rep_t rep;
     ssize_t n;
@@ -208,18 +210,38 @@ static int request_fd(mj_sandbox_t *sb, uint32_t type, const char *what, int *ou
     return -1;
 }
 
-/* Asks the supervisor for an O_PATH fd of its "/". */
-static int request_root(mj_sandbox_t *sb, mj_error_t **err)
+/* Asks the supervisor for an O_PATH fd of its "/" (arg 0) or of its container layer (arg 1). */
+static int request_dir(mj_sandbox_t *sb, int which, mj_error_t **err)
 {
+    const char *what = which ? "reach its layer" : "reach its root";
     int fd;
     int32_t value;
-    if (request_fd(sb, MJ_REQ_ROOT_FD, "reach its root", &fd, &value, err) < 0)
+    if (request_fd(sb, MJ_REQ_ROOT_FD, which, what, &fd, &value, err) < 0)
         return -1;
     if (fd < 0) {
-        *err = mj_error_new(MJ_ERR_INVALID_STATE, EPROTO, "sandbox %s: cannot reach its root", mj_client_name(sb));
+        *err = mj_error_new(MJ_ERR_INVALID_STATE, EPROTO, "sandbox %s: cannot %s", mj_client_name(sb), what);
         return -1;
     }
     return fd;
+}
+
+static int request_root(mj_sandbox_t *sb, mj_error_t **err)
+{
+    return request_dir(sb, 0, err);
+}
+
+int mj_client_layer_fd(mj_sandbox_t *sb, mj_error_t **err)
+{
+    if (mj_client_check_usable(sb, "read the layer of", err) < 0)
+        return -1;
+    cleanup_close int fd = request_dir(sb, 1, err);
+    struct stat st;
+    if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISDIR(st.st_mode))) {
+        *err = mj_error_new(MJ_ERR_INVALID_STATE, ENOTDIR, "sandbox %s: its supervisor sent no layer directory",
+                            mj_client_name(sb));
+        return -1;
+    }
+    return mj_steal_fd(&fd);
 }
 
 /* Frozen with the supervisor (a group without the sup/work split): it cannot answer.  Host root
@@ -280,7 +302,7 @@ int mj_client_ruleset(mj_sandbox_t *sb, int *ruleset, mj_error_t **err)
     }
     cleanup_close int fd = -1;
     int32_t value = 0;
-    if (request_fd(sb, MJ_REQ_RULESET, "get its Landlock rules", &fd, &value, err) < 0)
+    if (request_fd(sb, MJ_REQ_RULESET, 0, "get its Landlock rules", &fd, &value, err) < 0)
         return -1;
     if ((value != 0) != (fd >= 0)) {
         *err = mj_error_new(MJ_ERR_INVALID_STATE, EPROTO, "sandbox %s: its supervisor sent no Landlock rules",

@@ -57,6 +57,9 @@ bool mj_client_frozen(mj_sandbox_t *sb);
  * root only, while the supervisor is frozen with its commands — through /proc/<pid>/root, checked
  * to belong to the live supervisor. */
 int mj_client_root_fd(mj_sandbox_t *sb, mj_error_t **err);
+/* An O_PATH fd of the sandbox's container layer (layer.c), new for the caller: INVALID_STATE with
+ * errno ENOENT when the sandbox has none (a read-only rootfs root). */
+int mj_client_layer_fd(mj_sandbox_t *sb, mj_error_t **err);
 /* The Landlock ruleset the sandbox's commands run under (a new fd the caller closes), from its
  * supervisor; -1 when the sandbox has none.  INVALID_STATE while the supervisor is frozen. */
 int mj_client_ruleset(mj_sandbox_t *sb, int *ruleset, mj_error_t **err);

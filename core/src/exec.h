@@ -37,6 +37,7 @@ typedef struct {
     bool no_network; /* Landlock (ABI 4+): no TCP bind or connect for this command */
     bool tty;        /* stdin is a pty slave: make it the controlling terminal */
     int landlock_fd; /* the ruleset to restrict to, -1 = none */
+    char *const *restrict_paths; /* NULL-terminated, NULL = none: the command reaches only these */
     const int *cg_work_fds; /* written "0" first: the command joins <id>/work (see mj_plan_t) */
     size_t n_cg_work_fds;
 } mj_exec_params_t;

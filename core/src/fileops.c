@@ -62,6 +62,8 @@ typedef struct {
 static int write_job(void *arg)
 {
     change_job_t *j = arg;
+    if (mj_fsview_make_parents(j->h.root, j->h.path) < 0) /* missing parents, as E2B and Daytona do */
+        return -1;
     cleanup_close int dir = parent_of(&j->h);
     if (dir < 0)
         return -1;

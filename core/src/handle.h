@@ -49,6 +49,7 @@ struct mj_sandbox {
     bool cg_looked;      /* opened handles: cg looked up once */
     bool unresponsive;   /* a request timed out: the connection was dropped (client.c) */
     int claim_fd;        /* creator, until the supervisor is in its cgroups: the id's claim (state.c) */
+    bool expired;        /* stopped by itself at the end of its lifetime */
 };
 
 #endif

@@ -66,7 +66,7 @@ struct mj_process {
     pid_t pid;
     double t_released;
     bool done;
-    mj_pump_t pump; /* only the status part is used */
+    mj_pump_t pump; /* its status, and the output wait collects (read() did not take) */
     char *argv0;
     char *workdir;
 };
@@ -104,6 +104,11 @@ static int start_exec(mj_sandbox_t *sb, const mj_command_t *cmd, bool detached, 
         *err = mj_error_new(MJ_ERR_INVALID_CONFIG, EINVAL, "command: empty command");
         return -1;
     }
+    if (cmd->restrict_paths.n && mj_landlock_abi() <= 0) {
+        *err = mj_error_new(MJ_ERR_UNSUPPORTED, ENOTSUP,
+                            "restrict_paths cannot be enforced: this kernel has no Landlock");
+        return -1;
+    }
     if (cmd->no_network) {
         int abi = mj_landlock_abi();
         if (abi < 4) {
@@ -125,6 +130,7 @@ static int start_exec(mj_sandbox_t *sb, const mj_command_t *cmd, bool detached, 
                  (cmd->tty ? MJ_EXEC_TTY : 0) | (cmd->no_network ? MJ_EXEC_NO_NETWORK : 0),
         .argc = (uint32_t)cmd->argv.n,
         .envc = (uint32_t)env.n,
+        .npaths = (uint32_t)cmd->restrict_paths.n,
     };
     cleanup_buf mj_buf_t b = {0};
     mj_buf_append(&b, &er, sizeof(er));
@@ -133,6 +139,8 @@ static int start_exec(mj_sandbox_t *sb, const mj_command_t *cmd, bool detached, 
         mj_buf_append(&b, cmd->argv.v[i], strlen(cmd->argv.v[i]) + 1);
     for (size_t i = 0; i < env.n; i++)
         mj_buf_append(&b, env.v[i], strlen(env.v[i]) + 1);
+    for (size_t i = 0; i < cmd->restrict_paths.n; i++)
+        mj_buf_append(&b, cmd->restrict_paths.v[i], strlen(cmd->restrict_paths.v[i]) + 1);
     mj_strv_free(&env);
     if (b.len > MJ_PROTO_MAX || cmd->argv.n > MJ_PROTO_MAX_ARGS || er.envc > MJ_PROTO_MAX_ENV) {
         *err = mj_error_new(MJ_ERR_INVALID_CONFIG, E2BIG, "command: arguments and environment exceed %u KiB",
@@ -341,6 +349,7 @@ static int wait_started(mj_process_t *p, mj_error_t **err)
             p->pid = m.a;
             p->pump.started = m;
             p->pump.got_started = true;
+            p->pump.started_mono = mj_now_monotonic();
             return 0;
         }
     }
@@ -350,6 +359,14 @@ static int wait_started(mj_process_t *p, mj_error_t **err)
 static void discard_process(mj_process_t **p)
 {
     mj_process_free(*p);
+}
+
+/* The output cap of a spawned process, passed while wait collects what read did not take. */
+static void process_kill(void *ctx)
+{
+    mj_process_t *p = ctx;
+    if (!p->done && p->chan >= 0)
+        chan_send(p->chan, MJ_CHAN_KILL_TREE, 0);
 }
 
 int mj_sandbox_spawn(mj_sandbox_t *sb, const mj_command_t *cmd, mj_process_t **out, mj_error_t **errp)
@@ -370,6 +387,9 @@ int mj_sandbox_spawn(mj_sandbox_t *sb, const mj_command_t *cmd, mj_process_t **o
     int io[3] = {pipes.in[0], pipes.out[1], pipes.err[1]};
     p->t_released = mj_now_monotonic();
     p->argv0 = mj_xstrdup(cmd->argv.n ? cmd->argv.v[0] : "");
+    p->pump.limit = cmd->output_limit;
+    p->pump.kill = process_kill;
+    p->pump.ctx = p;
     if (start_exec(sb, cmd, false, io, &p->chan, &p->workdir, err) < 0)
         return -1;
     close_sandbox_ends(&pipes);
@@ -451,13 +471,25 @@ int mj_process_kill_tree(mj_process_t *p, mj_error_t **err)
     return 0;
 }
 
+/* Whatever the caller did not read: everything readable now on the process's stdout and stderr
+ * goes into its result (a pipe at EOF is closed, so read() sees the end). */
+static void take_unread(mj_process_t *p)
+{
+    if (p->stdout_r >= 0)
+        mj_pump_take_output(&p->pump, &p->stdout_r, false);
+    if (p->stderr_r >= 0)
+        mj_pump_take_output(&p->pump, &p->stderr_r, true);
+}
+
+/* Waits up to timeout_ms (-1: forever) for the command's EXITED, collecting the output nobody
+ * read meanwhile, so a command that writes more than a pipe holds never blocks on it.  1 with the
+ * result, 0 when the time passed, -1 with the error. */
 static int process_collect(mj_process_t *p, int timeout_ms, mj_result_t **out, mj_error_t **err)
 {
     if (p->done) {
         *err = mj_error_new(MJ_ERR_INVALID_STATE, ESRCH, "the process was already waited for");
         return -1;
     }
-    struct pollfd pfd = {.fd = p->chan, .events = POLLIN};
     double deadline = timeout_ms < 0 ? 0 : mj_now_monotonic() + timeout_ms / 1000.0;
     for (;;) {
         int left = -1;
@@ -465,24 +497,41 @@ static int process_collect(mj_process_t *p, int timeout_ms, mj_result_t **out, m
             double l = deadline - mj_now_monotonic();
             left = l > 0 ? (int)(l * 1000) + 1 : 0;
         }
-        int r = poll(&pfd, 1, left);
+        struct pollfd pfd[3] = {{.fd = p->chan, .events = POLLIN}};
+        nfds_t n = 1;
+        int i_out = -1, i_err = -1;
+        if (p->stdout_r >= 0)
+            pfd[i_out = (int)n++] = (struct pollfd){.fd = p->stdout_r, .events = POLLIN};
+        if (p->stderr_r >= 0)
+            pfd[i_err = (int)n++] = (struct pollfd){.fd = p->stderr_r, .events = POLLIN};
+        int r = poll(pfd, n, left);
         if (r < 0 && errno == EINTR)
             continue;
         if (r == 0)
             return 0;
-        mj_msg_t m;
-        ssize_t n = recv(p->chan, &m, sizeof(m), MSG_DONTWAIT);
-        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        if (i_out >= 0 && pfd[i_out].revents)
+            mj_pump_take_output(&p->pump, &p->stdout_r, false);
+        if (i_err >= 0 && pfd[i_err].revents)
+            mj_pump_take_output(&p->pump, &p->stderr_r, true);
+        if (!pfd[0].revents)
             continue;
-        if (n != (ssize_t)sizeof(m)) {
+        mj_msg_t m;
+        ssize_t got = recv(p->chan, &m, sizeof(m), MSG_DONTWAIT);
+        if (got < 0 && (errno == EAGAIN || errno == EINTR))
+            continue;
+        if (got != (ssize_t)sizeof(m)) {
             p->done = true;
             *err = mj_error_new(MJ_ERR_COMMAND_EXECUTION_FAILED, EPIPE, "the command's supervisor process died");
             return -1;
         }
         if (m.type != MJ_MSG_EXITED)
             continue;
+        /* What it wrote before it exited is in the pipes (background processes that still hold
+         * them do not keep us waiting). */
+        take_unread(p);
         p->pump.exited = m;
         p->pump.got_exited = true;
+        p->pump.exited_mono = mj_now_monotonic();
         p->done = true;
         mj_result_t *res = NULL;
         if (mj_result_from_pump(&p->pump, p->argv0, p->workdir, p->t_released, &res, err) < 0)

@@ -37,7 +37,8 @@ void mj_pump_take_command(mj_pump_t *p, const mj_command_t *cmd, double released
     p->tee_err = cmd->tee_err;
     p->no_capture = cmd->no_capture;
     p->forward_signals = cmd->forward_signals;
-    p->deadline = cmd->timeout > 0 ? released + cmd->timeout : 0;
+    p->timeout = cmd->timeout > 0 ? cmd->timeout : 0;
+    p->deadline = p->timeout > 0 ? released + p->timeout : 0;
     if (cmd->has_stdin) {
         p->stdin_data = cmd->stdin_data.data ? cmd->stdin_data.data : "";
         p->stdin_len = cmd->stdin_data.len;
@@ -80,6 +81,11 @@ static void handle_msg(mj_pump_t *p, const mj_msg_t *m)
                 mj_error_free(e);
             }
         }
+        /* The timeout is the command's wall-clock time, as its duration is: counted again from
+         * its start, so a slow sandbox set-up (a container layer under emulation) does not eat it.
+         * Until STARTED the deadline from the release bounds the set-up too. */
+        if (p->timeout > 0)
+            p->deadline = p->started_mono + p->timeout;
         break;
     case MJ_MSG_EXITED:
         p->exited = *m;
@@ -219,6 +225,11 @@ static void read_output(mj_pump_t *p, int *fd, mj_buf_t *own, int tee)
         if (tee >= 0)
             (void)mj_write_all(tee, buf, take);
     }
+}
+
+void mj_pump_take_output(mj_pump_t *p, int *fd, bool is_err)
+{
+    read_output(p, fd, is_err ? &p->err : &p->out, is_err ? p->tee_err : p->tee_out);
 }
 
 static void pump_stdin(mj_pump_t *p)

@@ -37,6 +37,7 @@ typedef struct {
     bool stop_on_exit;                    /* persistent exec: done at EXITED, not at EOF */
     bool acks;                            /* the sandbox side ACKs signals and kills (a spawner) */
     double deadline;                      /* monotonic seconds, 0 = none */
+    double timeout;                       /* the command's, seconds, 0 = none (re-based at STARTED) */
     double cpu_limit;                     /* CPU seconds of the whole group, 0 = none (needs cpu_usage) */
     int (*cpu_usage)(void *ctx, double *seconds);
     void (*kill)(void *ctx);
@@ -66,7 +67,8 @@ typedef struct {
 /* All fds -1, nothing captured. */
 void mj_pump_init(mj_pump_t *p);
 /* Takes what a command asks of its pump: the output cap, the tees, signal forwarding, the deadline
- * (timeout after released, a CLOCK_MONOTONIC time) and its stdin (bytes, or a relayed fd). */
+ * (timeout after released, a CLOCK_MONOTONIC time, and again after the command's STARTED) and its
+ * stdin (bytes, or a relayed fd). */
 void mj_pump_take_command(mj_pump_t *p, const mj_command_t *cmd, double released);
 /* A command on a terminal of the sandbox's own: its first message on status_fd (a socket) carries
  * the pty's master (MJ_MSG_PTY), which becomes out_r and, duplicated, stdin_w.  Any other first
@@ -77,6 +79,10 @@ int mj_pump_take_pty(mj_pump_t *p, double timeout, mj_error_t **err);
 /* Runs until the command is done (EOF on everything, or its EXITED with stop_on_exit), killing it
  * at the deadline, the CPU limit or the output cap; -1 with the error when the loop itself failed. */
 int mj_pump_run(mj_pump_t *p, mj_error_t **err);
+/* Takes what can be read from *fd now (a command's stdout, or its stderr when is_err) into the
+ * captures, in arrival order, under the output cap (passing it calls kill); closes *fd at EOF.
+ * For hosts that drive their own loop (a spawned process's wait). */
+void mj_pump_take_output(mj_pump_t *p, int *fd, bool is_err);
 /* Closes the owned fds and frees the captured output (what mj_result_from_pump did not take). */
 void mj_pump_close(mj_pump_t *p);
 #define cleanup_pump __attribute__((cleanup(mj_pump_close)))

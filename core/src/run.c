@@ -158,6 +158,20 @@ static int run_plan(mj_plan_t *plan, const mj_command_t *cmd, mj_result_t **out,
         ;
     if (*err)
         return -1;
+    /* Init died without reporting the command's end: the OOM killer takes it last, when what
+     * fills the memory is not a process's to free (tmpfs pages).  The kernel's counter says so:
+     * the command ended by the OOM killer, not a sandbox that failed to start. */
+    bool init_oom = false;
+    if (!pump.got_exited && !pump.got_exec_failed && !pump.got_setup_failed && !pump.timed_out &&
+        !pump.over_limit && child.cg) {
+        mj_cgroup_stats_t st;
+        if (mj_cgroup_stats(child.cg, &st) == 0 && st.oom_kills > 0) {
+            pump.exited = (mj_msg_t){.type = MJ_MSG_EXITED, .a = SIGKILL, .t_ns = mj_realtime_ns()};
+            pump.got_exited = true;
+            pump.exited_mono = mj_now_monotonic();
+            init_oom = true;
+        }
+    }
     if (pump.got_setup_failed) {
         *err = mj_spawn_setup_error(plan, &pump.failed);
         return -1;
@@ -166,6 +180,9 @@ static int run_plan(mj_plan_t *plan, const mj_command_t *cmd, mj_result_t **out,
     if (mj_result_from_pump(&pump, plan->argv.v[0], plan->workdir, spawned.released, &res, err) < 0)
         return -1;
     mj_strv_copy(&res->warnings, &plan->warnings);
+    if (init_oom)
+        mj_strv_push(&res->warnings, "the OOM killer ended the sandbox's init too: what filled the memory limit "
+                                     "was not a process's to free (a tmpfs, or the root's layer)");
     if (child.cg) {
         mj_cgroup_stats_t st;
         if (mj_cgroup_stats(child.cg, &st) == 0) {

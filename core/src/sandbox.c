@@ -640,6 +640,7 @@ int mj_sandbox_info(mj_sandbox_t *sb, mj_sandbox_info_t *out, mj_error_t **err)
     out->gid = sb->gid;
     out->rootless = sb->rootless;
     out->responding = !sb->unresponsive;
+    out->ended_by = sb->expired && out->status == MJ_STATUS_STOPPED ? "lifetime" : NULL;
     return 0;
 }
 

@@ -52,6 +52,7 @@
 static char req_buf[MJ_PROTO_MAX + sizeof(mj_req_t)];
 static char *exec_argv[MJ_PROTO_MAX_ARGS + 1];
 static char *exec_envp[MJ_PROTO_MAX_ENV + 1];
+static char *exec_paths[MJ_PROTO_MAX_PATHS + 1];
 static char exec_path[PATH_MAX];
 
 static const mj_plan_t *spawner_plan;
@@ -279,7 +280,7 @@ static int parse_exec(const mj_plan_t *plan, size_t len, mj_exec_params_t *param
     char *strings[1] = {NULL};
     uint32_t only_ids[2] = {plan->inner_uid, plan->inner_gid}; /* rootless maps exactly one id */
     if (mj_wire_decode_exec(req_buf + sizeof(mj_req_t), len, plan->rootless ? only_ids : NULL, &er, &strings[0],
-                            exec_argv, exec_envp) < 0)
+                            exec_argv, exec_envp, exec_paths) < 0)
         return -1;
     const char *path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
     for (size_t i = 0; i < er.envc; i++)
@@ -296,6 +297,7 @@ static int parse_exec(const mj_plan_t *plan, size_t len, mj_exec_params_t *param
     params->tty = (er.flags & MJ_EXEC_TTY) != 0;
     params->no_network = (er.flags & MJ_EXEC_NO_NETWORK) != 0;
     params->landlock_fd = -1;
+    params->restrict_paths = er.npaths ? exec_paths : NULL;
     if (params->read_only && plan->landlock_ro_fd < 0) {
         errno = ENOTSUP; /* cannot narrow without Landlock: refuse rather than run unrestricted */
         return -1;

@@ -194,6 +194,7 @@ static void handle_notification(int nfd)
     if (mj_seccomp_refuse_one(nfd, &nr, &pid) == 0 && n_denials < MJ_DENIALS_MAX)
         denials[n_denials++] = (mj_denial_rec_t){.nr = nr, .pid = workload_pid(pid)};
 }
+static int layer_fd = -1; /* the container layer (layer.c), for the host's diff of the root */
 static int ruleset_fd = -1; /* the commands' Landlock ruleset (the plan's), -1 without Landlock */
 static int n_conns;
 static int flags_state;
@@ -215,6 +216,22 @@ static void begin_shutdown(int64_t linger_ms)
     flags_state &= ~(MJ_SUP_PAUSED | MJ_SUP_STOPPING);
     stop_deadline = -1;
     linger_until = monotonic_ms() + (linger_ms > 0 ? linger_ms : 0);
+}
+
+/* A stop: SIGTERM (and SIGCONT) to every command; finish_stop ends it once the workload is gone
+ * or after grace ms.  No command starts from here (exec requests are refused); the spawner and
+ * the reaper stay, so that start can take commands again.  asker: the connection to answer when
+ * it is done (0: none, a lifetime's end). */
+static void finish_stop(void);
+static void begin_stop(int64_t grace, uint32_t asker)
+{
+    (void)signal_workload(SIGTERM);
+    (void)signal_workload(SIGCONT);
+    flags_state = (flags_state & ~MJ_SUP_PAUSED) | MJ_SUP_STOPPING;
+    stop_deadline = monotonic_ms() + grace;
+    stop_asker = asker;
+    if (signal_workload(0) == 0)
+        finish_stop();
 }
 
 /* The end of a stop: the grace period is over or nothing of the workload is left. */
@@ -292,8 +309,13 @@ static void handle_request(int ci)
     }
     case MJ_REQ_ROOT_FD: {
         /* The host reaches our files through this (rootless hosts cannot open /proc/1/root of a
-         * non-dumpable process whose mm belongs to the initial user namespace). */
-        int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+         * non-dumpable process whose mm belongs to the initial user namespace); arg 1 asks for the
+         * container layer instead (what the root changed, for the host's diff). */
+        if (req.arg == 1 && layer_fd < 0) {
+            reply(fd, MJ_REP_ERR, ENOENT, 0);
+            break;
+        }
+        int root = req.arg == 1 ? fcntl(layer_fd, F_DUPFD_CLOEXEC, 3) : open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (root < 0) {
             reply(fd, MJ_REP_ERR, errno, 0);
             break;
@@ -363,16 +385,7 @@ static void handle_request(int ci)
             reply(fd, MJ_REP_ERR, EALREADY, 0);
             break;
         }
-        int64_t grace = req.arg > 0 ? req.arg : 0;
-        /* No command starts after a stop (exec requests are refused from here); the spawner
-         * and the reaper stay, so that start can take commands again. */
-        (void)signal_workload(SIGTERM);
-        (void)signal_workload(SIGCONT);
-        flags_state = (flags_state & ~MJ_SUP_PAUSED) | MJ_SUP_STOPPING;
-        stop_deadline = monotonic_ms() + grace;
-        stop_asker = conns[ci].serial;
-        if (signal_workload(0) == 0)
-            finish_stop();
+        begin_stop(req.arg > 0 ? req.arg : 0, conns[ci].serial);
         break; /* answered by finish_stop */
     }
     case MJ_REQ_START:
@@ -418,7 +431,9 @@ static void reap_children(void)
     }
 }
 
-/* Serves requests until shut down; never returns. */
+/* Serves requests until shut down; never returns.  fds 0-2 are /dev/null, then the control
+ * connection, the listen socket, the lock, the id slot, the pid namespace (see below), the work
+ * cgroups' and the container layer's. */
 __attribute__((noreturn)) static void serve(const mj_plan_t *plan, bool detached, int listen_fd, int notify_fd)
 {
     (void)plan;
@@ -449,6 +464,8 @@ __attribute__((noreturn)) static void serve(const mj_plan_t *plan, bool detached
     mj_msg_t ready = {.type = MJ_MSG_READY, .t_ns = mj_realtime_ns()};
     (void)send(CTL_FD, &ready, sizeof(ready), MSG_NOSIGNAL | MSG_DONTWAIT);
 
+    /* A lifetime: the sandbox stops itself when it ends (its files stay readable). */
+    int64_t expire_at = plan->lifetime > 0 ? monotonic_ms() + (int64_t)(plan->lifetime * 1000) : -1;
     struct pollfd pfd[MAX_CONNS + 3];
     for (;;) {
         int64_t now = monotonic_ms();
@@ -456,6 +473,13 @@ __attribute__((noreturn)) static void serve(const mj_plan_t *plan, bool detached
             _exit(0);
         if (stop_deadline >= 0 && (now >= stop_deadline || signal_workload(0) == 0))
             finish_stop();
+        if (expire_at >= 0 && now >= expire_at) {
+            expire_at = -1;
+            if (!(flags_state & (MJ_SUP_STOPPED | MJ_SUP_STOPPING | MJ_SUP_SHUTTING_DOWN))) {
+                flags_state |= MJ_SUP_EXPIRED;
+                begin_stop(5000, 0);
+            }
+        }
         int np = 0;
         pfd[np++] = (struct pollfd){.fd = sfd, .events = POLLIN};
         int notify_slot = -1;
@@ -476,6 +500,11 @@ __attribute__((noreturn)) static void serve(const mj_plan_t *plan, bool detached
             timeout = linger_until > now ? (int)(linger_until - now) : 0;
         if (stop_deadline >= 0) /* a stop: look for an empty workload every 10 ms */
             timeout = timeout >= 0 && timeout < 10 ? timeout : 10;
+        if (expire_at >= 0) {
+            int64_t left = expire_at - now;
+            int t = left > 0 ? (left > INT32_MAX ? INT32_MAX : (int)left) : 0;
+            timeout = timeout < 0 || t < timeout ? t : timeout;
+        }
         if (poll(pfd, (nfds_t)np, timeout) < 0) {
             if (errno == EINTR)
                 continue;
@@ -539,6 +568,8 @@ static int start_spawner(mj_plan_t *plan, int *notify_fd, int *stage)
         /* Nothing of the supervisor's: its connections, the name's lock and socket, the id slot. */
         for (int fd = CTL_FD; fd < PIDNS_FD; fd++)
             close(fd);
+        if (layer_fd >= 0)
+            close(layer_fd);
         mj_shim_spawner_main(plan, sp[1], PIDNS_FD, own_proc);
     }
     close(sp[1]);
@@ -571,6 +602,10 @@ __attribute__((noreturn)) void mj_supervisor_start(mj_plan_t *plan, const mj_sup
         close(devnull);
         devnull = high;
     }
+    /* the container layer's fd, kept for the host's diff: out of the way first */
+    int layer = plan->layer_fd >= 0 ? fcntl(plan->layer_fd, F_DUPFD_CLOEXEC, 64) : -1;
+    if (plan->layer_fd >= 0 && layer < 0)
+        mj_wire_setup_failed(fds->ctl, MJ_STAGE_FORK, -1);
     int keep[5] = {fds->ctl, fds->listen, fds->lock, plan->id_slot_fd, fds->pidns};
     bool open_fds[5];
     /* Move the kept fds above the range we are about to fill, then into place. */
@@ -597,6 +632,13 @@ __attribute__((noreturn)) void mj_supervisor_start(mj_plan_t *plan, const mj_sup
     int next = mj_place_fds(plan->cg_work_fds, plan->n_cg_work_fds, FIRST_WORK_FD);
     if (next < 0)
         mj_wire_setup_failed(CTL_FD, MJ_STAGE_FORK, -1);
+    /* then the layer's */
+    if (layer >= 0) {
+        if (dup3(layer, next, O_CLOEXEC) < 0)
+            mj_wire_setup_failed(CTL_FD, MJ_STAGE_FORK, -1);
+        layer_fd = next++;
+    }
+    plan->layer_fd = -1; /* its number is closed below or reused */
     if (syscall(SYS_close_range, (unsigned)next, ~0U, 0U) < 0)
         for (int fd = next; fd < 1024; fd++)
             close(fd);

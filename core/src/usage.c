@@ -1,9 +1,11 @@
 /* usage.c — resource usage and the process list of a persistent sandbox, read from the host
  * through the sandbox's own procfs (reached through its root fd, mj_client_root_fd, and checked
  * to be a real procfs: the workload's pid namespace) and statfs of its tmpfs mounts.  Without
- * cgroups these are sums over live processes plus the reaped-children times of the supervisor and
- * its helpers (read from the host's procfs: they live outside the workload's namespace);
- * docs/lua-api.md says which fields are approximations.  Everything parsed here comes from the sandbox: bounded reads, checked fields. */
+ * cgroups these are sums over live processes (RSS from /proc/PID/stat; the processes that hold no
+ * memory — exiting, or between programs in execve — are not counted) plus the reaped-children
+ * times of the supervisor and its helpers (read from the host's procfs: they live outside the
+ * workload's namespace); docs/lua-api.md says which fields are approximations.  Everything
+ * parsed here comes from the sandbox: bounded reads, checked fields. */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <linux/magic.h>
@@ -180,13 +182,18 @@ typedef struct {
     long long rss_pages;
 } usage_acc_t;
 
+/* Counts one process, unless it holds no memory: then it is exiting (its address space already
+ * released) or between two programs in execve, and counting it would show a live process using 0
+ * bytes.  memory_usage and process_count thus always describe the same processes. */
 static void add_usage(int pdir, const stat_t *s, void *ctx)
 {
     usage_acc_t *a = ctx;
+    if (s->rss_pages <= 0)
+        return;
     a->u->process_count++;
     a->u->thread_count += (unsigned)(s->threads > 0 ? s->threads : 1);
     a->ticks += s->utime + s->stime + s->cutime + s->cstime;
-    a->rss_pages += s->rss_pages > 0 ? s->rss_pages : 0;
+    a->rss_pages += s->rss_pages;
     a->u->file_handles += count_dir(pdir, "fd");
     char buf[1024];
     if (read_small(pdir, "io", buf, sizeof(buf)) > 0) {
@@ -281,12 +288,14 @@ int mj_sandbox_usage(mj_sandbox_t *sb, mj_usage_t *u, mj_error_t **err)
             }
         }
     }
-    /* Disk: bytes used in the sandbox's own tmpfs mounts. */
+    /* Disk: bytes used in the sandbox's own tmpfs mounts and in its root's layer ("/", an
+     * overlay whose statfs is its upper's: the layer's tmpfs). */
     int root = mj_client_root_fd(sb, err);
     for (size_t i = 0; root >= 0 && i < sb->tmpfs.n; i++) {
         int fd = open_in(root, sb->tmpfs.v[i], O_PATH | O_DIRECTORY);
         struct statfs sfs;
-        if (fd >= 0 && fstatfs(fd, &sfs) == 0 && sfs.f_type == TMPFS_MAGIC)
+        if (fd >= 0 && fstatfs(fd, &sfs) == 0 &&
+            (sfs.f_type == TMPFS_MAGIC || (sfs.f_type == OVERLAYFS_SUPER_MAGIC && strcmp(sb->tmpfs.v[i], "/") == 0)))
             u->disk_usage += (uint64_t)(sfs.f_blocks - sfs.f_bfree) * (uint64_t)sfs.f_bsize;
         if (fd >= 0)
             close(fd);

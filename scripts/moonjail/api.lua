@@ -286,6 +286,7 @@ return function(core)
     if not spec.uid then return invalid("user: " .. tostring(spec.gid or uerr)) end
     spec.hostname = pol.hostname
     spec.workdir = pol.workdir or "/"
+    if pol.lifetime ~= nil then spec.lifetime = util.parse_duration(pol.lifetime) end
     local net = pol.network or "none"
     if type(net) == "table" then
       if (net.mode or "filtered") == "filtered" then
@@ -351,25 +352,21 @@ return function(core)
       cg.io_required = required("io")
     end
     spec.limits = cg
-    -- disk: every tmpfs of the sandbox without its own size is capped at limits.disk, so filling
-    -- it ends in ENOSPC (ended_by "disk").  tmpfs pages are charged to the memory cgroup: a disk
-    -- limit above the memory limit would end in OOM instead, which needs a disk-image backend.
+    -- disk: caps the root's container layer and every tmpfs of the sandbox without its own size
+    -- (the core applies it), so filling them ends in ENOSPC (ended_by "disk").  tmpfs pages are
+    -- charged to the memory cgroup: a disk limit you asked for above the memory limit is refused;
+    -- the shipped default's is lowered to half the memory limit by the core (with a warning).
     if limits.disk ~= nil then
       local disk
       disk, why = util.parse_size(limits.disk)
       if not disk then return invalid("limits.disk: " .. why) end
-      if cg.memory and disk > cg.memory then
-        local msg = string.format("limits.disk (%s) is larger than limits.memory (%s): sandbox tmpfs is charged to "
-          .. "memory, so filling it would end in an OOM kill, not ENOSPC; a disk-image backend for larger disks "
-          .. "is not built yet — lower limits.disk or raise limits.memory", tostring(limits.disk),
-          tostring(limits.memory))
-        if required("disk") then return unsupported(msg) end
-        warnings[#warnings + 1] = msg
+      if cg.memory and disk > cg.memory and required("disk") then
+        return unsupported(string.format("limits.disk (%s) is larger than limits.memory (%s): the sandbox's layer "
+          .. "and tmpfs are charged to memory, so filling them would end in an OOM kill, not ENOSPC; a disk-image "
+          .. "backend for larger disks is not built yet — lower limits.disk or raise limits.memory",
+          tostring(limits.disk), tostring(limits.memory)))
       end
-      for _, m in ipairs(spec.mounts) do
-        if m.kind == "tmpfs" and (m.size == nil or m.size == 0) then m.size = disk end
-      end
-      spec.disk = disk
+      spec.disk, spec.disk_required = disk, required("disk")
     end
 
     local caps_ok, timeout, output = util.command_caps(opts, limits.wall_time, limits.output)
@@ -457,6 +454,17 @@ return function(core)
     return resolve(argv, opts)
   end
 
+  --- Internal (moonjail run --dump-plan, specs): the plan cmd and opts resolve to, as the core's
+  -- text (plandump.c), or nil, err.  Repository rules are left out (they need the host work).
+  function M._dump_plan(cmd, opts)
+    local argv = check_cmd("_dump_plan", cmd, 2)
+    opts = check_opts("_dump_plan", opts, 2)
+    local spec, err = resolve(argv, opts)
+    if not spec then return nil, err end
+    spec.warnings, spec.metadata, spec.facts, spec.audit_log, spec.repositories = nil, nil, nil, nil, nil
+    return core.dump_plan(spec)
+  end
+
   --- Runs cmd once in a fresh sandbox.  Returns the result table (whatever the command's exit
   -- status) or nil, err when nothing ran.
   function M.run(cmd, opts)
@@ -466,6 +474,7 @@ return function(core)
     if not spec then return nil, err end
     local warnings, metadata, audit_log = spec.warnings, spec.metadata, spec.audit_log
     spec.warnings, spec.metadata, spec.facts, spec.audit_log = nil, nil, nil, nil
+    spec.lifetime = nil -- a one-shot run has its timeout; lifetime is a persistent sandbox's
     local prep
     prep, err = with_repositories(spec)
     if prep == false then return nil, err end

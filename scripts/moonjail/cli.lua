@@ -182,6 +182,12 @@ local function cmd_run(argv, first)
   opts.forward_signals = true
   if flags.interactive then opts.stdin_fd = 0 end
   if flags.tty then opts.tty = true end -- a pty of the sandbox's own, relayed; never this terminal
+  if flags.dump_plan then -- hidden, for tests: what the sandbox would be built from
+    local text, err = moonjail()._dump_plan(cmd, opts)
+    if not text then return report_error(err, flags.json) end
+    io.stdout:write(text)
+    return 0
+  end
 
   return command_status(flags, pcall(moonjail().run, cmd, opts))
 end

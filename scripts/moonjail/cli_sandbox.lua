@@ -287,8 +287,9 @@ return function(shared)
     return 0
   end
 
-  -- `moonjail diff NAME [--mount DST] [--export DEST] [--json]`: the changes in a cow repository
-  -- (A added, C changed, D deleted, as `docker diff`), or written out with --export.
+  -- `moonjail diff NAME [--mount DST] [--export DEST] [--json]`: the changes in the sandbox's root
+  -- (its container layer) and its cow repositories, or in the one at --mount (A added, C changed,
+  -- D deleted, as `docker diff`); or a cow repository's written out with --export.
   local function cmd_diff(argv, first)
     local flags, sb = open_one("diff", argv, first)
     if not flags then return sb end
@@ -303,7 +304,23 @@ return function(shared)
       return 0
     end
     local list
-    list, err = sb:repo_diff(flags.mount)
+    if flags.mount then
+      list, err = sb:repo_diff(flags.mount)
+    else
+      -- the root's changes, then the cow repository's (none is fine, several need --mount)
+      local root, repo
+      root, err = sb:diff()
+      if not root and err.code == "INVALID_STATE" then root, err = {}, nil end
+      if root then
+        repo, err = sb:repo_diff()
+        if not repo and err.code == "INVALID_STATE" then repo, err = {}, nil end
+      end
+      if root and repo then
+        list = root
+        for _, d in ipairs(repo) do list[#list + 1] = d end
+        table.sort(list, function(a, b) return a.path < b.path end)
+      end
+    end
     sb:close()
     if not list then return fail(err, flags.json) end
     if flags.json then

@@ -52,6 +52,8 @@ M.options = {
 
   -- what a sandbox is made of (run, create)
   policy = { long = "policy", value = "P", type = "policy", help = "Policy name, or path to a policy .lua file" },
+  ["dump-plan"] = { long = "dump-plan", hidden = true,
+    help = "Print the plan the sandbox would be built from, and run nothing (for tests)" },
   image = { long = "image", value = "IMAGE", type = "string",
     help = "An OCI image (not implemented yet: UNSUPPORTED)" },
   ro = { long = "ro", value = "SRC[:DST][:ro]", type = "bind", repeats = true,
@@ -79,6 +81,8 @@ M.options = {
   annotation = { long = "annotation", value = "K=V", type = "kv", repeats = true, help = "Set an annotation" },
   ["cleanup-delay"] = { long = "cleanup-delay", value = "D", type = "duration",
     help = "Keep the sandbox inspectable this long after it is removed" },
+  lifetime = { long = "lifetime", value = "D", type = "duration",
+    help = "Stop the sandbox by itself this long after it started" },
 
   -- how a command runs (run, exec; create's defaults)
   env = { long = "env", short = "e", value = "K[=V]", type = "env", repeats = true,
@@ -215,7 +219,7 @@ C.run = {
       .. "ends (logs, cp, start, rm); --rm removes it then" },
     { "detach", help = "Run CMD in the background and print the sandbox's name (named\n"
       .. "after --name, or generated); 'moonjail logs NAME' shows its output" },
-    "rm", "entrypoint", "init", "json", "quiet", "help" },
+    "rm", "entrypoint", "init", "json", "quiet", "dump-plan", "help" },
   column = 26,
   help = [[
 Usage: moonjail run [OPTIONS] [--] CMD [ARG...]
@@ -246,7 +250,7 @@ C.create = {
     { "timeout", help = "Default wall-clock limit of each command" },
     { "output-limit", help = "Default cap on each command's captured output" },
     "memory", "cpus", "pids-limit", "ulimit", "cap-add", "cap-drop", "security-opt", "label", "annotation",
-    "cleanup-delay", { "name", help = "The sandbox's name (instead of NAME)" }, "init",
+    "cleanup-delay", "lifetime", { "name", help = "The sandbox's name (instead of NAME)" }, "init",
     { "json", help = "Print the sandbox's info as JSON instead of its name" },
     "quiet", "help" },
   column = 26,
@@ -364,9 +368,10 @@ C.diff = {
   help = [[
 Usage: moonjail diff NAME [--mount DST] [--export DEST] [--json]
 
-List what the commands changed in a copy-on-write repository of the named sandbox, one path
-per line: A added, C changed, D deleted (as 'docker diff').  --mount picks the repository when
-the sandbox has several.  --export writes the changes to DEST instead: a directory, or a tar
+List what the commands changed in the named sandbox — in its root (the copy-on-write container
+layer: /, /etc, /usr/local, ...) and in its copy-on-write repositories — one path per line: A
+added, C changed, D deleted (as 'docker diff').  --mount lists one repository only (needed when
+the sandbox has several).  --export writes the changes to DEST instead: a directory, or a tar
 when DEST ends in .tar, .tar.gz or .tgz (deletions as OCI whiteouts, .wh.NAME).
 ]],
 }

@@ -383,6 +383,7 @@ end
 M.timeout = checked("timeout", "parse_duration")
 M["output-limit"] = checked("output_limit", "parse_size")
 M["cleanup-delay"] = checked("cleanup_delay", "parse_duration")
+M.lifetime = checked("lifetime", "parse_duration")
 
 local function keyed(field)
   return function(res, v, name)

@@ -132,6 +132,7 @@ return function(core, h)
   SANDBOX_OPTIONS.stream, SANDBOX_OPTIONS.forward_signals = nil, nil
   SANDBOX_OPTIONS.name = { "string" }
   SANDBOX_OPTIONS.cleanup_delay = { "number", "string" }
+  SANDBOX_OPTIONS.lifetime = { "number", "string" }
 
   local mod = {}
 
@@ -139,6 +140,12 @@ return function(core, h)
     opts = h.check_opts("sandbox", opts, level + 1, SANDBOX_OPTIONS)
     local spec, e = h.resolve(nil, opts)
     if not spec then return nil, e end
+    -- the sandbox's own lifetime: the option, else the policy's (resolve put it in the spec)
+    if opts.lifetime ~= nil then
+      local d, why = util.parse_duration(opts.lifetime)
+      if not d then return invalid("option 'lifetime': " .. why) end
+      spec.lifetime = d
+    end
     if opts.cleanup_delay ~= nil then
       local d, why = util.parse_duration(opts.cleanup_delay)
       if not d then return invalid("option 'cleanup_delay': " .. why) end
@@ -237,10 +244,9 @@ return function(core, h)
           return invalid(string.format("option 'restrict_paths' entry %d: expected an absolute path", i))
         end
       end
-      if next(opts.restrict_paths) ~= nil then
-        warnings[#warnings + 1] = "restrict_paths is not enforced yet (needs Landlock): "
-          .. "the command sees the whole sandbox"
-      end
+      if #opts.restrict_paths > 64 then return invalid("option 'restrict_paths': at most 64 paths") end
+      -- Landlock: the command reaches only beneath these (and what it needs to run)
+      spec.restrict_paths = opts.restrict_paths
     end
 
     if opts.env ~= nil then
@@ -488,9 +494,16 @@ return function(core, h)
   --------------------------------------------------------------------------------------------
   -- Inspection
 
+  --- sb:status() -> status [, ended_by]: "running", "paused", "stopped", …, and for a sandbox
+  --- that stopped by itself why ("lifetime").
   function S:status()
     check(self, "status")
-    return ops.status(self)
+    local status = ops.status(self)
+    if status == "stopped" then
+      local raw = ops.info(self)
+      if raw and raw.ended_by then return status, raw.ended_by end
+    end
+    return status
   end
 
   function S:usage()
@@ -547,6 +560,7 @@ return function(core, h)
       supervisor_pid = raw.supervisor_pid, uid = raw.uid, gid = raw.gid, rootless = raw.rootless,
       -- false when its supervisor did not answer in time: status is then the last one known
       responding = raw.responding,
+      ended_by = raw.ended_by,
       warnings = warnings_of(st, raw),
     }
   end
@@ -669,6 +683,14 @@ return function(core, h)
     local r1, r2, r3 = ops.destroy(self)
     discard_repos(st)
     return r1, r2, r3
+  end
+
+  --- Changes made to the sandbox's root: its container layer (everything written outside the
+  --- mounts: /, /etc, /usr/local, …) as array of { path, kind = "added" | "modified" |
+  --- "deleted", type } with paths inside, or nil, err.  A read-only root has none.
+  function S:diff()
+    check(self, "diff")
+    return ops.root_diff(self)
   end
 
   --- Changes made in a copy-on-write repository (the only one, or the one at mount):
