@@ -98,7 +98,8 @@ static void prune(int dir_fd)
         free(pr.ended);
         return;
     }
-    qsort(pr.ended, pr.n, sizeof(*pr.ended), by_mtime);
+    if (pr.n > 1) /* qsort's array must not be NULL, even for no entries */
+        qsort(pr.ended, pr.n, sizeof(*pr.ended), by_mtime);
     static const char *const suffixes[] = {".log", ".log.1", ".exit", ".writer"};
     for (size_t i = 0; i < pr.n && pr.total >= MJ_LOG_KEEP; i++, pr.total--)
         for (size_t k = 0; k < MJ_ARRAY_LEN(suffixes); k++) {

@@ -226,7 +226,8 @@ static int lower_names(const lowers_t *lo, mj_strv_t *out)
         for (size_t i = 0; i < one.n; i++)
             mj_strv_push(&all, one.v[i]);
     }
-    qsort(all.v, all.n, sizeof(*all.v), cmp_str);
+    if (all.n > 1)
+        qsort(all.v, all.n, sizeof(*all.v), cmp_str);
     for (size_t i = 0; i < all.n; i++) {
         struct stat st;
         size_t which;
