@@ -1,6 +1,6 @@
 /* loci.c — the C primitives under scripts/moonjail/oci/ (the runtime-spec command set): an OCI
- * container's main process on a named sandbox (core/src/oci/main.c) and its console socket
- * (core/src/oci/console.c).
+ * container's main process on a named sandbox (core/src/oci/main.c, with its console socket)
+ * and the bundle's mounts (core/src/oci/bundle.c).
  *
  * Owns: core.oci.state_dir, main_create, main_start, main_signal, main_state (each takes the
  * container's sandbox name and opens it for the one call) and wait.
@@ -22,7 +22,6 @@
 #include "loci.h"
 #include "lutil.h"
 #include "oci/bundle.h"
-#include "oci/console.h"
 #include "oci/main.h"
 #include "error.h"
 #include "util.h"
@@ -117,17 +116,11 @@ static int oci_main_create(lua_State *L)
         return mjl_fail(L, err, "cwd");
     if (has_user && mj_command_set_user(cmd, uid, gid, &err) < 0)
         return mjl_fail(L, err, "user");
-    cleanup_close int slave = -1;
-    if (console) {
-        if (mj_oci_console_open(console, &slave, &err) < 0)
-            return mjl_fail(L, err, "console socket");
+    if (console)
         mj_command_set_tty(cmd, true);
-    }
-    int io[3] = {0, 1, 2};
-    if (slave >= 0)
-        io[0] = io[1] = io[2] = slave;
+    int io[3] = {0, 1, 2}; /* with a terminal, the sandbox's own pty stands in for them */
     cleanup_sandbox mj_sandbox_t *sb = NULL;
-    if (mj_sandbox_open(name, &sb, &err) < 0 || mj_oci_main_create(sb, cmd, io, &err) < 0)
+    if (mj_sandbox_open(name, &sb, &err) < 0 || mj_oci_main_create(sb, cmd, io, console, &err) < 0)
         return mjl_fail(L, err, "create");
     lua_pushboolean(L, 1);
     return 1;

@@ -1,16 +1,24 @@
-/* process.h — what process.c offers inside the library besides the public mj_sandbox_exec,
- * mj_sandbox_spawn* and mj_process_* (moonjail.h). */
+/* process.h — what detach.c and oci/main.c take from process.c: starting a detached command, an
+ * OCI container's main command. */
 #ifndef MJ_PROCESS_H
 #define MJ_PROCESS_H
 
 #include <moonjail/moonjail.h>
-#include <stdint.h>
+#include <sys/types.h>
 
-/* Builds and sends an exec request for cmd with stdio io (borrowed; passed to the sandbox) and
- * flags (MJ_EXEC_DETACHED, MJ_EXEC_MAIN; the command's own flags come from cmd); on success
- * *chan is the host end of the command's channel and *workdir_out (when not NULL) the workdir it
- * runs in, malloc'ed. */
-int mj_process_start_exec(mj_sandbox_t *sb, const mj_command_t *cmd, uint32_t flags, const int io[3], int *chan,
-                          char **workdir_out, mj_error_t **err);
+/* Sends the exec request of a detached command with io as its stdin, stdout and stderr (the
+ * sandbox's ends, still the caller's to close) and waits for it to start: the host end of its
+ * channel (the caller's) and its pid inside. */
+int mj_process_start_detached(mj_sandbox_t *sb, const mj_command_t *cmd, int io[3], int *chan, pid_t *pid,
+                              mj_error_t **err);
+/* Sends the exec request of an OCI container's main command (detached, held before execve until
+ * START comes on its channel: shim.c), io as its stdio (the caller's still): the host end of its
+ * channel (the caller's), without waiting for anything (the command reports STARTED only once let
+ * go; with a terminal, the pty's master comes first on the channel). */
+int mj_process_start_main(mj_sandbox_t *sb, const mj_command_t *cmd, const int io[3], int *chan, mj_error_t **err);
+/* Asks a detached command's shim, over its channel, to kill the command and everything it started. */
+void mj_process_kill_detached(int chan);
+/* A named sandbox's log directory (logfile.c), allocated; NULL for an anonymous one. */
+char *mj_process_log_dir(const mj_sandbox_t *sb);
 
 #endif

@@ -242,6 +242,23 @@ static int line_byte(http_inspect_t *h, uint8_t c)
     return 0;
 }
 
+/* Body bytes (Content-Length or a chunk's data) pass uninspected: of the avail bytes from the
+ * current one on, takes what is left of the body, counts them fed and cleared, moves to next once
+ * the body is done, and returns how many more than the current byte it took (the caller's loop
+ * steps over the current one). */
+static size_t pass_data(http_inspect_t *h, size_t avail, http_state_t next)
+{
+    size_t take = avail;
+    if (take > h->left)
+        take = (size_t)h->left;
+    h->left -= take;
+    h->fed += (int64_t)take - 1;
+    h->cleared = h->fed;
+    if (h->left == 0)
+        h->state = next;
+    return take - 1;
+}
+
 static int64_t http_scan_out(mj_net_inspect_t *in, const uint8_t *data, size_t len)
 {
     http_inspect_t *h = (http_inspect_t *)in;
@@ -266,18 +283,9 @@ static int64_t http_scan_out(mj_net_inspect_t *in, const uint8_t *data, size_t l
                 h->cleared = h->fed;
             }
             break;
-        case ST_BODY: {
-            size_t take = len - i;
-            if (take > h->left)
-                take = (size_t)h->left;
-            h->left -= take;
-            h->fed += (int64_t)take - 1;
-            i += take - 1;
-            h->cleared = h->fed;
-            if (h->left == 0)
-                h->state = ST_HEAD;
+        case ST_BODY:
+            i += pass_data(h, len - i, ST_HEAD);
             break;
-        }
         case ST_CHUNK_SIZE: {
             int r = line_byte(h, c);
             if (r < 0)
@@ -290,18 +298,9 @@ static int64_t http_scan_out(mj_net_inspect_t *in, const uint8_t *data, size_t l
             }
             break;
         }
-        case ST_CHUNK_DATA: {
-            size_t take = len - i;
-            if (take > h->left)
-                take = (size_t)h->left;
-            h->left -= take;
-            h->fed += (int64_t)take - 1;
-            i += take - 1;
-            h->cleared = h->fed;
-            if (h->left == 0)
-                h->state = ST_CHUNK_CRLF;
+        case ST_CHUNK_DATA:
+            i += pass_data(h, len - i, ST_CHUNK_CRLF);
             break;
-        }
         case ST_CHUNK_CRLF: {
             int r = line_byte(h, c);
             if (r < 0)

@@ -1,10 +1,13 @@
 /* oci/console.c — the runtime-spec console socket: `create --console-socket PATH` with
- * process.terminal makes a pseudo-terminal whose master goes to the engine (conmon,
- * containerd-shim) over that socket and whose slave becomes the main process's terminal.
- * Owns: the pty pair's hand-over.  Never: keeps the master (the engine owns it), or passes the
- * caller's own terminal anywhere. */
+ * process.terminal gives the main process a terminal of the sandbox's own devpts (the spawner
+ * opens it: console.c, shim.c), whose master comes to the host first on the command's channel;
+ * this file passes it on to the engine (conmon, containerd-shim) over that socket, as runc and
+ * crun do.
+ * Owns: the master's hand-over.  Never: keeps the master (the engine owns it), reads anything but
+ * the PTY message from the channel, or passes the caller's own terminal anywhere. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,11 +17,45 @@
 
 #include "error.h"
 #include "oci/console.h"
+#include "proto.h"
 #include "pty.h"
 #include "util.h"
 #include "wire.h"
 
-int mj_oci_console_open(const char *socket_path, int *slave, mj_error_t **err)
+/* The pty master the sandbox sends first on chan, within timeout_ms. */
+static int take_master(int chan, int timeout_ms, mj_error_t **err)
+{
+    mj_msg_t m;
+    int fds[1] = {-1}, nfds = 0;
+    bool truncated = false;
+    ssize_t n;
+    for (;;) {
+        struct pollfd pfd = {.fd = chan, .events = POLLIN};
+        int r = poll(&pfd, 1, timeout_ms);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            *err = mj_error_new(MJ_ERR_COMMAND_EXECUTION_FAILED, ETIMEDOUT,
+                                "the sandbox did not hand over the container's terminal within %d s", timeout_ms / 1000);
+            return -1;
+        }
+        n = mj_wire_recv(chan, &m, sizeof(m), MSG_DONTWAIT, fds, 1, &nfds, &truncated);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+            continue;
+        break;
+    }
+    cleanup_close int master = nfds == 1 ? fds[0] : -1;
+    if (n != (ssize_t)sizeof(m) || truncated || m.type != MJ_MSG_PTY || master < 0 || !mj_pty_is_master(master)) {
+        if (n == (ssize_t)sizeof(m) && m.type == MJ_MSG_EXEC_FAILED)
+            *err = mj_error_new(MJ_ERR_COMMAND_EXECUTION_FAILED, m.b, "the container's terminal: %s", strerror(m.b));
+        else
+            *err = mj_error_new(MJ_ERR_COMMAND_EXECUTION_FAILED, EPROTO, "the sandbox handed over no terminal");
+        return -1;
+    }
+    return mj_steal_fd(&master);
+}
+
+int mj_oci_console_relay(int chan, const char *socket_path, mj_error_t **err)
 {
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     if (!socket_path || strlen(socket_path) >= sizeof(sa.sun_path)) {
@@ -26,15 +63,14 @@ int mj_oci_console_open(const char *socket_path, int *slave, mj_error_t **err)
         return -1;
     }
     memcpy(sa.sun_path, socket_path, strlen(socket_path) + 1);
+    cleanup_close int master = take_master(chan, 30000, err);
+    if (master < 0)
+        return -1;
     cleanup_close int sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (sock < 0 || connect(sock, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
         *err = mj_error_sys(MJ_ERR_SANDBOX_INIT_FAILED, errno, "console socket %s", socket_path);
         return -1;
     }
-    cleanup_close int master = -1;
-    cleanup_close int sl = -1;
-    if (mj_pty_open(&master, &sl, err) < 0)
-        return -1;
     char name[128];
     if (ptsname_r(master, name, sizeof(name)) != 0)
         snprintf(name, sizeof(name), "/dev/ptmx");
@@ -43,6 +79,5 @@ int mj_oci_console_open(const char *socket_path, int *slave, mj_error_t **err)
         *err = mj_error_sys(MJ_ERR_SANDBOX_INIT_FAILED, errno, "sending the terminal to %s", socket_path);
         return -1;
     }
-    *slave = mj_steal_fd(&sl);
     return 0;
 }

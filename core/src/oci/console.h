@@ -4,9 +4,9 @@
 
 #include <moonjail/moonjail.h>
 
-/* Opens a fresh pseudo-terminal pair (the host's devpts), sends its master to the unix stream
- * socket at socket_path (SCM_RIGHTS, the pty's name as the payload, as runc and crun do) and
- * closes it here; *slave is the slave, for the container's main process. */
-int mj_oci_console_open(const char *socket_path, int *slave, mj_error_t **err);
+/* Takes the pty master a main command with a terminal sends first on chan (its channel's host
+ * end; within 30 s), checks it is one, sends it to the unix stream socket at socket_path
+ * (SCM_RIGHTS, the pty's name as the payload, as runc and crun do) and closes it here. */
+int mj_oci_console_relay(int chan, const char *socket_path, mj_error_t **err);
 
 #endif

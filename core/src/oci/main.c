@@ -2,9 +2,11 @@
  * (create → start → the process ends → the container is stopped) on a persistent sandbox.
  *
  * The container is a named sandbox whose supervisor is the process the engine waits for.  create
- * hands the main command over (an exec request flagged MJ_EXEC_MAIN, with the engine's stdio)
- * and gives its channel to the supervisor; the command's shim waits, before the command exists,
- * until start says go; when the command ends the supervisor exits with its status.
+ * sends the main command (an exec request flagged MJ_EXEC_MAIN, with the engine's stdio: the
+ * spawner forks it into the workload's pid namespace and holds it before execve), passes its
+ * terminal on to the console socket when it has one (oci/console.c), and hands the host end of
+ * its channel to the supervisor (maincmd.c), which lets it go on start, passes kill's signals to
+ * it and exits with its status when it ends.
  * Owns: those four requests and their errors.  Never: builds the sandbox (sandbox.c) or the
  * exec request (process.c), keeps an fd of the command's. */
 #define _GNU_SOURCE
@@ -13,6 +15,7 @@
 
 #include "client.h"
 #include "error.h"
+#include "oci/console.h"
 #include "oci/main.h"
 #include "process.h"
 #include "proto.h"
@@ -45,11 +48,13 @@ static int main_request(mj_sandbox_t *sb, uint32_t type, int32_t arg, const int 
     return 0;
 }
 
-int mj_oci_main_create(mj_sandbox_t *sb, const mj_command_t *cmd, const int io[3], mj_error_t **err)
+int mj_oci_main_create(mj_sandbox_t *sb, const mj_command_t *cmd, const int io[3], const char *console_socket,
+                       mj_error_t **err)
 {
     cleanup_close int chan = -1;
-    cleanup_free char *workdir = NULL;
-    if (mj_process_start_exec(sb, cmd, MJ_EXEC_DETACHED | MJ_EXEC_MAIN, io, &chan, &workdir, err) < 0)
+    if (mj_process_start_main(sb, cmd, io, &chan, err) < 0)
+        return -1;
+    if (console_socket && mj_oci_console_relay(chan, console_socket, err) < 0)
         return -1;
     int fds[1] = {chan};
     return main_request(sb, MJ_REQ_MAIN_WATCH, 0, fds, 1, "create the main process", err);
