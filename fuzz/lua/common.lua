@@ -1,5 +1,5 @@
 -- fuzz/lua/common.lua — what the Lua drivers share: the moonjail module with its core table
--- (caught on its way to moonjail.api), a private scratch directory, and check().
+-- (caught on its way to moonjail.api), a private scratch directory, check() and call().
 local C = {}
 
 local embedded = package.searchers[2] -- the searcher of the embedded modules (embedded.h)
@@ -13,6 +13,13 @@ C.mj = require "moonjail"
 --- Raises (a finding) unless cond holds.
 function C.check(cond, fmt, ...)
   if not cond then error(string.format(fmt, ...), 2) end
+end
+
+--- Calls f; raises (a finding) if it raised; returns what it returned.
+function C.call(f, ...)
+  local r = table.pack(pcall(f, ...))
+  C.check(r[1], "raised: %s", tostring(r[2]))
+  return table.unpack(r, 2, r.n)
 end
 
 C.dir = (os.getenv("TMPDIR") or "/tmp") .. "/mj-fuzz-" .. tostring(os.time()) .. "-" .. tostring(math.random(1e9))

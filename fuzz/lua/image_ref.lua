@@ -4,11 +4,7 @@
 local C = dofile(debug.getinfo(1, "S").source:match("^@(.*/)") .. "common.lua")
 local ref = require "moonjail.image.reference"
 
-local function call(f, ...)
-  local r = table.pack(pcall(f, ...))
-  C.check(r[1], "raised: %s", tostring(r[2]))
-  return table.unpack(r, 2, r.n)
-end
+local call = C.call
 
 return function(data)
   local r, why = call(ref.parse, data)

@@ -5,11 +5,7 @@ local C = dofile(debug.getinfo(1, "S").source:match("^@(.*/)") .. "common.lua")
 local util = require "moonjail.util"
 local P = require "moonjail.policy"
 
-local function call(f, ...)
-  local r = table.pack(pcall(f, ...))
-  C.check(r[1], "raised: %s", tostring(r[2]))
-  return table.unpack(r, 2, r.n)
-end
+local call = C.call
 
 return function(data)
   local n, why = call(util.parse_size, data)

@@ -6,15 +6,9 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "net/inspect.h"
 #include "net/rules.h"
 #include "net/sni.h"
-
-static int check(void *ctx, const char *host)
-{
-    (void)ctx;
-    return host[0] == 'x' ? -1 : 0;
-}
+#include "inspect_feed.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -29,16 +23,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         char again[MJ_NET_NAME_MAX + 1];
         assert(mj_net_name_normalize(name, again) == 0 && strcmp(name, again) == 0);
     }
-    mj_net_inspect_t *in = mj_tls_inspector_new(check, NULL);
-    int64_t cleared = 0;
-    for (size_t at = 0; at < size; at += step) {
-        size_t n = size - at < step ? size - at : step;
-        int64_t r = in->scan_out(in, data + at, n);
-        if (r < 0)
-            break;
-        assert(r >= cleared && (size_t)r <= at + n);
-        cleared = r;
-    }
-    in->destroy(in);
+    mj_fuzz_feed(mj_tls_inspector_new(mj_fuzz_check_name, NULL), data, size, step);
     return 0;
 }

@@ -415,6 +415,30 @@ return function(shared)
   --------------------------------------------------------------------------------------------
   -- pause, resume, stop, kill, rm: act on each NAME, print it on success
 
+  -- Opens each NAME in turn, calls act(sb, name) and closes it.  act answers a number (that exit
+  -- status, nothing printed), another true value (NAME is printed) or nil and an error.  Returns
+  -- the status of the last failure, or 0.
+  local function each_name(pos, act)
+    local status = 0
+    for _, name in ipairs(pos) do
+      local sb, st = open(name)
+      if not sb then
+        status = st
+      else
+        local r, err = act(sb, name)
+        if moonjail().type(sb) == "sandbox" then sb:close() end
+        if not r then
+          status = fail(err)
+        elseif type(r) == "number" then
+          status = r
+        else
+          io.stdout:write(name, "\n")
+        end
+      end
+    end
+    return status
+  end
+
   local function each(cmd, argv, first, needs, act)
     local flags, pos = options(cmd, argv, first)
     if not flags then return pos end
@@ -423,22 +447,7 @@ return function(shared)
       local ok, err = needs(flags)
       if not ok then return fail(err) end
     end
-    local status = 0
-    for _, name in ipairs(pos) do
-      local sb, st = open(name)
-      if not sb then
-        status = st
-      else
-        local ok, err = act(sb, flags, name)
-        if not ok then
-          status = fail(err)
-        else
-          io.stdout:write(name, "\n")
-        end
-        if moonjail().type(sb) == "sandbox" then sb:close() end
-      end
-    end
-    return status
+    return each_name(pos, function(sb, name) return act(sb, flags, name) end)
   end
 
   local function cmd_pause(argv, first)
@@ -631,24 +640,11 @@ return function(shared)
     if not flags then return pos end
     if #pos == 0 then return fail(usage_error("start: expected at least one NAME")) end
     if flags.attach and #pos > 1 then return fail(usage_error("start: -a takes one NAME")) end
-    local status = 0
-    for _, name in ipairs(pos) do
-      local sb, st = open(name)
-      if not sb then
-        status = st
-      else
-        local r, err = start_one(sb, name, flags.attach)
-        if moonjail().type(sb) == "sandbox" then sb:close() end
-        if not r then
-          status = fail(err)
-        elseif flags.attach then
-          status = type(r) == "table" and status_of_end(r) or 0
-        else
-          io.stdout:write(name, "\n")
-        end
-      end
-    end
-    return status
+    return each_name(pos, function(sb, name)
+      local r, err = start_one(sb, name, flags.attach)
+      if not r or not flags.attach then return r, err end
+      return type(r) == "table" and status_of_end(r) or 0
+    end)
   end
 
   local function cmd_restart(argv, first)
@@ -662,20 +658,13 @@ return function(shared)
         return fail(usage_error("restart: option '-t': invalid '" .. flags.time .. "'"))
       end
     end
-    local status = 0
-    for _, name in ipairs(pos) do
-      local sb, st = open(name)
-      if not sb then
-        status = st
-      else
-        local ok, err = true, nil
-        if LIVE[sb:status()] then ok, err = sb:stop(grace) end
-        if ok then ok, err = start_one(sb, name, false) end
-        if moonjail().type(sb) == "sandbox" then sb:close() end
-        if not ok then status = fail(err) else io.stdout:write(name, "\n") end
+    return each_name(pos, function(sb, name)
+      if LIVE[sb:status()] then
+        local ok, err = sb:stop(grace)
+        if not ok then return nil, err end
       end
-    end
-    return status
+      return start_one(sb, name, false)
+    end)
   end
 
   return {

@@ -59,7 +59,9 @@ local function component_tokens(c)
     elseif ch == "?" then
       out[#out + 1] = "?"
     elseif ch == "[" then
-      local close = c:find("]", i + 2, true)
+      -- a "]" first in the class (after "[" or "[!") is one of its members, as in fnmatch
+      local first = c:sub(i + 1, i + 1) == "!" and i + 2 or i + 1
+      local close = c:find("]", first + 1, true)
       if not close then return nil, "unclosed '[' in glob" end
       local body = c:sub(i + 1, close - 1):gsub("^!", "^"):gsub("%%", "%%%%")
       out[#out + 1] = "^[" .. body .. "]$"
