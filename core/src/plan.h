@@ -84,6 +84,20 @@ struct mj_plan {
     char *staging;      /* an existing host dir on which the new root is assembled */
     char *hostname;
     bool new_netns;
+    mj_network_mode_t net_mode;
+    /* OUTBOUND/FILTERED (netsetup.c): moonjail-net's configuration text, its audit log, the
+     * helper's path and the sandbox's network directory (filled by mj_netsetup_prepare), the
+     * search domains, and the resolv.conf the sandbox sees: ops[resolv_op] binds it read-only on
+     * /etc/resolv.conf.  resolv_conf is the text (written after the helper is ready, before the
+     * release); a generated /etc (etc.c, to come) takes it from this one field. */
+    char *net_config;
+    char *net_audit_log;
+    char *net_helper;
+    char *net_dir;
+    mj_strv_t dns_search;
+    char *resolv_conf;
+    bool net_resolv;    /* outbound/filtered: ops[resolv_op] is the resolv.conf bind */
+    size_t resolv_op;
     bool rootless;      /* started without CAP_SETUID over the host: single-id maps */
     uid_t host_uid, host_gid;   /* the caller's ids */
     uid_t inner_uid;    /* ids the command runs as inside */

@@ -15,6 +15,7 @@
 #include "cgroup.h"
 #include "client.h"
 #include "handle.h"
+#include "netsetup.h"
 #include "proc.h"
 #include "util.h"
 
@@ -247,8 +248,14 @@ int mj_sandbox_usage(mj_sandbox_t *sb, mj_usage_t *u, mj_error_t **err)
         sb->last_cpu_time = u->cpu_time;
     }
 
-    /* Network: the sandbox's own interfaces (none in "host" mode, where counters are the host's). */
-    if (sb->own_netns && one >= 0 && read_small(one, "net/dev", buf, sizeof(buf)) > 0) {
+    /* Network: what moonjail-net carried for an outbound or filtered sandbox (its loopback relays
+     * would count twice on the interfaces); else the sandbox's own interfaces (none in "host"
+     * mode, where counters are the host's). */
+    if (sb->net.dir && (sb->net_mode == MJ_NET_OUTBOUND || sb->net_mode == MJ_NET_FILTERED)) {
+        mj_error_t *ignored = NULL;
+        if (mj_netsetup_stats(sb->net.dir, &u->network_in, &u->network_out, &ignored) < 0)
+            mj_error_free(ignored);
+    } else if (sb->own_netns && one >= 0 && read_small(one, "net/dev", buf, sizeof(buf)) > 0) {
         for (char *save = NULL, *ln = strtok_r(buf, "\n", &save); ln; ln = strtok_r(NULL, "\n", &save)) {
             char *colon = strchr(ln, ':');
             if (!colon)

@@ -187,6 +187,17 @@ return function(core)
     for _, k in ipairs({ "limits", "network", "hostname", "labels", "annotations", "user", "workdir" }) do
       overlay[k] = opts[k]
     end
+    -- A network table without a mode (the CLI's -p alone) keeps the policy's mode.
+    if type(opts.network) == "table" and opts.network.mode == nil then
+      local base = pol.network
+      local t = {}
+      for k, v in pairs(opts.network) do t[k] = v end
+      t.mode = type(base) == "table" and (base.mode or "filtered") or base or "none"
+      if type(base) == "table" then
+        for k, v in pairs(base) do if t[k] == nil then t[k] = v end end
+      end
+      overlay.network = t
+    end
     if opts.rootfs ~= nil then overlay.filesystem = { root = opts.rootfs } end
     local ok
     ok, err = P.load(core, overlay, cwd) -- validation only: the overlay has no `extends`
@@ -275,14 +286,15 @@ return function(core)
     if not spec.uid then return invalid("user: " .. tostring(spec.gid or uerr)) end
     spec.hostname = pol.hostname
     spec.workdir = pol.workdir or "/"
-    local net = pol.network or "none"
-    if type(net) == "table" then
-      if (net.mode or "filtered") == "filtered" then
-        return unsupported("network mode 'filtered' is not implemented yet (use \"none\" or \"host\")")
-      end
-      net = net.mode
-    end
+    local np = require "moonjail.netpolicy"
+    local net = np.mode_of(pol.network)
     spec.network = net
+    spec.network_config = np.render(pol.network)
+    if spec.network_config then
+      local log = (pol.audit or {}).log
+      if log and log:sub(1, 1) ~= "/" and cwd then log = cwd .. "/" .. log end
+      spec.network_audit_log = log
+    end
 
     -- limits
     local why

@@ -155,7 +155,29 @@ local SANDBOX_OPTIONS = {
   ["cleanup-delay"] = checked("cleanup_delay", "parse_duration"),
   memory = limit("memory"), cpus = limit("cpus", false), ["pids-limit"] = limit("pids", true),
   label = keyed("labels"), annotation = keyed("annotations"),
-  network = function(res, v) res.opts.network = v == "filtered" and { mode = "filtered" } or v end,
+  network = function(res, v, name)
+    if not require("moonjail.netpolicy").MODES[v] then
+      return name .. ": expected none, host, bridge, outbound or filtered, got '" .. v .. "'"
+    end
+    if type(res.opts.network) == "table" then res.opts.network.mode = v else res.opts.network = v end
+  end,
+  publish = function(res, v, name)
+    local ok, why = require("moonjail.netpolicy").check_publish(v)
+    if not ok then return name .. ": " .. why end
+    local net = res.opts.network
+    if type(net) ~= "table" then net = { mode = net }; res.opts.network = net end
+    net.publish = net.publish or {}
+    net.publish[#net.publish + 1] = v
+  end,
+  ["allow-host"] = function(res, v, name)
+    local ok, why = require("moonjail.netpolicy").check_rule(v)
+    if not ok then return name .. " '" .. v .. "': " .. why end
+    local net = res.opts.network
+    if type(net) ~= "table" then net = { mode = net }; res.opts.network = net end
+    net.mode = net.mode or "filtered"
+    net.allow = net.allow or {}
+    net.allow[#net.allow + 1] = v
+  end,
 }
 
 -- Parses the options of run, create or exec: res (flags; res.opts, the sandbox's or command's

@@ -16,7 +16,8 @@
 --            clustered with other one-letter flags (`-it`)
 --   type     what the value is, for help, completion and other readers: string, policy,
 --            host_path, sandbox_path, bind (SRC[:DST]), repo, glob, env (K[=V]), kv (K=V), user,
---            network, duration, size, number, integer, capability, signal
+--            network, publish ([HOST_IP:]HOST_PORT:PORT[/tcp]), net_rule (an allow rule), duration,
+--            size, number, integer, capability, signal
 --   repeats  true when every occurrence adds one (else the last one given wins)
 --   hidden   true when parsed but not listed in --help
 --   help     its line(s) for --help ("\n" between lines); a command may give its own
@@ -55,7 +56,13 @@ M.options = {
   exclude = { long = "exclude", value = "GLOB", type = "glob", repeats = true,
     help = 'Make paths of the --repo before it unreachable ("*.key", "secrets/")' },
   hostname = { long = "hostname", value = "H", type = "string", help = "Host name inside the sandbox" },
-  network = { long = "network", value = "MODE", type = "network", help = "none | host" },
+  network = { long = "network", aliases = { "net" }, value = "MODE", type = "network",
+    help = "none (default) | host | bridge (= outbound: NAT'd, none of the host's\n"
+      .. "own services) | filtered (only --allow-host rules)" },
+  publish = { long = "publish", short = "p", value = "[IP:]HPORT:PORT", type = "publish", repeats = true,
+    help = "Publish the sandbox's TCP PORT on the host's HPORT (127.0.0.1\nunless IP is given)" },
+  ["allow-host"] = { long = "allow-host", value = "RULE", type = "net_rule", repeats = true,
+    help = "Filtered network: allow NAME[:PORTS], *.DOMAIN or CIDR[:PORTS]\n(a name alone: ports 80 and 443)" },
   memory = { long = "memory", short = "m", value = "SIZE", type = "size",
     help = "Memory limit (cgroup; fails closed if it cannot apply)" },
   cpus = { long = "cpus", value = "N", type = "number", help = "CPU limit in cores (cgroup; fails closed)" },
@@ -161,7 +168,8 @@ M.commands = C
 C.run = {
   args = "stop",
   options = { "policy", "image", "ro", "rw", "tmpfs", "repo", "exclude", "env", "workdir", "user", "hostname",
-    "network", "timeout", "output-limit", "memory", "cpus", "pids-limit", "cap-add", "interactive", "tty", "json",
+    "network", "publish", "allow-host", "timeout", "output-limit", "memory", "cpus", "pids-limit", "cap-add",
+    "interactive", "tty", "json",
     "quiet", "help" },
   column = 26,
   help = [[
@@ -184,7 +192,7 @@ C.create = {
     { "env", help = "Default environment of its commands (bare K passes the host's value)" },
     { "workdir", help = "Default working directory of its commands" },
     { "user", help = "User (and group) its commands run as (ids or names)" },
-    "hostname", "network",
+    "hostname", "network", "publish", "allow-host",
     { "timeout", help = "Default wall-clock limit of each command" },
     { "output-limit", help = "Default cap on each command's captured output" },
     "memory", "cpus", "pids-limit", "cap-add", "label", "annotation", "cleanup-delay",

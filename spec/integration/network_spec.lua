@@ -1,0 +1,284 @@
+-- spec/integration/network_spec.lua — the network modes wired into sandboxes (issue 15, phase 2):
+-- moonjail-net started for outbound and filtered sandboxes and for published ports.
+--
+-- Covers, with real traffic on this machine only: `none` cannot reach a server on the host's
+-- loopback; `outbound` (pasta, else slirp4netns) reaches a test host in another network namespace
+-- but not the host's loopback services; `filtered` lets an allowed name through and refuses a
+-- denied name (DNS) and a direct IP (Host check), each with an audit entry; a published port
+-- serves a sandbox's HTTP server to the host; usage counts the bytes moonjail-net carried;
+-- info reports the mode; the sandbox's resolv.conf names the stub; a sandbox whose helper cannot
+-- start does not start; and `moonjail run --network none|bridge` from the CLI.
+-- The test host (a network namespace joined to the host by a veth pair, an HTTP server in it)
+-- needs root to create: those cases are pending with the reason in the rootless lane.
+local mj = require "moonjail"
+local helpers = require "spec.helpers"
+
+if helpers.skip_unless_sandboxes() then return end
+
+local function engine_available()
+  for _, name in ipairs({ "pasta", "slirp4netns" }) do
+    for dir in (os.getenv("PATH") or "/usr/bin:/bin"):gmatch("[^:]+") do
+      if dir:sub(1, 1) == "/" and helpers.exists(dir .. "/" .. name) then return name end
+    end
+  end
+  return nil
+end
+local ENGINE = engine_available()
+local PY = "/usr/bin/python3"
+if not helpers.exists(PY) then return helpers.skip_file("no /usr/bin/python3 (the specs' client and server)") end
+
+-- A client inside the sandbox: GET url (optionally with a Host header); prints the status or
+-- "ERR <exception class>".
+local CLIENT = [[
+import sys, urllib.request
+url = sys.argv[1]
+req = urllib.request.Request(url)
+if len(sys.argv) > 2: req.add_header("Host", sys.argv[2])
+try:
+    with urllib.request.urlopen(req, timeout=5) as r:
+        print("OK", r.status, r.read().decode(errors="replace").strip()[:60])
+except Exception as e:
+    print("ERR", type(e).__name__, str(e)[:80])
+]]
+
+local function fetch(opts, url, host)
+  local args = { PY, "-c", CLIENT, url }
+  if host then args[#args + 1] = host end
+  local res, err = mj.run(args, opts)
+  assert(res, "mj.run failed: " .. tostring(err))
+  return res.stdout .. res.stderr
+end
+
+-- A one-line HTTP server on the host: answers `text` to every GET.
+local function host_server(bind, text)
+  local port = 20000 + helpers.unique_number() % 20000
+  local dir = helpers.tmpdir()
+  helpers.write_file(dir .. "/index.html", text)
+  local pidfile = dir .. "/pid"
+  os.execute(string.format("cd %s && (%s -m http.server %d --bind %s >/dev/null 2>&1 & echo $! > %s)",
+    helpers.shell_quote(dir), PY, port, bind, helpers.shell_quote(pidfile)))
+  local pid = tonumber(helpers.read_file(pidfile))
+  assert(helpers.eventually(5, function()
+    return os.execute(string.format("curl -s -o /dev/null --max-time 1 http://%s:%d/", bind, port))
+  end), "the host server did not come up")
+  return port, pid
+end
+
+local servers = {}
+local netns -- the test host, when root made one
+local TEST_ADDR, HOST_SIDE
+
+local function make_test_host()
+  if not helpers.is_root() then return nil, "test hosts in network namespaces need root" end
+  local n = helpers.unique_number() % 200 + 20
+  local name = "mjnt" .. n
+  local a, b = "10.213." .. n .. ".1", "10.213." .. n .. ".2"
+  local script = table.concat({
+    "set -e",
+    "ip netns add " .. name,
+    "ip link add " .. name .. "a type veth peer name " .. name .. "b netns " .. name,
+    "ip addr add " .. a .. "/30 dev " .. name .. "a",
+    "ip link set " .. name .. "a up",
+    "ip netns exec " .. name .. " ip link set lo up",
+    "ip netns exec " .. name .. " ip addr add " .. b .. "/30 dev " .. name .. "b",
+    "ip netns exec " .. name .. " ip link set " .. name .. "b up",
+  }, "\n")
+  if not os.execute(script) then
+    os.execute("ip netns del " .. name .. " 2>/dev/null; ip link del " .. name .. "a 2>/dev/null")
+    return nil, "could not create the test network namespace"
+  end
+  local dir = helpers.tmpdir()
+  helpers.write_file(dir .. "/index.html", "test-host")
+  os.execute(string.format("cd %s && ip netns exec %s %s -m http.server 80 --bind %s >/dev/null 2>&1 &",
+    helpers.shell_quote(dir), name, PY, b))
+  assert(helpers.eventually(5, function()
+    return os.execute(string.format("curl -s -o /dev/null --max-time 1 http://%s/", b))
+  end), "the test host's server did not come up")
+  TEST_ADDR, HOST_SIDE = b, a
+  return name
+end
+
+local why_no_test_host
+setup(function()
+  netns, why_no_test_host = make_test_host()
+end)
+
+teardown(function()
+  for _, pid in ipairs(servers) do os.execute("kill " .. pid .. " 2>/dev/null") end
+  if netns then
+    os.execute("ip netns pids " .. netns .. " | xargs -r kill -9 2>/dev/null")
+    os.execute("ip netns del " .. netns .. " 2>/dev/null; ip link del " .. netns .. "a 2>/dev/null")
+  end
+  helpers.cleanup()
+end)
+
+describe("network = \"none\"", function()
+  it("cannot reach a server on the host's loopback", function()
+    local port, pid = host_server("127.0.0.1", "host-loopback")
+    servers[#servers + 1] = pid
+    local out = fetch({ network = "none" }, "http://127.0.0.1:" .. port .. "/")
+    assert.matches("^ERR", out)
+    assert.not_matches("host%-loopback", out)
+  end)
+end)
+
+describe("network = \"outbound\"", function()
+  before_each(function()
+    if not ENGINE then pending("neither pasta nor slirp4netns is installed (Debian: passt)") end
+  end)
+
+  it("does not reach the host's loopback services", function()
+    if not ENGINE then return end
+    local port, pid = host_server("127.0.0.1", "host-loopback")
+    servers[#servers + 1] = pid
+    local out = fetch({ network = "outbound" }, "http://127.0.0.1:" .. port .. "/")
+    assert.not_matches("host%-loopback", out)
+    -- nor through the gateway address the engine would map to the host by default
+    for _, gw in ipairs({ "192.0.2.1", "10.0.2.2" }) do
+      out = fetch({ network = "outbound" }, "http://" .. gw .. ":" .. port .. "/")
+      assert.not_matches("host%-loopback", out)
+    end
+  end)
+
+  it("reaches a test host in another network namespace, and names its DNS server in resolv.conf", function()
+    if not ENGINE then return end
+    if not netns then return pending(why_no_test_host) end
+    local out = fetch({ network = "outbound" }, "http://" .. TEST_ADDR .. "/")
+    assert.matches("^OK 200 test%-host", out)
+    local res = assert(mj.run({ "cat", "/etc/resolv.conf" }, { network = "bridge" }))
+    assert.matches("nameserver 1[0-9.]+", res.stdout)
+  end)
+
+  it("counts the bytes moonjail-net carried in usage, and info names the mode", function()
+    if not ENGINE then return end
+    if not netns then return pending(why_no_test_host) end
+    local sb <close> = assert(mj.sandbox({ network = "outbound" }))
+    local r = assert(sb:exec({ PY, "-c", CLIENT, "http://" .. TEST_ADDR .. "/" }))
+    assert.matches("^OK 200", r.stdout)
+    local u = assert(sb:usage())
+    assert.is_true(u.network_in > 0 and u.network_out > 0,
+      "network_in " .. tostring(u.network_in) .. " network_out " .. tostring(u.network_out))
+    assert.equals("outbound", assert(sb:info()).network)
+  end)
+end)
+
+describe("network = { mode = \"filtered\" }", function()
+  local function policy(log)
+    return {
+      extends = "default",
+      audit = { log = log },
+      network = {
+        mode = "filtered",
+        allow = { "allowed.test" },
+        deny = { "denied.test" },
+        dns = { hosts = { ["allowed.test"] = TEST_ADDR, ["denied.test"] = TEST_ADDR } },
+      },
+    }
+  end
+
+  local function audit_lines(log, event)
+    local out = {}
+    for line in (helpers.read_file(log) or ""):gmatch("[^\n]+") do
+      local rec = helpers.json_decode(line)
+      if rec and rec.event == event then out[#out + 1] = rec end
+    end
+    return out
+  end
+
+  it("lets an allowed name through, refuses a denied name and a direct IP, each in the audit log", function()
+    if not netns then return pending(why_no_test_host) end
+    local log = helpers.tmpdir() .. "/audit.log"
+    local opts = { policy = policy(log) }
+    local resolv = assert(mj.run({ "cat", "/etc/resolv.conf" }, opts))
+    assert.matches("nameserver 127%.0%.0%.53", resolv.stdout)
+
+    assert.matches("^OK 200 test%-host", fetch(opts, "http://allowed.test/"))
+
+    local denied = fetch(opts, "http://denied.test/")
+    assert.matches("^ERR", denied)
+    local dns = audit_lines(log, "network_dns")
+    local seen
+    for _, rec in ipairs(dns) do
+      if rec.name and rec.name:match("^denied%.test") and rec.verdict == "deny" then seen = rec end
+    end
+    assert.is_truthy(seen, "no network_dns deny record for denied.test in " .. (helpers.read_file(log) or ""))
+
+    -- the address is approved (allowed.test resolves to it) but the Host names no allowed name
+    local direct = fetch(opts, "http://" .. TEST_ADDR .. "/")
+    assert.not_matches("^OK", direct)
+    local refused
+    for _, rec in ipairs(audit_lines(log, "network_connect")) do
+      if rec.verdict == "deny" and rec.address == TEST_ADDR then refused = rec end
+    end
+    assert.is_truthy(refused,
+      "no network_connect deny record for " .. TEST_ADDR .. " in " .. (helpers.read_file(log) or ""))
+  end)
+
+  it("refuses an address no rule approved at once (no route)", function()
+    if not netns then return pending(why_no_test_host) end
+    local out = fetch({ network = { mode = "filtered", allow = { "allowed.test" } } }, "http://" .. HOST_SIDE .. "/")
+    assert.matches("^ERR", out)
+  end)
+end)
+
+describe("published ports", function()
+  it("serve a sandbox's HTTP server to the host", function()
+    local port = 20000 + helpers.unique_number() % 20000
+    local sb <close> = assert(mj.sandbox({ network = { mode = "none", publish = { port .. ":8000" } } }))
+    local dir = "/tmp"
+    local p = assert(sb:spawn({ "sh", "-c", "cd " .. dir .. " && echo sandbox-served > index.html && exec " .. PY
+      .. " -m http.server 8000 --bind 127.0.0.1" }))
+    local got = helpers.eventually(10, function()
+      local body = helpers.sh(string.format("curl -s --max-time 1 http://127.0.0.1:%d/index.html", port))
+      return body:match("sandbox%-served")
+    end)
+    p:kill(9)
+    assert.is_truthy(got, "the published port did not serve the sandbox's server")
+  end)
+end)
+
+describe("the network policy key", function()
+  it("names the field of a bad rule", function()
+    local res, err = mj.run({ "true" }, { network = { mode = "filtered", allow = { "example.com:99999" } } })
+    assert.is_nil(res)
+    assert.equals("INVALID_CONFIG", err.code)
+    assert.matches("allow entry 1", err.message)
+  end)
+
+  it("refuses allow rules outside mode \"filtered\"", function()
+    local res, err = mj.run({ "true" }, { network = { mode = "outbound", allow = { "example.com" } } })
+    assert.is_nil(res)
+    assert.matches("filtered", err.message)
+  end)
+
+  it("does not start a sandbox whose helper cannot be found (fail closed)", function()
+    local out = helpers.cli({ "run", "--network", "filtered", "--", "true" },
+      { env = { MOONJAIL_NET_HELPER = "/nonexistent/moonjail-net" } })
+    assert.equals(125, out.status)
+    assert.matches("UNSUPPORTED", out.stderr)
+    assert.matches("MOONJAIL_NET_HELPER", out.stderr)
+  end)
+end)
+
+describe("moonjail run --network", function()
+  it("none: only loopback", function()
+    local out = helpers.cli({ "run", "--network", "none", "--", "cat", "/proc/net/dev" })
+    assert.equals(0, out.status, out.stderr)
+    assert.matches("lo:", out.stdout)
+    assert.not_matches("eth0", out.stdout)
+  end)
+
+  it("bridge: outbound through the engine, to a test host", function()
+    if not ENGINE then return pending("neither pasta nor slirp4netns is installed (Debian: passt)") end
+    if not netns then return pending(why_no_test_host) end
+    local out = helpers.cli({ "run", "--network", "bridge", "--", PY, "-c", CLIENT, "http://" .. TEST_ADDR .. "/" })
+    assert.equals(0, out.status, out.stderr)
+    assert.matches("^OK 200 test%-host", out.stdout)
+  end)
+
+  it("refuses an unknown mode with a usage error", function()
+    local out = helpers.cli({ "run", "--network", "bogus", "--", "true" })
+    assert.equals(125, out.status)
+    assert.matches("bogus", out.stderr)
+  end)
+end)
