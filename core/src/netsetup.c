@@ -80,6 +80,16 @@ int mj_netsetup_prepare(mj_plan_t *plan, const char *id, mj_error_t **err)
     plan->net_helper = find_helper(err);
     if (!plan->net_helper)
         return -1;
+    /* Both engines open /dev/net/tun inside the sandbox's namespaces as the caller: say so up
+     * front rather than relay the engine's "failed to start". */
+    if (plan->net_mode == MJ_NET_OUTBOUND && plan->rootless && access("/dev/net/tun", R_OK | W_OK) < 0) {
+        *err = mj_error_sys(MJ_ERR_UNSUPPORTED, errno,
+                            "network outbound: /dev/net/tun is not usable by uid %u (pasta and slirp4netns need it "
+                            "rootless): make it mode 0666 (the usual default), or run as root, or use network "
+                            "\"filtered\" or \"none\"",
+                            (unsigned)plan->host_uid);
+        return -1;
+    }
     cleanup_free char *sandboxes = mj_state_sandboxes_dir(true, err); /* makes the state dir owner-only */
     if (!sandboxes)
         return -1;
@@ -331,8 +341,13 @@ int mj_netsetup_start(mj_plan_t *plan, pid_t pid, int pidfd, mj_netsetup_t *out,
     cleanup_close int control = bind_control(plan->net_dir, err);
     if (control < 0)
         return -1;
+    /* Its stdio: nothing of ours (a caller's `$(moonjail create …)` would wait for a named
+     * sandbox's helper to close it); what it has to say comes over the status pipe. */
+    cleanup_close int devnull_low = open("/dev/null", O_RDWR | O_CLOEXEC);
+    /* above 0-2 (a host without stdio), so the dup2 onto them below always copies */
+    cleanup_close int devnull = devnull_low < 0 ? -1 : fcntl(devnull_low, F_DUPFD_CLOEXEC, 32);
     cleanup_pipe int st[2] = {-1, -1};
-    if (pipe2(st, O_CLOEXEC) < 0) {
+    if (devnull < 0 || pipe2(st, O_CLOEXEC) < 0) {
         *err = mj_error_sys(MJ_ERR_SANDBOX_INIT_FAILED, errno, "network: pipe");
         return -1;
     }
@@ -390,6 +405,9 @@ int mj_netsetup_start(mj_plan_t *plan, pid_t pid, int pidfd, mj_netsetup_t *out,
          * gave it, and the helper, dropped to nobody, cannot signal a root engine — so the host
          * ends what is left of the group (kill_group). */
         setsid();
+        for (int i = 0; i < FD_CONF; i++)
+            if (dup2(devnull, i) < 0)
+                _exit(127);
         for (int i = FD_CONF; i < FD_END; i++)
             if (lifted[i] >= 0 && dup2(lifted[i], i) < 0)
                 _exit(127);

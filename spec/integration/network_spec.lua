@@ -24,6 +24,12 @@ local function engine_available()
   return nil
 end
 local ENGINE = engine_available()
+-- Rootless, both engines need /dev/net/tun (mode 0666 on most hosts, 0600 on some).
+local NO_TUN
+if ENGINE and not helpers.is_root() and not io.open("/dev/net/tun", "r+") then
+  NO_TUN = "rootless outbound needs /dev/net/tun, which this user cannot open here"
+  ENGINE = nil
+end
 local PY = "/usr/bin/python3"
 if not helpers.exists(PY) then return helpers.skip_file("no /usr/bin/python3 (the specs' client and server)") end
 
@@ -123,12 +129,16 @@ describe("network = \"none\"", function()
 end)
 
 describe("network = \"outbound\"", function()
-  before_each(function()
-    if not ENGINE then pending("neither pasta nor slirp4netns is installed (Debian: passt)") end
+  it("fails closed with what is missing where rootless has no /dev/net/tun", function()
+    if not NO_TUN then return end
+    local res, err = mj.run({ "true" }, { network = "outbound" })
+    assert.is_nil(res)
+    assert.equals("UNSUPPORTED", err.code)
+    assert.matches("/dev/net/tun", err.message, 1, true)
   end)
 
   it("does not reach the host's loopback services", function()
-    if not ENGINE then return end
+    if not ENGINE then return pending(NO_TUN or "neither pasta nor slirp4netns is installed (Debian: passt)") end
     local port, pid = host_server("127.0.0.1", "host-loopback")
     servers[#servers + 1] = pid
     local out = fetch({ network = "outbound" }, "http://127.0.0.1:" .. port .. "/")
@@ -141,7 +151,7 @@ describe("network = \"outbound\"", function()
   end)
 
   it("reaches a test host in another network namespace, and names its DNS server in resolv.conf", function()
-    if not ENGINE then return end
+    if not ENGINE then return pending(NO_TUN or "neither pasta nor slirp4netns is installed (Debian: passt)") end
     if not netns then return pending(why_no_test_host) end
     local out = fetch({ network = "outbound" }, "http://" .. TEST_ADDR .. "/")
     assert.matches("^OK 200 test%-host", out)
@@ -150,7 +160,7 @@ describe("network = \"outbound\"", function()
   end)
 
   it("counts the bytes moonjail-net carried in usage, and info names the mode", function()
-    if not ENGINE then return end
+    if not ENGINE then return pending(NO_TUN or "neither pasta nor slirp4netns is installed (Debian: passt)") end
     if not netns then return pending(why_no_test_host) end
     local sb <close> = assert(mj.sandbox({ network = "outbound" }))
     local r = assert(sb:exec({ PY, "-c", CLIENT, "http://" .. TEST_ADDR .. "/" }))
@@ -171,7 +181,8 @@ describe("network = { mode = \"filtered\" }", function()
         mode = "filtered",
         allow = { "allowed.test" },
         deny = { "denied.test" },
-        dns = { hosts = { ["allowed.test"] = TEST_ADDR, ["denied.test"] = TEST_ADDR } },
+        -- a static entry for the allowed name only: the stub answers it without an upstream
+        dns = { hosts = { ["allowed.test"] = TEST_ADDR } },
       },
     }
   end
@@ -269,11 +280,31 @@ describe("moonjail run --network", function()
   end)
 
   it("bridge: outbound through the engine, to a test host", function()
-    if not ENGINE then return pending("neither pasta nor slirp4netns is installed (Debian: passt)") end
+    if not ENGINE then return pending(NO_TUN or "neither pasta nor slirp4netns is installed (Debian: passt)") end
     if not netns then return pending(why_no_test_host) end
     local out = helpers.cli({ "run", "--network", "bridge", "--", PY, "-c", CLIENT, "http://" .. TEST_ADDR .. "/" })
     assert.equals(0, out.status, out.stderr)
     assert.matches("^OK 200 test%-host", out.stdout)
+  end)
+
+  it("create --network bridge: the helper and its engine live with the sandbox and go with rm", function()
+    if not ENGINE then return pending(NO_TUN or "neither pasta nor slirp4netns is installed (Debian: passt)") end
+    local name = "mjnet" .. helpers.unique_number()
+    local out = helpers.cli({ "create", name, "--network", "bridge", "--json" })
+    assert.equals(0, out.status, out.stderr)
+    local info = helpers.json_decode(out.stdout)
+    assert.equals("outbound", info.network)
+    -- the helper (and its agent) and the engine name the sandbox's namespace on their command line
+    local marker = string.format("/proc/%d/ns/net", math.tointeger(info.supervisor_pid))
+    local n = helpers.count_processes(marker)
+    local ex = helpers.cli({ "exec", name, "cat", "/etc/resolv.conf" })
+    local rm = helpers.cli({ "rm", "-f", name })
+    assert.is_true(n >= 2, "expected moonjail-net and its engine, found " .. n)
+    assert.equals(0, ex.status, ex.stderr)
+    assert.matches("nameserver ", ex.stdout)
+    assert.equals(0, rm.status, rm.stderr)
+    assert.is_truthy(helpers.eventually(5, function() return helpers.count_processes(marker) == 0 end),
+      "moonjail-net or its engine outlived the sandbox")
   end)
 
   it("refuses an unknown mode with a usage error", function()

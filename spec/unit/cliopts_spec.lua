@@ -244,7 +244,8 @@ describe("cli_tables", function()
   end)
 
   local TYPES = {}
-  for w in ([[string policy host_path sandbox_path bind repo glob env kv user network duration size number integer
+  for w in ([[string policy host_path sandbox_path bind repo glob env kv user network publish net_rule duration size
+    number integer
     capability signal]]):gmatch("%S+") do TYPES[w] = true end
 
   it("describe every option fully", function()
