@@ -307,6 +307,26 @@ describe("moonjail run --network", function()
       "moonjail-net or its engine outlived the sandbox")
   end)
 
+  it("--allow-host CIDR:PORT (filtered implied) reaches exactly that address and port", function()
+    if not netns then return pending(why_no_test_host) end
+    local out = helpers.cli({ "run", "--allow-host", TEST_ADDR .. "/32:80", "--", PY, "-c", CLIENT,
+      "http://" .. TEST_ADDR .. "/" })
+    assert.equals(0, out.status, out.stderr)
+    assert.matches("^OK 200 test%-host", out.stdout)
+    out = helpers.cli({ "run", "--allow-host", TEST_ADDR .. "/32:80", "--", PY, "-c", CLIENT,
+      "http://" .. HOST_SIDE .. "/" })
+    assert.matches("^ERR", out.stdout)
+  end)
+
+  it("refuses a bad -p or --allow-host with a usage error naming it", function()
+    local out = helpers.cli({ "run", "-p", "99999:80", "--", "true" })
+    assert.equals(125, out.status)
+    assert.matches("99999:80", out.stderr, 1, true)
+    out = helpers.cli({ "run", "--allow-host", "10.0.0.1/8", "--", "true" })
+    assert.equals(125, out.status)
+    assert.matches("host bits", out.stderr)
+  end)
+
   it("refuses an unknown mode with a usage error", function()
     local out = helpers.cli({ "run", "--network", "bogus", "--", "true" })
     assert.equals(125, out.status)
