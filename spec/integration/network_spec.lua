@@ -307,6 +307,22 @@ describe("moonjail run --network", function()
       "moonjail-net or its engine outlived the sandbox")
   end)
 
+  it("rm -f after the supervisor was killed ends what is left of the helper (its engine) too", function()
+    if not ENGINE then return pending(NO_TUN or "neither pasta nor slirp4netns is installed (Debian: passt)") end
+    local name = "mjnetk" .. helpers.unique_number()
+    local out = helpers.cli({ "create", name, "--network", "bridge", "--json" })
+    assert.equals(0, out.status, out.stderr)
+    local pid = math.tointeger(helpers.json_decode(out.stdout).supervisor_pid)
+    local marker = string.format("/proc/%d/ns/net", pid)
+    os.execute("kill -9 " .. pid)
+    -- the helper follows its sandbox by itself; the engine, in the sandbox's user namespace, may not
+    helpers.eventually(3, function() return helpers.count_processes("moonjail-net run --config-fd") == 0 end)
+    local rm = helpers.cli({ "rm", "-f", name })
+    assert.equals(0, rm.status, rm.stderr)
+    assert.is_truthy(helpers.eventually(5, function() return helpers.count_processes(marker) == 0 end),
+      "the helper's engine outlived rm -f of a crashed sandbox")
+  end)
+
   it("--allow-host CIDR:PORT (filtered implied) reaches exactly that address and port", function()
     if not netns then return pending(why_no_test_host) end
     local out = helpers.cli({ "run", "--allow-host", TEST_ADDR .. "/32:80", "--", PY, "-c", CLIENT,
