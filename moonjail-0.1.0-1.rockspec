@@ -30,6 +30,10 @@ supported_platforms = { "linux" }
 
 dependencies = {
   "lua >= 5.4, < 5.5",
+  -- JSON (scripts/moonjail/json.lua): lua-cjson decodes, dkjson encodes (empty arrays, key order);
+  -- the versions Debian 12 ships, which moonjail is tested with.
+  "lua-cjson == 2.1.0",
+  "dkjson == 2.6",
 }
 
 -- The C libraries libmoonjail links (Debian: libseccomp-dev libcap-dev libcurl4-openssl-dev

@@ -31,6 +31,37 @@ install(DIRECTORY "${PROJECT_SOURCE_DIR}/policies/"
         FILES_MATCHING PATTERN "*.lua")
 install(FILES "${PROJECT_SOURCE_DIR}/docs/moonjail.1" DESTINATION "${CMAKE_INSTALL_MANDIR}/man1")
 
+# Shell completion for bash, zsh and fish, generated at build time by the built moonjail from the
+# option tables its parser reads (`moonjail completion SHELL`), installed where each shell looks.
+set(MJ_BASH_COMPLETION_DIR "${CMAKE_INSTALL_DATADIR}/bash-completion/completions" CACHE STRING
+    "Install directory of the bash completion script")
+set(MJ_ZSH_COMPLETION_DIR "${CMAKE_INSTALL_DATADIR}/zsh/site-functions" CACHE STRING
+    "Install directory of the zsh completion script (_moonjail)")
+set(MJ_FISH_COMPLETION_DIR "${CMAKE_INSTALL_DATADIR}/fish/vendor_completions.d" CACHE STRING
+    "Install directory of the fish completion script")
+set(_mj_completion_dir "${PROJECT_BINARY_DIR}/completion")
+set(_mj_completions)
+foreach(_shell_file "bash:moonjail" "zsh:_moonjail" "fish:moonjail.fish")
+  string(REPLACE ":" ";" _pair "${_shell_file}")
+  list(GET _pair 0 _shell)
+  list(GET _pair 1 _file)
+  add_custom_command(
+    OUTPUT "${_mj_completion_dir}/${_file}"
+    COMMAND "${CMAKE_COMMAND}" -E make_directory "${_mj_completion_dir}"
+    COMMAND "${CMAKE_COMMAND}" -DMJ_BIN=$<TARGET_FILE:moonjail_cli> -DMJ_SHELL=${_shell}
+            "-DMJ_OUT=${_mj_completion_dir}/${_file}" -P "${PROJECT_SOURCE_DIR}/cmake/MoonjailCompletion.cmake"
+    DEPENDS moonjail_cli "${PROJECT_SOURCE_DIR}/cmake/MoonjailCompletion.cmake"
+    COMMENT "Generating the ${_shell} completion script"
+    VERBATIM)
+  list(APPEND _mj_completions "${_mj_completion_dir}/${_file}")
+endforeach()
+add_custom_target(mj_completion ALL DEPENDS ${_mj_completions})
+install(FILES "${_mj_completion_dir}/moonjail" DESTINATION "${MJ_BASH_COMPLETION_DIR}")
+install(FILES "${_mj_completion_dir}/_moonjail" DESTINATION "${MJ_ZSH_COMPLETION_DIR}")
+install(FILES "${_mj_completion_dir}/moonjail.fish" DESTINATION "${MJ_FISH_COMPLETION_DIR}")
+unset(_mj_completion_dir)
+unset(_mj_completions)
+
 # A relocatable .pc file: the prefix is found from where the file itself is installed.
 cmake_path(RELATIVE_PATH CMAKE_INSTALL_PREFIX BASE_DIRECTORY "${CMAKE_INSTALL_FULL_LIBDIR}/pkgconfig"
            OUTPUT_VARIABLE _mj_rel)

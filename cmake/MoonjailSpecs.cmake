@@ -71,6 +71,31 @@ if(NOT CMAKE_BUILD_TYPE STREQUAL "Asan")
     LABELS "vm")
 endif()
 
+# soak:small — tests/soak/run with 10 sandboxes × 50 rounds (the script's defaults, 50 × 200, are
+# for a human to run): throughput and p50/p99 printed, nothing may be left behind.
+# faults:short — tests/faults/run with 30 iterations of SIGKILLs at random points of create, exec,
+# copy and rm, plus a full disk and a small fd limit: every outcome typed and doing what it said,
+# nothing left that rm -f and prune do not remove.
+# soak:long and faults:long — the scripts' full defaults (50 × 200; 200 iterations), skipped unless
+# MOONJAIL_SOAK_LONG is set in ctest's environment: `MOONJAIL_SOAK_LONG=1 ctest -L 'soak|faults'`.
+add_test(NAME "soak:small"
+         COMMAND bash "${PROJECT_SOURCE_DIR}/tests/soak/run" --sandboxes 10 --rounds 50
+         WORKING_DIRECTORY "${PROJECT_SOURCE_DIR}")
+set_tests_properties("soak:small" PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300
+  ENVIRONMENT "MOONJAIL_BIN=$<TARGET_FILE:moonjail_cli>" LABELS "soak")
+add_test(NAME "faults:short"
+         COMMAND bash "${PROJECT_SOURCE_DIR}/tests/faults/run" --iterations 30
+         WORKING_DIRECTORY "${PROJECT_SOURCE_DIR}")
+set_tests_properties("faults:short" PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300
+  ENVIRONMENT "MOONJAIL_BIN=$<TARGET_FILE:moonjail_cli>" LABELS "faults")
+foreach(kind soak faults)
+  add_test(NAME "${kind}:long"
+           COMMAND sh -c "[ -n \"$MOONJAIL_SOAK_LONG\" ] || { echo 'SKIP: set MOONJAIL_SOAK_LONG'; exit 77; }; exec bash \"$0\"" "${PROJECT_SOURCE_DIR}/tests/${kind}/run"
+           WORKING_DIRECTORY "${PROJECT_SOURCE_DIR}")
+  set_tests_properties("${kind}:long" PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 3600
+    ENVIRONMENT "MOONJAIL_BIN=$<TARGET_FILE:moonjail_cli>" LABELS "${kind}")
+endforeach()
+
 # check:layering — tests/layering/check holds core/, core/src/net/ and bindings/lua/ to the layer
 # list of docs/architecture.md (nm on the objects: nothing calls a file of its own or a higher
 # layer) and libmoonjail.so's exports to what moonjail.h declares.

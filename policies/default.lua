@@ -2,21 +2,25 @@
 -- Write your own by starting a file with `extends = "default"` and listing only what changes:
 -- tables with named keys merge into these, arrays (lists) replace them.  See docs/policies.md.
 return {
-  description = "Read-only view of the host's system directories, no network, unprivileged root",
+  description = "Host system directories under a copy-on-write root, no network, unprivileged root",
 
-  -- File system.  `root = "host"` builds a fresh, empty root and binds the host paths below into
-  -- it read-only at the same place; anything not listed (your home, /root, /var, /srv, other
-  -- users' files, the host's /tmp) does not exist inside.  Paths missing on this host are skipped.
+  -- File system.  `root = "host"` builds a fresh root from the host paths below, at the same
+  -- place; anything not listed (your home, /root, /var, /srv, other users' files, the host's
+  -- /tmp) does not exist inside.  Paths missing on this host are skipped.
+  -- The root is writable, copy-on-write, as a container's: whatever a command writes anywhere
+  -- (/, /usr/local, /etc) lands in the sandbox's own layer, capped by limits.disk, and never
+  -- reaches the host; it is gone with the sandbox (`moonjail diff NAME` lists it meanwhile).
+  -- /etc is generated: passwd and group with root, nobody and the sandbox's user only, hosts,
+  -- hostname, resolv.conf; the /etc host paths below are copied or layered into it.
   filesystem = {
     root = "host",
-    readonly_root = true,
+    readonly_root = false,
     host_paths = {
       -- programs and libraries
       "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32",
       -- what the dynamic linker, libc and common tools read
       "/etc/alternatives", "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d",
-      "/etc/passwd", "/etc/group", "/etc/nsswitch.conf", "/etc/hosts", "/etc/resolv.conf",
-      "/etc/localtime", "/etc/ssl", "/etc/ca-certificates", "/etc/os-release",
+      "/etc/nsswitch.conf", "/etc/localtime", "/etc/ssl", "/etc/ca-certificates", "/etc/os-release",
       "/etc/debian_version", "/etc/profile", "/etc/shells", "/etc/mime.types", "/etc/protocols",
       "/etc/services", "/etc/terminfo", "/etc/bash.bashrc", "/etc/inputrc",
     },
@@ -30,6 +34,9 @@ return {
       "/proc/kcore", "/proc/keys", "/proc/timer_list", "/proc/sched_debug", "/proc/sysrq-trigger",
       "/proc/latency_stats", "/proc/acpi", "/proc/scsi", "/proc/kpageflags", "/proc/kpagecount",
       "/proc/kpagecgroup",
+      -- host TLS private keys: readable by the host's root only, and the sandbox's root owns
+      -- what host root owns in its layered host paths
+      "/etc/ssl/private",
     },
     -- Kernel interfaces visible but read-only.
     readonly = { "/proc/sys", "/proc/bus", "/proc/fs", "/proc/irq" },
@@ -57,12 +64,15 @@ return {
   capabilities = { add = {} },
 
   -- Limits.  nofile/nproc are rlimits; output caps captured stdout+stderr; wall_time (unset here:
-  -- no time limit) kills the command after that long.  memory, cpus, pids (cgroups), cpu_time and
-  -- disk (a cap on every sandbox tmpfs) are enforced when set; see docs/policies.md.
+  -- no time limit) kills the command after that long; disk caps what the sandbox writes into its
+  -- root and into every tmpfs without a size of its own (ENOSPC past it; lowered to half of
+  -- memory when a memory limit is smaller).  memory, cpus, pids (cgroups) and cpu_time are
+  -- enforced when set; see docs/policies.md.
   limits = {
     nofile = 1024,
     nproc = 4096,
     output = "16M",
+    disk = "1G",
     -- wall_time = "30m",
   },
 

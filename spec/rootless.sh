@@ -61,6 +61,10 @@ cp "$bin" "$work/tree/build/moonjail"
 [ -f "$(dirname "$bin")/moonjail.so" ] && cp "$(dirname "$bin")/moonjail.so" "$work/tree/build/"
 # the network helper, found beside the executable (outbound/filtered sandboxes, published ports)
 [ -x "$(dirname "$bin")/moonjail-net" ] && cp "$(dirname "$bin")/moonjail-net" "$work/tree/build/"
+# (and the plan printer embed_default_spec compares with the CLI's plan)
+if [ -x "$(dirname "$bin")/tests/plan_dump" ]; then
+  mkdir -p "$work/tree/build/tests" && cp "$(dirname "$bin")/tests/plan_dump" "$work/tree/build/tests/"
+fi
 for dir in spec scripts policies examples; do
   [ -d "$src/$dir" ] && cp -R "$src/$dir" "$work/tree/"
 done

@@ -481,6 +481,30 @@ static int config_env(lua_State *L, int tbl, const struct spec_rule *r, mj_confi
     return 0;
 }
 
+/* spec.disk (bytes) and spec.disk_required */
+static int disk(lua_State *L, int spec, const struct spec_rule *r, mj_config_t *cfg, mj_error_t **err)
+{
+    lua_Integer bytes = spec_integer(L, spec, r->field, 0);
+    if (bytes < 0)
+        return luaL_error(L, "moonjail core: spec field 'disk' must be >= 0");
+    return bytes ? mj_config_set_disk_limit(cfg, (uint64_t)bytes, spec_bool(L, spec, "disk_required", false), err) : 0;
+}
+
+static int resolv_conf(lua_State *L, int spec, const struct spec_rule *r, mj_config_t *cfg, mj_error_t **err)
+{
+    const char *text = spec_string(L, spec, r->field, true);
+    return text ? mj_config_set_resolv_conf(cfg, text, err) : 0;
+}
+
+static int lifetime(lua_State *L, int spec, const struct spec_rule *r, mj_config_t *cfg, mj_error_t **err)
+{
+    (void)err;
+    double d;
+    if (spec_seconds(L, spec, r->field, &d))
+        mj_config_set_lifetime(cfg, d);
+    return 0;
+}
+
 static int cleanup_delay(lua_State *L, int spec, const struct spec_rule *r, mj_config_t *cfg, mj_error_t **err)
 {
     (void)err;
@@ -513,6 +537,10 @@ static const struct spec_rule config_rules[] = {
     {"env", RULE_TABLE, .apply = config_env},
     {"workdir", RULE_STRING, .set = mj_config_set_workdir},
     {"cleanup_delay", RULE_CUSTOM, .apply = cleanup_delay},
+    {"lifetime", RULE_CUSTOM, .apply = lifetime},
+    {"disk", RULE_CUSTOM, .apply = disk},
+    {"etc_hosts", RULE_STRINGS, .set = mj_config_add_hosts_entry},
+    {"resolv_conf", RULE_CUSTOM, .apply = resolv_conf},
     {.field = NULL},
 };
 
@@ -567,6 +595,14 @@ static int command_context(lua_State *L, int spec, mj_command_t *cmd, mj_error_t
     spec_ids(L, spec, &uid, &gid);
     spec_flag(L, spec, "read_only", cmd, mj_command_set_read_only);
     spec_flag(L, spec, "no_network", cmd, mj_command_set_no_network);
+    if (spec_field(L, spec, "restrict_paths", LUA_TTABLE, true) != LUA_TNIL) {
+        int arr = lua_gettop(L);
+        lua_Integer n = luaL_len(L, arr);
+        for (lua_Integer i = 1; i <= n; i++)
+            if (mj_command_add_restrict_path(cmd, array_string(L, arr, "restrict_paths", i), err) < 0)
+                return -1;
+    }
+    lua_pop(L, 1);
     if (uid >= 0 && mj_command_set_user(cmd, (uid_t)uid, (gid_t)gid, err) < 0)
         return -1;
     return 0;
@@ -605,6 +641,17 @@ int mjl_spec_command(lua_State *L, int spec, mj_command_t *cmd, bool own_context
 
     if (spec_bool(L, spec, "tee", false))
         mj_command_set_tee(cmd, 1, 2);
+    if (!spec_bool(L, spec, "capture", true))
+        mj_command_set_capture(cmd, false);
+    lua_Integer log_max = spec_integer(L, spec, "log", -1); /* bytes per file, 0 = the default; absent: none */
+    if (log_max >= 0)
+        mj_command_set_log(cmd, true, (uint64_t)log_max);
+    const char *on_exit = spec_string(L, spec, "on_exit", true);
+    if (on_exit) {
+        if (strcmp(on_exit, "stop") != 0 && strcmp(on_exit, "destroy") != 0)
+            return luaL_error(L, "moonjail core: spec field 'on_exit' must be \"stop\" or \"destroy\"");
+        mj_command_set_on_exit(cmd, on_exit[0] == 's' ? MJ_ON_EXIT_STOP : MJ_ON_EXIT_DESTROY);
+    }
     mj_command_set_forward_signals(cmd, spec_bool(L, spec, "forward_signals", false));
     return own_context ? command_context(L, spec, cmd, err) : 0;
 }

@@ -1,8 +1,9 @@
 /* lposix.c — the small POSIX library of the Lua binding: what the Lua side needs of the host
  * that Lua 5.4 itself lacks.
  *
- * Owns: core.path_kind, core.lstat_type, core.realpath, core.readable, core.list_dir, core.mkdir_private,
- * core.chmod, core.process_start, core.euid, core.sleep, core.now and core.platform.
+ * Owns: core.path_kind, core.lstat_type, core.realpath, core.readable, core.list_dir,
+ * core.mkdir_private, core.chmod, core.process_start, core.euid, core.sleep, core.now, core.isatty
+ * and core.platform.
  * Must never: follow a symlink where the function says it does not (lstat_type, chmod, list_dir),
  * touch anything of a sandbox, or return moonjail error objects: these answer nil, message (and
  * errno where documented), as Lua's io library does.
@@ -11,6 +12,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -225,6 +227,14 @@ static int core_sleep(lua_State *L)
 }
 
 /* core.now() -> epoch seconds (float) */
+/* core.isatty(fd) -> boolean */
+static int core_isatty(lua_State *L)
+{
+    lua_Integer fd = luaL_checkinteger(L, 1);
+    lua_pushboolean(L, fd >= 0 && fd <= INT_MAX && isatty((int)fd) == 1);
+    return 1;
+}
+
 static int core_now(lua_State *L)
 {
     struct timespec ts;
@@ -265,6 +275,7 @@ static const luaL_Reg posix_funcs[] = {
     {"euid", core_euid},
     {"sleep", core_sleep},
     {"now", core_now},
+    {"isatty", core_isatty},
     {"platform", core_platform},
     {NULL, NULL},
 };

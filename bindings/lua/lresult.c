@@ -128,6 +128,9 @@ void mjl_push_info(lua_State *L, const mj_sandbox_t *sb, const mj_sandbox_info_t
         mjl_set_str(L, "network", info->network);
     if (info->ip && info->ip[0])
         mjl_set_str(L, "ip_address", info->ip);
+    mjl_set_bool(L, "responding", info->responding);
+    if (info->ended_by)
+        mjl_set_str(L, "ended_by", info->ended_by);
     /* what the engine could not apply when it started this sandbox (this process's handle) */
     size_t nw = mj_sandbox_warning_count(sb);
     lua_createtable(L, (int)nw, 0);

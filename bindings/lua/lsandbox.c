@@ -2,7 +2,7 @@
  *
  * Owns: the metatable "moonjail.Sandbox", its primitives core.sandbox_ops (exec, spawn, signal,
  * stop, destroy, env, info, usage, the file operations, …) and core.sandbox / core.open /
- * core.list.  scripts/moonjail/sandbox.lua writes the methods users call over these primitives
+ * core.list / core.prune_sandboxes.  scripts/moonjail/sandbox.lua writes the methods users call over these primitives
  * into core.sandbox_methods, the metatable's __index table.  The life cycle is lhandle.c's (as
  * liolib's files); a sandbox keeps a weak set of the processes spawned from it (user value 1)
  * and frees them before itself.
@@ -25,6 +25,8 @@
 #include "lprocess.h"
 #include "lresult.h"
 #include "lsandbox.h"
+#include "ltree.h"
+#include "rootdiff.h"
 
 static void free_sandbox(void *sb)
 {
@@ -131,6 +133,26 @@ static int core_list(lua_State *L)
     return 1;
 }
 
+/* core.prune_sandboxes() -> { sandboxes, leftovers, supervisors, cgroups } (counts of what went) |
+ * nil, err: what dead sandboxes and crashes left (mj_sandbox_prune) */
+static int core_prune_sandboxes(lua_State *L)
+{
+    mjl_box_t *box = mjl_new_box(L);
+    mj_prune_report_t rep;
+    if (mj_sandbox_prune(&rep, &box->err) < 0)
+        return mjl_push_status(L, -1, box);
+    lua_createtable(L, 0, 4);
+    lua_pushinteger(L, rep.sandboxes);
+    lua_setfield(L, -2, "sandboxes");
+    lua_pushinteger(L, rep.leftovers);
+    lua_setfield(L, -2, "leftovers");
+    lua_pushinteger(L, rep.supervisors);
+    lua_setfield(L, -2, "supervisors");
+    lua_pushinteger(L, rep.cgroups);
+    lua_setfield(L, -2, "cgroups");
+    return 1;
+}
+
 /* ops.exec(sb, spec) -> result | nil, err */
 static int sb_exec(lua_State *L)
 {
@@ -191,6 +213,18 @@ static int sb_spawn_detached(lua_State *L)
         mj_sandbox_spawn_detached(sb, box->cmd, &pid, &box->err) < 0)
         return mjl_fail(L, box->err, "Command execution failed");
     lua_pushinteger(L, pid);
+    return 1;
+}
+
+/* ops.log_dir(sb) -> the directory of its kept output | nil (anonymous) */
+static int sb_log_dir(lua_State *L)
+{
+    mj_sandbox_t *sb = check_sandbox(L, 1);
+    char *dir = mj_sandbox_log_dir(sb);
+    if (!dir)
+        return 0;
+    lua_pushstring(L, dir);
+    free(dir);
     return 1;
 }
 
@@ -342,6 +376,17 @@ static int sb_denials(lua_State *L)
     return 1;
 }
 
+static int run_root_diff(void *ctx, mj_diff_fn fn, void *ud, mj_error_t **err)
+{
+    return mj_sandbox_root_diff(ctx, fn, ud, err);
+}
+
+/* ops.root_diff(sb) -> array of { path, kind, type } | nil, err: the changes of its root */
+static int sb_root_diff(lua_State *L)
+{
+    return mjl_push_diff(L, run_root_diff, check_sandbox(L, 1));
+}
+
 /* ---------------------------------------------------------------- files */
 
 /* ops.write_file(sb, path, data, mode) -> true | nil, err */
@@ -462,6 +507,7 @@ static const struct status_call {
     };
 } status_calls[] = {
     {"pause", 0, .call0 = mj_sandbox_pause},
+    {"start", 0, .call0 = mj_sandbox_start},
     {"resume", 0, .call0 = mj_sandbox_resume},
     {"set_workdir", 1, .call1 = mj_sandbox_set_workdir}, /* (sb, dir) */
     {"set_meta", 1, .call1 = mj_sandbox_set_meta},       /* (sb, text) */
@@ -487,6 +533,7 @@ static const luaL_Reg sandbox_ops[] = {
     {"exec", sb_exec},
     {"spawn", sb_spawn},
     {"spawn_detached", sb_spawn_detached},
+    {"log_dir", sb_log_dir},
     {"signal", sb_signal},
     {"stop", sb_stop},
     {"destroy", sb_destroy},
@@ -500,6 +547,7 @@ static const luaL_Reg sandbox_ops[] = {
     {"usage", sb_usage},
     {"processes", sb_processes},
     {"denials", sb_denials},
+    {"root_diff", sb_root_diff},
     {"write_file", sb_write_file},
     {"read_file", sb_read_file},
     {"list_files", sb_list_files},
@@ -514,6 +562,7 @@ static const luaL_Reg sandbox_funcs[] = {
     {"sandbox", core_sandbox},
     {"open", core_open},
     {"list", core_list},
+    {"prune_sandboxes", core_prune_sandboxes},
     {NULL, NULL},
 };
 

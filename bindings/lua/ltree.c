@@ -1,8 +1,8 @@
 /* ltree.c — the host file-tree primitives of the Lua binding, for repository mounts.
  *
  * Owns: core.fetch, core.unpack, core.walk, core.remove_tree, core.mkdtemp, core.overlay_diff,
- * core.overlay_export and core.git_archive (scripts/moonjail/repo.lua builds on them; the image
- * load uses unpack, walk, sha256_file and remove_tree through core.image), their
+ * core.overlay_export, core.git_archive and core.git_clone (scripts/moonjail/repo.lua builds on
+ * them; the image load uses unpack, walk, sha256_file and remove_tree through core.image), their
  * argument checks, and the Lua shape of walk and diff results.
  * Must never: raise while it holds C memory.  Walk and diff results are gathered into a
  * to-be-closed "moonjail.tree_list" userdata before any Lua table is built, and errors sit in a
@@ -110,14 +110,42 @@ static uint64_t opt_count(lua_State *L, int arg)
     return (uint64_t)v;
 }
 
-/* core.fetch(url, dest [, max_bytes]) -> true | nil, err */
+/* The Lua function at stack index `fn` told how a download goes: it must not raise through
+ * libcurl, so it runs protected; an error or a false return stops the transfer. */
+typedef struct {
+    lua_State *L;
+    int fn;
+} fetch_progress_t;
+
+static int call_progress(uint64_t done, uint64_t total, void *ud)
+{
+    fetch_progress_t *p = ud;
+    lua_pushvalue(p->L, p->fn);
+    lua_pushinteger(p->L, (lua_Integer)done);
+    if (total)
+        lua_pushinteger(p->L, (lua_Integer)total);
+    else
+        lua_pushnil(p->L);
+    if (lua_pcall(p->L, 2, 1, 0) != LUA_OK) {
+        lua_pop(p->L, 1);
+        return -1;
+    }
+    int stop = lua_isboolean(p->L, -1) && !lua_toboolean(p->L, -1);
+    lua_pop(p->L, 1);
+    return stop ? -1 : 0;
+}
+
+/* core.fetch(url, dest [, max_bytes [, progress(done, total|nil) -> false to stop]]) -> true | nil, err */
 static int tree_fetch(lua_State *L)
 {
     const char *url = mjl_checkcstring(L, 1);
     const char *dest = mjl_checkcstring(L, 2);
     uint64_t max = opt_count(L, 3);
+    if (!lua_isnoneornil(L, 4))
+        luaL_checktype(L, 4, LUA_TFUNCTION);
+    fetch_progress_t progress = {.L = L, .fn = 4};
     mjl_box_t *box = mjl_new_box(L);
-    int rc = mj_fetch_url(url, dest, max, &box->err);
+    int rc = mj_fetch_url_progress(url, dest, max, lua_isfunction(L, 4) ? call_progress : NULL, &progress, &box->err);
     return mjl_push_status(L, rc, box);
 }
 
@@ -251,18 +279,15 @@ static int diff_collect(const char *path, mj_diff_kind_t kind, mode_t mode, void
     return 0;
 }
 
-/* core.overlay_diff(upper, lower) -> array of {path, kind = "added"|"modified"|"deleted", type} */
-static int tree_overlay_diff(lua_State *L)
+int mjl_push_diff(lua_State *L, int (*run)(void *ctx, mj_diff_fn fn, void *ud, mj_error_t **err), void *ctx)
 {
-    const char *upper = mjl_checkcstring(L, 1);
-    const char *lower = mjl_checkcstring(L, 2);
     mjl_box_t *box = mjl_new_box(L);
     tree_list_t *l = new_list(L);
-    int rc = mj_overlay_diff(upper, lower, diff_collect, l, &box->err);
+    int rc = run(ctx, diff_collect, l, &box->err);
     if (l->oom)
-        return luaL_error(L, "core.overlay_diff: not enough memory");
+        return luaL_error(L, "diff: not enough memory");
     if (rc < 0)
-        return mjl_fail(L, box->err, "overlay diff failed");
+        return mjl_fail(L, box->err, "diff failed");
     lua_createtable(L, l->n > INT_MAX ? INT_MAX : (int)l->n, 0);
     for (size_t i = 0; i < l->n; i++) {
         const tree_item_t *it = &l->v[i];
@@ -273,6 +298,23 @@ static int tree_overlay_diff(lua_State *L)
         lua_rawseti(L, -2, (lua_Integer)i + 1);
     }
     return 1;
+}
+
+typedef struct {
+    const char *upper, *lower;
+} overlay_pair_t;
+
+static int run_overlay_diff(void *ctx, mj_diff_fn fn, void *ud, mj_error_t **err)
+{
+    overlay_pair_t *p = ctx;
+    return mj_overlay_diff(p->upper, p->lower, fn, ud, err);
+}
+
+/* core.overlay_diff(upper, lower) -> array of {path, kind = "added"|"modified"|"deleted", type} */
+static int tree_overlay_diff(lua_State *L)
+{
+    overlay_pair_t p = {mjl_checkcstring(L, 1), mjl_checkcstring(L, 2)};
+    return mjl_push_diff(L, run_overlay_diff, &p);
 }
 
 /* core.overlay_export(upper, lower, dest) -> true | nil, err */
@@ -294,6 +336,18 @@ static int tree_git_archive(lua_State *L)
     const char *dest = mjl_checkcstring(L, 3);
     mjl_box_t *box = mjl_new_box(L);
     int rc = mj_git_archive(repo, ref, dest, &box->err);
+    return mjl_push_status(L, rc, box);
+}
+
+/* core.git_clone(url, branch, cache_dir, dest) -> true | nil, err */
+static int tree_git_clone(lua_State *L)
+{
+    const char *url = mjl_checkcstring(L, 1);
+    const char *branch = mjl_optcstring(L, 2, "HEAD");
+    const char *cache = mjl_checkcstring(L, 3);
+    const char *dest = mjl_checkcstring(L, 4);
+    mjl_box_t *box = mjl_new_box(L);
+    int rc = mj_git_clone_archive(url, branch, cache, dest, &box->err);
     return mjl_push_status(L, rc, box);
 }
 
@@ -320,6 +374,7 @@ static const luaL_Reg tree_funcs[] = {
     {"overlay_diff", tree_overlay_diff},
     {"overlay_export", tree_overlay_export},
     {"git_archive", tree_git_archive},
+    {"git_clone", tree_git_clone},
     {NULL, NULL},
 };
 

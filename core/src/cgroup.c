@@ -610,6 +610,64 @@ void mj_cgroup_destroy(mj_cgroup_t *cg)
     mj_cgroup_free(cg);
 }
 
+/* ------------------------------------------------------------------ prune */
+
+typedef struct {
+    const char *base; /* <own>/moonjail */
+    bool (*busy)(const char *id, void *ctx);
+    void *ctx;
+    unsigned removed;
+} prune_ctx_t;
+
+/* Processes in a sandbox's group: <id> itself and any leaf below it. */
+static size_t group_procs(const char *dir)
+{
+    size_t n = mj_cg_for_each_pid(dir, NULL, NULL);
+    for (size_t i = 0; i < MJ_ARRAY_LEN(leaves); i++) {
+        cleanup_free char *leaf = join(dir, leaves[i]);
+        n += mj_cg_for_each_pid(leaf, NULL, NULL);
+    }
+    return n;
+}
+
+static int prune_entry(int dfd, const char *name, unsigned char type, void *ctx)
+{
+    (void)dfd;
+    prune_ctx_t *pc = ctx;
+    if ((type != DT_DIR && type != DT_UNKNOWN) || !mj_cgroup_id_is_valid(name))
+        return 0;
+    cleanup_free char *dir = join(pc->base, name);
+    if (group_procs(dir) > 0 || (pc->busy && pc->busy(name, pc->ctx)))
+        return 0;
+    remove_group(dir, 0);
+    struct stat st;
+    if (stat(dir, &st) < 0 && errno == ENOENT)
+        pc->removed++;
+    return 0;
+}
+
+int mj_cgroup_prune(const mj_cgroup_env_t *env, bool (*busy)(const char *id, void *ctx), void *ctx, unsigned *removed)
+{
+    *removed = 0;
+    mj_cg_host_t host;
+    mj_error_t *derr = NULL;
+    if (mj_cg_host_detect(env, &host, &derr) < 0) {
+        mj_error_free(derr);
+        return 0; /* no cgroups here: nothing can be left */
+    }
+    for (size_t i = 0; i < host.n; i++) {
+        prune_ctx_t pc = {.busy = busy, .ctx = ctx};
+        cleanup_free char *base = mj_xasprintf("%s/moonjail", host.h[i].own_dir);
+        pc.base = base;
+        cleanup_close int dfd = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd >= 0)
+            (void)mj_dir_each(dfd, prune_entry, &pc);
+        *removed += pc.removed;
+    }
+    mj_cg_host_free(&host);
+    return 0;
+}
+
 /* ------------------------------------------------------------------ stats */
 
 int mj_cgroup_stats(mj_cgroup_t *cg, mj_cgroup_stats_t *out)

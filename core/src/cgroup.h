@@ -90,6 +90,10 @@ int mj_cgroup_kill_all(mj_cgroup_t *cg);
 void mj_cgroup_destroy(mj_cgroup_t *cg);
 /* Reattaches to an existing group by id (named sandboxes opened from another process). */
 int mj_cgroup_open(const mj_cgroup_env_t *env, const char *id, mj_cgroup_t **out);
+/* Removes the groups <own>/moonjail/<id> that no process is in and that busy(id, ctx) (optional)
+ * does not claim — what a sandbox whose owner crashed left behind — in every hierarchy;
+ * *removed counts the directories removed.  Never touches a group with a process in it. */
+int mj_cgroup_prune(const mj_cgroup_env_t *env, bool (*busy)(const char *id, void *ctx), void *ctx, unsigned *removed);
 /* "v1", "v2" or "none" — for reports. */
 const char *mj_cgroup_version(const mj_cgroup_t *cg);
 

@@ -25,6 +25,16 @@ const char *mj_client_name(const mj_sandbox_t *sb)
     return sb->name ? sb->name : sb->id;
 }
 
+/* TIMEOUT for a supervisor that did not answer within seconds: the connection is dropped (a late
+ * reply would answer the next request), and the handle is unresponsive from then on. */
+static mj_error_t *unresponsive_error(mj_sandbox_t *sb, double seconds)
+{
+    mj_close_fd(&sb->ctl);
+    sb->unresponsive = true;
+    return mj_error_new(MJ_ERR_TIMEOUT, ETIMEDOUT, "sandbox %s is not responding: its supervisor did not answer within %g s",
+                        mj_client_name(sb), seconds);
+}
+
 mj_error_t *mj_client_gone_error(mj_sandbox_t *sb)
 {
     /* Gone because someone destroyed it (its name went with it), or because it died. */
@@ -47,6 +57,11 @@ mj_error_t *mj_client_state_error(mj_sandbox_t *sb, int e, const char *what)
 
 int mj_client_check_usable(mj_sandbox_t *sb, const char *what, mj_error_t **err)
 {
+    if (sb->unresponsive) {
+        *err = mj_error_new(MJ_ERR_TIMEOUT, ETIMEDOUT, "cannot %s: sandbox %s is not responding", what,
+                            mj_client_name(sb));
+        return -1;
+    }
     if (sb->status == MJ_STATUS_DESTROYED || sb->status == MJ_STATUS_FAILED || sb->ctl < 0) {
         const char *why = sb->status == MJ_STATUS_DESTROYED ? "was destroyed" : "has failed";
         *err = mj_error_new(MJ_ERR_INVALID_STATE, 0, "cannot %s: sandbox %s %s", what, mj_client_name(sb), why);
@@ -66,7 +81,9 @@ int mj_client_send(mj_sandbox_t *sb, uint32_t type, int32_t arg, const void *pay
                    int nfds, mj_error_t **err)
 {
     if (sb->ctl < 0) {
-        *err = mj_client_gone_error(sb);
+        *err = sb->unresponsive ? mj_error_new(MJ_ERR_TIMEOUT, ETIMEDOUT, "sandbox %s is not responding",
+                                               mj_client_name(sb))
+                                : mj_client_gone_error(sb);
         return -1;
     }
     mj_req_t req = {.magic = MJ_PROTO_MAGIC, .type = type, .len = (uint32_t)len, .arg = arg};
@@ -109,7 +126,7 @@ int mj_client_request(mj_sandbox_t *sb, uint32_t type, int32_t arg, const void *
         return -1;
     ssize_t n;
     if (mj_client_recv(sb, timeout > 0 ? (int)(timeout * 1000) : -1, rep, sizeof(*rep), NULL, &n) == 0) {
-        *err = mj_error_new(MJ_ERR_TIMEOUT, ETIMEDOUT, "the supervisor of %s did not answer", mj_client_name(sb));
+        *err = unresponsive_error(sb, timeout);
         return -1;
     }
     if (!mj_wire_reply_ok(rep, n)) {
@@ -122,18 +139,19 @@ int mj_client_request(mj_sandbox_t *sb, uint32_t type, int32_t arg, const void *
 
 mj_status_t mj_client_status(mj_sandbox_t *sb)
 {
-    if (sb->status == MJ_STATUS_DESTROYED || sb->status == MJ_STATUS_FAILED)
+    if (sb->status == MJ_STATUS_DESTROYED || sb->status == MJ_STATUS_FAILED || sb->unresponsive)
         return sb->status;
     if (mj_client_frozen(sb))
         return sb->status = MJ_STATUS_PAUSED;
     mj_rep_t rep;
     mj_error_t *e = NULL;
-    if (mj_client_request(sb, MJ_REQ_STATUS, 0, NULL, 0, NULL, 0, 10, &rep, &e) < 0) {
+    if (mj_client_request(sb, MJ_REQ_STATUS, 0, NULL, 0, NULL, 0, MJ_CLIENT_QUICK, &rep, &e) < 0) {
         mj_error_free(e);
         return sb->status; /* the gone error set FAILED when the supervisor is gone */
     }
     if (rep.type == MJ_REP_OK) {
-        if (rep.value & MJ_SUP_SHUTTING_DOWN)
+        sb->expired = (rep.value & MJ_SUP_EXPIRED) != 0;
+        if (rep.value & (MJ_SUP_SHUTTING_DOWN | MJ_SUP_STOPPING))
             sb->status = MJ_STATUS_STOPPING;
         else if (rep.value & MJ_SUP_STOPPED)
             sb->status = MJ_STATUS_STOPPED;
@@ -163,24 +181,25 @@ bool mj_client_frozen(mj_sandbox_t *sb)
     return cg && mj_cgroup_can_freeze(cg) && mj_cgroup_frozen(cg) == 1;
 }
 
-/* Sends a request whose reply may carry one fd: 0 with the fd (-1 when none came) and the reply's
- * value, or -1 with *err ("sandbox NAME: cannot <what>" when the supervisor refuses). */
-static int request_fd(mj_sandbox_t *sb, uint32_t type, const char *what, int *out, int32_t *value, mj_error_t **err)
+/* Sends a request (type, arg) whose reply may carry one fd: 0 with the fd (-1 when none came) and
+ * the reply's value, or -1 with *err ("sandbox NAME: cannot <what>" when the supervisor refuses). */
+static int request_fd(mj_sandbox_t *sb, uint32_t type, int64_t arg, const char *what, int *out, int32_t *value,
+                      mj_error_t **err)
 {
     *out = -1;
-    if (mj_client_send(sb, type, 0, NULL, 0, NULL, 0, err) < 0)
+    if (mj_client_send(sb, type, arg, NULL, 0, NULL, 0, err) < 0)
         return -1;
     mj_rep_t rep;
     ssize_t n;
     cleanup_close int fd = -1;
-    int r = mj_client_recv(sb, 10000, &rep, sizeof(rep), &fd, &n);
+    int r = mj_client_recv(sb, (int)(MJ_CLIENT_QUICK * 1000), &rep, sizeof(rep), &fd, &n);
     if (n == (ssize_t)sizeof(rep) && rep.magic == MJ_PROTO_MAGIC && rep.type == MJ_REP_OK) {
         *out = mj_steal_fd(&fd);
         *value = rep.value;
         return 0;
     }
     if (r == 0) {
-        *err = mj_error_new(MJ_ERR_TIMEOUT, ETIMEDOUT, "the supervisor of %s did not answer", mj_client_name(sb));
+        *err = unresponsive_error(sb, MJ_CLIENT_QUICK);
     } else if (n <= 0) {
         mj_close_fd(&sb->ctl);
         *err = mj_client_gone_error(sb);
@@ -191,18 +210,38 @@ static int request_fd(mj_sandbox_t *sb, uint32_t type, const char *what, int *ou
     return -1;
 }
 
-/* Asks the supervisor for an O_PATH fd of its "/". */
-static int request_root(mj_sandbox_t *sb, mj_error_t **err)
+/* Asks the supervisor for an O_PATH fd of its "/" (arg 0) or of its container layer (arg 1). */
+static int request_dir(mj_sandbox_t *sb, int which, mj_error_t **err)
 {
+    const char *what = which ? "reach its layer" : "reach its root";
     int fd;
     int32_t value;
-    if (request_fd(sb, MJ_REQ_ROOT_FD, "reach its root", &fd, &value, err) < 0)
+    if (request_fd(sb, MJ_REQ_ROOT_FD, which, what, &fd, &value, err) < 0)
         return -1;
     if (fd < 0) {
-        *err = mj_error_new(MJ_ERR_INVALID_STATE, EPROTO, "sandbox %s: cannot reach its root", mj_client_name(sb));
+        *err = mj_error_new(MJ_ERR_INVALID_STATE, EPROTO, "sandbox %s: cannot %s", mj_client_name(sb), what);
         return -1;
     }
     return fd;
+}
+
+static int request_root(mj_sandbox_t *sb, mj_error_t **err)
+{
+    return request_dir(sb, 0, err);
+}
+
+int mj_client_layer_fd(mj_sandbox_t *sb, mj_error_t **err)
+{
+    if (mj_client_check_usable(sb, "read the layer of", err) < 0)
+        return -1;
+    cleanup_close int fd = request_dir(sb, 1, err);
+    struct stat st;
+    if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISDIR(st.st_mode))) {
+        *err = mj_error_new(MJ_ERR_INVALID_STATE, ENOTDIR, "sandbox %s: its supervisor sent no layer directory",
+                            mj_client_name(sb));
+        return -1;
+    }
+    return mj_steal_fd(&fd);
 }
 
 /* Frozen with the supervisor (a group without the sup/work split): it cannot answer.  Host root
@@ -263,7 +302,7 @@ int mj_client_ruleset(mj_sandbox_t *sb, int *ruleset, mj_error_t **err)
     }
     cleanup_close int fd = -1;
     int32_t value = 0;
-    if (request_fd(sb, MJ_REQ_RULESET, "get its Landlock rules", &fd, &value, err) < 0)
+    if (request_fd(sb, MJ_REQ_RULESET, 0, "get its Landlock rules", &fd, &value, err) < 0)
         return -1;
     if ((value != 0) != (fd >= 0)) {
         *err = mj_error_new(MJ_ERR_INVALID_STATE, EPROTO, "sandbox %s: its supervisor sent no Landlock rules",

@@ -12,6 +12,11 @@
 #include "handle.h"
 #include "proto.h"
 
+/* Seconds a supervisor has to answer a request it serves at once (status, root fd, denials,
+ * detach, shutdown): it never waits on the workload, so only a stuck or overloaded host is
+ * slower.  A request that times out drops the connection: the handle is unresponsive. */
+#define MJ_CLIENT_QUICK 5.0
+
 /* The handle's name in messages: its name, or its id when anonymous. */
 const char *mj_client_name(const mj_sandbox_t *sb);
 
@@ -22,7 +27,7 @@ mj_error_t *mj_client_gone_error(mj_sandbox_t *sb);
  * refusal e (ESHUTDOWN, EBUSY, EALREADY, or any errno). */
 mj_error_t *mj_client_state_error(mj_sandbox_t *sb, int e, const char *what);
 /* Refuses (INVALID_STATE) to <what> a destroyed or failed sandbox, or a frozen one (but for
- * "pause" and "resume": a frozen supervisor cannot answer). */
+ * "pause" and "resume": a frozen supervisor cannot answer); TIMEOUT for an unresponsive one. */
 int mj_client_check_usable(mj_sandbox_t *sb, const char *what, mj_error_t **err);
 
 /* Sends one request (payload len bytes, nfds fds); a sandbox whose supervisor is gone fails with
@@ -34,9 +39,10 @@ int mj_client_send(mj_sandbox_t *sb, uint32_t type, int32_t arg, const void *pay
  * refuses them).  0 when nothing came in time; otherwise 1 (or -1 when poll failed) with recv's
  * result in *n: bytes, 0 at EOF, -1 with errno. */
 int mj_client_recv(mj_sandbox_t *sb, int timeout_ms, void *buf, size_t size, int *fd, ssize_t *n);
-/* Sends a request and waits up to timeout seconds (≤ 0: no limit) for its reply: TIMEOUT when
- * none came, the gone error (and the connection closed) when the supervisor is gone or the reply
- * is malformed.  rep->type says whether the supervisor refused (MJ_REP_ERR, rep->err). */
+/* Sends a request and waits up to timeout seconds (≤ 0: no limit) for its reply: TIMEOUT (the
+ * connection dropped, the handle unresponsive) when none came, the gone error (and the connection
+ * closed) when the supervisor is gone or the reply is malformed.  rep->type says whether the
+ * supervisor refused (MJ_REP_ERR, rep->err). */
 int mj_client_request(mj_sandbox_t *sb, uint32_t type, int32_t arg, const void *payload, size_t len, const int *fds,
                       int nfds, double timeout, mj_rep_t *rep, mj_error_t **err);
 /* Asks the supervisor for its state and sets sb->status (a frozen cgroup reads as paused); a
@@ -51,6 +57,9 @@ bool mj_client_frozen(mj_sandbox_t *sb);
  * root only, while the supervisor is frozen with its commands — through /proc/<pid>/root, checked
  * to belong to the live supervisor. */
 int mj_client_root_fd(mj_sandbox_t *sb, mj_error_t **err);
+/* An O_PATH fd of the sandbox's container layer (layer.c), new for the caller: INVALID_STATE with
+ * errno ENOENT when the sandbox has none (a read-only rootfs root). */
+int mj_client_layer_fd(mj_sandbox_t *sb, mj_error_t **err);
 /* The Landlock ruleset the sandbox's commands run under (a new fd the caller closes), from its
  * supervisor; -1 when the sandbox has none.  INVALID_STATE while the supervisor is frozen. */
 int mj_client_ruleset(mj_sandbox_t *sb, int *ruleset, mj_error_t **err);

@@ -50,6 +50,8 @@ void mj_config_free(mj_config_t *cfg)
     mj_strv_free(&cfg->seccomp_deny);
     free(cfg->net_config);
     free(cfg->net_audit_log);
+    mj_strv_free(&cfg->etc_hosts);
+    free(cfg->resolv_conf);
     free(cfg);
 }
 
@@ -379,6 +381,7 @@ void mj_command_free(mj_command_t *cmd)
         return;
     mj_strv_free(&cmd->argv);
     mj_strv_free(&cmd->env);
+    mj_strv_free(&cmd->restrict_paths);
     free(cmd->workdir);
     mj_buf_free(&cmd->stdin_data);
     free(cmd);
@@ -450,6 +453,58 @@ int mj_command_set_user(mj_command_t *cmd, uid_t uid, gid_t gid, mj_error_t **er
     return 0;
 }
 
+int mj_config_set_disk_limit(mj_config_t *cfg, uint64_t bytes, bool required, mj_error_t **err)
+{
+    if (bytes != 0 && bytes < 65536) {
+        if (err)
+            *err = mj_error_new(MJ_ERR_INVALID_CONFIG, EINVAL, "limits.disk: %llu bytes is less than 64K",
+                                (unsigned long long)bytes);
+        return -1;
+    }
+    cfg->disk_limit = bytes;
+    cfg->disk_required = bytes != 0 && required;
+    return 0;
+}
+
+/* One line of text without control characters (a hosts entry, a resolv.conf). */
+static bool text_ok(const char *s, bool newlines)
+{
+    for (; s && *s; s++)
+        if (((unsigned char)*s < 0x20 && !(newlines && (*s == '\n' || *s == '\t'))) || *s == 0x7f)
+            return false;
+    return s != NULL;
+}
+
+int mj_config_add_hosts_entry(mj_config_t *cfg, const char *line, mj_error_t **err)
+{
+    if (!text_ok(line, false) || !*line || strlen(line) > 1024) {
+        if (err)
+            *err = mj_error_new(MJ_ERR_INVALID_CONFIG, EINVAL,
+                                "hosts entry: expected one line \"ADDRESS NAME [NAME...]\" without control characters");
+        return -1;
+    }
+    mj_strv_push(&cfg->etc_hosts, line);
+    return 0;
+}
+
+int mj_config_set_resolv_conf(mj_config_t *cfg, const char *text, mj_error_t **err)
+{
+    if (text && (!text_ok(text, true) || strlen(text) > 65536)) {
+        if (err)
+            *err = mj_error_new(MJ_ERR_INVALID_CONFIG, EINVAL,
+                                "resolv.conf: expected text of lines (at most 64K) without control characters");
+        return -1;
+    }
+    free(cfg->resolv_conf);
+    cfg->resolv_conf = text ? mj_xstrdup(text) : NULL;
+    return 0;
+}
+
+void mj_config_set_lifetime(mj_config_t *cfg, double seconds)
+{
+    cfg->lifetime = seconds > 0 ? seconds : 0;
+}
+
 void mj_config_set_cleanup_delay(mj_config_t *cfg, double seconds)
 {
     cfg->cleanup_delay = seconds > 0 ? seconds : 0;
@@ -458,6 +513,22 @@ void mj_config_set_cleanup_delay(mj_config_t *cfg, double seconds)
 void mj_command_set_tty(mj_command_t *cmd, bool tty)
 {
     cmd->tty = tty;
+}
+
+void mj_command_set_capture(mj_command_t *cmd, bool capture)
+{
+    cmd->no_capture = !capture;
+}
+
+void mj_command_set_log(mj_command_t *cmd, bool log, uint64_t max_bytes)
+{
+    cmd->log = log;
+    cmd->log_max = max_bytes;
+}
+
+void mj_command_set_on_exit(mj_command_t *cmd, mj_on_exit_t action)
+{
+    cmd->on_exit = action;
 }
 
 void mj_command_set_read_only(mj_command_t *cmd, bool read_only)
@@ -675,5 +746,18 @@ int mj_config_add_io_limit(mj_config_t *cfg, const char *device, uint64_t read_b
     cfg->limits.io[i].read_iops = read_iops;
     cfg->limits.io[i].write_iops = write_iops;
     cfg->limits.io_required = cfg->limits.io_required || required;
+    return 0;
+}
+
+int mj_command_add_restrict_path(mj_command_t *cmd, const char *path, mj_error_t **err)
+{
+    if (check_abs("restrict_paths", path, err) < 0)
+        return -1;
+    if (cmd->restrict_paths.n >= 64) {
+        if (err)
+            *err = mj_error_new(MJ_ERR_INVALID_CONFIG, E2BIG, "restrict_paths: at most 64 paths");
+        return -1;
+    }
+    mj_strv_push(&cmd->restrict_paths, path);
     return 0;
 }

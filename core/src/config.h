@@ -65,6 +65,11 @@ struct mj_config {
     bool seccomp_custom;      /* seccomp_base replaces the default allow-list */
     bool seccomp_log;         /* persistent sandboxes: refused calls go through user notification */
     mj_strv_t seccomp_base;
+    uint64_t disk_limit;      /* the container layer's cap (and size-less tmpfs'), 0 = the defaults */
+    bool disk_required;       /* asked for: never lowered to fit the memory limit */
+    mj_strv_t etc_hosts;      /* extra lines of the generated /etc/hosts */
+    char *resolv_conf;        /* the generated /etc/resolv.conf, NULL = from the network mode */
+    double lifetime;          /* persistent: seconds until the sandbox stops itself, 0 = none */
 };
 
 struct mj_command {
@@ -85,6 +90,11 @@ struct mj_command {
     bool read_only;
     bool no_network;
     bool tty;
+    bool no_capture; /* output is counted against the cap and teed, not kept */
+    bool log;        /* keep the output in the named sandbox's logs (logfile.c) */
+    uint64_t log_max;
+    mj_on_exit_t on_exit; /* detached and logged: what its end does to the sandbox */
+    mj_strv_t restrict_paths; /* Landlock: the command reaches only beneath these */
 };
 
 #endif

@@ -103,6 +103,8 @@ __attribute__((noreturn)) void mj_exec_child(const mj_plan_t *plan, const mj_exe
         failed(err_fd, MJ_EXEC_STAGE_CREDS);
     if (mj_landlock_restrict(params->landlock_fd) < 0 && plan->landlock_required)
         failed(err_fd, MJ_EXEC_STAGE_LANDLOCK);
+    if (params->restrict_paths && params->restrict_paths[0] && mj_landlock_restrict_paths(params->restrict_paths) < 0)
+        failed(err_fd, MJ_EXEC_STAGE_LANDLOCK);
     if (params->no_network && mj_landlock_deny_tcp() < 0)
         failed(err_fd, MJ_EXEC_STAGE_LANDLOCK);
     if (mj_landlock_tcp(plan) < 0)

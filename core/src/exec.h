@@ -22,6 +22,8 @@ enum {
     MJ_EXEC_STAGE_LANDLOCK,
     MJ_EXEC_STAGE_LSM,
     MJ_EXEC_STAGE_CGROUP,
+    MJ_EXEC_STAGE_REQUEST, /* the spawner refused the request itself (bad field, no room, …) */
+    MJ_EXEC_STAGE_TTY, /* opening the command's terminal (console.c) */
 };
 typedef struct {
     char *const *argv;
@@ -35,6 +37,7 @@ typedef struct {
     bool no_network; /* Landlock (ABI 4+): no TCP bind or connect for this command */
     bool tty;        /* stdin is a pty slave: make it the controlling terminal */
     int landlock_fd; /* the ruleset to restrict to, -1 = none */
+    char *const *restrict_paths; /* NULL-terminated, NULL = none: the command reaches only these */
     const int *cg_work_fds; /* written "0" first: the command joins <id>/work (see mj_plan_t) */
     size_t n_cg_work_fds;
 } mj_exec_params_t;

@@ -58,11 +58,33 @@ static void free_slist(struct curl_slist **l)
 
 typedef struct {
     const mj_fetch_request_t *req;
+    CURL *h;
     uint64_t written;
     uint64_t max;
     bool over;
     int sink_errno;
+    bool stopped;          /* the progress callback asked to stop */
+    double last_progress;  /* monotonic seconds of its last call */
 } fetch_state_t;
+
+/* Tells the request's progress callback, throttled to every 100 ms unless final; false to stop. */
+static bool tell_progress(fetch_state_t *s, bool final)
+{
+    if (!s->req->progress)
+        return true;
+    double now = mj_now_monotonic();
+    if (!final && now - s->last_progress < 0.1)
+        return true;
+    s->last_progress = now;
+    curl_off_t total = -1;
+    if (MJ_LAZY(MJ_LIB_CURL, curl_easy_getinfo)(s->h, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &total) != CURLE_OK)
+        total = -1;
+    if (s->req->progress(s->written, total > 0 ? (uint64_t)total : 0, s->req->progress_ud) != 0) {
+        s->stopped = true;
+        return false;
+    }
+    return true;
+}
 
 static size_t fetch_write(char *data, size_t size, size_t nmemb, void *ud)
 {
@@ -77,6 +99,8 @@ static size_t fetch_write(char *data, size_t size, size_t nmemb, void *ud)
         return 0;
     }
     s->written += n;
+    if (!tell_progress(s, false))
+        return 0;
     return n;
 }
 
@@ -150,6 +174,7 @@ static int fetch_perform(const mj_fetch_request_t *req, const char *shown, mj_er
     __attribute__((cleanup(free_curl))) CURL *h = MJ_LAZY(MJ_LIB_CURL, curl_easy_init)();
     CURLcode rc = CURLE_FAILED_INIT;
     long status = 0;
+    st.h = h;
     if (h) {
         MJ_LAZY(MJ_LIB_CURL, curl_easy_setopt)(h, CURLOPT_URL, req->url);
         MJ_LAZY(MJ_LIB_CURL, curl_easy_setopt)(h, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -170,6 +195,8 @@ static int fetch_perform(const mj_fetch_request_t *req, const char *shown, mj_er
             MJ_LAZY(MJ_LIB_CURL, curl_easy_setopt)(h, CURLOPT_HTTPHEADER, headers);
         rc = MJ_LAZY(MJ_LIB_CURL, curl_easy_perform)(h);
         MJ_LAZY(MJ_LIB_CURL, curl_easy_getinfo)(h, CURLINFO_RESPONSE_CODE, &status);
+        if (rc == CURLE_OK)
+            (void)tell_progress(&st, true);
     }
 
     mj_error_t *e = NULL;
@@ -179,6 +206,8 @@ static int fetch_perform(const mj_fetch_request_t *req, const char *shown, mj_er
     } else if (st.over || rc == CURLE_FILESIZE_EXCEEDED) {
         e = mj_error_new(MJ_ERR_RESOURCE_LIMIT_EXCEEDED, EFBIG, "fetch %s: more than %llu bytes (max_bytes)", shown,
                          (unsigned long long)st.max);
+    } else if (st.stopped) {
+        e = mj_error_new(MJ_ERR_NETWORK, ECANCELED, "fetch %s: stopped", shown);
     } else if (st.sink_errno) {
         e = mj_file_error(st.sink_errno, "fetch: write", req->sink_name ? req->sink_name : shown);
     } else if (rc != CURLE_OK) {
@@ -204,6 +233,12 @@ static int file_sink(const void *data, size_t len, void *ud)
 
 int mj_fetch_url(const char *url, const char *dest_path, uint64_t max_bytes, mj_error_t **err)
 {
+    return mj_fetch_url_progress(url, dest_path, max_bytes, NULL, NULL, err);
+}
+
+int mj_fetch_url_progress(const char *url, const char *dest_path, uint64_t max_bytes,
+                          int (*progress)(uint64_t done, uint64_t total, void *ud), void *ud, mj_error_t **err)
+{
     cleanup_free char *shown = NULL;
     if (fetch_begin(url, &shown, err) < 0)
         return -1;
@@ -216,7 +251,8 @@ int mj_fetch_url(const char *url, const char *dest_path, uint64_t max_bytes, mj_
     cleanup_close int fd = open(dest_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0)
         return mj_fail(err, mj_file_error(errno, "fetch: create", dest_path));
-    mj_fetch_request_t req = {.url = url, .max_bytes = max_bytes, .sink = file_sink, .sink_ud = &fd, .sink_name = dest_path};
+    mj_fetch_request_t req = {.url = url, .max_bytes = max_bytes, .sink = file_sink, .sink_ud = &fd, .sink_name = dest_path,
+                              .progress = progress, .progress_ud = ud};
     mj_error_t *e = NULL;
     if (fetch_perform(&req, shown, &e) == 0 && close(mj_steal_fd(&fd)) < 0)
         e = mj_file_error(errno, "fetch: write", dest_path);

@@ -26,6 +26,11 @@ typedef struct {
     mj_fetch_sink_fn sink;      /* required */
     void *sink_ud;
     const char *sink_name;      /* what the sink writes to, for messages; NULL: the URL */
+    /* Optional: called as the body arrives, at most every 100 ms and once more at its end, with
+     * the bytes so far and the body's size when the server said it (Content-Length), else 0;
+     * nonzero stops the transfer (an error, "stopped"). */
+    int (*progress)(uint64_t done, uint64_t total, void *ud);
+    void *progress_ud;
 } mj_fetch_request_t;
 
 /* Performs one GET request, handing the body to req->sink as it arrives (a status >= 400 hands
@@ -39,5 +44,8 @@ int mj_fetch(const mj_fetch_request_t *req, mj_error_t **err);
 /* Downloads an http:// or https:// URL (as mj_fetch) into a new file dest_path (O_EXCL, mode
  * 0600), removed again on any failure.  max_bytes 0 = 4 GiB. */
 int mj_fetch_url(const char *url, const char *dest_path, uint64_t max_bytes, mj_error_t **err);
+/* The same, telling progress (as mj_fetch_request_t.progress; NULL: nothing) how it goes. */
+int mj_fetch_url_progress(const char *url, const char *dest_path, uint64_t max_bytes,
+                          int (*progress)(uint64_t done, uint64_t total, void *ud), void *ud, mj_error_t **err);
 
 #endif

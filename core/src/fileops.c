@@ -62,6 +62,8 @@ typedef struct {
 static int write_job(void *arg)
 {
     change_job_t *j = arg;
+    if (mj_fsview_make_parents(j->h.root, j->h.path) < 0) /* missing parents, as E2B and Daytona do */
+        return -1;
     cleanup_close int dir = parent_of(&j->h);
     if (dir < 0)
         return -1;
@@ -322,7 +324,8 @@ static int list_job(void *arg)
         return -1;
     clean_display(l->h.path, l->disp);
     (void)mj_dir_each(fd, list_entry, l); /* an entry that cannot be read is left out */
-    qsort(l->v, l->n, sizeof(*l->v), cmp_info);
+    if (l->n > 1)
+        qsort(l->v, l->n, sizeof(*l->v), cmp_info);
     if (!l->v)
         l->v = mj_xcalloc(1, sizeof(*l->v));
     return 0;

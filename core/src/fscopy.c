@@ -391,6 +391,7 @@ typedef struct {
     int root;
     const char *path;
     bool into;
+    bool parents;   /* create path's missing parent directories first (copy_in) */
     int dir;        /* out */
     bool is_dir;    /* out: dir is path itself */
     char name[NAME_MAX + 1];
@@ -401,6 +402,8 @@ static int place_job(void *arg)
     place_t *p = arg;
     cleanup_close int at = p->into ? mj_fsview_resolve(p->root, p->path, O_PATH | O_DIRECTORY, 0) : -1;
     p->is_dir = at >= 0;
+    if (at < 0 && p->parents && mj_fsview_make_parents(p->root, p->path) < 0)
+        return -1;
     if (at < 0 && (at = mj_fsview_open_parent(p->root, p->path, p->name)) < 0)
         return -1;
     /* the *at() calls of the walk need a real directory fd */
@@ -456,7 +459,7 @@ int mj_sandbox_copy_in(mj_sandbox_t *sb, const char *host_src, const char *dest,
         return -1;
     }
     /* dest an existing directory: copy into it under the source's name (cp / docker cp rules). */
-    place_t at = {.root = v.root, .path = dest, .into = true, .dir = -1};
+    place_t at = {.root = v.root, .path = dest, .into = true, .parents = true, .dir = -1};
     if (mj_fsview_run(&v, place_job, &at) < 0) {
         *err = mj_fsview_error(errno, "copy to", dest);
         return -1;

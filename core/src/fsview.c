@@ -9,11 +9,13 @@
  * ruleset its commands run under, which the supervisor hands over: the host's root reads
  * nothing through a sandbox's mounts that the sandbox's user could not.  The handle keeps its
  * worker (sb->fs_worker) from its first file operation until it is freed.
- * Never: talks to the supervisor itself (client.c does), or reads and writes data. */
+ * Never: talks to the supervisor itself (client.c does), or reads and writes data; the only
+ * thing it creates is the missing parents of a path (mj_fsview_make_parents, run in a job). */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 
 #include "client.h"
@@ -58,6 +60,43 @@ int mj_fsview_open_parent(int root, const char *path, char name[NAME_MAX + 1])
     if (slash)
         *slash = '\0';
     return mj_fsview_resolve(root, slash && slash != buf ? buf : "/", O_PATH | O_DIRECTORY, 0);
+}
+
+int mj_fsview_make_parents(int root, const char *path)
+{
+    char buf[PATH_MAX];
+    snprintf(buf, sizeof(buf), "%s", path);
+    size_t n = strlen(buf);
+    while (n > 1 && buf[n - 1] == '/')
+        buf[--n] = '\0';
+    char *last = strrchr(buf, '/');
+    if (!last || last == buf)
+        return 0; /* the parent is the root */
+    *last = '\0';
+    for (char *p = buf + 1;; p++) {
+        if (*p != '/' && *p != '\0')
+            continue;
+        char saved = *p;
+        *p = '\0';
+        cleanup_close int fd = mj_fsview_resolve(root, buf, O_PATH | O_DIRECTORY, 0);
+        if (fd < 0 && errno == ENOENT) {
+            char name[NAME_MAX + 1];
+            cleanup_close int dir = mj_fsview_open_parent(root, buf, name);
+            if (dir < 0)
+                return -1;
+            cleanup_close int rdir = openat(dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+            if (rdir < 0 || (mkdirat(rdir, name, 0755) < 0 && errno != EEXIST))
+                return -1;
+            fd = openat(rdir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (fd < 0 || fchmod(fd, 0755) < 0)
+                return -1;
+        } else if (fd < 0) {
+            return -1;
+        }
+        *p = saved;
+        if (!saved)
+            return 0;
+    }
 }
 
 mj_error_t *mj_fsview_error(int e, const char *op, const char *path)

@@ -32,6 +32,11 @@ int mj_fsview_resolve(int root, const char *path, int flags, mode_t mode);
 /* Resolves path's parent (an O_PATH directory fd) and copies its last component into name
  * ("", ".", ".." and the root are EINVAL).  -1 with errno. */
 int mj_fsview_open_parent(int root, const char *path, char name[NAME_MAX + 1]);
+/* Creates the directories missing above path (not path itself), as `mkdir -p` of its dirname:
+ * each new one 0755 whatever the umask, owned by whoever runs it — call it inside a job
+ * (mj_fsview_run), so they belong to the sandbox's user.  Every prefix is resolved inside root;
+ * an existing component that is not a directory fails with ENOTDIR.  -1 with errno. */
+int mj_fsview_make_parents(int root, const char *path);
 /* "<op> <path>: …" as PERMISSION_DENIED (EACCES, EPERM) or FILE_OPERATION_FAILED; ELOOP reads
  * "is a symbolic link (not followed)", ENXIO "is not a regular file". */
 mj_error_t *mj_fsview_error(int e, const char *op, const char *path);

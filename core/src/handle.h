@@ -50,6 +50,9 @@ struct mj_sandbox {
     double cpu_time_limit; /* per command (RLIMIT_CPU), for ended_by */
     uint64_t memory_limit; /* bytes, 0 = none (memory_percent is of this when set) */
     bool cg_looked;      /* opened handles: cg looked up once */
+    bool unresponsive;   /* a request timed out: the connection was dropped (client.c) */
+    int claim_fd;        /* creator, until the supervisor is in its cgroups: the id's claim (state.c) */
+    bool expired;        /* stopped by itself at the end of its lifetime */
 };
 
 #endif

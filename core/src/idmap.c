@@ -20,18 +20,9 @@
 #include "idmap.h"
 #include "plan.h"
 #include "proc.h"
-#include "rootfs.h"
+#include "mountapi.h"
 #include "util.h"
 
-#ifndef MOUNT_ATTR_IDMAP
-#define MOUNT_ATTR_IDMAP 0x00100000
-#endif
-#ifndef AT_RECURSIVE
-#define AT_RECURSIVE 0x8000
-#endif
-#ifndef OPEN_TREE_CLONE
-#define OPEN_TREE_CLONE 1
-#endif
 
 /* A user namespace carrying the given maps, as an fd (for MOUNT_ATTR_IDMAP). */
 static int idmap_userns(const char *uid_map, const char *gid_map, mj_error_t **err)
@@ -146,12 +137,70 @@ static int give_dir(const mj_plan_t *plan, const mj_op_t *op, const char *dir, u
     return 0;
 }
 
+/* Closes the idmapped lowers opened so far: the child opens the plain ones itself. */
+static void unidmapped_lowers(mj_plan_t *plan)
+{
+    for (size_t i = 0; i < plan->n_ops; i++)
+        if (plan->ops[i].flags & MJ_OPF_LAYER)
+            mj_close_fd(&plan->ops[i].src_fd);
+    for (size_t k = 0; k < plan->root_lowers.n; k++)
+        mj_close_fd(&plan->root_lower_fds[k]);
+}
+
+/* The container layer's lowers (the host paths made layers, a rootfs directory), opened here as
+ * detached trees idmapped so that host id N shows as N inside — the sandbox's root owns what
+ * host root owns there, as a container's root owns its image; the child attaches them and builds
+ * the layer over them (layer.c). */
+static int open_layer_lowers(mj_plan_t *plan, mj_error_t **err)
+{
+    cleanup_free char *map = mj_xasprintf("0 %lu 65536\n", plan->id_base);
+    cleanup_close int ns = idmap_userns(map, map, err);
+    if (ns < 0)
+        return -1;
+    struct mj_mount_attr_idmap attr = {.attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)ns};
+    for (size_t i = 0, k = 0; i < plan->n_ops || k < plan->root_lowers.n;) {
+        const char *src = i < plan->n_ops ? plan->ops[i].src : plan->root_lowers.v[k];
+        int *fd = i < plan->n_ops ? &plan->ops[i].src_fd : &plan->root_lower_fds[k];
+        bool want = i < plan->n_ops ? (plan->ops[i].flags & MJ_OPF_LAYER) != 0 : true;
+        if (i < plan->n_ops)
+            i++;
+        else
+            k++;
+        if (!want)
+            continue;
+        cleanup_close int tree = mj_open_tree(AT_FDCWD, src, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+        if (tree < 0) {
+            *err = mj_error_sys(MJ_ERR_SANDBOX_INIT_FAILED, errno, "idmapping %s for the root's layer", src);
+            return -1;
+        }
+        if (syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH, &attr, sizeof(attr)) < 0) {
+            /* A file system that cannot be idmapped (9p, tmpfs before 6.3, …): the layer is built
+             * over the plain lowers, as rootless — host root's files show as nobody inside. */
+            int e = errno;
+            unidmapped_lowers(plan);
+            mj_strv_push_owned(&plan->warnings,
+                               mj_xasprintf("the root's layer: the file system of %s cannot be idmapped (%s); host "
+                                            "files show their host owners (root's as nobody) and stay unwritable "
+                                            "to the sandbox's root below each layer's top, as rootless",
+                                            src, strerror(e)));
+            return 0;
+        }
+        *fd = mj_steal_fd(&tree);
+    }
+    plan->layer_idmapped = true;
+    return 0;
+}
+
 int mj_idmap_rw_binds(mj_plan_t *plan, mj_error_t **err)
 {
     if (plan->rootless)
         return 0;
+    if (plan->layer && open_layer_lowers(plan, err) < 0)
+        return -1;
     for (size_t i = 0; i < plan->n_ops; i++) {
         mj_op_t *op = &plan->ops[i];
+        if (op->flags & MJ_OPF_LAYER)
+            continue; /* built with the layer */
         bool overlay = op->kind == MJ_OP_OVERLAY;
         if (!overlay && (op->kind != MJ_OP_BIND || (op->flags & MJ_OPF_NODEV_KEEP) || !op->dst[0] ||
                          ((op->flags & MJ_OPF_RDONLY) && !op->has_owner)))
@@ -214,7 +263,9 @@ int mj_idmap_rw_binds(mj_plan_t *plan, mj_error_t **err)
      * left to the child, which skips optional ones and reports the rest with their stage. */
     for (size_t i = 0; i < plan->n_ops; i++) {
         mj_op_t *op = &plan->ops[i];
-        if (op->kind != MJ_OP_BIND || op->src_fd >= 0 || !op->src)
+        /* (a layer's lower the host did not idmap is the child's to open: overlayfs takes lowers
+         * from the mounter's own mount namespace) */
+        if (op->kind != MJ_OP_BIND || op->src_fd >= 0 || !op->src || (op->flags & MJ_OPF_LAYER))
             continue;
         int tree = (int)syscall(SYS_open_tree, AT_FDCWD, op->src, OPEN_TREE_CLONE | O_CLOEXEC | AT_RECURSIVE);
         if (tree >= 0)

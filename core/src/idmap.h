@@ -6,9 +6,9 @@
 
 typedef struct mj_plan mj_plan_t;
 
-/* Root only: turns read-write binds of non-root-owned sources into idmapped trees (op->src_fd)
- * whose owner appears as the sandbox user, and opens every other bind source; warns about what
- * it cannot map. */
+/* Root only: builds the container layer over idmapped lowers (layer.c), turns read-write binds of
+ * non-root-owned sources into idmapped trees (op->src_fd) whose owner appears as the sandbox user,
+ * and opens every other bind source; warns about what it cannot map. */
 int mj_idmap_rw_binds(mj_plan_t *plan, mj_error_t **err);
 
 #endif

@@ -1,6 +1,7 @@
 /* init.c — the sandbox's pid 1 for a one-shot run: takes over from the spawn stage's common child
  * setup (spawn.c) with the root built, starts the command and reaps until it exits, forwarding the
- * signals the host relays and reporting to the host over the status pipe.
+ * signals the host relays and reporting to the host over the status pipe (a socket when the command
+ * has a terminal: a pty of the sandbox's own, console.c, whose master goes to the host first).
  * Runs after clone in a copy of a possibly multi-threaded host, so it uses raw system calls only:
  * no malloc, no stdio, no glibc fork() or set*id() wrappers (they take locks or broadcast to
  * threads that do not exist here).  Never: serves requests (that is the supervisor's). */
@@ -13,6 +14,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
+#include "console.h"
 #include "exec.h"
 #include "init.h"
 #include "landlock.h"
@@ -68,6 +70,11 @@ __attribute__((noreturn)) void mj_init_main(mj_plan_t *plan, int status_fd, int 
     int errpipe[2];
     if (pipe2(errpipe, O_CLOEXEC) < 0)
         mj_wire_setup_failed(status_fd, MJ_STAGE_FORK, -1);
+    int tty = -1; /* the terminal's slave: the command's stdio instead of the host's pipes */
+    if (plan->tty && mj_console_open(status_fd, plan->inner_uid, plan->inner_gid, &tty) < 0) {
+        mj_wire_msg(status_fd, MJ_MSG_EXEC_FAILED, MJ_EXEC_STAGE_TTY, errno, 0);
+        _exit(0);
+    }
     int64_t start_ns = mj_realtime_ns();
     pid_t cmd = (pid_t)syscall(SYS_clone, SIGCHLD, 0, NULL, NULL, 0);
     if (cmd < 0)
@@ -75,6 +82,8 @@ __attribute__((noreturn)) void mj_init_main(mj_plan_t *plan, int status_fd, int 
     if (cmd == 0) {
         close(errpipe[0]);
         close(status_fd);
+        if (tty >= 0 && (dup2(tty, 0) < 0 || dup2(tty, 1) < 0 || dup2(tty, 2) < 0))
+            _exit(127);
         mj_exec_params_t params = {
             .argv = plan->argv.v, .envp = plan->envp.v, .path_env = plan->path_env, .workdir = plan->workdir,
             .uid = plan->inner_uid, .gid = plan->inner_gid, .exec_buf = plan->exec_buf,
@@ -84,6 +93,8 @@ __attribute__((noreturn)) void mj_init_main(mj_plan_t *plan, int status_fd, int 
         mj_exec_child(plan, &params, errpipe[1]);
     }
     close(errpipe[1]);
+    if (tty >= 0)
+        close(tty);
     /* Init keeps no copy of the command's stdio: the host sees EOF when the tree is gone. */
     int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
     if (devnull >= 0) {

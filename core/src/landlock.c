@@ -99,6 +99,32 @@ static int prepare(const mj_plan_t *plan, int *ruleset_out, bool read_only)
     return 0;
 }
 
+int mj_landlock_restrict_paths(char *const *paths)
+{
+    int abi = mj_landlock_abi();
+    if (abi <= 0) {
+        errno = ENOTSUP;
+        return -1;
+    }
+    static const char *const system[] = {"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc"};
+    uint64_t handled = handled_for(abi);
+    struct landlock_ruleset_attr rs = {.handled_access_fs = handled};
+    cleanup_close int fd = (int)syscall(SYS_landlock_create_ruleset, &rs, sizeof(rs), 0);
+    if (fd < 0)
+        return -1;
+    for (size_t i = 0; i < MJ_ARRAY_LEN(system); i++)
+        if (add_rule(fd, system[i], READ_ACCESS) < 0)
+            return -1;
+    uint64_t dev = READ_ACCESS | LANDLOCK_ACCESS_FS_WRITE_FILE | (abi >= 3 ? LANDLOCK_ACCESS_FS_TRUNCATE : 0) |
+                   (abi >= 5 ? LANDLOCK_ACCESS_FS_IOCTL_DEV : 0);
+    if (add_rule(fd, "/dev", dev) < 0 || add_rule(fd, "/proc", LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_READ_DIR) < 0)
+        return -1;
+    for (size_t i = 0; paths[i]; i++)
+        if (add_rule(fd, paths[i], READ_ACCESS | write_for(abi)) < 0)
+            return -1;
+    return mj_landlock_restrict(fd);
+}
+
 int mj_landlock_build(mj_plan_t *plan)
 {
     if (plan->landlock_abi <= 0)

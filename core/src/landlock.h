@@ -27,6 +27,12 @@ int mj_landlock_build(mj_plan_t *plan);
 int mj_landlock_deny_tcp(void);
 /* Restricts the calling thread to the plan's TCP rules (a no-op without any). */
 int mj_landlock_tcp(const mj_plan_t *plan);
+/* A command's restrict_paths (NULL-terminated; after the sandbox's own layer, so it only
+ * narrows): it may then reach only beneath these paths — read, execute, and write where the
+ * sandbox lets it write — and, to run at all, read and execute the system directories (/usr,
+ * /bin, /sbin, /lib*, /etc), read /proc and use /dev's nodes.  Missing paths grant nothing.  -1
+ * with errno (ENOTSUP without Landlock).  Raw system calls: runs in the exec child. */
+int mj_landlock_restrict_paths(char *const *paths);
 /* Restricts the calling thread to ruleset (-1: nothing to do); -1 with errno. */
 int mj_landlock_restrict(int ruleset);
 

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "etc.h"
 #include "netsetup.h"
 #include "plan.h"
 #include "proc.h"
@@ -116,31 +117,23 @@ int mj_netsetup_prepare(mj_plan_t *plan, const char *id, mj_error_t **err)
     }
     fchmod(fd, 0644);
     close(fd);
+    if (plan->resolv_base != SIZE_MAX) {
+        /* The generated /etc's copy: the child reads it through this fd (its ids may not look into
+         * the state directory) after the release, by when mj_netsetup_start has written it. */
+        fd = open(resolv, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0) {
+            *err = mj_error_sys(MJ_ERR_SANDBOX_INIT_FAILED, errno, "network: open %s", resolv);
+            return -1;
+        }
+        plan->base[plan->resolv_base].fd = fd;
+        return 0;
+    }
     /* The directory must be searchable for the child to open the file after it switched ids. */
     chmod(plan->net_dir, 0711);
     mj_op_t *op = &plan->ops[plan->resolv_op];
     free(op->src);
     op->src = steal_pointer(&resolv);
     return 0;
-}
-
-char *mj_netsetup_resolv_conf(const char *nameserver, const mj_strv_t *search)
-{
-    mj_buf_t b = {0};
-    char *line = mj_xasprintf("# written by moonjail: the sandbox's DNS goes through moonjail-net\nnameserver %s\n",
-                              nameserver);
-    mj_buf_append(&b, line, strlen(line));
-    free(line);
-    if (search && search->n) {
-        mj_buf_append(&b, "search", 6);
-        for (size_t i = 0; i < search->n; i++) {
-            mj_buf_append(&b, " ", 1);
-            mj_buf_append(&b, search->v[i], strlen(search->v[i]));
-        }
-        mj_buf_append(&b, "\n", 1);
-    }
-    mj_buf_append(&b, "", 1);
-    return b.data;
 }
 
 static int bind_control(const char *dir, mj_error_t **err)
@@ -461,11 +454,12 @@ int mj_netsetup_start(mj_plan_t *plan, pid_t pid, int pidfd, mj_netsetup_t *out,
         mj_netsetup_stop(out, 0);
         return -1;
     }
-    free(plan->resolv_conf);
-    plan->resolv_conf = mj_netsetup_resolv_conf(nameserver, &plan->dns_search);
-    cleanup_close int rfd = open(plan->ops[plan->resolv_op].src, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW);
-    if (rfd < 0 || mj_write_all(rfd, plan->resolv_conf, strlen(plan->resolv_conf)) < 0) {
-        *err = mj_error_sys(MJ_ERR_SANDBOX_INIT_FAILED, errno, "network: writing %s", plan->ops[plan->resolv_op].src);
+    mj_etc_params_t p = {.nameserver = nameserver, .search = &plan->dns_search};
+    cleanup_free char *text = mj_etc_text(MJ_ETC_RESOLV, &p);
+    cleanup_free char *resolv = mj_xasprintf("%s/resolv.conf", out->dir);
+    cleanup_close int rfd = open(resolv, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW);
+    if (rfd < 0 || mj_write_all(rfd, text, strlen(text)) < 0) {
+        *err = mj_error_sys(MJ_ERR_SANDBOX_INIT_FAILED, errno, "network: writing %s", resolv);
         mj_netsetup_stop(out, 0);
         return -1;
     }

@@ -26,20 +26,18 @@ bool mj_netsetup_wanted(const mj_plan_t *plan);
 
 /* Host side, before the clone: finds the helper (fail closed: UNSUPPORTED naming where it looked),
  * makes the sandbox's network directory <state>/net/<id> (owner-only) with an empty resolv.conf in
- * it, and points the plan's resolv.conf bind (plan->resolv_op) at that file. */
+ * it, and points the plan at that file: the generated /etc's copy (base[resolv_base], an fd) or
+ * the resolv.conf bind (ops[resolv_op]). */
 int mj_netsetup_prepare(mj_plan_t *plan, const char *id, mj_error_t **err);
 
 /* Host side, after the sandbox's uid/gid maps are written and before it is released: starts
  * moonjail-net on the sandbox's user and network namespaces (pid, pidfd: its first process) and
- * waits for "ready" (10 s at most).  Then writes the sandbox's resolv.conf (plan->resolv_conf).
- * The helper runs in a session of its own (it outlives this process with a named sandbox and
- * ends by itself when the sandbox's first process does).  On failure the helper is gone
- * and the error says why (its own "error …" line, or what is missing). */
+ * waits for "ready" (10 s at most).  Then writes the sandbox's resolv.conf (etc.c's text with the
+ * DNS address the helper named).  The helper runs in a session of its own (it outlives this
+ * process with a named sandbox and ends by itself when the sandbox's first process does).  On
+ * failure the helper is gone and the error says why (its own "error …" line, or what is
+ * missing). */
 int mj_netsetup_start(mj_plan_t *plan, pid_t pid, int pidfd, mj_netsetup_t *out, mj_error_t **err);
-
-/* The text of the sandbox's /etc/resolv.conf: the stub's (or engine's) nameserver, the policy's
- * search domains.  The one place that makes it: a generated /etc (etc.c) takes it from here. */
-char *mj_netsetup_resolv_conf(const char *nameserver, const mj_strv_t *search);
 
 /* `moonjail-net probe` (moonjail doctor): the helper's path and its line ("pasta=/usr/bin/pasta
  * slirp4netns=missing"), both owned by the caller; -1 with the error when the helper is missing or

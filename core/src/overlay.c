@@ -152,44 +152,132 @@ static int same_content(int up, int lo, const char *name)
     }
 }
 
-static int diff_dir(diff_ctx_t *c, int up, int lo, bool opaque, const char *rel, int depth);
+/* The lowers of one directory level, topmost first: the merged view overlayfs shows below the
+ * upper.  An entry is the topmost lower's that has it; a whiteout there hides it from the lowers
+ * below, and so does a lower that has something else than a directory by that name, or an opaque
+ * directory (for what is under it). */
+#define MJ_DIFF_MAX_LOWERS 64
+typedef struct {
+    int fd[MJ_DIFF_MAX_LOWERS];
+    size_t n;
+} lowers_t;
 
-/* Walks the upper directory name (stat ust) against lower directory lo_dir/name (-1: none). */
-static int diff_descend(diff_ctx_t *c, int up, const char *name, const struct stat *ust, int lo_parent, bool opaque,
-                        const char *path, int depth)
+static void close_lowers(lowers_t *lo)
+{
+    for (size_t k = 0; k < lo->n; k++)
+        close(lo->fd[k]);
+    lo->n = 0;
+}
+#define cleanup_lowers __attribute__((cleanup(close_lowers)))
+
+/* 1 and *st, *which (the lower's index) when the merged lowers have name; 0 when not; -1 errno. */
+static int lower_lookup(const lowers_t *lo, const char *name, struct stat *st, size_t *which)
+{
+    for (size_t k = 0; k < lo->n; k++) {
+        if (fstatat(lo->fd[k], name, st, AT_SYMLINK_NOFOLLOW) == 0) {
+            if (is_whiteout(lo->fd[k], name, st))
+                return 0;
+            *which = k;
+            return 1;
+        }
+        if (errno != ENOENT)
+            return -1;
+    }
+    return 0;
+}
+
+/* The lowers of directory name, found in lower `from` (a directory there): it and the same
+ * directory of the lowers below, down to the first that hides them. */
+static int lower_subdirs(const lowers_t *lo, size_t from, const char *name, lowers_t *out)
+{
+    out->n = 0;
+    for (size_t k = from; k < lo->n; k++) {
+        struct stat st;
+        if (fstatat(lo->fd[k], name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+            if (errno == ENOENT)
+                continue;
+            return -1;
+        }
+        if (!S_ISDIR(st.st_mode))
+            break; /* a whiteout or a file: nothing below shows */
+        int fd = openat(lo->fd[k], name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+            return -1;
+        out->fd[out->n++] = fd;
+        if (is_opaque(lo->fd[k], name))
+            break;
+    }
+    return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Every name the merged lowers show (sorted, unique). */
+static int lower_names(const lowers_t *lo, mj_strv_t *out)
+{
+    cleanup_strv mj_strv_t all = {0};
+    for (size_t k = 0; k < lo->n; k++) {
+        cleanup_strv mj_strv_t one = {0};
+        if (mj_tree_list(lo->fd[k], &one) < 0)
+            return -1;
+        for (size_t i = 0; i < one.n; i++)
+            mj_strv_push(&all, one.v[i]);
+    }
+    if (all.n > 1)
+        qsort(all.v, all.n, sizeof(*all.v), cmp_str);
+    for (size_t i = 0; i < all.n; i++) {
+        struct stat st;
+        size_t which;
+        if (i > 0 && strcmp(all.v[i], all.v[i - 1]) == 0)
+            continue;
+        int r = lower_lookup(lo, all.v[i], &st, &which);
+        if (r < 0)
+            return -1;
+        if (r == 1)
+            mj_strv_push(out, all.v[i]);
+    }
+    return 0;
+}
+
+static int diff_dir(diff_ctx_t *c, int up, const lowers_t *lo, bool opaque, const char *rel, int depth);
+
+/* Walks the upper directory name (stat ust) against the lowers' directory name, found in lower
+ * `from` (lo NULL: none). */
+static int diff_descend(diff_ctx_t *c, int up, const char *name, const struct stat *ust, const lowers_t *lo,
+                        size_t from, bool opaque, const char *path, int depth)
 {
     cleanup_close int usub = mj_tree_open_subdir(up, name, ust);
     if (usub < 0)
         return diff_error(c, errno, "open", c->upper, path);
-    cleanup_close int lsub = -1;
-    if (lo_parent >= 0) {
-        lsub = openat(lo_parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (lsub < 0)
-            return diff_error(c, errno, "open", c->lower, path);
-    }
-    return diff_dir(c, usub, lsub, opaque, path, depth + 1);
+    cleanup_lowers lowers_t lsub = {.n = 0};
+    if (lo && lower_subdirs(lo, from, name, &lsub) < 0)
+        return diff_error(c, errno, "open", c->lower, path);
+    return diff_dir(c, usub, &lsub, opaque, path, depth + 1);
 }
 
-static int diff_upper(diff_ctx_t *c, int up, int lo, bool opaque, const char *name, const char *rel, int depth)
+static int diff_upper(diff_ctx_t *c, int up, const lowers_t *lo, bool opaque, const char *name, const char *rel,
+                      int depth)
 {
     cleanup_free char *path = mj_tree_join(rel, name);
     struct stat ust, lst;
     if (fstatat(up, name, &ust, AT_SYMLINK_NOFOLLOW) < 0)
         return errno == ENOENT ? 0 : diff_error(c, errno, "stat", c->upper, path);
-    bool have_lo = false;
-    if (lo >= 0) {
-        if (fstatat(lo, name, &lst, AT_SYMLINK_NOFOLLOW) == 0)
-            have_lo = true;
-        else if (errno != ENOENT)
-            return diff_error(c, errno, "stat", c->lower, path);
-    }
+    size_t which = 0;
+    int found = lower_lookup(lo, name, &lst, &which);
+    if (found < 0)
+        return diff_error(c, errno, "stat", c->lower, path);
+    bool have_lo = found == 1;
+    int lfd = have_lo ? lo->fd[which] : -1;
     if (is_whiteout(up, name, &ust))
-        return have_lo ? emit(c, MJ_DIFF_DELETED, lo, name, path, &lst) : 0;
+        return have_lo ? emit(c, MJ_DIFF_DELETED, lfd, name, path, &lst) : 0;
     bool udir = S_ISDIR(ust.st_mode);
     if (!have_lo || (ust.st_mode & S_IFMT) != (lst.st_mode & S_IFMT)) {
         if (emit(c, have_lo ? MJ_DIFF_MODIFIED : MJ_DIFF_ADDED, up, name, path, &ust) < 0)
             return -1;
-        return udir ? diff_descend(c, up, name, &ust, -1, false, path, depth) : 0;
+        return udir ? diff_descend(c, up, name, &ust, NULL, 0, false, path, depth) : 0;
     }
     bool perms = (ust.st_mode & 07777) != (lst.st_mode & 07777);
     if (udir) {
@@ -197,14 +285,14 @@ static int diff_upper(diff_ctx_t *c, int up, int lo, bool opaque, const char *na
          * Below an opaque directory nothing of the lower shows, at any depth. */
         if (perms && emit(c, MJ_DIFF_MODIFIED, up, name, path, &ust) < 0)
             return -1;
-        return diff_descend(c, up, name, &ust, lo, opaque || is_opaque(up, name), path, depth);
+        return diff_descend(c, up, name, &ust, lo, which, opaque || is_opaque(up, name), path, depth);
     }
     bool differs = perms;
     if (!differs && S_ISLNK(ust.st_mode)) {
         cleanup_free char *ut = mj_tree_readlink_at(up, name);
         if (!ut)
             return diff_error(c, errno, "readlink", c->upper, path);
-        cleanup_free char *lt = mj_tree_readlink_at(lo, name);
+        cleanup_free char *lt = mj_tree_readlink_at(lfd, name);
         if (!lt)
             return diff_error(c, errno, "readlink", c->lower, path);
         differs = strcmp(ut, lt) != 0;
@@ -212,7 +300,7 @@ static int diff_upper(diff_ctx_t *c, int up, int lo, bool opaque, const char *na
         differs = ust.st_size != lst.st_size;
         /* metacopy: only the metadata was copied up, the data is still the lower's */
         if (!differs && overlay_xattr(up, name, "metacopy", NULL, 0) < 0) {
-            int same = same_content(up, lo, name);
+            int same = same_content(up, lfd, name);
             if (same < 0)
                 return diff_error(c, errno, "read", c->upper, path);
             differs = !same;
@@ -223,7 +311,7 @@ static int diff_upper(diff_ctx_t *c, int up, int lo, bool opaque, const char *na
     return differs ? emit(c, MJ_DIFF_MODIFIED, up, name, path, &ust) : 0;
 }
 
-static int diff_dir(diff_ctx_t *c, int up, int lo, bool opaque, const char *rel, int depth)
+static int diff_dir(diff_ctx_t *c, int up, const lowers_t *lo, bool opaque, const char *rel, int depth)
 {
     if (depth > MJ_TREE_MAX_DEPTH)
         return mj_fail(c->err, mj_error_new(MJ_ERR_FILE_OPERATION_FAILED, ELOOP, "overlay diff %s: deeper than %d levels at '%s'",
@@ -232,7 +320,7 @@ static int diff_dir(diff_ctx_t *c, int up, int lo, bool opaque, const char *rel,
     cleanup_strv mj_strv_t ln = {0};
     if (mj_tree_list(up, &un) < 0)
         return diff_error(c, errno, "list", c->upper, rel);
-    if (opaque && lo >= 0 && mj_tree_list(lo, &ln) < 0)
+    if (opaque && lower_names(lo, &ln) < 0)
         return diff_error(c, errno, "list", c->lower, rel);
     /* One sorted sequence of both: upper entries, and the lower entries an opaque directory hides. */
     size_t i = 0, j = 0;
@@ -240,14 +328,13 @@ static int diff_dir(diff_ctx_t *c, int up, int lo, bool opaque, const char *rel,
         int cmp = i == un.n ? 1 : j == ln.n ? -1 : strcmp(un.v[i], ln.v[j]);
         if (cmp > 0) {
             struct stat lst;
+            size_t which;
             const char *name = ln.v[j++];
             cleanup_free char *path = mj_tree_join(rel, name);
-            if (fstatat(lo, name, &lst, AT_SYMLINK_NOFOLLOW) < 0) {
-                if (errno == ENOENT)
-                    continue;
+            int found = lower_lookup(lo, name, &lst, &which);
+            if (found < 0)
                 return diff_error(c, errno, "stat", c->lower, path);
-            }
-            if (emit(c, MJ_DIFF_DELETED, lo, name, path, &lst) < 0)
+            if (found == 1 && emit(c, MJ_DIFF_DELETED, lo->fd[which], name, path, &lst) < 0)
                 return -1;
             continue;
         }
@@ -259,18 +346,31 @@ static int diff_dir(diff_ctx_t *c, int up, int lo, bool opaque, const char *rel,
     return 0;
 }
 
-static int diff_run(const char *upper, const char *lower, diff_item_fn fn, void *ud, mj_error_t **err)
+static int diff_run_lowers(const char *upper, const char *const *lowers, size_t n, diff_item_fn fn, void *ud,
+                           mj_error_t **err)
 {
-    if (!upper || !*upper || !lower || !*lower)
+    if (!upper || !*upper || n == 0 || !lowers[0] || !*lowers[0])
         return mj_fail(err, mj_error_new(MJ_ERR_INVALID_CONFIG, EINVAL, "overlay diff: upper and lower directories are required"));
+    if (n > MJ_DIFF_MAX_LOWERS)
+        return mj_fail(err, mj_error_new(MJ_ERR_INVALID_CONFIG, E2BIG, "overlay diff: more than %d lower directories",
+                                         MJ_DIFF_MAX_LOWERS));
     cleanup_close int up = mj_tree_open_dir(upper);
     if (up < 0)
         return mj_fail(err, mj_file_error(errno, "overlay diff: upper", upper));
-    cleanup_close int lo = mj_tree_open_dir(lower);
-    if (lo < 0)
-        return mj_fail(err, mj_file_error(errno, "overlay diff: lower", lower));
-    diff_ctx_t c = {.upper = upper, .lower = lower, .fn = fn, .ud = ud, .err = err};
-    return diff_dir(&c, up, lo, is_opaque(up, "."), "", 1);
+    cleanup_lowers lowers_t lo = {.n = 0};
+    for (size_t k = 0; k < n; k++) {
+        int fd = mj_tree_open_dir(lowers[k]);
+        if (fd < 0)
+            return mj_fail(err, mj_file_error(errno, "overlay diff: lower", lowers[k]));
+        lo.fd[lo.n++] = fd;
+    }
+    diff_ctx_t c = {.upper = upper, .lower = lowers[0], .fn = fn, .ud = ud, .err = err};
+    return diff_dir(&c, up, &lo, is_opaque(up, "."), "", 1);
+}
+
+static int diff_run(const char *upper, const char *lower, diff_item_fn fn, void *ud, mj_error_t **err)
+{
+    return diff_run_lowers(upper, &lower, 1, fn, ud, err);
 }
 
 typedef struct {
@@ -290,10 +390,16 @@ static int public_diff_item(const diff_item_t *it, void *ud, mj_error_t **err)
 
 int mj_overlay_diff(const char *upper, const char *lower, mj_diff_fn fn, void *ud, mj_error_t **err)
 {
+    return mj_overlay_diff_lowers(upper, &lower, 1, fn, ud, err);
+}
+
+int mj_overlay_diff_lowers(const char *upper, const char *const *lowers, size_t n, mj_diff_fn fn, void *ud,
+                           mj_error_t **err)
+{
     if (!fn)
         return mj_fail(err, mj_error_new(MJ_ERR_INVALID_CONFIG, EINVAL, "overlay diff: a callback is required"));
     public_diff_t p = {.fn = fn, .ud = ud};
-    return diff_run(upper, lower, public_diff_item, &p, err);
+    return diff_run_lowers(upper, lowers, n, public_diff_item, &p, err);
 }
 
 /* ------------------------------------------------------------------ overlay export */

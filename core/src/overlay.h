@@ -19,6 +19,11 @@ typedef int (*mj_diff_fn)(const char *path, mj_diff_kind_t kind, mode_t mode, vo
  * bits, symlink target or file bytes differ (copied up but unchanged is not reported).
  * Directories in both are walked, and reported MODIFIED only for changed permission bits. */
 int mj_overlay_diff(const char *upper, const char *lower, mj_diff_fn fn, void *ud, mj_error_t **err);
+/* The same against n lowers, topmost first, as overlayfs merges them (at most 64): an entry is the
+ * topmost lower's that has it; a whiteout or a non-directory hides it in the lowers below, and an
+ * opaque directory what is under it. */
+int mj_overlay_diff_lowers(const char *upper, const char *const *lowers, size_t n, mj_diff_fn fn, void *ud,
+                           mj_error_t **err);
 
 /* Writes that diff out.  dest ending in ".tar", ".tar.gz" or ".tgz": a new tar (pax, gzip for the
  * last two) of the added and modified files, directories and symlinks (owner 0:0, permission

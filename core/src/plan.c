@@ -12,6 +12,7 @@
 #include "caps.h"
 #include "config.h"
 #include "error.h"
+#include "layerplan.h"
 #include "landlock.h"
 #include "plan.h"
 #include "seccomp.h"
@@ -38,6 +39,7 @@ static const char *const stage_names[MJ_STAGE__COUNT] = {
     [MJ_STAGE_FORK] = "starting the command",
     [MJ_STAGE_LANDLOCK] = "building the Landlock ruleset",
     [MJ_STAGE_SECCOMP] = "loading the seccomp filter",
+    [MJ_STAGE_LAYER] = "building the root's layer",
 };
 
 const char *mj_stage_name(mj_stage_t stage)
@@ -91,7 +93,6 @@ void mj_plan_free(mj_plan_t *plan)
         free(plan->net_dir);
     }
     mj_strv_free(&plan->dns_search);
-    free(plan->resolv_conf);
     free(plan->uid_map);
     free(plan->gid_map);
     if (plan->id_slot_fd >= 0)
@@ -113,6 +114,23 @@ void mj_plan_free(mj_plan_t *plan)
     mj_strv_free(&plan->disk_paths);
     free(plan->lsm_attr_path);
     free(plan->lsm_attr_value);
+    for (size_t i = 0; i < plan->n_base; i++) {
+        free(plan->base[i].path);
+        free(plan->base[i].data);
+        if (plan->base[i].fd >= 0)
+            close(plan->base[i].fd);
+    }
+    free(plan->base);
+    for (size_t k = 0; plan->root_lower_fds && k < plan->root_lowers.n; k++)
+        if (plan->root_lower_fds[k] >= 0)
+            close(plan->root_lower_fds[k]);
+    free(plan->root_lower_fds);
+    mj_strv_free(&plan->root_lowers);
+    free(plan->layer_index);
+    if (plan->layer_fd >= 0)
+        close(plan->layer_fd);
+    if (plan->root_mnt_fd >= 0)
+        close(plan->root_mnt_fd);
     if (plan->landlock_fd >= 0)
         close(plan->landlock_fd);
     if (plan->landlock_ro_fd >= 0)
@@ -120,6 +138,7 @@ void mj_plan_free(mj_plan_t *plan)
     memset(plan, 0, sizeof(*plan));
     plan->id_slot_fd = -1;
     plan->landlock_fd = plan->landlock_ro_fd = -1;
+    plan->layer_fd = plan->root_mnt_fd = -1;
 }
 
 static int path_depth(const char *p)
@@ -140,6 +159,9 @@ static int cmp_mount_depth(const void *a, const void *b)
     return (*ma < *mb) ? -1 : (*ma > *mb);
 }
 
+/* The host paths of a "host" root: symlinks recreated, directories bound read-only (a read-only
+ * root) or made copy-on-write layers (a writable one), files of /etc copied into the generated
+ * /etc (those others may read: what the sandbox would see of them), other files bound read-only. */
 static int add_host_paths(const mj_config_t *cfg, mj_plan_t *plan, mj_error_t **err)
 {
     for (size_t i = 0; i < cfg->n_host_paths; i++) {
@@ -152,6 +174,11 @@ static int add_host_paths(const mj_config_t *cfg, mj_plan_t *plan, mj_error_t **
                                 hp->path);
             return -1;
         }
+        if (strpbrk(hp->path, "\t\n:,\\")) { /* the layer's index and overlayfs options hold them */
+            *err = mj_error_new(MJ_ERR_INVALID_CONFIG, EINVAL,
+                                "host_paths: '%s' holds a tab, newline, ':', ',' or '\\'", hp->path);
+            return -1;
+        }
         if (S_ISLNK(st.st_mode)) {
             char target[PATH_MAX];
             ssize_t n = readlink(hp->path, target, sizeof(target) - 1);
@@ -161,9 +188,21 @@ static int add_host_paths(const mj_config_t *cfg, mj_plan_t *plan, mj_error_t **
             }
             target[n] = '\0';
             push_op(plan, MJ_OP_SYMLINK, 0, target, hp->path);
+        } else if (S_ISDIR(st.st_mode)) {
+            if (plan->readonly_root)
+                push_op(plan, MJ_OP_BIND, MJ_OPF_RDONLY | MJ_OPF_DIR, hp->path, hp->path);
+            else
+                push_op(plan, MJ_OP_OVERLAY, MJ_OPF_LAYER | MJ_OPF_DIR, hp->path, hp->path);
+        } else if (strncmp(hp->path, "/etc/", 5) == 0 && S_ISREG(st.st_mode)) {
+            if (!(st.st_mode & S_IROTH)) {
+                mj_strv_push_owned(&plan->warnings,
+                                   mj_xasprintf("host_paths: %s is not readable by others on the host, so it is "
+                                                "left out of the sandbox's /etc", hp->path));
+                continue;
+            }
+            mj_base_push(plan, MJ_BASE_COPY, hp->path, hp->path, strlen(hp->path), st.st_mode & 07777);
         } else {
-            push_op(plan, MJ_OP_BIND, MJ_OPF_RDONLY | (S_ISDIR(st.st_mode) ? MJ_OPF_DIR : 0), hp->path,
-                    hp->path);
+            push_op(plan, MJ_OP_BIND, MJ_OPF_RDONLY, hp->path, hp->path);
         }
     }
     return 0;
@@ -174,6 +213,7 @@ static int add_dev(mj_plan_t *plan, mj_error_t **err)
     mj_op_t *op = push_op(plan, MJ_OP_TMPFS, MJ_OPF_DIR | MJ_OPF_NOEXEC, NULL, "/dev"); /* nodev: the nodes are binds */
     op->mode = 0755;
     op->size = 1 << 20;
+    op->inodes = mj_tmpfs_inodes(op->size);
     static const struct {
         const char *name;
         unsigned maj, min;
@@ -195,6 +235,7 @@ static int add_dev(mj_plan_t *plan, mj_error_t **err)
     op = push_op(plan, MJ_OP_TMPFS, MJ_OPF_DIR | MJ_OPF_NOEXEC, NULL, "/dev/shm");
     op->mode = 01777;
     op->size = 64 << 20;
+    op->inodes = mj_tmpfs_inodes(op->size);
     push_op(plan, MJ_OP_SYMLINK, 0, "/proc/self/fd", "/dev/fd");
     push_op(plan, MJ_OP_SYMLINK, 0, "/proc/self/fd/0", "/dev/stdin");
     push_op(plan, MJ_OP_SYMLINK, 0, "/proc/self/fd/1", "/dev/stdout");
@@ -215,7 +256,8 @@ static int add_user_mounts(const mj_config_t *cfg, mj_plan_t *plan, mj_error_t *
         const mj_mount_spec_t *m = sorted[i];
         if (m->kind == MJ_MOUNT_TMPFS) {
             mj_op_t *op = push_op(plan, MJ_OP_TMPFS, MJ_OPF_DIR, NULL, m->dst);
-            op->size = m->size ? m->size : (uint64_t)64 << 20;
+            op->size = m->size ? m->size : mj_disk_lowered(cfg, plan, cfg->disk_limit ? cfg->disk_limit : MJ_TMPFS_DEFAULT_SIZE);
+            op->inodes = mj_tmpfs_inodes(op->size);
             op->mode = m->mode ? m->mode : 01777;
             continue;
         }
@@ -367,6 +409,7 @@ int mj_plan_build(const mj_config_t *cfg, const mj_command_t *cmd, mj_plan_t *pl
     memset(plan, 0, sizeof(*plan));
     plan->id_slot_fd = -1;
     plan->landlock_fd = plan->landlock_ro_fd = -1;
+    plan->layer_fd = plan->root_mnt_fd = -1;
     if (build(cfg, cmd, plan, err) < 0) {
         mj_plan_free(plan);
         return -1;
@@ -402,6 +445,7 @@ static int build(const mj_config_t *cfg, const mj_command_t *cmd, mj_plan_t *pla
     }
     plan->limits = cfg->limits;
     plan->cleanup_delay = cfg->cleanup_delay;
+    plan->lifetime = cfg->lifetime;
 
     /* ----- ids */
     plan->host_uid = geteuid();
@@ -428,6 +472,9 @@ static int build(const mj_config_t *cfg, const mj_command_t *cmd, mj_plan_t *pla
     }
 
     /* ----- file system */
+    plan->layer = plan->host_root || !cfg->readonly_root;
+    if (mj_disk_check(cfg, err) < 0)
+        return -1;
     if (plan->host_root) {
         if (add_host_paths(cfg, plan, err) < 0)
             return -1;
@@ -438,8 +485,15 @@ static int build(const mj_config_t *cfg, const mj_command_t *cmd, mj_plan_t *pla
                                 "filesystem.root: '%s' is not a directory", cfg->root);
             return -1;
         }
-        /* The root bind itself is op 0 with an empty destination. */
-        push_op(plan, MJ_OP_BIND, MJ_OPF_DIR, cfg->root, "");
+        if (plan->layer && strpbrk(cfg->root, "\t\n:,\\")) {
+            *err = mj_error_new(MJ_ERR_INVALID_CONFIG, EINVAL,
+                                "filesystem.root: '%s' holds a tab, newline, ':', ',' or '\\'", cfg->root);
+            return -1;
+        }
+        if (plan->layer) /* a writable root: the directory becomes the lower of its layer */
+            mj_strv_push(&plan->root_lowers, cfg->root);
+        else /* the root bind itself is op 0 with an empty destination */
+            push_op(plan, MJ_OP_BIND, MJ_OPF_DIR, cfg->root, "");
     }
     mj_op_t *op = push_op(plan, MJ_OP_PROC, MJ_OPF_DIR, NULL, "/proc");
     (void)op;
@@ -447,16 +501,23 @@ static int build(const mj_config_t *cfg, const mj_command_t *cmd, mj_plan_t *pla
         return -1;
     if (add_user_mounts(cfg, plan, err) < 0)
         return -1;
-    if (plan->net_config && plan->net_mode != MJ_NET_NONE) {
+    /* The resolv.conf of moonjail-net (outbound, filtered), unless a C host set its own: a
+     * "host" root's generated /etc takes it (layerplan.c) but where a host path brings the host's
+     * on purpose; any other root gets it bound.  Its source is made by mj_netsetup_prepare. */
+    plan->resolv_op = plan->resolv_base = SIZE_MAX;
+    if (plan->net_config && plan->net_mode != MJ_NET_NONE && !(plan->host_root && cfg->resolv_conf)) {
         plan->net_resolv = true;
-        /* Its source, the sandbox's own resolv.conf, is made by mj_netsetup_prepare. */
-        plan->resolv_op = plan->n_ops;
-        push_op(plan, MJ_OP_BIND, MJ_OPF_RDONLY, NULL, "/etc/resolv.conf");
+        if (!plan->host_root || mj_base_has(plan, "etc/resolv.conf")) {
+            plan->resolv_op = plan->n_ops;
+            push_op(plan, MJ_OP_BIND, MJ_OPF_RDONLY, NULL, "/etc/resolv.conf");
+        }
     }
     for (size_t i = 0; i < cfg->masked.n; i++)
         push_op(plan, MJ_OP_MASK, 0, NULL, cfg->masked.v[i]);
     for (size_t i = 0; i < cfg->readonly.n; i++)
         push_op(plan, MJ_OP_READONLY, 0, NULL, cfg->readonly.v[i]);
+    if (plan->layer)
+        mj_layer_plan(cfg, plan);
 
     /* ----- limits */
     set_rlimit(plan, MJ_RLIMIT_CORE, 0);

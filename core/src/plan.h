@@ -36,6 +36,8 @@ typedef enum {
 #define MJ_OPF_NOEXEC 0x8u
 #define MJ_OPF_NODEV_KEEP 0x10u /* keep device access (our own /dev binds) */
 #define MJ_OPF_PREPARED 0x20u   /* OVERLAY: src_fd is the finished overlay, mounted by the host */
+#define MJ_OPF_LAYER 0x40u      /* OVERLAY: a copy-on-write layer of the container layer (layer.c): upper and
+                                 * work live in the layer's tmpfs, src is the lower (a host directory) */
 
 typedef struct {
     mj_op_kind_t kind;
@@ -43,6 +45,7 @@ typedef struct {
     char *src;      /* host path for BIND, link target for SYMLINK, fs options otherwise */
     char *dst;      /* path inside the new root, relative (no leading '/') */
     uint64_t size;  /* tmpfs size in bytes */
+    uint64_t inodes; /* tmpfs nr_inodes */
     unsigned mode;  /* tmpfs mode */
     int src_fd;     /* filled in the child: detached tree of src */
     char *upper, *work;  /* OVERLAY: host directories */
@@ -69,10 +72,32 @@ typedef enum {
     MJ_STAGE_FORK,
     MJ_STAGE_LANDLOCK,
     MJ_STAGE_SECCOMP,
+    MJ_STAGE_LAYER,
     MJ_STAGE__COUNT
 } mj_stage_t;
 
 const char *mj_stage_name(mj_stage_t stage);
+
+/* One entry of the container layer's base (the root's topmost lower, layer.c): what the plan
+ * puts there — mount points, the host root's symlinks, the generated /etc and its copies of host
+ * files. */
+typedef enum {
+    MJ_BASE_DIR = 1, /* a directory (mode) */
+    MJ_BASE_FILE,    /* an empty file: a mount point */
+    MJ_BASE_LINK,    /* a symlink to data */
+    MJ_BASE_DATA,    /* a file holding data (len bytes), mode */
+    MJ_BASE_COPY,    /* a copy of the host file data (a path), mode */
+} mj_base_kind_t;
+
+typedef struct {
+    mj_base_kind_t kind;
+    char *path; /* relative to the base, no leading '/' */
+    char *data;
+    size_t len;
+    unsigned mode;
+    int fd;     /* COPY: an open host file to copy instead of the path in data (-1: none); the
+                 * builder closes it */
+} mj_base_entry_t;
 
 /* Everything the later stages need, built before clone: nothing after mj_plan_build reads the
  * config.  The child only executes it (raw system calls on these fields). */
@@ -86,18 +111,19 @@ struct mj_plan {
     bool new_netns;
     mj_network_mode_t net_mode;
     /* OUTBOUND/FILTERED (netsetup.c): moonjail-net's configuration text, its audit log, the
-     * helper's path and the sandbox's network directory (filled by mj_netsetup_prepare), the
-     * search domains, and the resolv.conf the sandbox sees: ops[resolv_op] binds it read-only on
-     * /etc/resolv.conf.  resolv_conf is the text (written after the helper is ready, before the
-     * release); a generated /etc (etc.c, to come) takes it from this one field. */
+     * helper's path and the sandbox's network directory (filled by mj_netsetup_prepare), and the
+     * search domains.  The sandbox's resolv.conf is moonjail-net's (net_resolv): a file of the
+     * network directory, written once the helper is ready (before the release), that a "host"
+     * root's generated /etc copies (base[resolv_base], through its fd) and any other root gets
+     * bound read-only on /etc/resolv.conf (ops[resolv_op]).  SIZE_MAX: not that way. */
     char *net_config;
     char *net_audit_log;
     char *net_helper;
     char *net_dir;
     mj_strv_t dns_search;
-    char *resolv_conf;
-    bool net_resolv;    /* outbound/filtered: ops[resolv_op] is the resolv.conf bind */
+    bool net_resolv;
     size_t resolv_op;
+    size_t resolv_base;
     bool rootless;      /* started without CAP_SETUID over the host: single-id maps */
     uid_t host_uid, host_gid;   /* the caller's ids */
     uid_t inner_uid;    /* ids the command runs as inside */
@@ -148,6 +174,21 @@ struct mj_plan {
     size_t n_cg_sup_fds;
     mj_cgroup_limits_t limits; /* for the sandbox's cgroups (spawn.c) */
     double cleanup_delay;      /* persistent: how long the supervisor lingers after its owner closes it */
+    double lifetime;           /* persistent: seconds until the supervisor stops the sandbox, 0 = none */
+    /* The container layer (layer.c): a tmpfs of the sandbox's own holding the root's base and the
+     * upper of every copy-on-write layer; the root is an overlay of base (and root_lowers) with
+     * its upper there, or base itself, read-only.  Off for a read-only rootfs directory. */
+    bool layer;
+    uint64_t layer_size, layer_inodes; /* the cap on everything written into the root */
+    mj_base_entry_t *base;
+    size_t n_base;
+    mj_strv_t root_lowers;     /* host directories below base in the root, topmost first */
+    int *root_lower_fds;       /* one per root lower, -1: the builder's while it builds */
+    char *layer_index;         /* written to <layer>/index: what the host-side diff reads */
+    int layer_fd;              /* O_PATH of the layer tmpfs's root, once built; the supervisor keeps it */
+    int root_mnt_fd;           /* the finished root mount, once built */
+    bool layer_idmapped;       /* the lowers were opened by the host as idmapped trees (root) */
+    bool disk_lowered;         /* the disk cap was lowered to fit the memory limit (warned once) */
 };
 
 /* cmd may be NULL (a persistent sandbox).  On failure the plan is left freed (mj_plan_free may

@@ -19,6 +19,10 @@ enum {
                               * u1/u2 = utime/stime us, u3 = maxrss KiB */
     MJ_MSG_READY,            /* supervisor: set up and serving; t_ns = realtime */
     MJ_MSG_DENIED,           /* one-shot init: the filter refused a system call; a = nr, b = pid inside */
+    MJ_MSG_ACK,              /* spawner: a = the channel request (MJ_CHAN_*) it carried out, b = its arg */
+    MJ_MSG_PTY,              /* a command on a terminal: carries the pty's master (SCM_RIGHTS); sent
+                              * before STARTED, on a socket (the status channel of a one-shot run with
+                              * a tty is one too) */
 };
 
 typedef struct {
@@ -34,8 +38,11 @@ typedef struct {
 #define MJ_PROTO_MAX (256u * 1024u)
 #define MJ_PROTO_MAX_ARGS 4096u
 #define MJ_PROTO_MAX_ENV 4096u
+#define MJ_PROTO_MAX_PATHS 64u
 
-/* host -> supervisor (control connection); each gets one mj_rep_t back */
+/* host -> supervisor (control connection); each gets one mj_rep_t back.  An EXEC's reply says the
+ * supervisor handed it on; the spawner's verdict comes on the command's channel (STARTED, or
+ * EXEC_FAILED with stage MJ_EXEC_STAGE_REQUEST and the errno of a refused request). */
 enum {
     MJ_REQ_PING = 1,
     MJ_REQ_EXEC,        /* payload mj_exec_req_t + strings; fds: stdin, stdout, stderr, channel */
@@ -45,9 +52,12 @@ enum {
     MJ_REQ_STOP,        /* arg = grace in ms */
     MJ_REQ_SHUTDOWN,    /* arg = linger in ms */
     MJ_REQ_STATUS,      /* rep.value = MJ_SUP_* flags */
-    MJ_REQ_ROOT_FD,     /* reply carries an O_PATH fd of the sandbox's "/" (SCM_RIGHTS) */
+    MJ_REQ_ROOT_FD,     /* reply carries an O_PATH fd of the sandbox's "/" (SCM_RIGHTS); arg 1: of its
+                         * container layer (ENOENT when it has none) */
     MJ_REQ_DENIALS,     /* reply: mj_rep_t (value = n) + n mj_denial_rec_t, then forgotten */
     MJ_REQ_RULESET,     /* reply value 1 + the commands' Landlock ruleset fd (SCM_RIGHTS); value 0: none */
+    MJ_REQ_DETACH,      /* a named sandbox's creator published it: its going away no longer ends it */
+    MJ_REQ_START,       /* a stopped sandbox takes commands again */
 };
 
 /* host -> exec shim (per-command channel) */
@@ -58,12 +68,14 @@ enum {
 
 #define MJ_EXEC_DETACHED 0x1u
 #define MJ_EXEC_READ_ONLY 0x2u /* Landlock: no writes for this command */
-#define MJ_EXEC_TTY 0x4u       /* stdio is a pty slave: make it the controlling terminal */
+#define MJ_EXEC_TTY 0x4u       /* a pty of the sandbox's own (console.c) instead of the stdio fds */
 #define MJ_EXEC_NO_NETWORK 0x8u /* Landlock: no TCP bind/connect for this command */
 
 #define MJ_SUP_PAUSED 0x1
 #define MJ_SUP_STOPPED 0x2
 #define MJ_SUP_SHUTTING_DOWN 0x4
+#define MJ_SUP_STOPPING 0x8 /* a stop is under way (its grace period) */
+#define MJ_SUP_EXPIRED 0x10/* stopped by itself at the end of its lifetime */
 
 typedef struct {
     uint32_t magic;
@@ -76,8 +88,8 @@ typedef struct {
     uint32_t uid, gid;
     uint32_t flags;
     uint32_t argc, envc;
-    uint32_t reserved;
-    /* then: workdir\0 argv[0]\0 … argv[argc-1]\0 env[0]\0 … env[envc-1]\0 */
+    uint32_t npaths; /* restrict_paths, at most MJ_PROTO_MAX_PATHS */
+    /* then: workdir\0 argv[0]\0 … argv[argc-1]\0 env[0]\0 … env[envc-1]\0 path[0]\0 … */
 } mj_exec_req_t;
 
 enum { MJ_REP_OK = 1, MJ_REP_ERR };

@@ -2,13 +2,19 @@
 #ifndef MJ_PTY_H
 #define MJ_PTY_H
 
-#include <moonjail/moonjail.h>
 #include <stdbool.h>
+#include <sys/types.h>
 
 struct termios;
 
-/* A new pty pair, both ends O_CLOEXEC (the slave becomes the command's stdio). */
-int mj_pty_open(int *master, int *slave, mj_error_t **err);
+/* Inside a sandbox, after clone (raw system calls only): a new pty of the sandbox's own devpts
+ * (/dev/pts/ptmx), unlocked, its slave opened through the master (TIOCGPTPEER, so it is this
+ * master's slave whatever /dev/pts names) and handed to uid:gid (best effort).  Both O_CLOEXEC;
+ * -1 with errno. */
+int mj_pty_open_inside(uid_t uid, gid_t gid, int *master, int *slave);
+/* Host side: is fd a pty master (a ptmx clone that knows its pty number)?  What a sandbox hands
+ * over as its command's terminal must be one. */
+bool mj_pty_is_master(int fd);
 /* Copies the window size of terminal from to terminal to. */
 void mj_pty_copy_winsize(int from, int to);
 /* Puts a terminal fd in raw mode (false when fd is no terminal); restore with mj_tty_restore. */

@@ -17,9 +17,11 @@
 #include "config.h"
 #include "exec.h"
 #include "proto.h"
+#include "pty.h"
 #include "pump.h"
 #include "seccomp.h"
 #include "util.h"
+#include "wire.h"
 
 void mj_pump_init(mj_pump_t *p)
 {
@@ -33,14 +35,24 @@ void mj_pump_take_command(mj_pump_t *p, const mj_command_t *cmd, double released
     p->limit = cmd->output_limit;
     p->tee_out = cmd->tee_out;
     p->tee_err = cmd->tee_err;
+    p->no_capture = cmd->no_capture;
     p->forward_signals = cmd->forward_signals;
-    p->deadline = cmd->timeout > 0 ? released + cmd->timeout : 0;
+    p->timeout = cmd->timeout > 0 ? cmd->timeout : 0;
+    p->deadline = p->timeout > 0 ? released + p->timeout : 0;
     if (cmd->has_stdin) {
         p->stdin_data = cmd->stdin_data.data ? cmd->stdin_data.data : "";
         p->stdin_len = cmd->stdin_data.len;
     } else {
         p->relay_r = cmd->stdin_fd;
     }
+}
+
+/* With acks, every word to the sandbox side starts a clock: a stuck supervisor or spawner never
+ * keeps the host waiting for good. */
+static void expect_ack(mj_pump_t *p)
+{
+    if (p->acks && p->ack_due <= 0)
+        p->ack_due = mj_now_monotonic() + MJ_PUMP_ACK_GRACE;
 }
 
 static void do_kill(mj_pump_t *p)
@@ -50,6 +62,9 @@ static void do_kill(mj_pump_t *p)
     p->killed = true;
     if (p->kill)
         p->kill(p->ctx);
+    expect_ack(p);
+    if (p->acks)
+        p->exit_due = mj_now_monotonic() + MJ_PUMP_KILL_GRACE;
 }
 
 static void handle_msg(mj_pump_t *p, const mj_msg_t *m)
@@ -59,6 +74,18 @@ static void handle_msg(mj_pump_t *p, const mj_msg_t *m)
         p->started = *m;
         p->got_started = true;
         p->started_mono = mj_now_monotonic();
+        if (p->log_dir && !p->log && !p->log_errno) {
+            mj_error_t *e = NULL;
+            if (mj_log_open(p->log_dir, m->a, p->log_max, &p->log, &e) < 0) {
+                p->log_errno = mj_error_errno(e) ? mj_error_errno(e) : EIO;
+                mj_error_free(e);
+            }
+        }
+        /* The timeout is the command's wall-clock time, as its duration is: counted again from
+         * its start, so a slow sandbox set-up (a container layer under emulation) does not eat it.
+         * Until STARTED the deadline from the release bounds the set-up too. */
+        if (p->timeout > 0)
+            p->deadline = p->started_mono + p->timeout;
         break;
     case MJ_MSG_EXITED:
         p->exited = *m;
@@ -73,6 +100,9 @@ static void handle_msg(mj_pump_t *p, const mj_msg_t *m)
         p->failed = *m;
         p->got_setup_failed = true;
         break;
+    case MJ_MSG_ACK:
+        p->ack_due = 0;
+        break;
     case MJ_MSG_DENIED:
         p->denials_total++;
         if (p->n_denials < MJ_RESULT_DENIALS_MAX) {
@@ -85,6 +115,59 @@ static void handle_msg(mj_pump_t *p, const mj_msg_t *m)
     default:
         break; /* unknown: ignored, never trusted */
     }
+}
+
+int mj_pump_take_pty(mj_pump_t *p, double timeout, mj_error_t **err)
+{
+    double deadline = mj_now_monotonic() + timeout;
+    mj_msg_t m;
+    int fds[1] = {-1}, nfds = 0;
+    bool truncated = false;
+    ssize_t n;
+    for (;;) {
+        double left = deadline - mj_now_monotonic();
+        struct pollfd pfd = {.fd = p->status_fd, .events = POLLIN};
+        int r = left > 0 ? poll(&pfd, 1, (int)(left * 1000) + 1) : 0;
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            *err = mj_error_new(MJ_ERR_COMMAND_EXECUTION_FAILED, ETIMEDOUT,
+                                "the sandbox did not hand over the command's terminal within %g s", timeout);
+            return -1;
+        }
+        n = mj_wire_recv(p->status_fd, &m, sizeof(m), MSG_DONTWAIT, fds, 1, &nfds, &truncated);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+            continue;
+        break;
+    }
+    int master = nfds == 1 ? fds[0] : -1;
+    if (n != (ssize_t)sizeof(m) || truncated) {
+        mj_close_fd(&master);
+        if (n == 0) { /* gone before a word: the pump reports it from the EOF */
+            mj_close_fd(&p->status_fd);
+            return 0;
+        }
+        *err = mj_error_new(MJ_ERR_COMMAND_EXECUTION_FAILED, EPROTO, "a bad message from the sandbox");
+        return -1;
+    }
+    if (m.type != MJ_MSG_PTY) {
+        mj_close_fd(&master); /* only PTY carries an fd */
+        handle_msg(p, &m);
+        return 0;
+    }
+    if (master < 0 || !mj_pty_is_master(master)) {
+        mj_close_fd(&master);
+        *err = mj_error_new(MJ_ERR_COMMAND_EXECUTION_FAILED, EPROTO, "the sandbox handed over no terminal");
+        return -1;
+    }
+    p->stdin_w = fcntl(master, F_DUPFD_CLOEXEC, 3);
+    if (p->stdin_w < 0) {
+        mj_close_fd(&master);
+        *err = mj_error_sys(MJ_ERR_COMMAND_EXECUTION_FAILED, errno, "dup");
+        return -1;
+    }
+    p->out_r = master;
+    return 0;
 }
 
 static void read_status(mj_pump_t *p)
@@ -132,12 +215,21 @@ static void read_output(mj_pump_t *p, int *fd, mj_buf_t *own, int tee)
         }
         if (take == 0)
             continue; /* keep draining so writers do not block while they die */
-        mj_buf_append(own, buf, take);
-        mj_buf_append(&p->combined, buf, take);
+        if (!p->no_capture) {
+            mj_buf_append(own, buf, take);
+            mj_buf_append(&p->combined, buf, take);
+        }
+        if (p->log)
+            mj_log_write(p->log, own == &p->err ? MJ_LOG_STDERR : MJ_LOG_STDOUT, buf, take);
         p->total += take;
         if (tee >= 0)
             (void)mj_write_all(tee, buf, take);
     }
+}
+
+void mj_pump_take_output(mj_pump_t *p, int *fd, bool is_err)
+{
+    read_output(p, fd, is_err ? &p->err : &p->out, is_err ? p->tee_err : p->tee_out);
 }
 
 static void pump_stdin(mj_pump_t *p)
@@ -184,8 +276,11 @@ static void forward_signals(mj_pump_t *p)
 {
     struct signalfd_siginfo si;
     while (read(p->sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
-        if (p->signal)
+        if (p->signal) {
             p->signal(p->ctx, (int)si.ssi_signo);
+            if (si.ssi_signo != SIGWINCH) /* a window size goes to the pty, not the sandbox */
+                expect_ack(p);
+        }
 }
 
 static bool finished(const mj_pump_t *p)
@@ -228,9 +323,11 @@ int mj_pump_run(mj_pump_t *p, mj_error_t **err)
     while (!finished(p)) {
         struct pollfd pfd[6];
         int n = 0, i_out = -1, i_err = -1, i_st = -1, i_in = -1, i_relay = -1, i_sig = -1;
-        if (p->out_r >= 0)
+        /* Output to be logged waits for the log (STARTED names it), unless the status is over. */
+        bool hold = p->log_dir && !p->log && !p->log_errno && p->status_fd >= 0;
+        if (p->out_r >= 0 && !hold)
             pfd[i_out = n++] = (struct pollfd){.fd = p->out_r, .events = POLLIN};
-        if (p->err_r >= 0)
+        if (p->err_r >= 0 && !hold)
             pfd[i_err = n++] = (struct pollfd){.fd = p->err_r, .events = POLLIN};
         if (p->status_fd >= 0)
             pfd[i_st = n++] = (struct pollfd){.fd = p->status_fd, .events = POLLIN};
@@ -264,6 +361,22 @@ int mj_pump_run(mj_pump_t *p, mj_error_t **err)
             int left_ms = (int)(left * 1000) + 1;
             if (timeout_ms < 0 || left_ms < timeout_ms)
                 timeout_ms = left_ms;
+        }
+        if (p->acks) {
+            double now = mj_now_monotonic(), due = 0;
+            if (p->ack_due > 0)
+                due = p->ack_due;
+            if (p->exit_due > 0 && (due <= 0 || p->exit_due < due))
+                due = p->exit_due;
+            if (due > 0 && now >= due) {
+                p->unresponsive = true;
+                break;
+            }
+            if (due > 0) {
+                int due_ms = (int)((due - now) * 1000) + 1;
+                if (timeout_ms < 0 || due_ms < timeout_ms)
+                    timeout_ms = due_ms;
+            }
         }
         int r = poll(pfd, (nfds_t)n, timeout_ms);
         if (r < 0) {
@@ -323,4 +436,6 @@ void mj_pump_close(mj_pump_t *p)
     mj_buf_free(&p->out);
     mj_buf_free(&p->err);
     mj_buf_free(&p->combined);
+    mj_log_close(p->log);
+    p->log = NULL;
 }

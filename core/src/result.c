@@ -88,6 +88,8 @@ mj_error_t *mj_exec_error(const char *argv0, const char *workdir, const mj_msg_t
         return mj_error_sys(MJ_ERR_SANDBOX_INIT_FAILED, e, "applying Landlock");
     case MJ_EXEC_STAGE_SECCOMP:
         return mj_error_sys(MJ_ERR_SANDBOX_INIT_FAILED, e, "loading the seccomp filter");
+    case MJ_EXEC_STAGE_TTY:
+        return mj_error_sys(MJ_ERR_COMMAND_EXECUTION_FAILED, e, "opening a terminal in the sandbox (/dev/pts/ptmx)");
     default:
         if (e == ENOENT)
             return mj_error_new(MJ_ERR_COMMAND_EXECUTION_FAILED, e, "'%s': command not found", argv0);

@@ -1,6 +1,6 @@
 /* rootfs.c — assembles the sandbox's root file system in the cloned child and pivots into it.
- * Owns: the new root (a tmpfs or a bind of a rootfs dir), every mount the plan lists, masks,
- * read-only remounts, pivot_root.  Runs after clone: system calls on the prepared plan only —
+ * Owns: attaching the new root (the container layer's, layer.c, or a bind of a read-only rootfs
+ * dir), every mount the plan lists, masks, read-only remounts, pivot_root.  Runs after clone: system calls on the prepared plan only —
  * no allocation, no parsing.  Mount targets are resolved component by component under the new
  * root without following symlinks, and mounts are attached through fds (open_tree/fsmount +
  * move_mount), so nothing planted in a bound directory can redirect a mount. */
@@ -14,138 +14,15 @@
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 
+#include "layer.h"
+#include "mountapi.h"
 #include "plan.h"
 #include "rootfs.h"
 #include "util.h"
 
-#ifndef OPEN_TREE_CLONE
-#define OPEN_TREE_CLONE 1
-#endif
-#ifndef OPEN_TREE_CLOEXEC
-#define OPEN_TREE_CLOEXEC O_CLOEXEC
-#endif
-#ifndef MOVE_MOUNT_F_EMPTY_PATH
-#define MOVE_MOUNT_F_EMPTY_PATH 0x00000004
-#define MOVE_MOUNT_T_EMPTY_PATH 0x00000040
-#endif
-#ifndef FSMOUNT_CLOEXEC
-#define FSMOUNT_CLOEXEC 0x00000001
-#endif
-#ifndef MOUNT_ATTR_RDONLY
-#define MOUNT_ATTR_RDONLY 0x00000001
-#define MOUNT_ATTR_NOSUID 0x00000002
-#define MOUNT_ATTR_NODEV 0x00000004
-#define MOUNT_ATTR_NOEXEC 0x00000008
-#endif
-#ifndef AT_RECURSIVE
-#define AT_RECURSIVE 0x8000
-#endif
-
-/* Our own names so we never clash with whatever libc declares. */
-struct mj_mount_attr {
-    uint64_t attr_set;
-    uint64_t attr_clr;
-    uint64_t propagation;
-    uint64_t userns_fd;
-};
-
-enum { MJ_FSCONFIG_SET_FLAG = 0, MJ_FSCONFIG_SET_STRING = 1, MJ_FSCONFIG_CMD_CREATE = 6 };
-
-static int sys_open_tree(int dfd, const char *path, unsigned flags)
-{
-    return (int)syscall(SYS_open_tree, dfd, path, flags);
-}
-
-static int sys_move_mount(int from_dfd, const char *from, int to_dfd, const char *to, unsigned flags)
-{
-    return (int)syscall(SYS_move_mount, from_dfd, from, to_dfd, to, flags);
-}
-
-static int sys_mount_setattr(int dfd, const char *path, unsigned flags, uint64_t set, uint64_t clr)
-{
-    struct mj_mount_attr attr = {.attr_set = set, .attr_clr = clr};
-    return (int)syscall(SYS_mount_setattr, dfd, path, flags, &attr, sizeof(attr));
-}
-
-static int sys_fsopen(const char *fs, unsigned flags)
-{
-    return (int)syscall(SYS_fsopen, fs, flags);
-}
-
-static int sys_fsconfig(int fd, unsigned cmd, const char *key, const void *value, int aux)
-{
-    return (int)syscall(SYS_fsconfig, fd, cmd, key, value, aux);
-}
-
-static int sys_fsmount(int fd, unsigned flags, unsigned attrs)
-{
-    return (int)syscall(SYS_fsmount, fd, flags, attrs);
-}
-
 static int sys_pivot_root(const char *new_root, const char *put_old)
 {
     return (int)syscall(SYS_pivot_root, new_root, put_old);
-}
-
-/* Formats an unsigned number into buf without stdio (async-signal-safe). */
-static const char *fmt_u64(char *buf, size_t len, uint64_t v)
-{
-    char *p = buf + len - 1;
-    *p = '\0';
-    do {
-        *--p = (char)('0' + v % 10);
-        v /= 10;
-    } while (v && p > buf);
-    return p;
-}
-
-static const char *fmt_octal(char *buf, size_t len, unsigned v)
-{
-    char *p = buf + len - 1;
-    *p = '\0';
-    do {
-        *--p = (char)('0' + (v & 7));
-        v >>= 3;
-    } while (v && p > buf);
-    *--p = '0';
-    return p;
-}
-
-/* A fresh superblock of fstype, configured by the NULL-terminated key/value list, as a detached
- * mount fd. */
-int mj_make_fs(const char *fstype, const char *const *kv, unsigned attrs)
-{
-    int fs = sys_fsopen(fstype, 1 /* FSOPEN_CLOEXEC */);
-    if (fs < 0)
-        return -1;
-    for (size_t i = 0; kv && kv[i]; i += 2) {
-        int r = kv[i + 1] ? sys_fsconfig(fs, MJ_FSCONFIG_SET_STRING, kv[i], kv[i + 1], 0)
-                          : sys_fsconfig(fs, MJ_FSCONFIG_SET_FLAG, kv[i], NULL, 0);
-        if (r < 0) {
-            int e = errno;
-            close(fs);
-            errno = e;
-            return -1;
-        }
-    }
-    if (sys_fsconfig(fs, MJ_FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
-        int e = errno;
-        close(fs);
-        errno = e;
-        return -1;
-    }
-    int mnt = sys_fsmount(fs, FSMOUNT_CLOEXEC, attrs);
-    int e = errno;
-    close(fs);
-    errno = e;
-    return mnt;
-}
-
-static int make_tmpfs(uint64_t size, unsigned mode, unsigned attrs)
-{
-    char sbuf[32], mbuf[16];
-    const char *kv[] = {"size", fmt_u64(sbuf, sizeof(sbuf), size), "mode", fmt_octal(mbuf, sizeof(mbuf), mode), NULL};
-    return mj_make_fs("tmpfs", kv, attrs);
 }
 
 /* Opens (creating when missing) the path rel under root_fd, one component at a time, refusing
@@ -226,7 +103,7 @@ static int open_target(int root_fd, const char *rel, bool dir, bool create)
 
 static int attach(int mnt_fd, int target_fd)
 {
-    return sys_move_mount(mnt_fd, "", target_fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
+    return mj_attach(mnt_fd, target_fd);
 }
 
 static int do_symlink(int root_fd, const mj_op_t *op)
@@ -270,7 +147,7 @@ static int do_mask(int root_fd, const mj_op_t *op, int devnull_fd)
         return errno == ENOENT ? 0 : -1; /* nothing to hide */
     cleanup_close int mnt = -1;
     if (is_dir) {
-        mnt = make_tmpfs(4096, 0555, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+        mnt = mj_make_tmpfs(4096, 2, 0555, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
     } else {
         /* Mask with our own /dev/null, verified through the fd (CVE-2025-31133). */
         struct stat st;
@@ -278,9 +155,9 @@ static int do_mask(int root_fd, const mj_op_t *op, int devnull_fd)
             errno = ENODEV;
             return -1;
         }
-        mnt = sys_open_tree(devnull_fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+        mnt = mj_open_tree(devnull_fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
         if (mnt >= 0 &&
-            sys_mount_setattr(mnt, "", AT_EMPTY_PATH, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, 0) < 0)
+            mj_mount_setattr(mnt, "", AT_EMPTY_PATH, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, 0, -1) < 0)
             return -1;
     }
     return mnt < 0 ? -1 : attach(mnt, target); /* mnt, then target, closed on the way out (errno kept) */
@@ -293,9 +170,9 @@ static int do_readonly(int root_fd, const mj_op_t *op)
         target = open_target(root_fd, op->dst, false, false);
     if (target < 0)
         return errno == ENOENT ? 0 : -1;
-    cleanup_close int mnt = sys_open_tree(target, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH);
-    if (mnt < 0 || sys_mount_setattr(mnt, "", AT_EMPTY_PATH | AT_RECURSIVE,
-                                     MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, 0) != 0)
+    cleanup_close int mnt = mj_open_tree(target, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH);
+    if (mnt < 0 || mj_mount_setattr(mnt, "", AT_EMPTY_PATH | AT_RECURSIVE,
+                                     MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, 0, -1) != 0)
         return -1;
     return attach(mnt, target);
 }
@@ -310,15 +187,17 @@ static int do_mount_op(int root_fd, mj_op_t *op, int *devnull_fd)
         if (op->src_fd < 0)
             return 0; /* optional and missing */
         mnt = mj_steal_fd(&op->src_fd);
-        if (sys_mount_setattr(mnt, "", AT_EMPTY_PATH | AT_RECURSIVE,
-                              base | ((op->flags & MJ_OPF_RDONLY) ? MOUNT_ATTR_RDONLY : 0), 0) < 0)
+        if (mj_mount_setattr(mnt, "", AT_EMPTY_PATH | AT_RECURSIVE,
+                              base | ((op->flags & MJ_OPF_RDONLY) ? MOUNT_ATTR_RDONLY : 0), 0, -1) < 0)
             return -1;
         break;
     case MJ_OP_TMPFS:
-        mnt = make_tmpfs(op->size, op->mode, base);
+        mnt = mj_make_tmpfs(op->size, op->inodes, op->mode, base);
         break;
     case MJ_OP_PROC: {
-        mnt = mj_make_fs("proc", NULL, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+        /* A persistent sandbox's /proc comes made, by its workload namespace's init (reaper.c). */
+        mnt = op->src_fd >= 0 ? mj_steal_fd(&op->src_fd)
+                              : mj_make_fs("proc", NULL, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
         break;
     }
     case MJ_OP_DEVPTS: {
@@ -329,7 +208,7 @@ static int do_mount_op(int root_fd, mj_op_t *op, int *devnull_fd)
     case MJ_OP_OVERLAY: {
         if (op->flags & MJ_OPF_PREPARED) { /* mounted by moonjail as root (idmap.c) */
             mnt = mj_steal_fd(&op->src_fd);
-            if (sys_mount_setattr(mnt, "", AT_EMPTY_PATH, base, 0) < 0)
+            if (mj_mount_setattr(mnt, "", AT_EMPTY_PATH, base, 0, -1) < 0)
                 return -1;
             break;
         }
@@ -376,11 +255,12 @@ int mj_rootfs_setup(mj_plan_t *plan, mj_stage_t *stage, int *op_index)
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
         return -1;
 
-    /* Take detached copies of every source while the host tree is still in view. */
+    /* Take detached copies of every source while the host tree is still in view (the layers of
+     * the container layer are opened by the layer's builder). */
     *stage = MJ_STAGE_OPEN_SOURCE;
     for (size_t i = 0; i < plan->n_ops; i++) {
         mj_op_t *op = &plan->ops[i];
-        if (op->kind == MJ_OP_OVERLAY && !(op->flags & MJ_OPF_PREPARED)) {
+        if (op->kind == MJ_OP_OVERLAY && !(op->flags & (MJ_OPF_PREPARED | MJ_OPF_LAYER))) {
             *op_index = (int)i;
             op->src_fd = open(op->src, O_PATH | O_DIRECTORY | O_CLOEXEC);
             op->upper_fd = open(op->upper, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -392,27 +272,32 @@ int mj_rootfs_setup(mj_plan_t *plan, mj_stage_t *stage, int *op_index)
         if (op->kind != MJ_OP_BIND || op->src_fd >= 0) /* idmapped trees and overlays come prepared */
             continue;
         *op_index = (int)i;
-        op->src_fd = sys_open_tree(AT_FDCWD, op->src, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+        op->src_fd = mj_open_tree(AT_FDCWD, op->src, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
         if (op->src_fd < 0 && !(errno == ENOENT && (op->flags & MJ_OPF_OPTIONAL)))
             return -1;
     }
     *op_index = -1;
 
-    /* The new root: a tmpfs for "host" roots, the rootfs directory's tree otherwise. */
-    *stage = MJ_STAGE_ROOT_TMPFS;
+    /* The new root: the container layer's (layer.c), or the tree of a read-only rootfs directory. */
     size_t first = 0;
     int root_mnt;
-    if (plan->host_root) {
-        root_mnt = make_tmpfs(1 << 20, 0755, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+    if (plan->layer) {
+        *stage = MJ_STAGE_LAYER;
+        if (mj_layer_build(plan, op_index) < 0)
+            return -1;
+        *op_index = -1;
+        root_mnt = mj_steal_fd(&plan->root_mnt_fd);
     } else {
+        *stage = MJ_STAGE_ROOT_TMPFS;
         root_mnt = mj_steal_fd(&plan->ops[0].src_fd);
-        if (root_mnt >= 0 && sys_mount_setattr(root_mnt, "", AT_EMPTY_PATH | AT_RECURSIVE,
-                                               MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, 0) < 0) {
+        if (root_mnt >= 0 && mj_mount_setattr(root_mnt, "", AT_EMPTY_PATH | AT_RECURSIVE,
+                                               MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, 0, -1) < 0) {
             close(root_mnt);
             root_mnt = -1;
         }
         first = 1;
     }
+    *stage = MJ_STAGE_ROOT_TMPFS;
     if (root_mnt < 0)
         return -1;
     int staging = open(plan->staging, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -446,7 +331,7 @@ int mj_rootfs_setup(mj_plan_t *plan, mj_stage_t *stage, int *op_index)
     if (plan->readonly_root) {
         *stage = MJ_STAGE_READONLY_ROOT;
         /* Only the root mount itself; rw mounts below it stay rw. */
-        if (sys_mount_setattr(root_fd, "", AT_EMPTY_PATH, MOUNT_ATTR_RDONLY, 0) < 0) {
+        if (mj_mount_setattr(root_fd, "", AT_EMPTY_PATH, MOUNT_ATTR_RDONLY, 0, -1) < 0) {
             close(root_fd);
             return -1;
         }

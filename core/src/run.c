@@ -1,11 +1,13 @@
 /* run.c — one-shot runs: the plan, the spawn stage (spawn.c: clone, maps, cgroups, release; the
  * sandbox's init is init.c), then the pump (pump.c) carries the command's stdio and status until
- * the whole tree is gone, and what init reported becomes an mj_result_t.  Never: reads the config
- * after the plan, or does anything inside the sandbox. */
+ * the whole tree is gone, and what init reported becomes an mj_result_t.  A command with a terminal
+ * gets one of the sandbox's own: init hands its master over the status channel (then a socket).
+ * Never: reads the config after the plan, or does anything inside the sandbox. */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -19,6 +21,7 @@
 #include "pump.h"
 #include "result.h"
 #include "spawn.h"
+#include "state.h"
 #include "util.h"
 
 /* The sandbox of one run, as the pump's callbacks see it. */
@@ -26,13 +29,12 @@ typedef struct {
     pid_t pid;
     int pidfd;
     mj_cgroup_t *cg;
-    int pty_master; /* -1 without a terminal */
+    int pty_master; /* the terminal's master (borrowed from the pump), -1 without one */
     int tty_in;
 } oneshot_child_t;
 
 static void oneshot_release(oneshot_child_t *c)
 {
-    mj_close_fd(&c->pty_master);
     if (c->cg)
         mj_cgroup_destroy(c->cg);
     c->cg = NULL;
@@ -71,12 +73,25 @@ static void signal_init(void *ctx, int sig)
         kill(c->pid, sig);
 }
 
+/* The claim on a new sandbox's id (state.c): held until its init is in its cgroups. */
+typedef struct {
+    const char *id;
+    int fd;
+} id_claim_t;
+
+static void release_claim(id_claim_t *c)
+{
+    mj_state_release_id(c->id, c->fd);
+    c->fd = -1;
+}
+
 static int run_plan(mj_plan_t *plan, const mj_command_t *cmd, mj_result_t **out, mj_error_t **err)
 {
     __attribute__((cleanup(oneshot_release))) oneshot_child_t child = {
         .pid = -1, .pidfd = -1, .pty_master = -1, .tty_in = cmd->stdin_fd};
     char cgid[33];
     mj_random_id(cgid);
+    __attribute__((cleanup(release_claim))) id_claim_t claim = {.id = cgid, .fd = mj_state_claim_id(cgid)};
     /* A CPU-time limit wants a group too (CPU accounting for the whole tree). */
     if (mj_spawn_prepare(plan, cgid, plan->cpu_time_limit > 0, &child.cg, err) < 0)
         return -1;
@@ -87,23 +102,20 @@ static int run_plan(mj_plan_t *plan, const mj_command_t *cmd, mj_result_t **out,
     cleanup_pipe int p_out[2] = {-1, -1};
     cleanup_pipe int p_err[2] = {-1, -1};
     cleanup_pipe int p_status[2] = {-1, -1};
+    /* With a terminal, the status channel is a socket: the terminal's master comes over it. */
     if (pipe2(p_in, O_CLOEXEC) < 0 || pipe2(p_out, O_CLOEXEC) < 0 || pipe2(p_err, O_CLOEXEC) < 0 ||
-        pipe2(p_status, O_CLOEXEC) < 0) {
+        (cmd->tty ? socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, p_status) : pipe2(p_status, O_CLOEXEC)) < 0) {
         *err = mj_error_sys(MJ_ERR_SANDBOX_INIT_FAILED, errno, "pipe");
         return -1;
     }
-    cleanup_close int pty_slave = -1;
-    if (cmd->tty && mj_pty_open(&child.pty_master, &pty_slave, err) < 0)
-        return -1;
     mj_spawn_fds_t fds = {
         .status_w = p_status[1], .stdin_r = p_in[0], .stdout_w = p_out[1], .stderr_w = p_err[1],
         .listen_fd = -1, .lock_fd = -1, .host_ends = {p_status[0], p_in[1], p_out[0], p_err[0]},
     };
-    if (pty_slave >= 0) /* a terminal of its own: stdin, stdout and stderr */
-        fds.stdin_r = fds.stdout_w = fds.stderr_w = pty_slave;
     mj_spawned_t spawned;
     if (mj_spawn(plan, child.cg, &fds, &spawned, err) < 0)
         return -1;
+    release_claim(&claim);
     child.pid = spawned.pid;
     child.pidfd = spawned.pidfd;
     mj_close_fd(&p_status[1]);
@@ -116,12 +128,19 @@ static int run_plan(mj_plan_t *plan, const mj_command_t *cmd, mj_result_t **out,
     struct termios saved_tio;
     bool raw = false;
     pump.status_fd = mj_steal_fd(&p_status[0]);
-    if (child.pty_master >= 0) {
-        mj_close_fd(&pty_slave);
-        pump.out_r = fcntl(child.pty_master, F_DUPFD_CLOEXEC, 3);
-        pump.stdin_w = fcntl(child.pty_master, F_DUPFD_CLOEXEC, 3);
-        raw = mj_tty_raw(cmd->stdin_fd, &saved_tio);
-        mj_pty_copy_winsize(cmd->stdin_fd, child.pty_master);
+    if (cmd->tty) {
+        /* The command's terminal is the sandbox's own: its init hands the master over first. */
+        if (mj_pump_take_pty(&pump, 30, err) < 0) {
+            kill_init(&child);
+            while (waitpid(child.pid, NULL, 0) < 0 && errno == EINTR)
+                ;
+            return -1;
+        }
+        child.pty_master = pump.out_r;
+        if (child.pty_master >= 0) {
+            raw = mj_tty_raw(cmd->stdin_fd, &saved_tio);
+            mj_pty_copy_winsize(cmd->stdin_fd, child.pty_master);
+        }
     } else {
         pump.out_r = mj_steal_fd(&p_out[0]);
         pump.err_r = mj_steal_fd(&p_err[0]);
@@ -141,6 +160,20 @@ static int run_plan(mj_plan_t *plan, const mj_command_t *cmd, mj_result_t **out,
     mj_netsetup_stop(&spawned.net, 2); /* it follows the sandbox's init by itself: reaped here */
     if (*err)
         return -1;
+    /* Init died without reporting the command's end: the OOM killer takes it last, when what
+     * fills the memory is not a process's to free (tmpfs pages).  The kernel's counter says so:
+     * the command ended by the OOM killer, not a sandbox that failed to start. */
+    bool init_oom = false;
+    if (!pump.got_exited && !pump.got_exec_failed && !pump.got_setup_failed && !pump.timed_out &&
+        !pump.over_limit && child.cg) {
+        mj_cgroup_stats_t st;
+        if (mj_cgroup_stats(child.cg, &st) == 0 && st.oom_kills > 0) {
+            pump.exited = (mj_msg_t){.type = MJ_MSG_EXITED, .a = SIGKILL, .t_ns = mj_realtime_ns()};
+            pump.got_exited = true;
+            pump.exited_mono = mj_now_monotonic();
+            init_oom = true;
+        }
+    }
     if (pump.got_setup_failed) {
         *err = mj_spawn_setup_error(plan, &pump.failed);
         return -1;
@@ -149,6 +182,9 @@ static int run_plan(mj_plan_t *plan, const mj_command_t *cmd, mj_result_t **out,
     if (mj_result_from_pump(&pump, plan->argv.v[0], plan->workdir, spawned.released, &res, err) < 0)
         return -1;
     mj_strv_copy(&res->warnings, &plan->warnings);
+    if (init_oom)
+        mj_strv_push(&res->warnings, "the OOM killer ended the sandbox's init too: what filled the memory limit "
+                                     "was not a process's to free (a tmpfs, or the root's layer)");
     if (child.cg) {
         mj_cgroup_stats_t st;
         if (mj_cgroup_stats(child.cg, &st) == 0) {

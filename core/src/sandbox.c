@@ -13,6 +13,7 @@
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #include "cgroup.h"
 #include "client.h"
@@ -23,6 +24,7 @@
 #include "plan.h"
 #include "proc.h"
 #include "proto.h"
+#include "prune.h"
 #include "seccomp.h"
 #include "spawn.h"
 #include "state.h"
@@ -62,7 +64,7 @@ static void sandbox_free_fields(mj_sandbox_t *sb)
 static mj_sandbox_t *sandbox_alloc(void)
 {
     mj_sandbox_t *sb = mj_xcalloc(1, sizeof(*sb));
-    sb->ctl = sb->pidfd = sb->root_fd = -1;
+    sb->ctl = sb->pidfd = sb->root_fd = sb->claim_fd = -1;
     sb->net = (mj_netsetup_t)MJ_NETSETUP_INIT;
     sb->status = MJ_STATUS_CREATING;
     return sb;
@@ -83,7 +85,13 @@ int mj_sandbox_denials(mj_sandbox_t *sb, mj_denial_t **out, size_t *count, uint6
         mj_denial_rec_t rec[MJ_DENIALS_MAX];
     } buf;
     ssize_t n;
-    int r = mj_client_recv(sb, 10000, &buf, sizeof(buf), NULL, &n);
+    int r = mj_client_recv(sb, (int)(MJ_CLIENT_QUICK * 1000), &buf, sizeof(buf), NULL, &n);
+    if (r == 0) {
+        mj_close_fd(&sb->ctl); /* a late reply would answer the next request */
+        sb->unresponsive = true;
+        *err = mj_error_new(MJ_ERR_TIMEOUT, ETIMEDOUT, "sandbox %s is not responding", mj_client_name(sb));
+        return -1;
+    }
     if (n < (ssize_t)sizeof(mj_rep_t) || buf.rep.magic != MJ_PROTO_MAGIC || buf.rep.type != MJ_REP_OK ||
         buf.rep.value < 0 || buf.rep.value > MJ_DENIALS_MAX ||
         (size_t)n != sizeof(mj_rep_t) + (size_t)buf.rep.value * sizeof(mj_denial_rec_t)) {
@@ -147,8 +155,35 @@ static void discard_new(mj_sandbox_t **sbp)
         mj_cgroup_destroy(sb->cg);
         sb->cg = NULL;
     }
+    mj_state_release_id(sb->id, sb->claim_fd);
     sandbox_free_fields(sb);
     free(sb);
+}
+
+/* Gives the new sandbox in sb->dir (.new-<id>) its name, taking the name over from a dead
+ * sandbox (its state and cgroups removed first); INVALID_STATE when a live one holds it. */
+static int publish(mj_sandbox_t *sb, mj_error_t **err)
+{
+    for (int attempt = 0; attempt < 2; attempt++) {
+        char *named = mj_state_publish(sb->dir, sb->name);
+        if (named) {
+            free(sb->dir);
+            sb->dir = named;
+            return 0;
+        }
+        if (errno != EEXIST && errno != ENOTEMPTY)
+            break;
+        mj_error_t *ignored = NULL;
+        cleanup_free char *base = mj_state_sandboxes_dir(false, &ignored);
+        mj_error_free(ignored);
+        cleanup_free char *holder = mj_xasprintf("%s/%s", base ? base : ".", sb->name);
+        if (mj_prune_state_dir(holder, false, NULL) < 0) {
+            *err = mj_error_new(MJ_ERR_INVALID_STATE, EEXIST, "a sandbox named '%s' already exists", sb->name);
+            return -1;
+        }
+    }
+    *err = mj_error_sys(MJ_ERR_FILE_OPERATION_FAILED, errno, "naming sandbox %s", sb->name);
+    return -1;
 }
 
 int mj_sandbox_create(const mj_config_t *cfg, const char *name, mj_sandbox_t **out, mj_error_t **errp)
@@ -186,9 +221,12 @@ int mj_sandbox_create(const mj_config_t *cfg, const char *name, mj_sandbox_t **o
 
     cleanup_close int lock_fd = -1;
     cleanup_close int listen_fd = -1;
+    /* Until its supervisor is in its cgroups, the id is claimed: prune leaves them alone. */
+    sb->claim_fd = mj_state_claim_id(sb->id);
     if (name) {
+        /* Made under a hidden name, named once up: a crash leaves no half-made sandbox listed. */
         sb->name = mj_xstrdup(name);
-        sb->dir = mj_state_create(name, err);
+        sb->dir = mj_state_create(name, sb->id, err);
         if (!sb->dir || mj_state_claim(sb->dir, &lock_fd, &listen_fd, err) < 0)
             return -1;
     }
@@ -213,6 +251,7 @@ int mj_sandbox_create(const mj_config_t *cfg, const char *name, mj_sandbox_t **o
     sb->pidfd = spawned.pidfd;
     sb->net = spawned.net; /* its helper's status pipe is not read: "stats" comes from the control socket */
     mj_close_fd(&sb->net.status_r);
+    mj_state_release_id(sb->id, mj_steal_fd(&sb->claim_fd));
     mj_close_fd(&ctl[1]);
     sb->ctl = mj_steal_fd(&ctl[0]);
     if (wait_ready(sb, &plan, err) < 0)
@@ -222,8 +261,15 @@ int mj_sandbox_create(const mj_config_t *cfg, const char *name, mj_sandbox_t **o
     mj_error_t *ignored = NULL;
     if (mj_client_root_fd(sb, &ignored) < 0) /* cached now: later it works while paused too */
         mj_error_free(ignored);
-    if (name && (mj_state_save(sb, err) < 0 || mj_state_save_defaults(sb, err) < 0))
+    if (name && (mj_state_save(sb, err) < 0 || mj_state_save_defaults(sb, err) < 0 || publish(sb, err) < 0))
         return -1;
+    if (name) {
+        /* Published: from now on the sandbox outlives this process (until now, our going away
+         * ended it: a creator killed halfway leaves no orphaned supervisor). */
+        mj_rep_t rep;
+        if (mj_client_request(sb, MJ_REQ_DETACH, 0, NULL, 0, NULL, 0, MJ_CLIENT_QUICK, &rep, err) < 0)
+            return -1;
+    }
     *out = steal_pointer(&sb);
     return 0;
 }
@@ -233,6 +279,24 @@ static void free_handle(mj_sandbox_t **sbp)
     if (*sbp) {
         sandbox_free_fields(*sbp);
         free(*sbp);
+    }
+}
+
+/* Connects the non-blocking sock to sa, retrying while the supervisor's backlog is full, for up
+ * to MJ_CLIENT_QUICK seconds: 1 connected, 0 still full at the deadline, -1 refused (nobody
+ * listens). */
+static int connect_by(int sock, const struct sockaddr_un *sa)
+{
+    double deadline = mj_now_monotonic() + MJ_CLIENT_QUICK;
+    for (;;) {
+        if (connect(sock, (const struct sockaddr *)sa, sizeof(*sa)) == 0)
+            return 1;
+        if (errno != EAGAIN && errno != EINTR)
+            return -1;
+        if (mj_now_monotonic() >= deadline)
+            return 0;
+        struct timespec ts = {0, 10 * 1000000};
+        nanosleep(&ts, NULL);
     }
 }
 
@@ -270,23 +334,33 @@ int mj_sandbox_open(const char *name, mj_sandbox_t **out, mj_error_t **errp)
             *out = steal_pointer(&sb);
             return 0;
         }
-        mj_netsetup_stop(&sb->net, 1);
-        mj_state_remove(sb->dir);
+        /* its delayed shutdown is over; its network helper is ended there too (prune.c) */
+        (void)mj_prune_state_dir(sb->dir, false, NULL);
         *err = mj_error_new(MJ_ERR_SANDBOX_NOT_FOUND, ENOENT, "%s", name);
         return -1;
     }
     cleanup_close int dir_fd = open(sb->dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     struct sockaddr_un sa;
-    sb->ctl = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-    int connected = sb->ctl >= 0 && mj_state_sock_address(sb->dir, dir_fd, &sa) == 0 &&
-                    connect(sb->ctl, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+    sb->ctl = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    int connected = sb->ctl >= 0 && mj_state_sock_address(sb->dir, dir_fd, &sa) == 0 ? connect_by(sb->ctl, &sa) : -1;
     mj_close_fd(&dir_fd);
-    if (!connected) {
+    if (connected == 0 && sb->ctl >= 0) {
+        /* Not responding: alive by its lock, but its queue stayed full. */
+        mj_close_fd(&sb->ctl);
+        sb->unresponsive = true;
+        sb->status = MJ_STATUS_RUNNING;
+        *out = steal_pointer(&sb);
+        return 0;
+    }
+    if (connected < 0) {
         mj_close_fd(&sb->ctl);
         sb->status = MJ_STATUS_FAILED;
         *out = steal_pointer(&sb);
         return 0;
     }
+    int fl = fcntl(sb->ctl, F_GETFL);
+    if (fl >= 0)
+        (void)fcntl(sb->ctl, F_SETFL, fl & ~O_NONBLOCK);
     /* The peer must be the supervisor the state names (same pid, same start time). */
     struct ucred cred;
     socklen_t clen = sizeof(cred);
@@ -332,14 +406,14 @@ int mj_sandbox_signal(mj_sandbox_t *sb, int sig, mj_error_t **err)
         *err = mj_error_new(MJ_ERR_INVALID_CONFIG, EINVAL, "signal: %d is not a signal", sig);
         return -1;
     }
-    return simple_request(sb, MJ_REQ_SIGNAL_ALL, sig, 10, "signal", err);
+    return simple_request(sb, MJ_REQ_SIGNAL_ALL, sig, MJ_CLIENT_QUICK, "signal", err);
 }
 
 int mj_sandbox_pause(mj_sandbox_t *sb, mj_error_t **err)
 {
     mj_cgroup_t *cg = mj_client_cgroup(sb);
     if (!cg || !mj_cgroup_can_freeze(cg))
-        return simple_request(sb, MJ_REQ_PAUSE, 0, 10, "pause", err); /* SIGSTOP fallback */
+        return simple_request(sb, MJ_REQ_PAUSE, 0, MJ_CLIENT_QUICK, "pause", err); /* SIGSTOP fallback */
     if (mj_client_check_usable(sb, "pause", err) < 0)
         return -1;
     if (mj_cgroup_frozen(cg) == 1 || mj_sandbox_status(sb) == MJ_STATUS_PAUSED) {
@@ -361,7 +435,7 @@ int mj_sandbox_resume(mj_sandbox_t *sb, mj_error_t **err)
 {
     mj_cgroup_t *cg = mj_client_cgroup(sb);
     if (!cg || !mj_cgroup_can_freeze(cg))
-        return simple_request(sb, MJ_REQ_RESUME, 0, 10, "resume", err);
+        return simple_request(sb, MJ_REQ_RESUME, 0, MJ_CLIENT_QUICK, "resume", err);
     if (mj_client_check_usable(sb, "resume", err) < 0)
         return -1;
     if (mj_cgroup_frozen(cg) != 1) {
@@ -389,10 +463,37 @@ int mj_sandbox_stop(mj_sandbox_t *sb, double grace, mj_error_t **err)
     return simple_request(sb, MJ_REQ_STOP, (int32_t)(grace * 1000), grace + 15, "stop", err);
 }
 
+int mj_sandbox_start(mj_sandbox_t *sb, mj_error_t **err)
+{
+    if (mj_client_check_usable(sb, "start", err) < 0)
+        return -1;
+    mj_rep_t rep;
+    if (mj_client_request(sb, MJ_REQ_START, 0, NULL, 0, NULL, 0, 10, &rep, err) < 0)
+        return -1;
+    if (rep.type != MJ_REP_OK) {
+        *err = rep.err == EALREADY ? mj_error_new(MJ_ERR_INVALID_STATE, EALREADY, "cannot start: sandbox %s is not "
+                                                  "stopped", sb->name ? sb->name : sb->id)
+               : rep.err == ECHILD ? mj_error_new(MJ_ERR_INVALID_STATE, ECHILD, "cannot start: sandbox %s can start "
+                                                  "no commands any more (remove it)", sb->name ? sb->name : sb->id)
+                                   : mj_client_state_error(sb, rep.err, "start");
+        return -1;
+    }
+    (void)mj_sandbox_status(sb);
+    return 0;
+}
+
 int mj_sandbox_destroy(mj_sandbox_t *sb, mj_error_t **err)
 {
     if (sb->status == MJ_STATUS_DESTROYED)
         return 0;
+    if (sb->dir && sb->cleanup_delay <= 0) {
+        /* Unlisted first: a removal cut short is finished by prune, never half-listed. */
+        char *moved = mj_state_unpublish(sb->dir, sb->id);
+        if (moved) {
+            free(sb->dir);
+            sb->dir = moved;
+        }
+    }
     mj_cgroup_t *cg = mj_client_cgroup(sb);
     if (cg && mj_cgroup_can_freeze(cg) && mj_cgroup_frozen(cg) == 1) {
         mj_error_t *ignored = NULL;
@@ -403,7 +504,7 @@ int mj_sandbox_destroy(mj_sandbox_t *sb, mj_error_t **err)
         mj_rep_t rep;
         mj_error_t *ignored = NULL;
         int32_t linger = (int32_t)(sb->cleanup_delay * 1000);
-        if (mj_client_request(sb, MJ_REQ_SHUTDOWN, linger, NULL, 0, NULL, 0, 15, &rep, &ignored) < 0)
+        if (mj_client_request(sb, MJ_REQ_SHUTDOWN, linger, NULL, 0, NULL, 0, MJ_CLIENT_QUICK, &rep, &ignored) < 0)
             mj_error_free(ignored);
     }
     mj_close_fd(&sb->ctl);
@@ -555,6 +656,8 @@ int mj_sandbox_info(mj_sandbox_t *sb, mj_sandbox_info_t *out, mj_error_t **err)
                                         [MJ_NET_OUTBOUND] = "outbound", [MJ_NET_FILTERED] = "filtered"};
     out->network = (unsigned)sb->net_mode < MJ_ARRAY_LEN(modes) ? modes[sb->net_mode] : "none";
     out->ip = sb->net.ip ? sb->net.ip : "";
+    out->responding = !sb->unresponsive;
+    out->ended_by = sb->expired && out->status == MJ_STATUS_STOPPED ? "lifetime" : NULL;
     return 0;
 }
 

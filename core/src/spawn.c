@@ -31,6 +31,7 @@
 #include "plan.h"
 #include "proc.h"
 #include "proto.h"
+#include "reaper.h"
 #include "rootfs.h"
 #include "spawn.h"
 #include "supervisor.h"
@@ -239,6 +240,54 @@ static int lift_work_fds(mj_plan_t *plan)
     return 0;
 }
 
+/* A persistent sandbox's workload gets a pid namespace of its own, nested in this one: this
+ * process (the supervisor to be) and the spawner it forks later stay outside, where no command
+ * can see, signal or trace them.  The namespace's init (reaper.c) is forked now, before the root
+ * is built, because a procfs shows the namespace of whoever made it: it makes the root's /proc
+ * and hands it over for the plan's proc mount.  Our own children go to our namespace again
+ * afterwards; *pidns_fd is the workload's, for the spawner to fork commands into, and *reaper
+ * its init's pid. */
+static int start_workload_ns(mj_plan_t *plan, int *pidns_fd, pid_t *reaper)
+{
+    cleanup_close int own = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
+    if (own < 0 || unshare(CLONE_NEWPID) < 0)
+        return -1;
+    cleanup_pipe int sp[2] = {-1, -1};
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
+        return -1;
+    *reaper = (pid_t)syscall(SYS_clone, SIGCHLD, 0, NULL, NULL, 0);
+    if (*reaper < 0)
+        return -1;
+    if (*reaper == 0) {
+        close(sp[0]);
+        mj_reaper_main(sp[1]);
+    }
+    mj_close_fd(&sp[1]);
+    int32_t e = 0;
+    int mnt = -1, nfds = 0;
+    ssize_t n;
+    do
+        n = mj_wire_recv(sp[0], &e, sizeof(e), 0, &mnt, 1, &nfds, NULL);
+    while (n < 0 && errno == EINTR);
+    if (n != (ssize_t)sizeof(e) || e || nfds != 1) {
+        if (mnt >= 0)
+            close(mnt);
+        errno = n == (ssize_t)sizeof(e) && e ? e : ECHILD;
+        return -1;
+    }
+    for (size_t i = 0; i < plan->n_ops; i++)
+        if (plan->ops[i].kind == MJ_OP_PROC && plan->ops[i].src_fd < 0) {
+            plan->ops[i].src_fd = mj_steal_fd(&mnt);
+            break;
+        }
+    if (mnt >= 0)
+        close(mnt);
+    *pidns_fd = open("/proc/self/ns/pid_for_children", O_RDONLY | O_CLOEXEC);
+    if (*pidns_fd < 0 || setns(own, CLONE_NEWPID) < 0)
+        return -1;
+    return 0;
+}
+
 __attribute__((noreturn)) static void child_main(mj_plan_t *plan, const mj_spawn_fds_t *fds, int sync_r, int sync_w)
 {
     int status_fd = fds->status_w;
@@ -248,10 +297,10 @@ __attribute__((noreturn)) static void child_main(mj_plan_t *plan, const mj_spawn
     for (size_t i = 0; i < MJ_ARRAY_LEN(fds->host_ends); i++)
         if (fds->host_ends[i] >= 0)
             close(fds->host_ends[i]);
-    /* Die with the host process (unless named); the sync read below catches a parent that died
-     * before this. */
-    if (!fds->detached)
-        prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    /* Die with the host process until set up (a named sandbox's supervisor clears this once it
+     * serves: its creator's connection then says whether it is still wanted); the sync read below
+     * catches a parent that died before this. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
     if (mj_read_all(sync_r, &go, 1) != 1)
         _exit(1);
 
@@ -259,12 +308,10 @@ __attribute__((noreturn)) static void child_main(mj_plan_t *plan, const mj_spawn
         mj_wire_setup_failed(status_fd, MJ_STAGE_SETID, -1);
     /* Changing ids cleared the parent-death signal: set it again, then make sure the parent did
      * not die in between (its end of the status channel would be gone). */
-    if (!fds->detached) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-        struct pollfd pfd = {.fd = status_fd, .events = POLLOUT};
-        if (poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLERR | POLLHUP)))
-            _exit(1);
-    }
+    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    struct pollfd pfd = {.fd = status_fd, .events = POLLOUT};
+    if (poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLERR | POLLHUP)))
+        _exit(1);
     /* The host has put us in our cgroups (<id>) by now: root our cgroup view there, then move
      * on into <id>/sup where the group is split, so inside we are /sup and commands /work. */
     if (unshare(CLONE_NEWCGROUP) < 0)
@@ -280,6 +327,14 @@ __attribute__((noreturn)) static void child_main(mj_plan_t *plan, const mj_spawn
     if (plan->new_netns && loopback_up() < 0)
         mj_wire_setup_failed(status_fd, MJ_STAGE_LOOPBACK, -1);
 
+    int pidns_fd = -1;
+    pid_t reaper = -1;
+    if (plan->persistent) {
+        wipe_host_strings(plan); /* before the reaper copies them */
+        if (start_workload_ns(plan, &pidns_fd, &reaper) < 0)
+            mj_wire_setup_failed(status_fd, MJ_STAGE_FORK, -1);
+    }
+
     mj_stage_t stage;
     int op_index;
     if (mj_rootfs_setup(plan, &stage, &op_index) < 0)
@@ -291,7 +346,10 @@ __attribute__((noreturn)) static void child_main(mj_plan_t *plan, const mj_spawn
     if (lift_work_fds(plan) < 0)
         mj_wire_setup_failed(status_fd, MJ_STAGE_FORK, -1);
 
-    if (plan->persistent)
-        mj_supervisor_start(plan, status_fd, fds->listen_fd, fds->lock_fd, fds->detached);
+    if (plan->persistent) {
+        mj_supervisor_fds_t sup = {.ctl = status_fd, .listen = fds->listen_fd, .lock = fds->lock_fd,
+                                   .pidns = pidns_fd, .reaper = reaper, .detached = fds->detached};
+        mj_supervisor_start(plan, &sup);
+    }
     mj_init_main(plan, status_fd, fds->stdin_r, fds->stdout_w, fds->stderr_w);
 }

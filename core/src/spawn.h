@@ -17,7 +17,7 @@ typedef struct {
     int stdin_r, stdout_w, stderr_w; /* one-shot: the command's stdio (a pty slave for all three), else -1 */
     int listen_fd; /* named sandbox: listening socket in its state dir, else -1 */
     int lock_fd;   /* named sandbox: flock held for the supervisor's life (liveness), else -1 */
-    bool detached; /* named sandbox: outlives the host process (no parent-death signal) */
+    bool detached; /* named sandbox: outlives the host process once its creator has published it */
     int host_ends[4]; /* the host's ends of those channels, closed first thing in the child; -1 = none */
 } mj_spawn_fds_t;
 

@@ -139,25 +139,119 @@ int mj_state_alive(const char *dir)
     return errno == EWOULDBLOCK ? 1 : -1;
 }
 
-char *mj_state_create(const char *name, mj_error_t **err)
+char *mj_state_create(const char *name, const char *id, mj_error_t **err)
 {
     cleanup_free char *base = mj_state_sandboxes_dir(true, err);
     if (!base)
         return NULL;
-    cleanup_free char *dir = mj_xasprintf("%s/%s", base, name);
+    cleanup_free char *named = mj_xasprintf("%s/%s", base, name);
+    if (mj_state_alive(named) == 1) {
+        *err = mj_error_new(MJ_ERR_INVALID_STATE, EEXIST, "a sandbox named '%s' already exists", name);
+        return NULL;
+    }
+    cleanup_free char *dir = mj_xasprintf("%s/" MJ_STATE_NEW "%s", base, id);
     if (mkdir(dir, 0700) == 0)
         return steal_pointer(&dir);
-    int e = errno;
-    if (e == EEXIST && mj_state_alive(dir) == 0) {
-        /* A dead sandbox of that name (failed, or a finished shutdown): take the name over. */
-        mj_state_remove(dir);
-        if (mkdir(dir, 0700) == 0)
-            return steal_pointer(&dir);
-        e = errno;
-    }
-    *err = e == EEXIST ? mj_error_new(MJ_ERR_INVALID_STATE, EEXIST, "a sandbox named '%s' already exists", name)
-                       : mj_error_sys(MJ_ERR_FILE_OPERATION_FAILED, e, "creating %s", dir);
+    *err = mj_error_sys(MJ_ERR_FILE_OPERATION_FAILED, errno, "creating %s", dir);
     return NULL;
+}
+
+/* <sandboxes>/<leaf>, beside dir. */
+static char *sibling(const char *dir, const char *leaf)
+{
+    const char *slash = strrchr(dir, '/');
+    size_t n = slash ? (size_t)(slash - dir) : 0;
+    return mj_xasprintf("%.*s/%s", (int)n, dir, leaf);
+}
+
+char *mj_state_publish(const char *dir, const char *name)
+{
+    cleanup_free char *named = sibling(dir, name);
+    if (renameat2(AT_FDCWD, dir, AT_FDCWD, named, RENAME_NOREPLACE) < 0)
+        return NULL;
+    return steal_pointer(&named);
+}
+
+char *mj_state_unpublish(const char *dir, const char *id)
+{
+    cleanup_free char *leaf = mj_xasprintf(MJ_STATE_REMOVING "%s", id);
+    cleanup_free char *moved = sibling(dir, leaf);
+    if (renameat2(AT_FDCWD, dir, AT_FDCWD, moved, RENAME_NOREPLACE) < 0)
+        return NULL;
+    return steal_pointer(&moved);
+}
+
+/* ------------------------------------------------------------------ ids being created */
+
+/* Where claims live: the default state directory, whatever MOONJAIL_STATE_DIR says — cgroups are
+ * shared by every state directory of a user, so their claims must be too. */
+static const char *claims_base(void)
+{
+    static char dir[PATH_MAX];
+    if (dir[0])
+        return dir;
+    const char *env;
+    if (geteuid() == 0)
+        snprintf(dir, sizeof(dir), "/run/moonjail");
+    else if ((env = getenv("XDG_RUNTIME_DIR")) && env[0] == '/')
+        snprintf(dir, sizeof(dir), "%s/moonjail", env);
+    else
+        snprintf(dir, sizeof(dir), "/tmp/moonjail-%u", (unsigned)geteuid());
+    return dir;
+}
+
+char *mj_state_claims_dir(void)
+{
+    return mj_xasprintf("%s/creating", claims_base());
+}
+
+/* <claims>/<id>, its directory made (owner-only) when make_dir. */
+static char *claim_path(const char *id, bool make_dir)
+{
+    const char *base = claims_base();
+    cleanup_free char *dir = mj_state_claims_dir();
+    if (make_dir) {
+        mj_error_t *ignored = NULL;
+        if (ensure_private_dir(base, &ignored) < 0 || ensure_private_dir(dir, &ignored) < 0) {
+            mj_error_free(ignored);
+            return NULL;
+        }
+    }
+    return mj_xasprintf("%s/%s", dir, id);
+}
+
+int mj_state_claim_id(const char *id)
+{
+    cleanup_free char *path = claim_path(id, true);
+    if (!path)
+        return -1;
+    int fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+void mj_state_release_id(const char *id, int fd)
+{
+    if (fd < 0)
+        return;
+    cleanup_free char *path = claim_path(id, false);
+    unlink(path); /* before the unlock: a pruner that finds no file finds the group in use */
+    close(fd);
+}
+
+bool mj_state_id_claimed(const char *id)
+{
+    cleanup_free char *path = claim_path(id, false);
+    cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return false;
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0)
+        return errno == EWOULDBLOCK;
+    unlink(path); /* its creator is gone */
+    return false;
 }
 
 int mj_state_sock_address(const char *dir, int dirfd, struct sockaddr_un *sa)

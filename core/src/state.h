@@ -24,9 +24,31 @@ char *mj_state_read_file(const char *dir, const char *name, size_t *len);
 int mj_state_alive(const char *dir);
 /* Removes a sandbox's state directory and everything in it. */
 int mj_state_remove(const char *dir);
-/* Creates <sandboxes>/<name> (0700) for a new sandbox, taking over the name of a dead one (failed,
- * or its delayed shutdown over); its path, or NULL with the error. */
-char *mj_state_create(const char *name, mj_error_t **err);
+/* Where a named sandbox's directory is while it is made (<sandboxes>/.new-<id>) and while it is
+ * removed (.rm-<id>): invisible to list and open, so a crash leaves nothing that looks like a
+ * sandbox, only what mj_sandbox_prune removes. */
+#define MJ_STATE_NEW ".new-"
+#define MJ_STATE_REMOVING ".rm-"
+/* Creates <sandboxes>/.new-<id> (0700) for a new sandbox named name, refusing (INVALID_STATE,
+ * EEXIST) a name a live sandbox holds; its path, or NULL with the error.  mj_state_publish gives
+ * it the name once the sandbox is up. */
+char *mj_state_create(const char *name, const char *id, mj_error_t **err);
+/* Renames dir to <sandboxes>/<name> unless that exists (EEXIST: a live one, or a dead one the
+ * caller removes before trying again); the new path, or NULL with errno. */
+char *mj_state_publish(const char *dir, const char *name);
+/* Renames a named sandbox's dir to <sandboxes>/.rm-<id> (the first step of its removal); the new
+ * path, or NULL with errno. */
+char *mj_state_unpublish(const char *dir, const char *id);
+/* The sandbox id being created here: a lock on <claims dir>/<id>, held from before its cgroups
+ * exist until its first process is in them (mj_cgroup_prune leaves such an empty group alone).
+ * The fd, or -1 when the directory cannot be written (best effort). */
+int mj_state_claim_id(const char *id);
+void mj_state_release_id(const char *id, int fd);
+/* <the default state dir>/creating, not moved by MOONJAIL_STATE_DIR: cgroups are shared by every
+ * state directory of a user, so their claims are too. */
+char *mj_state_claims_dir(void);
+/* Whether a creation holds id's claim; a claim left by a dead creator is removed (false). */
+bool mj_state_id_claimed(const char *id);
 /* Takes <dir>/lock (a new sandbox's supervisor holds it for life: its liveness) and binds the
  * listening socket <dir>/sock (the supervisor listens).  Both fds out, O_CLOEXEC. */
 int mj_state_claim(const char *dir, int *lock_fd, int *listen_fd, mj_error_t **err);

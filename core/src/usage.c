@@ -1,8 +1,11 @@
 /* usage.c — resource usage and the process list of a persistent sandbox, read from the host
  * through the sandbox's own procfs (reached through its root fd, mj_client_root_fd, and checked
- * to be a real procfs) and statfs of its tmpfs mounts.  Without cgroups these are sums over live
- * processes plus the supervisor's reaped-children times; docs/lua-api.md says which fields are
- * approximations.  Everything parsed here comes from the sandbox: bounded reads, checked fields. */
+ * to be a real procfs: the workload's pid namespace) and statfs of its tmpfs mounts.  Without
+ * cgroups these are sums over live processes (RSS from /proc/PID/stat; the processes that hold no
+ * memory — exiting, or between programs in execve — are not counted) plus the reaped-children
+ * times of the supervisor and its helpers (read from the host's procfs: they live outside the
+ * workload's namespace); docs/lua-api.md says which fields are approximations.  Everything
+ * parsed here comes from the sandbox: bounded reads, checked fields. */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <linux/magic.h>
@@ -117,7 +120,6 @@ static unsigned count_dir(int dirfd_, const char *name)
 typedef struct {
     void (*fn)(int pdir, const stat_t *s, void *ctx);
     void *ctx;
-    unsigned long long *spawner_reaped;
 } process_walk_t;
 
 static int process_entry(int procfd, const char *name, pid_t pid, void *ctx)
@@ -131,22 +133,48 @@ static int process_entry(int procfd, const char *name, pid_t pid, void *ctx)
     char buf[1024];
     stat_t s;
     bool ok = read_small(pdir, "stat", buf, sizeof(buf)) > 0 && parse_stat(buf, &s) && s.state != 'Z';
-    bool spawner = ok && s.ppid == 1 && strcmp(s.comm, "moonjail-spawn") == 0;
-    if (spawner && w->spawner_reaped)
-        *w->spawner_reaped += s.cutime + s.cstime;
-    if (ok && !spawner && strcmp(s.comm, "moonjail-exec") != 0) /* ours, not the workload's */
+    if (ok && strcmp(s.comm, "moonjail-exec") != 0) /* a command not exec'd yet: not the workload's */
         w->fn(pdir, &s, w->ctx);
     return 0;
 }
 
-/* Calls fn for every process of the sandbox except its supervisor, the supervisor's spawner and
- * moonjail's exec shims.  spawner_reaped (optional) gets the spawner's children times: the shims
- * it reaped, with their commands. */
-static int for_each_process(int procfd, void (*fn)(int pdir, const stat_t *s, void *ctx), void *ctx,
-                            unsigned long long *spawner_reaped)
+/* Calls fn for every process of the sandbox's procfs (the workload's pid namespace) but its
+ * init, moonjail's reaper, and commands still being started. */
+static int for_each_process(int procfd, void (*fn)(int pdir, const stat_t *s, void *ctx), void *ctx)
 {
-    process_walk_t w = {.fn = fn, .ctx = ctx, .spawner_reaped = spawner_reaped};
+    process_walk_t w = {.fn = fn, .ctx = ctx};
     return mj_proc_each_pid(procfd, process_entry, &w);
+}
+
+/* The children times of the supervisor and of its own children — the spawner, which reaps the
+ * commands, and the workload's init, which reaps their orphans — in clock ticks: what finished
+ * processes used.  Read from the host's procfs (those processes are outside the sandbox's), only
+ * while the pid still names the supervisor the handle knows. */
+static unsigned long long reaped_ticks(const mj_sandbox_t *sb)
+{
+    if (sb->pid <= 0 || (sb->starttime && mj_proc_starttime(sb->pid) != sb->starttime))
+        return 0;
+    char path[64], buf[1024];
+    stat_t s;
+    unsigned long long ticks = 0;
+    snprintf(path, sizeof(path), "/proc/%d", (int)sb->pid);
+    cleanup_close int sup = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (sup < 0)
+        return 0;
+    if (read_small(sup, "stat", buf, sizeof(buf)) > 0 && parse_stat(buf, &s))
+        ticks += s.cutime + s.cstime;
+    snprintf(path, sizeof(path), "task/%d/children", (int)sb->pid);
+    char kids[1024];
+    if (read_small(sup, path, kids, sizeof(kids)) <= 0)
+        return ticks;
+    for (char *save = NULL, *tok = strtok_r(kids, " \n", &save); tok; tok = strtok_r(NULL, " \n", &save)) {
+        snprintf(path, sizeof(path), "/proc/%s", tok);
+        cleanup_close int kid = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (kid >= 0 && read_small(kid, "stat", buf, sizeof(buf)) > 0 && parse_stat(buf, &s) &&
+            (strcmp(s.comm, "moonjail-spawn") == 0 || strcmp(s.comm, "moonjail-init") == 0))
+            ticks += s.cutime + s.cstime;
+    }
+    return ticks;
 }
 
 typedef struct {
@@ -155,13 +183,18 @@ typedef struct {
     long long rss_pages;
 } usage_acc_t;
 
+/* Counts one process, unless it holds no memory: then it is exiting (its address space already
+ * released) or between two programs in execve, and counting it would show a live process using 0
+ * bytes.  memory_usage and process_count thus always describe the same processes. */
 static void add_usage(int pdir, const stat_t *s, void *ctx)
 {
     usage_acc_t *a = ctx;
+    if (s->rss_pages <= 0)
+        return;
     a->u->process_count++;
     a->u->thread_count += (unsigned)(s->threads > 0 ? s->threads : 1);
     a->ticks += s->utime + s->stime + s->cutime + s->cstime;
-    a->rss_pages += s->rss_pages > 0 ? s->rss_pages : 0;
+    a->rss_pages += s->rss_pages;
     a->u->file_handles += count_dir(pdir, "fd");
     char buf[1024];
     if (read_small(pdir, "io", buf, sizeof(buf)) > 0) {
@@ -186,20 +219,15 @@ int mj_sandbox_usage(mj_sandbox_t *sb, mj_usage_t *u, mj_error_t **err)
     u->timestamp = mj_now_realtime();
     u->uptime = sb->started_at > 0 ? u->timestamp - sb->started_at : 0;
     usage_acc_t acc = {.u = u};
-    unsigned long long spawner_reaped = 0;
-    for_each_process(procfd, add_usage, &acc, &spawner_reaped);
-    acc.ticks += spawner_reaped;
+    for_each_process(procfd, add_usage, &acc);
+    acc.ticks += reaped_ticks(sb);
 
     long tick = sysconf(_SC_CLK_TCK);
     long page = sysconf(_SC_PAGESIZE);
     if (tick <= 0)
         tick = 100;
-    /* Reaped descendants are in the supervisor's children times (field 16/17 of /proc/1/stat). */
     char buf[1024];
-    stat_t sup;
     cleanup_close int one = openat(procfd, "1", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-    if (one >= 0 && read_small(one, "stat", buf, sizeof(buf)) > 0 && parse_stat(buf, &sup))
-        acc.ticks += sup.cutime + sup.cstime;
     u->cpu_time = (double)acc.ticks / (double)tick;
     u->memory_usage = (uint64_t)acc.rss_pages * (uint64_t)page;
     /* The kernel's own accounting beats sums over /proc when the sandbox has cgroups. */
@@ -272,12 +300,14 @@ int mj_sandbox_usage(mj_sandbox_t *sb, mj_usage_t *u, mj_error_t **err)
             }
         }
     }
-    /* Disk: bytes used in the sandbox's own tmpfs mounts. */
+    /* Disk: bytes used in the sandbox's own tmpfs mounts and in its root's layer ("/", an
+     * overlay whose statfs is its upper's: the layer's tmpfs). */
     int root = mj_client_root_fd(sb, err);
     for (size_t i = 0; root >= 0 && i < sb->tmpfs.n; i++) {
         int fd = open_in(root, sb->tmpfs.v[i], O_PATH | O_DIRECTORY);
         struct statfs sfs;
-        if (fd >= 0 && fstatfs(fd, &sfs) == 0 && sfs.f_type == TMPFS_MAGIC)
+        if (fd >= 0 && fstatfs(fd, &sfs) == 0 &&
+            (sfs.f_type == TMPFS_MAGIC || (sfs.f_type == OVERLAYFS_SUPER_MAGIC && strcmp(sb->tmpfs.v[i], "/") == 0)))
             u->disk_usage += (uint64_t)(sfs.f_blocks - sfs.f_bfree) * (uint64_t)sfs.f_bsize;
         if (fd >= 0)
             close(fd);
@@ -365,7 +395,7 @@ int mj_sandbox_processes(mj_sandbox_t *sb, mj_proc_entry_t **out, size_t *count,
     plist_t l = {.sb = sb, .tick = sysconf(_SC_CLK_TCK), .page = sysconf(_SC_PAGESIZE)};
     if (l.tick <= 0)
         l.tick = 100;
-    for_each_process(procfd, add_proc, &l, NULL);
+    for_each_process(procfd, add_proc, &l);
     if (l.v)
         qsort(l.v, l.n, sizeof(*l.v), cmp_pid);
     *out = l.v ? l.v : mj_xcalloc(1, sizeof(*l.v));

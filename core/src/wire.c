@@ -85,14 +85,14 @@ int mj_wire_check_request(const void *buf, size_t n, int nfds, mj_req_t *req)
 }
 
 int mj_wire_decode_exec(char *payload, size_t len, const uint32_t *only_ids, mj_exec_req_t *er, char **workdir,
-                        char **argv, char **envp)
+                        char **argv, char **envp, char **paths)
 {
     if (len < sizeof(*er)) {
         errno = EPROTO;
         return -1;
     }
     memcpy(er, payload, sizeof(*er));
-    if (er->argc < 1 || er->argc > MJ_PROTO_MAX_ARGS || er->envc > MJ_PROTO_MAX_ENV ||
+    if (er->argc < 1 || er->argc > MJ_PROTO_MAX_ARGS || er->envc > MJ_PROTO_MAX_ENV || er->npaths > MJ_PROTO_MAX_PATHS ||
         (er->flags & ~(MJ_EXEC_DETACHED | MJ_EXEC_READ_ONLY | MJ_EXEC_TTY | MJ_EXEC_NO_NETWORK))) {
         errno = E2BIG;
         return -1;
@@ -103,7 +103,7 @@ int mj_wire_decode_exec(char *payload, size_t len, const uint32_t *only_ids, mj_
     }
     char *p = payload + sizeof(*er);
     char *end = payload + len;
-    size_t want = 1 + er->argc + er->envc;
+    size_t want = 1 + er->argc + er->envc + er->npaths;
     for (size_t i = 0; i < want; i++) {
         char *nul = memchr(p, '\0', (size_t)(end - p));
         if (!nul) {
@@ -114,16 +114,24 @@ int mj_wire_decode_exec(char *payload, size_t len, const uint32_t *only_ids, mj_
             *workdir = p;
         else if (i <= er->argc)
             argv[i - 1] = p;
-        else
+        else if (i <= er->argc + er->envc)
             envp[i - 1 - er->argc] = p;
+        else
+            paths[i - 1 - er->argc - er->envc] = p;
         p = nul + 1;
     }
     argv[er->argc] = NULL;
     envp[er->envc] = NULL;
+    paths[er->npaths] = NULL;
     if ((*workdir)[0] != '/' || !argv[0][0]) {
         errno = EINVAL;
         return -1;
     }
+    for (size_t i = 0; i < er->npaths; i++)
+        if (paths[i][0] != '/') {
+            errno = EINVAL;
+            return -1;
+        }
     return 0;
 }
 

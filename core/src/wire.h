@@ -35,13 +35,14 @@ ssize_t mj_wire_recv_request(int sock, void *buf, size_t size, int flags, int fd
  * MJ_REQ_EXEC. */
 int mj_wire_check_request(const void *buf, size_t n, int nfds, mj_req_t *req);
 /* An exec request's payload (len bytes after its mj_req_t; modified in place: the strings stay
- * there): 0 with *er, *workdir, argv[0..argc] and envp[0..envc] (NULL-terminated; room for
- * MJ_PROTO_MAX_ARGS + 1 and MJ_PROTO_MAX_ENV + 1) filled, or -1 with errno: EPROTO (short, or a
- * string missing), E2BIG (counts or flags out of range), EINVAL (ids >= 65536, ids other than
- * only_ids[0]/[1] when only_ids is given, a relative workdir, an empty argv[0]); checked in that
+ * there): 0 with *er, *workdir, argv[0..argc], envp[0..envc] and paths[0..npaths] (the
+ * restrict_paths; NULL-terminated; room for MJ_PROTO_MAX_ARGS + 1, MJ_PROTO_MAX_ENV + 1 and
+ * MJ_PROTO_MAX_PATHS + 1) filled, or -1 with errno: EPROTO (short, or a string missing), E2BIG
+ * (counts or flags out of range), EINVAL (ids >= 65536, ids other than only_ids[0]/[1] when
+ * only_ids is given, a relative workdir, an empty argv[0], a relative path); checked in that
  * order. */
 int mj_wire_decode_exec(char *payload, size_t len, const uint32_t *only_ids, mj_exec_req_t *er, char **workdir,
-                        char **argv, char **envp);
+                        char **argv, char **envp, char **paths);
 /* A reply of n bytes (n < 0: none) in rep: whether it is one (size, magic and type). */
 bool mj_wire_reply_ok(const mj_rep_t *rep, ssize_t n);
 

@@ -12,6 +12,7 @@
 
 static char *argv_buf[MJ_PROTO_MAX_ARGS + 1];
 static char *envp_buf[MJ_PROTO_MAX_ENV + 1];
+static char *paths_buf[MJ_PROTO_MAX_PATHS + 1];
 
 static void check_inside(const char *s, const char *start, const char *end)
 {
@@ -41,7 +42,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint32_t ids[2] = {1000, 1000};
     mj_exec_req_t er;
     char *workdir = NULL;
-    if (mj_wire_decode_exec(buf + off, size - off, (mode & 16) ? ids : NULL, &er, &workdir, argv_buf, envp_buf) == 0) {
+    if (mj_wire_decode_exec(buf + off, size - off, (mode & 16) ? ids : NULL, &er, &workdir, argv_buf, envp_buf,
+                            paths_buf) == 0) {
         const char *start = buf + off, *end = buf + size;
         assert(er.argc >= 1 && er.argc <= MJ_PROTO_MAX_ARGS && er.envc <= MJ_PROTO_MAX_ENV);
         assert(er.uid < 65536 && er.gid < 65536);
@@ -52,7 +54,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             check_inside(argv_buf[i], start, end);
         for (uint32_t i = 0; i < er.envc; i++)
             check_inside(envp_buf[i], start, end);
+        for (uint32_t i = 0; i < er.npaths; i++) {
+            check_inside(paths_buf[i], start, end);
+            assert(paths_buf[i][0] == '/');
+        }
         assert(argv_buf[er.argc] == NULL && envp_buf[er.envc] == NULL && argv_buf[0][0] != '\0');
+        assert(er.npaths <= MJ_PROTO_MAX_PATHS && paths_buf[er.npaths] == NULL);
     }
 
     mj_rep_t rep;

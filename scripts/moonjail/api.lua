@@ -26,10 +26,13 @@ local OPTION_TYPES = {
   annotations = { "table" },
   -- extras for hosts such as the CLI
   stream = { "boolean" },
+  capture = { "boolean" },
   stdin_fd = { "number" },
   tty = { "boolean" },
   forward_signals = { "boolean" },
   capabilities = { "table" },
+  overrides = { "table" }, -- a partial policy merged over the chosen one (the CLI's docker flags)
+  progress = { "function" }, -- told how repository downloads go (moonjail.progress events)
 }
 
 -- Limits that are accepted and validated but have no enforcement yet.
@@ -142,24 +145,24 @@ return function(core)
     return repo
   end
 
-  -- Whether the named sandbox `name` still exists as the one with this id (for the garbage
-  -- collection of repository working trees).
+  -- Whether the named sandbox `name` still exists as the one with this id (any one of that name
+  -- when id is nil), for the garbage collection of repository working trees.
   local function sandbox_alive(name, id)
     local sb = core.open(name)
     if not sb then return false end
     local info = core.sandbox_ops.info(sb)
     core.sandbox_ops.close(sb)
-    return info ~= nil and info.id == id
+    return info ~= nil and (id == nil or info.id == id)
   end
 
   -- Prepares spec.repositories on the host (working trees, archives, git) and folds them into the
   -- spec's mounts, masked paths and environment.  Returns the preparation (to discard once the
   -- sandbox is gone; nil when there is nothing) or false, err.
-  local function with_repositories(spec)
-    local rules = spec.repositories
-    spec.repositories = nil
+  local function with_repositories(spec, name)
+    local rules, progress = spec.repositories, spec.progress
+    spec.repositories, spec.progress = nil, nil
     if not rules or #rules == 0 then return nil end
-    local prep, err = repo_module().prepare(core, rules, spec.uid, spec.gid, sandbox_alive)
+    local prep, err = repo_module().prepare(core, rules, spec.uid, spec.gid, sandbox_alive, name, progress)
     if not prep then return false, err end
     for _, m in ipairs(prep.mounts) do spec.mounts[#spec.mounts + 1] = m end
     for _, p in ipairs(prep.masked) do spec.masked[#spec.masked + 1] = p end
@@ -199,6 +202,13 @@ return function(core)
       overlay.network = t
     end
     if opts.rootfs ~= nil then overlay.filesystem = { root = opts.rootfs } end
+    for k, v in pairs(opts.overrides or {}) do
+      if type(v) == "table" and type(overlay[k]) == "table" then
+        for k2, v2 in pairs(v) do overlay[k][k2] = v2 end
+      else
+        overlay[k] = v
+      end
+    end
     local ok
     ok, err = P.load(core, overlay, cwd) -- validation only: the overlay has no `extends`
     if not ok then
@@ -271,6 +281,7 @@ return function(core)
       used[r.mount] = true
     end
     spec.repositories = repos
+    spec.progress = opts.progress
 
     -- identity, naming, network
     local function root_file(rel)
@@ -286,6 +297,7 @@ return function(core)
     if not spec.uid then return invalid("user: " .. tostring(spec.gid or uerr)) end
     spec.hostname = pol.hostname
     spec.workdir = pol.workdir or "/"
+    if pol.lifetime ~= nil then spec.lifetime = util.parse_duration(pol.lifetime) end
     local np = require "moonjail.netpolicy"
     local net = np.mode_of(pol.network)
     spec.network = net
@@ -336,7 +348,7 @@ return function(core)
         if not cg[k] or cg[k] < 0 then return invalid("limits." .. k .. ": expected a number of cores") end
       end
     end
-    if limits.pids ~= nil then
+    if limits.pids ~= nil and limits.pids ~= -1 and limits.pids ~= math.huge then -- -1: unlimited
       cg.pids = math.tointeger(tonumber(limits.pids))
       if not cg.pids or cg.pids < 0 then return invalid("limits.pids: expected a whole number") end
     end
@@ -352,25 +364,21 @@ return function(core)
       cg.io_required = required("io")
     end
     spec.limits = cg
-    -- disk: every tmpfs of the sandbox without its own size is capped at limits.disk, so filling
-    -- it ends in ENOSPC (ended_by "disk").  tmpfs pages are charged to the memory cgroup: a disk
-    -- limit above the memory limit would end in OOM instead, which needs a disk-image backend.
+    -- disk: caps the root's container layer and every tmpfs of the sandbox without its own size
+    -- (the core applies it), so filling them ends in ENOSPC (ended_by "disk").  tmpfs pages are
+    -- charged to the memory cgroup: a disk limit you asked for above the memory limit is refused;
+    -- the shipped default's is lowered to half the memory limit by the core (with a warning).
     if limits.disk ~= nil then
       local disk
       disk, why = util.parse_size(limits.disk)
       if not disk then return invalid("limits.disk: " .. why) end
-      if cg.memory and disk > cg.memory then
-        local msg = string.format("limits.disk (%s) is larger than limits.memory (%s): sandbox tmpfs is charged to "
-          .. "memory, so filling it would end in an OOM kill, not ENOSPC; a disk-image backend for larger disks "
-          .. "is not built yet — lower limits.disk or raise limits.memory", tostring(limits.disk),
-          tostring(limits.memory))
-        if required("disk") then return unsupported(msg) end
-        warnings[#warnings + 1] = msg
+      if cg.memory and disk > cg.memory and required("disk") then
+        return unsupported(string.format("limits.disk (%s) is larger than limits.memory (%s): the sandbox's layer "
+          .. "and tmpfs are charged to memory, so filling them would end in an OOM kill, not ENOSPC; a disk-image "
+          .. "backend for larger disks is not built yet — lower limits.disk or raise limits.memory",
+          tostring(limits.disk), tostring(limits.memory)))
       end
-      for _, m in ipairs(spec.mounts) do
-        if m.kind == "tmpfs" and (m.size == nil or m.size == 0) then m.size = disk end
-      end
-      spec.disk = disk
+      spec.disk, spec.disk_required = disk, required("disk")
     end
 
     local caps_ok, timeout, output = util.command_caps(opts, limits.wall_time, limits.output)
@@ -436,6 +444,7 @@ return function(core)
     spec.stdin_fd = opts.stdin_fd
     spec.tty = opts.tty
     spec.tee = opts.stream or false
+    spec.capture = opts.capture ~= false
     spec.forward_signals = opts.forward_signals or false
     spec.audit_log = (pol.audit or {}).log
     spec.metadata = { labels = pol.labels or {}, annotations = pol.annotations or {},
@@ -457,6 +466,17 @@ return function(core)
     return resolve(argv, opts)
   end
 
+  --- Internal (moonjail run --dump-plan, specs): the plan cmd and opts resolve to, as the core's
+  -- text (plandump.c), or nil, err.  Repository rules are left out (they need the host work).
+  function M._dump_plan(cmd, opts)
+    local argv = check_cmd("_dump_plan", cmd, 2)
+    opts = check_opts("_dump_plan", opts, 2)
+    local spec, err = resolve(argv, opts)
+    if not spec then return nil, err end
+    spec.warnings, spec.metadata, spec.facts, spec.audit_log, spec.repositories = nil, nil, nil, nil, nil
+    return core.dump_plan(spec)
+  end
+
   --- Runs cmd once in a fresh sandbox.  Returns the result table (whatever the command's exit
   -- status) or nil, err when nothing ran.
   function M.run(cmd, opts)
@@ -466,6 +486,7 @@ return function(core)
     if not spec then return nil, err end
     local warnings, metadata, audit_log = spec.warnings, spec.metadata, spec.audit_log
     spec.warnings, spec.metadata, spec.facts, spec.audit_log = nil, nil, nil, nil
+    spec.lifetime = nil -- a one-shot run has its timeout; lifetime is a persistent sandbox's
     local prep
     prep, err = with_repositories(spec)
     if prep == false then return nil, err end
@@ -479,6 +500,7 @@ return function(core)
     end
     result.warnings = result.warnings or {}
     for _, w in ipairs(warnings) do result.warnings[#result.warnings + 1] = w end
+    if result.ended_by == "timeout" then result.warnings[#result.warnings + 1] = util.timeout_warning(spec.timeout) end
     result.metadata = metadata
     if audit then
       audit.log(audit_log, "run", audit.result_fields(argv, result))
@@ -521,6 +543,33 @@ return function(core)
     return sandbox_module().open(name)
   end
 
+  --- What `moonjail prune` removes, step by step, in order: each step's fn returns a table of
+  -- counts or nil, err.  A crash at any point of a sandbox's life leaves only what these remove
+  -- (SECURITY.md, "Crash windows").  The image store adds its step here (unused images and
+  -- blobs: moonjail.image's prune), after the sandboxes, whose removal releases what they used.
+  local prune_steps = {
+    -- state and cgroups of dead named sandboxes, half-made and half-removed ones, empty cgroups
+    { name = "sandboxes", fn = function() return core.prune_sandboxes() end },
+    -- repository working trees (cow layers, unpacked archives) whose owner is gone
+    { name = "working_trees", fn = function()
+      local repo_mod = repo_module()
+      return { removed = repo_mod.collect_garbage(core, repo_mod.work_root(core), sandbox_alive) }
+    end },
+  }
+  M.prune_steps = prune_steps
+
+  --- Removes what dead sandboxes and crashed moonjail processes left for this user.  Returns
+  -- { [step] = counts } or nil, err (and the steps done so far).
+  function M.prune()
+    local report = {}
+    for _, step in ipairs(prune_steps) do
+      local counts, err = step.fn()
+      if not counts then return nil, err, report end
+      report[step.name] = counts
+    end
+    return report
+  end
+
   --- Names of the named sandboxes (sorted); array or nil, err.
   function M.list()
     local names, err = core.list()
@@ -560,6 +609,8 @@ return function(core)
   --- Sleeps (seconds, a number); the current time as epoch seconds (float).
   M.sleep = core.sleep
   M.now = core.now
+  --- Is host fd a terminal?
+  M.isatty = core.isatty
 
   return M
 end

@@ -4,7 +4,7 @@
 -- own; 128+N when killed by signal N; 124 on timeout; 125 for moonjail's own errors (one line
 -- "moonjail: CODE: message" on stderr); 126 not executable; 127 not found.
 -- Every command's options are parsed by moonjail.cliopts from the tables of moonjail.cli_tables
--- (--help included); what the values of run, create and exec mean is here (SANDBOX_OPTIONS).
+-- (--help included); what the values of run, create and exec mean is in moonjail.cli_values.
 -- Never: print anything but that one line for an error, or load modules a subcommand does not need.
 
 local EXIT_ERROR, EXIT_NOEXEC, EXIT_NOTFOUND, EXIT_TIMEOUT = 125, 126, 127, 124
@@ -54,142 +54,54 @@ end
 -- Options: moonjail.cliopts over moonjail.cli_tables, for every command.
 
 local cliopts = require "moonjail.cliopts"
+local sandbox_commands -- the commands of moonjail.cli_sandbox, loaded on first use (below)
 
 local NOT_YET = {}
-for name in ([[prune]]):gmatch("%S+") do NOT_YET[name] = true end
 
 -- The image commands live in moonjail.cli_image, loaded when one runs.
 local IMAGE_COMMANDS = { pull = true, images = true, rmi = true, load = true }
 
 -- The commands of named sandboxes live in moonjail.cli_sandbox, loaded when one runs.
 local SANDBOX_COMMANDS = {}
-for name in ([[create exec cp ps info stats top diff pause resume stop kill rm]]):gmatch("%S+") do
+for name in ([[create exec cp ps info stats top diff pause resume stop kill rm logs start restart]]):gmatch("%S+") do
   SANDBOX_COMMANDS[name] = true
 end
 
 -- Parses the options of command `name` (argv[first..]) with cliopts; prints its help when asked.
 -- Returns res, positionals, or nil, exit status once the error (as JSON too when --json came
 -- before it) or the help is printed.
-local function options(name, argv, first, convert, res)
+-- lone_h: docker reads -h as the host name in this command, so -h with anything else is refused.
+local function options(name, argv, first, convert, res, lone_h)
   local got, pos, partial = cliopts.parse(name, argv, first, convert, res)
   if not got then return nil, report_error(usage_error(pos.message), partial.json) end
-  if got.help then io.stdout:write(cliopts.help(name)); return nil, 0 end
+  if got.help then
+    if lone_h and got.help_typed == "-h" and #argv - (first or 1) > 0 then
+      return nil, report_error(usage_error(name .. ": -h is moonjail's help; for the host name write --hostname NAME"),
+        got.json)
+    end
+    io.stdout:write(cliopts.help(name))
+    return nil, 0
+  end
   return got, pos
 end
 
--- The converters of the options that describe a sandbox and its commands (run, create, exec),
--- by option id: they build res.opts (the options of mj.run, mj.sandbox, sb:exec) and res.limits
--- in the order given.  Each returns nil or a message.
-local function set_opt(res, v, _, opt) res.opts[opt.long] = v end
-local function bind(mode)
-  return function(res, v, name)
-    local src, dst = v:match("^([^:]*):(.*)$")
-    src = src or v
-    if src == "" then return name .. " needs SRC[:DST]" end
-    res.opts.mounts[#res.opts.mounts + 1] = { src = src, dst = (dst ~= nil and dst ~= "") and dst or nil, mode = mode }
-  end
-end
-local function checked(field, parse)
-  return function(res, v, name)
-    local _, why = moonjail()[parse](v)
-    if why then return "option '" .. name .. "': " .. why end
-    res.opts[field] = v
-  end
-end
-local function limit(field, integer)
-  return function(res, v, name)
-    if integer == nil then res.limits[field] = v; return end
-    local n = tonumber(v)
-    if not n or (integer and math.type(n) ~= "integer") then
-      return "option '" .. name .. "' needs a number, got '" .. v .. "'"
-    end
-    res.limits[field] = n
-  end
-end
-local function keyed(field)
-  return function(res, v, name)
-    local k, val = v:match("^([^=]+)=(.*)$")
-    if not k then return name .. " needs KEY=VALUE" end
-    res.opts[field] = res.opts[field] or {}
-    res.opts[field][k] = val
-  end
-end
+-- What the values of run, create and exec mean: moonjail.cli_values (loaded when one runs).
+local values_mod
+local function values() values_mod = values_mod or require "moonjail.cli_values"; return values_mod end
 
-local SANDBOX_OPTIONS = {
-  policy = set_opt, image = set_opt, workdir = set_opt, user = set_opt, hostname = set_opt,
-  ro = bind("ro"), rw = bind("rw"),
-  tmpfs = function(res, v) res.opts.mounts[#res.opts.mounts + 1] = { type = "tmpfs", dst = v } end,
-  repo = function(res, v)
-    -- SRC[:DST[:ro|rw|cow]]; SRC is a directory, an archive or an http(s) URL
-    local url, rest = v:match("^(https?://[^:]+:?%d*/[^:]*)(.*)$")
-    local src = url or v:match("^[^:]*")
-    rest = url and rest or v:sub(#src + 1)
-    local dst, mode = rest:match("^:([^:]*):?(.*)$")
-    if src == "" or (rest ~= "" and not dst) then return "--repo needs SRC[:DST[:ro|rw|cow]]" end
-    dst = (dst ~= nil and dst ~= "") and dst or nil
-    local rule = { mount = dst, mode = (mode ~= nil and mode ~= "") and mode or nil }
-    if url then rule.url = src else rule.path = src end
-    if not rule.mount then
-      if url then return "--repo URL needs a mount point (URL:DST)" end
-      rule.mount = require("moonjail.util").clean_path(src:sub(1, 1) == "/" and src
-        or ((os.getenv("PWD") or "") .. "/" .. src))
-    end
-    res.opts.repositories = res.opts.repositories or {}
-    res.opts.repositories[#res.opts.repositories + 1] = rule
-  end,
-  exclude = function(res, v)
-    local last = res.opts.repositories and res.opts.repositories[#res.opts.repositories]
-    if not last then return "--exclude applies to the --repo before it" end
-    last.exclude = last.exclude or {}
-    last.exclude[#last.exclude + 1] = v
-  end,
-  env = function(res, v, name)
-    local k, val = v:match("^([^=]*)=(.*)$")
-    if not k then k, val = v, os.getenv(v) end
-    if k == "" then return name .. " needs K[=V]" end
-    if val ~= nil then res.opts.env[k] = val end
-  end,
-  ["cap-add"] = function(res, v) res.opts.capabilities[#res.opts.capabilities + 1] = v end,
-  timeout = checked("timeout", "parse_duration"),
-  ["output-limit"] = checked("output_limit", "parse_size"),
-  ["cleanup-delay"] = checked("cleanup_delay", "parse_duration"),
-  memory = limit("memory"), cpus = limit("cpus", false), ["pids-limit"] = limit("pids", true),
-  label = keyed("labels"), annotation = keyed("annotations"),
-  network = function(res, v, name)
-    if not require("moonjail.netpolicy").MODES[v] then
-      return name .. ": expected none, host, bridge, outbound or filtered, got '" .. v .. "'"
-    end
-    if type(res.opts.network) == "table" then res.opts.network.mode = v else res.opts.network = v end
-  end,
-  publish = function(res, v, name)
-    local ok, why = require("moonjail.netpolicy").check_publish(v)
-    if not ok then return name .. ": " .. why end
-    local net = res.opts.network
-    if type(net) ~= "table" then net = { mode = net }; res.opts.network = net end
-    net.publish = net.publish or {}
-    net.publish[#net.publish + 1] = v
-  end,
-  ["allow-host"] = function(res, v, name)
-    local ok, why = require("moonjail.netpolicy").check_rule(v)
-    if not ok then return name .. " '" .. v .. "': " .. why end
-    local net = res.opts.network
-    if type(net) ~= "table" then net = { mode = net }; res.opts.network = net end
-    net.mode = net.mode or "filtered"
-    net.allow = net.allow or {}
-    net.allow[#net.allow + 1] = v
-  end,
-}
+-- Commands whose -h docker reads as --hostname: there it must come alone.
+local HOSTNAME_H = { run = true, create = true }
 
 -- Parses the options of run, create or exec: res (flags; res.opts, the sandbox's or command's
 -- options), positionals, or nil, status.
 local function sandbox_options(name, argv, first)
-  local res, pos = options(name, argv, first, SANDBOX_OPTIONS,
-    { opts = { mounts = {}, env = {}, capabilities = {} }, limits = {} })
+  local v = values()
+  local res, pos = options(name, argv, first, v, v.fresh(), HOSTNAME_H[name])
   if not res then return nil, pos end
-  if next(res.limits) then res.opts.limits = res.limits end
+  local why = v.finish(res)
+  if why then return nil, report_error(usage_error(name .. ": " .. why), res.json) end
   return res, pos
 end
-
 local function status_of(r)
   if r.ended_by == "timeout" then return EXIT_TIMEOUT end
   if (r.signal or 0) > 0 then return 128 + r.signal end
@@ -213,7 +125,8 @@ local function command_status(flags, ok, result, err)
     local out = {}
     for k, v in pairs(result) do out[k] = v end
     out.warnings = array(result.warnings)
-    io.stdout:write(json_encode(out), "\n")
+    -- streamed, large strings in slices: the output is held once as Lua strings, never escaped whole
+    json_module().write(io.stdout, out):write("\n")
   else
     io.stdout:flush()
     print_warnings(result.warnings, flags.quiet)
@@ -224,18 +137,57 @@ local function command_status(flags, ok, result, err)
   return status_of(result)
 end
 
+local isatty_fn -- core.isatty through the module, on first use
+local function isatty(fd)
+  isatty_fn = isatty_fn or moonjail().isatty
+  return isatty_fn(fd)
+end
+
+--- Checks -i/-t/-d/--json of run and exec against each other and the terminal; nil or a message.
+local function check_terminal(name, flags)
+  if flags.detach and (flags.interactive or flags.tty) then
+    return "-d cannot be combined with -i or -t: a detached command's stdin is empty and its output goes to "
+      .. "'moonjail logs'" .. (name == "run" and "; for a shell to come back to, 'moonjail create NAME' and "
+      .. "'moonjail exec -it NAME sh'" or "")
+  end
+  if flags.detach and flags.json then return "-d cannot be combined with --json" end
+  if flags.tty and flags.json then
+    return "-t cannot be combined with --json: a terminal's output is relayed, not captured"
+  end
+  if flags.interactive and flags.tty and not isatty(0) then
+    return "the input device is not a TTY (drop -t to pipe input in with -i)"
+  end
+end
+
 local function cmd_run(argv, first)
   local flags, cmd = sandbox_options("run", argv, first)
   if not flags then return cmd end
+  local why = check_terminal("run", flags)
+  if why then return report_error(usage_error("run: " .. why), flags.json) end
+  if flags.entrypoint then
+    if not flags.opts.image then
+      return report_error(usage_error("run: --entrypoint replaces an image's ENTRYPOINT and needs --image; without "
+        .. "an image, put the program first in the command"), flags.json)
+    end
+    table.insert(cmd, 1, flags.entrypoint)
+  end
   if #cmd == 0 then
     return report_error(usage_error("run: missing command (usage: moonjail run [OPTIONS] [--] CMD [ARG...])"),
       flags.json)
   end
+  if flags.name or flags.detach then return sandbox_commands().run_named(flags, cmd) end
   local opts = flags.opts
   opts.stream = not flags.json
+  opts.capture = flags.json or false -- streamed output is not kept (memory: the cap, never the output)
   opts.forward_signals = true
   if flags.interactive then opts.stdin_fd = 0 end
-  if flags.tty then opts.tty = true end -- a fresh pty inside, relayed; never this terminal
+  if flags.tty then opts.tty = true end -- a pty of the sandbox's own, relayed; never this terminal
+  if flags.dump_plan then -- hidden, for tests: what the sandbox would be built from
+    local text, err = moonjail()._dump_plan(cmd, opts)
+    if not text then return report_error(err, flags.json) end
+    io.stdout:write(text)
+    return 0
+  end
 
   return command_status(flags, pcall(moonjail().run, cmd, opts))
 end
@@ -344,7 +296,7 @@ end
 -- What the commands in moonjail.cli_sandbox and moonjail.cli_policy use from here.
 local shared = { moonjail = moonjail, report_error = report_error, usage_error = usage_error, oneline = oneline,
   options = options, sandbox_options = sandbox_options, command_status = command_status,
-  print_warnings = print_warnings }
+  print_warnings = print_warnings, check_terminal = check_terminal, values = values }
 
 local image_cli -- moonjail.cli_image, once loaded
 local function image_commands()
@@ -353,7 +305,7 @@ local function image_commands()
 end
 
 local sandbox_cli -- moonjail.cli_sandbox, once loaded
-local function sandbox_commands()
+function sandbox_commands()
   sandbox_cli = sandbox_cli or require("moonjail.cli_sandbox")(shared)
   return sandbox_cli
 end
@@ -365,15 +317,62 @@ local function cmd_policy(argv, first)
   return policy_cli(argv, first)
 end
 
+-- `moonjail prune [--json] [-q]`: what dead sandboxes and crashed moonjail processes left, removed
+-- (mj.prune, step by step: the image store adds its step to mj.prune_steps); one line per step.
+local function cmd_prune(argv, first)
+  local o, pos = options("prune", argv, first)
+  if not o then return pos end
+  if #pos > 0 then return report_error(usage_error("prune: unexpected argument '" .. pos[1] .. "'"), o.json) end
+  local report, err = moonjail().prune()
+  if not report then return report_error(err, o.json) end
+  if o.json then
+    io.stdout:write(json_encode(report), "\n")
+  elseif not o.quiet then
+    for _, step in ipairs(moonjail().prune_steps) do
+      local counts, parts = report[step.name] or {}, {}
+      local keys = {}
+      for k in pairs(counts) do keys[#keys + 1] = k end
+      table.sort(keys)
+      for _, k in ipairs(keys) do parts[#parts + 1] = k .. " " .. tostring(counts[k]) end
+      io.stdout:write(step.name, ": ", table.concat(parts, ", "), "\n")
+    end
+  end
+  return 0
+end
+
+-- The command an alias names ("inspect" -> "info"), else name itself.
+local ALIASES = {}
+for name, c in pairs(cliopts.tables.commands) do
+  for _, a in ipairs(c.aliases or {}) do ALIASES[a] = name end
+end
+local function canonical(name) return ALIASES[name] or name end
+
+-- The message for an unknown command: docker's that moonjail refuses, with the reason, or the
+-- closest command ("did you mean").
+local function unknown_command(word)
+  local why = (cliopts.tables.refused_commands or {})[word]
+  if why then return "command '" .. word .. "' is not supported: " .. why end
+  local names = {}
+  for name in pairs(cliopts.tables.commands) do
+    if not name:find(" ", 1, true) then names[#names + 1] = name end
+  end
+  for a in pairs(ALIASES) do names[#names + 1] = a end
+  for n in pairs(NOT_YET) do names[#names + 1] = n end
+  local hint = require("moonjail.util").suggest(word, names)
+  return "unknown command '" .. word .. "'" .. (hint and ("; did you mean '" .. hint .. "'?") or "")
+    .. " (see 'moonjail help')"
+end
+
 -- Prints the help of `topic` (a command; nil: the command list).
 local function help_of(topic)
   if topic == nil or cliopts.is_help(topic) then io.stdout:write(cliopts.help("moonjail")); return 0 end
+  topic = canonical(topic)
   if cliopts.tables.commands[topic] and not topic:find(" ", 1, true) then
     io.stdout:write(cliopts.help(topic))
     return 0
   end
   if NOT_YET[topic] then io.stdout:write("moonjail ", topic, ": not implemented yet\n"); return 0 end
-  return report_error(usage_error("help: unknown command '" .. topic .. "'"))
+  return report_error(usage_error("help: " .. unknown_command(topic)))
 end
 
 local function cmd_help(argv, first)
@@ -382,8 +381,13 @@ local function cmd_help(argv, first)
   return help_of(pos[1])
 end
 
+-- `completion bash|zsh|fish` lives in moonjail.cli_completion, loaded when it runs.
+local function cmd_completion(argv, first)
+  return require("moonjail.cli_completion")(shared)(argv, first)
+end
+
 local COMMANDS = { run = cmd_run, script = cmd_script, version = cmd_version, help = cmd_help, doctor = cmd_doctor,
-  policy = cmd_policy, recipe = cmd_recipe }
+  policy = cmd_policy, recipe = cmd_recipe, prune = cmd_prune, completion = cmd_completion }
 
 return function(argv)
   argv = argv or {}
@@ -391,6 +395,7 @@ return function(argv)
   local top = sub == nil and "help" or cliopts.match("moonjail", sub)
   if top == "help" then return help_of(nil) end
   if top == "version" then return cmd_version(argv, 2) end
+  sub = canonical(sub)
   local fn = COMMANDS[sub]
   if not fn and SANDBOX_COMMANDS[sub] then fn = sandbox_commands()[sub] end
   if not fn and IMAGE_COMMANDS[sub] then fn = image_commands()[sub] end
@@ -400,6 +405,6 @@ return function(argv)
     return report_error(moonjail().error("UNSUPPORTED", nil,
       { literal = "command '" .. sub .. "' is not implemented yet" }))
   end
-  if sub:sub(1, 1) == "-" then return report_error(usage_error("unknown option '" .. sub .. "'")) end
-  return report_error(usage_error("unknown command '" .. sub .. "'"))
+  if sub:sub(1, 1) == "-" then return report_error(usage_error(cliopts.unknown_message("moonjail", sub))) end
+  return report_error(usage_error(unknown_command(sub)))
 end

@@ -1,6 +1,7 @@
 -- moonjail.cli_sandbox — the CLI commands of named, persistent sandboxes: create, exec, cp, ps,
--- info, stats, top, pause, resume, stop, kill, rm.  Loaded by moonjail.cli only when one of
--- them runs.
+-- info, stats, top, pause, resume, stop, kill, rm, logs, start, restart, and `run --name`/`-d`
+-- (a named sandbox whose command runs in it, docker's container).  Loaded by moonjail.cli only
+-- when one of them runs.
 --
 -- Returns function(shared) -> { name = fn(argv, first) -> status }.
 -- shared: moonjail (fn -> module), report_error, usage_error, oneline, options and
@@ -65,6 +66,15 @@ return function(shared)
     return string.format("%d:%05.2f", m, s - m * 60)
   end
 
+  -- How a command's end reads in a line: "exit 0", "signal 9", "timeout", …
+  local function end_text(e)
+    if not e then return nil end
+    if e.error then return "error: " .. tostring(e.error) end
+    if e.ended_by == "exit" then return "exit " .. tostring(e.exit_code) end
+    if e.ended_by == "signal" then return "signal " .. tostring(e.signal) end
+    return tostring(e.ended_by)
+  end
+
   local function table_print(headers, rows)
     local widths = {}
     for i, hd in ipairs(headers) do widths[i] = #hd end
@@ -92,7 +102,8 @@ return function(shared)
     local flags, pos = shared.sandbox_options("create", argv, first)
     if not flags then return pos end
     local opts = flags.opts
-    if #pos ~= 1 then
+    if flags.name and #pos == 0 then pos[1] = flags.name end
+    if #pos ~= 1 or (flags.name and flags.name ~= pos[1]) then
       return fail(usage_error("create: expected exactly one NAME (usage: moonjail create NAME [OPTIONS])"), flags.json)
     end
     opts.name = pos[1]
@@ -121,13 +132,13 @@ return function(shared)
     if not flags then return pos end
     local opts = flags.opts
     local name = table.remove(pos, 1)
+    if pos[1] == "--" then table.remove(pos, 1) end -- `exec NAME -- CMD`, as `run -- CMD`
     if name == nil or #pos == 0 then
-      return fail(usage_error("exec: expected NAME and CMD (usage: moonjail exec [OPTIONS] NAME CMD [ARG...])"),
+      return fail(usage_error("exec: expected NAME and CMD (usage: moonjail exec [OPTIONS] NAME [--] CMD [ARG...])"),
         flags.json)
     end
-    if flags.detach and (flags.interactive or flags.json) then
-      return fail(usage_error("exec: -d cannot be combined with -i or --json"), flags.json)
-    end
+    local why = shared.check_terminal("exec", flags)
+    if why then return fail(usage_error("exec: " .. why), flags.json) end
     local eopts = { workdir = opts.workdir, user = opts.user, timeout = opts.timeout,
       output_limit = opts.output_limit }
     if next(opts.env) then eopts.env = opts.env end
@@ -135,6 +146,7 @@ return function(shared)
     if not sb then return status end
 
     if flags.detach then
+      eopts.log = true -- 'moonjail logs NAME PID'
       local ok, pid, err = pcall(sb.spawn_detached, sb, pos, eopts)
       sb:close()
       if not ok then return fail(usage_error(oneline(pid))) end
@@ -144,6 +156,7 @@ return function(shared)
     end
 
     eopts.stream = not flags.json
+    eopts.capture = flags.json or false -- streamed output is not kept
     eopts.forward_signals = true
     if flags.interactive then eopts.stdin_fd = 0 end
     if flags.tty then eopts.tty = true end
@@ -210,16 +223,23 @@ return function(shared)
     local flags, pos = options("ps", argv, first)
     if not flags then return pos end
     if #pos > 0 then return fail(usage_error("ps: unexpected argument '" .. pos[1] .. "'"), flags.json) end
+    if flags.quiet and flags.json then
+      return fail(usage_error("ps: -q and --json cannot be combined (-q prints the names, --json everything)"), true)
+    end
     local all, err = open_all()
     if not all then return fail(err, flags.json) end
     local rows, infos = {}, array()
     for _, e in ipairs(all) do
       local info = e.sb:info()
       if info and (flags.all or LIVE[info.status]) then
-        local usage = e.sb:usage()
+        -- one that does not answer in time is listed as such (status: the last one known)
+        local usage = info.responding ~= false and e.sb:usage() or nil
         info.process_count = usage and usage.process_count or nil
         infos[#infos + 1] = info
-        rows[#rows + 1] = { e.name, info.status, ago(info.created_at),
+        local ended = info.status == "stopped" and end_text(e.sb:command_end())
+        local status = info.responding == false and "unresponsive"
+          or (ended and (info.status .. " (" .. ended .. ")") or info.status)
+        rows[#rows + 1] = { e.name, status, ago(info.created_at),
           usage and tostring(usage.process_count) or "-", info.policy or "-" }
       end
       e.sb:close()
@@ -267,8 +287,9 @@ return function(shared)
     return 0
   end
 
-  -- `moonjail diff NAME [--mount DST] [--export DEST] [--json]`: the changes in a cow repository
-  -- (A added, C changed, D deleted, as `docker diff`), or written out with --export.
+  -- `moonjail diff NAME [--mount DST] [--export DEST] [--json]`: the changes in the sandbox's root
+  -- (its container layer) and its cow repositories, or in the one at --mount (A added, C changed,
+  -- D deleted, as `docker diff`); or a cow repository's written out with --export.
   local function cmd_diff(argv, first)
     local flags, sb = open_one("diff", argv, first)
     if not flags then return sb end
@@ -283,7 +304,23 @@ return function(shared)
       return 0
     end
     local list
-    list, err = sb:repo_diff(flags.mount)
+    if flags.mount then
+      list, err = sb:repo_diff(flags.mount)
+    else
+      -- the root's changes, then the cow repository's (none is fine, several need --mount)
+      local root, repo
+      root, err = sb:diff()
+      if not root and err.code == "INVALID_STATE" then root, err = {}, nil end
+      if root then
+        repo, err = sb:repo_diff()
+        if not repo and err.code == "INVALID_STATE" then repo, err = {}, nil end
+      end
+      if root and repo then
+        list = root
+        for _, d in ipairs(repo) do list[#list + 1] = d end
+        table.sort(list, function(a, b) return a.path < b.path end)
+      end
+    end
     sb:close()
     if not list then return fail(err, flags.json) end
     if flags.json then
@@ -416,7 +453,7 @@ return function(shared)
     local grace
     return each("stop", argv, first, function(flags)
       if flags.time == nil then grace = 10; return true end
-      grace = tonumber(flags.time)
+      grace = shared.values().decimal(flags.time)
       if not grace or grace < 0 then
         local why
         grace, why = moonjail().parse_duration(flags.time)
@@ -449,7 +486,200 @@ return function(shared)
     end)
   end
 
+  --------------------------------------------------------------------------------------------
+  -- run --name / -d: a named sandbox that runs its command, and stays (stopped) when it ends
+
+  -- A name for `run -d` without --name: "mj-" and 8 hex digits.
+  local function generated_name()
+    local f = io.open("/dev/urandom", "rb")
+    local bytes = f and f:read(4) or tostring(os.time())
+    if f then f:close() end
+    return "mj-" .. (bytes:gsub(".", function(c) return string.format("%02x", c:byte()) end)):sub(1, 8)
+  end
+
+  local function status_of_end(e)
+    if not e or e.error then return 125 end
+    return math.tointeger(e.exit_code) or 125
+  end
+
+  -- Prints a record of kept output to our stdout or stderr.
+  local function print_record(stream, data)
+    local out = stream == "stderr" and io.stderr or io.stdout
+    out:write(data)
+    out:flush()
+  end
+
+  -- Starts sb's own command in the background, output kept, its end stopping (or removing) the
+  -- sandbox; records its pid.  pid or nil, err.
+  local function start_command(sb, c)
+    local pid, err = sb:spawn_detached(c.argv, { log = true, on_exit = c.remove and "destroy" or "stop" })
+    if not pid then return nil, err end
+    sb:set_command({ argv = c.argv, remove = c.remove, pid = pid })
+    return pid
+  end
+
+  local function run_named(flags, argv)
+    local opts = flags.opts
+    local name = flags.name or generated_name()
+    local sopts = {}
+    for k, v in pairs(opts) do sopts[k] = v end
+    sopts.name = name
+    if next(sopts.mounts) == nil then sopts.mounts = nil end
+    if next(sopts.env) == nil then sopts.env = nil end
+    if next(sopts.capabilities) == nil then sopts.capabilities = nil end
+    local ok, sb, err = pcall(moonjail().sandbox, sopts)
+    if not ok then return fail(usage_error(oneline(sb)), flags.json) end
+    if not sb then return fail(err, flags.json) end
+    local c = { argv = argv, remove = flags.rm or false }
+    sb:set_command(c)
+    if flags.detach then
+      local pid
+      pid, err = start_command(sb, c)
+      if not pid then
+        if c.remove then sb:destroy() else sb:stop(0); sb:close() end
+        return fail(err)
+      end
+      sb:close()
+      io.stdout:write(name, "\n")
+      return 0
+    end
+    -- in the foreground: as `run` (stdio, terminal, signals), its output kept as well
+    local eopts = { log = true, stream = not flags.json, capture = flags.json or false, forward_signals = true }
+    if flags.interactive then eopts.stdin_fd = 0 end
+    if flags.tty then eopts.tty = true end
+    local result
+    ok, result, err = pcall(sb.exec, sb, argv, eopts)
+    if ok and result then sb:set_command({ argv = argv, remove = c.remove, pid = result.process_id }) end
+    if c.remove then sb:destroy() else sb:stop(1); sb:close() end
+    return shared.command_status(flags, ok, result, err)
+  end
+
+  --------------------------------------------------------------------------------------------
+  -- logs
+
+  local LOGS_OPTIONS = {
+    tail = function(res, v, name)
+      if v == "all" then return end
+      local n = shared.values().decimal(v, true)
+      if not n or n < 0 then return "option '" .. name .. "' needs a number of lines or 'all', got '" .. v .. "'" end
+      res.tail = n
+    end,
+  }
+
+  -- The pid whose output `logs NAME` shows: the sandbox's own command's, else the only (or the
+  -- newest) detached command's; nil, err when there is none.
+  local function default_pid(sb, name)
+    local c = sb:command()
+    if c and c.pid then return c.pid end
+    local pids = sb:logged()
+    if #pids == 0 then
+      return nil, moonjail().error("INVALID_CONFIG", "sandbox '" .. name .. "' keeps no output: its commands "
+        .. "run with 'moonjail exec -d' or 'moonjail run --name' are kept")
+    end
+    return pids[1]
+  end
+
+  local function cmd_logs(argv, first)
+    local flags, pos = options("logs", argv, first, LOGS_OPTIONS)
+    if not flags then return pos end
+    if #pos < 1 or #pos > 2 then return fail(usage_error("logs: expected NAME [PID]")) end
+    local pid
+    if pos[2] then
+      pid = shared.values().decimal(pos[2], true)
+      if not pid or pid < 1 then return fail(usage_error("logs: '" .. pos[2] .. "' is not a pid")) end
+    end
+    local sb, status = open(pos[1])
+    if not sb then return status end
+    local err
+    if not pid then
+      pid, err = default_pid(sb, pos[1])
+      if not pid then sb:close(); return fail(err) end
+    end
+    local ended
+    ended, err = sb:read_log(pid, print_record, { tail = flags.tail, follow = flags.follow })
+    sb:close()
+    if ended == nil then return fail(err) end
+    return 0
+  end
+
+  --------------------------------------------------------------------------------------------
+  -- start, restart
+
+  -- Starts one stopped sandbox and its own command; with attach, follows its output to the end.
+  local function start_one(sb, name, attach)
+    local st = sb:status()
+    if st == "stopped" then
+      local ok, err = sb:start()
+      if not ok then return nil, err end
+    elseif st ~= "running" then
+      return nil, moonjail().error("INVALID_STATE", "cannot start: sandbox '" .. name .. "' is " .. st)
+    end
+    local c = sb:command()
+    if not c or (st == "running" and c.pid and not attach) then return true end
+    local pid = c.pid
+    if st == "stopped" then
+      local err
+      pid, err = start_command(sb, c)
+      if not pid then return nil, err end
+    end
+    if attach then return sb:read_log(pid, print_record, { follow = true }) end
+    return true
+  end
+
+  local function cmd_start(argv, first)
+    local flags, pos = options("start", argv, first)
+    if not flags then return pos end
+    if #pos == 0 then return fail(usage_error("start: expected at least one NAME")) end
+    if flags.attach and #pos > 1 then return fail(usage_error("start: -a takes one NAME")) end
+    local status = 0
+    for _, name in ipairs(pos) do
+      local sb, st = open(name)
+      if not sb then
+        status = st
+      else
+        local r, err = start_one(sb, name, flags.attach)
+        if moonjail().type(sb) == "sandbox" then sb:close() end
+        if not r then
+          status = fail(err)
+        elseif flags.attach then
+          status = type(r) == "table" and status_of_end(r) or 0
+        else
+          io.stdout:write(name, "\n")
+        end
+      end
+    end
+    return status
+  end
+
+  local function cmd_restart(argv, first)
+    local flags, pos = options("restart", argv, first)
+    if not flags then return pos end
+    if #pos == 0 then return fail(usage_error("restart: expected at least one NAME")) end
+    local grace = 10
+    if flags.time then
+      grace = shared.values().decimal(flags.time) or moonjail().parse_duration(flags.time)
+      if not grace or grace < 0 then
+        return fail(usage_error("restart: option '-t': invalid '" .. flags.time .. "'"))
+      end
+    end
+    local status = 0
+    for _, name in ipairs(pos) do
+      local sb, st = open(name)
+      if not sb then
+        status = st
+      else
+        local ok, err = true, nil
+        if LIVE[sb:status()] then ok, err = sb:stop(grace) end
+        if ok then ok, err = start_one(sb, name, false) end
+        if moonjail().type(sb) == "sandbox" then sb:close() end
+        if not ok then status = fail(err) else io.stdout:write(name, "\n") end
+      end
+    end
+    return status
+  end
+
   return {
+    run_named = run_named, logs = cmd_logs, start = cmd_start, restart = cmd_restart,
     create = cmd_create, exec = cmd_exec, cp = cmd_cp, ps = cmd_ps, info = cmd_info, stats = cmd_stats,
     top = cmd_top, diff = cmd_diff, pause = cmd_pause, resume = cmd_resume, stop = cmd_stop, kill = cmd_kill,
     rm = cmd_rm,

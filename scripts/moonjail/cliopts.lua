@@ -3,9 +3,15 @@
 -- It knows no command and gives no value a meaning: a caller's converters do, by option id.
 -- Never: print, exit, load the engine, or keep a second list of options beside the tables.
 --
--- Forms (every command): `--opt VALUE`, `--opt=VALUE`, `-o VALUE`; one-letter flags clustered
--- (`-it` is `-i -t`; a letter that takes a value cannot be clustered); `--` ends the options;
--- "-" alone is an argument.  A value is the next argument whatever it looks like (`-e -x`).
+-- Forms (every command), docker's (pflag's) rules: `--opt VALUE`, `--opt=VALUE`, `-o VALUE`,
+-- `-oVALUE`, `-o=VALUE`; one-letter flags cluster (`-it` is `-i -t`), and the first letter of a
+-- cluster that takes a value takes the rest of the cluster, or the next argument (`-de K=V`,
+-- `-deK=V`); `--` ends the options; "-" alone is an argument.  A value is the next argument
+-- whatever it looks like (`-e -x`), except an option of the same command: `-e --rm` is refused
+-- (`-e=--rm` gives that value), so an option is never swallowed silently.  A single-value option
+-- given twice keeps the last (as docker does); a repeating one keeps every value.
+-- An unknown option is refused with the closest known one ("did you mean"), or with its reason
+-- when the tables list it as a docker option that moonjail refuses (tables.refused).
 -- A "passthrough" command (script, help) takes only options spelled exactly as declared.
 local M = {}
 
@@ -60,8 +66,11 @@ function M.new(tables)
   end
 
   --- The visible long option of command `name` closest to `word` ("--polcy" -> "--policy"), or nil.
+  -- A long name typed with one dash ("-polcy") is compared as "--polcy".
   function P.suggest(name, word)
-    if type(word) ~= "string" or word:sub(1, 2) ~= "--" then return nil end
+    if type(word) ~= "string" then return nil end
+    if word:match("^%-[^-]") and #word > 2 then word = "-" .. word end
+    if word:sub(1, 2) ~= "--" then return nil end
     local names = {}
     for _, e in ipairs(P.options_of(name)) do
       if not e.opt.hidden then names[#names + 1] = "--" .. e.opt.long end
@@ -106,6 +115,30 @@ function M.new(tables)
     return table.concat(out)
   end
 
+  -- The reason moonjail refuses option `word` (as typed, "--x=v" or "-x…") of command `name`, with
+  -- the name it is listed under; or nil.
+  local function refused(name, word)
+    local list = tables.refused and tables.refused[(command(name).refuses or name)]
+    if not list then return nil end
+    local long = word:match("^(%-%-[^=]+)")
+    if long then return list[long], long end
+    local short = word:match("^(%-%a)")
+    if short then return list[short], short end
+  end
+  P.refused = refused
+
+  --- The message for an unknown option `word` of command `name`: its reason when moonjail refuses
+  -- it, else the closest known option.
+  -- `within`: the cluster the letter `word` came from ("-ax" for "-x").
+  function P.unknown_message(name, word, within)
+    local why, listed = refused(name, word)
+    if why then return "option '" .. listed .. "' is not supported: " .. why end
+    local hint = P.suggest(name, word)
+    return "unknown option '" .. word .. "'" .. (within and (" in '" .. within .. "'") or "")
+      .. (hint and ("; did you mean '" .. hint .. "'?") or "")
+      .. " (see 'moonjail " .. (name == "moonjail" and "" or (name .. " ")) .. "--help')"
+  end
+
   --- Parses the options of command `name` in argv[first..].
   -- convert[id](res, value, name_as_typed, opt) handles option id itself: it stores what it
   -- makes of the value in res and returns nil, or a message (prefixed with "NAME: " here).
@@ -113,7 +146,7 @@ function M.new(tables)
   -- appended to the list res[key]).  `res` is the table to fill (default: a new one).
   -- Returns res, positionals (in order; everything after "--" or after the options stopped
   -- included) or nil, err, res (as filled so far); err = { message =, option = the argument
-  -- refused } (for an unknown option, P.suggest(name, err.option) is the "did you mean").
+  -- refused }.
   function P.parse(name, argv, first, convert, res)
     local cmd, ix = command(name), index(name)
     local mode = cmd.args or "interleave"
@@ -140,7 +173,26 @@ function M.new(tables)
       end
     end
 
+    -- Is `word` an option of this command (so not a value)?
+    local function is_option(word)
+      if word:sub(1, 1) ~= "-" or word == "-" or word == "--" then return false end
+      if ix[word] or ix[word:match("^(%-%-[^=]+)=") or ""] then return true end
+      return word:match("^%-%a") ~= nil and ix["-" .. word:sub(2, 2)] ~= nil
+    end
+
+    -- The value of option `typed` that was not given inline: the next argument; nil, message.
     local i = first or 1
+    local function next_value(typed)
+      local v = argv[i + 1]
+      if v == nil then return nil, "option '" .. typed .. "' needs a value" end
+      if is_option(v) then
+        return nil, "option '" .. typed .. "' needs a value, and '" .. v .. "' is an option of 'moonjail " .. name
+          .. "' (write " .. typed .. "=" .. v .. " if it is the value)"
+      end
+      i = i + 1
+      return v
+    end
+
     while i <= #argv do
       local a = argv[i]
       if a == "--" then i = i + 1; break end
@@ -150,42 +202,52 @@ function M.new(tables)
         pos[#pos + 1] = a
         goto continue
       end
-      do
+      if a:sub(1, 2) == "--" or ix[a] then
         local typed, inline = a:match("^(%-%-[^=]+)=(.*)$")
         typed = typed or a
         local id = ix[typed]
-        if not id then
-          -- clustered one-letter flags: -it = -i -t
-          local cluster = a:match("^%-(%a%a+)$")
-          local ids = {}
-          for c in (cluster or ""):gmatch(".") do
-            local cid = ix["-" .. c]
-            if not cid or tables.options[cid].value then ids = nil; break end
-            ids[#ids + 1] = cid
-          end
-          if not cluster or not ids then
-            return fail("unknown option '" .. a .. "' (see 'moonjail " .. name .. " --help')", a)
-          end
-          for k, cid in ipairs(ids) do
-            local why = apply(cid, nil, "-" .. cluster:sub(k, k))
-            if why then return fail(why, a) end
-          end
-          goto continue
-        end
+        if not id then return fail(P.unknown_message(name, a), a) end
         local value
         if tables.options[id].value then
           if inline then
             value = inline
           else
-            i = i + 1
-            value = argv[i]
-            if value == nil then return fail("option '" .. typed .. "' needs a value", typed) end
+            local why
+            value, why = next_value(typed)
+            if not value then return fail(why, typed) end
           end
         elseif inline then
           return fail("option '" .. typed .. "' takes no value", typed)
         end
         local why = apply(id, value, typed)
         if why then return fail(why, typed) end
+      else
+        -- one-letter options: -abc, -eVALUE, -e=VALUE, -de VALUE
+        local k = 2
+        while k <= #a do
+          local c = a:sub(k, k)
+          local id = c:match("%a") and ix["-" .. c]
+          if not id then
+            if k == 2 then return fail(P.unknown_message(name, a), a) end
+            return fail(P.unknown_message(name, "-" .. c, a), a)
+          end
+          local typed = "-" .. c
+          local value
+          if tables.options[id].value then
+            local rest = a:sub(k + 1)
+            if rest ~= "" then
+              value = rest:sub(1, 1) == "=" and rest:sub(2) or rest
+            else
+              local why
+              value, why = next_value(typed)
+              if not value then return fail(why, typed) end
+            end
+            k = #a
+          end
+          local why = apply(id, value, typed)
+          if why then return fail(why, a) end
+          k = k + 1
+        end
       end
       ::continue::
       i = i + 1

@@ -1,165 +1,173 @@
--- moonjail.json — a small JSON encoder and decoder for what moonjail itself writes: the CLI's
--- --json output and the metadata a named sandbox keeps (labels, annotations, image, policy).
+-- moonjail.json — JSON for what moonjail prints and keeps (the CLI's --json output, a named
+-- sandbox's metadata, reports, audit records), through the pinned libraries and no codec of its
+-- own: lua-cjson decodes (depth-limited, strict numbers) and escapes the large strings of a
+-- command's result; Debian's lua-dkjson encodes documents, because lua-cjson 2.1.0 has neither an
+-- empty-array marker nor a key order, and moonjail's output promises both.
 --
--- encode: strings, numbers (integers stay integers; NaN/inf become null), booleans, tables
--- (a sequence, or a table marked with M.array, is an array; anything else an object with sorted
--- keys, so output is stable), nil/functions/userdata become null.
--- decode: strict RFC 8259 text to plain tables (null -> nil inside objects, M.null in arrays is
--- not kept: arrays of nulls shrink), returns value or nil, reason.  Depth-limited.
--- Never: run code from its input or follow references.
+-- encode(v) / write(file, v): a table marked with M.array, or a non-empty sequence, is an array;
+-- every other table an object with its keys (as strings) in sorted order; NaN and ±inf become
+-- null, as do functions and userdata; floats keep 17 significant digits where 14 would round;
+-- whole numbers decode as integers.
+-- write() streams: a string longer than 64 KiB is escaped by lua-cjson in 64 KiB slices straight
+-- to the file, so printing a result costs the result plus a constant, never a second, escaped
+-- copy of its output.
+-- decode(s): strict RFC 8259 text (at most 64 levels deep) to plain tables; null inside an object
+-- drops the key, inside an array the element (as moonjail's earlier decoder did).  value or nil,
+-- reason.
+-- Never: run code from its input, follow references, or escape a byte itself.
 local M = {}
 
-local ARRAY = {}
+local ARRAY = { __jsontype = "array" }
+local OBJECT_TYPE = "object"
+local SLICE = 65536
+
 --- Marks t (default: a new table) as a JSON array, so an empty one encodes as [] not {}.
 function M.array(t) return setmetatable(t or {}, ARRAY) end
 
-local escapes = { ['"'] = '\\"', ["\\"] = "\\\\", ["\b"] = "\\b", ["\f"] = "\\f", ["\n"] = "\\n",
-  ["\r"] = "\\r", ["\t"] = "\\t" }
-
-local function encode_string(s)
-  return '"' .. s:gsub('[%c"\\]', function(c)
-    return escapes[c] or string.format("\\u%04x", c:byte())
-  end) .. '"'
+local cjson_mod, decoder, dkjson
+local function cjson()
+  if not cjson_mod then
+    cjson_mod = require "cjson"
+    decoder = cjson_mod.new()
+    decoder.decode_max_depth(64)
+    decoder.decode_invalid_numbers(false)
+    decoder.encode_invalid_numbers(false)
+  end
+  return cjson_mod
+end
+local function dk()
+  dkjson = dkjson or require "dkjson"
+  return dkjson
 end
 
-local function encode(v)
+-- The shortest text (14 to 17 significant digits) that reads back as float x.
+local function float_text(x)
+  for precision = 14, 17 do
+    local s = string.format("%." .. precision .. "g", x)
+    if precision == 17 or tonumber(s) == x then return s end
+  end
+end
+
+-- A copy of v that dkjson encodes as promised: arrays and objects marked, object keys sorted,
+-- floats exact.  Strings longer than SLICE become placeholders (big[i]) when big is given.
+local function shadow(v, big, seen)
   local t = type(v)
-  if t == "string" then return encode_string(v)
-  elseif t == "boolean" then return tostring(v)
-  elseif t == "number" then
-    if v ~= v or v == math.huge or v == -math.huge then return "null" end
-    if math.type(v) == "integer" then return string.format("%d", v) end
-    for precision = 14, 17 do -- the shortest text that reads back as the same number
-      local s = string.format("%." .. precision .. "g", v)
-      if precision == 17 or tonumber(s) == v then return s end
+  if t == "string" then
+    if big and #v > SLICE then
+      big[#big + 1] = v
+      local marker = "\1mj-json-big:" .. #big .. "\1" -- no encoded value can be this piece
+      big[marker] = v
+      return setmetatable({}, { __tojson = function() return marker end })
     end
-  elseif t == "table" then
-    local out = {}
-    if getmetatable(v) == ARRAY or (#v > 0 and next(v, #v) == nil) then
-      for i = 1, #v do out[i] = encode(v[i]) end
-      return "[" .. table.concat(out, ",") .. "]"
-    end
-    local keys = {}
-    for k in pairs(v) do keys[#keys + 1] = tostring(k) end
-    table.sort(keys)
-    for i, k in ipairs(keys) do
-      local x = v[k]
-      if x == nil then x = v[tonumber(k)] end
-      out[i] = encode_string(k) .. ":" .. encode(x)
-    end
-    return "{" .. table.concat(out, ",") .. "}"
-  end
-  return "null"
-end
-M.encode = encode
-M.encode_string = encode_string
-
-local MAX_DEPTH = 64
-
-local function decoder(s)
-  local pos = 1
-  local function fail(what) error({ json = what .. " at byte " .. pos }, 0) end
-  local function skip() pos = s:find("[^ \t\r\n]", pos) or #s + 1 end
-  local value
-
-  local function str()
-    pos = pos + 1 -- the opening quote
-    local parts = {}
-    while true do
-      local a, b = s:find('^[^"\\%c]+', pos)
-      if a then parts[#parts + 1] = s:sub(a, b); pos = b + 1 end
-      local c = s:sub(pos, pos)
-      if c == '"' then pos = pos + 1; return table.concat(parts) end
-      if c ~= "\\" then fail(c == "" and "unterminated string" or "control character in string") end
-      local e = s:sub(pos + 1, pos + 1)
-      local simple = ({ ['"'] = '"', ["\\"] = "\\", ["/"] = "/", b = "\b", f = "\f", n = "\n", r = "\r",
-        t = "\t" })[e]
-      if simple then
-        parts[#parts + 1] = simple; pos = pos + 2
-      elseif e == "u" then
-        local hex = s:match("^%x%x%x%x", pos + 2)
-        if not hex then fail("bad \\u escape") end
-        local cp = tonumber(hex, 16)
-        pos = pos + 6
-        if cp >= 0xD800 and cp <= 0xDBFF then
-          local lo = s:match("^\\u(%x%x%x%x)", pos)
-          lo = lo and tonumber(lo, 16)
-          if not lo or lo < 0xDC00 or lo > 0xDFFF then fail("lone surrogate") end
-          cp = 0x10000 + (cp - 0xD800) * 0x400 + (lo - 0xDC00)
-          pos = pos + 6
-        end
-        parts[#parts + 1] = utf8.char(cp)
-      else
-        fail("bad escape")
-      end
-    end
-  end
-
-  function value(depth)
-    if depth > MAX_DEPTH then fail("nesting too deep") end
-    skip()
-    local c = s:sub(pos, pos)
-    if c == "{" then
-      pos = pos + 1
-      local obj = {}
-      skip()
-      if s:sub(pos, pos) == "}" then pos = pos + 1; return obj end
-      while true do
-        skip()
-        if s:sub(pos, pos) ~= '"' then fail("expected a key") end
-        local k = str()
-        skip()
-        if s:sub(pos, pos) ~= ":" then fail("expected ':'") end
-        pos = pos + 1
-        obj[k] = value(depth + 1)
-        skip()
-        c = s:sub(pos, pos)
-        pos = pos + 1
-        if c == "}" then return obj end
-        if c ~= "," then fail("expected ',' or '}'") end
-      end
-    elseif c == "[" then
-      pos = pos + 1
-      local arr = M.array()
-      skip()
-      if s:sub(pos, pos) == "]" then pos = pos + 1; return arr end
-      while true do
-        arr[#arr + 1] = value(depth + 1)
-        skip()
-        c = s:sub(pos, pos)
-        pos = pos + 1
-        if c == "]" then return arr end
-        if c ~= "," then fail("expected ',' or ']'") end
-      end
-    elseif c == '"' then
-      return str()
-    elseif s:find("^true", pos) then pos = pos + 4; return true
-    elseif s:find("^false", pos) then pos = pos + 5; return false
-    elseif s:find("^null", pos) then pos = pos + 4; return nil
-    end
-    local num = s:match("^-?%d+%.?%d*[eE]?[-+]?%d*", pos)
-    if not num or num == "" or num == "-" then fail("unexpected " .. (c == "" and "end of text" or "'" .. c .. "'")) end
-    pos = pos + #num
-    local n = math.tointeger(tonumber(num)) or tonumber(num)
-    if not n then fail("bad number") end
-    return n
-  end
-
-  return function()
-    local v = value(1)
-    skip()
-    if pos <= #s then fail("trailing text") end
     return v
+  elseif t == "number" then
+    if v ~= v or v == math.huge or v == -math.huge then return dk().null end
+    if math.type(v) == "float" then
+      local s = float_text(v)
+      return setmetatable({}, { __tojson = function() return s end })
+    end
+    return v
+  elseif t == "boolean" then
+    return v
+  elseif t ~= "table" then
+    return dk().null
   end
+  if seen[v] then error("moonjail.json: a table refers to itself", 0) end
+  seen[v] = true
+  local out
+  local n = #v
+  if getmetatable(v) == ARRAY or (n > 0 and next(v, n) == nil) then
+    out = setmetatable({}, { __jsontype = "array" })
+    for i = 1, n do
+      local x = shadow(v[i], big, seen)
+      out[i] = x == nil and dk().null or x
+    end
+  else
+    local keys, copy = {}, {}
+    for k, x in pairs(v) do
+      local key = tostring(k)
+      keys[#keys + 1] = key
+      copy[key] = shadow(x, big, seen)
+    end
+    table.sort(keys)
+    out = setmetatable(copy, { __jsontype = OBJECT_TYPE, __jsonorder = keys })
+  end
+  seen[v] = nil
+  return out
 end
+
+--- Encodes v as one line of JSON text.
+function M.encode(v)
+  local text, why = dk().encode(shadow(v, nil, {}))
+  if not text then error("moonjail.json: " .. tostring(why), 2) end
+  return text
+end
+
+--- Writes v as JSON to file (anything with :write), large strings in slices; returns file.
+function M.write(file, v)
+  local big = {}
+  local buffer = {}
+  local ok, why = dk().encode(shadow(v, big, {}), { buffer = buffer })
+  if not ok then error("moonjail.json: " .. tostring(why), 2) end
+  local c = cjson()
+  for _, piece in ipairs(buffer) do
+    local s = big[piece]
+    if s then
+      file:write('"')
+      for i = 1, #s, SLICE do
+        local e = c.encode(s:sub(i, i + SLICE - 1))
+        file:write(e:sub(2, -2)) -- lua-cjson escapes byte by byte: slices join cleanly
+        collectgarbage("step", 0) -- slices are garbage at once: never let them pile up
+      end
+      file:write('"')
+    else
+      file:write(piece)
+    end
+  end
+  return file
+end
+
+-- cjson's decoded value with its nulls removed (see the header) and whole numbers as integers
+-- (lua-cjson 2.1.0 reads every number as a float).
+local function without_nulls(v, null)
+  if type(v) == "number" then return math.tointeger(v) or v end
+  if type(v) ~= "table" then return v end
+  local n = #v
+  if n > 0 and next(v, n) == nil then
+    local out = {}
+    for i = 1, n do
+      if v[i] ~= null then out[#out + 1] = without_nulls(v[i], null) end
+    end
+    return out
+  end
+  for k, x in pairs(v) do
+    if x == null then v[k] = nil else v[k] = without_nulls(x, null) end
+  end
+  return v
+end
+
+--- Decodes untrusted JSON text as lua-cjson reads it (same depth limit and strict numbers), nulls
+--- kept as M.null() and numbers as floats: for validators that must see the document as it is
+--- (image manifests).  value or nil, reason.
+function M.decode_raw(s)
+  if type(s) ~= "string" then return nil, "JSON text must be a string" end
+  cjson()
+  local ok, v = pcall(decoder.decode, s)
+  if not ok then return nil, (tostring(v):gsub("^.-: ", "")) end
+  return v
+end
+
+--- lua-cjson's null, as decode_raw returns it.
+function M.null() return cjson().null end
 
 --- Decodes JSON text; value or nil, reason.
 function M.decode(s)
   if type(s) ~= "string" then return nil, "JSON text must be a string" end
-  local ok, v = pcall(decoder(s))
-  if ok then return v end
-  if type(v) == "table" and v.json then return nil, "invalid JSON: " .. v.json end
-  error(v, 0)
+  local c = cjson()
+  local ok, v = pcall(decoder.decode, s)
+  if not ok then return nil, "invalid JSON: " .. tostring(v):gsub("^.-: ", "") end
+  if v == c.null then return nil end
+  return without_nulls(v, c.null)
 end
 
 return M

@@ -309,7 +309,7 @@ local function is_tmpfs_list(v)
 end
 
 ------------------------------------------------------------------------------------------------
--- The schema: DESIGN.md's pinned keys, plus `description`, `hostname`, `workdir`,
+-- The schema: DESIGN.md's pinned keys, plus `description`, `hostname`, `lifetime`, `workdir`,
 -- `filesystem.host_paths`, `filesystem.writable` and `limits.nproc` (moonjail extensions).
 
 local SCHEMA = {
@@ -326,6 +326,7 @@ local SCHEMA = {
   },
   user = is_user,
   hostname = is_string,
+  lifetime = is_duration,
   workdir = function(v) return util.is_clean_abs(v) or nil, "expected an absolute path" end,
   capabilities = { add = is_strings, drop = is_strings },
   apparmor = is_string,

@@ -1,8 +1,9 @@
 -- moonjail.repo — repository mounting rules: which checkout goes where, read-only, read-write or
 -- copy-on-write, which files are unreachable, and the git identity the sandbox sees.
 --
--- A rule (docs/repositories.md): { path = "." | url = "https://…/x.tar.gz" | path = "x.tar.gz",
--- mount = "/src", mode = "ro" | "rw" | "cow", include = {globs}, exclude = {globs},
+-- A rule (docs/repositories.md): { path = "." | url = "https://…/x.tar.gz" | path = "x.tar.gz" |
+-- url = "git://…/repo.git", branch = "main", mount = "/src", mode = "ro" | "rw" | "cow" (or
+-- permissions = "read" | "write" | "write-through"), include = {globs}, exclude = {globs},
 -- owner = "1000:1000", ref = "main", strip_components = 1, git = { user_name, user_email,
 -- signing_key, config = {…} } }.
 -- prepare() turns rules into plain mounts, masked paths and environment for the core; the C
@@ -14,7 +15,10 @@ local util = require "moonjail.util"
 local M = {}
 
 local RULE_KEYS = { path = true, url = true, mount = true, mode = true, include = true, exclude = true,
-  owner = true, ref = true, git = true, strip_components = true, max_bytes = true, sha256 = true }
+  owner = true, ref = true, git = true, strip_components = true, max_bytes = true, sha256 = true,
+  branch = true, permissions = true }
+-- permissions, the reference's word for what a sandbox may do to a repository, as a mode
+local PERMISSIONS = { read = "ro", write = "cow", ["write-through"] = "rw" }
 local GIT_KEYS = { user_name = true, user_email = true, signing_key = true, config = true }
 local MODES = { ro = true, rw = true, cow = true }
 local ARCHIVE_SUFFIXES = { "%.tar$", "%.tar%.gz$", "%.tgz$", "%.tar%.xz$", "%.txz$", "%.tar%.bz2$", "%.tar%.zst$",
@@ -184,10 +188,13 @@ function M.normalize(rule, base_dir)
   local r = {}
   if (rule.path == nil) == (rule.url == nil) then return nil, "give exactly one of 'path' and 'url'" end
   if rule.url ~= nil then
-    if type(rule.url) ~= "string" or not rule.url:match("^https?://[^%s]+$") then
-      return nil, "url: expected an http:// or https:// URL of a tar or zip archive"
+    if type(rule.url) ~= "string" or not (rule.url:match("^https?://[^%s]+$") or rule.url:match("^git://[^%s]+$")) then
+      return nil, "url: expected an http:// or https:// URL of a tar or zip archive, or a git:// or http(s) URL "
+        .. "of a git repository"
     end
     r.url = rule.url
+    -- a git repository: git://, a URL ending in .git, or one given a branch
+    r.git_remote = (rule.url:match("^git://") or rule.url:match("%.git/?$") or rule.branch ~= nil) and true or nil
   else
     if type(rule.path) ~= "string" or rule.path == "" then return nil, "path: expected a host path" end
     local p = rule.path
@@ -204,7 +211,19 @@ function M.normalize(rule, base_dir)
       .. string.format("%q", tostring(rule.mount))
   end
   r.mount = rule.mount
-  r.mode = rule.mode or "ro"
+  if rule.permissions ~= nil then
+    local m = PERMISSIONS[rule.permissions]
+    if not m then
+      return nil, "permissions: expected \"read\", \"write\" (changes kept in the sandbox) or \"write-through\" "
+        .. "(changes reach the host directory), got '" .. tostring(rule.permissions) .. "'"
+    end
+    if rule.mode ~= nil and rule.mode ~= m then
+      return nil, "permissions: '" .. rule.permissions .. "' is mode \"" .. m .. "\", but mode says \""
+        .. tostring(rule.mode) .. "\""
+    end
+    r.permissions = rule.permissions
+  end
+  r.mode = rule.mode or (rule.permissions and PERMISSIONS[rule.permissions]) or "ro"
   if not MODES[r.mode] then
     return nil, "mode: expected \"ro\", \"rw\" or \"cow\", got '" .. tostring(rule.mode) .. "'"
   end
@@ -212,8 +231,21 @@ function M.normalize(rule, base_dir)
     if type(rule.ref) ~= "string" or rule.ref == "" or rule.ref:sub(1, 1) == "-" or rule.ref:find("[%s%c]") then
       return nil, "ref: expected a git ref such as \"main\" or a commit id"
     end
-    if not r.path or r.archive then return nil, "ref: needs 'path' to be a local git repository" end
+    if not r.path or r.archive then
+      return nil, "ref: needs 'path' to be a local git repository (a remote one takes 'branch')"
+    end
     r.ref = rule.ref
+  end
+  if rule.branch ~= nil then
+    local b = rule.branch
+    if type(b) ~= "string" or b == "" or b:sub(1, 1) == "-" or b:find("[%s%c]") then
+      return nil, "branch: expected a branch, tag or commit of the remote repository, such as \"main\""
+    end
+    if not r.url then return nil, "branch: needs 'url' to be a remote git repository (a local one takes 'ref')" end
+    r.branch = rule.branch
+  end
+  if r.git_remote and (r.sha256 or rule.sha256 ~= nil or rule.strip_components ~= nil) then
+    return nil, "url: a git repository takes 'branch', not 'sha256' or 'strip_components'"
   end
   if r.mode == "rw" and (r.url or r.archive or r.ref) then
     return nil, "mode: \"rw\" writes through to a host directory; an archive, URL or git ref has none — use \"cow\""
@@ -419,10 +451,13 @@ end
 
 ------------------------------------------------------------------------------------------------
 -- Working trees left behind.  Each one names its owner in OWNER_FILE: "process PID START" (the
--- process that prepared it, START telling it from a later one with the same pid) or "sandbox
--- NAME ID" (a named sandbox, which outlives that process).  A tree whose owner is gone —
--- crashed, killed, or a named sandbox removed by its cleanup delay — is removed by the next
--- prepare(); trees without an owner file (being prepared right now) are left alone.
+-- process that prepared it, START telling it from a later one with the same pid), followed by
+-- the name of the named sandbox it is for, if any; or "sandbox NAME ID" (a named sandbox, which
+-- outlives that process, once it is made).  Its directory's name, repo-PID-START-XXXXXX, names
+-- the preparing process too, so a tree is never without an owner, even when its preparer died
+-- before writing the file.  A tree whose owner is gone — crashed, killed, or a named sandbox
+-- removed — is removed by the next prepare() and by `moonjail prune`; old trees named
+-- repo-XXXXXX without an owner file are left alone.
 
 local OWNER_FILE = "owner"
 
@@ -440,17 +475,19 @@ function M.collect_garbage(core, root, sandbox_alive)
   local names = core.list_dir(root)
   local removed = 0
   for _, name in ipairs(names or {}) do
-    if name:match("^repo%-%w+$") then
+    if name:match("^repo%-[%w%-]+$") then
       local dir = root .. "/" .. name
       local f = core.lstat_type(dir .. "/" .. OWNER_FILE) == "file" and io.open(dir .. "/" .. OWNER_FILE, "rb")
       local text = f and f:read(256) or ""
       if f then f:close() end
       local gone = false
-      local pid, start = text:match("^process (%d+) (%d+)")
+      local pid, start, for_name = text:match("^process (%d+) (%d+) ?(%S*)")
+      if not pid and text == "" then pid, start = name:match("^repo%-(%d+)%-(%d+)%-") end
       local sname, sid = text:match("^sandbox (%S+) (%x+)")
       if pid then
         local _, now = core.process_start(math.tointeger(tonumber(pid)))
-        gone = now ~= start
+        -- its preparer is gone; a named sandbox it was for may hold it still (made, not yet told)
+        gone = now ~= start and not (for_name and for_name ~= "" and sandbox_alive and sandbox_alive(for_name))
       elseif sname and sandbox_alive then
         gone = not sandbox_alive(sname, sid)
       end
@@ -463,8 +500,10 @@ end
 --- Prepares rules (normalized) for a sandbox whose user is uid:gid.  Returns
 --- { mounts = {core mount specs}, masked = {inside paths}, readonly = {inside paths}, env = {…},
 --- cow = {…}, dirs = {…} }
---- or nil, err; on failure everything made so far is removed.
-function M.prepare(core, rules, uid, gid, sandbox_alive)
+--- or nil, err; on failure everything made so far is removed.  sandbox_name: the named sandbox
+--- they are for (its trees survive their preparer once it exists).  progress (optional) is told
+--- how downloads go: { event = "download", url, done, total } (moonjail.progress).
+function M.prepare(core, rules, uid, gid, sandbox_alive, sandbox_name, progress)
   local prep = { mounts = {}, masked = {}, readonly = {}, env = {}, cow = {}, dirs = {} }
   if not rules or #rules == 0 then return prep end
   local ok, perr = pcall(function()
@@ -473,11 +512,11 @@ function M.prepare(core, rules, uid, gid, sandbox_alive)
     if not made then error(core.error("SANDBOX_INIT_FAILED", "repositories: " .. why), 0) end
     M.collect_garbage(core, root, sandbox_alive)
     local base
-    base, why = core.mkdtemp(root .. "/repo-")
+    local pid, start = core.process_start()
+    base, why = core.mkdtemp(root .. "/repo-" .. pid .. "-" .. start .. "-")
     if not base then error(core.error("SANDBOX_INIT_FAILED", "repositories: " .. tostring(why)), 0) end
     prep.dirs[#prep.dirs + 1] = base
-    local pid, start = core.process_start()
-    M.set_owner(base, "process " .. pid .. " " .. start)
+    M.set_owner(base, "process " .. pid .. " " .. start .. (sandbox_name and (" " .. sandbox_name) or ""))
     assert(core.chmod(base, 493)) -- 0755: the sandbox's mapped ids traverse it to reach unpacked trees
     made, why = core.mkdir_private(base .. "/git", 493)
     if not made then error(core.error("SANDBOX_INIT_FAILED", "repositories: " .. why), 0) end
@@ -500,11 +539,19 @@ function M.prepare(core, rules, uid, gid, sandbox_alive)
             error(core.error("INVALID_CONFIG", what .. ": path '" .. r.path .. "' is not a directory"), 0)
           end
           check(core.git_archive(r.path, r.ref, tree))
+        elseif r.git_remote then
+          -- a bare mirror in moonjail's cache, fetched again; nothing the remote supplies runs
+          check(core.git_clone(r.url, r.branch or "HEAD", root .. "/git-cache", tree))
         else
           local archive = r.path
           if r.url then
             archive = base .. "/download" .. i
-            check(core.fetch(r.url, archive, r.max_bytes))
+            local told -- download events for moonjail.progress, the URL without user:password@
+            if progress then
+              local shown = r.url:gsub("^(https?://)[^/@]*@", "%1")
+              told = function(done, total) progress({ event = "download", url = shown, done = done, total = total }) end
+            end
+            check(core.fetch(r.url, archive, r.max_bytes, told))
           elseif core.path_kind(archive) ~= "file" then
             error(core.error("INVALID_CONFIG", what .. ": archive '" .. archive .. "' does not exist"), 0)
           end

@@ -69,7 +69,7 @@ return function(core, h)
       image = meta.image, policy = meta.policy, limits = meta.limits or {},
       timeout = meta.timeout, output_limit = meta.output_limit, warnings = meta.warnings or {},
       audit_log = meta.audit_log, repo = meta.repo, named = true, -- only named sandboxes keep metadata
-      engine_warnings = meta.engine_warnings,
+      engine_warnings = meta.engine_warnings, command = meta.command,
     }
     states[sb] = st
     return st
@@ -89,7 +89,7 @@ return function(core, h)
       labels = st.labels, annotations = st.annotations, image = st.image, policy = st.policy,
       limits = st.limits, timeout = st.timeout, output_limit = st.output_limit,
       warnings = json.array(st.warnings), engine_warnings = json.array(st.engine_warnings or {}),
-      audit_log = st.audit_log, repo = st.repo })
+      audit_log = st.audit_log, repo = st.repo, command = st.command })
   end
 
   -- Working trees of repositories go when the sandbox does: on close of an anonymous sandbox
@@ -132,6 +132,7 @@ return function(core, h)
   SANDBOX_OPTIONS.stream, SANDBOX_OPTIONS.forward_signals = nil, nil
   SANDBOX_OPTIONS.name = { "string" }
   SANDBOX_OPTIONS.cleanup_delay = { "number", "string" }
+  SANDBOX_OPTIONS.lifetime = { "number", "string" }
 
   local mod = {}
 
@@ -139,6 +140,12 @@ return function(core, h)
     opts = h.check_opts("sandbox", opts, level + 1, SANDBOX_OPTIONS)
     local spec, e = h.resolve(nil, opts)
     if not spec then return nil, e end
+    -- the sandbox's own lifetime: the option, else the policy's (resolve put it in the spec)
+    if opts.lifetime ~= nil then
+      local d, why = util.parse_duration(opts.lifetime)
+      if not d then return invalid("option 'lifetime': " .. why) end
+      spec.lifetime = d
+    end
     if opts.cleanup_delay ~= nil then
       local d, why = util.parse_duration(opts.cleanup_delay)
       if not d then return invalid("option 'cleanup_delay': " .. why) end
@@ -149,7 +156,7 @@ return function(core, h)
     spec.facts, spec.metadata, spec.warnings, spec.argv, spec.audit_log = nil, nil, nil, nil, nil
     spec.timeout, spec.output_limit = nil, nil
     local prep
-    prep, e = h.with_repositories(spec)
+    prep, e = h.with_repositories(spec, opts.name)
     if prep == false then return nil, e end
     local sb
     sb, e = core.sandbox(spec, opts.name)
@@ -199,13 +206,17 @@ return function(core, h)
     env = { "table" }, workdir = { "string" }, user = { "string", "number" }, stdin = { "string" },
     timeout = { "number", "string" }, output_limit = { "number", "string" },
     allow_network = { "boolean" }, allow_write = { "boolean" }, restrict_paths = { "table" },
-    tty = { "boolean" },
+    tty = { "boolean" }, log = { "boolean", "number", "string" },
     -- for hosts such as the CLI
-    stream = { "boolean" }, stdin_fd = { "number" }, forward_signals = { "boolean" },
+    stream = { "boolean" }, capture = { "boolean" }, stdin_fd = { "number" }, forward_signals = { "boolean" },
   }
   local SPAWN_OPTIONS = {}
   for k, v in pairs(EXEC_OPTIONS) do SPAWN_OPTIONS[k] = v end
-  SPAWN_OPTIONS.stream, SPAWN_OPTIONS.forward_signals = nil, nil
+  SPAWN_OPTIONS.stream, SPAWN_OPTIONS.forward_signals, SPAWN_OPTIONS.capture = nil, nil, nil
+  local DETACHED_OPTIONS = {}
+  for k, v in pairs(SPAWN_OPTIONS) do DETACHED_OPTIONS[k] = v end
+  DETACHED_OPTIONS.on_exit = { "string" }
+  SPAWN_OPTIONS.log = nil
 
   -- Builds the command spec for ops.exec/spawn: spec, warnings, metadata or nil, err.
   local function command_spec(sb, argv, opts)
@@ -234,10 +245,9 @@ return function(core, h)
           return invalid(string.format("option 'restrict_paths' entry %d: expected an absolute path", i))
         end
       end
-      if next(opts.restrict_paths) ~= nil then
-        warnings[#warnings + 1] = "restrict_paths is not enforced yet (needs Landlock): "
-          .. "the command sees the whole sandbox"
-      end
+      if #opts.restrict_paths > 64 then return invalid("option 'restrict_paths': at most 64 paths") end
+      -- Landlock: the command reaches only beneath these (and what it needs to run)
+      spec.restrict_paths = opts.restrict_paths
     end
 
     if opts.env ~= nil then
@@ -269,15 +279,31 @@ return function(core, h)
     end
     spec.stdin, spec.stdin_fd = opts.stdin, opts.stdin_fd
     spec.tee, spec.forward_signals = opts.stream or false, opts.forward_signals or false
+    spec.capture = opts.capture ~= false
+    if opts.log ~= nil and opts.log ~= false then -- kept in the sandbox's logs: true, or bytes per file
+      if not st.named then return nil, err("INVALID_STATE", "option 'log': only a named sandbox keeps output") end
+      local bytes, why = 0, nil
+      if opts.log ~= true then bytes, why = util.parse_size(opts.log) end
+      if not bytes then return invalid("option 'log': " .. why) end
+      spec.log = bytes
+    end
+    if opts.on_exit ~= nil then
+      if opts.on_exit ~= "stop" and opts.on_exit ~= "destroy" then
+        return invalid("option 'on_exit': \"stop\" or \"destroy\" expected")
+      end
+      if not spec.log then return invalid("option 'on_exit' needs 'log'") end
+      spec.on_exit = opts.on_exit
+    end
 
     local metadata = { sandbox_id = st.id, sandbox_name = st.name, policy = st.policy,
       labels = st.labels, annotations = st.annotations, image = st.image }
     return spec, warnings, metadata
   end
 
-  local function finish(result, warnings, metadata)
+  local function finish(result, warnings, metadata, timeout)
     result.warnings = result.warnings or {}
     for _, w in ipairs(warnings) do result.warnings[#result.warnings + 1] = w end
+    if result.ended_by == "timeout" then result.warnings[#result.warnings + 1] = util.timeout_warning(timeout) end
     result.metadata = metadata
     return result
   end
@@ -299,7 +325,7 @@ return function(core, h)
       audit(self, "exec_failed", { command = argv, code = e and e.code, message = e and e.message })
       return nil, e
     end
-    result = finish(result, warnings, metadata)
+    result = finish(result, warnings, metadata, spec.timeout)
     audit_mod = audit_mod or require "moonjail.audit"
     audit(self, "exec", audit_mod.result_fields(argv, result))
     if state_of(self).audit_log then
@@ -319,13 +345,13 @@ return function(core, h)
     if not spec then return nil, warnings end
     local p, e = ops.spawn(self, spec)
     if not p then return nil, e end
-    pstates[p] = { warnings = warnings, metadata = metadata }
+    pstates[p] = { warnings = warnings, metadata = metadata, timeout = spec.timeout }
     return p
   end
 
   --- sb:spawn_detached(cmd, opts) -> pid | nil, err: the command outlives this process.
   function S:spawn_detached(cmd, opts)
-    local _, spec, e = command_of(self, "spawn_detached", cmd, opts, SPAWN_OPTIONS)
+    local _, spec, e = command_of(self, "spawn_detached", cmd, opts, DETACHED_OPTIONS)
     if not spec then return nil, e end
     return ops.spawn_detached(self, spec)
   end
@@ -469,9 +495,16 @@ return function(core, h)
   --------------------------------------------------------------------------------------------
   -- Inspection
 
+  --- sb:status() -> status [, ended_by]: "running", "paused", "stopped", …, and for a sandbox
+  --- that stopped by itself why ("lifetime").
   function S:status()
     check(self, "status")
-    return ops.status(self)
+    local status = ops.status(self)
+    if status == "stopped" then
+      local raw = ops.info(self)
+      if raw and raw.ended_by then return status, raw.ended_by end
+    end
+    return status
   end
 
   function S:usage()
@@ -527,6 +560,9 @@ return function(core, h)
       -- moonjail's own
       policy = st.policy, network = raw.network or st.network, workdir = ops.workdir(self),
       supervisor_pid = raw.supervisor_pid, uid = raw.uid, gid = raw.gid, rootless = raw.rootless,
+      -- false when its supervisor did not answer in time: status is then the last one known
+      responding = raw.responding,
+      ended_by = raw.ended_by,
       warnings = warnings_of(st, raw),
     }
   end
@@ -549,6 +585,75 @@ return function(core, h)
     local n, why = util.signal_number(sig)
     if not n then argerror(1, "signal", why, 2) end
     return ops.signal(self, n)
+  end
+
+  --- A stopped sandbox takes commands again: true | nil, err (INVALID_STATE when not stopped).
+  function S:start()
+    check(self, "start")
+    return ops.start(self)
+  end
+
+  --- The sandbox's own command (docker's container command, set by `moonjail run --name`), which
+  --- `moonjail start` runs again: { argv = {…}, remove = bool, pid = n } or nil.
+  function S:command()
+    check(self, "command")
+    return state_of(self).command
+  end
+
+  --- Sets it (named sandboxes keep it in their metadata): true | nil, err.
+  function S:set_command(c)
+    check(self, "set_command")
+    if c ~= nil and (type(c) ~= "table" or type(c.argv) ~= "table") then
+      argerror(1, "set_command", "{ argv = {…}, remove =, pid = } expected", 2)
+    end
+    local st = state_of(self)
+    st.command = c and { argv = json.array(util.deepcopy(c.argv)), remove = c.remove == true,
+      pid = math.tointeger(c.pid) } or nil
+    if not st.named then return true end
+    return ops.set_meta(self, meta_text(st))
+  end
+
+  --- Where the sandbox keeps its commands' output (named ones; nil otherwise).
+  function S:log_dir()
+    check(self, "log_dir")
+    return ops.log_dir(self)
+  end
+
+  local logs_mod
+  local function logs() logs_mod = logs_mod or require("moonjail.logs")(core); return logs_mod end
+
+  --- How the sandbox's own command (sb:command()) ended, as read_log returns it; nil while it
+  --- runs or when there is none.
+  function S:command_end()
+    check(self, "command_end")
+    local c, dir = state_of(self).command, ops.log_dir(self)
+    if not c or not c.pid or not dir then return nil end
+    return logs().ended(dir, c.pid)
+  end
+
+  --- The pids of the commands whose output is kept, newest first.
+  function S:logged()
+    check(self, "logged")
+    local dir = ops.log_dir(self)
+    return dir and logs().list(dir) or {}
+  end
+
+  --- Passes the kept output of command pid to fn(stream, data) ("stdout"/"stderr"), the last
+  --- opts.tail lines when given; with opts.follow, also what it writes until it ends.  Returns
+  --- how it ended ({ exit_code, signal, ended_by, end_time } or { error }), false while it runs
+  --- (without follow), or nil, err.
+  function S:read_log(pid, fn, opts)
+    check(self, "read_log")
+    if math.type(pid) ~= "integer" then argerror(1, "read_log", "integer pid expected", 2) end
+    if type(fn) ~= "function" then argerror(2, "read_log", "function expected", 2) end
+    opts = opts or {}
+    local dir = ops.log_dir(self)
+    if not dir or not logs().exists(dir, pid) then
+      return nil, err("INVALID_CONFIG", "no output is kept for process " .. pid .. " of this sandbox")
+    end
+    local ended, why = logs().show(dir, pid, fn, opts.tail, opts.follow)
+    if ended == nil and why then return nil, err("FILE_OPERATION_FAILED", why) end
+    return ended or false
   end
 
   function S:stop(grace)
@@ -580,6 +685,14 @@ return function(core, h)
     local r1, r2, r3 = ops.destroy(self)
     discard_repos(st)
     return r1, r2, r3
+  end
+
+  --- Changes made to the sandbox's root: its container layer (everything written outside the
+  --- mounts: /, /etc, /usr/local, …) as array of { path, kind = "added" | "modified" |
+  --- "deleted", type } with paths inside, or nil, err.  A read-only root has none.
+  function S:diff()
+    check(self, "diff")
+    return ops.root_diff(self)
   end
 
   --- Changes made in a copy-on-write repository (the only one, or the one at mount):
@@ -648,7 +761,7 @@ return function(core, h)
     local ps = pstates[self]
     if result and ps and not ps.done then
       ps.done = true
-      finish(result, ps.warnings, ps.metadata)
+      finish(result, ps.warnings, ps.metadata, ps.timeout)
     end
     return result
   end

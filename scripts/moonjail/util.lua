@@ -142,7 +142,8 @@ M.SIGNALS = SIGNALS
 --- Parses a signal: an integer 0..64, a numeric string, "TERM", "SIGTERM", "term", "RTMIN+3".
 -- Returns the number or nil, reason.
 function M.signal_number(v)
-  local n = math.type(v) == "integer" and v or (type(v) == "string" and math.tointeger(tonumber(v)))
+  local n = math.type(v) == "integer" and v
+    or (type(v) == "string" and v:match("^%-?%d+$") and math.tointeger(tonumber(v))) -- decimal only
   if n then
     if n >= 0 and n <= 64 then return n end
     return nil, "signal number out of range: " .. tostring(v)
@@ -189,6 +190,12 @@ function M.add_env(dst, env)
     end
     dst[k] = tostring(v)
   end
+end
+
+--- The warning a command killed at its wall-clock limit carries (as the OOM killer's does).
+function M.timeout_warning(seconds)
+  local limit = type(seconds) == "number" and string.format(" (%gs)", seconds) or ""
+  return "the command ran past its time limit" .. limit .. " and was killed"
 end
 
 --- The directory part of a path: "a/b" -> "a", "/a" -> "/", "a" -> ".".

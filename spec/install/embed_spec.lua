@@ -97,9 +97,11 @@ describe("an installed moonjail", function()
   end
 
   it("holds the executable, the libraries, the header, pkg-config and CMake files, the module, "
-     .. "the policies and the man page", function()
+     .. "the policies, the man page and the shell completion scripts", function()
     for _, rel in ipairs({ "bin/moonjail", "include/moonjail/moonjail.h",
-                           "share/moonjail/policies/default.lua", "share/man/man1/moonjail.1" }) do
+                           "share/moonjail/policies/default.lua", "share/man/man1/moonjail.1",
+                           "share/bash-completion/completions/moonjail", "share/zsh/site-functions/_moonjail",
+                           "share/fish/vendor_completions.d/moonjail.fish" }) do
       assert.is_true(helpers.exists(prefix .. "/" .. rel), rel .. " is not installed")
     end
     for _, name in ipairs({ "libmoonjail.so", "libmoonjail.so.0", "libmoonjail.a",

@@ -202,6 +202,13 @@ describe("network = { mode = \"filtered\" }", function()
     local opts = { policy = policy(log) }
     local resolv = assert(mj.run({ "cat", "/etc/resolv.conf" }, opts))
     assert.matches("nameserver 127%.0%.0%.53", resolv.stdout)
+    -- a file of the generated /etc (container_layer_spec), not a bind over it
+    local mounts = assert(mj.run({ "grep", "-c", " /etc/resolv.conf ", "/proc/self/mountinfo" }, opts))
+    assert.equals("0\n", mounts.stdout)
+    -- a root of its own (no generated /etc) gets the same file bound read-only
+    local own_root = { policy = policy(log), rootfs = "/" }
+    resolv = assert(mj.run({ "cat", "/etc/resolv.conf" }, own_root))
+    assert.matches("nameserver 127%.0%.0%.53", resolv.stdout)
 
     assert.matches("^OK 200 test%-host", fetch(opts, "http://allowed.test/"))
 

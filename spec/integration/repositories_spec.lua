@@ -371,3 +371,85 @@ mj.sleep(60)
     assert.are.equal("keep\n", helpers.read_file(dir .. "/readme"))
   end)
 end)
+
+-- A remote git repository: served by `git daemon` on loopback, cloned on the host side into
+-- moonjail's cache (a bare mirror) and its branch mounted; nothing the remote supplies runs —
+-- not its hooks, not the filters its config names for its .gitattributes.
+describe("a remote git repository", function()
+  local base, port, marker
+  local function url() return "git://127.0.0.1:" .. port .. "/repo.git" end
+
+  setup(function()
+    if os.execute("command -v git >/dev/null 2>&1") ~= true then return end
+    base = helpers.tmpdir()
+    marker = base .. "/REMOTE-RAN"
+    sh(table.concat({
+      "cd " .. q(base),
+      "git init -q -b main work",
+      "cd work",
+      "git config user.email t@example.invalid && git config user.name t",
+      "echo main > f && git add f && git commit -qm main",
+      "git checkout -qb feature",
+      "echo feature > f && echo '* filter=evil' > .gitattributes && git add f .gitattributes && git commit -qm feature",
+      "git checkout -q main", -- the remote's HEAD (its default branch) is main
+      "cd ..",
+      "git clone -q --bare work repo.git",
+      "git -C repo.git config filter.evil.smudge " .. q("touch " .. marker .. "; cat"),
+      "git -C repo.git config filter.evil.required true",
+      "printf '#!/bin/sh\\ntouch %s\\n' " .. q(marker) .. " > repo.git/hooks/post-checkout",
+      "cp repo.git/hooks/post-checkout repo.git/hooks/post-receive",
+      "chmod +x repo.git/hooks/post-checkout repo.git/hooks/post-receive",
+    }, " && "))
+    for _ = 1, 5 do
+      port = 20000 + math.random(0, 20000)
+      sh("git daemon --reuseaddr --export-all --base-path=" .. q(base) .. " --listen=127.0.0.1 --port=" .. port
+        .. " --detach --pid-file=" .. q(base .. "/daemon.pid") .. " >/dev/null 2>&1")
+      if helpers.eventually(3, function()
+        return os.execute("git ls-remote " .. q(url()) .. " >/dev/null 2>&1") == true
+      end) then break end
+      port = nil
+    end
+  end)
+
+  teardown(function()
+    local pid = base and helpers.read_file(base .. "/daemon.pid")
+    if pid and pid:match("^%d+") then os.execute("kill " .. pid:match("^%d+")) end
+    for _, sb in ipairs(made) do if mj.type(sb) == "sandbox" then sb:close() end end
+    helpers.cleanup()
+  end)
+
+  it("mounts a branch of a git:// URL, and runs none of the remote's hooks or filters", function()
+    if not port then pending("git, or git daemon on loopback, is not available here") return end
+    local res, err = mj.run("cat /src/f; cat /src/.gitattributes", {
+      repositories = { { url = url(), branch = "feature", mount = "/src" } } })
+    assert.is_truthy(res, tostring(err))
+    assert.are.equal("feature\n* filter=evil\n", res.stdout)
+    assert.is_false(helpers.exists(marker), "something the remote supplied ran on the host")
+    -- the default branch, from the cached mirror (fetched again), in a writable copy
+    local sb = sandbox({ repositories = { { url = url(), mount = "/src", permissions = "write" } } })
+    assert.are.equal("main\n", run(sb, "cat /src/f").stdout)
+    assert.are.equal(0, run(sb, "echo changed > /src/f").exit_code)
+    assert.is_false(helpers.exists(marker))
+  end)
+
+  it("refuses an unknown branch as INVALID_CONFIG, naming it", function()
+    if not port then pending("git, or git daemon on loopback, is not available here") return end
+    local res, err = mj.run("true", { repositories = { { url = url(), branch = "no-such-branch", mount = "/src" } } })
+    assert.is_nil(res)
+    assert.are.equal("INVALID_CONFIG", err.code)
+    assert.matches("no-such-branch", err.message, 1, true)
+  end)
+
+  it("maps permissions onto a mode, and refuses one that contradicts it", function()
+    local repo = require "moonjail.repo"
+    assert.are.equal("ro", assert(repo.normalize({ path = "/x", mount = "/m", permissions = "read" })).mode)
+    assert.are.equal("cow", assert(repo.normalize({ path = "/x", mount = "/m", permissions = "write" })).mode)
+    assert.are.equal("rw", assert(repo.normalize({ path = "/x", mount = "/m", permissions = "write-through" })).mode)
+    local r, why = repo.normalize({ path = "/x", mount = "/m", permissions = "read", mode = "rw" })
+    assert.is_nil(r)
+    assert.matches("permissions", why, 1, true)
+    r, why = repo.normalize({ path = "/x", mount = "/m", permissions = "admin" })
+    assert.is_nil(r)
+    assert.matches("permissions", why, 1, true)
+  end)
+end)

@@ -85,11 +85,35 @@ describe("mj.run isolation", function()
     assert.matches("No such file", res.stderr, 1, true)
   end)
 
-  it("has a read-only root: /newfile and /usr/... cannot be created", function()
+  it("has a copy-on-write root: /NAME and /usr/NAME are made inside, never on the host", function()
     local name = "mjspec-" .. helpers.unique_number()
-    local res = run("true >/" .. name .. " || exit 10; exit 0")
+    local res = run("echo root >/" .. name .. " && cat /" .. name .. " && "
+      .. "{ echo usr >/usr/" .. name .. " && cat /usr/" .. name .. " || echo denied; }")
+    -- a broken sandbox could have created them on the host: remove them before failing
+    local leaked = helpers.exists("/" .. name) or helpers.exists("/usr/" .. name)
+    os.remove("/" .. name)
+    os.remove("/usr/" .. name)
+    assert.is_false(leaked, "a write inside the sandbox reached the host")
+    assert.are.equal(0, res.exit_code, res.stderr)
+    assert.are.equal("root\nusr\n", res.stdout)
+    -- as root, the host's /usr shows as the sandbox root's (idmapped) down to /usr/local; rootless
+    -- what the host's root owns below the layer's top stays unwritable
+    res = run("touch /usr/local/" .. name .. " 2>/dev/null && echo made || echo denied")
+    leaked = helpers.exists("/usr/local/" .. name)
+    os.remove("/usr/local/" .. name)
+    assert.is_false(leaked, "a write inside the sandbox reached the host's /usr/local")
+    assert.are.equal(helpers.is_root() and "made\n" or "denied\n", res.stdout)
+    -- nothing of it is left for the next sandbox
+    res = run("test -e /" .. name .. " || test -e /usr/" .. name .. " || echo gone")
+    assert.are.equal("gone\n", res.stdout)
+  end)
+
+  it("has a read-only root when the policy says so: /newfile and /usr/... cannot be created", function()
+    local readonly = { policy = { extends = "default", filesystem = { readonly_root = true } } }
+    local name = "mjspec-" .. helpers.unique_number()
+    local res = run("true >/" .. name .. " || exit 10; exit 0", readonly)
     assert.are.equal(10, res.exit_code, "/" .. name .. " was created")
-    res = run("true >/usr/" .. name .. " || exit 10; exit 0")
+    res = run("true >/usr/" .. name .. " || exit 10; exit 0", readonly)
     -- a broken sandbox could have created it on the host: remove it before failing
     if helpers.exists("/usr/" .. name) then os.remove("/usr/" .. name) end
     assert.are.equal(10, res.exit_code, "/usr/" .. name .. " was created")

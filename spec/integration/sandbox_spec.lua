@@ -301,6 +301,54 @@ describe("Sandbox:spawn", function()
     assert.are.equal(0, ok(p:wait()).exit_code)
   end)
 
+  it("keeps the output nobody read: wait() returns it (echo, and cat fed through stdin)", function()
+    local p = ok(sb:spawn({ "sh", "-c", "echo hi" }))
+    local res = ok(p:wait(10))
+    assert.are.equal("hi\n", res.stdout)
+    assert.are.equal("hi\n", res.combined)
+    p = ok(sb:spawn({ "cat" }))
+    ok(p:write("fed\n"))
+    p:close_stdin()
+    res = ok(p:wait(10))
+    assert.are.equal("fed\n", res.stdout)
+  end)
+
+  it("keeps 1 MiB on stdout and 1 MiB on stderr that nobody read, whole and combined in arrival order", function()
+    local MiB = 1024 * 1024
+    -- distinct bytes per stream, so combined can be split back into both in order
+    local p = ok(sb:spawn({ "sh", "-c", "head -c 1048576 /dev/zero | tr '\\0' o & "
+      .. "head -c 1048576 /dev/zero | tr '\\0' e >&2; wait" }))
+    local res = ok(p:wait(30))
+    assert.are.equal(0, res.exit_code)
+    assert.are.equal(MiB, #res.stdout)
+    assert.are.equal(MiB, #res.stderr)
+    assert.are.equal(string.rep("o", MiB), res.stdout)
+    assert.are.equal(string.rep("e", MiB), res.stderr)
+    assert.are.equal(2 * MiB, #res.combined)
+    assert.are.equal(res.stdout, (res.combined:gsub("e", "")))
+    assert.are.equal(res.stderr, (res.combined:gsub("o", "")))
+    assert.is_false(res.output_truncated)
+  end)
+
+  it("keeps what read() did not take: the rest of the output comes with wait()", function()
+    local p = ok(sb:spawn({ "sh", "-c", "echo first; sleep 0.3; echo second; echo third >&2" }))
+    local chunk, stream = p:read("stdout", 5)
+    assert.are.equal("first\n", chunk)
+    assert.are.equal("stdout", stream)
+    local res = ok(p:wait(10))
+    assert.are.equal("second\n", res.stdout)
+    assert.are.equal("third\n", res.stderr)
+    assert.is_nil(p:read()) -- wait took the rest: the streams are at their end
+  end)
+
+  it("ends a process that nobody reads at its output limit", function()
+    local p = ok(sb:spawn({ "sh", "-c", "head -c 300000 /dev/zero" }, { output_limit = 100000 }))
+    local res = ok(p:wait(30))
+    assert.are.equal("output_limit", res.ended_by)
+    assert.is_true(res.output_truncated)
+    assert.are.equal(100000, #res.stdout)
+  end)
+
   it("kills a running process with a signal", function()
     local p = ok(sb:spawn({ "sleep", "100" }))
     ok(p:kill(SIGTERM))
@@ -384,6 +432,29 @@ describe("Sandbox files", function()
     assert.are.equal("from-cmd", ok(sb:read_file("/work/from-cmd")))
     ok(sb:write_file("/work/from-api", "from-api"))
     assert.are.equal("from-api", sh_ok(sb, "cat /work/from-api"))
+  end)
+
+  it("creates the missing parent directories of write_file: 0755, owned by the sandbox's user", function()
+    ok(sb:write_file("/work/p/q/r.txt", "deep"))
+    assert.are.equal("deep", ok(sb:read_file("/work/p/q/r.txt")))
+    for _, d in ipairs({ "/work/p", "/work/p/q" }) do
+      local st = stat_inside(d)
+      assert.is_true(st.is_dir, d)
+      assert.are.equal(tonumber("755", 8), st.mode, d)
+      assert.are.equal(owner, st.owner, d)
+    end
+    -- a component that exists and is no directory stays an error
+    ok(sb:write_file("/work/plainfile", "x"))
+    local v, err = sb:write_file("/work/plainfile/sub/f", "y")
+    assert_fails("FILE_OPERATION_FAILED", v, err, false)
+  end)
+
+  it("creates the missing parent directories of copy_files' destination", function()
+    helpers.write_file(host .. "/parented.txt", "parented\n", "0644")
+    ok(sb:copy_files(host .. "/parented.txt", "/work/made/for/it.txt"))
+    assert.are.equal("parented\n", ok(sb:read_file("/work/made/for/it.txt")))
+    assert.are.equal(tonumber("755", 8), stat_inside("/work/made/for").mode)
+    assert.are.equal(owner, stat_inside("/work/made").owner)
   end)
 
   it("lists a directory with every FileInfo field matching stat inside", function()
@@ -602,6 +673,19 @@ describe("Sandbox:usage", function()
       assert.is_true(again.cpu_usage <= MAX_CPU_PERCENT,
         string.format("cpu_usage %.2f is more than %d CPUs can give", again.cpu_usage, NCPU))
     end
+  end)
+
+  it("never counts a live process without its memory: process_count and memory_usage agree", function()
+    local n = helpers.unique_number()
+    sh_ok(sb, string.format("sleep %d >/dev/null 2>&1 &", n))
+    -- sampled at once and over and over while the shell exits and the sleep starts
+    for _ = 1, 40 do
+      local u = ok(sb:usage())
+      assert.is_true(u.memory_usage >= 4096 * u.process_count,
+        string.format("%d processes with %d bytes of memory", u.process_count, u.memory_usage))
+    end
+    ok(sb:signal(SIGKILL))
+    assert.is_truthy(eventually(2, function() return ok(sb:usage()).process_count == 0 end))
   end)
 
   it("counts a background process, its memory, threads and fds", function()
@@ -826,6 +910,37 @@ describe("Sandbox status transitions", function()
   end)
 end)
 
+describe("Sandbox lifetime", function()
+  teardown(function() close_all() helpers.cleanup() end)
+
+  it("stops itself when its lifetime ends, and says why", function()
+    local sb = new_sandbox({ lifetime = "1s" })
+    local n = helpers.unique_number()
+    sh_ok(sb, string.format("sleep %d >/dev/null 2>&1 &", n))
+    ok(sb:write_file("/kept", "kept"))
+    assert.are.equal("running", sb:status())
+    assert.is_nil(ok(sb:info()).ended_by)
+    assert.is_truthy(eventually(5, function() return sb:status() == "stopped" end), "still " .. sb:status())
+    local status, why = sb:status()
+    assert.are.equal("stopped", status)
+    assert.are.equal("lifetime", why)
+    assert.are.equal("lifetime", ok(sb:info()).ended_by)
+    assert.are.equal(0, (helpers.count_processes("sleep " .. n)), "the end of its lifetime left a process")
+    local res, err = sb:exec({ "true" })
+    assert_fails("INVALID_STATE", res, err, false)
+    assert.are.equal("kept", ok(sb:read_file("/kept")))
+  end)
+
+  it("takes its lifetime from a policy, and a stop by request is not one", function()
+    local sb = new_sandbox({ policy = { extends = "default", lifetime = "1h" } })
+    ok(sb:stop(1))
+    local status, why = sb:status()
+    assert.are.equal("stopped", status)
+    assert.is_nil(why)
+    assert.is_nil(ok(sb:info()).ended_by)
+  end)
+end)
+
 describe("Sandbox cleanup", function()
   teardown(function() close_all() helpers.cleanup() end)
 
@@ -953,6 +1068,29 @@ describe("Sandbox errors", function()
     -- only this command: the next one connects (and is refused by the peer) again
     local again = ok(sb:exec(probe))
     assert.is_nil(again.stderr:find("Permission denied", 1, true), again.stderr)
+  end)
+
+  -- restrict_paths: only beneath the listed paths (read, and write where the sandbox allows),
+  -- plus what a command needs to run; a Landlock layer of its own, so only for this command.
+  it("narrows one command to its restrict_paths: a listed path is reached, another refused", function()
+    local abi = 0 -- as moonjail doctor sees it
+    for _, c in ipairs(helpers.json_decode(helpers.cli({ "doctor", "--json" }).stdout).checks) do
+      if c.name == "landlock" then abi = tonumber((c.detail or ""):match("ABI (%d+)")) or 0 end
+    end
+    local sb = new_sandbox({ mounts = { { type = "tmpfs", dst = "/work" } } })
+    sh_ok(sb, "mkdir -p /work/a /work/b && echo in-a >/work/a/f && echo in-b >/work/b/f")
+    local res, err = sb:exec("cat /work/a/f; echo made >/work/a/new && cat /work/a/new; cat /work/b/f; "
+      .. "echo x >/work/b/new", { restrict_paths = { "/work/a" } })
+    if abi < 1 then
+      assert_fails("UNSUPPORTED", res, err, false)
+      return
+    end
+    assert.is_truthy(res, tostring(err))
+    assert.are.equal("in-a\nmade\n", res.stdout)
+    assert.matches("/work/b/f: Permission denied", res.stderr, 1, true)
+    assert.matches("/work/b/new: Permission denied", res.stderr, 1, true)
+    -- only this command: the next one reaches /work/b again
+    assert.are.equal("in-b\n", sh_ok(sb, "cat /work/b/f"))
   end)
 
   it("reports an operation that timed out as TIMEOUT", function()

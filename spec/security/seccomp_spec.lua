@@ -233,16 +233,41 @@ describe("policy seccomp keys", function()
 end)
 
 describe("the supervisor's own filter", function()
+  -- The supervisor and its spawner live outside the commands' pid namespace (the commands see only
+  -- their own init as pid 1): their filters are read from the host's /proc.
+  local function host_stat(pid)
+    local status = helpers.read_file("/proc/" .. pid .. "/status") or ""
+    return status:match("Name:%s*(%S+)"), tonumber(status:match("Seccomp_filters:%s*(%d+)"))
+  end
+
   it("is one more than its commands' and its spawner's: narrowed after the spawner is forked", function()
     local sb = assert(mj.sandbox({}))
-    local r = assert(sb:exec("for p in /proc/[0-9]*; do printf '%s ' \"$(cat $p/comm)\"; "
-      .. "sed -n 's/^Seccomp_filters:[[:space:]]*//p' $p/status; done"))
+    local sup = assert(sb:info()).supervisor_pid
+    local n = helpers.unique_number()
+    local p = assert(sb:spawn({ "sleep", tostring(n) }))
+    local _, sleeps = helpers.count_processes("sleep " .. n)
+    local children = helpers.read_file("/proc/" .. sup .. "/task/" .. sup .. "/children") or ""
+    local filters, report = {}, {}
+    local name, count = host_stat(sup)
+    filters.supervisor = count
+    report[#report + 1] = string.format("%d %s %s", sup, tostring(name), tostring(count))
+    for pid in children:gmatch("%d+") do
+      name, count = host_stat(pid)
+      filters[name == "moonjail-spawn" and "spawner" or "reaper"] = count
+      report[#report + 1] = string.format("%s %s %s", pid, tostring(name), tostring(count))
+    end
+    _, count = host_stat(sleeps[1] or 0)
+    filters.command = count
+    report[#report + 1] = "command " .. tostring(count)
+    p:kill()
+    p:wait(5)
     sb:close()
-    local filters = {}
-    for comm, n in r.stdout:gmatch("(%S+) (%d+)\n") do filters[comm] = tonumber(n) end
-    assert.is_number(filters["moonjail-init"], r.stdout)
-    assert.is_number(filters["moonjail-spawn"], r.stdout)
-    assert.are.equal(filters["moonjail-spawn"] + 1, filters["moonjail-init"], r.stdout)
-    assert.are.equal(filters["moonjail-spawn"], filters["sh"], r.stdout)
+    report = table.concat(report, "\n")
+    assert.is_number(filters.supervisor, report)
+    assert.is_number(filters.spawner, report)
+    assert.is_number(filters.reaper, report)
+    assert.are.equal(filters.spawner + 1, filters.supervisor, report)
+    assert.are.equal(filters.spawner, filters.command, report)
+    assert.is_true(filters.reaper >= 1, report)
   end)
 end)

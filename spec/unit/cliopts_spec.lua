@@ -1,20 +1,24 @@
 -- spec/unit/cliopts_spec.lua — the command line's one option parser (moonjail.cliopts) and its
 -- tables (moonjail.cli_tables), without starting anything.
 --
--- Covers: `--opt VALUE`, `--opt=VALUE`, `-o VALUE`, a value that looks like an option; "--"
--- ending the options; "-" as an argument; clustered one-letter flags (`-it`) and the clusters
--- refused (a letter that takes a value, an unknown letter); repeating options and the last one
--- winning otherwise; the three ways positionals mix with options (stop, interleave,
--- passthrough); unknown options with a "did you mean" suggestion, missing values, values given
--- to flags; converters and their messages; the partial result returned with an error; long
--- aliases; --help text generated from the tables (placement at the column, wrapping, hidden
--- options); and that the tables are plain data a C reader or a completion generator can walk
--- (no functions, every option named by a command exists, no name taken twice in a command).
+-- Covers: `--opt VALUE`, `--opt=VALUE`, `-o VALUE`, docker's (pflag's) `-oVALUE`, `-o=VALUE` and
+-- a cluster ending in a letter that takes a value (`-de K=V`, `-deK=V`); a value that looks like
+-- an option (taken), one that is an option of the command (refused, unless given inline); "--"
+-- ending the options; "-" as an argument; clustered one-letter flags (`-it`) and an unknown letter
+-- in a cluster; repeating options and the last one winning otherwise; the three ways positionals
+-- mix with options (stop, interleave, passthrough); unknown options with a "did you mean"
+-- suggestion (also for a long name typed with one dash), docker flags refused with their reason,
+-- missing values, values given to flags; converters and their messages; the partial result
+-- returned with an error; long aliases; --help text generated from the tables (placement at the
+-- column, wrapping, hidden options); and that the tables are plain data a C reader or a
+-- completion generator can walk (no functions, every option named by a command exists, no name
+-- taken twice in a command, every refused flag unknown to its command).
 local cliopts = require "moonjail.cliopts"
 local tables = require "moonjail.cli_tables"
 
 -- A small table of its own, for what the real one does not use yet (aliases).
 local toy = cliopts.new({
+  refused = { interleave = { ["--privileged"] = "never", ["-P"] = "no ports" } },
   options = {
     help = { long = "help", short = "h", help = "Show this help" },
     all = { long = "all", short = "a", help = "All of them" },
@@ -44,9 +48,30 @@ describe("cliopts.parse", function()
     assert.are.equal("x", toy.parse("interleave", { "-n", "x" }).name)
   end)
 
-  it("takes the next argument as the value whatever it looks like", function()
-    assert.are.equal("--all", toy.parse("interleave", { "--name", "--all" }).name)
+  it("takes the next argument as the value whatever it looks like, unless it is an option", function()
+    assert.are.equal("-x", toy.parse("interleave", { "--name", "-x" }).name)
     assert.are.equal("--", toy.parse("interleave", { "-n", "--" }).name)
+    assert.are.equal("-1", toy.parse("interleave", { "-n", "-1" }).name)
+    for _, opt in ipairs({ "--all", "-a", "-aq", "--tag=x", "--net" }) do
+      local res, err = toy.parse("interleave", { "--name", opt })
+      assert.is_nil(res, opt)
+      assert.are.equal("interleave: option '--name' needs a value, and '" .. opt .. "' is an option of "
+        .. "'moonjail interleave' (write --name=" .. opt .. " if it is the value)", err.message)
+    end
+    assert.are.equal("--all", toy.parse("interleave", { "--name=--all" }).name)
+    assert.are.equal("--all", toy.parse("interleave", { "-n=--all" }).name)
+  end)
+
+  it("takes docker's forms of one-letter options with a value", function()
+    assert.are.equal("x", toy.parse("interleave", { "-nx" }).name)
+    assert.are.equal("K=V", toy.parse("interleave", { "-nK=V" }).name)
+    assert.are.equal("K", toy.parse("interleave", { "-n=K" }).name)
+    local res = toy.parse("interleave", { "-an", "x" })
+    assert.is_true(res.all)
+    assert.are.equal("x", res.name)
+    res = toy.parse("interleave", { "-qanx" })
+    assert.is_true(res.quiet and res.all)
+    assert.are.equal("x", res.name)
   end)
 
   it("starts at argv[first]", function()
@@ -75,13 +100,15 @@ describe("cliopts.parse", function()
     assert.is_true(res.help)
   end)
 
-  it("refuses a cluster with a letter that takes a value, or an unknown letter", function()
-    local res, err = toy.parse("interleave", { "-an", "x" })
-    assert.is_nil(res)
-    assert.are.equal("interleave: unknown option '-an' (see 'moonjail interleave --help')", err.message)
-    res, err = toy.parse("interleave", { "-ax" })
+  it("refuses a cluster with an unknown letter, naming the letter", function()
+    local res, err = toy.parse("interleave", { "-ax" })
     assert.is_nil(res)
     assert.are.equal("-ax", err.option)
+    assert.are.equal("interleave: unknown option '-x' in '-ax' (see 'moonjail interleave --help')", err.message)
+    res, err = toy.parse("interleave", { "-xquiet" })
+    assert.is_nil(res)
+    assert.are.equal("interleave: unknown option '-xquiet'; did you mean '--quiet'? (see 'moonjail interleave "
+      .. "--help')", err.message)
   end)
 
   it("appends each value of a repeating option, and keeps the last of any other", function()
@@ -134,7 +161,9 @@ describe("cliopts.parse", function()
     it("names an unknown option and suggests the closest long one", function()
       local res, err, partial = toy.parse("interleave", { "-a", "--qiuet" })
       assert.is_nil(res)
-      assert.are.equal("interleave: unknown option '--qiuet' (see 'moonjail interleave --help')", err.message)
+      assert.are.equal(
+        "interleave: unknown option '--qiuet'; did you mean '--quiet'? (see 'moonjail interleave --help')",
+        err.message)
       assert.are.equal("--qiuet", err.option)
       assert.are.equal("--quiet", toy.suggest("interleave", err.option))
       assert.is_true(partial.all) -- what was parsed before the error (e.g. --json, to report as JSON)
@@ -145,6 +174,26 @@ describe("cliopts.parse", function()
       res, err = toy.parse("interleave", { "--zzzzzz" })
       assert.is_nil(res)
       assert.is_nil(toy.suggest("interleave", err.option))
+    end)
+
+    it("suggests for a long name typed with one dash", function()
+      local _, err = toy.parse("interleave", { "-quiet" })
+      assert.are.equal("--quiet", toy.suggest("interleave", err.option))
+    end)
+
+    it("refuses a docker flag the tables list with its reason", function()
+      local res, err = toy.parse("interleave", { "--privileged" })
+      assert.is_nil(res)
+      assert.are.equal("interleave: option '--privileged' is not supported: never", err.message)
+      res, err = toy.parse("interleave", { "--privileged=true" })
+      assert.is_nil(res)
+      assert.are.equal("interleave: option '--privileged' is not supported: never", err.message)
+      res, err = toy.parse("interleave", { "-P" })
+      assert.is_nil(res)
+      assert.are.equal("interleave: option '-P' is not supported: no ports", err.message)
+      res, err = toy.parse("interleave", { "-aP" })
+      assert.is_nil(res)
+      assert.are.equal("interleave: option '-P' is not supported: no ports", err.message)
     end)
 
     it("never suggests a hidden option", function()
@@ -219,7 +268,7 @@ describe("cliopts.help", function()
     local run = cliopts.help("run")
     assert.matches("\n  -e, --env K[=V]         Set an environment variable", run, 1, true)
     assert.matches("\n      --repo SRC[:DST][:MODE]\n                          Mount a repository", run, 1, true)
-    assert.not_matches("--image", run, 1, true)
+    assert.matches("\n      --image IMAGE", run, 1, true)
     assert.matches("\n  -e, --env K[=V]         Default environment of its commands", cliopts.help("create"), 1, true)
     assert.matches("\n  -a, --all     Show all sandboxes", cliopts.help("ps"), 1, true)
   end)
@@ -244,9 +293,10 @@ describe("cli_tables", function()
   end)
 
   local TYPES = {}
-  for w in ([[string policy host_path sandbox_path bind repo glob env kv user network publish net_rule duration size
-    number integer
-    capability signal]]):gmatch("%S+") do TYPES[w] = true end
+  for w in ([[string policy host_path sandbox_path bind volume tmpfs mount repo glob env kv user network publish
+    net_rule duration size number integer capability signal security_opt ulimit sandbox_name]]):gmatch("%S+") do
+    TYPES[w] = true
+  end
 
   it("describe every option fully", function()
     for id, o in pairs(tables.options) do
@@ -280,6 +330,34 @@ describe("cli_tables", function()
         end
       end
       assert.is_true(seen["--help"], name .. " has no --help")
+    end
+  end)
+
+  it("refuse only flags their command does not take, each with a reason", function()
+    for name, list in pairs(tables.refused) do
+      assert.is_table(tables.commands[name], name)
+      for flag, why in pairs(list) do
+        assert.is_truthy(flag:match("^%-%a$") or flag:match("^%-%-%l[%l%d-]+$"), name .. ": " .. flag)
+        assert.is_nil(cliopts.match(name, flag), name .. " takes " .. flag)
+        assert.are.equal("string", type(why))
+        assert.is_true(#why > 5, name .. " " .. flag)
+        local _, err = cliopts.parse(name, { flag .. (flag:sub(2, 2) == "-" and "=1" or "") })
+        assert.are.equal(name .. ": option '" .. flag .. "' is not supported: " .. why, err.message)
+      end
+    end
+    for name, c in pairs(tables.commands) do
+      if c.refuses then assert.is_table(tables.refused[c.refuses], name) end
+    end
+  end)
+
+  it("say what each command's operands are, for completion", function()
+    local KINDS = { sandbox = true, command = true, file = true, cp_path = true, policy = true, command_name = true,
+      shell = true, ["…"] = true }
+    for name, c in pairs(tables.commands) do
+      for i, k in ipairs(c.operands or {}) do
+        assert.is_true(KINDS[k], name .. ": operand " .. tostring(k))
+        if k == "…" then assert.are.equal(#c.operands, i, name) end
+      end
     end
   end)
 

@@ -112,12 +112,28 @@ typedef enum {
     MJ_RLIMIT__COUNT
 } mj_rlimit_t;
 
+/* A bare config: a read-only "host" root without host paths (not even /bin/sh), no tmpfs, no
+ * limits; only what the setters add. */
 mj_config_t *mj_config_new(void);
+/* The shipped default policy's sandbox (policies/default.lua): what `moonjail run` gives with no
+ * options.  Host /usr, /bin, /lib* and the /etc files programs read, a generated /etc, a writable
+ * copy-on-write root capped at 1 GiB (mj_config_set_disk_limit, not required: lowered to fit a
+ * memory limit), a /tmp tmpfs, /proc's kernel files masked or read-only as Docker has them, the
+ * host's TLS private keys masked, no network, Landlock best effort, the default seccomp profile,
+ * nofile 1024 and nproc 4096, TERM and LANG from this process's environment, PATH, HOME=/root,
+ * hostname "moonjail", user 0:0 (inside).  The CLI's per-command defaults stay the command's
+ * (output limit 16 MiB: mj_command_set_output_limit).  Change anything with the setters. */
+mj_config_t *mj_config_new_default(void);
 void mj_config_free(mj_config_t *cfg);
 
-/* Root file system: NULL or "host" builds a fresh root from read-only binds of host paths
- * (mj_config_add_host_path); any other value is a directory used as the root (bound read-only
- * when readonly_root is set, the default). */
+/* Root file system: NULL or "host" builds a fresh root from host paths (mj_config_add_host_path)
+ * and a generated /etc (mj_config_add_hosts_entry); any other value is a directory used as the
+ * root.  A read-only root (the default, mj_config_set_readonly_root) binds them read-only.  A
+ * writable root is copy-on-write, as a container's: an overlay whose upper layer is the sandbox's
+ * own tmpfs (capped by mj_config_set_disk_limit), over the root directory or the host paths'
+ * directories, each an overlay of its own; nothing written there reaches the host.  Started as
+ * root, those lowers are idmapped so that host id N shows as N inside (the sandbox's root owns
+ * what host root owns there, and can change it in its layer); rootless, they keep their owners. */
 int mj_config_set_root(mj_config_t *cfg, const char *root, mj_error_t **err);
 /* A host path exposed read-only at the same place in a "host" root.  Symlinks (as /bin on a
  * merged-/usr system) are recreated as symlinks.  Missing paths are skipped unless required. */
@@ -178,6 +194,27 @@ int mj_config_set_pids_limit(mj_config_t *cfg, uint64_t pids, bool required, mj_
 int mj_config_add_io_limit(mj_config_t *cfg, const char *device, uint64_t read_bps, uint64_t write_bps,
                            uint64_t read_iops, uint64_t write_iops, bool required, mj_error_t **err);
 
+/* The cap on what a sandbox writes into its own file systems: the container layer (everything a
+ * writable root takes: size and inodes) and every tmpfs mount without a size of its own.  0 = the
+ * defaults (1 GiB for a writable root, 64 MiB for a tmpfs).  A disk that is not required is
+ * lowered to half the memory limit when that is smaller (tmpfs pages are memory: filling it must
+ * end in ENOSPC, not an OOM kill), with a warning; a required one is never lowered.  Less than
+ * 64 KiB is INVALID_CONFIG. */
+int mj_config_set_disk_limit(mj_config_t *cfg, uint64_t bytes, bool required, mj_error_t **err);
+
+/* The generated /etc of a "host" root holds passwd and group (root, nobody and the sandbox's
+ * user — unless the host's are listed with mj_config_add_host_path on purpose), hosts, hostname
+ * and resolv.conf.  These add a line "ADDRESS NAME [NAME…]" to its hosts (after localhost and the
+ * sandbox's own name), and replace its resolv.conf (default: the host's with MJ_NET_HOST, none
+ * otherwise).  Other host files of /etc listed as host paths are copied in (those others may
+ * read); host directories there are mounted as host paths are. */
+int mj_config_add_hosts_entry(mj_config_t *cfg, const char *line, mj_error_t **err);
+int mj_config_set_resolv_conf(mj_config_t *cfg, const char *text, mj_error_t **err);
+
+/* Persistent sandboxes: after this many seconds from its start the sandbox stops itself, as
+ * mj_sandbox_stop does (SIGTERM, SIGKILL 5 s later; files stay readable until it is destroyed),
+ * and its info says ended_by "lifetime".  0 = no lifetime (the default). */
+void mj_config_set_lifetime(mj_config_t *cfg, double seconds);
 /* How long a destroyed sandbox's supervisor lingers, files readable, before it goes. */
 void mj_config_set_cleanup_delay(mj_config_t *cfg, double seconds);
 
@@ -239,6 +276,13 @@ void mj_command_set_read_only(mj_command_t *cmd, bool read_only);
  * own, ABI 4+, on top of the sandbox's).  A kernel without Landlock TCP rules makes the exec fail
  * with UNSUPPORTED rather than run unrestricted.  UDP and unix sockets are not covered. */
 void mj_command_set_no_network(mj_command_t *cmd, bool no_network);
+/* Narrows one command of a persistent sandbox to the paths given (Landlock, a layer of its own on
+ * top of the sandbox's, so it can only narrow): the command may then reach only beneath them —
+ * read and execute, and write where the sandbox lets it write — plus, to run at all, read and
+ * execute /usr, /bin, /sbin, /lib*, /etc, read /proc and use /dev's nodes.  Absolute paths, at
+ * most 64; a missing one grants nothing.  Without Landlock the exec fails with UNSUPPORTED rather
+ * than run unrestricted. */
+int mj_command_add_restrict_path(mj_command_t *cmd, const char *path, mj_error_t **err);
 /* Runs the command on a new pseudo-terminal (persistent sandboxes): a fresh pty pair whose slave
  * becomes the command's controlling terminal and stdio; the caller's own terminal is never
  * passed in.  Output arrives as stdout; stdin bytes / the stdin fd are typed into it.  When the
@@ -251,6 +295,23 @@ void mj_command_set_timeout(mj_command_t *cmd, double seconds);
 void mj_command_set_output_limit(mj_command_t *cmd, uint64_t bytes);
 /* Copies output to these host fds as it arrives (borrowed; -1 = do not copy). */
 void mj_command_set_tee(mj_command_t *cmd, int stdout_fd, int stderr_fd);
+/* Whether the result keeps the output (default true).  false: stdout, stderr and combined stay
+ * empty, so a host that only tees the output holds none of it; the output limit still counts
+ * every byte and ends the command at the cap. */
+void mj_command_set_capture(mj_command_t *cmd, bool capture);
+/* Keeps the command's output in its named sandbox's state, for `moonjail logs` (anonymous
+ * sandboxes refuse it: INVALID_STATE): `<log dir>/<pid>.log`, at most max_bytes (0: 1 MiB) before
+ * it rotates into `<pid>.log.1`, so at most twice that is kept per command, and the logs of at most
+ * 64 commands per sandbox (the oldest ended ones go).  With mj_sandbox_exec the caller's pump writes
+ * it while the command runs (besides what it captures); with mj_sandbox_spawn_detached a host
+ * process of its own does ("moonjail-log", forked: call it from a single-threaded host), which
+ * outlives the caller.  `<pid>.exit` is written when the command ends. */
+void mj_command_set_log(mj_command_t *cmd, bool log, uint64_t max_bytes);
+/* What the end of a detached, logged command does to its sandbox: nothing (the default), stop it
+ * (as `moonjail stop`: everything else in it is ended; `mj_sandbox_start` makes it usable again),
+ * or destroy it (`moonjail run --rm`). */
+typedef enum { MJ_ON_EXIT_NOTHING = 0, MJ_ON_EXIT_STOP, MJ_ON_EXIT_DESTROY } mj_on_exit_t;
+void mj_command_set_on_exit(mj_command_t *cmd, mj_on_exit_t action);
 /* While the command runs, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 and SIGWINCH sent to
  * this process are forwarded to the command instead (for CLI hosts). */
 void mj_command_set_forward_signals(mj_command_t *cmd, bool forward);
@@ -337,6 +398,19 @@ int mj_sandbox_open(const char *name, mj_sandbox_t **out, mj_error_t **err);
 int mj_sandbox_list(char ***names, size_t *count, mj_error_t **err);
 void mj_strings_free(char **v, size_t n);
 
+/* What mj_sandbox_prune removed. */
+typedef struct {
+    unsigned sandboxes;   /* named sandboxes whose supervisor was gone (failed, or their linger over) */
+    unsigned leftovers;   /* creations and removals a crash cut short (never listed) */
+    unsigned supervisors; /* supervisors of those, still running, killed */
+    unsigned cgroups;     /* cgroup directories of this caller's that no process was in and no creation claimed */
+} mj_prune_report_t;
+/* Removes what dead sandboxes and crashed moonjail processes left on this host for this caller:
+ * the state and cgroups of named sandboxes whose supervisor is gone, the half-made and
+ * half-removed ones, and empty, unclaimed cgroups under <own>/moonjail.  Live sandboxes (running,
+ * paused, stopped, lingering) are left alone. */
+int mj_sandbox_prune(mj_prune_report_t *out, mj_error_t **err);
+
 /* Runs a command and waits for it; like mj_run, a result whenever the command ran.  The
  * command's env is the sandbox's env overlaid with the command's own; its workdir defaults to the
  * sandbox's.  Background processes the command leaves behind keep running (use a timeout or
@@ -344,8 +418,16 @@ void mj_strings_free(char **v, size_t n);
 int mj_sandbox_exec(mj_sandbox_t *sb, const mj_command_t *cmd, mj_result_t **out, mj_error_t **err);
 /* Starts a command and returns at once; stdio through mj_process_*. */
 int mj_sandbox_spawn(mj_sandbox_t *sb, const mj_command_t *cmd, mj_process_t **out, mj_error_t **err);
-/* Like spawn, but the command keeps running when this process goes away (moonjail exec -d). */
+/* Like spawn, but the command keeps running when this process goes away (moonjail exec -d); its
+ * output is kept with mj_command_set_log, else it goes to /dev/null.  No terminal (UNSUPPORTED). */
 int mj_sandbox_spawn_detached(mj_sandbox_t *sb, const mj_command_t *cmd, pid_t *pid, mj_error_t **err);
+/* Where a named sandbox keeps its commands' output (mj_command_set_log), allocated (free() it);
+ * NULL for an anonymous one.  Each command's `<pid>.log` (and the older `<pid>.log.1`) is a
+ * sequence of records: one byte 'o' (stdout) or 'e' (stderr), the length (4 bytes, little
+ * endian), the bytes; a rotated file ends with a record 'r' of no bytes; `<pid>.exit` ("KEY=VALUE" lines: exit_code, signal, ended_by, end_time, or
+ * error) appears when it ended; `<pid>.writer` names the host process writing it ("PID
+ * STARTTIME", as /proc/PID/stat's field 22). */
+char *mj_sandbox_log_dir(const mj_sandbox_t *sb);
 
 /* Sends sig to every process of the sandbox except its supervisor. */
 int mj_sandbox_signal(mj_sandbox_t *sb, int sig, mj_error_t **err);
@@ -354,6 +436,8 @@ int mj_sandbox_resume(mj_sandbox_t *sb, mj_error_t **err);
 /* SIGTERM to every process, up to grace seconds, then SIGKILL; the sandbox is then "stopped":
  * its files stay readable, commands are refused. */
 int mj_sandbox_stop(mj_sandbox_t *sb, double grace, mj_error_t **err);
+/* A stopped sandbox takes commands again (`moonjail start`); INVALID_STATE when it is not stopped. */
+int mj_sandbox_start(mj_sandbox_t *sb, mj_error_t **err);
 /* Kills everything, removes mounts, state and the name; idempotent.  With a cleanup delay in the
  * config the supervisor lingers that long (files inspectable) before it goes. */
 int mj_sandbox_destroy(mj_sandbox_t *sb, mj_error_t **err);
@@ -388,6 +472,8 @@ typedef struct {
     bool rootless;
     const char *network;     /* "none", "host", "outbound" or "filtered" */
     const char *ip;          /* the sandbox's address where moonjail-net knows it ("" otherwise) */
+    bool responding;         /* false: its supervisor did not answer in time (status is the last known) */
+    const char *ended_by;    /* why a stopped sandbox stopped by itself: "lifetime"; NULL otherwise */
 } mj_sandbox_info_t;
 
 int mj_sandbox_info(mj_sandbox_t *sb, mj_sandbox_info_t *out, mj_error_t **err);

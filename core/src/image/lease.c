@@ -17,7 +17,7 @@
 #include "util.h"
 
 struct mj_lease {
-    mj_store_t *store;
+    int dir_fd; /* the store's leases/ directory, a dup of its own: a lease may outlive its store handle */
     char id[33];
     char name[48];
     int fd;
@@ -60,11 +60,11 @@ int mj_store_lease(mj_store_t *s, const mj_image_record_t *rec, const char *hold
     }
     int dirfd = mj_store_dirfd(s, "leases");
     mj_lease_t *l = mj_xcalloc(1, sizeof(*l));
-    l->store = s;
+    l->dir_fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 3);
     mj_random_id(l->id);
     snprintf(l->name, sizeof(l->name), "%s.lease", l->id);
     cleanup_free char *tmp = mj_xasprintf(".%s.tmp", l->id);
-    l->fd = openat(dirfd, tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    l->fd = l->dir_fd < 0 ? -1 : openat(dirfd, tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     mj_error_t *e = NULL;
     if (l->fd < 0 || flock(l->fd, LOCK_SH) < 0 || mj_write_all(l->fd, text.data, text.len) < 0 || fsync(l->fd) < 0 ||
         renameat(dirfd, tmp, dirfd, l->name) < 0)
@@ -74,6 +74,8 @@ int mj_store_lease(mj_store_t *s, const mj_image_record_t *rec, const char *hold
         unlinkat(dirfd, tmp, 0);
         if (l->fd >= 0)
             close(l->fd);
+        if (l->dir_fd >= 0)
+            close(l->dir_fd);
         free(l);
         return fail(err, e);
     }
@@ -96,8 +98,9 @@ void mj_lease_release(mj_lease_t *l)
 {
     if (!l)
         return;
-    unlinkat(mj_store_dirfd(l->store, "leases"), l->name, 0);
+    unlinkat(l->dir_fd, l->name, 0);
     close(l->fd);
+    close(l->dir_fd);
     free(l);
 }
 
@@ -106,6 +109,7 @@ void mj_lease_detach(mj_lease_t *l)
     if (!l)
         return;
     close(l->fd);
+    close(l->dir_fd);
     free(l);
 }
 

@@ -22,7 +22,8 @@ int mj_store_lease(mj_store_t *s, const mj_image_record_t *rec, const char *hold
 const char *mj_lease_id(const mj_lease_t *l);
 /* The locked fd (O_CLOEXEC): clear that flag in a child that should keep the lease alive. */
 int mj_lease_fd(const mj_lease_t *l);
-/* Ends the lease: removes its file and unlocks. */
+/* Ends the lease: removes its file and unlocks.  A lease keeps its own fds (the lock and the
+ * leases directory): it may outlive the store handle it came from. */
 void mj_lease_release(mj_lease_t *l);
 /* Forgets the lease here (closes this process's fd) while another process keeps a copy. */
 void mj_lease_detach(mj_lease_t *l);

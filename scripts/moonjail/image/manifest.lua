@@ -55,26 +55,23 @@ M.LAYER_TYPES = {
 M.CONFIG_TYPES = { [M.MEDIA.oci_config] = true, [M.MEDIA.docker_config] = true }
 local MAX_SIZE = 2 ^ 53
 
-local cjson_ok, cjson = pcall(require, "cjson")
-local decoder
-if cjson_ok then
-  decoder = cjson.new()
-  decoder.decode_max_depth(64)
-  decoder.decode_invalid_numbers(false)
-end
+-- moonjail.json's lua-cjson decoder (64 levels at most, strict numbers), nulls kept.
+local json = require "moonjail.json"
+local cjson_ok = pcall(json.null)
 
 local function bad(msg) return nil, "IMAGE", msg end
 
 --- Decodes one JSON object; nil, code, message when it is not one.
 function M.decode(bytes, what)
-  if not decoder then return nil, "UNSUPPORTED", "lua-cjson is not installed (Debian package lua-cjson)" end
-  local ok, v = pcall(decoder.decode, bytes)
-  if not ok then return bad(what .. " is not valid JSON: " .. tostring(v):gsub("^.-: ", "")) end
+  if not cjson_ok then return nil, "UNSUPPORTED", "lua-cjson is not installed (Debian package lua-cjson)" end
+  local v, why = json.decode_raw(bytes)
+  if v == nil then return bad(what .. " is not valid JSON: " .. tostring(why)) end
   if type(v) ~= "table" then return bad(what .. " is not a JSON object") end
   return v
 end
 
-local function absent(v) return v == nil or (cjson_ok and v == cjson.null) end
+local null = cjson_ok and json.null() or nil
+local function absent(v) return v == nil or v == null end
 
 local function is_array(t)
   if type(t) ~= "table" then return false end
