@@ -302,6 +302,7 @@ return function(core)
     local net = np.mode_of(pol.network)
     spec.network = net
     spec.network_config = np.render(pol.network)
+    spec.etc_hosts = np.hosts_lines(pol.network) -- the generated /etc/hosts (a "host" root)
     if spec.network_config then
       local log = (pol.audit or {}).log
       if log and log:sub(1, 1) ~= "/" and cwd then log = cwd .. "/" .. log end

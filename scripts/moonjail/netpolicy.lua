@@ -348,6 +348,23 @@ function M.mode_of(v)
   return v.mode == nil and "filtered" or MODES[v.mode]
 end
 
+local function sorted_keys(t)
+  local keys = {}
+  for k in pairs(t or {}) do keys[#keys + 1] = k end
+  table.sort(keys)
+  return keys
+end
+
+--- The lines of the generated /etc/hosts a (valid) network value adds: "ADDRESS NAME" for each of
+-- dns.hosts, sorted by name; nil when there are none.
+function M.hosts_lines(v)
+  local hosts = type(v) == "table" and v.dns and v.dns.hosts
+  if not hosts or next(hosts) == nil then return nil end
+  local out = {}
+  for _, name in ipairs(sorted_keys(hosts)) do out[#out + 1] = hosts[name] .. " " .. name end
+  return out
+end
+
 --- The helper's configuration text for a (valid) network value, or nil when the mode needs no
 -- helper ("host", or "none" without published ports).  The `mode` and `sandbox` lines are
 -- moonjail's own (core adds them).
@@ -364,10 +381,11 @@ function M.render(v)
   local d = v.dns or {}
   for _, s in ipairs(d.servers or {}) do line("dns-server", s) end
   for _, s in ipairs(d.search or {}) do line("dns-search", s) end
-  local names = {}
-  for name in pairs(d.hosts or {}) do names[#names + 1] = name end
-  table.sort(names)
-  for _, name in ipairs(names) do line("dns-host", name, d.hosts[name]) end
+  -- the stub answers dns.hosts (and moonjail-net approves their addresses) in filtered mode only;
+  -- every mode has them in the generated /etc/hosts (M.hosts_lines)
+  if mode == "filtered" then
+    for _, name in ipairs(sorted_keys(d.hosts)) do line("dns-host", name, d.hosts[name]) end
+  end
   local bw = v.bandwidth or {}
   if bw.ingress then line("bandwidth-ingress", tostring(util.parse_size(bw.ingress))) end
   if bw.egress then line("bandwidth-egress", tostring(util.parse_size(bw.egress))) end

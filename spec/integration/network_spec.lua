@@ -239,6 +239,22 @@ describe("network = { mode = \"filtered\" }", function()
   end)
 end)
 
+describe("network.dns.hosts", function()
+  local HOSTS = { ["db.test"] = "192.0.2.7", ["v6.test"] = "2001:db8::7" }
+  local LOOKUP = { "getent", "hosts", "db.test", "v6.test" }
+
+  it("are lines of the generated /etc/hosts, whatever the mode", function()
+    for _, mode in ipairs({ "none", "filtered" }) do
+      local res = assert(mj.run(LOOKUP, { network = { mode = mode, dns = { hosts = HOSTS } } }))
+      assert.equals(0, res.exit_code, mode .. ": " .. res.stderr)
+      assert.matches("192%.0%.2%.7%s+db%.test", res.stdout, nil, mode)
+      assert.matches("2001:db8::7%s+v6%.test", res.stdout, nil, mode)
+    end
+    local res = assert(mj.run({ "cat", "/etc/hosts" }, { network = "none" }))
+    assert.not_matches("db%.test", res.stdout)
+  end)
+end)
+
 describe("published ports", function()
   it("serve a sandbox's HTTP server to the host", function()
     local port = 20000 + helpers.unique_number() % 20000
