@@ -1,15 +1,15 @@
--- network: a TEMPLATE for filtered egress.  NOT USABLE YET.
+-- network: egress only to listed hosts (the `filtered` mode, docs/networking.md).
 --
--- Filtered networking (a new network namespace whose only way out is moonjail's egress proxy,
--- which allows just the listed hosts and ports, resolves names itself and refuses private and
--- link-local addresses) is not implemented yet.  Running with this policy therefore fails
--- before anything starts:
---   moonjail: UNSUPPORTED: network mode 'filtered' is not implemented yet (use "none" or "host")
--- It never falls back to "host" or "none" silently.  `moonjail policy check` and
--- `moonjail policy show` work on it, so you can write and validate your own allow list now.
+-- The sandbox gets its own network namespace whose only way out is moonjail-net: a DNS stub that
+-- answers only the names allowed below (everything else is REFUSED and never forwarded), and a
+-- decision for every connection against the address the stub resolved for an allowed name, with
+-- the TLS SNI or HTTP Host checked on 443 and 80.  Clients need not honour HTTP_PROXY.  Private,
+-- loopback, link-local and metadata addresses are refused unless a CIDR rule names them.
+-- Needs the helper moonjail-net (installed with moonjail); a sandbox whose helper cannot start
+-- does not start.
 return {
   extends = "default",
-  description = "Template: egress only to listed hosts (filtered networking is NOT implemented; runs fail)",
+  description = "Egress only to listed package indexes and GitHub (filtered network)",
 
   network = {
     mode = "filtered",

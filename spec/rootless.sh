@@ -3,7 +3,7 @@
 #
 #   spec/rootless.sh MOONJAIL_BINARY SPEC_FILE        (from the source root, as root)
 #
-# Creates mjtest if missing, copies the binary (and moonjail.so beside it, when there is one) and
+# Creates mjtest if missing, copies the binary (and moonjail.so and moonjail-net beside it, when there are) and
 # the source tree's spec/, scripts/, policies/ and examples/ into a fresh temp dir that mjtest owns
 # (the clone may live under /root, which mjtest cannot read), runs
 # `moonjail script spec/run.lua SPEC_FILE` there as mjtest with a clean environment, and removes
@@ -59,6 +59,8 @@ chmod 0755 "$work"
 mkdir -p "$work/tree/build" "$work/run" "$work/tmp"
 cp "$bin" "$work/tree/build/moonjail"
 [ -f "$(dirname "$bin")/moonjail.so" ] && cp "$(dirname "$bin")/moonjail.so" "$work/tree/build/"
+# the network helper, found beside the executable (outbound/filtered sandboxes, published ports)
+[ -x "$(dirname "$bin")/moonjail-net" ] && cp "$(dirname "$bin")/moonjail-net" "$work/tree/build/"
 # (and the plan printer embed_default_spec compares with the CLI's plan)
 if [ -x "$(dirname "$bin")/tests/plan_dump" ]; then
   mkdir -p "$work/tree/build/tests" && cp "$(dirname "$bin")/tests/plan_dump" "$work/tree/build/tests/"

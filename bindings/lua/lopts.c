@@ -276,9 +276,13 @@ static int network(lua_State *L, int spec, const struct spec_rule *r, mj_config_
         mode = MJ_NET_NONE;
     else if (strcmp(name, "host") == 0)
         mode = MJ_NET_HOST;
+    else if (strcmp(name, "outbound") == 0)
+        mode = MJ_NET_OUTBOUND;
+    else if (strcmp(name, "filtered") == 0)
+        mode = MJ_NET_FILTERED;
     else
-        return luaL_error(L, "moonjail core: spec field 'network' must be \"none\" or "
-                             "\"host\"");
+        return luaL_error(L, "moonjail core: spec field 'network' must be \"none\", \"host\", \"outbound\" "
+                             "or \"filtered\"");
     return mj_config_set_network(cfg, mode, err);
 }
 
@@ -521,6 +525,8 @@ static const struct spec_rule config_rules[] = {
     {"hostname", RULE_STRING, .set = mj_config_set_hostname},
     {"uid", RULE_CUSTOM, .apply = user},
     {"network", RULE_CUSTOM, .apply = network},
+    {"network_config", RULE_STRING, .set = mj_config_set_network_config},
+    {"network_audit_log", RULE_STRING, .set = mj_config_set_network_audit_log},
     {"rlimits", RULE_TABLE, .apply = rlimits},
     {"capabilities", RULE_STRINGS, .set = mj_config_add_capability},
     {"seccomp", RULE_NESTED, .sub = seccomp_rules},

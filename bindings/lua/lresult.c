@@ -124,6 +124,10 @@ void mjl_push_info(lua_State *L, const mj_sandbox_t *sb, const mj_sandbox_info_t
     mjl_set_int(L, "uid", info->uid);
     mjl_set_int(L, "gid", info->gid);
     mjl_set_bool(L, "rootless", info->rootless);
+    if (info->network)
+        mjl_set_str(L, "network", info->network);
+    if (info->ip && info->ip[0])
+        mjl_set_str(L, "ip_address", info->ip);
     mjl_set_bool(L, "responding", info->responding);
     if (info->ended_by)
         mjl_set_str(L, "ended_by", info->ended_by);

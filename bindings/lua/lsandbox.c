@@ -319,7 +319,7 @@ static int sb_status(lua_State *L)
 }
 
 /* ops.info(sb) -> { id, name, status, created_at, started_at, hostname, supervisor_pid, uid,
- * gid, rootless, warnings } | nil, err  (api.lua adds the rest of SandboxInfo) */
+ * gid, rootless, network, ip_address (where known), warnings } | nil, err  (api.lua adds the rest of SandboxInfo) */
 static int sb_info(lua_State *L)
 {
     mj_sandbox_t *sb = check_sandbox(L, 1);

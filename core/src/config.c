@@ -48,6 +48,8 @@ void mj_config_free(mj_config_t *cfg)
     free(cfg->apparmor);
     free(cfg->selinux);
     mj_strv_free(&cfg->seccomp_deny);
+    free(cfg->net_config);
+    free(cfg->net_audit_log);
     mj_strv_free(&cfg->etc_hosts);
     free(cfg->resolv_conf);
     free(cfg);
@@ -236,12 +238,38 @@ int mj_config_set_user(mj_config_t *cfg, uid_t uid, gid_t gid, mj_error_t **err)
 
 int mj_config_set_network(mj_config_t *cfg, mj_network_mode_t mode, mj_error_t **err)
 {
-    if (mode != MJ_NET_NONE && mode != MJ_NET_HOST) {
+    if (mode != MJ_NET_NONE && mode != MJ_NET_HOST && mode != MJ_NET_OUTBOUND && mode != MJ_NET_FILTERED) {
         if (err)
             *err = mj_error_new(MJ_ERR_INVALID_CONFIG, EINVAL, "network: unknown mode %d", (int)mode);
         return -1;
     }
     cfg->network = mode;
+    return 0;
+}
+
+/* The helper checks the grammar itself (and fails the start with its error); here only the shape
+ * the plan relies on: bounded text, no NUL (a C string cannot carry one anyway). */
+int mj_config_set_network_config(mj_config_t *cfg, const char *text, mj_error_t **err)
+{
+    if (text && strlen(text) > (1u << 20)) {
+        if (err)
+            *err = mj_error_new(MJ_ERR_INVALID_CONFIG, EFBIG, "network: the helper's configuration is over 1 MiB");
+        return -1;
+    }
+    free(cfg->net_config);
+    cfg->net_config = text ? mj_xstrdup(text) : NULL;
+    return 0;
+}
+
+int mj_config_set_network_audit_log(mj_config_t *cfg, const char *path, mj_error_t **err)
+{
+    if (path && (!*path || strlen(path) >= PATH_MAX)) {
+        if (err)
+            *err = mj_error_new(MJ_ERR_INVALID_CONFIG, EINVAL, "audit.log: expected a path");
+        return -1;
+    }
+    free(cfg->net_audit_log);
+    cfg->net_audit_log = path ? mj_xstrdup(path) : NULL;
     return 0;
 }
 

@@ -45,6 +45,8 @@ struct mj_config {
     uid_t uid;
     gid_t gid;
     mj_network_mode_t network;
+    char *net_config;    /* OUTBOUND/FILTERED: moonjail-net's configuration text, NULL = empty */
+    char *net_audit_log; /* where moonjail-net appends its decisions, NULL = nowhere */
     bool rlimit_set[MJ_RLIMIT__COUNT];
     uint64_t rlimit[MJ_RLIMIT__COUNT];
     uint64_t caps_keep; /* bit n = capability n */

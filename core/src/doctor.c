@@ -15,6 +15,7 @@
 
 #include "cgroup.h"
 #include "error.h"
+#include "netsetup.h"
 #include "util.h"
 
 /* A check while it is written (fixed buffers for snprintf); handed out as mj_check_t. */
@@ -242,6 +243,26 @@ int mj_doctor(mj_check_t **out, size_t *count)
         snprintf(c->fix, sizeof(c->fix), "%s",
                  geteuid() == 0 ? "run moonjail where root keeps CAP_SYS_RESOURCE (this container or VM drops it)"
                                 : "raise the hard limits you need (ulimit -H, limits.conf), or run as root");
+    /* The outbound/filtered modes: moonjail-net and the engine it would start. */
+    char *helper = NULL, *engines = NULL;
+    mj_error_t *nerr = NULL;
+    if (mj_netsetup_probe(&helper, &engines, &nerr) < 0) {
+        c = add(&v, &n, "network_helper", 0);
+        snprintf(c->detail, sizeof(c->detail), "%s", mj_error_message(nerr));
+        snprintf(c->fix, sizeof(c->fix), "install moonjail-net (built with moonjail) or set MOONJAIL_NET_HELPER; "
+                                         "network \"none\" and \"host\" work without it");
+        mj_error_free(nerr);
+    } else {
+        c = add(&v, &n, "network_helper", 1);
+        snprintf(c->detail, sizeof(c->detail), "%s", helper);
+        bool any = strstr(engines, "=/") != NULL;
+        c = add(&v, &n, "network_engine", any ? 1 : 0);
+        snprintf(c->detail, sizeof(c->detail), "%s (outbound mode; filtered needs none)", engines);
+        if (!any)
+            snprintf(c->fix, sizeof(c->fix), "install Debian's passt (pasta) or slirp4netns package");
+    }
+    free(helper);
+    free(engines);
     c = add(&v, &n, "running_as", geteuid() == 0 ? 1 : -1);
     snprintf(c->detail, sizeof(c->detail), "%s (uid %u)", geteuid() == 0 ? "root: sandboxes get a private host id range"
                                                                         : "rootless: one id mapped into each sandbox",

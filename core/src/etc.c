@@ -1,8 +1,9 @@
 /* etc.c — what a sandbox's generated /etc holds, decided on the host at plan time: passwd and
  * group with only root, nobody and the sandbox's user (the host's other users stay unseen),
  * hosts (localhost, the sandbox's own name, the lines a host adds: the networking code's
- * entries), hostname and resolv.conf.  Text only: plan.c puts it in the container layer's base and
- * layer.c writes it.  Never: copies a host account other than the sandbox user's own name. */
+ * entries), hostname and resolv.conf (the host's, the caller's, or moonjail-net's stub once it
+ * is ready: netsetup.c writes that one).  Text only: plan.c puts it in the container layer's base
+ * and layer.c writes it.  Never: copies a host account other than the sandbox user's own name. */
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <string.h>
@@ -109,12 +110,25 @@ char *mj_etc_text(mj_etc_file_t f, const mj_etc_params_t *p)
     }
     case MJ_ETC_RESOLV: {
         cleanup_free char *host = !p->resolv_conf && p->host_network ? host_text("/etc/resolv.conf") : NULL;
-        if (p->resolv_conf)
+        if (p->resolv_conf) {
             add(&b, p->resolv_conf);
-        else if (host)
+        } else if (p->nameserver) {
+            add(&b, "# written by moonjail: the sandbox's DNS goes through moonjail-net\nnameserver ");
+            add(&b, p->nameserver);
+            add(&b, "\n");
+            if (p->search && p->search->n) {
+                add(&b, "search");
+                for (size_t i = 0; i < p->search->n; i++) {
+                    add(&b, " ");
+                    add(&b, p->search->v[i]);
+                }
+                add(&b, "\n");
+            }
+        } else if (host) {
             add(&b, host);
-        else
+        } else {
             add(&b, "# moonjail: this sandbox has no network (network = \"none\")\n");
+        }
         break;
     }
     case MJ_ETC__COUNT:

@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include "cgroup.h"
+#include "netsetup.h"
 #include "util.h"
 
 struct mj_sandbox {
@@ -42,6 +43,8 @@ struct mj_sandbox {
                                     * (fsview.c), stopped with the handle (mj_fsview_release) */
     uint64_t memory_peak;
     bool own_netns;
+    mj_network_mode_t net_mode;
+    mj_netsetup_t net;   /* outbound/filtered: its moonjail-net (pid, start time, directory) */
     double last_sample_time, last_cpu_time;
     mj_cgroup_t *cg;     /* its cgroups, NULL when none (no limits and no freezer here); see mj_client_cgroup */
     double cpu_time_limit; /* per command (RLIMIT_CPU), for ended_by */

@@ -97,19 +97,21 @@ static int write_all_fd(int fd, const char *data, size_t len)
 }
 
 /* A copy of a host regular file; one that cannot be opened is left out (plan.c took only files
- * others may read). */
-static int copy_host_file(int dir, const char *name, const mj_base_entry_t *e)
+ * others may read).  A file the host opened for us (e->fd: moonjail-net's resolv.conf, which
+ * lives where the sandbox's ids may not look) must be copied: it is consumed here. */
+static int copy_host_file(int dir, const char *name, mj_base_entry_t *e)
 {
-    int in = open(e->data, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    int in = e->fd >= 0 ? mj_steal_fd(&e->fd) : open(e->data, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     if (in < 0)
         return 0;
     struct stat st;
     int out = -1, r = -1;
+    off_t off = 0; /* explicit: an fd from the host shares its offset with the host's */
     if (fstat(in, &st) == 0 && S_ISREG(st.st_mode)) {
         out = openat(dir, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, e->mode & 07777);
         r = out < 0 ? -1 : 0;
         for (off_t left = st.st_size; r == 0 && left > 0;) {
-            ssize_t n = sendfile(out, in, NULL, (size_t)(left > (1 << 30) ? (1 << 30) : left));
+            ssize_t n = sendfile(out, in, &off, (size_t)(left > (1 << 30) ? (1 << 30) : left));
             if (n < 0 && errno == EINTR)
                 continue;
             if (n <= 0)
@@ -127,7 +129,7 @@ static int copy_host_file(int dir, const char *name, const mj_base_entry_t *e)
     return r;
 }
 
-static int make_entry(int base, const mj_base_entry_t *e)
+static int make_entry(int base, mj_base_entry_t *e)
 {
     const char *slash = strrchr(e->path, '/');
     const char *name = slash ? slash + 1 : e->path;

@@ -39,6 +39,7 @@ mj_base_entry_t *mj_base_push(mj_plan_t *plan, mj_base_kind_t kind, const char *
     }
     e->len = len;
     e->mode = mode;
+    e->fd = -1;
     return e;
 }
 
@@ -62,6 +63,12 @@ static void add_etc(const mj_config_t *cfg, mj_plan_t *plan)
         cleanup_free char *path = mj_xasprintf("etc/%s", mj_etc_name((mj_etc_file_t)f));
         if (mj_base_has(plan, path))
             continue;
+        if (f == MJ_ETC_RESOLV && plan->net_resolv && plan->resolv_op == SIZE_MAX) {
+            /* moonjail-net's, known once it is ready: a copy of the file netsetup.c writes then */
+            plan->resolv_base = plan->n_base;
+            mj_base_push(plan, MJ_BASE_COPY, path, NULL, 0, 0644);
+            continue;
+        }
         cleanup_free char *text = mj_etc_text((mj_etc_file_t)f, &p);
         mj_base_push(plan, MJ_BASE_DATA, path, text, strlen(text), 0644);
     }
@@ -151,6 +158,8 @@ void mj_layer_plan(const mj_config_t *cfg, mj_plan_t *plan)
             struct stat st;
             if (plan->base[i].kind == MJ_BASE_DATA)
                 bytes += plan->base[i].len + 4096;
+            else if (plan->base[i].kind == MJ_BASE_COPY && !plan->base[i].data)
+                bytes += 4096; /* moonjail-net's resolv.conf, written later: a few lines */
             else if (plan->base[i].kind == MJ_BASE_COPY && stat(plan->base[i].data, &st) == 0)
                 bytes += (uint64_t)st.st_size + 4096;
         }

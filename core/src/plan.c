@@ -81,6 +81,18 @@ void mj_plan_free(mj_plan_t *plan)
     free(plan->ops);
     free(plan->staging);
     free(plan->hostname);
+    free(plan->net_config);
+    free(plan->net_audit_log);
+    free(plan->net_helper);
+    if (plan->net_dir) { /* made for a helper that never started (netsetup.c): nothing else is in it */
+        cleanup_free char *resolv = mj_xasprintf("%s/resolv.conf", plan->net_dir);
+        cleanup_free char *ctl = mj_xasprintf("%s/ctl", plan->net_dir);
+        unlink(resolv);
+        unlink(ctl);
+        rmdir(plan->net_dir);
+        free(plan->net_dir);
+    }
+    mj_strv_free(&plan->dns_search);
     free(plan->uid_map);
     free(plan->gid_map);
     if (plan->id_slot_fd >= 0)
@@ -105,6 +117,8 @@ void mj_plan_free(mj_plan_t *plan)
     for (size_t i = 0; i < plan->n_base; i++) {
         free(plan->base[i].path);
         free(plan->base[i].data);
+        if (plan->base[i].fd >= 0)
+            close(plan->base[i].fd);
     }
     free(plan->base);
     for (size_t k = 0; plan->root_lower_fds && k < plan->root_lowers.n; k++)
@@ -373,6 +387,23 @@ static void set_rlimit(mj_plan_t *plan, mj_rlimit_t which, uint64_t value)
 
 static int build(const mj_config_t *cfg, const mj_command_t *cmd, mj_plan_t *plan, mj_error_t **err);
 
+/* The helper's "dns-search NAME" lines, for the sandbox's resolv.conf (the helper ignores them). */
+static void add_dns_search(mj_plan_t *plan)
+{
+    for (const char *p = plan->net_config; *p;) {
+        const char *end = strchr(p, '\n');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        if (n > 11 && strncmp(p, "dns-search ", 11) == 0 && plan->dns_search.n < 6) {
+            char *name = mj_xasprintf("%.*s", (int)(n - 11), p + 11);
+            name[strcspn(name, " \t#")] = '\0';
+            if (*name)
+                mj_strv_push(&plan->dns_search, name);
+            free(name);
+        }
+        p += n + (end ? 1 : 0);
+    }
+}
+
 int mj_plan_build(const mj_config_t *cfg, const mj_command_t *cmd, mj_plan_t *plan, mj_error_t **err)
 {
     memset(plan, 0, sizeof(*plan));
@@ -404,7 +435,14 @@ static int build(const mj_config_t *cfg, const mj_command_t *cmd, mj_plan_t *pla
     plan->host_root = cfg->root == NULL;
     plan->readonly_root = cfg->readonly_root;
     plan->hostname = mj_xstrdup(cfg->hostname ? cfg->hostname : "moonjail");
-    plan->new_netns = cfg->network == MJ_NET_NONE;
+    plan->new_netns = cfg->network != MJ_NET_HOST;
+    plan->net_mode = cfg->network;
+    bool outbound = cfg->network == MJ_NET_OUTBOUND || cfg->network == MJ_NET_FILTERED;
+    if (outbound || (cfg->network == MJ_NET_NONE && cfg->net_config)) { /* none: published ports only */
+        plan->net_config = mj_xstrdup(cfg->net_config ? cfg->net_config : "");
+        plan->net_audit_log = cfg->net_audit_log ? mj_xstrdup(cfg->net_audit_log) : NULL;
+        add_dns_search(plan);
+    }
     plan->limits = cfg->limits;
     plan->cleanup_delay = cfg->cleanup_delay;
     plan->lifetime = cfg->lifetime;
@@ -463,6 +501,17 @@ static int build(const mj_config_t *cfg, const mj_command_t *cmd, mj_plan_t *pla
         return -1;
     if (add_user_mounts(cfg, plan, err) < 0)
         return -1;
+    /* The resolv.conf of moonjail-net (outbound, filtered), unless a C host set its own: a
+     * "host" root's generated /etc takes it (layerplan.c) but where a host path brings the host's
+     * on purpose; any other root gets it bound.  Its source is made by mj_netsetup_prepare. */
+    plan->resolv_op = plan->resolv_base = SIZE_MAX;
+    if (plan->net_config && plan->net_mode != MJ_NET_NONE && !(plan->host_root && cfg->resolv_conf)) {
+        plan->net_resolv = true;
+        if (!plan->host_root || mj_base_has(plan, "etc/resolv.conf")) {
+            plan->resolv_op = plan->n_ops;
+            push_op(plan, MJ_OP_BIND, MJ_OPF_RDONLY, NULL, "/etc/resolv.conf");
+        }
+    }
     for (size_t i = 0; i < cfg->masked.n; i++)
         push_op(plan, MJ_OP_MASK, 0, NULL, cfg->masked.v[i]);
     for (size_t i = 0; i < cfg->readonly.n; i++)

@@ -95,6 +95,8 @@ typedef struct {
     char *data;
     size_t len;
     unsigned mode;
+    int fd;     /* COPY: an open host file to copy instead of the path in data (-1: none); the
+                 * builder closes it */
 } mj_base_entry_t;
 
 /* Everything the later stages need, built before clone: nothing after mj_plan_build reads the
@@ -107,6 +109,21 @@ struct mj_plan {
     char *staging;      /* an existing host dir on which the new root is assembled */
     char *hostname;
     bool new_netns;
+    mj_network_mode_t net_mode;
+    /* OUTBOUND/FILTERED (netsetup.c): moonjail-net's configuration text, its audit log, the
+     * helper's path and the sandbox's network directory (filled by mj_netsetup_prepare), and the
+     * search domains.  The sandbox's resolv.conf is moonjail-net's (net_resolv): a file of the
+     * network directory, written once the helper is ready (before the release), that a "host"
+     * root's generated /etc copies (base[resolv_base], through its fd) and any other root gets
+     * bound read-only on /etc/resolv.conf (ops[resolv_op]).  SIZE_MAX: not that way. */
+    char *net_config;
+    char *net_audit_log;
+    char *net_helper;
+    char *net_dir;
+    mj_strv_t dns_search;
+    bool net_resolv;
+    size_t resolv_op;
+    size_t resolv_base;
     bool rootless;      /* started without CAP_SETUID over the host: single-id maps */
     uid_t host_uid, host_gid;   /* the caller's ids */
     uid_t inner_uid;    /* ids the command runs as inside */

@@ -1,7 +1,8 @@
 /* prune.c — what crashes leave of sandboxes on the host, removed: the state of named sandboxes
  * whose supervisor is gone (failed ones, and lingering shutdowns that ended), the hidden
  * directories of creations and removals that never finished (state.h: .new-<id>, .rm-<id>), the
- * claims of creators that died, and cgroup directories no process is in and no creation claims.
+ * claims of creators that died, cgroup directories no process is in and no creation claims, and
+ * the network helper (netsetup.c) a dead sandbox's state names, with its engine and directory.
  * A creation of a named sandbox becomes visible only once it is up (renamed into its name), and a
  * removal starts by renaming it away, so a SIGKILL at any point leaves either a listed sandbox or
  * something this removes (SECURITY.md, "Crash windows").
@@ -16,6 +17,7 @@
 
 #include "cgroup.h"
 #include "error.h"
+#include "netsetup.h"
 #include "proc.h"
 #include "prune.h"
 #include "state.h"
@@ -27,11 +29,13 @@ typedef struct {
     char id[33];
     pid_t pid;
     unsigned long long starttime;
+    mj_netsetup_t net; /* its network helper (outbound/filtered), when the state names one */
 } state_facts_t;
 
 static void read_facts(const char *dir, state_facts_t *f)
 {
     memset(f, 0, sizeof(*f));
+    f->net = (mj_netsetup_t)MJ_NETSETUP_INIT;
     const char *leaf = strrchr(dir, '/');
     leaf = leaf ? leaf + 1 : dir;
     const char *dash = leaf[0] == '.' ? strchr(leaf, '-') : NULL;
@@ -45,14 +49,25 @@ static void read_facts(const char *dir, state_facts_t *f)
             f->pid = (pid_t)atoi(ln + 4);
         else if (strncmp(ln, "starttime ", 10) == 0)
             f->starttime = strtoull(ln + 10, NULL, 10);
+        else if (strncmp(ln, "net_pid ", 8) == 0)
+            f->net.pid = (pid_t)atoi(ln + 8);
+        else if (strncmp(ln, "net_start ", 10) == 0)
+            f->net.starttime = strtoull(ln + 10, NULL, 10);
+        else if (strncmp(ln, "net_dir /", 9) == 0 && !f->net.dir)
+            f->net.dir = mj_xstrdup(ln + 8);
     }
+}
+
+static void facts_clear(state_facts_t *f)
+{
+    mj_netsetup_clear(&f->net);
 }
 
 int mj_prune_state_dir(const char *dir, bool finish_removal, bool *killed)
 {
     if (killed)
         *killed = false;
-    state_facts_t f;
+    __attribute__((cleanup(facts_clear))) state_facts_t f;
     read_facts(dir, &f);
     if (mj_state_alive(dir) == 1) {
         if (!finish_removal || f.pid <= 0 || !f.starttime || mj_proc_starttime(f.pid) != f.starttime) {
@@ -72,6 +87,7 @@ int mj_prune_state_dir(const char *dir, bool finish_removal, bool *killed)
             return -1;
         }
     }
+    mj_netsetup_stop(&f.net, 1); /* what a crash left of its helper and engine, and their directory */
     mj_cgroup_t *cg = NULL;
     if (f.id[0] && mj_cgroup_open(NULL, f.id, &cg) == 0)
         mj_cgroup_destroy(cg);

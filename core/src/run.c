@@ -15,6 +15,7 @@
 #include "cgroup.h"
 #include "config.h"
 #include "error.h"
+#include "netsetup.h"
 #include "plan.h"
 #include "pty.h"
 #include "pump.h"
@@ -156,6 +157,7 @@ static int run_plan(mj_plan_t *plan, const mj_command_t *cmd, mj_result_t **out,
         mj_tty_restore(cmd->stdin_fd, &saved_tio);
     while (waitpid(child.pid, NULL, 0) < 0 && errno == EINTR)
         ;
+    mj_netsetup_stop(&spawned.net, 2); /* it follows the sandbox's init by itself: reaped here */
     if (*err)
         return -1;
     /* Init died without reporting the command's end: the OOM killer takes it last, when what

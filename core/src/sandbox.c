@@ -20,6 +20,7 @@
 #include "error.h"
 #include "fsview.h"
 #include "handle.h"
+#include "netsetup.h"
 #include "plan.h"
 #include "proc.h"
 #include "proto.h"
@@ -57,12 +58,14 @@ static void sandbox_free_fields(mj_sandbox_t *sb)
     free(sb->meta);
     mj_strv_free(&sb->tmpfs);
     mj_strv_free(&sb->warnings);
+    mj_netsetup_clear(&sb->net);
 }
 
 static mj_sandbox_t *sandbox_alloc(void)
 {
     mj_sandbox_t *sb = mj_xcalloc(1, sizeof(*sb));
     sb->ctl = sb->pidfd = sb->root_fd = sb->claim_fd = -1;
+    sb->net = (mj_netsetup_t)MJ_NETSETUP_INIT;
     sb->status = MJ_STATUS_CREATING;
     return sb;
 }
@@ -145,6 +148,7 @@ static void discard_new(mj_sandbox_t **sbp)
         while (waitpid(sb->pid, NULL, 0) < 0 && errno == EINTR)
             ;
     }
+    mj_netsetup_stop(&sb->net, 1);
     if (sb->dir)
         mj_state_remove(sb->dir);
     if (sb->cg) {
@@ -207,6 +211,7 @@ int mj_sandbox_create(const mj_config_t *cfg, const char *name, mj_sandbox_t **o
     sb->host_gid = plan.host_gid;
     sb->cleanup_delay = plan.cleanup_delay;
     sb->own_netns = plan.new_netns;
+    sb->net_mode = plan.net_mode;
     sb->cpu_time_limit = plan.cpu_time_limit;
     sb->memory_limit = plan.limits.memory_max;
     sb->creator = true;
@@ -244,6 +249,8 @@ int mj_sandbox_create(const mj_config_t *cfg, const char *name, mj_sandbox_t **o
         return -1;
     sb->pid = spawned.pid;
     sb->pidfd = spawned.pidfd;
+    sb->net = spawned.net; /* its helper's status pipe is not read: "stats" comes from the control socket */
+    mj_close_fd(&sb->net.status_r);
     mj_state_release_id(sb->id, mj_steal_fd(&sb->claim_fd));
     mj_close_fd(&ctl[1]);
     sb->ctl = mj_steal_fd(&ctl[0]);
@@ -327,7 +334,8 @@ int mj_sandbox_open(const char *name, mj_sandbox_t **out, mj_error_t **errp)
             *out = steal_pointer(&sb);
             return 0;
         }
-        (void)mj_prune_state_dir(sb->dir, false, NULL); /* its delayed shutdown is over */
+        /* its delayed shutdown is over; its network helper is ended there too (prune.c) */
+        (void)mj_prune_state_dir(sb->dir, false, NULL);
         *err = mj_error_new(MJ_ERR_SANDBOX_NOT_FOUND, ENOENT, "%s", name);
         return -1;
     }
@@ -519,6 +527,11 @@ int mj_sandbox_destroy(mj_sandbox_t *sb, mj_error_t **err)
         mj_cgroup_destroy(cg);
         sb->cg = NULL;
     }
+    /* Its network helper follows the supervisor by itself (it watches a pidfd); without a
+     * linger make sure of it and remove its directory now, else whoever finds the lingering
+     * sandbox's state later does (mj_sandbox_open). */
+    if (sb->cleanup_delay <= 0)
+        mj_netsetup_stop(&sb->net, 2);
     if (sb->dir) {
         if (sb->cleanup_delay > 0) {
             /* Keep the name while the supervisor lingers; whoever looks later cleans up. */
@@ -639,6 +652,10 @@ int mj_sandbox_info(mj_sandbox_t *sb, mj_sandbox_info_t *out, mj_error_t **err)
     out->uid = sb->uid;
     out->gid = sb->gid;
     out->rootless = sb->rootless;
+    static const char *const modes[] = {[MJ_NET_NONE] = "none", [MJ_NET_HOST] = "host",
+                                        [MJ_NET_OUTBOUND] = "outbound", [MJ_NET_FILTERED] = "filtered"};
+    out->network = (unsigned)sb->net_mode < MJ_ARRAY_LEN(modes) ? modes[sb->net_mode] : "none";
+    out->ip = sb->net.ip ? sb->net.ip : "";
     out->responding = !sb->unresponsive;
     out->ended_by = sb->expired && out->status == MJ_STATUS_STOPPED ? "lifetime" : NULL;
     return 0;

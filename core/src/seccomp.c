@@ -21,6 +21,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
@@ -133,6 +134,7 @@ static int build_default(scmp_filter_ctx ctx, const mj_strv_t *base, const mj_st
     const int nr_clone = seccomp_syscall_resolve_name("clone");
     const int nr_clone3 = seccomp_syscall_resolve_name("clone3");
     const int nr_personality = seccomp_syscall_resolve_name("personality");
+    const int nr_socket = seccomp_syscall_resolve_name("socket");
     for (int nr = 0; nr < 1024 && r == 0; nr++) {
         char *name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, nr);
         if (!name)
@@ -162,6 +164,14 @@ static int build_default(scmp_filter_ctx ctx, const mj_strv_t *base, const mj_st
                 struct scmp_arg_cmp eq = SCMP_A0(SCMP_CMP_EQ, ok[i]);
                 r = add(ctx, SCMP_ACT_ALLOW, nr, 1, &eq);
             }
+        } else if (nr == nr_socket && allowed[nr]) {
+            /* AF_VSOCK reaches the hypervisor without going through the network namespace: no
+             * sandbox gets it (issue 15).  The domain is an int: compare its low 32 bits only. */
+            struct scmp_arg_cmp not_vsock = SCMP_A0_32(SCMP_CMP_NE, AF_VSOCK);
+            struct scmp_arg_cmp vsock = SCMP_A0_32(SCMP_CMP_EQ, AF_VSOCK);
+            r = add(ctx, SCMP_ACT_ALLOW, nr, 1, &not_vsock);
+            if (r == 0)
+                r = add(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), nr, 1, &vsock);
         } else {
             r = add(ctx, allowed[nr] ? SCMP_ACT_ALLOW : refuse_action, nr, 0, NULL);
         }
@@ -208,7 +218,8 @@ static void disk_cache_path(const char *key, char *out, size_t len)
     out[0] = '\0';
     const struct scmp_version *v = seccomp_version();
     char full[8192];
-    snprintf(full, sizeof(full), "%s|%s|%u.%u.%u|%u", key, MJ_VERSION_STRING, v ? v->major : 0, v ? v->minor : 0,
+    /* "r2": the filter's shape changed (socket without AF_VSOCK) — older cached programs lack it. */
+    snprintf(full, sizeof(full), "%s|%s|r2|%u.%u.%u|%u", key, MJ_VERSION_STRING, v ? v->major : 0, v ? v->minor : 0,
              v ? v->micro : 0, seccomp_arch_native());
     uint64_t h = 1469598103934665603ULL; /* FNV-1a over the key and this build's profile */
     for (const char *p = full; *p; p++)

@@ -27,6 +27,7 @@
 #include "error.h"
 #include "idmap.h"
 #include "init.h"
+#include "netsetup.h"
 #include "plan.h"
 #include "proc.h"
 #include "proto.h"
@@ -125,6 +126,8 @@ static void kill_and_reap(mj_spawned_t *s)
 int mj_spawn_prepare(mj_plan_t *plan, const char *id, bool want_freezer, mj_cgroup_t **cg, mj_error_t **err)
 {
     *cg = NULL;
+    if (mj_netsetup_prepare(plan, id, err) < 0)
+        return -1;
     if (mj_idmap_rw_binds(plan, err) < 0)
         return -1;
     if (mj_cgroup_create(NULL, id, &plan->limits, want_freezer, cg, &plan->warnings, err) < 0)
@@ -142,7 +145,7 @@ __attribute__((noreturn)) static void child_main(mj_plan_t *plan, const mj_spawn
 
 int mj_spawn(mj_plan_t *plan, mj_cgroup_t *cg, const mj_spawn_fds_t *fds, mj_spawned_t *out, mj_error_t **err)
 {
-    *out = (mj_spawned_t){.pid = -1, .pidfd = -1};
+    *out = (mj_spawned_t){.pid = -1, .pidfd = -1, .net = MJ_NETSETUP_INIT};
     cleanup_pipe int sync[2] = {-1, -1};
     if (pipe2(sync, O_CLOEXEC) < 0) {
         *err = mj_error_sys(MJ_ERR_SANDBOX_INIT_FAILED, errno, "pipe");
@@ -160,10 +163,17 @@ int mj_spawn(mj_plan_t *plan, mj_cgroup_t *cg, const mj_spawn_fds_t *fds, mj_spa
         kill_and_reap(out);
         return -1;
     }
+    /* The namespaces exist and are mapped: the network helper sets them up before the sandbox
+     * runs anything (its resolv.conf is written by then too).  Fail closed. */
+    if (mj_netsetup_start(plan, out->pid, out->pidfd, &out->net, err) < 0) {
+        kill_and_reap(out);
+        return -1;
+    }
     out->released = mj_now_monotonic();
     if (mj_write_all(sync[1], "g", 1) < 0) {
         *err = mj_error_sys(MJ_ERR_SANDBOX_INIT_FAILED, errno, "releasing the sandbox");
         kill_and_reap(out);
+        mj_netsetup_stop(&out->net, 2);
         return -1;
     }
     return 0;

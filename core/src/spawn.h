@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include "cgroup.h"
+#include "netsetup.h"
 #include "plan.h"
 #include "proto.h"
 
@@ -24,9 +25,10 @@ typedef struct {
     pid_t pid;       /* the sandbox's pid 1, as the host sees it */
     int pidfd;       /* a pidfd of it (clone3), -1 where the kernel gives none; the caller closes it */
     double released; /* CLOCK_MONOTONIC when it was released */
+    mj_netsetup_t net; /* outbound/filtered: its moonjail-net (the caller ends it: mj_netsetup_stop) */
 } mj_spawned_t;
 
-/* Host side, before the clone: idmapped read-write binds, the sandbox's cgroups <id> with the
+/* Host side, before the clone: the network helper's directory and resolv.conf (netsetup.c), idmapped read-write binds, the sandbox's cgroups <id> with the
  * plan's limits (*cg NULL when nothing needs one; want_freezer: also for freezing and CPU time),
  * and the fds of their sup/work leaves in the plan.  On failure nothing is left behind. */
 int mj_spawn_prepare(mj_plan_t *plan, const char *id, bool want_freezer, mj_cgroup_t **cg, mj_error_t **err);

@@ -340,6 +340,16 @@ int mj_state_save(const mj_sandbox_t *sb, mj_error_t **err)
                               sb->cpu_time_limit, (unsigned long long)sb->memory_limit);
     mj_buf_append(&b, line, strlen(line));
     free(line);
+    line = mj_xasprintf("net_mode %d\n", (int)sb->net_mode);
+    mj_buf_append(&b, line, strlen(line));
+    free(line);
+    if (sb->net.pid > 0 && sb->net.dir) { /* its network helper: rm/prune end it after a crash */
+        line = mj_xasprintf("net_pid %d\nnet_start %llu\nnet_dir %s\nnet_engine %s\nnet_ip %s\n", (int)sb->net.pid,
+                            sb->net.starttime, sb->net.dir, sb->net.engine ? sb->net.engine : "-",
+                            sb->net.ip ? sb->net.ip : "-");
+        mj_buf_append(&b, line, strlen(line));
+        free(line);
+    }
     for (size_t i = 0; i < sb->tmpfs.n; i++) {
         line = mj_xasprintf("tmpfs %s\n", sb->tmpfs.v[i]);
         mj_buf_append(&b, line, strlen(line));
@@ -409,6 +419,18 @@ int mj_state_load(mj_sandbox_t *sb, mj_error_t **err)
             sb->memory_limit = strtoull(sp, NULL, 10);
         else if (strcmp(ln, "netns") == 0)
             sb->own_netns = atoi(sp) != 0;
+        else if (strcmp(ln, "net_mode") == 0)
+            sb->net_mode = (mj_network_mode_t)atoi(sp);
+        else if (strcmp(ln, "net_pid") == 0)
+            sb->net.pid = (pid_t)atoi(sp);
+        else if (strcmp(ln, "net_start") == 0)
+            sb->net.starttime = strtoull(sp, NULL, 10);
+        else if (strcmp(ln, "net_dir") == 0 && sp[0] == '/' && !sb->net.dir)
+            sb->net.dir = mj_xstrdup(sp);
+        else if (strcmp(ln, "net_engine") == 0 && strcmp(sp, "-") != 0 && !sb->net.engine)
+            sb->net.engine = mj_xstrdup(sp);
+        else if (strcmp(ln, "net_ip") == 0 && strcmp(sp, "-") != 0 && !sb->net.ip)
+            sb->net.ip = mj_xstrdup(sp);
         else if (strcmp(ln, "tmpfs") == 0)
             mj_strv_push(&sb->tmpfs, sp);
     }

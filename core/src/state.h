@@ -9,6 +9,9 @@
 
 #include "handle.h"
 
+/* The state directory: $MOONJAIL_STATE_DIR, /run/moonjail as root, else $XDG_RUNTIME_DIR/moonjail
+ * (or a fallback); not created here. */
+const char *mj_state_dir(void);
 /* 1-64 characters of [A-Za-z0-9_.-] starting with a letter or digit. */
 bool mj_name_valid(const char *name);
 /* <state dir>/sandboxes (created owner-only when create), or NULL with the error. */

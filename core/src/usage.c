@@ -18,6 +18,7 @@
 #include "cgroup.h"
 #include "client.h"
 #include "handle.h"
+#include "netsetup.h"
 #include "proc.h"
 #include "util.h"
 
@@ -275,11 +276,22 @@ int mj_sandbox_usage(mj_sandbox_t *sb, mj_usage_t *u, mj_error_t **err)
         sb->last_cpu_time = u->cpu_time;
     }
 
-    /* Network: the sandbox's own interfaces (none in "host" mode, where counters are the host's). */
-    if (sb->own_netns && one >= 0 && read_small(one, "net/dev", buf, sizeof(buf)) > 0) {
+    /* Network: what moonjail-net carried for a filtered sandbox (its relays run over the
+     * sandbox's loopback, which would count every byte twice); else the sandbox's own interfaces
+     * (none in "host" mode, where counters are the host's). */
+    if (sb->net.dir && sb->net_mode == MJ_NET_FILTERED) {
+        mj_error_t *ignored = NULL;
+        if (mj_netsetup_stats(sb->net.dir, &u->network_in, &u->network_out, &ignored) < 0)
+            mj_error_free(ignored);
+    } else if (sb->own_netns && one >= 0 && read_small(one, "net/dev", buf, sizeof(buf)) > 0) {
+        /* outbound: the engine's interface only (the helper reads the same counters, at exit) */
+        bool skip_lo = sb->net_mode == MJ_NET_OUTBOUND;
         for (char *save = NULL, *ln = strtok_r(buf, "\n", &save); ln; ln = strtok_r(NULL, "\n", &save)) {
             char *colon = strchr(ln, ':');
             if (!colon)
+                continue;
+            const char *name = ln + strspn(ln, " ");
+            if (skip_lo && strncmp(name, "lo:", 3) == 0)
                 continue;
             unsigned long long rx = 0, tx = 0;
             if (sscanf(colon + 1, "%llu %*u %*u %*u %*u %*u %*u %*u %llu", &rx, &tx) == 2) {

@@ -190,6 +190,17 @@ return function(core)
     for _, k in ipairs({ "limits", "network", "hostname", "labels", "annotations", "user", "workdir" }) do
       overlay[k] = opts[k]
     end
+    -- A network table without a mode (the CLI's -p alone) keeps the policy's mode.
+    if type(opts.network) == "table" and opts.network.mode == nil then
+      local base = pol.network
+      local t = {}
+      for k, v in pairs(opts.network) do t[k] = v end
+      t.mode = type(base) == "table" and (base.mode or "filtered") or base or "none"
+      if type(base) == "table" then
+        for k, v in pairs(base) do if t[k] == nil then t[k] = v end end
+      end
+      overlay.network = t
+    end
     if opts.rootfs ~= nil then overlay.filesystem = { root = opts.rootfs } end
     for k, v in pairs(opts.overrides or {}) do
       if type(v) == "table" and type(overlay[k]) == "table" then
@@ -287,14 +298,16 @@ return function(core)
     spec.hostname = pol.hostname
     spec.workdir = pol.workdir or "/"
     if pol.lifetime ~= nil then spec.lifetime = util.parse_duration(pol.lifetime) end
-    local net = pol.network or "none"
-    if type(net) == "table" then
-      if (net.mode or "filtered") == "filtered" then
-        return unsupported("network mode 'filtered' is not implemented yet (use \"none\" or \"host\")")
-      end
-      net = net.mode
-    end
+    local np = require "moonjail.netpolicy"
+    local net = np.mode_of(pol.network)
     spec.network = net
+    spec.network_config = np.render(pol.network)
+    spec.etc_hosts = np.hosts_lines(pol.network) -- the generated /etc/hosts (a "host" root)
+    if spec.network_config then
+      local log = (pol.audit or {}).log
+      if log and log:sub(1, 1) ~= "/" and cwd then log = cwd .. "/" .. log end
+      spec.network_audit_log = log
+    end
 
     -- limits
     local why

@@ -395,7 +395,34 @@ local function keyed(field)
 end
 M.label, M.annotation = keyed("labels"), keyed("annotations")
 
-M.network = function(res, v) res.opts.network = v == "filtered" and { mode = "filtered" } or v end
+-- --network MODE (docker's bridge is outbound), -p/--publish, --allow-host: a network table
+-- when a port or a rule comes with it (a table without mode keeps the policy's mode).
+local function net_table(res)
+  local net = res.opts.network
+  if type(net) ~= "table" then net = { mode = net }; res.opts.network = net end
+  return net
+end
+M.network = function(res, v, name)
+  if not require("moonjail.netpolicy").MODES[v] then
+    return "option '" .. name .. "': expected none, host, bridge, outbound or filtered, got '" .. v .. "'"
+  end
+  if type(res.opts.network) == "table" then res.opts.network.mode = v else res.opts.network = v end
+end
+M.publish = function(res, v, name)
+  local ok, why = require("moonjail.netpolicy").check_publish(v)
+  if not ok then return "option '" .. name .. "': " .. why end
+  local net = net_table(res)
+  net.publish = net.publish or {}
+  net.publish[#net.publish + 1] = v
+end
+M["allow-host"] = function(res, v, name)
+  local ok, why = require("moonjail.netpolicy").check_rule(v)
+  if not ok then return "option '" .. name .. "' '" .. v .. "': " .. why end
+  local net = net_table(res)
+  net.mode = net.mode or "filtered"
+  net.allow = net.allow or {}
+  net.allow[#net.allow + 1] = v
+end
 
 M.repo = function(res, v)
   -- SRC[:DST[:ro|rw|cow]]; SRC is a directory, an archive or an http(s) URL

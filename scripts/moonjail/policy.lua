@@ -210,25 +210,8 @@ local function is_landlock(v)
   return true
 end
 
-local NETWORK_TABLE_KEYS = { mode = true, allow = true, deny = true, publish = true, dns = true }
-
-local function is_network(v)
-  if v == "none" or v == "host" then return true end
-  if type(v) == "table" then
-    for k, x in pairs(v) do
-      if not NETWORK_TABLE_KEYS[k] then
-        local hint = util.suggest(k, NETWORK_TABLE_KEYS)
-        return nil, "unknown key '" .. tostring(k) .. "'" .. (hint and (" (did you mean '" .. hint .. "'?)") or "")
-      end
-      if k == "mode" and x ~= "filtered" and x ~= "none" and x ~= "host" then
-        return nil, "mode must be \"none\", \"host\" or \"filtered\""
-      end
-      if k ~= "mode" and not is_strings(x) then return nil, "'" .. k .. "' must be an array of strings" end
-    end
-    return true
-  end
-  return nil, "expected \"none\", \"host\" or { mode = \"filtered\", ... }"
-end
+-- The network key's grammar lives with its translation into moonjail-net's configuration.
+local function is_network(v) return require("moonjail.netpolicy").check(v) end
 
 --- Parses a file mode: integer or octal string ("0644", "1777").  Returns integer or nil, reason.
 function M.parse_mode(v)

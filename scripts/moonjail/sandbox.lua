@@ -226,10 +226,11 @@ return function(core, h)
     for _, w in ipairs(st.warnings) do warnings[#warnings + 1] = w end
 
     -- per-command narrowing: may only narrow what the sandbox allows
-    if opts.allow_network == true and st.network ~= "host" then
+    local networked = st.network ~= nil and st.network ~= "none"
+    if opts.allow_network == true and not networked then
       return nil, err("PERMISSION_DENIED",
         "allow_network: the sandbox has no network (network = \"" .. tostring(st.network) .. "\")")
-    elseif opts.allow_network == false and st.network == "host" then
+    elseif opts.allow_network == false and networked then
       spec.no_network = true -- Landlock TCP rules; UNSUPPORTED on kernels without them
     end
     if opts.allow_write == true and not st.writable then
@@ -552,11 +553,12 @@ return function(core, h)
       id = raw.id, name = raw.name, type = "moonjail", status = raw.status,
       created_at = raw.created_at, started_at = raw.started_at, runtime = "moonjail",
       image = st.image or "host", platform = core.platform(),
-      ip_address = nil, mac_address = nil, -- "none" has only loopback; "host" shares the host's
+      -- "none" has only loopback; "host" shares the host's; outbound with slirp4netns: its fixed address
+      ip_address = raw.ip_address, mac_address = nil,
       hostname = raw.hostname, allocated_resources = allocated(st.limits),
       labels = st.labels, annotations = st.annotations,
       -- moonjail's own
-      policy = st.policy, network = st.network, workdir = ops.workdir(self),
+      policy = st.policy, network = raw.network or st.network, workdir = ops.workdir(self),
       supervisor_pid = raw.supervisor_pid, uid = raw.uid, gid = raw.gid, rootless = raw.rootless,
       -- false when its supervisor did not answer in time: status is then the last one known
       responding = raw.responding,

@@ -12,8 +12,8 @@
 --  - build and interactive run `true` in both lanes (their cgroup limits are best effort:
 --    rootless they run with warnings); build's /tmp is 1G; interactive has a writable HOME at
 --    /root and passes TERM;
---  - network (the filtered-egress template) fails with UNSUPPORTED, for run and sandbox, and
---    through the CLI.
+--  - network (filtered egress) runs, for run and sandbox, and through the CLI: its resolv.conf
+--    names moonjail-net's stub, and a name it does not allow does not resolve.
 -- The only host files written are in this spec's own temp dirs.
 local mj = require "moonjail"
 local helpers = require "spec.helpers"
@@ -153,15 +153,16 @@ describe("the build and interactive policies", function()
 end)
 
 describe("the network policy", function()
-  it("fails with UNSUPPORTED: filtered networking is not built yet", function()
-    local res, err = mj.run("true", { policy = "network" })
-    assert_fails_closed(res, err, { UNSUPPORTED = true })
-    assert.matches("filtered", err.message, 1, true)
-    local sb, err2 = mj.sandbox({ policy = "network" })
-    if sb then sb:close() end
-    assert_fails_closed(sb, err2, { UNSUPPORTED = true })
+  it("runs filtered: the stub in resolv.conf, names it does not allow unresolved", function()
+    local res, err = mj.run("cat /etc/resolv.conf; getent hosts example.org || echo refused", { policy = "network" })
+    assert(res, tostring(err))
+    assert.matches("nameserver 127%.0%.0%.53", res.stdout)
+    assert.matches("refused\n$", res.stdout)
+    local sb = assert(mj.sandbox({ policy = "network" }))
+    local r1 = assert(sb:exec({ "cat", "/etc/resolv.conf" }))
+    sb:close()
+    assert.matches("nameserver 127%.0%.0%.53", r1.stdout)
     local r = helpers.cli({ "run", "--policy", "network", "--", "true" })
-    assert.are.equal(125, r.status)
-    assert.matches("^moonjail: UNSUPPORTED: [^\n]*filtered[^\n]*\n$", r.stderr)
+    assert.are.equal(0, r.status, r.stderr)
   end)
 end)

@@ -293,8 +293,10 @@ describe("cli_tables", function()
   end)
 
   local TYPES = {}
-  for w in ([[string policy host_path sandbox_path bind volume tmpfs mount repo glob env kv user network duration
-    size number integer capability signal security_opt ulimit sandbox_name]]):gmatch("%S+") do TYPES[w] = true end
+  for w in ([[string policy host_path sandbox_path bind volume tmpfs mount repo glob env kv user network publish
+    net_rule duration size number integer capability signal security_opt ulimit sandbox_name]]):gmatch("%S+") do
+    TYPES[w] = true
+  end
 
   it("describe every option fully", function()
     for id, o in pairs(tables.options) do

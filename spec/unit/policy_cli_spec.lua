@@ -48,7 +48,7 @@ describe("moonjail policy", function()
         local desc = out:match("\n" .. name .. " +([^\n]+)")
         assert.is_truthy(desc, name .. " is not listed:\n" .. out)
       end
-      assert.matches("NOT implemented", out:match("\nnetwork +([^\n]+)"), 1, true)
+      assert.matches("filtered network", out:match("\nnetwork +([^\n]+)"), 1, true)
     end)
 
     it("prints an array of name and description with --json", function()
@@ -91,7 +91,7 @@ describe("moonjail policy", function()
       assert.matches("pids = -1", ok({ "policy", "show", f }), 1, true)
     end)
 
-    it("shows the network template although it cannot run yet", function()
+    it("shows the network policy's filtered table", function()
       local pol = helpers.json_decode(ok({ "policy", "show", "network", "--json" }))
       assert.are.equal("filtered", pol.network.mode)
       assert.is_true(#pol.network.allow > 0)

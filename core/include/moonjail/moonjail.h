@@ -97,6 +97,8 @@ typedef enum {
 typedef enum {
     MJ_NET_NONE = 0,  /* new network namespace, loopback only */
     MJ_NET_HOST,      /* share the host's network namespace */
+    MJ_NET_OUTBOUND,  /* new network namespace, NAT'd outbound access through moonjail-net's engine */
+    MJ_NET_FILTERED,  /* new network namespace, egress only as moonjail-net's rules allow */
 } mj_network_mode_t;
 
 typedef enum {
@@ -163,6 +165,13 @@ int mj_config_set_hostname(mj_config_t *cfg, const char *hostname, mj_error_t **
  * to unprivileged host ids (docs/architecture.md, "Decisions"). */
 int mj_config_set_user(mj_config_t *cfg, uid_t uid, gid_t gid, mj_error_t **err);
 int mj_config_set_network(mj_config_t *cfg, mj_network_mode_t mode, mj_error_t **err);
+/* OUTBOUND and FILTERED: moonjail-net's configuration text (docs/networking.md, one directive a
+ * line; the `mode` line is written by moonjail from the mode above, a `sandbox` line too), and the
+ * audit log (appended to, O_APPEND; NULL = none) its decisions go to.  Both copied.  The helper
+ * is found through $MOONJAIL_NET_HELPER, then LIBEXECDIR/moonjail/moonjail-net, then beside the
+ * running executable; a sandbox whose helper cannot start does not start. */
+int mj_config_set_network_config(mj_config_t *cfg, const char *text, mj_error_t **err);
+int mj_config_set_network_audit_log(mj_config_t *cfg, const char *path, mj_error_t **err);
 /* value UINT64_MAX means unlimited. */
 int mj_config_set_rlimit(mj_config_t *cfg, mj_rlimit_t which, uint64_t value, mj_error_t **err);
 /* Keeps a capability ("CAP_NET_BIND_SERVICE" or "NET_BIND_SERVICE") for the command. */
@@ -461,6 +470,8 @@ typedef struct {
     uid_t uid;               /* inside */
     gid_t gid;
     bool rootless;
+    const char *network;     /* "none", "host", "outbound" or "filtered" */
+    const char *ip;          /* the sandbox's address where moonjail-net knows it ("" otherwise) */
     bool responding;         /* false: its supervisor did not answer in time (status is the last known) */
     const char *ended_by;    /* why a stopped sandbox stopped by itself: "lifetime"; NULL otherwise */
 } mj_sandbox_info_t;
