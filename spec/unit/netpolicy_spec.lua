@@ -76,8 +76,9 @@ describe("moonjail.netpolicy values", function()
 
   it("gives dns.hosts to the generated /etc/hosts in every mode, sorted by name", function()
     local hosts = { ["db.local"] = "10.0.0.5", ["a.local"] = "fd00::1" }
-    assert.same({ "fd00::1 a.local", "10.0.0.5 db.local" }, np.hosts_lines({ mode = "outbound", dns = { hosts = hosts } }))
-    assert.same({ "fd00::1 a.local", "10.0.0.5 db.local" }, np.hosts_lines({ mode = "filtered", dns = { hosts = hosts } }))
+    local want = { "fd00::1 a.local", "10.0.0.5 db.local" }
+    assert.same(want, np.hosts_lines({ mode = "outbound", dns = { hosts = hosts } }))
+    assert.same(want, np.hosts_lines({ mode = "filtered", dns = { hosts = hosts } }))
     assert.is_nil(np.hosts_lines("none"))
     assert.is_nil(np.hosts_lines({ mode = "filtered", allow = { "a.org" } }))
   end)
