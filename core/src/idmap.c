@@ -7,6 +7,7 @@
 #include <linux/magic.h>
 #include <limits.h>
 #include <pthread.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sched.h>
 #include <signal.h>
@@ -24,7 +25,22 @@
 #include "util.h"
 
 
-/* A user namespace carrying the given maps, as an fd (for MOUNT_ATTR_IDMAP). */
+/* The helper's body: it only holds its user namespace until the host closes the pipe.  It shares
+ * the host's memory (CLONE_VM), so it makes raw system calls only: no errno, no locks. */
+static int hold_userns(void *arg)
+{
+    const int *sync = arg;
+    char c;
+    (void)syscall(SYS_close, sync[1]); /* its copy of the write end: the host's close is the EOF */
+    (void)syscall(SYS_read, sync[0], &c, 1);
+    syscall(SYS_exit, 0);
+    return 0;
+}
+
+/* A user namespace carrying the given maps, as an fd (for MOUNT_ATTR_IDMAP).  Its holder is a
+ * CLONE_VM child on a small stack of its own: a copy of this (possibly large) process's page
+ * tables, as fork would make, is what a namespace that lives for a few system calls cost most. */
+#define HOLDER_STACK (64 * 1024)
 static int idmap_userns(const char *uid_map, const char *gid_map, mj_error_t **err)
 {
     int sync[2];
@@ -32,17 +48,19 @@ static int idmap_userns(const char *uid_map, const char *gid_map, mj_error_t **e
         *err = mj_error_sys(MJ_ERR_SANDBOX_INIT_FAILED, errno, "pipe");
         return -1;
     }
-    pid_t pid = (pid_t)syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, 0, NULL, NULL, 0);
-    if (pid == 0) {
-        char c;
+    void *stack = mmap(NULL, HOLDER_STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stack == MAP_FAILED) {
+        *err = mj_error_sys(MJ_ERR_SANDBOX_INIT_FAILED, errno, "idmap namespace: stack");
+        close(sync[0]);
         close(sync[1]);
-        (void)!read(sync[0], &c, 1);
-        _exit(0);
+        return -1;
     }
-    close(sync[0]);
+    pid_t pid = clone(hold_userns, (char *)stack + HOLDER_STACK, CLONE_VM | CLONE_NEWUSER | SIGCHLD, sync);
     if (pid < 0) {
         *err = mj_error_sys(MJ_ERR_SANDBOX_INIT_FAILED, errno, "idmap namespace");
+        close(sync[0]);
         close(sync[1]);
+        munmap(stack, HOLDER_STACK);
         return -1;
     }
     int fd = -1;
@@ -56,6 +74,8 @@ static int idmap_userns(const char *uid_map, const char *gid_map, mj_error_t **e
     close(sync[1]);
     while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
         ;
+    close(sync[0]);
+    munmap(stack, HOLDER_STACK);
     return fd;
 }
 
