@@ -1,7 +1,7 @@
 /* linfo.c — what moonjail says about itself and the host, and the policies it carries.
  *
  * Owns: core.version, core.doctor (the host checks), core.syscall_known and the embedded policy
- * texts: core.policy_source, core.policy_names.
+ * texts: core.policy_source, core.policy_names; core.trace, the Lua side's marks in the phase trace.
  * Must never: change anything on the host, or load or run a policy (the Lua side does that).
  */
 #include <stdlib.h>
@@ -14,6 +14,7 @@
 #include "lbox.h"
 #include "linfo.h"
 #include "moonjail/moonjail.h"
+#include "trace.h"
 
 /* core.policy_source(name) -> text | nil */
 static int core_policy_source(lua_State *L)
@@ -79,7 +80,16 @@ static int core_syscall_known(lua_State *L)
     return 1;
 }
 
+/* core.trace(phase): ends a phase of the trace (MOONJAIL_TRACE=timing); nothing when it is off. */
+static int core_trace(lua_State *L)
+{
+    if (mj_trace_on)
+        mj_trace_mark_slow(luaL_checkstring(L, 1));
+    return 0;
+}
+
 static const luaL_Reg info_funcs[] = {
+    {"trace", core_trace},
     {"version", core_version},
     {"doctor", core_doctor},
     {"syscall_known", core_syscall_known},

@@ -19,6 +19,7 @@
 
 #include "embedded.h"
 #include "lmoonjail.h"
+#include "trace.h"
 
 #define EXIT_INTERNAL 125 /* moonjail's own failure, as docker's */
 
@@ -48,6 +49,7 @@ static int pmain(lua_State *L)
     lua_pushcfunction(L, luaopen_moonjail);
     lua_setfield(L, -2, "moonjail");
     lua_pop(L, 1);
+    mj_trace_mark("lua vm, libs");
 
     /* arg, as the lua interpreter sets it: arg[0] the program, arg[1..] its arguments */
     lua_createtable(L, argc > 0 ? argc - 1 : 0, 1);
@@ -61,8 +63,10 @@ static int pmain(lua_State *L)
     lua_getglobal(L, "require");
     lua_pushliteral(L, "moonjail.cli");
     lua_call(L, 1, 1); /* main = require "moonjail.cli" */
+    mj_trace_mark("require moonjail.cli");
     lua_insert(L, -2); /* main, arg */
     lua_call(L, 1, 1);
+    mj_trace_mark("cli: report");
 
     int status;
     if (lua_isnoneornil(L, -1))
@@ -90,6 +94,10 @@ int main(int argc, char **argv)
         argc -= 2;
     }
 
+    /* One trace of the whole command, printed at the end; a script's API calls print one each. */
+    if (argc < 2 || strcmp(argv[1], "script") != 0)
+        mj_trace_hold();
+    mj_trace_mark("main");
     lua_State *L = luaL_newstate();
     if (L == NULL) {
         fputs("moonjail: internal error: cannot create the Lua state (out of memory)\n", stderr);
@@ -109,5 +117,7 @@ int main(int argc, char **argv)
     }
     fflush(stdout);
     lua_close(L); /* runs __gc/__close: sandboxes still open are torn down */
+    mj_trace_mark("lua_close");
+    mj_trace_print(argc > 1 ? argv[1] : "moonjail");
     return status;
 }

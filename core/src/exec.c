@@ -17,6 +17,7 @@
 #include "landlock.h"
 #include "plan.h"
 #include "seccomp.h"
+#include "trace.h"
 #include "util.h"
 
 const int mj_forwarded_signals[MJ_N_FORWARDED_SIGNALS] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
@@ -109,8 +110,10 @@ __attribute__((noreturn)) void mj_exec_child(const mj_plan_t *plan, const mj_exe
         failed(err_fd, MJ_EXEC_STAGE_LANDLOCK);
     if (mj_landlock_tcp(plan) < 0)
         failed(err_fd, MJ_EXEC_STAGE_LANDLOCK);
+    mj_trace_mark("cmd: ids, caps, landlock");
     if (!plan->seccomp_loaded && mj_seccomp_load(plan) < 0)
         failed(err_fd, MJ_EXEC_STAGE_SECCOMP);
+    mj_trace_mark("cmd: seccomp load");
 
     const char *file = params->argv[0];
     if (strchr(file, '/')) {

@@ -7,6 +7,7 @@
 #include <linux/magic.h>
 #include <limits.h>
 #include <pthread.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sched.h>
 #include <signal.h>
@@ -24,27 +25,67 @@
 #include "util.h"
 
 
-/* A user namespace carrying the given maps, as an fd (for MOUNT_ATTR_IDMAP). */
-static int idmap_userns(const char *uid_map, const char *gid_map, mj_error_t **err)
+/* The helper's body: it only holds its user namespace until the host closes the pipe.  It shares
+ * the host's memory (CLONE_VM), so it makes raw system calls only: no errno, no locks. */
+static int hold_userns(void *arg)
 {
+    const int *sync = arg;
+    char c;
+    (void)syscall(SYS_close, sync[1]); /* its copy of the write end: the host's close is the EOF */
+    (void)syscall(SYS_read, sync[0], &c, 1);
+    syscall(SYS_exit, 0);
+    return 0;
+}
+
+/* The holder of a helper namespace, once its fd is open: it exits by itself; reaped (and its
+ * stack freed) by holder_reap, which the caller defers until its own work with the fd is done, so
+ * the holder's exit overlaps that work instead of being waited for. */
+#define HOLDER_STACK (64 * 1024)
+typedef struct {
+    pid_t pid;
+    void *stack;
+} holder_t;
+
+static void holder_reap(holder_t *h)
+{
+    if (h->pid > 0)
+        while (waitpid(h->pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+    if (h->stack)
+        munmap(h->stack, HOLDER_STACK);
+    *h = (holder_t){0};
+}
+
+#define cleanup_holder __attribute__((cleanup(holder_reap)))
+
+/* A user namespace carrying the given maps, as an fd (for MOUNT_ATTR_IDMAP).  Its holder is a
+ * CLONE_VM child on a small stack of its own: a copy of this (possibly large) process's page
+ * tables, as fork would make, is what a namespace that lives for a few system calls cost most.
+ * *holder is left for holder_reap (also on failure). */
+static int idmap_userns(const char *uid_map, const char *gid_map, holder_t *holder, mj_error_t **err)
+{
+    *holder = (holder_t){0};
     int sync[2];
     if (pipe2(sync, O_CLOEXEC) < 0) {
         *err = mj_error_sys(MJ_ERR_SANDBOX_INIT_FAILED, errno, "pipe");
         return -1;
     }
-    pid_t pid = (pid_t)syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, 0, NULL, NULL, 0);
-    if (pid == 0) {
-        char c;
-        close(sync[1]);
-        (void)!read(sync[0], &c, 1);
-        _exit(0);
-    }
-    close(sync[0]);
-    if (pid < 0) {
-        *err = mj_error_sys(MJ_ERR_SANDBOX_INIT_FAILED, errno, "idmap namespace");
+    void *stack = mmap(NULL, HOLDER_STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stack == MAP_FAILED) {
+        *err = mj_error_sys(MJ_ERR_SANDBOX_INIT_FAILED, errno, "idmap namespace: stack");
+        close(sync[0]);
         close(sync[1]);
         return -1;
     }
+    holder->stack = stack;
+    pid_t pid = clone(hold_userns, (char *)stack + HOLDER_STACK, CLONE_VM | CLONE_NEWUSER | SIGCHLD, sync);
+    if (pid < 0) {
+        *err = mj_error_sys(MJ_ERR_SANDBOX_INIT_FAILED, errno, "idmap namespace");
+        close(sync[0]);
+        close(sync[1]);
+        return -1;
+    }
+    holder->pid = pid;
     int fd = -1;
     if (mj_proc_write(pid, "uid_map", uid_map, err) == 0 && mj_proc_write(pid, "gid_map", gid_map, err) == 0) {
         char path[64];
@@ -53,9 +94,8 @@ static int idmap_userns(const char *uid_map, const char *gid_map, mj_error_t **e
         if (fd < 0)
             *err = mj_error_sys(MJ_ERR_SANDBOX_INIT_FAILED, errno, "opening %s", path);
     }
-    close(sync[1]);
-    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-        ;
+    close(sync[1]); /* the holder's EOF: it exits while the caller goes on */
+    close(sync[0]);
     return fd;
 }
 
@@ -154,7 +194,8 @@ static void unidmapped_lowers(mj_plan_t *plan)
 static int open_layer_lowers(mj_plan_t *plan, mj_error_t **err)
 {
     cleanup_free char *map = mj_xasprintf("0 %lu 65536\n", plan->id_base);
-    cleanup_close int ns = idmap_userns(map, map, err);
+    cleanup_holder holder_t holder;
+    cleanup_close int ns = idmap_userns(map, map, &holder, err);
     if (ns < 0)
         return -1;
     struct mj_mount_attr_idmap attr = {.attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)ns};
@@ -224,7 +265,8 @@ int mj_idmap_rw_binds(mj_plan_t *plan, mj_error_t **err)
         }
         cleanup_free char *umap = mj_xasprintf("%u %lu 1\n", (unsigned)st.st_uid, (unsigned long)outer_uid(plan, uid));
         cleanup_free char *gmap = mj_xasprintf("%u %lu 1\n", (unsigned)st.st_gid, plan->id_base + gid);
-        cleanup_close int ns = idmap_userns(umap, gmap, err);
+        cleanup_holder holder_t holder;
+        cleanup_close int ns = idmap_userns(umap, gmap, &holder, err);
         if (ns < 0)
             return -1;
         cleanup_close int tree = (int)syscall(SYS_open_tree, AT_FDCWD, op->src, OPEN_TREE_CLONE | O_CLOEXEC);

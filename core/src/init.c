@@ -21,6 +21,7 @@
 #include "plan.h"
 #include "proto.h"
 #include "seccomp.h"
+#include "trace.h"
 #include "util.h"
 #include "wire.h"
 
@@ -75,6 +76,7 @@ __attribute__((noreturn)) void mj_init_main(mj_plan_t *plan, int status_fd, int 
         mj_wire_msg(status_fd, MJ_MSG_EXEC_FAILED, MJ_EXEC_STAGE_TTY, errno, 0);
         _exit(0);
     }
+    mj_trace_mark("init: fds, landlock");
     int64_t start_ns = mj_realtime_ns();
     pid_t cmd = (pid_t)syscall(SYS_clone, SIGCHLD, 0, NULL, NULL, 0);
     if (cmd < 0)

@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <sys/file.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
@@ -317,26 +318,44 @@ static const char *pick_staging(void)
     return NULL;
 }
 
+/* Slot files: a flock on one of them, held for the sandbox's life, gives it a host id range. */
+static bool take_slot(mj_plan_t *plan, int dfd, unsigned slot)
+{
+    char name[32];
+    snprintf(name, sizeof(name), "%u", slot);
+    cleanup_close int fd = openat(dfd, name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0)
+        return false;
+    plan->id_slot_fd = mj_steal_fd(&fd);
+    plan->id_base = MJ_ID_BASE + slot * MJ_ID_RANGE;
+    return true;
+}
+
 /* Root: hold a flock on one of MJ_ID_SLOTS slot files so concurrent sandboxes get disjoint host id
- * ranges (RLIMIT_NPROC and file ownership stay per sandbox). */
+ * ranges (RLIMIT_NPROC and file ownership stay per sandbox).  A few random probes, first among the
+ * lowest MJ_ID_SLOTS_HOT slots (so few files exist), then among all: with n sandboxes alive a probe
+ * finds a free slot with probability 1 - n/slots, so the cost does not grow with n (a scan of
+ * every slot did: one open and flock per live sandbox).  The lowest-first scan stays as the
+ * fallback, so a free slot is always found. */
+#define MJ_ID_SLOTS_HOT 1024
 static int allocate_id_slot(mj_plan_t *plan, mj_error_t **err)
 {
     const char *dir = "/run/moonjail/ids";
-    cleanup_close int dfd = -1;
-    if ((mkdir("/run/moonjail", 0700) == 0 || errno == EEXIST) && (mkdir(dir, 0700) == 0 || errno == EEXIST))
+    cleanup_close int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+    if (dfd < 0 && errno == ENOENT && (mkdir("/run/moonjail", 0700) == 0 || errno == EEXIST) &&
+        (mkdir(dir, 0700) == 0 || errno == EEXIST))
         dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-    for (unsigned slot = 0; dfd >= 0 && slot < MJ_ID_SLOTS; slot++) { /* lowest free: slot files get reused */
-        char name[32];
-        snprintf(name, sizeof(name), "%u", slot);
-        cleanup_close int fd = openat(dfd, name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-        if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0) {
-            plan->id_slot_fd = mj_steal_fd(&fd);
-            plan->id_base = MJ_ID_BASE + slot * MJ_ID_RANGE;
-            return 0;
-        }
-    }
-    if (dfd >= 0)
+    if (dfd >= 0) {
+        uint32_t r[8];
+        if (getrandom(r, sizeof(r), GRND_NONBLOCK) == (ssize_t)sizeof(r))
+            for (unsigned i = 0; i < MJ_ARRAY_LEN(r); i++)
+                if (take_slot(plan, dfd, r[i] % (i < 4 ? MJ_ID_SLOTS_HOT : MJ_ID_SLOTS)))
+                    return 0;
+        for (unsigned slot = 0; slot < MJ_ID_SLOTS; slot++)
+            if (take_slot(plan, dfd, slot))
+                return 0;
         errno = EAGAIN;
+    }
     *err = mj_error_sys(MJ_ERR_SANDBOX_INIT_FAILED, errno, "cannot allocate a host id range under /run/moonjail/ids");
     return -1;
 }

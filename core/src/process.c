@@ -26,6 +26,7 @@
 #include "pty.h"
 #include "pump.h"
 #include "result.h"
+#include "trace.h"
 #include "util.h"
 
 /* A command's three stdio pipes: the sandbox's ends go with the exec request, the host keeps
@@ -211,6 +212,7 @@ int mj_sandbox_exec(mj_sandbox_t *sb, const mj_command_t *cmd, mj_result_t **out
 {
     cleanup_error mj_error_t *local_err = NULL;
     mj_error_t **err = errp ? errp : &local_err;
+    mj_trace_mark("until the exec call");
     cleanup_pipes stdio_pipes_t pipes = {{-1, -1}, {-1, -1}, {-1, -1}};
     if (open_pipes(&pipes, err) < 0)
         return -1;
@@ -237,8 +239,10 @@ int mj_sandbox_exec(mj_sandbox_t *sb, const mj_command_t *cmd, mj_result_t **out
     }
     int chan = -1;
     cleanup_free char *workdir = NULL;
+    mj_trace_mark("exec: pipes, cgroup stats");
     if (start_exec(sb, cmd, 0, io, &chan, &workdir, err) < 0)
         return -1;
+    mj_trace_mark("exec: request sent");
     close_sandbox_ends(&pipes);
     pump.status_fd = chan; /* closed by mj_pump_close */
     if (cmd->tty) {
@@ -313,6 +317,8 @@ int mj_sandbox_exec(mj_sandbox_t *sb, const mj_command_t *cmd, mj_result_t **out
         mj_strv_push_owned(&res->warnings, mj_xasprintf("log: the output was not kept in full: %s",
                                                         strerror(pump.log_errno ? pump.log_errno : mj_log_errno(pump.log))));
     *out = res;
+    mj_trace_mark("result");
+    mj_trace_op_end("exec");
     return 0;
 }
 

@@ -19,6 +19,7 @@
 #include "proto.h"
 #include "pty.h"
 #include "pump.h"
+#include "trace.h"
 #include "seccomp.h"
 #include "util.h"
 #include "wire.h"
@@ -74,6 +75,7 @@ static void handle_msg(mj_pump_t *p, const mj_msg_t *m)
         p->started = *m;
         p->got_started = true;
         p->started_mono = mj_now_monotonic();
+        mj_trace_mark("started (reported)");
         if (p->log_dir && !p->log && !p->log_errno) {
             mj_error_t *e = NULL;
             if (mj_log_open(p->log_dir, m->a, p->log_max, &p->log, &e) < 0) {
@@ -91,6 +93,7 @@ static void handle_msg(mj_pump_t *p, const mj_msg_t *m)
         p->exited = *m;
         p->got_exited = true;
         p->exited_mono = mj_now_monotonic();
+        mj_trace_mark("exit status");
         break;
     case MJ_MSG_EXEC_FAILED:
         p->failed = *m;
@@ -206,6 +209,8 @@ static void read_output(mj_pump_t *p, int *fd, mj_buf_t *own, int tee)
             return;
         }
         size_t take = (size_t)n;
+        if (p->total == 0)
+            mj_trace_mark("first byte");
         if (p->limit && p->total + take > p->limit) {
             take = (size_t)(p->limit - p->total);
             if (!p->over_limit) {

@@ -18,6 +18,7 @@
 #include "mountapi.h"
 #include "plan.h"
 #include "rootfs.h"
+#include "trace.h"
 #include "util.h"
 
 static int sys_pivot_root(const char *new_root, const char *put_old)
@@ -277,6 +278,7 @@ int mj_rootfs_setup(mj_plan_t *plan, mj_stage_t *stage, int *op_index)
             return -1;
     }
     *op_index = -1;
+    mj_trace_mark("child: open mount sources");
 
     /* The new root: the container layer's (layer.c), or the tree of a read-only rootfs directory. */
     size_t first = 0;
@@ -298,6 +300,7 @@ int mj_rootfs_setup(mj_plan_t *plan, mj_stage_t *stage, int *op_index)
         first = 1;
     }
     *stage = MJ_STAGE_ROOT_TMPFS;
+    mj_trace_mark(plan->layer ? "child: container layer" : "child: root bind");
     if (root_mnt < 0)
         return -1;
     int staging = open(plan->staging, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -327,6 +330,7 @@ int mj_rootfs_setup(mj_plan_t *plan, mj_stage_t *stage, int *op_index)
     *op_index = -1;
     if (devnull_fd >= 0)
         close(devnull_fd);
+    mj_trace_mark("child: mounts");
 
     if (plan->readonly_root) {
         *stage = MJ_STAGE_READONLY_ROOT;

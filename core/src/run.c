@@ -22,6 +22,7 @@
 #include "result.h"
 #include "spawn.h"
 #include "state.h"
+#include "trace.h"
 #include "util.h"
 
 /* The sandbox of one run, as the pump's callbacks see it. */
@@ -95,6 +96,7 @@ static int run_plan(mj_plan_t *plan, const mj_command_t *cmd, mj_result_t **out,
     /* A CPU-time limit wants a group too (CPU accounting for the whole tree). */
     if (mj_spawn_prepare(plan, cgid, plan->cpu_time_limit > 0, &child.cg, err) < 0)
         return -1;
+    mj_trace_mark("cgroups");
     if (plan->cpu_time_limit > 0 && !child.cg)
         mj_strv_push(&plan->warnings, "limits.cpu_time: no cgroup here, so it applies per process (RLIMIT_CPU), "
                                       "not to the whole process tree");
@@ -158,6 +160,7 @@ static int run_plan(mj_plan_t *plan, const mj_command_t *cmd, mj_result_t **out,
     while (waitpid(child.pid, NULL, 0) < 0 && errno == EINTR)
         ;
     mj_netsetup_stop(&spawned.net, 2); /* it follows the sandbox's init by itself: reaped here */
+    mj_trace_mark("reap");
     if (*err)
         return -1;
     /* Init died without reporting the command's end: the OOM killer takes it last, when what
@@ -194,6 +197,7 @@ static int run_plan(mj_plan_t *plan, const mj_command_t *cmd, mj_result_t **out,
         }
     }
     *out = res;
+    mj_trace_mark("result");
     return 0;
 }
 
@@ -202,7 +206,11 @@ int mj_run(const mj_config_t *cfg, const mj_command_t *cmd, mj_result_t **out, m
     cleanup_error mj_error_t *local_err = NULL;
     mj_error_t **err = errp ? errp : &local_err;
     cleanup_plan mj_plan_t plan;
+    mj_trace_mark("config");
     if (mj_plan_build(cfg, cmd, &plan, err) < 0)
         return -1;
-    return run_plan(&plan, cmd, out, err);
+    mj_trace_mark("plan");
+    int r = run_plan(&plan, cmd, out, err);
+    mj_trace_op_end("run");
+    return r;
 }

@@ -28,6 +28,7 @@
 #include "seccomp.h"
 #include "spawn.h"
 #include "state.h"
+#include "trace.h"
 #include "util.h"
 
 static const char *const status_names[] = {
@@ -197,8 +198,10 @@ int mj_sandbox_create(const mj_config_t *cfg, const char *name, mj_sandbox_t **o
         return -1;
     }
     cleanup_plan mj_plan_t plan;
+    mj_trace_mark("config");
     if (mj_plan_build(cfg, NULL, &plan, err) < 0)
         return -1;
+    mj_trace_mark("plan");
     __attribute__((cleanup(discard_new))) mj_sandbox_t *sb = sandbox_alloc();
     mj_random_id(sb->id);
     sb->created_at = mj_now_realtime();
@@ -232,6 +235,7 @@ int mj_sandbox_create(const mj_config_t *cfg, const char *name, mj_sandbox_t **o
     }
     if (mj_spawn_prepare(&plan, sb->id, true, &sb->cg, err) < 0)
         return -1;
+    mj_trace_mark("state dir, cgroups");
     sb->cg_looked = true;
     mj_strv_copy(&sb->warnings, &plan.warnings);
     cleanup_pipe int ctl[2] = {-1, -1};
@@ -256,6 +260,7 @@ int mj_sandbox_create(const mj_config_t *cfg, const char *name, mj_sandbox_t **o
     sb->ctl = mj_steal_fd(&ctl[0]);
     if (wait_ready(sb, &plan, err) < 0)
         return -1;
+    mj_trace_mark("supervisor ready");
     sb->starttime = mj_proc_starttime(sb->pid);
     sb->status = MJ_STATUS_RUNNING;
     mj_error_t *ignored = NULL;
@@ -271,6 +276,8 @@ int mj_sandbox_create(const mj_config_t *cfg, const char *name, mj_sandbox_t **o
             return -1;
     }
     *out = steal_pointer(&sb);
+    mj_trace_mark("state saved, detached");
+    mj_trace_op_end("create");
     return 0;
 }
 
@@ -325,6 +332,7 @@ int mj_sandbox_open(const char *name, mj_sandbox_t **out, mj_error_t **errp)
     }
     if (mj_state_load(sb, err) < 0)
         return -1;
+    mj_trace_mark("open: state loaded");
     if (mj_state_alive(sb->dir) != 1) {
         /* Supervisor gone: a failed sandbox (or one whose delayed shutdown ended). */
         cleanup_free char *destroyed = NULL;

@@ -35,6 +35,7 @@
 #include "rootfs.h"
 #include "spawn.h"
 #include "supervisor.h"
+#include "trace.h"
 #include "util.h"
 #include "wire.h"
 
@@ -130,6 +131,7 @@ int mj_spawn_prepare(mj_plan_t *plan, const char *id, bool want_freezer, mj_cgro
         return -1;
     if (mj_idmap_rw_binds(plan, err) < 0)
         return -1;
+    mj_trace_mark("idmapped trees (helper userns)");
     if (mj_cgroup_create(NULL, id, &plan->limits, want_freezer, cg, &plan->warnings, err) < 0)
         return -1;
     if (mj_cgroup_leaf_fds(*cg, MJ_CG_WORK, plan->cg_work_fds, MJ_PLAN_MAX_WORK_FDS, &plan->n_cg_work_fds, err) < 0 ||
@@ -158,17 +160,20 @@ int mj_spawn(mj_plan_t *plan, mj_cgroup_t *cg, const mj_spawn_fds_t *fds, mj_spa
     }
     if (out->pid == 0)
         child_main(plan, fds, sync[0], sync[1]);
+    mj_trace_mark("clone");
     mj_close_fd(&sync[0]);
     if (write_id_maps(plan, out->pid, err) < 0 || place_child(plan, cg, out->pid, err) < 0) {
         kill_and_reap(out);
         return -1;
     }
+    mj_trace_mark("maps+cgroup place");
     /* The namespaces exist and are mapped: the network helper sets them up before the sandbox
      * runs anything (its resolv.conf is written by then too).  Fail closed. */
     if (mj_netsetup_start(plan, out->pid, out->pidfd, &out->net, err) < 0) {
         kill_and_reap(out);
         return -1;
     }
+    mj_trace_mark("network helper ready");
     out->released = mj_now_monotonic();
     if (mj_write_all(sync[1], "g", 1) < 0) {
         *err = mj_error_sys(MJ_ERR_SANDBOX_INIT_FAILED, errno, "releasing the sandbox");
@@ -326,6 +331,7 @@ __attribute__((noreturn)) static void child_main(mj_plan_t *plan, const mj_spawn
         mj_wire_setup_failed(status_fd, MJ_STAGE_HOSTNAME, -1);
     if (plan->new_netns && loopback_up() < 0)
         mj_wire_setup_failed(status_fd, MJ_STAGE_LOOPBACK, -1);
+    mj_trace_mark("child: ids, cgns, lo");
 
     int pidns_fd = -1;
     pid_t reaper = -1;
@@ -339,6 +345,7 @@ __attribute__((noreturn)) static void child_main(mj_plan_t *plan, const mj_spawn
     int op_index;
     if (mj_rootfs_setup(plan, &stage, &op_index) < 0)
         mj_wire_setup_failed(status_fd, stage, op_index);
+    mj_trace_mark("child: pivot_root");
 
     wipe_host_strings(plan);
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);

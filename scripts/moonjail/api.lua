@@ -183,6 +183,7 @@ return function(core)
 
     local pol, err = P.load(core, opts.policy == nil and "default" or opts.policy, cwd)
     if not pol then return nil, err end
+    core.trace("policy load, validation")
     local warnings = {}
 
     -- Options that share a policy key are validated by the policy schema.
@@ -456,6 +457,7 @@ return function(core)
     for _, r in ipairs(repos) do writable = writable or r.mode ~= "ro" end
     spec.facts = { network = net, writable = writable, limits = limits,
       image = opts.image or (spec.root ~= "host" and spec.root or nil) }
+    core.trace("resolve options")
     return spec
   end
 
@@ -469,6 +471,9 @@ return function(core)
 
   --- Internal (moonjail run --dump-plan, specs): the plan cmd and opts resolve to, as the core's
   -- text (plandump.c), or nil, err.  Repository rules are left out (they need the host work).
+  --- Internal (the CLI): ends a phase of the MOONJAIL_TRACE=timing trace.
+  M._trace = core.trace
+
   function M._dump_plan(cmd, opts)
     local argv = check_cmd("_dump_plan", cmd, 2)
     opts = check_opts("_dump_plan", opts, 2)

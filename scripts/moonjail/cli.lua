@@ -189,6 +189,7 @@ local function cmd_run(argv, first)
     return 0
   end
 
+  moonjail()._trace("cli: options, moonjail module")
   return command_status(flags, pcall(moonjail().run, cmd, opts))
 end
 

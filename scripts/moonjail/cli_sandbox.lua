@@ -110,6 +110,7 @@ return function(shared)
     if next(opts.mounts) == nil then opts.mounts = nil end
     if next(opts.env) == nil then opts.env = nil end
     if next(opts.capabilities) == nil then opts.capabilities = nil end
+    moonjail()._trace("cli: options, moonjail module")
     local ok, sb, err = pcall(moonjail().sandbox, opts)
     if not ok then return fail(usage_error(oneline(sb)), flags.json) end
     if not sb then return fail(err, flags.json) end
@@ -142,8 +143,10 @@ return function(shared)
     local eopts = { workdir = opts.workdir, user = opts.user, timeout = opts.timeout,
       output_limit = opts.output_limit }
     if next(opts.env) then eopts.env = opts.env end
+    moonjail()._trace("cli: options, moonjail module")
     local sb, status = open(name, flags.json)
     if not sb then return status end
+    moonjail()._trace("cli: open sandbox")
 
     if flags.detach then
       eopts.log = true -- 'moonjail logs NAME PID'
