@@ -279,8 +279,17 @@ end
 
 -- A number unlikely to collide with other runs of the suite (root and rootless run in
 -- parallel), for unique command lines such as `sleep 48213`.
+--
+-- From the kernel's random source, not math.random: the root and rootless lanes of one spec
+-- start together, and Lua seeds math.random from the time in seconds and the address of its
+-- state, which an ASan build allocates at the same address in every process (no ASLR in its
+-- heap) — both lanes then drew the same "unique" numbers, and each counted the other's processes
+-- as its own leftovers.
 function M.unique_number()
-  return math.random(20000, 89999)
+  local f = assert(io.open("/dev/urandom", "rb"))
+  local bytes = f:read(4)
+  f:close()
+  return 20000 + string.unpack("<I4", bytes) % 70000
 end
 
 -- -------------------------------------------------------------- misc

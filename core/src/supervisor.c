@@ -242,6 +242,13 @@ static void finish_stop(void)
     /* The grace period is over: whatever is left goes.  The workload's init (reaper.c) stays,
      * with its pid namespace, so that start can take commands again. */
     (void)signal_workload(SIGKILL);
+    /* Stopped means gone: a SIGKILLed process lives on until the kernel has torn it down and the
+     * reaper has reaped it.  Bounded: a task stuck in the kernel must not stop us serving. */
+    int64_t gone_by = monotonic_ms() + 2000;
+    while (signal_workload(0) > 0 && monotonic_ms() < gone_by) {
+        struct timespec ts = {0, 2 * 1000000};
+        nanosleep(&ts, NULL);
+    }
     flags_state = (flags_state & ~(MJ_SUP_PAUSED | MJ_SUP_STOPPING)) | MJ_SUP_STOPPED;
     stop_deadline = -1;
     for (int i = 0; i < n_conns; i++)

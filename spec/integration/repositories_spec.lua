@@ -401,7 +401,7 @@ describe("a remote git repository", function()
       "chmod +x repo.git/hooks/post-checkout repo.git/hooks/post-receive",
     }, " && "))
     for _ = 1, 5 do
-      port = 20000 + math.random(0, 20000)
+      port = 20000 + helpers.unique_number() % 20001 -- not math.random: see helpers.unique_number
       sh("git daemon --reuseaddr --export-all --base-path=" .. q(base) .. " --listen=127.0.0.1 --port=" .. port
         .. " --detach --pid-file=" .. q(base .. "/daemon.pid") .. " >/dev/null 2>&1")
       if helpers.eventually(3, function()

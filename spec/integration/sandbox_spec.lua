@@ -869,6 +869,19 @@ describe("Sandbox status transitions", function()
     ok(sb:close())
   end)
 
+  it("says stopped only once the commands that outlived the grace period are gone", function()
+    -- regression: the grace period's SIGKILL was sent and the stop answered at once, while the
+    -- killed processes still existed
+    local sb = new_sandbox()
+    local n = helpers.unique_number()
+    sh_ok(sb, string.format("trap '' TERM; for i in $(seq 40); do sleep %d & done >/dev/null 2>&1", n))
+    ok(sb:stop(0.2))
+    assert.are.equal("stopped", sb:status())
+    local left, pids = helpers.count_processes("sleep " .. n)
+    assert.are.equal(0, left, "stopped with processes left: " .. table.concat(pids, " "))
+    ok(sb:close())
+  end)
+
   it("reports destroyed to another handle on a named sandbox once it is destroyed", function()
     local name = "mjspec-" .. helpers.unique_number() .. "-" .. helpers.uid()
     local sb = new_sandbox({ name = name })

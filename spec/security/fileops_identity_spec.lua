@@ -37,8 +37,10 @@ local function assert_error(err, code)
 end
 
 -- A host directory to mount read-only at /data: name -> { kind, readable by the sandbox's user? }.
+local fixtures = {} -- this file's fixture dirs: only these get their permissions back for cleanup
 local function fixture_dir()
   local dir = helpers.tmpdir("0755")
+  fixtures[#fixtures + 1] = dir
   helpers.write_file(dir .. "/open", "open to all\n", "0644")
   local files = { open = { kind = "file", readable = true } }
   if ROOT then
@@ -66,7 +68,9 @@ end
 
 describe("host-side file operations act as the sandbox's user", function()
   teardown(function()
-    os.execute("chmod -R u+rwx /tmp/mjspec.* 2>/dev/null")
+    -- Its own dirs only: a glob over /tmp/mjspec.* changed the modes of the files of specs that
+    -- run beside this one (fileops_spec saw its host canaries turn 0766).
+    for _, dir in ipairs(fixtures) do os.execute("chmod -R u+rwx " .. q(dir) .. " 2>/dev/null") end
     helpers.cleanup()
   end)
 
