@@ -496,6 +496,13 @@ static int resolv_conf(lua_State *L, int spec, const struct spec_rule *r, mj_con
     return text ? mj_config_set_resolv_conf(cfg, text, err) : 0;
 }
 
+/* spec.image_lease: an fd (a Lease's) the supervisor keeps for the sandbox's life */
+static int image_lease(lua_State *L, int spec, const struct spec_rule *r, mj_config_t *cfg, mj_error_t **err)
+{
+    lua_Integer fd = spec_integer(L, spec, r->field, -1);
+    return fd >= 0 ? mj_config_set_image_lease(cfg, (int)fd, err) : 0;
+}
+
 static int lifetime(lua_State *L, int spec, const struct spec_rule *r, mj_config_t *cfg, mj_error_t **err)
 {
     (void)err;
@@ -517,6 +524,8 @@ static int cleanup_delay(lua_State *L, int spec, const struct spec_rule *r, mj_c
 /* The spec's config fields, in the order they are applied. */
 static const struct spec_rule config_rules[] = {
     {"root", RULE_STRING, .set = mj_config_set_root},
+    {"root_layers", RULE_STRINGS, .set = mj_config_add_root_layer},
+    {"image_lease", RULE_CUSTOM, .apply = image_lease},
     {"host_paths", RULE_ENTRIES, .entry = host_path_entry},
     {"readonly_root", RULE_CUSTOM, .apply = readonly_root},
     {"mounts", RULE_ENTRIES, .entry = mount_entry},

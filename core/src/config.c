@@ -19,6 +19,7 @@ mj_config_t *mj_config_new(void)
     mj_config_t *cfg = mj_xcalloc(1, sizeof(*cfg));
     cfg->readonly_root = true;
     cfg->network = MJ_NET_NONE;
+    cfg->lease_fd = -1;
     return cfg;
 }
 
@@ -52,6 +53,8 @@ void mj_config_free(mj_config_t *cfg)
     free(cfg->net_audit_log);
     mj_strv_free(&cfg->etc_hosts);
     free(cfg->resolv_conf);
+    mj_strv_free(&cfg->root_layers);
+    mj_close_fd(&cfg->lease_fd);
     free(cfg);
 }
 

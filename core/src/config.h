@@ -70,6 +70,8 @@ struct mj_config {
     mj_strv_t etc_hosts;      /* extra lines of the generated /etc/hosts */
     char *resolv_conf;        /* the generated /etc/resolv.conf, NULL = from the network mode */
     double lifetime;          /* persistent: seconds until the sandbox stops itself, 0 = none */
+    mj_strv_t root_layers;    /* an image's lowers below root (config_image.c), topmost first */
+    int lease_fd;             /* an image lease the supervisor keeps open (config_image.c), -1 = none */
 };
 
 struct mj_command {

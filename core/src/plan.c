@@ -429,6 +429,7 @@ int mj_plan_build(const mj_config_t *cfg, const mj_command_t *cmd, mj_plan_t *pl
     plan->id_slot_fd = -1;
     plan->landlock_fd = plan->landlock_ro_fd = -1;
     plan->layer_fd = plan->root_mnt_fd = -1;
+    plan->lease_fd = cfg->lease_fd;
     if (build(cfg, cmd, plan, err) < 0) {
         mj_plan_free(plan);
         return -1;
@@ -509,9 +510,17 @@ static int build(const mj_config_t *cfg, const mj_command_t *cmd, mj_plan_t *pla
                                 "filesystem.root: '%s' holds a tab, newline, ':', ',' or '\\'", cfg->root);
             return -1;
         }
-        if (plan->layer) /* a writable root: the directory becomes the lower of its layer */
+        if (!plan->layer && cfg->root_layers.n) {
+            *err = mj_error_new(MJ_ERR_UNSUPPORTED, EINVAL,
+                                "a read-only root over an image's %zu layers is not supported yet",
+                                cfg->root_layers.n + 1);
+            return -1;
+        }
+        if (plan->layer) { /* a writable root: the directory (and an image's layers) its lowers */
             mj_strv_push(&plan->root_lowers, cfg->root);
-        else /* the root bind itself is op 0 with an empty destination */
+            for (size_t k = 0; k < cfg->root_layers.n; k++)
+                mj_strv_push(&plan->root_lowers, cfg->root_layers.v[k]);
+        } else /* the root bind itself is op 0 with an empty destination */
             push_op(plan, MJ_OP_BIND, MJ_OPF_DIR, cfg->root, "");
     }
     mj_op_t *op = push_op(plan, MJ_OP_PROC, MJ_OPF_DIR, NULL, "/proc");

@@ -189,6 +189,7 @@ struct mj_plan {
     int root_mnt_fd;           /* the finished root mount, once built */
     bool layer_idmapped;       /* the lowers were opened by the host as idmapped trees (root) */
     bool disk_lowered;         /* the disk cap was lowered to fit the memory limit (warned once) */
+    int lease_fd;              /* the config's image lease (borrowed): the supervisor keeps a copy */
 };
 
 /* cmd may be NULL (a persistent sandbox).  On failure the plan is left freed (mj_plan_free may

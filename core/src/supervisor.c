@@ -197,6 +197,7 @@ static void handle_notification(int nfd)
         denials[n_denials++] = (mj_denial_rec_t){.nr = nr, .pid = workload_pid(pid)};
 }
 static int layer_fd = -1; /* the container layer (layer.c), for the host's diff of the root */
+static int lease_fd = -1; /* an image's lease (image/lease.h): open while the supervisor lives */
 static int ruleset_fd = -1; /* the commands' Landlock ruleset (the plan's), -1 without Landlock */
 static int n_conns;
 static int flags_state;
@@ -611,6 +612,8 @@ static int start_spawner(mj_plan_t *plan, int *notify_fd, int *stage)
             close(fd);
         if (layer_fd >= 0)
             close(layer_fd);
+        if (lease_fd >= 0)
+            close(lease_fd);
         mj_shim_spawner_main(plan, sp[1], PIDNS_FD, own_proc);
     }
     close(sp[1]);
@@ -647,6 +650,10 @@ __attribute__((noreturn)) void mj_supervisor_start(mj_plan_t *plan, const mj_sup
     int layer = plan->layer_fd >= 0 ? fcntl(plan->layer_fd, F_DUPFD_CLOEXEC, 64) : -1;
     if (plan->layer_fd >= 0 && layer < 0)
         mj_wire_setup_failed(fds->ctl, MJ_STAGE_FORK, -1);
+    /* and an image's lease (image/lease.h): held until the supervisor exits */
+    int lease = plan->lease_fd >= 0 ? fcntl(plan->lease_fd, F_DUPFD_CLOEXEC, 64) : -1;
+    if (plan->lease_fd >= 0 && lease < 0)
+        mj_wire_setup_failed(fds->ctl, MJ_STAGE_FORK, -1);
     int keep[5] = {fds->ctl, fds->listen, fds->lock, plan->id_slot_fd, fds->pidns};
     bool open_fds[5];
     /* Move the kept fds above the range we are about to fill, then into place. */
@@ -679,6 +686,12 @@ __attribute__((noreturn)) void mj_supervisor_start(mj_plan_t *plan, const mj_sup
             mj_wire_setup_failed(CTL_FD, MJ_STAGE_FORK, -1);
         layer_fd = next++;
     }
+    if (lease >= 0) {
+        if (dup3(lease, next, O_CLOEXEC) < 0)
+            mj_wire_setup_failed(CTL_FD, MJ_STAGE_FORK, -1);
+        lease_fd = next++;
+    }
+    plan->lease_fd = -1;
     plan->layer_fd = -1; /* its number is closed below or reused */
     if (syscall(SYS_close_range, (unsigned)next, ~0U, 0U) < 0)
         for (int fd = next; fd < 1024; fd++)

@@ -10,6 +10,9 @@ local util = require "moonjail.util"
 local OPTION_TYPES = {
   policy = { "string", "table" },
   image = { "string" },
+  platform = { "string" }, -- with image: the platform to take (default: this host's)
+  insecure_registries = { "table" }, -- with image: registries a missing image is pulled from over HTTP
+  entrypoint = { "table" }, -- with image: replaces its Entrypoint (and drops its Cmd when cmd is empty)
   rootfs = { "string" },
   mounts = { "table" },
   repositories = { "table" },
@@ -118,7 +121,9 @@ return function(core)
     return opts
   end
 
-  local function check_cmd(fname, cmd, level)
+  -- image: an image's Entrypoint/Cmd may stand in for an empty (or nil) command.
+  local function check_cmd(fname, cmd, level, image)
+    if image and (cmd == nil or (type(cmd) == "table" and #cmd == 0)) then return {} end
     if type(cmd) == "string" then
       return { "/bin/sh", "-c", cmd }
     elseif type(cmd) == "table" then
@@ -173,12 +178,22 @@ return function(core)
     return prep
   end
 
-  -- Returns the spec, warnings (array) or nil, err.
+  local resolve_rest -- below resolve
+  local image_run -- moonjail.image_run, loaded when an image is asked for
+  local function image_module()
+    image_run = image_run or require "moonjail.image_run"
+    return image_run
+  end
+
+  -- Returns the spec, warnings (array) or nil, err.  With opts.image the spec's image_root is the
+  -- image's root (moonjail.image_run): its lease is the caller's to release or hand on.
   local function resolve(argv, opts)
     local P = policy_module()
     local cwd = os.getenv("PWD")
-    if opts.image ~= nil then
-      return unsupported("option 'image': OCI images are not implemented yet (use 'rootfs' with a directory)")
+    if opts.image == nil then
+      for _, k in ipairs({ "platform", "insecure_registries", "entrypoint" }) do
+        if opts[k] ~= nil then return invalid("option '" .. k .. "' goes with 'image'") end
+      end
     end
 
     local pol, err = P.load(core, opts.policy == nil and "default" or opts.policy, cwd)
@@ -217,6 +232,19 @@ return function(core)
       return nil, err
     end
     pol = P.merge(pol, overlay)
+    local img
+    if opts.image ~= nil then
+      img, err = image_module().prepare(core, P, opts, pol, cwd)
+      if not img then return nil, err end
+      local spec, why = resolve_rest(argv, opts, pol, P, cwd, warnings, img)
+      if not spec then img.root.lease:release() end
+      return spec, why
+    end
+    return resolve_rest(argv, opts, pol, P, cwd, warnings)
+  end
+
+  -- resolve's second half: the policy merged with the call's options -> the spec.
+  resolve_rest = function(argv, opts, pol, P, cwd, warnings, img)
 
     local fs = pol.filesystem or {}
     local limits = pol.limits or {}
@@ -224,7 +252,9 @@ return function(core)
 
     -- file system
     spec.root = fs.root or "host"
-    if spec.root ~= "host" and core.path_kind(spec.root) ~= "directory" then
+    if img then
+      spec.root = "host" -- (the image's layers replace it below)
+    elseif spec.root ~= "host" and core.path_kind(spec.root) ~= "directory" then
       return invalid(string.format("%s '%s' is not an existing directory",
         opts.rootfs and "option 'rootfs':" or "policy 'filesystem.root':", spec.root))
     end
@@ -293,9 +323,13 @@ return function(core)
       return text
     end
     local uerr
-    spec.uid, spec.gid, uerr = P.parse_user(pol.user == nil and "0:0" or pol.user, root_file("/etc/passwd"),
-      root_file("/etc/group"))
-    if not spec.uid then return invalid("user: " .. tostring(spec.gid or uerr)) end
+    if img then
+      spec.uid, spec.gid = 0, 0 -- the image's user below
+    else
+      spec.uid, spec.gid, uerr = P.parse_user(pol.user == nil and "0:0" or pol.user, root_file("/etc/passwd"),
+        root_file("/etc/group"))
+      if not spec.uid then return invalid("user: " .. tostring(spec.gid or uerr)) end
+    end
     spec.hostname = pol.hostname
     spec.workdir = pol.workdir or "/"
     if pol.lifetime ~= nil then spec.lifetime = util.parse_duration(pol.lifetime) end
@@ -440,6 +474,17 @@ return function(core)
     end
     if env.HOME == nil then env.HOME = spec.uid == 0 and "/root" or "/tmp" end
     spec.env = env
+    if img then -- the image's root, user, workdir and environment, merged with the policy's and call's
+      local ok, ierr = image_module().apply(core, img, spec, P)
+      if not ok then return nil, ierr end
+      if opts.env ~= nil then util.add_env(spec.env, opts.env) end
+      if argv then
+        argv, ierr = image_module().command(core, img, argv, opts.entrypoint)
+        if not argv then return nil, ierr end
+        spec.argv = argv
+      end
+      spec.image_root = img.root
+    end
 
     -- the command
     spec.stdin = opts.stdin
@@ -456,7 +501,9 @@ return function(core)
     for _, m in ipairs(spec.mounts) do writable = writable or m.kind ~= "ro" end
     for _, r in ipairs(repos) do writable = writable or r.mode ~= "ro" end
     spec.facts = { network = net, writable = writable, limits = limits,
-      image = opts.image or (spec.root ~= "host" and spec.root or nil) }
+      image = img and img.facts.image or (spec.root ~= "host" and spec.root or nil),
+      platform = img and img.facts.platform, image_digest = img and img.facts.digest,
+      image_command = img and { entrypoint = img.root.config.entrypoint, cmd = img.root.config.cmd } }
     core.trace("resolve options")
     return spec
   end
@@ -475,29 +522,41 @@ return function(core)
   M._trace = core.trace
 
   function M._dump_plan(cmd, opts)
-    local argv = check_cmd("_dump_plan", cmd, 2)
     opts = check_opts("_dump_plan", opts, 2)
+    local argv = check_cmd("_dump_plan", cmd, 2, opts.image ~= nil)
     local spec, err = resolve(argv, opts)
     if not spec then return nil, err end
+    local img = spec.image_root
     spec.warnings, spec.metadata, spec.facts, spec.audit_log, spec.repositories = nil, nil, nil, nil, nil
-    return core.dump_plan(spec)
+    spec.image_root = nil
+    local text
+    text, err = core.dump_plan(spec)
+    if img then img.lease:release() end
+    return text, err
   end
 
   --- Runs cmd once in a fresh sandbox.  Returns the result table (whatever the command's exit
   -- status) or nil, err when nothing ran.
   function M.run(cmd, opts)
-    local argv = check_cmd("run", cmd, 2)
     opts = check_opts("run", opts, 2)
+    local argv = check_cmd("run", cmd, 2, opts.image ~= nil)
     local spec, err = resolve(argv, opts)
     if not spec then return nil, err end
     local warnings, metadata, audit_log = spec.warnings, spec.metadata, spec.audit_log
-    spec.warnings, spec.metadata, spec.facts, spec.audit_log = nil, nil, nil, nil
+    -- an image's lease: this process holds it while the command runs (nothing outlives a run)
+    local img = spec.image_root
+    if img then metadata.image, metadata.platform, metadata.image_digest = img.name, img.platform_string, img.digest end
+    spec.warnings, spec.metadata, spec.facts, spec.audit_log, spec.image_root = nil, nil, nil, nil, nil
     spec.lifetime = nil -- a one-shot run has its timeout; lifetime is a persistent sandbox's
     local prep
     prep, err = with_repositories(spec)
-    if prep == false then return nil, err end
+    if prep == false then
+      if img then img.lease:release() end
+      return nil, err
+    end
     local result
     result, err = core.run(spec)
+    if img then img.lease:release() end
     if prep then repo.discard(core, prep) end -- a one-shot run's cow changes go with it
     local audit = audit_log and require "moonjail.audit"
     if not result then
@@ -539,6 +598,15 @@ return function(core)
   -- Returns a Sandbox or nil, err; misuse raises.
   function M.sandbox(opts)
     return sandbox_module().create(opts, 2)
+  end
+
+  --- Internal (run --name/-d with --image): the argv of cmd in sb as its image's Entrypoint and
+  -- Cmd make it (docker's rule; entrypoint, a list, replaces the image's), or nil, err.
+  function M._image_command(sb, argv, entrypoint)
+    local ic = sandbox_module().image_command(sb)
+    local out, code, msg = require("moonjail.image.runconfig").command(ic or {}, argv, entrypoint)
+    if not out then return nil, core.error(code, msg) end
+    return out
   end
 
   --- Attaches to the named sandbox; Sandbox or nil, err (SANDBOX_NOT_FOUND).

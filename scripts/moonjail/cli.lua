@@ -169,9 +169,9 @@ local function cmd_run(argv, first)
       return report_error(usage_error("run: --entrypoint replaces an image's ENTRYPOINT and needs --image; without "
         .. "an image, put the program first in the command"), flags.json)
     end
-    table.insert(cmd, 1, flags.entrypoint)
+    flags.opts.entrypoint = { flags.entrypoint }
   end
-  if #cmd == 0 then
+  if #cmd == 0 and not flags.opts.image then -- an image's Entrypoint/Cmd may stand in for it
     return report_error(usage_error("run: missing command (usage: moonjail run [OPTIONS] [--] CMD [ARG...])"),
       flags.json)
   end

@@ -542,6 +542,13 @@ return function(shared)
     local ok, sb, err = pcall(moonjail().sandbox, sopts)
     if not ok then return fail(usage_error(oneline(sb)), flags.json) end
     if not sb then return fail(err, flags.json) end
+    if opts.image then -- the image's Entrypoint and Cmd, as a one-shot run takes them
+      argv, err = moonjail()._image_command(sb, argv, opts.entrypoint)
+      if not argv then
+        sb:destroy()
+        return fail(err, flags.json)
+      end
+    end
     local c = { argv = argv, remove = flags.rm or false }
     sb:set_command(c)
     if flags.detach then

@@ -56,7 +56,8 @@ M.options = {
   ["dump-plan"] = { long = "dump-plan", hidden = true,
     help = "Print the plan the sandbox would be built from, and run nothing (for tests)" },
   image = { long = "image", value = "IMAGE", type = "string",
-    help = "An OCI image (not implemented yet: UNSUPPORTED)" },
+    help = "Run in an OCI image (pulled when not in the image store): its\n"
+      .. "layers under the sandbox's own writable layer, its Env, WorkingDir,\nUser, Entrypoint and Cmd" },
   ro = { long = "ro", value = "SRC[:DST][:ro]", type = "bind", repeats = true,
     help = "Bind a host path read-only (DST defaults to SRC)" },
   rw = { long = "rw", value = "SRC[:DST][:rw]", type = "bind", repeats = true, help = "Bind a host path read-write" },
@@ -219,9 +220,9 @@ C.run = {
   summary = "Run a command in a fresh sandbox",
   args = "stop",
   operands = { "command" },
-  options = { "policy", "image", "rootfs", "ro", "rw", "volume", "tmpfs", "mount", "repo", "exclude", "read-only",
-    "env", "env-file", "workdir", "user", "hostname", "network", "publish", "allow-host", "timeout", "output-limit",
-    "memory", "cpus",
+  options = { "policy", "image", "platform", "insecure-registry", "rootfs", "ro", "rw", "volume", "tmpfs", "mount",
+    "repo", "exclude", "read-only", "env", "env-file", "workdir", "user", "hostname", "network", "publish",
+    "allow-host", "timeout", "output-limit", "memory", "cpus",
     "pids-limit", "ulimit", "cap-add", "cap-drop", "security-opt", "label", "annotation", "interactive", "tty",
     { "name", help = "Keep the sandbox as NAME: it stays, stopped, after the command\n"
       .. "ends (logs, cp, start, rm); --rm removes it then" },
@@ -245,8 +246,8 @@ C.create = {
   summary = "Create a named sandbox that stays warm",
   args = "interleave",
   refuses = "run",
-  options = { "policy", "image", "rootfs", "ro", "rw", "volume", "tmpfs", "mount",
-    { "repo", help = "Mount a repository (directory, archive or http(s) URL), MODE ro\n"
+  options = { "policy", "image", "platform", "insecure-registry", "rootfs", "ro", "rw", "volume", "tmpfs",
+    "mount", { "repo", help = "Mount a repository (directory, archive or http(s) URL), MODE ro\n"
       .. "(default), rw or cow; see its changes with 'moonjail diff NAME'" },
     { "exclude", help = "Make paths of the --repo before it unreachable" },
     "read-only",
@@ -802,12 +803,12 @@ local run_refused = {
   ["--oom-kill-disable"] = "the OOM killer always ends a command over its memory limit (exit 137)",
   ["--oom-score-adj"] = "commands run at OOM score 0, moonjail's own processes below them",
   ["--pid"] = "a sandbox always has its own pid namespace; moonjail never shares the host's",
-  ["--platform"] = "images are not implemented yet (--image)",
   ["--privileged"] = "a sandbox never gets host privileges: its root is mapped to an unprivileged id; "
     .. "keep one capability inside its user namespace with --cap-add CAP",
   ["--publish-all"] = "nothing is exposed to publish all of: publish each port with -p [IP:]HPORT:PORT",
   ["-P"] = "nothing is exposed to publish all of: publish each port with -p [IP:]HPORT:PORT",
-  ["--pull"] = "images are not implemented yet (--image)",
+  ["--pull"] = "an image missing from the store is pulled (docker's --pull missing); 'moonjail pull REF' pulls "
+    .. "again",
   ["--restart"] = "moonjail has no daemon to restart commands; use 'moonjail start NAME' (or a service manager)",
   ["--runtime"] = "moonjail is the runtime",
   ["--shm-size"] = "use --tmpfs /dev/shm:size=SIZE",

@@ -365,6 +365,11 @@ end
 M.policy, M.image, M.workdir, M.user, M.hostname = set_opt("policy"), set_opt("image"), set_opt("workdir"),
   set_opt("user"), set_opt("hostname")
 M.entrypoint = function(res, v) res.entrypoint = v end
+M.platform = set_opt("platform")
+M["insecure-registry"] = function(res, v)
+  res.opts.insecure_registries = res.opts.insecure_registries or {}
+  table.insert(res.opts.insecure_registries, v)
+end
 M.name = function(res, v) res.name = v end
 M.rootfs = function(res, v, name)
   if v == "" then return "option '" .. name .. "' needs a directory" end
@@ -476,6 +481,9 @@ function M.finish(res)
     if r.url and not res.opts.progress then -- downloads show their progress (moonjail.progress)
       res.opts.progress = require("moonjail.progress").for_cli(res):callback()
     end
+  end
+  if res.opts.image and not res.opts.progress then -- a missing image is pulled with its progress
+    res.opts.progress = require("moonjail.progress").for_cli(res):callback()
   end
   if next(res.overrides) then res.opts.overrides = res.overrides end
 end

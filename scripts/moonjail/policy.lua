@@ -593,6 +593,28 @@ local function load_chain(core, ref, base_dir, depth, seen)
   return M.merge(parent, value)
 end
 
+--- The name of the shipped policy ref's `extends` chain rests on (ref itself when it names one),
+-- or nil when the chain names none (or does not load: M.load reports why).  Images use it to
+-- tell what a user's policy sets explicitly from what it inherits (moonjail.image.runconfig).
+function M.shipped_base(core, ref, cwd)
+  local dir = cwd
+  for _ = 1, MAX_DEPTH do
+    if type(ref) == "table" then
+      ref = ref.extends
+    elseif type(ref) == "string" then
+      local layer = locate(core, ref, dir)
+      if not layer then return nil end
+      if layer.name then return layer.name end
+      layer = evaluate(core, layer)
+      if not layer then return nil end
+      dir, ref = layer.dir, layer.value.extends
+    else
+      return nil
+    end
+  end
+  return nil
+end
+
 --- Loads a policy by name (an embedded policies/NAME.lua), path (contains "/" or ends in ".lua")
 -- or table, follows `extends`, validates every layer and returns the merged table or nil, err.
 -- Mounts in the result are normalized ({ kind, src, dst, size, mode }).  cwd (optional) resolves

@@ -2,7 +2,7 @@
 -- what is retryable, and report every step.
 --
 -- A recipe is a Lua file that returns a table (docs/recipes.md): { name, description, policy,
--- image | rootfs, repositories, env, workdir, output = "out", params = { key = default },
+-- image (and platform) | rootfs, repositories, env, workdir, output = "out", params = { key = default },
 -- steps = { { name, run, env, workdir, timeout, retries, retry_on, backoff, allow_failure,
 -- before = function(sb) end, after = function(sb, result) end }, … }, artifacts = { globs } }.
 -- Returns function(mj, core) -> M with M.load(path_or_table, opts) and M.run(path_or_table, opts).
@@ -17,7 +17,7 @@
 local util = require "moonjail.util"
 local json = require "moonjail.json"
 
-local RECIPE_KEYS = { name = true, description = true, policy = true, image = true, rootfs = true,
+local RECIPE_KEYS = { name = true, description = true, policy = true, image = true, platform = true, rootfs = true,
   repositories = true, env = true, workdir = true, output = true, params = true, steps = true, artifacts = true,
   limits = true, network = true, hostname = true, labels = true, annotations = true, user = true,
   output_budget = true }
@@ -156,7 +156,13 @@ return function(mj, core)
     if r.output ~= nil and (type(r.output) ~= "string" or r.output == "") then
       add("output: expected a directory path")
     end
-    if r.image ~= nil then add("image: OCI images are not built yet (use rootfs with a directory)") end
+    if r.image ~= nil and (type(r.image) ~= "string" or r.image == "") then
+      add("image: expected an image reference")
+    end
+    if r.image ~= nil and r.rootfs ~= nil then add("image and rootfs: give one of them") end
+    if r.platform ~= nil and (type(r.platform) ~= "string" or r.image == nil) then
+      add("platform: expected \"os/arch[/variant]\" beside an image")
+    end
     if r.rootfs ~= nil and type(r.rootfs) ~= "string" then add("rootfs: expected a directory path") end
     if r.env ~= nil and type(r.env) ~= "table" then add("env: expected a table of NAME = value") end
     if r.workdir ~= nil and (type(r.workdir) ~= "string" or r.workdir:sub(1, 1) ~= "/") then
@@ -595,7 +601,8 @@ return function(mj, core)
       missing_artifacts = json.array(), warnings = json.array(), start_time = started }
 
     -- the sandbox: relative paths resolve against the recipe's directory
-    local sbopts = { policy = r.policy, rootfs = r.rootfs, env = r.env, workdir = r.workdir, limits = r.limits,
+    local sbopts = { policy = r.policy, rootfs = r.rootfs, image = r.image, platform = r.platform, env = r.env,
+      workdir = r.workdir, limits = r.limits,
       network = r.network, hostname = r.hostname, labels = r.labels, annotations = r.annotations, user = r.user }
     if type(sbopts.policy) == "string" and (sbopts.policy:find("/", 1, true) or sbopts.policy:match("%.lua$"))
         and sbopts.policy:sub(1, 1) ~= "/" then

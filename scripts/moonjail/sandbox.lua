@@ -66,7 +66,8 @@ return function(core, h)
       id = info.id, name = info.name,
       network = meta.network or "none", writable = meta.writable ~= false,
       labels = meta.labels or {}, annotations = meta.annotations or {},
-      image = meta.image, policy = meta.policy, limits = meta.limits or {},
+      image = meta.image, platform = meta.platform, image_digest = meta.image_digest,
+      image_command = meta.image_command, policy = meta.policy, limits = meta.limits or {},
       timeout = meta.timeout, output_limit = meta.output_limit, warnings = meta.warnings or {},
       audit_log = meta.audit_log, repo = meta.repo, named = true, -- only named sandboxes keep metadata
       engine_warnings = meta.engine_warnings, command = meta.command,
@@ -87,6 +88,7 @@ return function(core, h)
   local function meta_text(st)
     return json.encode({ v = META_VERSION, network = st.network, writable = st.writable,
       labels = st.labels, annotations = st.annotations, image = st.image, policy = st.policy,
+      platform = st.platform, image_digest = st.image_digest, image_command = st.image_command,
       limits = st.limits, timeout = st.timeout, output_limit = st.output_limit,
       warnings = json.array(st.warnings), engine_warnings = json.array(st.engine_warnings or {}),
       audit_log = st.audit_log, repo = st.repo, command = st.command })
@@ -155,11 +157,21 @@ return function(core, h)
     local timeout, output_limit, audit_log = spec.timeout, spec.output_limit, spec.audit_log
     spec.facts, spec.metadata, spec.warnings, spec.argv, spec.audit_log = nil, nil, nil, nil, nil
     spec.timeout, spec.output_limit = nil, nil
+    -- an image's lease goes to the supervisor, which holds it as long as the sandbox lives
+    local img = spec.image_root
+    spec.image_root = nil
+    if img then spec.image_lease = img.lease:fd() end
     local prep
     prep, e = h.with_repositories(spec, opts.name)
-    if prep == false then return nil, e end
+    if prep == false then
+      if img then img.lease:release() end
+      return nil, e
+    end
     local sb
     sb, e = core.sandbox(spec, opts.name)
+    if img then
+      if sb then img.lease:detach() else img.lease:release() end
+    end
     if not sb then
       if prep then h.repo().discard(core, prep) end
       return nil, e
@@ -171,6 +183,7 @@ return function(core, h)
       network = facts.network, writable = facts.writable,
       labels = metadata.labels, annotations = metadata.annotations,
       image = facts.image, policy = metadata.policy,
+      platform = facts.platform, image_digest = facts.image_digest, image_command = facts.image_command,
       limits = facts.limits, timeout = timeout, output_limit = output_limit,
       warnings = warnings, audit_log = audit_log,
       -- what the engine could not apply at start-up: in info(), not repeated in every result
@@ -193,6 +206,11 @@ return function(core, h)
       end
     end
     return sb
+  end
+
+  -- What a sandbox made from an image keeps of its config: { entrypoint, cmd } or nil.
+  function mod.image_command(sb)
+    return state_of(sb).image_command
   end
 
   function mod.open(name)
@@ -552,7 +570,7 @@ return function(core, h)
     return {
       id = raw.id, name = raw.name, type = "moonjail", status = raw.status,
       created_at = raw.created_at, started_at = raw.started_at, runtime = "moonjail",
-      image = st.image or "host", platform = core.platform(),
+      image = st.image or "host", platform = st.platform or core.platform(), image_digest = st.image_digest,
       -- "none" has only loopback; "host" shares the host's; outbound with slirp4netns: its fixed address
       ip_address = raw.ip_address, mac_address = nil,
       hostname = raw.hostname, allocated_resources = allocated(st.limits),

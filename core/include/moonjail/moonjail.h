@@ -215,6 +215,15 @@ int mj_config_set_resolv_conf(mj_config_t *cfg, const char *text, mj_error_t **e
  * mj_sandbox_stop does (SIGTERM, SIGKILL 5 s later; files stay readable until it is destroyed),
  * and its info says ended_by "lifetime".  0 = no lifetime (the default). */
 void mj_config_set_lifetime(mj_config_t *cfg, double seconds);
+/* An image root: after mj_config_set_root(cfg, top layer), each further layer of the image, next
+ * below the ones added before (topmost first).  The root is then an overlay of every layer under
+ * the sandbox's writable container layer (a read-only root over several layers is UNSUPPORTED).
+ * Paths must be absolute, without ':', ',', '\\', tab or newline.  Copied. */
+int mj_config_add_root_layer(mj_config_t *cfg, const char *dir, mj_error_t **err);
+/* An fd the sandbox's supervisor keeps open (never the workload) until the sandbox is gone: an
+ * image lease, whose flock pins the image in the store (image/lease.h).  Duplicated: the caller
+ * keeps its own fd.  A one-shot run does not need it (its caller holds the lease). */
+int mj_config_set_image_lease(mj_config_t *cfg, int fd, mj_error_t **err);
 /* How long a destroyed sandbox's supervisor lingers, files readable, before it goes. */
 void mj_config_set_cleanup_delay(mj_config_t *cfg, double seconds);
 

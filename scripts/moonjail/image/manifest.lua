@@ -239,7 +239,7 @@ function M.parse_config(bytes, n_layers)
         if not is_array(v) or #v > 4096 then return bad("image config: " .. key .. " must be an array of strings") end
         for _, s in ipairs(v) do
           if not clean_string(s, 131072) then
-            return bad("image config: " .. key .. " must hold strings without NUL bytes")
+            return bad("image config: " .. key .. " must hold strings without NUL bytes, of at most 128 KiB")
           end
         end
       end
