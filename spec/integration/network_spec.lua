@@ -232,6 +232,33 @@ describe("network = { mode = \"filtered\" }", function()
       "no network_connect deny record for " .. TEST_ADDR .. " in " .. (helpers.read_file(log) or ""))
   end)
 
+  -- A client that ignores HTTP_PROXY and any library: getaddrinfo, connect(), a raw request.
+  local RAW = [[
+import socket, sys
+name, port = sys.argv[1], int(sys.argv[2])
+try:
+    ai = socket.getaddrinfo(name, port, socket.AF_INET, socket.SOCK_STREAM)[0]
+    s = socket.socket(ai[0], ai[1])
+    s.settimeout(5)
+    s.connect(ai[4])
+    s.sendall(("GET / HTTP/1.0\r\nHost: %s\r\n\r\n" % name).encode())
+    print("OK", s.recv(200).decode(errors="replace").splitlines()[0])
+except Exception as e:
+    print("ERR", type(e).__name__, str(e)[:80])
+]]
+
+  it("lets a raw connect() to an allowed name through, and refuses it on a port no rule lists", function()
+    if not netns then return pending(why_no_test_host) end
+    local log = helpers.tmpdir() .. "/audit.log"
+    local opts = { policy = policy(log) }
+    local ok = assert(mj.run({ PY, "-c", RAW, "allowed.test", "80" }, opts))
+    assert.matches("^OK HTTP/1%.[01] 200", ok.stdout, nil, ok.stdout .. ok.stderr)
+    local other = assert(mj.run({ PY, "-c", RAW, "allowed.test", "8080" }, opts))
+    assert.matches("^ERR", other.stdout)
+    local denied = assert(mj.run({ PY, "-c", RAW, "denied.test", "80" }, opts))
+    assert.matches("^ERR", denied.stdout)
+  end)
+
   it("refuses an address no rule approved at once (no route)", function()
     if not netns then return pending(why_no_test_host) end
     local out = fetch({ network = { mode = "filtered", allow = { "allowed.test" } } }, "http://" .. HOST_SIDE .. "/")
