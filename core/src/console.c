@@ -7,6 +7,7 @@
  * Never: touches a host terminal, or keeps a copy of the master (the host holds the only one). */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -17,11 +18,15 @@
 #include "util.h"
 #include "wire.h"
 
-int mj_console_open(int chan, uid_t uid, gid_t gid, int *slave)
+int mj_console_open(int chan, uid_t uid, gid_t gid, unsigned short rows, unsigned short cols, int *slave)
 {
     int master, sl;
     if (mj_pty_open_inside(uid, gid, &master, &sl) < 0)
         return -1;
+    /* The user's window size from the start: the command may ask before the host relays anything. */
+    struct winsize ws = {.ws_row = rows, .ws_col = cols};
+    if (rows && cols)
+        (void)ioctl(master, TIOCSWINSZ, &ws);
     mj_msg_t m = {.type = MJ_MSG_PTY, .t_ns = mj_realtime_ns()};
     struct iovec iov = {.iov_base = &m, .iov_len = sizeof(m)};
     ssize_t n = mj_wire_send(chan, &iov, 1, &master, 1, MSG_NOSIGNAL);

@@ -36,6 +36,7 @@ typedef struct {
     bool read_only; /* Landlock: no writes anywhere for this command */
     bool no_network; /* Landlock (ABI 4+): no TCP bind or connect for this command */
     bool tty;        /* stdin is a pty slave: make it the controlling terminal */
+    unsigned short tty_rows, tty_cols; /* its first window size (the user's), 0 = unknown */
     int landlock_fd; /* the ruleset to restrict to, -1 = none */
     char *const *restrict_paths; /* NULL-terminated, NULL = none: the command reaches only these */
     const int *cg_work_fds; /* written "0" first: the command joins <id>/work (see mj_plan_t) */

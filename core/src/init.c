@@ -72,7 +72,7 @@ __attribute__((noreturn)) void mj_init_main(mj_plan_t *plan, int status_fd, int 
     if (pipe2(errpipe, O_CLOEXEC) < 0)
         mj_wire_setup_failed(status_fd, MJ_STAGE_FORK, -1);
     int tty = -1; /* the terminal's slave: the command's stdio instead of the host's pipes */
-    if (plan->tty && mj_console_open(status_fd, plan->inner_uid, plan->inner_gid, &tty) < 0) {
+    if (plan->tty && mj_console_open(status_fd, plan->inner_uid, plan->inner_gid, plan->tty_rows, plan->tty_cols, &tty) < 0) {
         mj_wire_msg(status_fd, MJ_MSG_EXEC_FAILED, MJ_EXEC_STAGE_TTY, errno, 0);
         _exit(0);
     }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <sys/file.h>
 #include <sys/random.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
@@ -660,6 +661,11 @@ static int build(const mj_config_t *cfg, const mj_command_t *cmd, mj_plan_t *pla
         mj_strv_copy(&plan->argv, &cmd->argv);
         mj_env_overlay(&plan->envp, &cmd->env);
         plan->tty = cmd->tty;
+        struct winsize ws;
+        if (cmd->tty && ioctl(cmd->stdin_fd, TIOCGWINSZ, &ws) == 0) {
+            plan->tty_rows = ws.ws_row;
+            plan->tty_cols = ws.ws_col;
+        }
     }
     const char *path = mj_env_lookup(&plan->envp, "PATH");
     plan->path_env = mj_xstrdup(path ? path : MJ_DEFAULT_PATH);

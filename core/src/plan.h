@@ -156,6 +156,7 @@ struct mj_plan {
     bool persistent;           /* a sandbox with a supervisor (no command at plan time) */
     double cpu_time_limit;     /* seconds of CPU for the whole tree, 0 = none */
     bool tty;                  /* one-shot: the command's stdio is a pty slave */
+    unsigned short tty_rows, tty_cols; /* its first window size: the caller's terminal's, 0 = unknown */
     char *lsm_attr_path;       /* /proc/self/attr/... to write before execve, NULL = none */
     char *lsm_attr_value;
     mj_strv_t disk_paths;      /* the sandbox's own tmpfs mounts: full = ended_by "disk" */

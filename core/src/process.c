@@ -10,6 +10,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <termios.h>
 
@@ -134,6 +135,11 @@ static int start_exec(mj_sandbox_t *sb, const mj_command_t *cmd, uint32_t flags,
         .envc = (uint32_t)env.n,
         .npaths = (uint32_t)cmd->restrict_paths.n,
     };
+    struct winsize ws;
+    if (cmd->tty && ioctl(cmd->stdin_fd, TIOCGWINSZ, &ws) == 0) {
+        er.tty_rows = ws.ws_row;
+        er.tty_cols = ws.ws_col;
+    }
     cleanup_buf mj_buf_t b = {0};
     mj_buf_append(&b, &er, sizeof(er));
     mj_buf_append(&b, workdir, strlen(workdir) + 1);

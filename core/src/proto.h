@@ -97,6 +97,7 @@ typedef struct {
     uint32_t flags;
     uint32_t argc, envc;
     uint32_t npaths; /* restrict_paths, at most MJ_PROTO_MAX_PATHS */
+    uint16_t tty_rows, tty_cols; /* MJ_EXEC_TTY: the caller's window size, 0 = unknown */
     /* then: workdir\0 argv[0]\0 … argv[argc-1]\0 env[0]\0 … env[envc-1]\0 path[0]\0 … */
 } mj_exec_req_t;
 

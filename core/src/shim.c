@@ -330,6 +330,8 @@ static int parse_exec(const mj_plan_t *plan, size_t len, mj_exec_params_t *param
     params->exec_buf = exec_path;
     params->read_only = (er.flags & MJ_EXEC_READ_ONLY) != 0;
     params->tty = (er.flags & MJ_EXEC_TTY) != 0;
+    params->tty_rows = er.tty_rows;
+    params->tty_cols = er.tty_cols;
     params->no_network = (er.flags & MJ_EXEC_NO_NETWORK) != 0;
     params->landlock_fd = -1;
     params->restrict_paths = er.npaths ? exec_paths : NULL;
@@ -359,7 +361,7 @@ static void start_command(const mj_plan_t *plan, size_t n, int rfds[4])
     /* A terminal: the master goes out on the channel first (a fresh socket: the send cannot
      * block), the slave is the command's stdio. */
     int tty = -1, tty_err = 0;
-    if (eflags >= 0 && params.tty && mj_console_open(chan, params.uid, params.gid, &tty) < 0) {
+    if (eflags >= 0 && params.tty && mj_console_open(chan, params.uid, params.gid, params.tty_rows, params.tty_cols, &tty) < 0) {
         tty_err = errno;
         eflags = -1;
     }
