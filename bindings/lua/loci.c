@@ -2,7 +2,7 @@
  * container's main process on a named sandbox (core/src/oci/main.c, with its console socket)
  * and the bundle's mounts (core/src/oci/bundle.c).
  *
- * Owns: core.oci.state_dir, main_create, main_start, main_signal, main_state (each takes the
+ * Owns: core.oci.state_dir, main_create, exec_detached, main_start, main_signal, main_state (each takes the
  * container's sandbox name and opens it for the one call) and wait.
  * Must never: decide anything of the runtime-spec (the Lua side maps config.json), or keep a
  * sandbox handle between calls.
@@ -22,6 +22,7 @@
 #include "loci.h"
 #include "lutil.h"
 #include "oci/bundle.h"
+#include "oci/exec.h"
 #include "oci/main.h"
 #include "error.h"
 #include "util.h"
@@ -79,50 +80,89 @@ static const char **field_strings(lua_State *L, int t, const char *field, size_t
     return v;
 }
 
-/* core.oci.main_create(name, {argv = {...}, env = {"K=V", ...}, cwd = "/", uid = 0, gid = 0,
- * console_socket = PATH | nil}) -> true | nil, err.  The main process's stdio is this process's
- * 0, 1, 2 (what the engine gave `create`), or a fresh terminal sent to the console socket. */
-static int oci_main_create(lua_State *L)
+/* The command described by the table at index t ({argv = {...}, env = {"K=V", ...}, cwd = "/",
+ * uid = 0, gid = 0, console_socket = PATH | nil}) into *cmd (a tty with a console socket);
+ * *console is that socket's path.  nil, err pushed (returns -1) on a bad field. */
+static int table_command(lua_State *L, int t, mj_command_t *cmd, const char **console, int *nret)
 {
-    const char *name = mjl_checkcstring(L, 1);
-    luaL_checktype(L, 2, LUA_TTABLE);
     size_t argc, envc;
-    const char **argv = field_strings(L, 2, "argv", &argc);
-    const char **env = field_strings(L, 2, "env", &envc);
-    const char *cwd = field_string(L, 2, "cwd");
-    const char *console = field_string(L, 2, "console_socket");
-    lua_getfield(L, 2, "uid");
-    lua_getfield(L, 2, "gid");
+    const char **argv = field_strings(L, t, "argv", &argc);
+    const char **env = field_strings(L, t, "env", &envc);
+    const char *cwd = field_string(L, t, "cwd");
+    *console = field_string(L, t, "console_socket");
+    lua_getfield(L, t, "uid");
+    lua_getfield(L, t, "gid");
     bool has_user = !lua_isnil(L, -2);
     uid_t uid = (uid_t)luaL_optinteger(L, -2, 0);
     gid_t gid = (gid_t)luaL_optinteger(L, -1, 0);
     lua_pop(L, 2);
-    /* Nothing below raises: the handles are freed on every way out. */
-    __attribute__((cleanup(free_command))) mj_command_t *cmd = mj_command_new();
     cleanup_error mj_error_t *err = NULL;
     if (mj_command_set_argv(cmd, argc, argv, &err) < 0)
-        return mjl_fail(L, err, "argv");
+        return *nret = mjl_fail(L, err, "argv"), -1;
     for (size_t i = 0; i < envc; i++) {
         const char *eq = strchr(env[i], '=');
         if (!eq || eq == env[i])
             continue;
         cleanup_free char *key = strndup(env[i], (size_t)(eq - env[i]));
         if (!key)
-            return mjl_fail_errno(L, "COMMAND_EXECUTION_FAILED", ENOMEM, "env");
+            return *nret = mjl_fail_errno(L, "COMMAND_EXECUTION_FAILED", ENOMEM, "env"), -1;
         if (mj_command_set_env(cmd, key, eq + 1, &err) < 0)
-            return mjl_fail(L, err, "env");
+            return *nret = mjl_fail(L, err, "env"), -1;
     }
     if (cwd && mj_command_set_workdir(cmd, cwd, &err) < 0)
-        return mjl_fail(L, err, "cwd");
+        return *nret = mjl_fail(L, err, "cwd"), -1;
     if (has_user && mj_command_set_user(cmd, uid, gid, &err) < 0)
-        return mjl_fail(L, err, "user");
-    if (console)
+        return *nret = mjl_fail(L, err, "user"), -1;
+    if (*console)
         mj_command_set_tty(cmd, true);
+    return 0;
+}
+
+/* core.oci.main_create(name, command table) -> true | nil, err.  The main process's stdio is
+ * this process's 0, 1, 2 (what the engine gave `create`), or a terminal of the sandbox's own
+ * whose master goes to the console socket. */
+static int oci_main_create(lua_State *L)
+{
+    const char *name = mjl_checkcstring(L, 1);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    /* Nothing below raises: the handles are freed on every way out. */
+    __attribute__((cleanup(free_command))) mj_command_t *cmd = mj_command_new();
+    const char *console;
+    int nret;
+    if (table_command(L, 2, cmd, &console, &nret) < 0)
+        return nret;
+    cleanup_error mj_error_t *err = NULL;
     int io[3] = {0, 1, 2}; /* with a terminal, the sandbox's own pty stands in for them */
     cleanup_sandbox mj_sandbox_t *sb = NULL;
     if (mj_sandbox_open(name, &sb, &err) < 0 || mj_oci_main_create(sb, cmd, io, console, &err) < 0)
         return mjl_fail(L, err, "create");
     lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* core.oci.exec_detached(name, command table) -> pid | nil, err: the command started in the
+ * container with this process's 0, 1, 2 (or a terminal, as main_create), and the pid of the host
+ * process that stands for it (oci/exec.c), for the engine to wait for. */
+static int oci_exec_detached(lua_State *L)
+{
+    const char *name = mjl_checkcstring(L, 1);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    __attribute__((cleanup(free_command))) mj_command_t *cmd = mj_command_new();
+    const char *console;
+    int nret;
+    if (table_command(L, 2, cmd, &console, &nret) < 0)
+        return nret;
+    lua_getfield(L, 2, "argv");
+    lua_rawgeti(L, -1, 1);
+    const char *argv0 = lua_isstring(L, -1) ? lua_tostring(L, -1) : "";
+    lua_pop(L, 2); /* the string stays alive in the table */
+    cleanup_error mj_error_t *err = NULL;
+    int io[3] = {0, 1, 2};
+    pid_t pid;
+    cleanup_sandbox mj_sandbox_t *sb = NULL;
+    if (mj_sandbox_open(name, &sb, &err) < 0 || mj_oci_exec_detached(sb, cmd, argv0, io, console, &pid, &err) < 0)
+        return mjl_fail(L, err, "exec");
+    lua_pushinteger(L, pid);
     return 1;
 }
 
@@ -227,7 +267,7 @@ static int oci_mountpoint(lua_State *L)
 }
 
 static const luaL_Reg oci_funcs[] = {
-    {"state_dir", oci_state_dir},   {"main_create", oci_main_create}, {"main_start", oci_main_start},
+    {"state_dir", oci_state_dir},   {"main_create", oci_main_create}, {"exec_detached", oci_exec_detached}, {"main_start", oci_main_start},
     {"main_signal", oci_main_signal}, {"main_state", oci_main_state},  {"wait", oci_wait},
     {"private_mounts", oci_private_mounts}, {"bind", oci_bind}, {"mountpoint", oci_mountpoint},
     {"unbind", oci_unbind},

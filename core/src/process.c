@@ -438,9 +438,15 @@ int mj_process_start_detached(mj_sandbox_t *sb, const mj_command_t *cmd, int io[
     return 0;
 }
 
-int mj_process_start_main(mj_sandbox_t *sb, const mj_command_t *cmd, const int io[3], int *chan, mj_error_t **err)
+int mj_process_send_exec(mj_sandbox_t *sb, const mj_command_t *cmd, uint32_t flags, const int io[3], int *chan,
+                         mj_error_t **err)
 {
-    return start_exec(sb, cmd, MJ_EXEC_DETACHED | MJ_EXEC_MAIN, io, chan, NULL, err);
+    return start_exec(sb, cmd, flags & (MJ_EXEC_DETACHED | MJ_EXEC_MAIN), io, chan, NULL, err);
+}
+
+mj_error_t *mj_process_not_started_error(mj_sandbox_t *sb, const char *argv0, const mj_msg_t *m)
+{
+    return not_started_error(sb, argv0, sb->workdir, m);
 }
 
 void mj_process_kill_detached(int chan)

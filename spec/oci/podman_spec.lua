@@ -114,7 +114,7 @@ describe("podman with --runtime moonjail-runc", function()
     assert.are_not.equal(0, s, "the container survived: " .. err)
   end)
 
-  it("run -d, logs, stop, rm", function()
+  it("run -d, logs, exec, stop, rm", function()
     local s, out, err = run_podman(runtimes.moonjail, { "run", "-d", "--network", "none", "--ulimit",
       "nofile=1024:1024", "--ulimit", "nproc=4096:4096", image, "sh", "-c", "echo up; sleep 600" })
     assert.are.equal(0, s, err)
@@ -124,6 +124,15 @@ describe("podman with --runtime moonjail-runc", function()
       return logs == "up\n"
     end))
     local _
+    -- exec: a process beside the main one, its output and exit status
+    local xout
+    s, xout, err = run_podman(runtimes.moonjail, { "exec", id, "sh", "-c", "echo in exec; exit 5" })
+    assert.are.equal(5, s, err)
+    assert.are.equal("in exec\n", xout)
+    s, xout, err = run_podman(runtimes.moonjail,
+      { "exec", "-w", "/bin", "-e", "X=y", id, "sh", "-c", "echo $X $(pwd)" })
+    assert.are.equal(0, s, err)
+    assert.are.equal("y /bin\n", xout)
     s, _, err = run_podman(runtimes.moonjail, { "stop", "-t", "2", id })
     assert.are.equal(0, s, err)
     s, _, err = run_podman(runtimes.moonjail, { "rm", id })

@@ -52,7 +52,7 @@ int mj_oci_main_create(mj_sandbox_t *sb, const mj_command_t *cmd, const int io[3
                        mj_error_t **err)
 {
     cleanup_close int chan = -1;
-    if (mj_process_start_main(sb, cmd, io, &chan, err) < 0)
+    if (mj_process_send_exec(sb, cmd, MJ_EXEC_DETACHED | MJ_EXEC_MAIN, io, &chan, err) < 0)
         return -1;
     if (console_socket && mj_oci_console_relay(chan, console_socket, err) < 0)
         return -1;

@@ -477,17 +477,37 @@ local function cmd_exec(argv, first)
     f:close()
     if type(pj) ~= "table" then return fail("exec: " .. o.process .. " is not a JSON object") end
     p.args, p.env, p.cwd, p.terminal = pj.args or {}, pj.env or {}, pj.cwd, pj.terminal
-    if pj.user then p.user = tostring(pj.user.uid or 0) .. ":" .. tostring(pj.user.gid or 0) end
+    if pj.user then p.uid, p.gid = math.tointeger(pj.user.uid or 0), math.tointeger(pj.user.gid or 0) end
   else
     for i = 2, #pos do p.args[#p.args + 1] = pos[i] end
   end
   for _, kv in ipairs(o.env or {}) do p.env[#p.env + 1] = kv end
   p.cwd = o.cwd or p.cwd
-  p.user = o.user or p.user
+  if o.user then
+    local u, g = o.user:match("^(%d+):?(%d*)$")
+    if not u then return fail("exec: --user must be UID[:GID]") end
+    p.uid, p.gid = math.tointeger(tonumber(u)), math.tointeger(tonumber(g ~= "" and g or "0"))
+  end
   if #p.args == 0 then return fail("exec: a command is required") end
-  if o["console-socket"] then return fail("exec: --console-socket is not supported by moonjail yet") end
+  if o["console-socket"] and not p.terminal then return fail("exec: --console-socket given without a terminal") end
+  if p.terminal and o.detach and not o["console-socket"] then
+    return fail("exec: a detached process with a terminal needs --console-socket")
+  end
   local status = state.status(st, C)
   if status ~= "running" and status ~= "created" then return fail("cannot exec in a " .. status .. " container") end
+  if o.detach then
+    -- the engine waits for a host process standing for the command (core/src/oci/exec.c)
+    local env = {}
+    for _, kv in ipairs(p.env) do env[#env + 1] = tostring(kv) end
+    local pid, derr = C.exec_detached(st.id, { argv = p.args, env = env, cwd = p.cwd, uid = p.uid, gid = p.gid,
+      console_socket = p.terminal and o["console-socket"] or nil })
+    if not pid then return fail(derr) end
+    if o["pid-file"] then
+      local ok, werr = state.write_file(absolute(o["pid-file"]), tostring(pid))
+      if not ok then return fail(werr) end
+    end
+    return 0
+  end
   local sb, oerr = mj.open(st.id)
   if not sb then return fail(oerr) end
   local env = {}
@@ -495,21 +515,8 @@ local function cmd_exec(argv, first)
     local k, v = tostring(kv):match("^([^=]+)=(.*)$")
     if k then env[k] = v end
   end
-  local eopts = { env = next(env) and env or nil, workdir = p.cwd, user = p.user }
-  if o.detach then
-    local pid, derr = sb:spawn_detached(p.args, eopts)
-    if not pid then sb:close(); return fail(derr) end
-    if o["pid-file"] then
-      local host
-      for _, hp in ipairs(state.host_pids(st, C)) do
-        if state.inner_pid(hp) == pid then host = hp end
-      end
-      if not host then sb:close(); return fail("exec: the process ended before its pid could be read") end
-      state.write_file(absolute(o["pid-file"]), tostring(host))
-    end
-    sb:close()
-    return 0
-  end
+  local user = p.uid and (tostring(p.uid) .. ":" .. tostring(p.gid or 0)) or nil
+  local eopts = { env = next(env) and env or nil, workdir = p.cwd, user = user }
   eopts.stream, eopts.forward_signals, eopts.stdin_fd = true, true, 0
   if p.terminal then eopts.tty = true end
   local r, xerr = sb:exec(p.args, eopts)

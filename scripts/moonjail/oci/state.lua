@@ -135,16 +135,4 @@ function M.host_pids(st, C)
   return pids
 end
 
--- The pid inside the container's pid namespace of a host pid (the last NSpid), or nil.
-function M.inner_pid(host_pid)
-  local f = io.open("/proc/" .. host_pid .. "/status", "r")
-  if not f then return nil end
-  local text = f:read("a")
-  f:close()
-  local ns = text:match("\nNSpid:([^\n]*)")
-  local last
-  for n in (ns or ""):gmatch("%d+") do last = math.tointeger(tonumber(n)) end
-  return last
-end
-
 return M
