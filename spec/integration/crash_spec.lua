@@ -39,11 +39,13 @@ local function holders()
   return found
 end
 
--- Sandbox cgroup directories (…/moonjail/<hex id>) on this host, with whether a process is in one.
+-- Sandbox cgroup directories (…/moonjail/<hex id>) on this host that this lane's user owns (the
+-- ones its creates can have made: the root lane's, run beside the rootless one, are not the
+-- rootless user's to prune), with whether a process is in one.
 local function cgroup_dirs()
   local dirs = {}
   local out = helpers.sh("find /sys/fs/cgroup -mindepth 2 -maxdepth 12 -type d -path '*/moonjail/*' "
-    .. "-regex '.*/moonjail/[0-9a-f]+' 2>/dev/null")
+    .. "-regex '.*/moonjail/[0-9a-f]+' -uid \"$(id -u)\" 2>/dev/null")
   for _, d in ipairs(helpers.lines(out)) do
     local procs = helpers.sh("cat " .. helpers.shell_quote(d) .. "/cgroup.procs " .. helpers.shell_quote(d)
       .. "/sup/cgroup.procs " .. helpers.shell_quote(d) .. "/work/cgroup.procs 2>/dev/null | head -1")
