@@ -80,7 +80,7 @@ int mj_wire_check_request(const void *buf, size_t n, int nfds, mj_req_t *req)
         return EPROTO;
     memcpy(req, buf, sizeof(*req));
     if (req->magic != MJ_PROTO_MAGIC || req->len != n - sizeof(*req) ||
-        (req->type != MJ_REQ_EXEC && req->type != MJ_REQ_MAIN_WATCH && nfds > 0))
+        (req->type != MJ_REQ_EXEC && nfds > (req->type == MJ_REQ_MAIN_WATCH ? 1 : 0)))
         return EPROTO;
     return 0;
 }

@@ -34,7 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int nfds = mode & 7;
     if (nfds <= MJ_WIRE_MAX_FDS && mj_wire_check_request(buf, size, nfds, &req) == 0) {
         assert(req.magic == MJ_PROTO_MAGIC && req.len == size - sizeof req);
-        assert(nfds == 0 || req.type == MJ_REQ_EXEC);
+        assert(nfds == 0 || req.type == MJ_REQ_EXEC || (req.type == MJ_REQ_MAIN_WATCH && nfds == 1));
     }
 
     /* the exec payload: after a request header when the input has one, else the whole input */
