@@ -40,17 +40,29 @@ function M.parse_duration(v)
   end
   local s = v:match("^%s*(.-)%s*$")
   local plain = s:match("^%d+%.?%d*$")
-  if plain then return tonumber(plain) end
+  if plain then
+    local d = tonumber(plain)
+    if d == math.huge then return nil, "duration '" .. v .. "' is too long" end
+    return d
+  end
   local total, pos = 0, 1
   while pos <= #s do
     local num, unit, nxt = s:match("^(%d+%.?%d*)(%a+)()", pos)
     if not num or not DURATION_UNITS[unit] then
       return nil, "invalid duration '" .. v .. "' (expected e.g. 30, \"90s\", \"1m30s\", \"2h\", \"500ms\")"
     end
-    total = total + tonumber(num) * DURATION_UNITS[unit]
+    -- integers stay integers unless they would wrap (found by fuzzing: "244444444444444449h9h")
+    local n, u = tonumber(num), DURATION_UNITS[unit]
+    local int = math.type(n) == "integer" and math.type(u) == "integer"
+    local part = (int and n > math.maxinteger // u) and n * 1.0 * u or n * u
+    if math.type(total) == "integer" and math.type(part) == "integer" and total > math.maxinteger - part then
+      total = total * 1.0
+    end
+    total = total + part
     pos = nxt
   end
   if s == "" then return nil, "invalid duration '" .. v .. "'" end
+  if total == math.huge then return nil, "duration '" .. v .. "' is too long" end
   return total
 end
 

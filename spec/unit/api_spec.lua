@@ -40,6 +40,13 @@ describe("mj.parse_size", function()
 end)
 
 describe("mj.parse_duration", function()
+  it("never wraps a long duration to a negative one (found by fuzzing)", function()
+    local d = mj.parse_duration("244444444444444449h9h")
+    assert.is_true(d > 8e20 and d < math.huge)
+    assert.is_nil(mj.parse_duration(string.rep("9", 400) .. "h"))
+    assert.are.equal(math.type(90), math.type(mj.parse_duration("90s")))
+  end)
+
   it("reads seconds, minutes, hours and combinations", function()
     assert.are.equal(90, mj.parse_duration("90s"))
     assert.are.equal(90, mj.parse_duration("1m30s"))
