@@ -194,7 +194,9 @@ describe("limits.cpu_time", function()
     assert.is_truthy(res.signal == 24 or res.signal == 9, "signal " .. tostring(res.signal))
     assert.are.equal(128 + res.signal, res.exit_code)
     assert.are.equal("cpu_time", res.ended_by)
-    assert.is_true(res.duration >= 0.8 and res.duration < 10, "duration " .. res.duration)
+    -- not ended at once, nor long after its second: the lower bound is loose because a guest
+    -- without KVM (the VM lane's TCG fallback) charges CPU time by coarse ticks (0.77 s seen)
+    assert.is_true(res.duration >= 0.5 and res.duration < 10, "duration " .. res.duration)
   end)
 end)
 
